@@ -1,0 +1,66 @@
+"""Loaders for the labelled customer-service data in ../shared/data (see its README for sources and licences).
+
+Each loader returns a contacts frame: `contact_id`, `text`, `label` (the true reason, for scoring only).
+Set TOUCHLESS_SHARED_DATA to read the data from elsewhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("TOUCHLESS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def banking77(split: str = "test") -> pd.DataFrame:
+    """BANKING77 (CC-BY-4.0, PolyAI): single banking queries, 77 intents. split: train | test | all."""
+    parts = ["train", "test"] if split == "all" else [split]
+    frames = []
+    for part in parts:
+        frame = pd.read_csv(data_dir() / "banking77" / f"{part}.csv")
+        frame["contact_id"] = [f"b77-{part}-{i:05d}" for i in range(len(frame))]
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.rename(columns={"category": "label"})[["contact_id", "text", "label"]]
+
+
+def dstc11() -> pd.DataFrame:
+    """DSTC11 track 2 development (CDLA-Permissive-2.0, Amazon): 913 insurance call utterances, 22 intents."""
+    rows = [json.loads(line) for line in (data_dir() / "dstc11" / "development.jsonl").read_text().splitlines() if line]
+    frame = pd.DataFrame(rows)
+    return frame.rename(columns={"utterance_id": "contact_id", "utterance": "text", "intent": "label"})[
+        ["contact_id", "text", "label"]
+    ]
+
+
+# Turn intents that say nothing about why the customer came.
+MULTIDOGO_GENERIC = {"openinggreeting", "closinggreeting", "thankyou", "contentonly", "outofdomain", "confirm", "deny"}
+
+
+def multidogo_turns(domain: str, split: str = "train") -> pd.DataFrame:
+    """MultiDoGO (CDLA-Permissive-1.0, Amazon): customer turns of multi-turn chats, one row a turn."""
+    path = data_dir() / "multidogo" / domain / f"{split}.tsv"
+    frame = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_MINIMAL, dtype=str, keep_default_na=False)
+    frame["turnNumber"] = frame["turnNumber"].astype(int)
+    return frame.sort_values(["conversationId", "turnNumber"], kind="stable").reset_index(drop=True)
+
+
+def multidogo_conversations(domain: str, split: str = "train") -> pd.DataFrame:
+    """One contact per conversation: its customer turns joined; its reason = most frequent non-generic intent."""
+    turns = multidogo_turns(domain, split)
+    rows = []
+    for conv, group in turns.groupby("conversationId", sort=True):
+        intents = [i for i in group["intent"] if i.lower() not in MULTIDOGO_GENERIC]
+        if not intents:
+            continue
+        label = pd.Series(intents).value_counts().index[0]
+        rows.append({"contact_id": conv, "text": "\n".join(group["utterance"]), "label": label})
+    return pd.DataFrame(rows)

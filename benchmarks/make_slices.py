@@ -1,0 +1,58 @@
+"""Build the small data slices shipped with touchless from ../shared/data (run once; outputs are committed).
+
+- pipeline/demo/banking77_demo.csv: the demo's contacts (real BANKING77 texts).
+- tests/data/banking77_six.csv: ~300 texts of six intents for the tests.
+
+    python -m benchmarks.make_slices
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.datasets import ROOT, banking77
+
+SEED = 7
+DEMO_INTENTS = 30
+DEMO_PER_INTENT = 80
+TEST_INTENTS = [
+    "card_arrival",
+    "exchange_rate",
+    "lost_or_stolen_card",
+    "top_up_failed",
+    "cash_withdrawal_charge",
+    "change_pin",
+]
+
+
+def demo_slice() -> pd.DataFrame:
+    data = banking77("all")
+    rng = np.random.default_rng(SEED)
+    intents = sorted(rng.choice(sorted(data["label"].unique()), size=DEMO_INTENTS, replace=False))
+    parts = [data[data["label"] == i].sample(DEMO_PER_INTENT, random_state=SEED) for i in intents]
+    out = pd.concat(parts).sample(frac=1.0, random_state=SEED).reset_index(drop=True)
+    out["contact_id"] = [f"C{i:05d}" for i in range(1, len(out) + 1)]
+    return out.rename(columns={"label": "intent"})[["contact_id", "text", "intent"]]
+
+
+def test_slice() -> pd.DataFrame:
+    data = banking77("train")
+    parts = [data[data["label"] == i].sample(50, random_state=SEED) for i in TEST_INTENTS]
+    out = pd.concat(parts).sample(frac=1.0, random_state=SEED).reset_index(drop=True)
+    out["contact_id"] = [f"T{i:04d}" for i in range(1, len(out) + 1)]
+    return out.rename(columns={"label": "intent"})[["contact_id", "text", "intent"]]
+
+
+def main() -> None:
+    demo = ROOT / "pipeline" / "demo" / "banking77_demo.csv"
+    demo.parent.mkdir(parents=True, exist_ok=True)
+    demo_slice().to_csv(demo, index=False)
+    tests = ROOT / "tests" / "data" / "banking77_six.csv"
+    tests.parent.mkdir(parents=True, exist_ok=True)
+    test_slice().to_csv(tests, index=False)
+    print(f"wrote {demo} and {tests}")
+
+
+if __name__ == "__main__":
+    main()

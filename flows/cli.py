@@ -1,0 +1,148 @@
+"""The `touchless` command: everything a person does by hand."""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.errors import TouchlessError
+
+app = typer.Typer(
+    help="touchless: find why customers contact support, and which causes to remove first.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+InputArg = Annotated[Path, typer.Argument(help="contacts file: .csv, .tsv, .jsonl or .parquet")]
+OutOpt = Annotated[Path, typer.Option("--out", help="output folder (replaced as a whole on each run)")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML config overriding configs/default.yaml")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="show Prefect's run logs")]
+
+
+@app.command()
+def discover(
+    input: InputArg,
+    out_dir: OutOpt,
+    text_column: Annotated[Optional[str], typer.Option(help="column holding the contact text")] = None,
+    id_column: Annotated[Optional[str], typer.Option(help="column holding the contact id")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Find the reasons customers contact you: cluster every contact and describe each cluster."""
+    columns = {k: v for k, v in {"text": text_column, "contact_id": id_column}.items() if v}
+    overrides = {"input": {"columns": columns}} if columns else None
+    _run_discover(input, out_dir, config, overrides, verbose)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("touchless-demo"),
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run discover on bundled demo data (real BANKING77 queries) and show how to query the results."""
+    data = resources.files("pipeline") / "demo" / "banking77_demo.csv"
+    with resources.as_file(data) as path:
+        _run_discover(path, out_dir, None, None, verbose)
+    db = out_dir / "touchless.duckdb"
+    queries = [
+        "SELECT cluster_id, label, size FROM clusters ORDER BY size DESC LIMIT 5",
+        "SELECT c.label, count(*) AS contacts, count(DISTINCT k.text) AS distinct_texts\n"
+        "  FROM contacts k JOIN clusters c USING (cluster_id) GROUP BY c.label ORDER BY contacts DESC LIMIT 5",
+    ]
+    out.print(f"\nOutputs are in [bold]{out_dir.resolve()}[/bold]. Query them with SQL, e.g.:")
+    for query in queries:
+        out.print(f"\n  touchless sql {out_dir} \"{' '.join(query.split())}\"")
+        _print_query(db, query)
+
+
+@app.command()
+def sql(
+    out_dir: Annotated[Path, typer.Argument(help="a run's output folder")],
+    query: Annotated[str, typer.Argument(help="SQL over the tables contacts, clusters, ...")],
+) -> None:
+    """Run a read-only SQL query against a run's DuckDB file."""
+    db = out_dir / "touchless.duckdb"
+    if not db.is_file():
+        raise TouchlessError(f"{db} does not exist: run `touchless discover` with --out {out_dir} first")
+    _print_query(db, query)
+
+
+def _run_discover(input: Path, out_dir: Path, config: Path | None, overrides: dict | None, verbose: bool) -> None:
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    from flows.discover import discover as discover_flow
+
+    result = discover_flow(
+        input_path=str(input),
+        out_dir=str(out_dir),
+        config_path=str(config) if config else None,
+        overrides=overrides,
+        show_progress=sys.stderr.isatty(),
+    )
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    _print_clusters(Path(result.out_dir), result)
+
+
+def _print_clusters(out_dir: Path, result) -> None:
+    import pyarrow.parquet as pq
+
+    clusters = pq.read_table(out_dir / "clusters.parquet").to_pandas()
+    table = Table(title=f"{result.clusters} clusters in {result.contacts} contacts", title_justify="left")
+    for name, justify in (("id", "right"), ("size", "right"), ("share", "right"), ("label", "left"), ("typical contact", "left")):
+        table.add_column(name, justify=justify, overflow="fold")
+    for row in clusters.sort_values("size", ascending=False).head(15).itertuples():
+        example = row.examples[0] if len(row.examples) else ""
+        table.add_row(str(row.cluster_id), str(row.size), f"{row.share:.1%}", row.label, example[:70])
+    out.print(table)
+    if len(clusters) > 15:
+        out.print(f"… and {len(clusters) - 15} more clusters")
+    out.print(
+        f"noise (in no cluster): {result.noise} of {result.contacts} ({result.noise / max(result.contacts, 1):.1%}); "
+        f"embedded {result.embedded_new} new texts, {result.embedded_cached} from cache"
+    )
+
+
+def _print_query(db: Path, query: str) -> None:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        try:
+            rel = con.sql(query)
+        except duckdb.Error as exc:
+            raise TouchlessError(f"the query failed: {exc}") from None
+        if rel is None:
+            return
+        table = Table(*rel.columns)
+        for row in rel.fetchall():
+            table.add_row(*("" if v is None else str(v) for v in row))
+        out.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, standalone_mode=False)
+    except TouchlessError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,139 @@
+"""The `discover` flow: contacts in, clusters of contact reasons out (Parquet + DuckDB).
+
+Thin by design: each task is one pipeline step; the flow wires them, holds the output lock and writes once at the
+end, so a failure anywhere leaves the previous output as it was. Run it from the CLI (`touchless discover`) or as a
+script: `python -m flows.discover INPUT --out DIR`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.progress import progress_bar
+from pipeline.cluster import Clustering, cluster_points
+from pipeline.config import Config, load_config
+from pipeline.describe import describe_clusters
+from pipeline.embed import Embedder
+from pipeline.inputs import InputReport, load_contacts
+from pipeline.outputs import check_output_folder, output_lock, write_run
+from pipeline.prepare import prepare_texts
+from pipeline.reduce import fit_reducer
+from pipeline.summarise import clusters_table, contacts_table
+
+# Tasks hand each other in-memory tables: no result persistence (contact text must not land in Prefect's
+# storage) and no input hashing of large frames.
+step = task(cache_policy=NO_CACHE, persist_result=False)
+
+
+@dataclass
+class DiscoverResult:
+    out_dir: str
+    contacts: int
+    clustered: int
+    noise: int
+    clusters: int
+    embedded_new: int
+    embedded_cached: int
+    warnings: list[str] = field(default_factory=list)
+
+
+@step
+def load_and_prepare(input_path: str, cfg: Config) -> tuple[pd.DataFrame, InputReport]:
+    """Read and prepare in one step: the raw text never leaves it."""
+    contacts, report = load_contacts(input_path, cfg.input)
+    prepared = prepare_texts(contacts["text"].tolist(), cfg.prepare)
+    contacts["text"] = prepared.text
+    contacts["terms"] = prepared.terms
+    return contacts, report
+
+
+@step
+def embed(texts: list[str], cfg: Config, show_progress: bool) -> tuple[np.ndarray, int, int]:
+    embedder = Embedder(cfg.embedding)
+    with progress_bar("embedding", show_progress) as on_progress:
+        result = embedder.embed(texts, on_progress=on_progress)
+    return result.vectors, result.computed, result.cached
+
+
+@step
+def reduce(vectors: np.ndarray, cfg: Config) -> np.ndarray:
+    points, _ = fit_reducer(vectors, cfg.reduce, cfg.seed)
+    return points
+
+
+@step
+def cluster(points: np.ndarray, cfg: Config) -> Clustering:
+    return cluster_points(points, cfg.cluster)
+
+
+@flow(name="discover")
+def discover(
+    input_path: str,
+    out_dir: str,
+    config_path: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    show_progress: bool = False,
+) -> DiscoverResult:
+    logger = get_run_logger()
+    cfg = load_config(config_path, overrides)
+    out = Path(out_dir)
+    check_output_folder(out)
+    with output_lock(out):
+        contacts, report = load_and_prepare(input_path, cfg)
+        usable = np.flatnonzero((contacts["text_status"] == "ok").to_numpy())
+        texts = contacts["text"].iloc[usable].tolist()
+        vectors, computed, cached = embed(texts, cfg, show_progress)
+        found = cluster(reduce(vectors, cfg), cfg)
+        labels = np.full(len(contacts), -1, dtype=np.int32)
+        probabilities = np.zeros(len(contacts), dtype=np.float32)
+        labels[usable], probabilities[usable] = found.labels, found.probabilities
+        everyone = Clustering(labels, probabilities)
+        descriptions = describe_clusters(
+            texts, contacts["terms"].iloc[usable].tolist(), vectors, found.labels, cfg.describe
+        )
+        tables = {
+            "contacts": contacts_table(contacts, everyone),
+            "clusters": clusters_table(contacts, everyone, descriptions),
+        }
+        manifest = {
+            "input": str(Path(input_path).resolve()),
+            "input_sha256": _file_sha256(Path(input_path)),
+            "config": cfg.model_dump(mode="json"),
+            "report": asdict(report),
+        }
+        write_run(out, tables, manifest)
+    result = DiscoverResult(
+        out_dir=str(out.resolve()),
+        contacts=len(contacts),
+        clustered=int((labels >= 0).sum()),
+        noise=int((labels < 0).sum()),
+        clusters=len(descriptions),
+        embedded_new=computed,
+        embedded_cached=cached,
+        warnings=report.warnings,
+    )
+    logger.info(
+        "discover: %d contacts, %d clusters, %d noise; embedded %d new, %d from cache",
+        result.contacts, result.clusters, result.noise, computed, cached,
+    )
+    return result
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+if __name__ == "__main__":
+    import sys
+
+    from flows.cli import main
+
+    main(["discover", *sys.argv[1:]])

@@ -1,0 +1,150 @@
+"""One typed config, validated once and passed down as small typed sections.
+
+`configs/default.yaml` holds every parameter and its default; a user's file overrides some of them. The models
+below carry no defaults of their own, so a default lives in one place only. Unknown keys are errors that name the
+key (a typo must not silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from configs import DEFAULT_CONFIG_PATH
+from pipeline.errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnMap(Section):
+    """Which column of the input file holds each field touchless knows."""
+
+    contact_id: str
+    text: str
+    created_at: str
+    customer_id: str
+    ticket_id: str
+    channel: str
+    reason: str
+    handle_time_s: str
+
+
+class InputConfig(Section):
+    columns: ColumnMap
+    encoding: str
+    max_text_chars: int = Field(gt=0)
+    on_duplicate_id: Literal["error", "keep_first"]
+
+
+class PrepareConfig(Section):
+    batch_size: int = Field(gt=0)
+
+
+class EmbeddingConfig(Section):
+    model: str
+    batch_size: int = Field(gt=0)
+    precision: Literal["auto", "bf16", "fp32"]
+    threads: int = Field(ge=0)
+    cache_dir: str | None
+    chunk_size: int = Field(gt=0)
+
+
+class ReduceConfig(Section):
+    n_components: int = Field(ge=2)
+    n_neighbors: int = Field(ge=2)
+    min_dist: float = Field(ge=0)
+    metric: str
+
+
+class ClusterConfig(Section):
+    min_cluster_size: int = Field(ge=2)
+    min_samples: int = Field(ge=1)
+    selection_method: Literal["eom", "leaf"]
+    selection_epsilon: float = Field(ge=0)
+
+
+class DescribeConfig(Section):
+    n_keywords: int = Field(gt=0)
+    n_examples: int = Field(gt=0)
+    label_terms: int = Field(gt=0)
+
+
+class Config(Section):
+    seed: int
+    input: InputConfig
+    prepare: PrepareConfig
+    embedding: EmbeddingConfig
+    reduce: ReduceConfig
+    cluster: ClusterConfig
+    describe: DescribeConfig
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Defaults, then the user's file, then explicit overrides (CLI flags), validated once."""
+    merged = _read_yaml(DEFAULT_CONFIG_PATH)
+    source = str(DEFAULT_CONFIG_PATH)
+    if path is not None:
+        merged = _deep_merge(merged, _read_yaml(Path(path)))
+        source = str(path)
+    if overrides:
+        merged = _deep_merge(merged, overrides)
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe_errors(exc, source)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(data).__name__}")
+    return data
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe_errors(exc: ValidationError, source: str) -> str:
+    lines = [f"config {source} is not valid:"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            parent = err["loc"][:-1]
+            known = _known_keys(parent)
+            guess = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
+            tip = f" (did you mean '{guess[0]}'?)" if guess else f" (known keys here: {', '.join(known)})"
+            lines.append(f"  - unknown key '{loc}'{tip}")
+        else:
+            lines.append(f"  - '{loc}': {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)

@@ -1,0 +1,86 @@
+"""Describe each cluster for a person: keywords (c-TF-IDF), a short label, and the contacts nearest its centre."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer
+
+from pipeline.config import DescribeConfig
+
+
+@dataclass(frozen=True)
+class ClusterDescription:
+    cluster_id: int
+    label: str
+    keywords: list[str]
+    examples: list[str]
+
+
+def class_tfidf_keywords(terms: list[str], labels: np.ndarray, n_keywords: int) -> dict[int, list[str]]:
+    """Top terms per cluster by class-based TF-IDF: a term scores high when frequent in one cluster and rare in
+    the others (the weighting BERTopic uses: tf per class x log(1 + mean words per class / term frequency))."""
+    ids = sorted(int(c) for c in np.unique(labels) if c >= 0)
+    if not ids:
+        return {}
+    docs = [" ".join(t for t, lab in zip(terms, labels) if lab == c) for c in ids]
+    vectorizer = CountVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), lowercase=False)
+    try:
+        counts = vectorizer.fit_transform(docs).astype(np.float64)
+    except ValueError:  # no terms at all (e.g. every text was a number)
+        return {c: [] for c in ids}
+    vocab = np.array(vectorizer.get_feature_names_out())
+    tf = sparse.diags(1.0 / np.maximum(counts.sum(axis=1).A1, 1.0)) @ counts
+    words_per_class = counts.sum() / len(ids)
+    idf = np.log(1.0 + words_per_class / np.maximum(counts.sum(axis=0).A1, 1.0))
+    scores = (tf @ sparse.diags(idf)).tocsr()
+    out = {}
+    for row, c in enumerate(ids):
+        values = scores[row].toarray().ravel()
+        top = [i for i in np.argsort(-values, kind="stable")[: n_keywords * 3] if values[i] > 0]
+        out[c] = _drop_covered([str(vocab[i]) for i in top])[:n_keywords]
+    return out
+
+
+def _drop_covered(terms: list[str]) -> list[str]:
+    """Drop a word once a longer term holding it ranks in the list (`exchange rate` makes `rate` redundant)."""
+    phrases = [set(t.split()) for t in terms if " " in t]
+    return [t for t in terms if " " in t or not any(set(t.split()) <= p for p in phrases)]
+
+
+def nearest_examples(
+    texts: list[str], vectors: np.ndarray, labels: np.ndarray, n_examples: int
+) -> dict[int, list[str]]:
+    """The distinct texts closest (cosine) to each cluster's mean embedding: its most typical contacts."""
+    out = {}
+    for c in sorted(int(c) for c in np.unique(labels) if c >= 0):
+        members = np.flatnonzero(labels == c)
+        centre = vectors[members].mean(axis=0)
+        centre /= np.linalg.norm(centre) or 1.0
+        order = members[np.argsort(-(vectors[members] @ centre), kind="stable")]
+        picked: list[str] = []
+        for i in order:
+            if texts[i] not in picked:
+                picked.append(texts[i])
+            if len(picked) == n_examples:
+                break
+        out[c] = picked
+    return out
+
+
+def describe_clusters(
+    texts: list[str], terms: list[str], vectors: np.ndarray, labels: np.ndarray, cfg: DescribeConfig
+) -> list[ClusterDescription]:
+    keywords = class_tfidf_keywords(terms, labels, cfg.n_keywords)
+    examples = nearest_examples(texts, vectors, labels, cfg.n_examples)
+    return [
+        ClusterDescription(
+            cluster_id=c,
+            label=" / ".join(keywords[c][: cfg.label_terms]) or f"cluster {c}",
+            keywords=keywords[c],
+            examples=examples[c],
+        )
+        for c in sorted(keywords)
+    ]

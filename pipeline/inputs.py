@@ -1,0 +1,239 @@
+"""Read a contacts export (CSV, TSV, JSONL or Parquet) into the canonical contacts frame.
+
+Fatal problems (missing columns, undecodable bytes, duplicate ids) raise `InputError` naming file, row and column,
+before anything is written. Problems that are safe to carry past (empty texts, unreadable dates) are counted in an
+`InputReport` and shown to the user. Row numbers count data rows from 1, the header not included.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pipeline.config import InputConfig
+from pipeline.errors import InputError
+
+REQUIRED = ("contact_id", "text")
+OPTIONAL = ("created_at", "customer_id", "ticket_id", "channel", "reason", "handle_time_s")
+_SHOWN = 5  # how many offending rows a message lists before "and N more"
+_FLAGS = {"contact_id": "--id-column", "text": "--text-column"}
+
+
+@dataclass
+class InputReport:
+    """What was read and what was set aside, for the run summary."""
+
+    file: str
+    rows: int = 0
+    empty_text: int = 0
+    truncated: int = 0
+    duplicates_dropped: int = 0
+    optional_columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_contacts(path: str | Path, cfg: InputConfig) -> tuple[pd.DataFrame, InputReport]:
+    """The canonical contacts frame: one row per input row, every canonical column present (nulls where absent).
+
+    Extra columns: `row` (the source row number) and `text_status` (`ok`, `empty`).
+    """
+    path = Path(path)
+    raw = read_table(path, cfg.encoding)
+    report = InputReport(file=str(path), rows=len(raw))
+    frame = _map_columns(raw, cfg, path)
+    frame.insert(0, "row", pd.RangeIndex(1, len(frame) + 1))
+    _check_ids(frame, cfg, path, report)
+    _check_text(frame, cfg, path, report)
+    _coerce_optional(frame, path, report)
+    return frame.reset_index(drop=True), report
+
+
+def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """Every column as strings (ids like '007' stay as written); empty cells as missing."""
+    if not path.is_file():
+        raise InputError("file does not exist", file=str(path))
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    kind = suffixes[-1] if suffixes else ""
+    if kind in (".parquet", ".pq"):
+        return _read_parquet(path)
+    if kind not in (".csv", ".tsv", ".jsonl", ".ndjson"):
+        raise InputError(
+            f"unsupported file type '{kind or path.name}'",
+            file=str(path),
+            hint="give a .csv, .tsv, .jsonl or .parquet file (.csv.gz and .jsonl.gz work too)",
+        )
+    text = _decode(path, encoding)
+    if not text.strip():
+        raise InputError("file is empty", file=str(path))
+    if kind in (".jsonl", ".ndjson"):
+        return _read_jsonl(text, path)
+    return _read_delimited(text, path, sep="\t" if kind == ".tsv" else ",")
+
+
+def _decode(path: Path, encoding: str) -> str:
+    data = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        data = gzip.decompress(data)
+    codec = "utf-8-sig" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else encoding
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"bytes at line {line} (byte {exc.start}) are not valid {encoding}: {data[exc.start:exc.end]!r}",
+            file=str(path),
+            hint="re-export the file as UTF-8, or set input.encoding in your config (e.g. latin-1)",
+        ) from None
+    except LookupError:
+        raise InputError(f"unknown encoding '{encoding}' (input.encoding)", file=str(path)) from None
+
+
+def _read_delimited(text: str, path: Path, sep: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.ParserError as exc:
+        raise InputError(f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'}: {exc}", file=str(path)) from None
+    except pd.errors.EmptyDataError:
+        raise InputError("file is empty", file=str(path)) from None
+    if frame.empty:
+        raise InputError("file has a header but no rows", file=str(path))
+    return frame
+
+
+def _read_jsonl(text: str, path: Path) -> pd.DataFrame:
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"line {number} is not valid JSON: {exc.msg}", file=str(path)) from None
+        if not isinstance(record, dict):
+            raise InputError(f"line {number} is not a JSON object", file=str(path))
+        records.append(record)
+    frame = pd.DataFrame.from_records(records)
+    return frame.map(lambda v: None if v is None or v == "" else str(v)).astype(object)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise InputError(f"cannot be read as Parquet: {exc}", file=str(path)) from None
+    if table.num_rows == 0:
+        raise InputError("file has no rows", file=str(path))
+    return table.to_pandas()
+
+
+def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: Path) -> pd.DataFrame:
+    mapping = cfg.columns.model_dump()
+    found = [str(c) for c in raw.columns]
+    for name in REQUIRED:
+        if mapping[name] not in raw.columns:
+            raise InputError(
+                f"required column '{mapping[name]}' is missing (columns found: {', '.join(found)})",
+                file=str(path),
+                column=mapping[name],
+                hint=f"name the column that holds the {name} with {_FLAGS[name]} or input.columns.{name} in your config",
+            )
+    frame = pd.DataFrame(index=raw.index)
+    for name in REQUIRED + OPTIONAL:
+        source = mapping[name]
+        frame[name] = raw[source] if source in raw.columns else None
+    return frame
+
+
+def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: Path, report: InputReport) -> None:
+    ids = frame["contact_id"]
+    missing = ids.isna() | (ids.astype(str).str.strip() == "")
+    if missing.any():
+        rows = frame.loc[missing, "row"].tolist()
+        raise InputError(
+            f"{len(rows)} row(s) have no contact id: rows {_list(rows)}",
+            file=str(path),
+            row=rows[0],
+            column=cfg.columns.contact_id,
+        )
+    frame["contact_id"] = ids.astype(str).str.strip()
+    dup = frame["contact_id"].duplicated(keep="first")
+    if not dup.any():
+        return
+    examples = [
+        f"'{cid}' (rows {_list(frame.loc[frame['contact_id'] == cid, 'row'].tolist())})"
+        for cid in frame.loc[dup, "contact_id"].unique()[:_SHOWN]
+    ]
+    n_ids = frame.loc[dup, "contact_id"].nunique()
+    if cfg.on_duplicate_id == "error":
+        raise InputError(
+            f"{n_ids} contact id(s) appear more than once: {'; '.join(examples)}",
+            file=str(path),
+            row=int(frame.loc[dup, "row"].iloc[0]),
+            column=cfg.columns.contact_id,
+            hint="each contact needs its own id; set input.on_duplicate_id: keep_first to keep the first of each",
+        )
+    report.duplicates_dropped = int(dup.sum())
+    report.warnings.append(f"kept the first of each repeated contact id, dropped {int(dup.sum())} row(s): {'; '.join(examples)}")
+    frame.drop(index=frame.index[dup], inplace=True)
+
+
+def _check_text(frame: pd.DataFrame, cfg: InputConfig, path: Path, report: InputReport) -> None:
+    text = frame["text"].astype(object).where(frame["text"].notna(), "").astype(str)
+    empty = text.str.strip() == ""
+    frame["text"] = text
+    frame["text_status"] = "ok"
+    if empty.any():
+        frame.loc[empty, "text_status"] = "empty"
+        report.empty_text = int(empty.sum())
+        report.warnings.append(
+            f"{report.empty_text} row(s) have no text and are kept unclustered (rows {_list(frame.loc[empty, 'row'].tolist())})"
+        )
+    long = text.str.len() > cfg.max_text_chars
+    if long.any():
+        frame.loc[long, "text"] = text[long].str.slice(0, cfg.max_text_chars)
+        report.truncated = int(long.sum())
+        report.warnings.append(
+            f"{report.truncated} text(s) longer than {cfg.max_text_chars} characters were cut "
+            f"(rows {_list(frame.loc[long, 'row'].tolist())}); input.max_text_chars sets the limit"
+        )
+
+
+def _coerce_optional(frame: pd.DataFrame, path: Path, report: InputReport) -> None:
+    present = [c for c in OPTIONAL if frame[c].notna().any()]
+    report.optional_columns = present
+    for name in ("customer_id", "ticket_id", "channel", "reason"):
+        col = frame[name]
+        frame[name] = col.where(col.isna(), col.astype(str).str.strip()).replace("", None)
+    if "created_at" in present:
+        parsed = pd.to_datetime(frame["created_at"], errors="coerce", utc=True, format="mixed")
+        bad = parsed.isna() & frame["created_at"].notna()
+        if bad.any():
+            report.warnings.append(
+                f"{int(bad.sum())} value(s) of created_at are not dates and were left empty "
+                f"(rows {_list(frame.loc[bad, 'row'].tolist())})"
+            )
+        frame["created_at"] = parsed
+    else:
+        frame["created_at"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    seconds = pd.to_numeric(frame["handle_time_s"], errors="coerce")
+    bad = (seconds.isna() & frame["handle_time_s"].notna()) | (seconds < 0)
+    if bad.any():
+        report.warnings.append(
+            f"{int(bad.sum())} value(s) of handle_time_s are not non-negative numbers and were left empty "
+            f"(rows {_list(frame.loc[bad, 'row'].tolist())})"
+        )
+        seconds = seconds.mask(bad)
+    frame["handle_time_s"] = seconds.astype("float64")
+
+
+def _list(rows: list[int]) -> str:
+    shown = ", ".join(str(r) for r in rows[:_SHOWN])
+    return shown + (f" and {len(rows) - _SHOWN} more" if len(rows) > _SHOWN else "")

@@ -1,0 +1,56 @@
+"""The one place that defines every output table's columns and types.
+
+Each output is `DIR/<name>.parquet` and a table `<name>` in `DIR/touchless.duckdb`. Analysts query these, so a
+column here is a promise: add columns freely, rename or drop only with a migration note (CONTRACTS.md).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+
+from pipeline.errors import TouchlessError
+
+_TS = pa.timestamp("us", tz="UTC")
+
+CONTACTS = pa.schema(
+    [
+        pa.field("contact_id", pa.string(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),  # row of the input file, from 1
+        pa.field("text", pa.string()),  # prepared text (what was embedded); never raw input
+        pa.field("text_status", pa.string()),  # ok | empty
+        pa.field("cluster_id", pa.int32(), nullable=False),  # -1 = noise or not clustered
+        pa.field("probability", pa.float32()),  # strength of membership in cluster_id, 0 for noise
+        pa.field("created_at", _TS),
+        pa.field("customer_id", pa.string()),
+        pa.field("ticket_id", pa.string()),
+        pa.field("channel", pa.string()),
+        pa.field("reason", pa.string()),  # the agent-chosen reason from the input, if any
+        pa.field("handle_time_s", pa.float64()),
+    ]
+)
+
+CLUSTERS = pa.schema(
+    [
+        pa.field("cluster_id", pa.int32(), nullable=False),
+        pa.field("label", pa.string()),
+        pa.field("keywords", pa.list_(pa.string())),
+        pa.field("size", pa.int64()),
+        pa.field("share", pa.float64()),  # of all contacts in the run
+        pa.field("examples", pa.list_(pa.string())),  # contacts nearest the centre, prepared text
+        pa.field("customers", pa.int64()),  # distinct customers, where customer_id was given
+        pa.field("tickets", pa.int64()),  # distinct tickets, where ticket_id was given
+        pa.field("contacts_per_customer", pa.float64()),
+        pa.field("contacts_per_ticket", pa.float64()),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {"contacts": CONTACTS, "clusters": CLUSTERS}
+
+
+def to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """Exactly the schema's columns, in its order and types; a missing column is a bug, not bad input."""
+    missing = [f.name for f in schema if f.name not in frame.columns]
+    if missing:
+        raise TouchlessError(f"internal: output table lacks columns {missing}")
+    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)

@@ -1,0 +1,98 @@
+"""The `touchless` command as a person uses it: documented files, clear errors, nothing lost on bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from flows.cli import main
+from tests.conftest import SIX_INTENTS
+
+
+def run_cli(*args: str) -> int:
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_discover_writes_the_documented_files(tmp_path, test_config, capsys):
+    data = pd.read_csv(SIX_INTENTS).rename(columns={"text": "body", "contact_id": "ticket_number"})
+    data.to_json(tmp_path / "export.jsonl", orient="records", lines=True)
+    out = tmp_path / "out"
+    code = run_cli(
+        "discover", str(tmp_path / "export.jsonl"), "--out", str(out), "--config", str(test_config),
+        "--text-column", "body", "--id-column", "ticket_number",
+    )
+    assert code == 0
+    assert {p.name for p in out.iterdir()} >= {"contacts.parquet", "clusters.parquet", "touchless.duckdb", "run.json"}
+    printed = capsys.readouterr().out
+    assert "clusters in 300 contacts" in printed
+    with duckdb.connect(str(out / "touchless.duckdb"), read_only=True) as db:
+        assert db.execute("SELECT count(DISTINCT contact_id) FROM contacts").fetchone()[0] == 300
+    assert run_cli("sql", str(out), "SELECT count(*) AS n FROM clusters") == 0
+    assert " n " in capsys.readouterr().out
+
+
+@pytest.fixture()
+def existing_output(six_intents_run, tmp_path) -> Path:
+    out = tmp_path / "existing"
+    shutil.copytree(six_intents_run[0], out)
+    return out
+
+
+BAD_INPUTS = {
+    "missing_text_column": (b"contact_id,body\n1,hello there\n", "required column 'text' is missing"),
+    "empty_file": (b"", "file is empty"),
+    "duplicate_ids": (b"contact_id,text\n1,my card is lost\n2,where is my card\n1,refund please\n", "'1' (rows 1, 3)"),
+    "non_utf8": (b"contact_id,text\n1,caf\xe9 payment failed\n", "line 2"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_named_and_leaves_the_output_untouched(case, existing_output, tmp_path, test_config, capsys):
+    content, expected = BAD_INPUTS[case]
+    bad = tmp_path / f"{case}.csv"
+    bad.write_bytes(content)
+    before = tree_digest(existing_output)
+    code = run_cli("discover", str(bad), "--out", str(existing_output), "--config", str(test_config))
+    message = capsys.readouterr().err
+    assert code == 2
+    assert str(bad) in message and expected in message, message
+    assert "Traceback" not in message
+    assert tree_digest(existing_output) == before
+
+
+def test_unknown_config_key_is_named(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text("cluster:\n  min_clustr_size: 5\n")
+    code = run_cli("discover", str(SIX_INTENTS), "--out", str(tmp_path / "out"), "--config", str(config))
+    message = capsys.readouterr().err
+    assert code == 2
+    assert "unknown key 'cluster.min_clustr_size'" in message and "min_cluster_size" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_refuses_to_replace_a_folder_it_did_not_write(tmp_path, test_config, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    code = run_cli("discover", str(SIX_INTENTS), "--out", str(folder), "--config", str(test_config))
+    assert code == 2
+    assert "did not write" in capsys.readouterr().err
+    assert (folder / "notes.txt").read_text() == "keep me"

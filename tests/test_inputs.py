@@ -1,0 +1,66 @@
+"""Reading contacts exports: formats, column mapping, what is carried past and what stops the run."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipeline.config import load_config
+from pipeline.errors import InputError
+from pipeline.inputs import load_contacts
+
+CFG = load_config().input
+
+
+def test_reads_csv_jsonl_and_parquet_alike(tmp_path):
+    frame = pd.DataFrame(
+        {"contact_id": ["007", "8"], "text": ["card lost", "refund?"], "created_at": ["2026-01-05", "2026-01-06"]}
+    )
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    frame.to_json(tmp_path / "a.jsonl", orient="records", lines=True)
+    frame.to_parquet(tmp_path / "a.parquet")
+    loaded = [load_contacts(tmp_path / f"a.{ext}", CFG)[0] for ext in ("csv", "jsonl", "parquet")]
+    for contacts in loaded:
+        assert contacts["contact_id"].tolist() == ["007", "8"]
+        assert contacts["created_at"].dt.day.tolist() == [5, 6]
+        assert contacts["customer_id"].isna().all()
+
+
+def test_empty_texts_are_kept_counted_and_reported(tmp_path):
+    (tmp_path / "a.csv").write_text("contact_id,text\n1,card lost\n2,\n3,   \n")
+    contacts, report = load_contacts(tmp_path / "a.csv", CFG)
+    assert contacts["text_status"].tolist() == ["ok", "empty", "empty"]
+    assert report.empty_text == 2
+    assert "rows 2, 3" in report.warnings[0]
+
+
+def test_long_texts_are_cut_and_bad_dates_left_empty(tmp_path):
+    (tmp_path / "a.csv").write_text(f"contact_id,text,created_at\n1,{'x' * 6000},yesterday\n2,ok,2026-02-01\n")
+    contacts, report = load_contacts(tmp_path / "a.csv", CFG)
+    assert len(contacts["text"][0]) == CFG.max_text_chars
+    assert report.truncated == 1
+    assert pd.isna(contacts["created_at"][0])
+    assert any("created_at" in w and "rows 1" in w for w in report.warnings)
+
+
+def test_missing_ids_name_the_row(tmp_path):
+    (tmp_path / "a.csv").write_text("contact_id,text\n1,a\n,b\n")
+    with pytest.raises(InputError, match=r"row 2, column 'contact_id'"):
+        load_contacts(tmp_path / "a.csv", CFG)
+
+
+def test_duplicate_ids_can_keep_the_first(tmp_path):
+    (tmp_path / "a.csv").write_text("contact_id,text\n1,a\n1,b\n2,c\n")
+    cfg = CFG.model_copy(update={"on_duplicate_id": "keep_first"})
+    contacts, report = load_contacts(tmp_path / "a.csv", cfg)
+    assert contacts["text"].tolist() == ["a", "c"]
+    assert report.duplicates_dropped == 1
+
+
+def test_unsupported_type_and_bad_json_are_named(tmp_path):
+    (tmp_path / "a.xlsx").write_bytes(b"PK")
+    with pytest.raises(InputError, match="unsupported file type"):
+        load_contacts(tmp_path / "a.xlsx", CFG)
+    (tmp_path / "a.jsonl").write_text('{"contact_id": 1, "text": "a"}\n{"contact_id": 2, "text": \n')
+    with pytest.raises(InputError, match="line 2 is not valid JSON"):
+        load_contacts(tmp_path / "a.jsonl", CFG)
