@@ -55,13 +55,12 @@ def demo(
         _run_discover(path, out_dir, None, None, verbose)
     db = out_dir / "touchless.duckdb"
     queries = [
-        "SELECT cluster_id, label, size FROM clusters ORDER BY size DESC LIMIT 5",
-        "SELECT c.label, count(*) AS contacts, count(DISTINCT k.text) AS distinct_texts\n"
-        "  FROM contacts k JOIN clusters c USING (cluster_id) GROUP BY c.label ORDER BY contacts DESC LIMIT 5",
+        "SELECT cluster_id, label, size, round(100 * share, 1) AS pct FROM clusters ORDER BY size DESC LIMIT 5",
+        "SELECT contact_id, text FROM contacts WHERE cluster_id = 0 ORDER BY probability DESC LIMIT 5",
     ]
     out.print(f"\nOutputs are in [bold]{out_dir.resolve()}[/bold]. Query them with SQL, e.g.:")
     for query in queries:
-        out.print(f"\n  touchless sql {out_dir} \"{' '.join(query.split())}\"")
+        out.print(f'\n  touchless sql {out_dir} "{query}"', soft_wrap=True, highlight=False)
         _print_query(db, query)
 
 
