@@ -42,14 +42,16 @@ def dstc11() -> pd.DataFrame:
 
 
 # Turn intents that say nothing about why the customer came.
-MULTIDOGO_GENERIC = {"openinggreeting", "closinggreeting", "thankyou", "contentonly", "outofdomain", "confirm", "deny"}
+MULTIDOGO_GENERIC = {
+    "openinggreeting", "closinggreeting", "thankyou", "contentonly", "outofdomain", "confirmation", "rejection",
+}
 
 
 def multidogo_turns(domain: str, split: str = "train") -> pd.DataFrame:
     """MultiDoGO (CDLA-Permissive-1.0, Amazon): customer turns of multi-turn chats, one row a turn."""
     path = data_dir() / "multidogo" / domain / f"{split}.tsv"
     frame = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_MINIMAL, dtype=str, keep_default_na=False)
-    frame["turnNumber"] = frame["turnNumber"].astype(int)
+    frame["turnNumber"] = pd.to_numeric(frame["turnNumber"]).astype(int)  # finance writes "0.0"
     return frame.sort_values(["conversationId", "turnNumber"], kind="stable").reset_index(drop=True)
 
 
@@ -58,7 +60,7 @@ def multidogo_conversations(domain: str, split: str = "train") -> pd.DataFrame:
     turns = multidogo_turns(domain, split)
     rows = []
     for conv, group in turns.groupby("conversationId", sort=True):
-        intents = [i for i in group["intent"] if i.lower() not in MULTIDOGO_GENERIC]
+        intents = [i for turn in group["intent"] for i in turn.split("<div>") if i.lower() not in MULTIDOGO_GENERIC]
         if not intents:
             continue
         label = pd.Series(intents).value_counts().index[0]

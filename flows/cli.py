@@ -29,19 +29,57 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML config
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="show Prefect's run logs")]
 
 
+GranularityOpt = Annotated[
+    Optional[str], typer.Option(help="coarse | medium | fine: fewer, broader reasons or more, finer ones")
+]
+ReasonsOpt = Annotated[Optional[str], typer.Option(help="aim for a number of reasons in a range, e.g. 20-40")]
+TextColumnOpt = Annotated[Optional[str], typer.Option(help="column holding the contact text")]
+IdColumnOpt = Annotated[Optional[str], typer.Option(help="column holding the contact id")]
+
+
 @app.command()
 def discover(
     input: InputArg,
     out_dir: OutOpt,
-    text_column: Annotated[Optional[str], typer.Option(help="column holding the contact text")] = None,
-    id_column: Annotated[Optional[str], typer.Option(help="column holding the contact id")] = None,
+    text_column: TextColumnOpt = None,
+    id_column: IdColumnOpt = None,
     config: ConfigOpt = None,
+    granularity: GranularityOpt = None,
+    reasons: ReasonsOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Find the reasons customers contact you: cluster every contact and describe each cluster."""
-    columns = {k: v for k, v in {"text": text_column, "contact_id": id_column}.items() if v}
-    overrides = {"input": {"columns": columns}} if columns else None
-    _run_discover(input, out_dir, config, overrides, verbose)
+    overrides = _overrides(text_column, id_column, granularity, reasons)
+    _print_clusters(_run_discover(input, out_dir, config, overrides, verbose))
+
+
+@app.command()
+def evaluate(
+    input: InputArg,
+    label_column: Annotated[str, typer.Option(help="column holding each contact's known reason")],
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("touchless-evaluate"),
+    text_column: TextColumnOpt = None,
+    id_column: IdColumnOpt = None,
+    config: ConfigOpt = None,
+    granularity: GranularityOpt = None,
+    reasons: ReasonsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run discover and score its clusters against known reasons (NMI, ARI, ACC); writes metrics.json."""
+    overrides = _overrides(text_column, id_column, granularity, reasons)
+    result = _run_discover(input, out_dir, config, overrides, verbose, label_column=label_column)
+    _print_clusters(result)
+    m = result.metrics
+    table = Table(title=f"scores against '{label_column}' ({m['labels']} known reasons)", title_justify="left")
+    for name in ("contacts", "NMI", "ARI", "ACC", "clusters", "noise"):
+        table.add_column(name, justify="right")
+    for name, key in (("clustered contacts", "clustered"), ("every contact", "every_contact")):
+        s = m[key]
+        count = m["contacts"] if key == "every_contact" else round(m["contacts"] * (1 - m["noise_share"]))
+        table.add_row(f"{name}: {count}", f"{s['nmi']:.3f}", f"{s['ari']:.3f}", f"{s['acc']:.3f}",
+                      str(m["clusters"]), f"{m['noise_share']:.1%}")
+    out.print(table)
+    out.print(f"metrics written to {Path(result.out_dir) / 'metrics.json'}")
 
 
 @app.command()
@@ -52,7 +90,7 @@ def demo(
     """Run discover on bundled demo data (real BANKING77 queries) and show how to query the results."""
     data = resources.files("pipeline") / "demo" / "banking77_demo.csv"
     with resources.as_file(data) as path:
-        _run_discover(path, out_dir, None, None, verbose)
+        _print_clusters(_run_discover(path, out_dir, None, None, verbose))
     db = out_dir / "touchless.duckdb"
     queries = [
         "SELECT cluster_id, label, size, round(100 * share, 1) AS pct FROM clusters ORDER BY size DESC LIMIT 5",
@@ -76,7 +114,27 @@ def sql(
     _print_query(db, query)
 
 
-def _run_discover(input: Path, out_dir: Path, config: Path | None, overrides: dict | None, verbose: bool) -> None:
+def _overrides(text_column: str | None, id_column: str | None, granularity: str | None, reasons: str | None) -> dict:
+    overrides: dict = {}
+    columns = {k: v for k, v in {"text": text_column, "contact_id": id_column}.items() if v}
+    if columns:
+        overrides["input"] = {"columns": columns}
+    cluster: dict = {}
+    if granularity:
+        cluster["granularity"] = granularity
+    if reasons:
+        low, sep, high = reasons.partition("-")
+        if not (sep and low.strip().isdigit() and high.strip().isdigit()):
+            raise TouchlessError(f"--reasons takes a range such as 20-40, not '{reasons}'")
+        cluster["target_reasons"] = [int(low), int(high)]
+    if cluster:
+        overrides["cluster"] = cluster
+    return overrides
+
+
+def _run_discover(
+    input: Path, out_dir: Path, config: Path | None, overrides: dict | None, verbose: bool, label_column: str | None = None
+):
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
     from flows.discover import discover as discover_flow
 
@@ -84,18 +142,19 @@ def _run_discover(input: Path, out_dir: Path, config: Path | None, overrides: di
         input_path=str(input),
         out_dir=str(out_dir),
         config_path=str(config) if config else None,
-        overrides=overrides,
+        overrides=overrides or None,
         show_progress=sys.stderr.isatty(),
+        label_column=label_column,
     )
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
-    _print_clusters(Path(result.out_dir), result)
+    return result
 
 
-def _print_clusters(out_dir: Path, result) -> None:
+def _print_clusters(result) -> None:
     import pyarrow.parquet as pq
 
-    clusters = pq.read_table(out_dir / "clusters.parquet").to_pandas()
+    clusters = pq.read_table(Path(result.out_dir) / "clusters.parquet").to_pandas()
     table = Table(title=f"{result.clusters} clusters in {result.contacts} contacts", title_justify="left")
     for name, justify in (("id", "right"), ("size", "right"), ("share", "right"), ("label", "left"), ("typical contact", "left")):
         table.add_column(name, justify=justify, overflow="fold")
@@ -145,3 +204,7 @@ def main(argv: list[str] | None = None) -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+
+
+if __name__ == "__main__":
+    main()

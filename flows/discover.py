@@ -8,6 +8,7 @@ script: `python -m flows.discover INPUT --out DIR`.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,14 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.progress import progress_bar
-from pipeline.cluster import Clustering, cluster_points
+from pipeline.cluster import Clustering, cluster_contacts
 from pipeline.config import Config, load_config
 from pipeline.describe import describe_clusters
 from pipeline.embed import Embedder
-from pipeline.inputs import InputReport, load_contacts
+from pipeline.evaluate import evaluate_run
+from pipeline.inputs import InputReport, load_contacts, load_labels
 from pipeline.outputs import check_output_folder, output_lock, write_run
 from pipeline.prepare import prepare_texts
-from pipeline.reduce import fit_reducer
 from pipeline.summarise import clusters_table, contacts_table
 
 # Tasks hand each other in-memory tables: no result persistence (contact text must not land in Prefect's
@@ -43,6 +44,7 @@ class DiscoverResult:
     embedded_new: int
     embedded_cached: int
     warnings: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] | None = None  # scores against known labels, when a label column was given
 
 
 @step
@@ -64,14 +66,8 @@ def embed(texts: list[str], cfg: Config, show_progress: bool) -> tuple[np.ndarra
 
 
 @step
-def reduce(vectors: np.ndarray, cfg: Config) -> np.ndarray:
-    points, _ = fit_reducer(vectors, cfg.reduce, cfg.seed)
-    return points
-
-
-@step
-def cluster(points: np.ndarray, cfg: Config) -> Clustering:
-    return cluster_points(points, cfg.cluster)
+def cluster(vectors: np.ndarray, cfg: Config) -> Clustering:
+    return cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed)
 
 
 @flow(name="discover")
@@ -81,21 +77,23 @@ def discover(
     config_path: str | None = None,
     overrides: dict[str, Any] | None = None,
     show_progress: bool = False,
+    label_column: str | None = None,
 ) -> DiscoverResult:
+    """Cluster the contacts in `input_path` and write the run to `out_dir`; with `label_column`, also score the
+    clusters against those known reasons and write `metrics.json`."""
     logger = get_run_logger()
     cfg = load_config(config_path, overrides)
     out = Path(out_dir)
     check_output_folder(out)
     with output_lock(out):
         contacts, report = load_and_prepare(input_path, cfg)
+        known = load_labels(input_path, cfg.input, label_column) if label_column else None
         usable = np.flatnonzero((contacts["text_status"] == "ok").to_numpy())
         texts = contacts["text"].iloc[usable].tolist()
         vectors, computed, cached = embed(texts, cfg, show_progress)
-        found = cluster(reduce(vectors, cfg), cfg)
-        labels = np.full(len(contacts), -1, dtype=np.int32)
-        probabilities = np.zeros(len(contacts), dtype=np.float32)
-        labels[usable], probabilities[usable] = found.labels, found.probabilities
-        everyone = Clustering(labels, probabilities)
+        found = cluster(vectors, cfg)
+        everyone = found.expand(usable, len(contacts))
+        labels = everyone.labels
         descriptions = describe_clusters(
             texts, contacts["terms"].iloc[usable].tolist(), vectors, found.labels, cfg.describe
         )
@@ -103,13 +101,17 @@ def discover(
             "contacts": contacts_table(contacts, everyone),
             "clusters": clusters_table(contacts, everyone, descriptions),
         }
+        metrics = None
+        if known is not None:
+            scored = contacts[["contact_id"]].assign(cluster_id=labels)
+            metrics = {"label_column": label_column, **evaluate_run(scored, known).as_dict()}
         manifest = {
             "input": str(Path(input_path).resolve()),
             "input_sha256": _file_sha256(Path(input_path)),
             "config": cfg.model_dump(mode="json"),
             "report": asdict(report),
         }
-        write_run(out, tables, manifest)
+        write_run(out, tables, manifest, extra=_write_metrics(metrics))
     result = DiscoverResult(
         out_dir=str(out.resolve()),
         contacts=len(contacts),
@@ -119,12 +121,19 @@ def discover(
         embedded_new=computed,
         embedded_cached=cached,
         warnings=report.warnings,
+        metrics=metrics,
     )
     logger.info(
         "discover: %d contacts, %d clusters, %d noise; embedded %d new, %d from cache",
         result.contacts, result.clusters, result.noise, computed, cached,
     )
     return result
+
+
+def _write_metrics(metrics: dict[str, Any] | None):
+    if metrics is None:
+        return None
+    return lambda folder: (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
 
 def _file_sha256(path: Path) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from configs import DEFAULT_CONFIG_PATH
 from pipeline.errors import ConfigError
@@ -62,17 +62,37 @@ class ReduceConfig(Section):
     metric: str
 
 
-class ClusterConfig(Section):
+class HdbscanConfig(Section):
     min_cluster_size: int = Field(ge=2)
     min_samples: int = Field(ge=1)
     selection_method: Literal["eom", "leaf"]
     selection_epsilon: float = Field(ge=0)
 
 
+class ClusterConfig(Section):
+    method: Literal["graph", "hdbscan"]
+    neighbors: int = Field(ge=2)
+    resolution: float = Field(gt=0)
+    granularity: Literal["coarse", "medium", "fine"]
+    target_reasons: tuple[int, int] | None
+    silhouette_tolerance: float = Field(ge=0, le=1)
+    min_cluster_size: int = Field(ge=1)
+    merge_similarity: float = Field(gt=0, le=1)
+    reassign_similarity: float = Field(ge=-1, le=1)
+    hdbscan: HdbscanConfig
+
+    @field_validator("target_reasons")
+    @classmethod
+    def _range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 1 <= value[0] <= value[1]:
+            raise ValueError("give [low, high] with 1 <= low <= high")
+        return value
+
+
 class DescribeConfig(Section):
     n_keywords: int = Field(gt=0)
     n_examples: int = Field(gt=0)
-    label_terms: int = Field(gt=0)
+    label_docs: int = Field(gt=0)
 
 
 class Config(Section):

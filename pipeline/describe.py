@@ -1,4 +1,4 @@
-"""Describe each cluster for a person: keywords (c-TF-IDF), a short label, and the contacts nearest its centre."""
+"""Describe each cluster for a person: keywords (c-TF-IDF), a readable name, and the contacts nearest its centre."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
+from pipeline.cluster import centroids
 from pipeline.config import DescribeConfig
+from pipeline.labels import name_clusters
 
 
 @dataclass(frozen=True)
@@ -50,37 +52,39 @@ def _drop_covered(terms: list[str]) -> list[str]:
     return [t for t in terms if " " in t or not any(set(t.split()) <= p for p in phrases)]
 
 
-def nearest_examples(
-    texts: list[str], vectors: np.ndarray, labels: np.ndarray, n_examples: int
-) -> dict[int, list[str]]:
-    """The distinct texts closest (cosine) to each cluster's mean embedding: its most typical contacts."""
+def typical_members(vectors: np.ndarray, labels: np.ndarray, n: int) -> dict[int, np.ndarray]:
+    """Indices of each cluster's members nearest (cosine) to its mean embedding: its most typical contacts."""
+    ids, centres = centroids(vectors, labels)
     out = {}
-    for c in sorted(int(c) for c in np.unique(labels) if c >= 0):
+    for c, centre in zip(ids, centres):
         members = np.flatnonzero(labels == c)
-        centre = vectors[members].mean(axis=0)
-        centre /= np.linalg.norm(centre) or 1.0
-        order = members[np.argsort(-(vectors[members] @ centre), kind="stable")]
-        picked: list[str] = []
-        for i in order:
-            if texts[i] not in picked:
-                picked.append(texts[i])
-            if len(picked) == n_examples:
-                break
-        out[c] = picked
+        out[int(c)] = members[np.argsort(-(vectors[members] @ centre), kind="stable")[: max(n, 1) * 3]]
     return out
+
+
+def distinct(texts: list[str], order: np.ndarray, n: int) -> list[str]:
+    picked: list[str] = []
+    for i in order:
+        if texts[i] not in picked:
+            picked.append(texts[i])
+        if len(picked) == n:
+            break
+    return picked
 
 
 def describe_clusters(
     texts: list[str], terms: list[str], vectors: np.ndarray, labels: np.ndarray, cfg: DescribeConfig
 ) -> list[ClusterDescription]:
+    """Keywords, a readable name and typical examples per cluster. `texts` must already be redacted."""
     keywords = class_tfidf_keywords(terms, labels, cfg.n_keywords)
-    examples = nearest_examples(texts, vectors, labels, cfg.n_examples)
+    typical = typical_members(vectors, labels, max(cfg.n_examples, cfg.label_docs))
+    names = name_clusters({c: distinct(texts, idx, cfg.label_docs) for c, idx in typical.items()}, keywords)
     return [
         ClusterDescription(
             cluster_id=c,
-            label=" / ".join(keywords[c][: cfg.label_terms]) or f"cluster {c}",
+            label=names[c],
             keywords=keywords[c],
-            examples=examples[c],
+            examples=distinct(texts, typical[c], cfg.n_examples),
         )
         for c in sorted(keywords)
     ]

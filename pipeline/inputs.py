@@ -237,3 +237,19 @@ def _coerce_optional(frame: pd.DataFrame, path: Path, report: InputReport) -> No
 def _list(rows: list[int]) -> str:
     shown = ", ".join(str(r) for r in rows[:_SHOWN])
     return shown + (f" and {len(rows) - _SHOWN} more" if len(rows) > _SHOWN else "")
+
+
+def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
+    """The known reason of each contact (for scoring), indexed by contact id; rows without one are left out."""
+    path = Path(path)
+    raw = read_table(path, cfg.encoding)
+    id_column = cfg.columns.contact_id
+    for name in (id_column, column):
+        if name not in raw.columns:
+            raise InputError(
+                f"column '{name}' is missing (columns found: {', '.join(map(str, raw.columns))})",
+                file=str(path),
+                column=name,
+            )
+    labels = raw[[id_column, column]].dropna()
+    return labels.set_index(labels[id_column].astype(str).str.strip())[column].astype(str)

@@ -20,7 +20,8 @@ CONTACTS = pa.schema(
         pa.field("text", pa.string()),  # prepared text (what was embedded); never raw input
         pa.field("text_status", pa.string()),  # ok | empty
         pa.field("cluster_id", pa.int32(), nullable=False),  # -1 = noise or not clustered
-        pa.field("probability", pa.float32()),  # strength of membership in cluster_id, 0 for noise
+        pa.field("probability", pa.float32()),  # how firmly it belongs to cluster_id (0-1), 0 for noise
+        pa.field("was_noise", pa.bool_()),  # the clusterer left it out; cluster_id >= 0 means it was reassigned
         pa.field("created_at", _TS),
         pa.field("customer_id", pa.string()),
         pa.field("ticket_id", pa.string()),

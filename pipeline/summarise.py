@@ -16,6 +16,7 @@ def contacts_table(contacts: pd.DataFrame, clustering: Clustering) -> pa.Table:
     out = contacts.copy()
     out["cluster_id"] = clustering.labels
     out["probability"] = clustering.probabilities
+    out["was_noise"] = clustering.was_noise
     return to_table(out, CONTACTS)
 
 

@@ -1,0 +1,165 @@
+"""Discovery quality and speed on labelled customer-service data, side by side with BERTopic's defaults.
+
+Every dataset runs through the real `touchless evaluate` command in a fresh process (Prefect included), and through
+BERTopic 0.17 with default settings on the same embeddings, in the same run. Scores count every contact (noise is
+one more cluster for NMI/ARI and never a correct match for ACC). On all of BANKING77 it also times, end to end:
+touchless with an empty embedding cache, touchless with the cache warm, and BERTopic embedding its own texts.
+
+    pip install -e ".[bench]"
+    python -m benchmarks.quality                       # every dataset (~15 min on 2 cores)
+    python -m benchmarks.quality --datasets dstc11,b77-test
+    python -m benchmarks.quality --sweep-size          # the resolution-vs-size sweep behind cluster.SIZE_EXPONENT
+
+Peak memory is the process's own maximum resident set (Prefect's temporary server runs beside it, not counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks import datasets as ds
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = {
+    "b77-test": lambda: ds.banking77("test"),
+    "b77-all": lambda: ds.banking77("all"),
+    "dstc11": ds.dstc11,
+    "mdg-airline": lambda: ds.multidogo_conversations("airline", "test"),
+    "mdg-finance": lambda: ds.multidogo_conversations("finance", "test"),
+    "mdg-media": lambda: ds.multidogo_conversations("media", "test"),
+}
+
+
+def run_measured(cmd: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout) of one command in its own process (reaped here for its rusage)."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status):
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.read()[-3000:]}")
+        return wall, usage.ru_maxrss / 1024, out.read()
+
+
+def touchless_run(csv: Path, out: Path, cache: Path) -> tuple[dict, float, float]:
+    config = out.with_suffix(".yaml")
+    config.write_text(f"embedding:\n  cache_dir: {cache}\n")
+    cmd = [sys.executable, "-m", "flows.cli", "evaluate", str(csv), "--label-column", "label", "--out", str(out),
+           "--config", str(config)]
+    wall, peak, _ = run_measured(cmd)
+    return json.loads((out / "metrics.json").read_text()), wall, peak
+
+
+def bertopic_run(csv: Path, result: Path, cache: Path | None) -> tuple[dict, float, float]:
+    cmd = [sys.executable, "-m", "benchmarks.bertopic_baseline", str(csv), str(result)]
+    if cache is not None:
+        cmd += ["--embedding-cache", str(cache)]
+    wall, peak, _ = run_measured(cmd)
+    return json.loads(result.read_text()), wall, peak
+
+
+def row(dataset: str, n: int, k: int, method: str, m: dict, wall: float, peak: float) -> dict:
+    e = m["every_contact"]
+    return {
+        "dataset": dataset, "contacts": n, "true reasons": k, "method": method, "clusters": m["clusters"],
+        "noise": f"{m['noise_share']:.1%}", "NMI": round(e["nmi"], 3), "ARI": round(e["ari"], 3),
+        "ACC": round(e["acc"], 3), "wall s": round(wall, 1), "peak MB": round(peak),
+    }
+
+
+def quality(names: list[str], work: Path) -> None:
+    cache = work / "embeddings"
+    rows, speed = [], []
+    for name in names:
+        data = DATASETS[name]()
+        csv = work / f"{name}.csv"
+        data.to_csv(csv, index=False)
+        n, k = len(data), data["label"].nunique()
+        if name == "b77-all":  # the speed comparison, end to end, in one run
+            cold = work / "cold-cache"
+            m, wall, peak = touchless_run(csv, work / f"{name}-cold", cold)
+            speed.append(("touchless, nothing cached", wall, peak))
+            _, wall_warm, peak_warm = touchless_run(csv, work / f"{name}-warm", cold)
+            speed.append(("touchless, embeddings cached", wall_warm, peak_warm))
+            _, wall_b, peak_b = bertopic_run(csv, work / f"{name}-bertopic-e2e.json", None)
+            speed.append(("BERTopic defaults, embedding included", wall_b, peak_b))
+        touch, wall, peak = touchless_run(csv, work / name, cache)
+        rows.append(row(name, n, k, "touchless", touch, wall, peak))
+        base, wall_b, peak_b = bertopic_run(csv, work / f"{name}-bertopic.json", cache)
+        rows.append(row(name, n, k, "BERTopic defaults", base, wall_b, peak_b))
+        print(pd.DataFrame(rows[-2:]).to_string(index=False), flush=True)
+    table = pd.DataFrame(rows)
+    print("\nQuality, every contact counted (same MiniLM embeddings for both methods):")
+    print(table.to_string(index=False))
+    pivot = table.pivot(index="dataset", columns="method", values=["NMI", "ARI"])
+    gap = (pivot["NMI"]["touchless"] - pivot["NMI"]["BERTopic defaults"]).mean()
+    print(f"\nmean NMI gain over BERTopic defaults: {gap:+.3f}; "
+          f"mean ARI gain: {(pivot['ARI']['touchless'] - pivot['ARI']['BERTopic defaults']).mean():+.3f}")
+    if speed:
+        print("\nSpeed, all 13,083 BANKING77 texts, end to end in fresh processes:")
+        base = speed[-1][1]
+        for what, wall, peak in speed:
+            print(f"  {what:40s} {wall:7.1f} s  {peak:7.0f} MB  {wall / base:5.2f}x BERTopic")
+
+
+def sweep_size() -> None:
+    """Best resolution by sample size on BANKING77 train (tuning data): why resolution scales with n ** -0.6."""
+    from pipeline.cluster import knn_graph, leiden
+    from pipeline.config import load_config
+    from pipeline.embed import Embedder
+    from pipeline.evaluate import evaluate
+
+    data = ds.banking77("train")
+    vectors = Embedder(load_config().embedding).embed(data["text"].tolist()).vectors
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in (1250, 2500, 5000, len(data)):
+        idx = np.sort(rng.choice(len(data), n, replace=False)) if n < len(data) else np.arange(len(data))
+        graph = knn_graph(vectors[idx], 15)
+        for resolution in (2, 3, 4, 6, 8, 12, 16):
+            e = evaluate(data["label"].to_numpy()[idx], leiden(graph, resolution, 42))
+            rows.append({"n": n, "resolution": resolution, "clusters": e.clusters, "NMI": round(e.every_contact.nmi, 3),
+                         "ARI": round(e.every_contact.ari, 3), "ACC": round(e.every_contact.acc, 3)})
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False))
+    best = table.loc[table.groupby("n")["ACC"].idxmax()]
+    print("\nbest resolution by ACC per size:\n" + best[["n", "resolution", "clusters", "ACC"]].to_string(index=False))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
+    parser.add_argument("--work", type=Path, default=None, help="folder for inputs and runs (default: a temp folder)")
+    parser.add_argument("--sweep-size", action="store_true", help="print the resolution-vs-size sweep instead")
+    args = parser.parse_args()
+    print("reproduce: python -m benchmarks.quality " + " ".join(sys.argv[1:]), flush=True)
+    if args.sweep_size:
+        sweep_size()
+        return
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in DATASETS]
+    if unknown:
+        parser.error(f"unknown datasets {unknown}; choose from {list(DATASETS)}")
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
+        quality(names, args.work)
+    else:
+        with tempfile.TemporaryDirectory(prefix="touchless-quality-") as tmp:
+            quality(names, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
