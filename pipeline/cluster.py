@@ -17,13 +17,14 @@ from scipy import sparse
 from pipeline.config import ClusterConfig, ReduceConfig
 from pipeline.errors import InputError
 
-GRANULARITY = {"coarse": 0.3, "medium": 1.0, "fine": 2.5}  # multiplies cluster.resolution
+GRANULARITY = {"coarse": 0.3, "medium": 1.0, "fine": 2.5}  # multiplies the chosen resolution
 # Modularity finds more communities in a bigger graph at one resolution, so the resolution is set for 10,000
 # contacts and scaled by (10,000 / n) ** 0.6: the exponent that kept the best resolution on BANKING77 train
 # subsamples of 1,250 to 10,000 texts (benchmarks/quality.py --sweep-size).
 MIN_CONTACTS = 10
 SILHOUETTE_SAMPLE = 3000  # contacts the silhouette is measured on
 REFERENCE_SIZE = 10_000
+MIN_SCALED_SIZE = 1_000
 SIZE_EXPONENT = 0.6
 
 
@@ -69,27 +70,29 @@ def leiden(graph: sparse.csr_matrix, resolution: float, seed: int) -> np.ndarray
 
 
 def resolution_for(cfg: ClusterConfig, n: int) -> float:
-    size = (REFERENCE_SIZE / max(n, 1)) ** SIZE_EXPONENT
-    return cfg.resolution * GRANULARITY[cfg.granularity] * size
+    """The resolution for `n` contacts before the silhouette check (sizes under 1,000 count as 1,000)."""
+    return cfg.resolution * (REFERENCE_SIZE / max(n, MIN_SCALED_SIZE)) ** SIZE_EXPONENT
 
 
 def graph_clusters(vectors: np.ndarray, cfg: ClusterConfig, seed: int) -> tuple[np.ndarray, sparse.csr_matrix]:
-    """Leiden communities of the neighbour graph at a resolution chosen for the data (see `choose_resolution`);
-    with `target_reasons`, the resolution is searched until the number of clusters is in range."""
+    """Leiden communities of the neighbour graph at a resolution chosen for the data (`choose_resolution`), then
+    scaled by the granularity; with `target_reasons`, the resolution is searched until the count is in range."""
     graph = knn_graph(vectors, cfg.neighbors)
+    resolution = resolution_for(cfg, len(vectors))
     if cfg.target_reasons is not None:
-        return _in_range(graph, cfg, seed, resolution_for(cfg, len(vectors))), graph
-    if cfg.granularity != "medium" or cfg.silhouette_tolerance <= 0:
-        return leiden(graph, resolution_for(cfg, len(vectors)), seed), graph
-    return choose_resolution(vectors, graph, cfg, seed), graph
+        return _in_range(graph, cfg, seed, resolution), graph
+    if cfg.silhouette_tolerance > 0:
+        resolution = choose_resolution(vectors, graph, cfg, seed)
+    return leiden(graph, resolution * GRANULARITY[cfg.granularity], seed), graph
 
 
-def choose_resolution(vectors: np.ndarray, graph: sparse.csr_matrix, cfg: ClusterConfig, seed: int) -> np.ndarray:
-    """The partition nearest the size-scaled resolution among those whose silhouette is within
-    `silhouette_tolerance` of the best, over resolutions from 1/32 to 2 times it.
+def choose_resolution(vectors: np.ndarray, graph: sparse.csr_matrix, cfg: ClusterConfig, seed: int) -> float:
+    """The resolution nearest the size-scaled one among those whose partition's silhouette is within
+    `silhouette_tolerance` of the best, over resolutions from 1/128 to 2 times it.
 
     The size-scaled resolution suits sets of many fine reasons (BANKING77); where a much coarser partition separates
-    the contacts clearly better (long chats with a few reasons), the silhouette overrules it.
+    the contacts clearly better (long chats with a few reasons, or a few reasons in a small set), the silhouette
+    overrules it.
     """
     from sklearn.metrics import silhouette_score
 
@@ -99,11 +102,11 @@ def choose_resolution(vectors: np.ndarray, graph: sparse.csr_matrix, cfg: Cluste
     distances = np.clip(1.0 - vectors[sample] @ vectors[sample].T, 0.0, 2.0)
     np.fill_diagonal(distances, 0.0)
     scored = []
-    for step in range(-5, 2):
-        labels = leiden(graph, base * 2.0**step, seed)
-        found = len(np.unique(labels[sample]))
-        score = silhouette_score(distances, labels[sample], metric="precomputed") if 1 < found < len(sample) else -1.0
-        scored.append((abs(step), score, labels))
+    for step in range(-7, 2):
+        labels = leiden(graph, base * 2.0**step, seed)[sample]
+        found = len(np.unique(labels))
+        score = silhouette_score(distances, labels, metric="precomputed") if 1 < found < len(sample) else -1.0
+        scored.append((abs(step), score, base * 2.0**step))
     best = max(score for _, score, _ in scored)
     return min((s for s in scored if s[1] >= best - cfg.silhouette_tolerance), key=lambda s: s[0])[2]
 

@@ -8,6 +8,7 @@ key (a typo must not silently fall back to a default).
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,15 +36,78 @@ class ColumnMap(Section):
     handle_time_s: str
 
 
+class MessageColumnMap(Section):
+    """Which column of a messages export holds each field touchless knows."""
+
+    conversation_id: str
+    role: str
+    text: str
+    sent_at: str
+    customer_id: str
+    channel: str
+
+
+class MessagesConfig(Section):
+    columns: MessageColumnMap
+    roles: dict[Literal["customer", "agent", "bot", "system"], list[str]]
+
+
 class InputConfig(Section):
+    kind: Literal["auto", "contacts", "messages"]
     columns: ColumnMap
+    messages: MessagesConfig
     encoding: str
     max_text_chars: int = Field(gt=0)
     on_duplicate_id: Literal["error", "keep_first"]
 
 
+class CleaningConfig(Section):
+    leading_greetings: list[str]
+    no_reason_turns: list[str]
+    boilerplate: list[str]
+    footer_starts: list[str]
+    signature_starts: list[str]
+
+    @field_validator("leading_greetings", "no_reason_turns", "boilerplate", "footer_starts", "signature_starts")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        return [_regex(p) for p in patterns]
+
+
+class RedactConfig(Section):
+    names: bool
+    id_patterns: dict[str, str]
+
+    @field_validator("id_patterns")
+    @classmethod
+    def _compiles(cls, patterns: dict[str, str]) -> dict[str, str]:
+        for name in patterns:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z_]*", name):
+                raise ValueError(f"placeholder name '{name}' must be letters and underscores")
+        return {name: _regex(p) for name, p in patterns.items()}
+
+
+class LanguageConfig(Section):
+    expected: list[str]
+    other: Literal["keep", "set_aside"]
+    min_chars: int = Field(ge=0)
+
+
 class PrepareConfig(Section):
     batch_size: int = Field(gt=0)
+    clean: bool
+    cleaning: CleaningConfig
+    redact: RedactConfig
+    language: LanguageConfig
+    duplicate_similarity: float = Field(gt=0, le=1)
+
+
+def _regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"'{pattern}' is not a valid regular expression: {exc}") from None
+    return pattern
 
 
 class EmbeddingConfig(Section):

@@ -1,0 +1,92 @@
+"""Discovery quality controls: scoring, granularity, readable names, noise handling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows.cli import main
+from pipeline.cluster import cluster_contacts, drop_small, merge_near_duplicates, reassign_noise
+from pipeline.config import load_config
+from pipeline.embed import Embedder
+from pipeline.evaluate import evaluate, hungarian_accuracy
+from tests.conftest import SIX_INTENTS
+
+
+def test_hungarian_accuracy_matches_one_to_one_and_counts_noise_as_wrong():
+    truth = np.array(["a", "a", "b", "b", "c", "c"])
+    assert hungarian_accuracy(truth, np.array([1, 1, 2, 2, 3, 3])) == 1.0
+    # two clusters for one reason: only one of them can be matched
+    assert hungarian_accuracy(truth, np.array([1, 4, 2, 2, 3, 3])) == pytest.approx(5 / 6)
+    # noise never matches, even where it would be the best column
+    assert hungarian_accuracy(truth, np.array([-1, -1, 2, 2, 3, 3]), ignore=-1) == pytest.approx(4 / 6)
+    e = evaluate(truth, np.array([-1, -1, 2, 2, 3, 3]))
+    assert e.noise_share == pytest.approx(1 / 3)
+    assert e.clustered.acc == 1.0 and e.every_contact.acc == pytest.approx(4 / 6)
+
+
+@pytest.fixture(scope="module")
+def six_vectors(embedding_cache):
+    texts = pd.read_csv(SIX_INTENTS)["text"].tolist()
+    cfg = load_config(overrides={"embedding": {"cache_dir": str(embedding_cache)}})
+    return Embedder(cfg.embedding).embed(texts).vectors
+
+
+def test_granularity_orders_the_number_of_clusters(six_vectors):
+    counts = {}
+    for granularity in ("coarse", "medium", "fine"):
+        cfg = load_config(overrides={"cluster": {"granularity": granularity}})
+        counts[granularity] = int(cluster_contacts(six_vectors, cfg.cluster, cfg.reduce, cfg.seed).labels.max()) + 1
+    assert counts["coarse"] <= counts["medium"] <= counts["fine"]
+    assert counts["coarse"] < counts["fine"]
+
+
+def test_a_target_range_of_reasons_is_met(six_vectors):
+    cfg = load_config(overrides={"cluster": {"target_reasons": [9, 12]}})
+    found = cluster_contacts(six_vectors, cfg.cluster, cfg.reduce, cfg.seed)
+    assert 9 <= int(found.labels.max()) + 1 <= 12
+
+
+def test_hdbscan_method_still_works(six_vectors):
+    cfg = load_config(overrides={"cluster": {"method": "hdbscan"}})
+    found = cluster_contacts(six_vectors, cfg.cluster, cfg.reduce, cfg.seed)
+    assert found.labels.max() >= 3
+    assert (found.probabilities[found.labels >= 0] > 0).all()
+
+
+def test_noise_is_reassigned_only_when_close_and_keeps_its_flag():
+    vectors = np.array([[1, 0], [0.99, 0.14], [0.98, 0.2], [0, 1], [0.1, 0.99], [0.7, 0.7], [-1, 0]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    labels = np.array([0, 0, 0, 1, 1, -1, -1])
+    out = reassign_noise(vectors, labels, min_similarity=0.5)
+    assert out[5] in (0, 1)  # 45 degrees from both centres: close enough
+    assert out[6] == -1  # opposite of everything: stays noise
+    assert (drop_small(np.array([0, 0, 0, 1, 2, 2]), 2) == np.array([0, 0, 0, -1, 2, 2])).all()
+    merged = merge_near_duplicates(vectors, np.array([0, 1, 1, 2, 2, -1, -1]), min_similarity=0.95)
+    assert merged[0] == merged[1] and merged[3] != merged[0] and merged[6] == -1
+
+
+def test_evaluate_command_scores_against_labels(tmp_path, test_config, capsys):
+    out = tmp_path / "eval"
+    try:
+        main(["evaluate", str(SIX_INTENTS), "--label-column", "intent", "--out", str(out), "--config", str(test_config)])
+    except SystemExit as exc:
+        assert not exc.code
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["labels"] == 6
+    assert metrics["every_contact"]["nmi"] >= 0.7
+    assert 0.0 <= metrics["noise_share"] <= 0.05
+    printed = capsys.readouterr().out
+    assert "every contact: 300" in printed
+
+
+def test_cluster_names_are_short_phrases(six_intents_run):
+    clusters = pd.read_parquet(six_intents_run[0] / "clusters.parquet")
+    for label in clusters["label"]:
+        words = label.replace("(", " ").replace(")", " ").split()
+        assert 1 <= len(words) <= 7, label
+        assert "_" not in label and "/" not in label
+    assert clusters["label"].is_unique
