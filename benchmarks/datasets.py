@@ -66,3 +66,22 @@ def multidogo_conversations(domain: str, split: str = "train") -> pd.DataFrame:
         label = pd.Series(intents).value_counts().index[0]
         rows.append({"contact_id": conv, "text": "\n".join(group["utterance"]), "label": label})
     return pd.DataFrame(rows)
+
+
+def multidogo_messages(domain: str, split: str = "test") -> pd.DataFrame:
+    """MultiDoGO as a messages export: `conversation_id`, `role` (all customer: the data holds customer turns only),
+    `text`, `sent_at` (simulated: one minute per turn number, from a fixed start), and `label`, the conversation's
+    reason (its most frequent non-generic turn intent) repeated on each of its messages."""
+    turns = multidogo_turns(domain, split)
+    reasons = multidogo_conversations(domain, split).set_index("contact_id")["label"]
+    turns = turns[turns["conversationId"].isin(reasons.index)]
+    start = pd.Timestamp("2026-01-05T09:00:00Z")
+    return pd.DataFrame(
+        {
+            "conversation_id": turns["conversationId"].to_numpy(),
+            "role": "customer",
+            "text": turns["utterance"].to_numpy(),
+            "sent_at": (start + pd.to_timedelta(turns["turnNumber"], unit="min")).dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
+            "label": reasons.reindex(turns["conversationId"]).to_numpy(),
+        }
+    )

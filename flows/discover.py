@@ -22,11 +22,12 @@ from flows.progress import progress_bar
 from pipeline.cluster import Clustering, cluster_contacts
 from pipeline.config import Config, load_config
 from pipeline.describe import describe_clusters
+from pipeline.duplicates import duplicate_groups
 from pipeline.embed import Embedder
 from pipeline.evaluate import evaluate_run
-from pipeline.inputs import InputReport, load_contacts, load_labels
+from pipeline.inputs import InputReport, load_labels
 from pipeline.outputs import check_output_folder, output_lock, write_run
-from pipeline.prepare import prepare_texts
+from pipeline.prepare import read_and_prepare
 from pipeline.summarise import clusters_table, contacts_table
 
 # Tasks hand each other in-memory tables: no result persistence (contact text must not land in Prefect's
@@ -49,12 +50,8 @@ class DiscoverResult:
 
 @step
 def load_and_prepare(input_path: str, cfg: Config) -> tuple[pd.DataFrame, InputReport]:
-    """Read and prepare in one step: the raw text never leaves it."""
-    contacts, report = load_contacts(input_path, cfg.input)
-    prepared = prepare_texts(contacts["text"].tolist(), cfg.prepare)
-    contacts["text"] = prepared.text
-    contacts["terms"] = prepared.terms
-    return contacts, report
+    """Read, clean and redact in one step: the raw text never leaves it."""
+    return read_and_prepare(input_path, cfg)
 
 
 @step
@@ -94,6 +91,9 @@ def discover(
         found = cluster(vectors, cfg)
         everyone = found.expand(usable, len(contacts))
         labels = everyone.labels
+        contacts["duplicate_group"] = duplicate_groups(
+            contacts, vectors, usable, found.labels, cfg.prepare.duplicate_similarity
+        )
         descriptions = describe_clusters(
             texts, contacts["terms"].iloc[usable].tolist(), vectors, found.labels, cfg.describe
         )

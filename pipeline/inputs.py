@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -30,28 +31,43 @@ class InputReport:
     """What was read and what was set aside, for the run summary."""
 
     file: str
+    kind: str = "contacts"
     rows: int = 0
+    conversations: int | None = None
     empty_text: int = 0
+    no_reason: int = 0
+    other_language: int = 0
     truncated: int = 0
     duplicates_dropped: int = 0
+    redacted: dict[str, int] = field(default_factory=dict)
     optional_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
-def load_contacts(path: str | Path, cfg: InputConfig) -> tuple[pd.DataFrame, InputReport]:
+def contacts_from_table(raw: pd.DataFrame, cfg: InputConfig, path: Path) -> tuple[pd.DataFrame, InputReport]:
     """The canonical contacts frame: one row per input row, every canonical column present (nulls where absent).
 
-    Extra columns: `row` (the source row number) and `text_status` (`ok`, `empty`).
+    Extra column: `row`, the source row number.
     """
-    path = Path(path)
-    raw = read_table(path, cfg.encoding)
     report = InputReport(file=str(path), rows=len(raw))
     frame = _map_columns(raw, cfg, path)
     frame.insert(0, "row", pd.RangeIndex(1, len(frame) + 1))
     _check_ids(frame, cfg, path, report)
-    _check_text(frame, cfg, path, report)
+    frame["text"] = frame["text"].astype(object).where(frame["text"].notna(), "").astype(str)
     _coerce_optional(frame, path, report)
     return frame.reset_index(drop=True), report
+
+
+def truncate_long(frame: pd.DataFrame, max_chars: int, report: InputReport) -> None:
+    """Texts over `max_chars` are cut (the model reads ~256 tokens anyway) and counted."""
+    long = frame["text"].str.len() > max_chars
+    if long.any():
+        frame.loc[long, "text"] = frame.loc[long, "text"].str.slice(0, max_chars)
+        report.truncated = int(long.sum())
+        report.warnings.append(
+            f"{report.truncated} text(s) longer than {max_chars} characters were cut "
+            f"(rows {list_rows(frame.loc[long, 'row'].tolist())}); input.max_text_chars sets the limit"
+        )
 
 
 def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
@@ -158,7 +174,7 @@ def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: Path, report: InputR
     if missing.any():
         rows = frame.loc[missing, "row"].tolist()
         raise InputError(
-            f"{len(rows)} row(s) have no contact id: rows {_list(rows)}",
+            f"{len(rows)} row(s) have no contact id: rows {list_rows(rows)}",
             file=str(path),
             row=rows[0],
             column=cfg.columns.contact_id,
@@ -168,7 +184,7 @@ def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: Path, report: InputR
     if not dup.any():
         return
     examples = [
-        f"'{cid}' (rows {_list(frame.loc[frame['contact_id'] == cid, 'row'].tolist())})"
+        f"'{cid}' (rows {list_rows(frame.loc[frame['contact_id'] == cid, 'row'].tolist())})"
         for cid in frame.loc[dup, "contact_id"].unique()[:_SHOWN]
     ]
     n_ids = frame.loc[dup, "contact_id"].nunique()
@@ -185,27 +201,6 @@ def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: Path, report: InputR
     frame.drop(index=frame.index[dup], inplace=True)
 
 
-def _check_text(frame: pd.DataFrame, cfg: InputConfig, path: Path, report: InputReport) -> None:
-    text = frame["text"].astype(object).where(frame["text"].notna(), "").astype(str)
-    empty = text.str.strip() == ""
-    frame["text"] = text
-    frame["text_status"] = "ok"
-    if empty.any():
-        frame.loc[empty, "text_status"] = "empty"
-        report.empty_text = int(empty.sum())
-        report.warnings.append(
-            f"{report.empty_text} row(s) have no text and are kept unclustered (rows {_list(frame.loc[empty, 'row'].tolist())})"
-        )
-    long = text.str.len() > cfg.max_text_chars
-    if long.any():
-        frame.loc[long, "text"] = text[long].str.slice(0, cfg.max_text_chars)
-        report.truncated = int(long.sum())
-        report.warnings.append(
-            f"{report.truncated} text(s) longer than {cfg.max_text_chars} characters were cut "
-            f"(rows {_list(frame.loc[long, 'row'].tolist())}); input.max_text_chars sets the limit"
-        )
-
-
 def _coerce_optional(frame: pd.DataFrame, path: Path, report: InputReport) -> None:
     present = [c for c in OPTIONAL if frame[c].notna().any()]
     report.optional_columns = present
@@ -218,7 +213,7 @@ def _coerce_optional(frame: pd.DataFrame, path: Path, report: InputReport) -> No
         if bad.any():
             report.warnings.append(
                 f"{int(bad.sum())} value(s) of created_at are not dates and were left empty "
-                f"(rows {_list(frame.loc[bad, 'row'].tolist())})"
+                f"(rows {list_rows(frame.loc[bad, 'row'].tolist())})"
             )
         frame["created_at"] = parsed
     else:
@@ -228,22 +223,26 @@ def _coerce_optional(frame: pd.DataFrame, path: Path, report: InputReport) -> No
     if bad.any():
         report.warnings.append(
             f"{int(bad.sum())} value(s) of handle_time_s are not non-negative numbers and were left empty "
-            f"(rows {_list(frame.loc[bad, 'row'].tolist())})"
+            f"(rows {list_rows(frame.loc[bad, 'row'].tolist())})"
         )
         seconds = seconds.mask(bad)
     frame["handle_time_s"] = seconds.astype("float64")
 
 
-def _list(rows: list[int]) -> str:
+def list_rows(rows: list[int]) -> str:
     shown = ", ".join(str(r) for r in rows[:_SHOWN])
     return shown + (f" and {len(rows) - _SHOWN} more" if len(rows) > _SHOWN else "")
 
 
 def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
-    """The known reason of each contact (for scoring), indexed by contact id; rows without one are left out."""
+    """The known reason of each contact (for scoring), indexed by contact id; rows without one are left out.
+    In a messages export the contact is the conversation, and its reason the label most of its messages carry."""
+    from pipeline.messages import is_messages
+
     path = Path(path)
     raw = read_table(path, cfg.encoding)
-    id_column = cfg.columns.contact_id
+    messages = is_messages(raw, cfg)
+    id_column = cfg.messages.columns.conversation_id if messages else cfg.columns.contact_id
     for name in (id_column, column):
         if name not in raw.columns:
             raise InputError(
@@ -252,4 +251,7 @@ def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
                 column=name,
             )
     labels = raw[[id_column, column]].dropna()
-    return labels.set_index(labels[id_column].astype(str).str.strip())[column].astype(str)
+    labels = labels.assign(**{id_column: labels[id_column].astype(str).str.strip(), column: labels[column].astype(str)})
+    if messages:
+        return labels.groupby(id_column, sort=False)[column].agg(lambda v: v.value_counts().index[0])
+    return labels.set_index(id_column)[column]

@@ -1,39 +1,151 @@
-"""Prepare contact text: normalise it and derive the lemmas that describe clusters.
+"""The read step: an export in, clean and redacted customer words out. The raw text never leaves this module.
 
-One spaCy pipeline object does the work through `nlp.pipe`. It is a blank English pipeline with the lookup
-lemmatizer (thousands of texts a second), because the tagger-based lemmatizer of a trained pipeline costs ~30x more
-for the same keywords.
+Contacts exports give one text per contact; messages exports are turned into one contact per conversation
+(`pipeline.messages`). Either way each text is cleaned (`pipeline.clean`), personal data is replaced with typed
+placeholders (`pipeline.redact`), its language is detected, and the content lemmas that name clusters are taken
+with one spaCy pipeline (`nlp.pipe`: a blank English pipeline with the lookup lemmatizer, thousands of texts a
+second; the trained pipeline's tagger would cost ~30x more for the same keywords).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections import Counter
 from functools import lru_cache
-from typing import Sequence
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import spacy
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 
-from pipeline.config import PrepareConfig
+from pipeline.clean import REMOVED_KINDS, Cleaner
+from pipeline.config import Config, LanguageConfig
+from pipeline.inputs import InputReport, contacts_from_table, list_rows, read_table, truncate_long
+from pipeline.messages import conversations, is_messages
+from pipeline.redact import PLACEHOLDER, IdPattern, Redactor
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _LINES = re.compile(r"\n\s*\n+")
+_MIN_LANGUAGE_CONFIDENCE = 0.9
 
 
-@dataclass(frozen=True)
-class PreparedTexts:
-    """`text`: what is embedded and shown; `terms`: space-joined content lemmas for keywords."""
+def read_and_prepare(path: str | Path, cfg: Config) -> tuple[pd.DataFrame, InputReport]:
+    """Every contact once: `text` cleaned and redacted, `terms` (content lemmas), `language`, `text_status`
+    (ok | empty | no_reason | other_language), `removed_*` counts, and the canonical input columns.
 
-    text: list[str]
-    terms: list[str]
+    The work runs on turns: a contacts export has one turn per contact, a messages export one per customer message.
+    Each turn is cleaned and redacted; turns that carry no reason (or echo an agent) are dropped; the rest are
+    joined into the contact's text.
+    """
+    path = Path(path)
+    raw = read_table(path, cfg.input.encoding)
+    if is_messages(raw, cfg.input):
+        frame, turns, report = conversations(raw, cfg.input, path)
+    else:
+        frame, report = contacts_from_table(raw, cfg.input, path)
+        turns = pd.DataFrame({"contact": np.arange(len(frame)), "text": frame["text"].to_numpy(), "echo": False})
+        for column in ("conversation_id", "turns", "customer_turns", "last_at"):
+            frame[column] = None
+    del raw
+    had_words = np.bincount(turns["contact"], weights=turns["text"].str.strip().ne(""), minlength=len(frame)) > 0
+    frame["text"] = _customer_words(turns, len(frame), cfg, frame, report)
+    truncate_long(frame, cfg.input.max_text_chars, report)
+    _set_status(frame, had_words, report)
+    frame["language"] = detect_languages(frame["text"].tolist(), cfg.prepare.language)
+    _mark_other_language(frame, cfg.prepare.language, report)
+    frame["terms"] = content_terms(frame["text"].tolist(), cfg.prepare.batch_size)
+    return frame, report
+
+
+def _customer_words(turns: pd.DataFrame, n: int, cfg: Config, frame: pd.DataFrame, report: InputReport) -> list[str]:
+    """Clean, redact, filter and join the turns of each contact; count what cleaning removed into `frame`."""
+    removed = {kind: np.zeros(n, dtype=np.int64) for kind in REMOVED_KINDS}
+    cleaner = Cleaner(cfg.prepare.cleaning) if cfg.prepare.clean else None
+    texts = [normalise(t) for t in turns["text"]]
+    if cleaner is not None:
+        for i, (contact, text) in enumerate(zip(turns["contact"], texts)):
+            cleaned = cleaner.clean(text)
+            for kind, count in cleaned.removed.items():
+                removed[kind][contact] += count
+            texts[i] = normalise(cleaned.text)
+    redactor = Redactor(
+        [IdPattern(name, pattern) for name, pattern in cfg.prepare.redact.id_patterns.items()],
+        names=cfg.prepare.redact.names,
+    )
+    texts, counts = redactor.redact_many(texts, batch_size=cfg.prepare.batch_size)
+    report.redacted = dict(sum(counts, Counter()))
+    parts: list[list[str]] = [[] for _ in range(n)]
+    for contact, text, echo in zip(turns["contact"], texts, turns["echo"]):
+        if not text:
+            continue
+        if cleaner is not None and (echo or not cleaner.carries_reason(text)):
+            removed["no_reason_turns"][contact] += 1
+            continue
+        parts[contact].append(text)
+    for kind, per_contact in removed.items():
+        frame[f"removed_{kind}"] = per_contact
+    return ["\n".join(p) for p in parts]
+
+
+def _set_status(frame: pd.DataFrame, had_words: np.ndarray, report: InputReport) -> None:
+    """Contacts with no text, or with words but none that state a problem ("thanks!", a chat of greetings), are
+    kept, unclustered, and counted."""
+    nothing_left = frame["text"].str.strip().to_numpy() == ""
+    frame["text_status"] = np.select([nothing_left & had_words, nothing_left], ["no_reason", "empty"], "ok")
+    for status, attribute, why in (
+        ("empty", "empty_text", "have no text"),
+        ("no_reason", "no_reason", "only greet, thank or acknowledge (prepare.cleaning.no_reason_turns)"),
+    ):
+        rows = frame.loc[frame["text_status"] == status, "row"].tolist()
+        setattr(report, attribute, len(rows))
+        if rows:
+            report.warnings.append(f"{len(rows)} contact(s) {why} and are kept unclustered (rows {list_rows(rows)})")
+
+
+def _mark_other_language(frame: pd.DataFrame, cfg: LanguageConfig, report: InputReport) -> None:
+    other = (frame["text_status"] == "ok") & ~frame["language"].isin(cfg.expected)
+    report.other_language = int(other.sum())
+    if not report.other_language:
+        return
+    found = ", ".join(f"{lang} {n}" for lang, n in frame.loc[other, "language"].value_counts().items())
+    if cfg.other == "set_aside":
+        frame.loc[other, "text_status"] = "other_language"
+        report.warnings.append(
+            f"{report.other_language} contact(s) are not in {'/'.join(cfg.expected)} ({found}) and are kept "
+            f"unclustered (rows {list_rows(frame.loc[other, 'row'].tolist())}); prepare.language.other: keep clusters them"
+        )
+    else:
+        report.warnings.append(f"{report.other_language} contact(s) are not in {'/'.join(cfg.expected)} ({found}); clustered anyway")
+
+
+def detect_languages(texts: list[str], cfg: LanguageConfig) -> list[str]:
+    """ISO 639-1 code per text. Short or unsure texts count as the first expected language: a two-word English
+    message is often scored as something else, and setting it aside would lose a real contact."""
+    identifier = _language_identifier()
+    out = []
+    for text in texts:
+        words = re.sub(r"\[[A-Z_]+\]", " ", text)
+        if len(words.strip()) < cfg.min_chars:
+            out.append(cfg.expected[0])
+            continue
+        language, confidence = identifier.classify(words)
+        out.append(language if confidence >= _MIN_LANGUAGE_CONFIDENCE else cfg.expected[0])
+    return out
 
 
 @lru_cache(maxsize=1)
-def build_nlp() -> Language:
+def _language_identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+@lru_cache(maxsize=1)
+def lemma_nlp() -> Language:
     nlp = spacy.blank("en")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     nlp.initialize()
@@ -49,11 +161,10 @@ def normalise(text: str) -> str:
     return text.strip()
 
 
-def prepare_texts(texts: Sequence[str], cfg: PrepareConfig) -> PreparedTexts:
-    nlp = build_nlp()
-    clean = [normalise(t) for t in texts]
-    terms = [" ".join(content_lemmas(doc)) for doc in nlp.pipe(clean, batch_size=cfg.batch_size)]
-    return PreparedTexts(text=clean, terms=terms)
+def content_terms(texts: list[str], batch_size: int) -> list[str]:
+    """Space-joined content lemmas per text, for c-TF-IDF keywords (placeholders are not words)."""
+    plain = (PLACEHOLDER.sub(" ", t) for t in texts)
+    return [" ".join(content_lemmas(doc)) for doc in lemma_nlp().pipe(plain, batch_size=batch_size)]
 
 
 def content_lemmas(doc) -> list[str]:

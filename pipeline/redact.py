@@ -1,5 +1,5 @@
 """Replace personal data with typed placeholders before any text is stored: [EMAIL], [PHONE], [CARD], [IBAN],
-[IP], [URL], [NAME], and configurable ids such as [ORDER].
+[IP], [URL], [NAME], [NUMBER] (long account-like digit runs), and configurable ids such as [ORDER].
 
 Patterns find candidates; checks keep false alarms out: card numbers must pass the Luhn check, IBANs the mod-97
 check, and a digit run is a phone number only if it is not a date, a time, an amount or a year. Names come from
@@ -25,6 +25,7 @@ _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![\w:])|(?<![\w:])(?:[0-9a-fA-F]{1,4}:){1,6}:(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4})*)?(?![\w:])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+_LONG_NUMBER = re.compile(r"(?<![\d-])(?:\d[ -]?){11,}\d(?![\d-])")  # account-like digit runs no check claims
 # a digit run with optional +, brackets, spaces, dots and dashes between digits
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{5,22}\d(?![\w])")
 # Dates, times and amounts are set aside before the number patterns run, so none of them is taken for a phone.
@@ -55,6 +56,7 @@ _NOT_NAMES = {
     "ok", "okay", "advance", "much", "lot", "again", "help", "please", "customer", "service",
 }
 _CAPITALISED_INSIDE = re.compile(r"[a-z,;:]\s+[A-Z][a-z]+")
+_SHORT = 4  # words
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,9 @@ class Redactor:
             out.append(red)
             counts.append(count)
         if self.names:
-            need = [i for i, t in enumerate(out) if _CAPITALISED_INSIDE.search(t)]
+            # the recogniser runs where a name can hide: a capitalised word past the start, or a short text
+            # (a chat turn that answers "your name?" is often a lower-case name alone)
+            need = [i for i, t in enumerate(out) if _CAPITALISED_INSIDE.search(t) or 0 < len(t.split()) <= _SHORT]
             for i, doc in zip(need, ner().pipe([out[i] for i in need], batch_size=batch_size)):
                 spans = [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "PERSON" and _plausible_name(e.text)]
                 out[i] = _replace_spans(out[i], spans, "[NAME]")
@@ -143,6 +147,7 @@ class Redactor:
         text = sub(_IPV4, "IP", text)
         text = sub(_IPV6, "IP", text)
         text = sub(_PHONE, "PHONE", text, _looks_like_phone)
+        text = sub(_LONG_NUMBER, "NUMBER", text)
         return re.sub("\ue000(\\d+)\ue001", lambda m: protected[int(m.group(1))], text), count
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
+from pipeline.clean import REMOVED_KINDS
 from pipeline.errors import TouchlessError
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -17,8 +18,9 @@ CONTACTS = pa.schema(
     [
         pa.field("contact_id", pa.string(), nullable=False),
         pa.field("row", pa.int64(), nullable=False),  # row of the input file, from 1
-        pa.field("text", pa.string()),  # prepared text (what was embedded); never raw input
-        pa.field("text_status", pa.string()),  # ok | empty
+        pa.field("text", pa.string()),  # cleaned and redacted customer words (what was embedded); never raw input
+        pa.field("text_status", pa.string()),  # ok | empty | no_reason | other_language (only ok is clustered)
+        pa.field("language", pa.string()),  # ISO 639-1 code detected from the text
         pa.field("cluster_id", pa.int32(), nullable=False),  # -1 = noise or not clustered
         pa.field("probability", pa.float32()),  # how firmly it belongs to cluster_id (0-1), 0 for noise
         pa.field("was_noise", pa.bool_()),  # the clusterer left it out; cluster_id >= 0 means it was reassigned
@@ -28,6 +30,12 @@ CONTACTS = pa.schema(
         pa.field("channel", pa.string()),
         pa.field("reason", pa.string()),  # the agent-chosen reason from the input, if any
         pa.field("handle_time_s", pa.float64()),
+        pa.field("duplicate_group", pa.string()),  # contact_id of the first of its repeated texts; null if unique
+        pa.field("conversation_id", pa.string()),  # messages input: the conversation this contact stands for
+        pa.field("last_at", _TS),  # messages input: time of the conversation's last message
+        pa.field("turns", pa.int32()),  # messages input: messages in the conversation
+        pa.field("customer_turns", pa.int32()),  # messages input: of them, from the customer
+        *[pa.field(f"removed_{kind}", pa.int32()) for kind in REMOVED_KINDS],  # what cleaning removed (counts)
     ]
 )
 

@@ -7,9 +7,14 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.errors import InputError
-from pipeline.inputs import load_contacts
+from pipeline.prepare import read_and_prepare
 
-CFG = load_config().input
+CONFIG = load_config()
+CFG = CONFIG.input
+
+
+def load_contacts(path, cfg=CFG):
+    return read_and_prepare(path, CONFIG.model_copy(update={"input": cfg}))
 
 
 def test_reads_csv_jsonl_and_parquet_alike(tmp_path):
@@ -35,7 +40,7 @@ def test_empty_texts_are_kept_counted_and_reported(tmp_path):
 
 
 def test_long_texts_are_cut_and_bad_dates_left_empty(tmp_path):
-    (tmp_path / "a.csv").write_text(f"contact_id,text,created_at\n1,{'x' * 6000},yesterday\n2,ok,2026-02-01\n")
+    (tmp_path / "a.csv").write_text(f"contact_id,text,created_at\n1,{'word ' * 1200},yesterday\n2,card lost,2026-02-01\n")
     contacts, report = load_contacts(tmp_path / "a.csv", CFG)
     assert len(contacts["text"][0]) == CFG.max_text_chars
     assert report.truncated == 1
@@ -50,10 +55,10 @@ def test_missing_ids_name_the_row(tmp_path):
 
 
 def test_duplicate_ids_can_keep_the_first(tmp_path):
-    (tmp_path / "a.csv").write_text("contact_id,text\n1,a\n1,b\n2,c\n")
+    (tmp_path / "a.csv").write_text("contact_id,text\n1,card lost\n1,card stolen\n2,refund please\n")
     cfg = CFG.model_copy(update={"on_duplicate_id": "keep_first"})
     contacts, report = load_contacts(tmp_path / "a.csv", cfg)
-    assert contacts["text"].tolist() == ["a", "c"]
+    assert contacts["contact_id"].tolist() == ["1", "2"]
     assert report.duplicates_dropped == 1
 
 
