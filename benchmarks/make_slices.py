@@ -2,6 +2,7 @@
 
 - pipeline/demo/banking77_demo.csv: the demo's contacts (real BANKING77 texts).
 - tests/data/banking77_six.csv: ~300 texts of six intents for the tests.
+- tests/data/multidogo_finance_messages.csv: 60 MultiDoGO finance chats as a messages export, for the tests.
 
     python -m benchmarks.make_slices
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.datasets import ROOT, banking77
+from benchmarks.datasets import ROOT, banking77, multidogo_messages
 
 SEED = 7
 DEMO_INTENTS = 30
@@ -44,6 +45,13 @@ def test_slice() -> pd.DataFrame:
     return out.rename(columns={"label": "intent"})[["contact_id", "text", "intent"]]
 
 
+def messages_slice() -> pd.DataFrame:
+    messages = multidogo_messages("finance", "test")
+    rng = np.random.default_rng(SEED)
+    keep = rng.choice(sorted(messages["conversation_id"].unique()), size=60, replace=False)
+    return messages[messages["conversation_id"].isin(keep)].reset_index(drop=True)
+
+
 def main() -> None:
     demo = ROOT / "pipeline" / "demo" / "banking77_demo.csv"
     demo.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +59,8 @@ def main() -> None:
     tests = ROOT / "tests" / "data" / "banking77_six.csv"
     tests.parent.mkdir(parents=True, exist_ok=True)
     test_slice().to_csv(tests, index=False)
-    print(f"wrote {demo} and {tests}")
+    messages_slice().to_csv(tests.parent / "multidogo_finance_messages.csv", index=False)
+    print(f"wrote {demo} and {tests.parent}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pipeline.config import CleaningConfig
 REMOVED_KINDS = ("html_tags", "quoted_lines", "signature_lines", "footer_lines", "urls", "boilerplate_lines",
                  "no_reason_turns")
 
-_TAG = re.compile(r"<[a-zA-Z/!][^>]*>")
+_TAG = re.compile(r"<(?:/?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?|!--.*?--|![a-zA-Z][^<>]*)>", re.DOTALL)
 _BLOCK_TAGS = re.compile(r"<\s*(?:br|/p|/div|/li|/tr|/h\d)\s*/?>", re.IGNORECASE)
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
@@ -61,6 +61,15 @@ class Cleaner:
             text = _TAG.sub(" ", text)
             text = html.unescape(text)
         lines = text.splitlines()
+        # earlier mail below a reply header goes first, then a legal footer, so neither is read as a signature
+        cut = next((i for i, line in enumerate(lines) if _REPLY_MARK.match(line.strip()) or _starts_quoted_reply(lines, i)), None)
+        if cut is not None:
+            removed["quoted_lines"] += len(lines) - cut
+            lines = lines[:cut]
+        cut = next((i for i, line in enumerate(lines) if self._footer and self._footer.search(line.strip())), None)
+        if cut is not None:
+            removed["footer_lines"] += len(lines) - cut
+            lines = lines[:cut]
         kept: list[str] = []
         forwarding = False
         for i, line in enumerate(lines):
@@ -76,12 +85,6 @@ class Cleaner:
             if _HEADER_LINE.match(stripped) and forwarding:
                 removed["quoted_lines"] += 1
                 continue
-            if _REPLY_MARK.match(stripped) or _starts_quoted_reply(lines, i):
-                removed["quoted_lines"] += rest
-                break
-            if self._footer and self._footer.search(stripped):
-                removed["footer_lines"] += rest
-                break
             if self._signature and kept and rest <= _SIGNATURE_WINDOW and self._signature.match(stripped):
                 removed["signature_lines"] += rest
                 break
@@ -101,10 +104,10 @@ class Cleaner:
     def carries_reason(self, text: str) -> bool:
         """False for turns that only greet, thank or acknowledge ("hi", "ok thanks", "yes please"), and for turns
         with no word at all (a bare number or placeholder answers a question; it does not state a problem)."""
-        words = re.sub(r"\[[A-Z_]+\]", " ", text)
+        words = re.sub(r"\[[A-Z_]+\]", " ", text).strip()
         if not re.search(r"[^\W\d_]{2,}", words):
             return False
-        return not (self._no_reason and self._no_reason.match(text.strip()))
+        return not (self._no_reason and self._no_reason.match(words))
 
 
 def _starts_quoted_reply(lines: list[str], i: int) -> bool:

@@ -143,11 +143,11 @@ def hdbscan_clusters(vectors: np.ndarray, cfg: ClusterConfig, reduce_cfg: Reduce
     return model.labels_.astype(np.int32)
 
 
-def drop_small(labels: np.ndarray, min_size: int) -> np.ndarray:
-    """Groups under `min_size` contacts are slivers, not reasons: they become noise."""
+def drop_small(labels: np.ndarray, min_size: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Groups under `min_size` contacts are slivers, not reasons: they become noise. `weights`: contacts per point."""
     labels = labels.copy()
-    ids, counts = np.unique(labels[labels >= 0], return_counts=True)
-    labels[np.isin(labels, ids[counts < min_size])] = -1
+    sizes = np.bincount(labels[labels >= 0], weights=None if weights is None else weights[labels >= 0])
+    labels[(labels >= 0) & (sizes[np.maximum(labels, 0)] < min_size)] = -1
     return labels
 
 
@@ -200,31 +200,51 @@ def membership(graph: sparse.csr_matrix, labels: np.ndarray) -> np.ndarray:
     return np.where(labels >= 0, inside / np.maximum(total, 1e-12), 0.0).astype(np.float32)
 
 
-def renumber_by_size(labels: np.ndarray) -> np.ndarray:
+def renumber_by_size(labels: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Cluster ids 0..k-1 from largest to smallest (ties: first member first), so ids read as a ranking."""
     clustered = labels >= 0
-    ids, first, counts = np.unique(labels[clustered], return_index=True, return_counts=True)
-    order = np.lexsort((first, -counts))
+    ids, first = np.unique(labels[clustered], return_index=True)
+    sizes = np.bincount(labels[clustered], weights=None if weights is None else weights[clustered])[ids]
+    order = np.lexsort((first, -sizes))
     mapping = np.full(labels.max() + 2, -1, dtype=np.int32)
     mapping[ids[order]] = np.arange(len(ids), dtype=np.int32)
     return mapping[labels]
 
 
 def cluster_contacts(vectors: np.ndarray, cfg: ClusterConfig, reduce_cfg: ReduceConfig, seed: int) -> Clustering:
-    """The clustering step: find groups, drop slivers, merge near-duplicates, reassign close noise."""
+    """The clustering step: find groups, drop slivers, merge near-duplicates, reassign close noise.
+
+    Identical texts (identical vectors) are clustered once and weigh as many contacts as they stand for, so a
+    complaint pasted many times forms one group instead of a clique that breaks the graph.
+    """
     if len(vectors) < MIN_CONTACTS:
         raise InputError(
             f"only {len(vectors)} contacts have text; touchless needs at least {MIN_CONTACTS} to find reasons"
         )
-    if cfg.method == "graph":
+    _, first, inverse, counts = np.unique(vectors, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    order = np.argsort(first)  # distinct vectors in order of first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    found = _cluster_distinct(vectors[first[order]], counts[order], cfg, reduce_cfg, seed)
+    pick = rank[inverse.ravel()]
+    return Clustering(found.labels[pick], found.probabilities[pick], found.was_noise[pick])
+
+
+def _cluster_distinct(
+    vectors: np.ndarray, weights: np.ndarray, cfg: ClusterConfig, reduce_cfg: ReduceConfig, seed: int
+) -> Clustering:
+    if len(vectors) < 3:  # one or two distinct texts: each is its own group
+        raw, graph = np.arange(len(vectors), dtype=np.int32), None
+    elif cfg.method == "graph":
         raw, graph = graph_clusters(vectors, cfg, seed)
     else:
         raw, graph = hdbscan_clusters(vectors, cfg, reduce_cfg, seed), knn_graph(vectors, cfg.neighbors)
-    labels = drop_small(raw, cfg.min_cluster_size)
+    labels = drop_small(raw, cfg.min_cluster_size, weights)
     was_noise = labels < 0
     labels = merge_near_duplicates(vectors, labels, cfg.merge_similarity)
-    labels = renumber_by_size(reassign_noise(vectors, labels, cfg.reassign_similarity))
-    return Clustering(labels=labels, probabilities=membership(graph, labels), was_noise=was_noise)
+    labels = renumber_by_size(reassign_noise(vectors, labels, cfg.reassign_similarity), weights)
+    probabilities = membership(graph, labels) if graph is not None else (labels >= 0).astype(np.float32)
+    return Clustering(labels=labels, probabilities=probabilities, was_noise=was_noise)
 
 
 def _count(labels: np.ndarray) -> int:

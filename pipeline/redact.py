@@ -19,7 +19,8 @@ from spacy.language import Language
 
 PLACEHOLDER = re.compile(r"\[[A-Z_]+\]")
 
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![\w-])")
+# local part as RFC 5322 allows it unquoted; any dotted domain (punycode and new top-level domains included)
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![\w:])|(?<![\w:])(?:[0-9a-fA-F]{1,4}:){1,6}:(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4})*)?(?![\w:])")
@@ -31,10 +32,11 @@ _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{5,22}\d(?![\w])")
 # Dates, times and amounts are set aside before the number patterns run, so none of them is taken for a phone.
 _CURRENCY = r"(?:[$€£¥₹]|\b(?:usd|eur|gbp|chf|aud|cad|inr|jpy|rs)\.?)"
 _NUMBER = r"\d{1,3}(?:[,.\u00a0 ]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+_NOT_AFTER_DIGITS = r"(?<![\d+)][ .-])(?<![+\d(])"  # "+44 20-12-34" is a phone, not a date
 _PROTECTED = re.compile(
-    r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?\b"  # 2024-01-15, 2024-01-15 10:30
-    r"|\b\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})\b"  # 15/01/2024, 01.02.23
-    r"|\b\d{1,2}:\d{2}(?::\d{2})?\b"  # 10:30
+    rf"{_NOT_AFTER_DIGITS}\b\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}(?:[T ]\d{{1,2}}:\d{{2}}(?::\d{{2}})?)?\b(?![ .-]?\d)"
+    rf"|{_NOT_AFTER_DIGITS}\b\d{{1,2}}[-/.]\d{{1,2}}[-/.](?:\d{{4}}|\d{{2}})\b(?![ .-]?\d)"  # 15/01/2024, 01.02.23
+    rf"|{_NOT_AFTER_DIGITS}\b\d{{1,2}}:\d{{2}}(?::\d{{2}})?\b"  # 10:30
     rf"|{_CURRENCY}\s?(?:{_NUMBER})"  # $1,234.56, EUR 12
     rf"|(?:{_NUMBER})\s?(?:[$€£¥₹%]|(?:usd|eur|gbp|chf|aud|cad|inr|jpy|dollars?|euros?|pounds?|bucks)\b)",
     re.IGNORECASE,
@@ -135,6 +137,8 @@ class Redactor:
         text = sub(_URL, "URL", text)
         for label, pattern in self.id_patterns:
             text = sub(pattern, label, text)
+        text = sub(_IPV4, "IP", text)
+        text = sub(_IPV6, "IP", text)
         protected: list[str] = []
 
         def protect(m: re.Match) -> str:
@@ -144,8 +148,6 @@ class Redactor:
         text = _PROTECTED.sub(protect, text)
         text = sub(_IBAN, "IBAN", text, iban_ok)
         text = sub(_CARD, "CARD", text, lambda raw: luhn_ok(re.sub(r"\D", "", raw)))
-        text = sub(_IPV4, "IP", text)
-        text = sub(_IPV6, "IP", text)
         text = sub(_PHONE, "PHONE", text, _looks_like_phone)
         text = sub(_LONG_NUMBER, "NUMBER", text)
         return re.sub("\ue000(\\d+)\ue001", lambda m: protected[int(m.group(1))], text), count

@@ -23,6 +23,8 @@ def contacts_table(contacts: pd.DataFrame, clustering: Clustering) -> pa.Table:
 def clusters_table(
     contacts: pd.DataFrame, clustering: Clustering, descriptions: list[ClusterDescription]
 ) -> pa.Table:
+    if not descriptions:
+        return CLUSTERS.empty_table()
     frame = pd.DataFrame(
         {
             "cluster_id": [d.cluster_id for d in descriptions],

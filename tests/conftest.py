@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+# Property tests run whole flows: a few fixed examples in CI, many more with HYPOTHESIS_PROFILE=explore.
+settings.register_profile("ci", max_examples=4, derandomize=True)
+settings.register_profile("explore", max_examples=100)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Prefect binds its console handler to the stream pytest captured first; quiet it as the CLI does.
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")

@@ -1,0 +1,121 @@
+"""A corpus for redaction: personal data in many formats and positions, and look-alikes that must survive.
+
+Each case is (text, secrets, keep): every string in `secrets[kind]` must be gone from the redacted text and
+`[KIND]` must stand in its place; every string in `keep` (amounts, dates, times, plain numbers) must still be
+there. Cards and IBANs are valid numbers (Luhn, mod-97); phones cover many countries and writing styles.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+EMAILS = [
+    "anna.schmidt@example.com", "JOHN_DOE@Example.CO.UK", "li.wei+orders@mail.example.cn", "m-o'brien@example.ie",
+    "x@ex.io", "first.last@sub.domain.example.org", "support123@example.net", "peter.jones2019@example.com",
+    "o.okafor@example.com.ng", "a.b-c_d@example-shop.de", "yuki.tanaka@example.jp", "carlos+test@example.es",
+    "j@example.museum", "info@xn--example-9ta.com", "sam.taylor@example.travel", "ravi.k@example.in",
+    "noreply@notifications.example.com", "first_last@example.fr", "marie.curie@example.pl", "tom@example.co",
+]
+PHONES = [
+    "+44 20 7946 0958", "+1 (202) 555-0173", "202-555-0173", "(202) 555 0173", "+49 30 12345678",
+    "0049 30 1234567", "+33 1 23 45 67 89", "01 23 45 67 89", "07700 900123", "+91 98765 43210", "98765-43210",
+    "+61 2 9876 5432", "+81 3-1234-5678", "020 7946 0958", "+353 1 234 5678", "1-800-555-0199", "+1.202.555.0173",
+    "202.555.0173", "+852 2345 6789", "+27 21 123 4567", "+55 11 91234-5678", "+7 495 123-45-67", "0800 123 4567",
+    "555-0134", "+34 612 345 678", "+39 06 1234 5678", "+31 20 123 4567", "(03) 9876 5432", "+65 6123 4567",
+    "+86 10 1234 5678", "2025550173", "+442079460958",
+]
+IBANS = [
+    "GB82 WEST 1234 5698 7654 32", "GB82WEST12345698765432", "DE89 3704 0044 0532 0130 00", "DE89370400440532013000",
+    "FR14 2004 1010 0505 0001 3M02 606", "ES91 2100 0418 4502 0005 1332", "NL91 ABNA 0417 1643 00",
+    "IT60 X054 2811 1010 0000 0123 456", "BE68 5390 0754 7034", "CH93 0076 2011 6238 5295 7",
+    "AT61 1904 3002 3457 3201", "IE29 AIBK 9311 5212 3456 78", "PL61 1090 1014 0000 0712 1981 2874",
+    "SE45 5000 0000 0583 9825 7466", "NO93 8601 1117 947",
+]
+NAMES = [  # (text, the name it holds)
+    ("my name is Anna Schmidt and my card was declined", "Anna Schmidt"),
+    ("Hello, this is John Carter. I was charged twice.", "John Carter"),
+    ("I spoke to Peter Jones yesterday but nothing happened", "Peter Jones"),
+    ("Maria Lopez here, my refund has not arrived", "Maria Lopez"),
+    ("The parcel was signed for by Ahmed Khan but I never got it", "Ahmed Khan"),
+    ("Can you update the account holder to Sophie Martin please", "Sophie Martin"),
+    ("my name is priya and i cannot log in", "priya"),
+    ("Dear Emily, the app keeps crashing when I pay", "Emily"),
+    ("Please cancel my order.\nThanks,\nDavid Miller", "David Miller"),
+    ("I want to close my account. Regards, Olivia Brown", "Olivia Brown"),
+    ("My husband Robert Wilson set up the transfer", "Robert Wilson"),
+    ("This is Kenji Watanabe, the delivery never came", "Kenji Watanabe"),
+    ("Agent Laura Becker told me the fee would be refunded", "Laura Becker"),
+    ("i am called tomasz and my top up failed", "tomasz"),
+    ("Hi, I'm Fatima Al-Sayed and I need a new PIN", "Fatima Al-Sayed"),
+    ("The card is in the name of Grace Okafor", "Grace Okafor"),
+    ("Thanks for your help, Michael Chen", "Michael Chen"),
+    ("Could Daniel Rossi call me back about the dispute", "Daniel Rossi"),
+    ("My daughter Chloe Dubois lost her card", "Chloe Dubois"),
+    ("name: Lucas Fernandes, issue: double charge", "Lucas Fernandes"),
+    ("I transferred money to James Smith and it bounced", "James Smith"),
+    ("Ivan Petrov is my account manager and he is not answering", "Ivan Petrov"),
+    ("Best regards,\nHannah Schmidt", "Hannah Schmidt"),
+    ("my name's liam o'connor, my account is locked", "liam o'connor"),
+    ("Please ask Aisha Bello to check my complaint", "Aisha Bello"),
+]
+KEEP = [  # amounts, dates, times and plain numbers that must not be taken for personal data
+    "$1,234.56", "€50", "1.234,56 EUR", "250 dollars", "£12.99", "USD 1,000", "2024-01-15", "15/01/2024",
+    "01.02.2023", "10:30", "14:45:00", "2023", "3 times", "15%", "2 cards", "€ 1 250,00", "2024-03-01 09:15",
+    "5 days", "100 GBP", "order 12345",
+]
+
+TEMPLATES = {
+    "EMAIL": ["my email is {}", "please write to {} instead", "{} never got the receipt", "Contact: {}",
+              "I changed my address from {} and now I can't log in"],
+    "PHONE": ["call me on {}", "my number is {} please call back", "{} is my mobile", "Tel: {}",
+              "I tried calling {} but nobody answered"],
+    "CARD": ["my card {} was charged twice", "card number: {}", "please block {} immediately",
+             "the payment with {} failed", "{} is the card I lost"],
+    "IBAN": ["send the refund to {}", "my IBAN is {}", "IBAN: {} (old account)", "the transfer to {} bounced"],
+}
+
+
+def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
+    digits = prefix + "".join(str(rng.randrange(10)) for _ in range(length - len(prefix) - 1))
+    for check in range(10):
+        candidate = digits + str(check)
+        total = 0
+        for i, ch in enumerate(reversed(candidate)):
+            d = int(ch) * (2 if i % 2 else 1)
+            total += d - 9 if d > 9 else d
+        if total % 10 == 0:
+            return candidate
+
+
+def card_numbers(rng: random.Random) -> list[str]:
+    """Valid numbers of the main schemes, written plain, in groups of four, with dashes, and Amex 4-6-5."""
+    out = []
+    for prefix, length in [("4", 16), ("51", 16), ("55", 16), ("2221", 16), ("34", 15), ("37", 15), ("6011", 16),
+                           ("35", 16), ("36", 14), ("4", 13), ("62", 19)]:
+        number = luhn_complete(prefix, length, rng)
+        if length == 15:
+            out += [number, f"{number[:4]} {number[4:10]} {number[10:]}"]
+        else:
+            out += [number, " ".join(number[i : i + 4] for i in range(0, length, 4)),
+                    "-".join(number[i : i + 4] for i in range(0, length, 4))]
+    return out
+
+
+def cases() -> list[tuple[str, dict[str, list[str]], list[str]]]:
+    rng = random.Random(2026)
+    values = {"EMAIL": EMAILS, "PHONE": PHONES, "CARD": card_numbers(rng), "IBAN": IBANS}
+    out = []
+    for kind, items in values.items():  # each value in two sentences
+        templates = itertools.cycle(TEMPLATES[kind])
+        for item in items:
+            out += [(next(templates).format(item), {kind: [item]}, []) for _ in range(2)]
+    for text, name in NAMES:
+        out.append((text, {"NAME": [name]}, []))
+    for keep, (kind, items) in zip(KEEP, itertools.cycle(values.items())):
+        item = rng.choice(items)
+        out.append((f"I paid {keep} on my card and {TEMPLATES[kind][0].format(item)}", {kind: [item]}, [keep]))
+        out.append((f"the charge of {keep} is wrong", {}, [keep]))
+    out.append((f"call {PHONES[0]} or email {EMAILS[0]}, card {values['CARD'][1]}",
+                {"PHONE": [PHONES[0]], "EMAIL": [EMAILS[0]], "CARD": [values["CARD"][1]]}, []))
+    return out

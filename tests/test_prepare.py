@@ -1,0 +1,127 @@
+"""Text preparation: emails and chats in, clean and redacted customer words out, nothing dropped silently."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from pipeline.config import load_config
+from pipeline.prepare import read_and_prepare
+from tests.conftest import DATA
+
+CFG = load_config()
+
+EMAIL = """<html><body><p>Hi team,</p><p>My refund for order 5531 still hasn't arrived &amp; it's been 3 weeks.</p>
+<p>Can you check? <a href="https://shop.example.com/orders?id=5531&u=anna">link</a></p>
+<p>Thanks,<br>Anna Schmidt<br>Sent from my iPhone</p></body></html>
+On Mon, 5 Jan 2026 at 10:02, Example Support <support@example.com> wrote:
+> Thank you for contacting us. Your ticket number is 5531.
+> Please type your reply above this line
+"""
+
+OUTLOOK = """The card reader charged me twice for one coffee.
+Please refund the second charge.
+
+Regards,
+Tom Becker
+Senior Buyer | Example Ltd | +44 20 7946 0958
+
+This email and any attachments are confidential and intended solely for the addressee.
+From: Example Support <help@example.com>
+Sent: 04 January 2026 18:00
+To: tom@example.com
+Subject: RE: double charge
+"""
+
+
+def prepare(tmp_path, frame: pd.DataFrame, **overrides):
+    path = tmp_path / "input.csv"
+    frame.to_csv(path, index=False)
+    return read_and_prepare(path, load_config(overrides=overrides or None))
+
+
+def test_emails_lose_markup_quotes_signatures_and_footers(tmp_path):
+    contacts, report = prepare(tmp_path, pd.DataFrame({"contact_id": ["e1", "e2"], "text": [EMAIL, OUTLOOK]}))
+    first, second = contacts["text"]
+    assert first.startswith("My refund for order 5531 still hasn't arrived & it's been 3 weeks.")
+    assert "Can you check?" in first
+    for gone in ("Hi team", "<p>", "Anna", "iPhone", "wrote:", "ticket number", "https://", "reply above"):
+        assert gone not in first, gone
+    assert second == "The card reader charged me twice for one coffee.\nPlease refund the second charge."
+    row = contacts.iloc[0]
+    assert row["removed_html_tags"] > 5 and row["removed_quoted_lines"] >= 3
+    assert row["removed_signature_lines"] >= 2
+    assert contacts.iloc[1]["removed_footer_lines"] >= 1 and contacts.iloc[1]["removed_signature_lines"] >= 1
+    assert report.kind == "contacts"
+
+
+def test_cleaning_can_be_turned_off_but_redaction_cannot(tmp_path):
+    contacts, _ = prepare(tmp_path, pd.DataFrame({"contact_id": ["e2"], "text": [OUTLOOK]}), prepare={"clean": False})
+    text = contacts["text"][0]
+    assert "Regards" in text and "confidential" in text  # not cleaned
+    assert "7946" not in text and "[PHONE]" in text and "[EMAIL]" in text  # still redacted
+
+
+def test_a_messages_export_becomes_one_contact_per_conversation(tmp_path):
+    messages = pd.DataFrame(
+        {
+            "conversation_id": ["c1"] * 7 + ["c2"] * 3,
+            "role": ["Visitor", "Bot", "Visitor", "Agent", "Visitor", "Visitor", "Supervisor", "customer", "agent", "customer"],
+            "text": [
+                "hi", "What can I help you with? Track my order / Refund", "Refund",
+                "Sure, what is your email?", "anna.schmidt@example.com", "the blender arrived broken, I want my money back",
+                "escalated", "hello", "How can I help?", "thanks bye",
+            ],
+            "sent_at": pd.date_range("2026-01-05 09:00", periods=10, freq="min", tz="UTC").astype(str),
+        }
+    )
+    contacts, report = prepare(tmp_path, messages)
+    assert report.kind == "messages" and report.conversations == 2
+    c1 = contacts.set_index("contact_id").loc["c1"]
+    assert c1["text"] == "Refund\nthe blender arrived broken, I want my money back"
+    assert c1["turns"] == 7 and c1["customer_turns"] == 4
+    assert str(c1["created_at"]) == "2026-01-05 09:00:00+00:00" and str(c1["last_at"]) == "2026-01-05 09:06:00+00:00"
+    assert c1["removed_no_reason_turns"] == 2  # "hi" and the email-only turn
+    assert c1["conversation_id"] == "c1"
+    assert contacts.set_index("contact_id").loc["c2", "text_status"] == "no_reason"
+    assert any("'supervisor'" in w for w in report.warnings)
+
+
+def test_multidogo_chats_are_read_as_messages(tmp_path):
+    contacts, report = read_and_prepare(DATA / "multidogo_finance_messages.csv", CFG)
+    assert report.kind == "messages" and len(contacts) == 60
+    assert (contacts["customer_turns"] > 1).all()
+    assert contacts["removed_no_reason_turns"].sum() > 60  # greetings and thanks in nearly every chat
+    assert not contacts["text"].str.contains(r"^(?:hi|hello|thank you)$", flags=re.I, regex=True).any()
+
+
+def test_other_languages_are_flagged_and_set_aside_or_kept(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "contact_id": ["en", "es", "de", "short"],
+            "text": [
+                "my card was charged twice for the same coffee yesterday",
+                "mi tarjeta no ha llegado todavía y ya pasaron dos semanas",
+                "meine Karte ist noch nicht angekommen, was soll ich tun",
+                "gracias",
+            ],
+        }
+    )
+    contacts, report = prepare(tmp_path, frame)
+    status = dict(zip(contacts["contact_id"], contacts["text_status"]))
+    assert status == {"en": "ok", "es": "other_language", "de": "other_language", "short": "ok"}
+    assert dict(zip(contacts["contact_id"], contacts["language"]))["es"] == "es"
+    assert report.other_language == 2 and any("es 1" in w for w in report.warnings)
+    kept, _ = prepare(tmp_path, frame, prepare={"language": {"other": "keep"}})
+    assert (kept["text_status"] == "ok").all()
+
+
+@pytest.mark.parametrize("bad", [{"prepare": {"cleaning": {"boilerplate": ["(unclosed"]}}},
+                                 {"prepare": {"redact": {"id_patterns": {"order id": "\\d+"}}}}])
+def test_bad_rules_in_config_are_named(bad):
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="prepare"):
+        load_config(overrides=bad)
