@@ -2,8 +2,10 @@
 
     python -m benchmarks.bertopic_baseline DATA.csv RESULT.json [--embedding-cache DIR]
 
-With --embedding-cache it clusters touchless's own (cached) embeddings, so both methods see the same vectors;
-without, it embeds the texts itself with the same model, as a BERTopic user would (the end-to-end timing).
+It reads DATA.csv (contacts or messages, with a `label` column) through touchless's own read step, so both methods
+cluster the same prepared texts. With --embedding-cache it also uses touchless's (cached) embeddings, so both see
+the same vectors; without, it embeds the texts itself with the same model, as a BERTopic user would (the
+end-to-end timing). Contacts touchless sets aside (no text, no reason) count as BERTopic noise.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import argparse
 import json
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 
 import pipeline  # noqa: F401  (offline settings)
 from pipeline.config import load_config
 from pipeline.embed import Embedder, resolve_model
 from pipeline.evaluate import evaluate
+from pipeline.inputs import load_labels
+from pipeline.prepare import read_and_prepare
 
 
 def main() -> None:
@@ -28,9 +32,11 @@ def main() -> None:
     args = parser.parse_args()
     from bertopic import BERTopic
 
-    data = pd.read_csv(args.data)
-    texts = data["text"].astype(str).tolist()
-    cfg = load_config().embedding
+    config = load_config()
+    contacts, _ = read_and_prepare(args.data, config)
+    usable = (contacts["text_status"] == "ok").to_numpy()
+    texts = contacts.loc[usable, "text"].tolist()
+    cfg = config.embedding
     if args.embedding_cache:
         vectors = Embedder(cfg.model_copy(update={"cache_dir": str(args.embedding_cache)})).embed(texts).vectors
         topics, _ = BERTopic().fit_transform(texts, vectors)
@@ -39,7 +45,10 @@ def main() -> None:
 
         model = SentenceTransformer(str(resolve_model(cfg.model).path), device="cpu")
         topics, _ = BERTopic(embedding_model=model).fit_transform(texts)
-    result = evaluate(data["label"].astype(str).to_numpy(), pd.Series(topics).to_numpy())
+    predicted = np.full(len(contacts), -1)
+    predicted[usable] = topics
+    truth = load_labels(args.data, config.input, "label").loc[contacts["contact_id"]]
+    result = evaluate(truth.to_numpy(), predicted)
     args.result.write_text(json.dumps(result.as_dict(), indent=2))
 
 

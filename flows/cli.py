@@ -33,8 +33,12 @@ GranularityOpt = Annotated[
     Optional[str], typer.Option(help="coarse | medium | fine: fewer, broader reasons or more, finer ones")
 ]
 ReasonsOpt = Annotated[Optional[str], typer.Option(help="aim for a number of reasons in a range, e.g. 20-40")]
-TextColumnOpt = Annotated[Optional[str], typer.Option(help="column holding the contact text")]
-IdColumnOpt = Annotated[Optional[str], typer.Option(help="column holding the contact id")]
+TextColumnOpt = Annotated[Optional[str], typer.Option(help="column holding the text (of a contact or a message)")]
+InputKindOpt = Annotated[
+    Optional[str],
+    typer.Option(help="contacts | messages (default: messages when the file has conversation_id and role columns)"),
+]
+IdColumnOpt = Annotated[Optional[str], typer.Option(help="column holding the contact id (messages: the conversation id)")]
 
 
 @app.command()
@@ -44,12 +48,13 @@ def discover(
     text_column: TextColumnOpt = None,
     id_column: IdColumnOpt = None,
     config: ConfigOpt = None,
+    input_kind: InputKindOpt = None,
     granularity: GranularityOpt = None,
     reasons: ReasonsOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Find the reasons customers contact you: cluster every contact and describe each cluster."""
-    overrides = _overrides(text_column, id_column, granularity, reasons)
+    overrides = _overrides(text_column, id_column, input_kind, granularity, reasons)
     _print_clusters(_run_discover(input, out_dir, config, overrides, verbose))
 
 
@@ -61,12 +66,13 @@ def evaluate(
     text_column: TextColumnOpt = None,
     id_column: IdColumnOpt = None,
     config: ConfigOpt = None,
+    input_kind: InputKindOpt = None,
     granularity: GranularityOpt = None,
     reasons: ReasonsOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run discover and score its clusters against known reasons (NMI, ARI, ACC); writes metrics.json."""
-    overrides = _overrides(text_column, id_column, granularity, reasons)
+    overrides = _overrides(text_column, id_column, input_kind, granularity, reasons)
     result = _run_discover(input, out_dir, config, overrides, verbose, label_column=label_column)
     _print_clusters(result)
     m = result.metrics
@@ -114,11 +120,17 @@ def sql(
     _print_query(db, query)
 
 
-def _overrides(text_column: str | None, id_column: str | None, granularity: str | None, reasons: str | None) -> dict:
+def _overrides(
+    text_column: str | None, id_column: str | None, input_kind: str | None, granularity: str | None, reasons: str | None
+) -> dict:
+    """CLI flags as config overrides, so they are validated like the config file."""
     overrides: dict = {}
     columns = {k: v for k, v in {"text": text_column, "contact_id": id_column}.items() if v}
+    message_columns = {k: v for k, v in {"text": text_column, "conversation_id": id_column}.items() if v}
     if columns:
-        overrides["input"] = {"columns": columns}
+        overrides["input"] = {"columns": columns, "messages": {"columns": message_columns}}
+    if input_kind:
+        overrides.setdefault("input", {})["kind"] = input_kind
     cluster: dict = {}
     if granularity:
         cluster["granularity"] = granularity

@@ -1,8 +1,8 @@
 """Group contacts that are the same text pasted again (auto-replies, copy-paste), exactly or nearly.
 
 A group is one issue told several times: touches are counted per group, not per contact. Exact duplicates match
-after lower-casing and dropping punctuation and spacing; near-exact ones are pairs in one cluster whose embeddings
-are at least `similarity` alike.
+after lower-casing and dropping punctuation ("hasn't" = "hasnt"); near-exact ones are pairs in one cluster whose
+embeddings are at least `similarity` alike.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pandas as pd
 
-_NOISE = re.compile(r"[\W_]+")
+_PUNCTUATION = re.compile(r"[^\w\s]|_")
 
 
 def duplicate_groups(contacts: pd.DataFrame, vectors: np.ndarray, rows: np.ndarray, labels: np.ndarray,
@@ -32,7 +32,7 @@ def duplicate_groups(contacts: pd.DataFrame, vectors: np.ndarray, rows: np.ndarr
         if a != b:
             parent[max(a, b)] = min(a, b)
 
-    keys = [_NOISE.sub(" ", t.lower()).strip() for t in contacts["text"]]
+    keys = [" ".join(_PUNCTUATION.sub("", t.lower()).split()) for t in contacts["text"]]
     first: dict[str, int] = {}
     for i, key in enumerate(keys):
         if key:

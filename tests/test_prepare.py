@@ -125,3 +125,38 @@ def test_bad_rules_in_config_are_named(bad):
 
     with pytest.raises(ConfigError, match="prepare"):
         load_config(overrides=bad)
+
+
+def test_pasted_again_texts_share_a_duplicate_group(tmp_path, test_config):
+    from flows.discover import discover
+
+    texts = pd.read_csv(DATA / "banking77_six.csv")["text"].tolist()[:40]
+    pasted = "My card still hasn't arrived after two weeks, where is it?"
+    frame = pd.DataFrame(
+        {
+            "contact_id": [f"c{i}" for i in range(44)],
+            "text": texts + [pasted, pasted.upper(), pasted + "!!", "my card still hasnt arrived after two weeks where is it"],
+            "created_at": pd.date_range("2026-01-01", periods=44, freq="h", tz="UTC").astype(str),
+        }
+    )
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    discover(input_path=str(tmp_path / "in.csv"), out_dir=str(tmp_path / "out"), config_path=str(test_config))
+    out = pd.read_parquet(tmp_path / "out" / "contacts.parquet").set_index("contact_id")
+    assert set(out.loc[["c40", "c41", "c42", "c43"], "duplicate_group"]) == {"c40"}
+    assert out.loc[[f"c{i}" for i in range(40)], "duplicate_group"].isna().sum() >= 36
+
+
+def test_messages_input_kind_can_be_forced(tmp_path, test_config, capsys):
+    from flows.cli import main
+
+    frame = pd.read_csv(DATA / "multidogo_finance_messages.csv").rename(columns={"conversation_id": "chat", "role": "who"})
+    frame.to_csv(tmp_path / "chats.csv", index=False)
+    config = tmp_path / "config.yaml"
+    config.write_text(test_config.read_text() + "input:\n  messages:\n    columns:\n      role: who\n")
+    try:
+        main(["discover", str(tmp_path / "chats.csv"), "--out", str(tmp_path / "out"), "--config", str(config),
+              "--input-kind", "messages", "--id-column", "chat"])
+    except SystemExit as exc:
+        assert not exc.code, capsys.readouterr().err
+    out = pd.read_parquet(tmp_path / "out" / "contacts.parquet")
+    assert len(out) == 60 and out["conversation_id"].notna().all() and (out["turns"] > 1).all()
