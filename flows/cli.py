@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from importlib import resources
 from pathlib import Path
@@ -12,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from configs import CONFIG_DIR
+from flows.review_cli import proposals_app, taxonomy_app
 from pipeline.errors import TouchlessError
 
 app = typer.Typer(
@@ -20,6 +23,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+EXAMPLE_TAXONOMY = CONFIG_DIR / "taxonomy.yaml"
+app.add_typer(proposals_app, name="proposals")
+app.add_typer(taxonomy_app, name="taxonomy")
 out = Console()
 err = Console(stderr=True)
 
@@ -33,6 +39,7 @@ GranularityOpt = Annotated[
     Optional[str], typer.Option(help="coarse | medium | fine: fewer, broader reasons or more, finer ones")
 ]
 ReasonsOpt = Annotated[Optional[str], typer.Option(help="aim for a number of reasons in a range, e.g. 20-40")]
+TaxonomyOpt = Annotated[Optional[Path], typer.Option("--taxonomy", help="your reason taxonomy (YAML): assign reasons, propose changes")]
 TextColumnOpt = Annotated[Optional[str], typer.Option(help="column holding the text (of a contact or a message)")]
 InputKindOpt = Annotated[
     Optional[str],
@@ -49,13 +56,19 @@ def discover(
     id_column: IdColumnOpt = None,
     config: ConfigOpt = None,
     input_kind: InputKindOpt = None,
+    taxonomy: TaxonomyOpt = None,
     granularity: GranularityOpt = None,
     reasons: ReasonsOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Find the reasons customers contact you: cluster every contact and describe each cluster."""
-    overrides = _overrides(text_column, id_column, input_kind, granularity, reasons)
-    _print_clusters(_run_discover(input, out_dir, config, overrides, verbose))
+    """Find the reasons customers contact you: cluster every contact, describe each cluster, and propose changes
+    to your taxonomy."""
+    overrides = _overrides(text_column, id_column, input_kind, granularity, reasons, taxonomy)
+    result = _run_discover(input, out_dir, config, overrides, verbose)
+    _print_clusters(result)
+    if result.proposals:
+        out.print(f"{result.proposals} proposal(s) to refine the taxonomy: `touchless proposals` or "
+                  f"{Path(result.out_dir) / 'review.html'}", soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -67,12 +80,13 @@ def evaluate(
     id_column: IdColumnOpt = None,
     config: ConfigOpt = None,
     input_kind: InputKindOpt = None,
+    taxonomy: TaxonomyOpt = None,
     granularity: GranularityOpt = None,
     reasons: ReasonsOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run discover and score its clusters against known reasons (NMI, ARI, ACC); writes metrics.json."""
-    overrides = _overrides(text_column, id_column, input_kind, granularity, reasons)
+    overrides = _overrides(text_column, id_column, input_kind, granularity, reasons, taxonomy)
     result = _run_discover(input, out_dir, config, overrides, verbose, label_column=label_column)
     _print_clusters(result)
     m = result.metrics
@@ -93,19 +107,29 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("touchless-demo"),
     verbose: VerboseOpt = False,
 ) -> None:
-    """Run discover on bundled demo data (real BANKING77 queries) and show how to query the results."""
+    """Run discover on bundled demo data (real BANKING77 queries) against an example taxonomy, and show how to
+    query the results and review the proposals."""
     data = resources.files("pipeline") / "demo" / "banking77_demo.csv"
+    taxonomy = out_dir.with_name(f"{out_dir.name}-taxonomy.yaml")
+    if not taxonomy.exists():  # the demo's own copy: accepting proposals evolves it, never the shipped example
+        shutil.copyfile(EXAMPLE_TAXONOMY, taxonomy)
     with resources.as_file(data) as path:
-        _print_clusters(_run_discover(path, out_dir, None, None, verbose))
+        result = _run_discover(path, out_dir, None, {"taxonomy": {"path": str(taxonomy)}}, verbose)
+    _print_clusters(result)
     db = out_dir / "touchless.duckdb"
     queries = [
         "SELECT cluster_id, label, size, round(100 * share, 1) AS pct FROM clusters ORDER BY size DESC LIMIT 5",
-        "SELECT contact_id, text FROM contacts WHERE cluster_id = 0 ORDER BY probability DESC LIMIT 5",
+        "SELECT rank, kind, name, contacts FROM proposals WHERE status = 'open' ORDER BY rank LIMIT 5",
     ]
     out.print(f"\nOutputs are in [bold]{out_dir.resolve()}[/bold]. Query them with SQL, e.g.:")
     for query in queries:
         out.print(f'\n  touchless sql {out_dir} "{query}"', soft_wrap=True, highlight=False)
         _print_query(db, query)
+    out.print(
+        f"\nReview the proposals in {out_dir / 'review.html'} or with `touchless proposals`; the demo's taxonomy "
+        f"is {taxonomy}.",
+        soft_wrap=True, highlight=False,
+    )
 
 
 @app.command()
@@ -121,7 +145,12 @@ def sql(
 
 
 def _overrides(
-    text_column: str | None, id_column: str | None, input_kind: str | None, granularity: str | None, reasons: str | None
+    text_column: str | None,
+    id_column: str | None,
+    input_kind: str | None,
+    granularity: str | None,
+    reasons: str | None,
+    taxonomy: Path | None = None,
 ) -> dict:
     """CLI flags as config overrides, so they are validated like the config file."""
     overrides: dict = {}
@@ -141,6 +170,8 @@ def _overrides(
         cluster["target_reasons"] = [int(low), int(high)]
     if cluster:
         overrides["cluster"] = cluster
+    if taxonomy:
+        overrides["taxonomy"] = {"path": str(taxonomy)}
     return overrides
 
 

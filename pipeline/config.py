@@ -159,6 +159,29 @@ class DescribeConfig(Section):
     label_docs: int = Field(gt=0)
 
 
+class ProposalsConfig(Section):
+    new_reason_max_fit: float = Field(ge=-1, le=1)
+    min_cluster_contacts: int = Field(ge=1)
+    split_min_share: float = Field(gt=0, le=1)
+    split_max_similarity: float = Field(gt=0, le=1)
+    merge_min_overlap: float = Field(gt=0, le=1)
+    retire_max_contacts: int = Field(ge=0)
+    mislabel_min_share: float = Field(gt=0, le=1)
+    mislabel_min_contacts: int = Field(ge=1)
+    secondary_min_similarity: float = Field(gt=0, le=1)
+    secondary_examples: list[str]
+    evidence_growth: float = Field(ge=0)
+
+
+class TaxonomyConfig(Section):
+    path: str | None
+    min_similarity: float = Field(ge=-1, le=1)
+    min_probability: float = Field(ge=0, le=1)
+    holdout_share: float = Field(gt=0, lt=1)
+    classifier_c: float = Field(gt=0)
+    proposals: ProposalsConfig
+
+
 class Config(Section):
     seed: int
     input: InputConfig
@@ -167,6 +190,7 @@ class Config(Section):
     reduce: ReduceConfig
     cluster: ClusterConfig
     describe: DescribeConfig
+    taxonomy: TaxonomyConfig
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:

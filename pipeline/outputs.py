@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.errors import OutputError
+from pipeline.runtime import cache_home
 
 MANIFEST = "run.json"
 DATABASE = "touchless.duckdb"
@@ -86,6 +87,18 @@ def write_run(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def remember_last_run(out_dir: Path) -> None:
+    """So `touchless proposals` can find the latest run without being told."""
+    marker = cache_home() / "last_run"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(str(Path(out_dir).resolve()))
+
+
+def last_run() -> Path | None:
+    marker = cache_home() / "last_run"
+    return Path(marker.read_text().strip()) if marker.is_file() else None
 
 
 def read_manifest(out_dir: Path) -> dict[str, Any] | None:

@@ -23,6 +23,8 @@ CONTACTS = pa.schema(
         pa.field("language", pa.string()),  # ISO 639-1 code detected from the text
         pa.field("cluster_id", pa.int32(), nullable=False),  # -1 = noise or not clustered
         pa.field("probability", pa.float32()),  # how firmly it belongs to cluster_id (0-1), 0 for noise
+        pa.field("reason_id", pa.string()),  # taxonomy reason given to it; null when none fits well enough
+        pa.field("reason_score", pa.float32()),  # similarity (zero-shot) or probability (classifier) of the best reason
         pa.field("was_noise", pa.bool_()),  # the clusterer left it out; cluster_id >= 0 means it was reassigned
         pa.field("created_at", _TS),
         pa.field("customer_id", pa.string()),
@@ -54,7 +56,39 @@ CLUSTERS = pa.schema(
     ]
 )
 
-TABLES: dict[str, pa.Schema] = {"contacts": CONTACTS, "clusters": CLUSTERS}
+REASONS = pa.schema(
+    [
+        pa.field("reason_id", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("parent", pa.string()),
+        pa.field("kind", pa.string()),  # reason | secondary (a process step, never ranked as a cause)
+        pa.field("contacts", pa.int64()),
+        pa.field("share", pa.float64()),  # of all contacts in the run
+        pa.field("mean_score", pa.float64()),
+        pa.field("cluster_ids", pa.list_(pa.int32())),  # clusters holding most of its contacts, largest first
+    ]
+)
+
+PROPOSALS = pa.schema(
+    [
+        pa.field("proposal_id", pa.string(), nullable=False),  # same evidence, same id, in every run
+        pa.field("rank", pa.int32()),  # by touches affected
+        pa.field("kind", pa.string()),  # new_reason | split | merge | retire | mislabel | secondary
+        pa.field("status", pa.string()),  # open | accepted | rejected (hidden until its evidence grows)
+        pa.field("reason_ids", pa.list_(pa.string())),
+        pa.field("cluster_ids", pa.list_(pa.int32())),
+        pa.field("name", pa.string()),  # suggested
+        pa.field("description", pa.string()),  # suggested
+        pa.field("confidence", pa.float64()),
+        pa.field("contacts", pa.int64()),
+        pa.field("touches", pa.int64()),
+        pa.field("keywords", pa.list_(pa.string())),
+        pa.field("examples", pa.list_(pa.string())),  # redacted
+        pa.field("evidence", pa.string()),  # why it was proposed, in one sentence
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {"contacts": CONTACTS, "clusters": CLUSTERS, "reasons": REASONS, "proposals": PROPOSALS}
 
 
 def to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:

@@ -1,0 +1,185 @@
+"""Taxonomy owners' decisions on proposals, kept beside the taxonomy so they survive every re-run.
+
+`<taxonomy>.decisions.yaml` records who accepted or rejected which proposal, when and why, with a snapshot of the
+proposal as it was. A rejected proposal stays hidden in later runs unless its evidence grows materially
+(`proposals.evidence_growth`). `apply_decisions` turns accepted proposals into the next taxonomy version, keeps
+the previous file, and appends a changelog.
+"""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.proposals import Proposal
+from pipeline.taxonomy import Reason, Taxonomy, TaxonomyError, dump_taxonomy, load_taxonomy, parse_taxonomy, slug
+
+
+def decisions_path(taxonomy_path: Path) -> Path:
+    return taxonomy_path.with_name(f"{taxonomy_path.stem}.decisions.yaml")
+
+
+def load_decisions(taxonomy_path: Path) -> list[dict[str, Any]]:
+    path = decisions_path(taxonomy_path)
+    if not path.is_file():
+        return []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return list(data.get("decisions", []))
+
+
+def save_decisions(taxonomy_path: Path, decisions: list[dict[str, Any]]) -> None:
+    path = decisions_path(taxonomy_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump({"decisions": decisions}, sort_keys=False, allow_unicode=True, width=110))
+    tmp.replace(path)
+
+
+def record(
+    taxonomy_path: Path,
+    proposal: Proposal,
+    decision: str,
+    why: str | None = None,
+    changes: dict[str, str | None] | None = None,
+    parts: list[dict[str, Any]] | None = None,
+    by: str | None = None,
+) -> dict[str, Any]:
+    """Store an accept or reject; a later decision on the same proposal replaces an earlier one."""
+    entry = {
+        "proposal_id": proposal.proposal_id,
+        "decision": decision,
+        "by": by or getpass.getuser(),
+        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "why": why,
+        **{k: v for k, v in (changes or {}).items() if v},
+        "proposal": {k: v for k, v in asdict(proposal).items() if k not in ("status",)},
+    }
+    if parts:
+        entry["parts"] = parts
+    decisions = [d for d in load_decisions(taxonomy_path) if d["proposal_id"] != proposal.proposal_id]
+    save_decisions(taxonomy_path, decisions + [entry])
+    return entry
+
+
+def mark_status(proposals: list[Proposal], decisions: list[dict[str, Any]], growth: float) -> None:
+    """accepted / rejected / open, from earlier decisions. A rejection also covers a proposal of the same kind and
+    reasons whose keywords mostly overlap; it lapses once the evidence has grown by `growth`."""
+    for p in proposals:
+        for d in decisions:
+            if not _same(p, d):
+                continue
+            if d["decision"] == "accepted" and not d.get("applied_in"):
+                p.status = "accepted"
+            elif d["decision"] == "rejected":
+                before = d["proposal"]["contacts"]
+                if p.contacts >= before * (1 + growth) and p.contacts > before:
+                    p.evidence += f"; rejected on {d['at'][:10]} with {before} contacts, now {p.contacts}"
+                else:
+                    p.status = "rejected"
+            break
+
+
+def _same(p: Proposal, d: dict[str, Any]) -> bool:
+    if d["proposal_id"] == p.proposal_id:
+        return True
+    old = d["proposal"]
+    if old["kind"] != p.kind or sorted(old["reason_ids"]) != sorted(p.reason_ids):
+        return False
+    a, b = set(old["keywords"][:8]), set(p.keywords[:8])
+    return bool(a or b) and len(a & b) / max(len(a | b), 1) >= 0.5
+
+
+def apply_decisions(taxonomy_path: Path) -> tuple[Taxonomy, list[str]]:
+    """Write the next version of the taxonomy from the accepted, not yet applied decisions.
+
+    The current file is kept as `<stem>.v<version>.yaml`; `<stem>.changelog.md` gets one line per change. A
+    missing taxonomy file starts at version 1 (accepting the first run's new reasons builds the taxonomy)."""
+    decisions = load_decisions(taxonomy_path)
+    pending = [d for d in decisions if d["decision"] == "accepted" and not d.get("applied_in")]
+    if not pending:
+        raise TaxonomyError(f"no accepted proposals wait to be applied to {taxonomy_path}")
+    current = load_taxonomy(taxonomy_path) if taxonomy_path.is_file() else Taxonomy(version=1, reasons=[])
+    reasons = {r.id: r for r in current.reasons}
+    changes: list[str] = []
+    for d in pending:
+        changes += _apply(d, reasons)
+    version = current.version + 1 if taxonomy_path.is_file() else 1
+    updated = Taxonomy.model_validate({"version": version, "reasons": [r.model_dump() for r in reasons.values()]})
+    parse_taxonomy(updated.model_dump(), str(taxonomy_path))  # the same structural checks as on load
+    if taxonomy_path.is_file():
+        shutil.copy2(taxonomy_path, taxonomy_path.with_name(f"{taxonomy_path.stem}.v{current.version}.yaml"))
+    tmp = taxonomy_path.with_suffix(".yaml.tmp")
+    tmp.write_text(dump_taxonomy(updated), encoding="utf-8")
+    tmp.replace(taxonomy_path)
+    for d in pending:
+        d["applied_in"] = version
+    save_decisions(taxonomy_path, decisions)
+    log = taxonomy_path.with_name(f"{taxonomy_path.stem}.changelog.md")
+    date = datetime.now(timezone.utc).date().isoformat()
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(f"\n## Version {version} ({date})\n\n" + "".join(f"- {c}\n" for c in changes))
+    return updated, changes
+
+
+def _apply(d: dict[str, Any], reasons: dict[str, Reason]) -> list[str]:
+    p = d["proposal"]
+    who = f"proposal {d['proposal_id']}, accepted by {d['by']} on {d['at'][:10]}" + (f": {d['why']}" if d.get("why") else "")
+    kind = p["kind"]
+    if kind in ("new_reason", "secondary"):
+        rid = _unique(slug(d.get("name") or p["name"]), reasons)
+        reasons[rid] = Reason(
+            id=rid, name=d.get("name") or p["name"], description=d.get("description") or p["description"],
+            examples=p["examples"][:5], parent=_parent(d.get("parent"), reasons),
+            kind="secondary" if kind == "secondary" else "reason",
+        )
+        return [f"added {'secondary step' if kind == 'secondary' else 'reason'} '{rid}' ({who})"]
+    if kind == "split":
+        old = _existing(p["reason_ids"][0], reasons)
+        names = [n.strip() for n in d["name"].split(";")] if d.get("name") else [part["name"] for part in d["parts"]]
+        new_ids = []
+        for part, name in zip(d["parts"], names):
+            rid = _unique(slug(name), reasons)
+            reasons[rid] = Reason(id=rid, name=name, description=part.get("description", ""),
+                                  examples=part["examples"][:5], parent=_parent(d.get("parent"), reasons) or old.parent)
+            new_ids.append(rid)
+        reasons[old.id] = old.model_copy(update={"status": "retired", "replaced_by": new_ids})
+        return [f"split '{old.id}' into {', '.join(repr(i) for i in new_ids)} ({who})"]
+    if kind == "merge":
+        keep, gone = (_existing(r, reasons) for r in p["reason_ids"])
+        reasons[keep.id] = keep.model_copy(update={
+            "name": d.get("name") or keep.name,
+            "description": d.get("description") or keep.description,
+            "examples": (keep.examples + gone.examples)[:10],
+        })
+        reasons[gone.id] = gone.model_copy(update={"status": "retired", "replaced_by": [keep.id]})
+        return [f"merged '{gone.id}' into '{keep.id}' ({who})"]
+    if kind == "retire":
+        reason = _existing(p["reason_ids"][0], reasons)
+        reasons[reason.id] = reason.model_copy(update={"status": "retired"})
+        return [f"retired '{reason.id}' ({who})"]
+    return [f"noted mislabelling {' -> '.join(p['reason_ids'])}; no change to the reasons ({who})"]
+
+
+def _existing(rid: str, reasons: dict[str, Reason]) -> Reason:
+    if rid not in reasons:
+        raise TaxonomyError(f"the accepted proposal names reason '{rid}', which is no longer in the taxonomy")
+    return reasons[rid]
+
+
+def _parent(parent: str | None, reasons: dict[str, Reason]) -> str | None:
+    if parent and parent not in reasons:
+        raise TaxonomyError(f"parent '{parent}' is not a reason in the taxonomy")
+    return parent
+
+
+def _unique(rid: str, reasons: dict[str, Reason]) -> str:
+    candidate, n = rid, 2
+    while candidate in reasons:
+        candidate, n = f"{rid}_{n}", n + 1
+    return candidate
