@@ -2,7 +2,7 @@
 
 The starting taxonomy holds BANKING77's intents as reasons (names and descriptions written by hand in
 banking77_reasons.py, three real examples each from the train split), except that 10 intents are left out and
-10 pairs of related intents (the most alike by their texts, drawn with a seed) are merged into one reason each.
+10 pairs of intents (drawn with a seed) are merged into one reason each.
 One discover run over all texts must bring them back:
 
 - a `new_reason` is right when its cluster is at least 70% one left-out intent (recall: left-out intents found);
@@ -15,7 +15,8 @@ A second run gives each contact an agent-chosen reason (its true reason, with 5%
 planted systematic ones at 35%) to measure the agent-trained classifier and `mislabel` proposals. Agents' reasons
 are simulated; the texts are real.
 
-    python -m benchmarks.taxonomy
+    python -m benchmarks.taxonomy                 # merged pairs drawn at random
+    python -m benchmarks.taxonomy --alike-pairs   # merged pairs drawn among the most alike intents (harder)
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ SEED = 11
 MISSING, MERGED, MISLABELLED = 10, 10, 3
 
 
-def scenario(data: pd.DataFrame, vectors: np.ndarray) -> tuple[list[str], list[tuple[str, str]]]:
+def scenario(data: pd.DataFrame, vectors: np.ndarray, alike: bool) -> tuple[list[str], list[tuple[str, str]]]:
+    """(left-out intents, merged pairs). Pairs are drawn at random, or with `alike` among the 60 most alike pairs
+    of intents (the harder case: an owner who merged what customers themselves blur)."""
     rng = np.random.default_rng(SEED)
     intents = sorted(REASONS)
     centres = np.stack([vectors[(data["label"] == i).to_numpy()].mean(axis=0) for i in intents])
@@ -48,7 +51,7 @@ def scenario(data: pd.DataFrame, vectors: np.ndarray) -> tuple[list[str], list[t
     np.fill_diagonal(sims, -1)
     order = [(i, j) for i, j in zip(*np.unravel_index(np.argsort(-sims, axis=None), sims.shape)) if i < j]
     pairs, used = [], set()
-    candidates = order[:60]  # the 60 most alike pairs of intents, drawn in random order
+    candidates = order[:60] if alike else order
     for k in rng.permutation(len(candidates)):
         i, j = candidates[k]
         if i not in used and j not in used and len(pairs) < MERGED:
@@ -176,10 +179,11 @@ def report(title: str, result: dict, missing: list[str], pairs: list[tuple[str, 
 
 
 def main() -> None:
-    print("reproduce: python -m benchmarks.taxonomy", flush=True)
+    alike = "--alike-pairs" in sys.argv
+    print("reproduce: python -m benchmarks.taxonomy" + (" --alike-pairs" if alike else ""), flush=True)
     data = banking77("all")
     vectors = Embedder(load_config().embedding).embed(data["text"].tolist()).vectors
-    missing, pairs = scenario(data, vectors)
+    missing, pairs = scenario(data, vectors, alike)
     print("left out:", ", ".join(missing))
     print("merged:", "; ".join(f"{a} + {b}" for a, b in pairs))
     taxonomy = build_taxonomy(data, missing, pairs)

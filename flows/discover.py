@@ -131,12 +131,14 @@ def discover(
             assignment, model, warnings = assign(vectors, contacts["reason"].iloc[usable], taxonomy, cfg)
             contacts.loc[contacts.index[usable], "reason_id"] = assignment.reason_id
             contacts.loc[contacts.index[usable], "reason_score"] = assignment.reason_score
+            contacts["text_reason"] = None
+            contacts.loc[contacts.index[usable], "text_reason"] = assignment.text_reason
             contacts["agent_reason"] = agent_reasons(contacts["reason"], taxonomy)[0]
             report.warnings += warnings
         descriptions = describe_clusters(
             texts, contacts["terms"].iloc[usable].tolist(), vectors, found.labels, cfg.describe
         )
-        proposals = review(contacts, cluster_facts(vectors, found.labels, descriptions), taxonomy, model, cfg)
+        proposals = review(contacts, cluster_facts(vectors, found, descriptions), taxonomy, model, cfg)
         tables = {
             "contacts": contacts_table(contacts, everyone),
             "clusters": clusters_table(contacts, everyone, descriptions),

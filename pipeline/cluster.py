@@ -33,6 +33,9 @@ class Clustering:
     labels: np.ndarray  # (n,) int32; -1 = noise; 0 is the largest cluster
     probabilities: np.ndarray  # (n,) float32 in [0, 1]: how firmly a contact belongs to its cluster
     was_noise: np.ndarray  # (n,) bool: the clusterer left it out (it may have been reassigned since)
+    # (k, k): between two clusters, their neighbour-graph edge weight over the smaller one's total: near 0 when
+    # nothing links them, higher when they blur into each other
+    links: np.ndarray | None = None
 
     def expand(self, rows: np.ndarray, n: int) -> Clustering:
         """The same clustering over `n` contacts of which only `rows` were clustered; the others are noise."""
@@ -40,7 +43,7 @@ class Clustering:
         probabilities = np.zeros(n, dtype=np.float32)
         was_noise = np.ones(n, dtype=bool)
         labels[rows], probabilities[rows], was_noise[rows] = self.labels, self.probabilities, self.was_noise
-        return Clustering(labels, probabilities, was_noise)
+        return Clustering(labels, probabilities, was_noise, self.links)
 
 
 def knn_graph(vectors: np.ndarray, k: int, block: int = 2048) -> sparse.csr_matrix:
@@ -200,6 +203,18 @@ def membership(graph: sparse.csr_matrix, labels: np.ndarray) -> np.ndarray:
     return np.where(labels >= 0, inside / np.maximum(total, 1e-12), 0.0).astype(np.float32)
 
 
+def cluster_links(graph: sparse.csr_matrix, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Edge weight between each pair of clusters over the smaller cluster's volume (points weighted by contacts)."""
+    k = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    clustered = np.flatnonzero(labels >= 0)
+    member = sparse.csr_matrix((weights[clustered].astype(float), (labels[clustered], clustered)), shape=(k, len(labels)))
+    between = (member @ graph @ member.T).toarray()
+    volume = between.sum(axis=1)
+    links = between / np.maximum(np.minimum.outer(volume, volume), 1e-12)
+    np.fill_diagonal(links, 1.0)
+    return links
+
+
 def renumber_by_size(labels: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Cluster ids 0..k-1 from largest to smallest (ties: first member first), so ids read as a ranking."""
     clustered = labels >= 0
@@ -227,7 +242,7 @@ def cluster_contacts(vectors: np.ndarray, cfg: ClusterConfig, reduce_cfg: Reduce
     rank[order] = np.arange(len(order))
     found = _cluster_distinct(vectors[first[order]], counts[order], cfg, reduce_cfg, seed)
     pick = rank[inverse.ravel()]
-    return Clustering(found.labels[pick], found.probabilities[pick], found.was_noise[pick])
+    return Clustering(found.labels[pick], found.probabilities[pick], found.was_noise[pick], found.links)
 
 
 def _cluster_distinct(
@@ -243,8 +258,9 @@ def _cluster_distinct(
     was_noise = labels < 0
     labels = merge_near_duplicates(vectors, labels, cfg.merge_similarity)
     labels = renumber_by_size(reassign_noise(vectors, labels, cfg.reassign_similarity), weights)
-    probabilities = membership(graph, labels) if graph is not None else (labels >= 0).astype(np.float32)
-    return Clustering(labels=labels, probabilities=probabilities, was_noise=was_noise)
+    if graph is None:
+        return Clustering(labels, (labels >= 0).astype(np.float32), was_noise)
+    return Clustering(labels, membership(graph, labels), was_noise, cluster_links(graph, labels, weights))
 
 
 def _count(labels: np.ndarray) -> int:

@@ -164,6 +164,7 @@ class ProposalsConfig(Section):
     min_cluster_contacts: int = Field(ge=1)
     split_min_share: float = Field(gt=0, le=1)
     split_max_similarity: float = Field(gt=0, le=1)
+    split_max_links: float = Field(ge=0, le=1)
     merge_min_overlap: float = Field(gt=0, le=1)
     retire_max_contacts: int = Field(ge=0)
     mislabel_min_share: float = Field(gt=0, le=1)

@@ -51,18 +51,20 @@ class ClusterFacts:
     labels: dict[int, str]
     keywords: dict[int, list[str]]
     examples: dict[int, list[str]]
+    links: np.ndarray | None = None  # (k, k) graph links between clusters, indexed like `ids` (see Clustering)
     touches: dict[int, int] = field(default_factory=dict)
 
 
-def cluster_facts(vectors: np.ndarray, labels: np.ndarray, descriptions) -> ClusterFacts:
+def cluster_facts(vectors: np.ndarray, clustering, descriptions) -> ClusterFacts:
     from pipeline.cluster import centroids
 
-    ids, centres = centroids(vectors, labels)
+    ids, centres = centroids(vectors, clustering.labels)
     by_id = {d.cluster_id: d for d in descriptions}
+    links = clustering.links[np.ix_(ids, ids)] if clustering.links is not None else None
     return ClusterFacts(
         ids=ids, centres=centres,
         labels={c: by_id[c].label for c in by_id}, keywords={c: by_id[c].keywords for c in by_id},
-        examples={c: by_id[c].examples for c in by_id},
+        examples={c: by_id[c].examples for c in by_id}, links=links,
     )
 
 
@@ -75,7 +77,7 @@ def propose(
     cfg: ProposalsConfig,
 ) -> list[Proposal]:
     """All proposals for a run. `contacts` needs `cluster_id`, `reason_id` (None when unassigned) and, for
-    mislabels, `agent_reason` (taxonomy ids chosen by agents)."""
+    mislabels, `agent_reason` (taxonomy ids chosen by agents) and `text_reason` (the zero-shot reading)."""
     sizes = contacts[contacts["cluster_id"] >= 0]["cluster_id"].value_counts()
     big = [int(c) for c in clusters.ids if sizes.get(c, 0) >= cfg.min_cluster_contacts]
     process = _secondary_clusters(clusters, big, secondary, cfg)
@@ -91,7 +93,12 @@ def propose(
         position = {int(c): i for i, c in enumerate(clusters.ids)}
         best = {c: int(per_reason[position[c]].argmax()) for c in candidates}
         best_fit = {c: float(per_reason[position[c]].max()) for c in candidates}
-        new = [c for c in candidates if best_fit[c] < cfg.new_reason_max_fit]
+        # the cluster that fits a reason best is that reason, however loosely; others must fit well enough
+        top = {}
+        for c in candidates:
+            if best_fit[c] > best_fit.get(top.get(best[c]), -2.0):
+                top[best[c]] = c
+        new = [c for c in candidates if best_fit[c] < cfg.new_reason_max_fit and top[best[c]] != c]
         out += [_new_reason(c, clusters, sizes, model.ids[best[c]], best_fit[c]) for c in new]
         fitting = {c: model.ids[best[c]] for c in candidates if c not in new}
         out += _splits(contacts, clusters, fitting, sizes, cfg)
@@ -144,7 +151,7 @@ def _splits(contacts: pd.DataFrame, clusters: ClusterFacts, fitting: dict[int, s
             continue
         shares = mine["cluster_id"].value_counts() / len(mine)
         parts = [c for c in shares.index if fitting.get(int(c)) == reason and shares[c] >= cfg.split_min_share]
-        parts = _distinct(sorted(int(c) for c in parts), clusters, position, cfg.split_max_similarity)
+        parts = _distinct(sorted(int(c) for c in parts), clusters, position, cfg)
         if len(parts) < 2:
             continue
         share = ", ".join(f"{shares[c]:.0%} in '{clusters.labels[c]}'" for c in parts)
@@ -161,11 +168,17 @@ def _splits(contacts: pd.DataFrame, clusters: ClusterFacts, fitting: dict[int, s
     return out
 
 
-def _distinct(parts: list[int], clusters: ClusterFacts, position: dict[int, int], max_similarity: float) -> list[int]:
-    """Keep clusters whose centres are apart; of two alike ones, the larger index order wins deterministically."""
+def _distinct(parts: list[int], clusters: ClusterFacts, position: dict[int, int], cfg: ProposalsConfig) -> list[int]:
+    """Keep clusters that are apart: centres not too alike, and few neighbour links between them (two halves of one
+    reason blur into each other; two reasons do not). In id order, so the result is deterministic."""
     kept: list[int] = []
     for c in parts:
-        if all(float(clusters.centres[position[c]] @ clusters.centres[position[k]]) < max_similarity for k in kept):
+        i = position[c]
+        if all(
+            float(clusters.centres[i] @ clusters.centres[position[k]]) < cfg.split_max_similarity
+            and (clusters.links is None or clusters.links[i, position[k]] < cfg.split_max_links)
+            for k in kept
+        ):
             kept.append(c)
     return kept
 
@@ -214,17 +227,18 @@ def _retires(contacts: pd.DataFrame, taxonomy: Taxonomy, cfg: ProposalsConfig) -
 
 
 def _mislabels(contacts: pd.DataFrame, taxonomy: Taxonomy, cfg: ProposalsConfig) -> list[Proposal]:
-    """Agent-chosen reasons that the text contradicts: contacts an agent filed under A read like B."""
-    both = contacts[contacts["agent_reason"].notna() & contacts["reason_id"].notna()]
+    """Agent-chosen reasons that the text contradicts: contacts an agent filed under A read like B (by the
+    zero-shot reading, which learnt nothing from the agents)."""
+    both = contacts[contacts["agent_reason"].notna() & contacts["text_reason"].notna()]
     names = taxonomy.by_id()
     out = []
     for agent, group in both.groupby("agent_reason", sort=True):
-        read = group["reason_id"].value_counts()
+        read = group["text_reason"].value_counts()
         for other, n in read.items():
             share = n / len(group)
             if other == agent or n < cfg.mislabel_min_contacts or share < cfg.mislabel_min_share:
                 continue
-            examples = group.loc[group["reason_id"] == other, "text"].head(5).tolist()
+            examples = group.loc[group["text_reason"] == other, "text"].head(5).tolist()
             out.append(Proposal(
                 kind="mislabel", reason_ids=[agent, other], cluster_ids=[], name=f"{names[agent].name} -> {names[other].name}",
                 description=f"Contacts agents file under '{names[agent].name}' often read like '{names[other].name}': "

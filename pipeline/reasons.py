@@ -43,7 +43,7 @@ class Assignment:
     reason_score: np.ndarray
     method: str  # zero_shot | classifier
     held_out: dict[str, float] = field(default_factory=dict)  # accuracy of each method on agent-labelled contacts
-    warnings: list[str] = field(default_factory=list)
+    text_reason: list[str | None] = field(default_factory=list)  # zero-shot pick: what the text alone says
 
 
 def reason_texts(taxonomy: Taxonomy) -> tuple[list[str], list[str], list[int]]:
@@ -86,11 +86,11 @@ def assign_reasons(
     sims = model.similarity(vectors)
     zero = _pick(model.ids, sims.argmax(axis=1), sims.max(axis=1), cfg.min_similarity)
     if labelled is None:
-        return Assignment(*zero, method="zero_shot")
+        return Assignment(*zero, method="zero_shot", text_reason=zero[0])
     known = np.flatnonzero(labelled.notna().to_numpy() & labelled.isin(model.ids).to_numpy())
     counts = labelled.iloc[known].value_counts()
     if len(known) < _MIN_LABELLED or (counts >= _MIN_PER_REASON).sum() < 2:
-        return Assignment(*zero, method="zero_shot")
+        return Assignment(*zero, method="zero_shot", text_reason=zero[0])
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
 
@@ -105,12 +105,12 @@ def assign_reasons(
         "contacts": int(len(test)),
     }
     if held_out["classifier"] <= held_out["zero_shot"]:
-        return Assignment(*zero, method="zero_shot", held_out=held_out)
+        return Assignment(*zero, method="zero_shot", held_out=held_out, text_reason=zero[0])
     classifier.fit(vectors[known], y)
     probabilities = classifier.predict_proba(vectors)
     best = probabilities.argmax(axis=1)
     chosen = _pick(list(classifier.classes_), best, probabilities.max(axis=1), cfg.min_probability)
-    return Assignment(*chosen, method="classifier", held_out=held_out)
+    return Assignment(*chosen, method="classifier", held_out=held_out, text_reason=zero[0])
 
 
 def _pick(ids: list[str], best: np.ndarray, score: np.ndarray, threshold: float) -> tuple[list[str | None], np.ndarray]:
