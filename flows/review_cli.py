@@ -45,7 +45,7 @@ def list_proposals(
     table = Table(title=f"{len(shown)} proposal(s) in {folder}", title_justify="left")
     for name, justify in (("#", "right"), ("id", "left"), ("kind", "left"), ("status", "left"), ("name", "left"),
                           ("contacts", "right"), ("touches", "right"), ("conf.", "right")):
-        table.add_column(name, justify=justify, overflow="fold")
+        table.add_column(name, justify=justify, overflow="fold", no_wrap=name in ("#", "id", "contacts", "touches"))
     for p in shown.itertuples():
         table.add_row(str(p.rank), p.proposal_id, KIND_NAMES.get(p.kind, p.kind), p.status, p.name[:60],
                       f"{p.contacts:,}", f"{p.touches:,}", f"{p.confidence:.2f}")

@@ -1,0 +1,138 @@
+"""The taxonomy loop: validate the file, assign reasons, propose changes, decide, apply the next version."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from flows.cli import main
+from pipeline.decisions import load_decisions
+from pipeline.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
+from tests.conftest import SIX_INTENTS
+
+# Six intents in the data; the taxonomy misses one (change_pin), lumps two into one reason (top-up failed and
+# cash withdrawal fee), and holds one nobody asks about (mortgages).
+TAXONOMY = {
+    "version": 1,
+    "reasons": [
+        {"id": "cards", "name": "Cards", "description": "Cards: delivery, loss and theft."},
+        {"id": "card_arrival", "name": "Card not arrived", "parent": "cards",
+         "description": "The customer ordered a card and it has not arrived.",
+         "examples": ["my card still hasn't come", "when will my new card arrive?", "I never received my card"]},
+        {"id": "lost_card", "name": "Card lost or stolen", "parent": "cards",
+         "description": "The card was lost or stolen and must be blocked.",
+         "examples": ["I lost my card", "my card was stolen, block it", "I can't find my card anywhere"]},
+        {"id": "exchange_rate", "name": "Exchange rates", "description": "Which exchange rates we use.",
+         "examples": ["what exchange rate do you use?", "how are your rates calculated?", "is the rate fair"]},
+        {"id": "money_problems", "name": "Top-up failed or cash fee",
+         "description": "A top-up did not work. Also: a fee charged for withdrawing cash at an ATM.",
+         "examples": ["my top up failed", "why did my top-up not go through", "I was charged for taking out cash",
+                      "why is there a fee on my ATM withdrawal"]},
+        {"id": "mortgages", "name": "Mortgages", "description": "Questions about home loans.",
+         "examples": ["can I get a mortgage?", "what are your mortgage rates"]},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t: t["reasons"].append(dict(t["reasons"][1])), "id 'card_arrival' is already used by reason #2"),
+        (lambda t: t["reasons"][1].update(parent="nowhere"), "parent 'nowhere' is not a reason"),
+        (lambda t: t["reasons"][0].update(parent="card_arrival"), "form a cycle"),
+        (lambda t: t["reasons"][3].update(parent="card_arrival"), "levels deep"),
+        (lambda t: t["reasons"][2].update(colour="red"), "reason #3 ('lost_card'), field 'colour': unknown key"),
+        (lambda t: t["reasons"][2].update(status="paused"), "reason #3 ('lost_card'), field 'status'"),
+    ],
+)
+def test_a_broken_taxonomy_is_named_precisely(change, message):
+    broken = yaml.safe_load(yaml.safe_dump(TAXONOMY))
+    change(broken)
+    with pytest.raises(TaxonomyError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_taxonomy(broken, "taxonomy.yaml")
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory, test_config):
+    """One discover run with the taxonomy; the taxonomy lives in its own folder, as it would in a repo."""
+    from flows.discover import discover
+
+    folder = tmp_path_factory.mktemp("taxonomy")
+    path = folder / "taxonomy.yaml"
+    path.write_text(yaml.safe_dump(TAXONOMY, sort_keys=False))
+    out = folder / "run"
+    discover(input_path=str(SIX_INTENTS), out_dir=str(out), config_path=str(test_config),
+             overrides={"taxonomy": {"path": str(path)}})
+    return path, out
+
+
+def test_contacts_get_reasons_and_reasons_get_counts(reviewed, six_intents):
+    _, out = reviewed
+    contacts = pd.read_parquet(out / "contacts.parquet").merge(six_intents, on="contact_id")
+    expected = {"card_arrival": "card_arrival", "lost_or_stolen_card": "lost_card", "exchange_rate": "exchange_rate"}
+    for intent, reason in expected.items():
+        share = (contacts.loc[contacts["intent"] == intent, "reason_id"] == reason).mean()
+        assert share >= 0.8, (intent, share)
+    reasons = pd.read_parquet(out / "reasons.parquet").set_index("reason_id")
+    assert "cards" not in reasons.index  # a group: contacts are given its reasons
+    assert reasons.loc["card_arrival", "contacts"] >= 40
+
+
+def test_the_run_proposes_what_the_taxonomy_misses(reviewed, six_intents):
+    _, out = reviewed
+    proposals = pd.read_parquet(out / "proposals.parquet")
+    contacts = pd.read_parquet(out / "contacts.parquet").merge(six_intents, on="contact_id")
+    by_cluster = contacts.groupby("cluster_id")["intent"].agg(lambda v: v.value_counts().index[0])
+    new = proposals[proposals["kind"] == "new_reason"]
+    assert "change_pin" in {by_cluster[c[0]] for c in new["cluster_ids"]}
+    split = proposals[(proposals["kind"] == "split") & proposals["reason_ids"].map(lambda r: list(r) == ["money_problems"])]
+    assert len(split) == 1
+    assert {by_cluster[c] for c in split.iloc[0]["cluster_ids"]} == {"top_up_failed", "cash_withdrawal_charge"}
+    assert ["mortgages"] in proposals.loc[proposals["kind"] == "retire", "reason_ids"].map(list).tolist()
+    assert proposals["rank"].tolist() == sorted(proposals["rank"])
+    assert (out / "review.html").read_text().count('class="card"') >= len(proposals)
+
+
+def test_owners_decide_and_the_next_version_is_written(reviewed, tmp_path, test_config, capsys):
+    path, out = reviewed
+    proposals = pd.read_parquet(out / "proposals.parquet")
+    pin = proposals[proposals["kind"] == "new_reason"].iloc[0]["proposal_id"]
+    split = proposals[proposals["kind"] == "split"].iloc[0]["proposal_id"]
+    retire = proposals[proposals["kind"] == "retire"].iloc[0]["proposal_id"]
+
+    def cli(*args):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            assert not exc.code, capsys.readouterr().err
+
+    cli("proposals", "--run", str(out))
+    assert pin in capsys.readouterr().out
+    cli("proposals", "show", pin, "--run", str(out))
+    assert "evidence:" in capsys.readouterr().out
+    cli("proposals", "accept", pin, "--run", str(out), "--name", "Change PIN", "--parent", "cards", "--by", "ana")
+    cli("proposals", "accept", split, "--run", str(out), "--by", "ana", "--note", "two different problems")
+    cli("proposals", "reject", retire, "--run", str(out), "--reason", "seasonal: comes back in spring", "--by", "ana")
+    decisions = load_decisions(path)
+    assert [d["decision"] for d in decisions] == ["accepted", "accepted", "rejected"]
+    assert decisions[2]["why"] == "seasonal: comes back in spring" and decisions[0]["by"] == "ana"
+
+    cli("taxonomy", "apply", "--taxonomy", str(path))
+    updated = load_taxonomy(path)
+    assert updated.version == 2 and (path.parent / "taxonomy.v1.yaml").is_file()
+    reasons = updated.by_id()
+    assert reasons["change_pin"].parent == "cards"
+    assert reasons["money_problems"].status == "retired" and len(reasons["money_problems"].replaced_by) == 2
+    assert reasons["mortgages"].status == "active"
+    assert "Version 2" in (path.parent / "taxonomy.changelog.md").read_text()
+
+    # the next run: the rejected proposal stays hidden, the applied ones do not come back
+    from flows.discover import discover
+
+    again = tmp_path / "again"
+    discover(input_path=str(SIX_INTENTS), out_dir=str(again), config_path=str(test_config),
+             overrides={"taxonomy": {"path": str(path)}})
+    later = pd.read_parquet(again / "proposals.parquet").set_index("proposal_id")
+    assert later.loc[retire, "status"] == "rejected"
+    assert not any(list(r) == ["money_problems"] for r in later["reason_ids"])
