@@ -40,6 +40,7 @@ GranularityOpt = Annotated[
 ]
 ReasonsOpt = Annotated[Optional[str], typer.Option(help="aim for a number of reasons in a range, e.g. 20-40")]
 TaxonomyOpt = Annotated[Optional[Path], typer.Option("--taxonomy", help="your reason taxonomy (YAML): assign reasons, propose changes")]
+VolumeOpt = Annotated[Optional[Path], typer.Option("--volume", help="business volume (date, volume): for the touch index")]
 TextColumnOpt = Annotated[Optional[str], typer.Option(help="column holding the text (of a contact or a message)")]
 InputKindOpt = Annotated[
     Optional[str],
@@ -57,14 +58,15 @@ def discover(
     config: ConfigOpt = None,
     input_kind: InputKindOpt = None,
     taxonomy: TaxonomyOpt = None,
+    volume: VolumeOpt = None,
     granularity: GranularityOpt = None,
     reasons: ReasonsOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Find the reasons customers contact you: cluster every contact, describe each cluster, and propose changes
-    to your taxonomy."""
+    """Find the reasons customers contact you: cluster every contact, describe each cluster, propose changes to
+    your taxonomy, count touches, rank the causes and chart the touch index."""
     overrides = _overrides(text_column, id_column, input_kind, granularity, reasons, taxonomy)
-    result = _run_discover(input, out_dir, config, overrides, verbose)
+    result = _run_discover(input, out_dir, config, overrides, verbose, volume=volume)
     _print_clusters(result)
     if result.proposals:
         out.print(f"{result.proposals} proposal(s) to refine the taxonomy: `touchless proposals` or "
@@ -109,25 +111,26 @@ def demo(
 ) -> None:
     """Run discover on bundled demo data (real BANKING77 queries) against an example taxonomy, and show how to
     query the results and review the proposals."""
-    data = resources.files("pipeline") / "demo" / "banking77_demo.csv"
+    demo = resources.files("pipeline") / "demo"
     taxonomy = out_dir.with_name(f"{out_dir.name}-taxonomy.yaml")
     if not taxonomy.exists():  # the demo's own copy: accepting proposals evolves it, never the shipped example
         shutil.copyfile(EXAMPLE_TAXONOMY, taxonomy)
-    with resources.as_file(data) as path:
-        result = _run_discover(path, out_dir, None, {"taxonomy": {"path": str(taxonomy)}}, verbose)
+    with resources.as_file(demo / "banking77_demo.csv") as data, resources.as_file(demo / "demo_volume.csv") as volume:
+        result = _run_discover(data, out_dir, None, {"taxonomy": {"path": str(taxonomy)}}, verbose, volume=volume)
     _print_clusters(result)
     db = out_dir / "touchless.duckdb"
     queries = [
         "SELECT cluster_id, label, size, round(100 * share, 1) AS pct FROM clusters ORDER BY size DESC LIMIT 5",
-        "SELECT rank, kind, name, contacts FROM proposals WHERE status = 'open' ORDER BY rank LIMIT 5",
+        "SELECT rank, name, touches, round(touches_per_issue, 2) AS per_issue, trend FROM ranking ORDER BY rank LIMIT 5",
     ]
     out.print(f"\nOutputs are in [bold]{out_dir.resolve()}[/bold]. Query them with SQL, e.g.:")
     for query in queries:
         out.print(f'\n  touchless sql {out_dir} "{query}"', soft_wrap=True, highlight=False)
         _print_query(db, query)
     out.print(
-        f"\nReview the proposals in {out_dir / 'review.html'} or with `touchless proposals`; the demo's taxonomy "
-        f"is {taxonomy}.",
+        f"\nThe touch index is charted in {out_dir / 'touch_index.png'}. Review the {result.proposals} proposals to "
+        f"refine the taxonomy in {out_dir / 'review.html'} or with `touchless proposals`; the demo's taxonomy is "
+        f"{taxonomy}.",
         soft_wrap=True, highlight=False,
     )
 
@@ -176,7 +179,8 @@ def _overrides(
 
 
 def _run_discover(
-    input: Path, out_dir: Path, config: Path | None, overrides: dict | None, verbose: bool, label_column: str | None = None
+    input: Path, out_dir: Path, config: Path | None, overrides: dict | None, verbose: bool,
+    label_column: str | None = None, volume: Path | None = None,
 ):
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
     from flows.discover import discover as discover_flow
@@ -188,6 +192,7 @@ def _run_discover(
         overrides=overrides or None,
         show_progress=sys.stderr.isatty(),
         label_column=label_column,
+        volume_path=str(volume) if volume else None,
     )
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)

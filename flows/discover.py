@@ -1,4 +1,4 @@
-"""The `discover` flow: contacts in, clusters of contact reasons out (Parquet + DuckDB).
+"""The `discover` flow: contacts in; reasons, clusters, proposals, ranking and touch index out (Parquet + DuckDB).
 
 Thin by design: each task is one pipeline step; the flow wires them, holds the output lock and writes once at the
 end, so a failure anywhere leaves the previous output as it was. Run it from the CLI (`touchless discover`) or as a
@@ -7,7 +7,6 @@ script: `python -m flows.discover INPUT --out DIR`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,29 +14,29 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 
-from flows.progress import progress_bar
-from pipeline.cluster import Clustering, cluster_contacts
+from flows.steps import embed, file_sha256, give_reasons, group_touches, load_and_prepare, prepare_columns, step
+from pipeline.cluster import Clustering, centroids, cluster_contacts, relabel
 from pipeline.config import Config, load_config
+from pipeline.decisions import load_decisions, mark_status
 from pipeline.describe import describe_clusters
 from pipeline.duplicates import duplicate_groups
 from pipeline.embed import Embedder
 from pipeline.evaluate import evaluate_run
-from pipeline.inputs import InputReport, load_labels
-from pipeline.decisions import load_decisions, mark_status
+from pipeline.inputs import load_labels
+from pipeline.lineage import stable_ids
 from pipeline.outputs import check_output_folder, output_lock, remember_last_run, write_run
-from pipeline.prepare import read_and_prepare
 from pipeline.proposals import ClusterFacts, Proposal, cluster_facts, propose
-from pipeline.reasons import Assignment, ReasonModel, agent_reasons, assign_reasons, reason_model
+from pipeline.reasons import ReasonModel
 from pipeline.report import review_page
-from pipeline.summarise import clusters_table, contacts_table, proposals_table, reasons_table
+from pipeline.state import fit_cluster_model, previous_clusters
+from pipeline.summarise import (
+    OverTime, clusters_table, contacts_table, descriptions_frame, lineage_table, over_time, proposals_table,
+    ranking_table, reasons_table, touch_index_table,
+)
 from pipeline.taxonomy import Taxonomy, load_taxonomy
-
-# Tasks hand each other in-memory tables: no result persistence (contact text must not land in Prefect's
-# storage) and no input hashing of large frames.
-step = task(cache_policy=NO_CACHE, persist_result=False)
+from pipeline.touch_index import chart, load_volume
 
 
 @dataclass
@@ -52,20 +51,7 @@ class DiscoverResult:
     warnings: list[str] = field(default_factory=list)
     metrics: dict[str, Any] | None = None  # scores against known labels, when a label column was given
     proposals: int = 0  # open proposals to refine the taxonomy
-
-
-@step
-def load_and_prepare(input_path: str, cfg: Config) -> tuple[pd.DataFrame, InputReport]:
-    """Read, clean and redact in one step: the raw text never leaves it."""
-    return read_and_prepare(input_path, cfg)
-
-
-@step
-def embed(texts: list[str], cfg: Config, show_progress: bool) -> tuple[np.ndarray, int, int]:
-    embedder = Embedder(cfg.embedding)
-    with progress_bar("embedding", show_progress) as on_progress:
-        result = embedder.embed(texts, on_progress=on_progress)
-    return result.vectors, result.computed, result.cached
+    emerging: list[str] = field(default_factory=list)  # names of new and growing reasons and clusters
 
 
 @step
@@ -74,12 +60,11 @@ def cluster(vectors: np.ndarray, cfg: Config) -> Clustering:
 
 
 @step
-def assign(vectors: np.ndarray, agent: pd.Series, taxonomy: Taxonomy, cfg: Config) -> tuple[Assignment, ReasonModel, list[str]]:
-    """Each contact's reason from the taxonomy (zero-shot, or trained on agents' reasons where that is better)."""
-    embedder = Embedder(cfg.embedding)
-    model = reason_model(taxonomy, lambda texts: embedder.embed(texts).vectors)
-    labelled, warnings = agent_reasons(agent, taxonomy) if agent.notna().any() else (None, [])
-    return assign_reasons(vectors, model, labelled, cfg.taxonomy, cfg.seed), model, warnings
+def keep_ids(found: Clustering, vectors: np.ndarray, contact_ids: np.ndarray, out: Path, fingerprint: str):
+    """Match this run's clusters to the previous run's in `out` so a cluster keeps its id; the lineage between."""
+    _, centres = centroids(vectors, found.labels)  # clusters are numbered 0..k-1: one centre per label
+    mapping, lineage, next_id = stable_ids(previous_clusters(out, fingerprint), contact_ids, found.labels, centres)
+    return relabel(found, mapping), lineage, next_id
 
 
 @step
@@ -104,75 +89,88 @@ def discover(
     overrides: dict[str, Any] | None = None,
     show_progress: bool = False,
     label_column: str | None = None,
+    volume_path: str | None = None,
 ) -> DiscoverResult:
     """Cluster the contacts in `input_path`, hold them against the taxonomy (`taxonomy.path`) when one is given,
-    propose refinements, and write the run to `out_dir`; with `label_column`, also score the clusters against
-    those known reasons and write `metrics.json`."""
+    propose refinements, count touches, rank the causes, chart the touch index (with business volume from
+    `volume_path`) and write the run to `out_dir`; with `label_column`, also score the clusters against those
+    known reasons and write `metrics.json`."""
     logger = get_run_logger()
     cfg = load_config(config_path, overrides)
     out = Path(out_dir)
     check_output_folder(out)
     taxonomy = load_taxonomy(cfg.taxonomy.path) if cfg.taxonomy.path else None
+    volume = load_volume(volume_path) if volume_path else None
+    fingerprint = Embedder(cfg.embedding).ref.fingerprint
     with output_lock(out):
         contacts, report = load_and_prepare(input_path, cfg)
         known = load_labels(input_path, cfg.input, label_column) if label_column else None
         usable = np.flatnonzero((contacts["text_status"] == "ok").to_numpy())
         texts = contacts["text"].iloc[usable].tolist()
         vectors, computed, cached = embed(texts, cfg, show_progress)
-        found = cluster(vectors, cfg)
+        found, lineage, next_id = keep_ids(cluster(vectors, cfg), vectors, contacts["contact_id"].to_numpy()[usable],
+                                           out, fingerprint)
         everyone = found.expand(usable, len(contacts))
-        labels = everyone.labels
-        contacts["cluster_id"] = labels
+        contacts["cluster_id"] = everyone.labels
         contacts["duplicate_group"] = duplicate_groups(
             contacts, vectors, usable, found.labels, cfg.prepare.duplicate_similarity
         )
-        contacts["reason_id"], contacts["reason_score"], model = None, np.nan, None
+        prepare_columns(contacts)
+        model, method = None, None
         if taxonomy is not None:
-            assignment, model, warnings = assign(vectors, contacts["reason"].iloc[usable], taxonomy, cfg)
-            contacts.loc[contacts.index[usable], "reason_id"] = assignment.reason_id
-            contacts.loc[contacts.index[usable], "reason_score"] = assignment.reason_score
-            contacts["text_reason"] = None
-            contacts.loc[contacts.index[usable], "text_reason"] = assignment.text_reason
-            contacts["agent_reason"] = agent_reasons(contacts["reason"], taxonomy)[0]
+            assignment, model, warnings = give_reasons(contacts, vectors, usable, taxonomy, cfg)
+            method = {"method": assignment.method, "held_out_accuracy": assignment.held_out}
             report.warnings += warnings
-        descriptions = describe_clusters(
+        contacts[["issue_id", "touch"]] = group_touches(contacts, cfg)
+        descriptions = descriptions_frame(describe_clusters(
             texts, contacts["terms"].iloc[usable].tolist(), vectors, found.labels, cfg.describe
-        )
-        proposals = review(contacts, cluster_facts(vectors, found, descriptions), taxonomy, model, cfg)
+        ))
+        time = over_time(contacts, volume, taxonomy, dict(zip(descriptions["cluster_id"], descriptions["label"])), cfg)
+        facts = cluster_facts(vectors, found, descriptions, time.cluster_stats)
+        proposals = review(contacts, facts, taxonomy, model, cfg)
         tables = {
             "contacts": contacts_table(contacts, everyone),
-            "clusters": clusters_table(contacts, everyone, descriptions),
-            "reasons": reasons_table(contacts, taxonomy),
+            "clusters": clusters_table(contacts, descriptions, time),
+            "reasons": reasons_table(contacts, taxonomy, time),
             "proposals": proposals_table(proposals),
+            "ranking": ranking_table(time),
+            "touch_index": touch_index_table(time),
+            "lineage": lineage_table(lineage),
         }
         metrics = None
         if known is not None:
-            scored = contacts[["contact_id"]].assign(cluster_id=labels)
+            scored = contacts[["contact_id"]].assign(cluster_id=everyone.labels)
             metrics = {"label_column": label_column, **evaluate_run(scored, known).as_dict()}
         run = {
+            "kind": "discover",
             "input": str(Path(input_path).resolve()),
-            "input_sha256": _file_sha256(Path(input_path)),
+            "input_sha256": file_sha256(Path(input_path)),
             "contacts": len(contacts),
+            "volume": str(Path(volume_path).resolve()) if volume_path else None,
             "taxonomy": str(Path(cfg.taxonomy.path).resolve()) if cfg.taxonomy.path else None,
             "taxonomy_version": taxonomy.version if taxonomy else None,
-            "reason_assignment": {"method": assignment.method, "held_out_accuracy": assignment.held_out}
-            if taxonomy is not None else None,
+            "reason_assignment": method,
+            "embedding": {"model": cfg.embedding.model, "fingerprint": fingerprint},
+            "next_cluster_id": next_id,
+            "watermark": _watermark(contacts),
             "config": cfg.model_dump(mode="json"),
             "report": asdict(report),
         }
-        write_run(out, tables, run, extra=_extra_files(metrics, tables, run))
+        model_of_clusters = fit_cluster_model(vectors, found.labels, cfg.cluster.reassign_similarity, fingerprint)
+        write_run(out, tables, run, extra=extra_files(metrics, tables, run, time, model_of_clusters))
     remember_last_run(out)
     result = DiscoverResult(
         out_dir=str(out.resolve()),
         contacts=len(contacts),
-        clustered=int((labels >= 0).sum()),
-        noise=int((labels < 0).sum()),
+        clustered=int((everyone.labels >= 0).sum()),
+        noise=int((everyone.labels < 0).sum()),
         clusters=len(descriptions),
         embedded_new=computed,
         embedded_cached=cached,
         warnings=report.warnings,
         metrics=metrics,
         proposals=sum(p.status == "open" for p in proposals),
+        emerging=emerging(time),
     )
     logger.info(
         "discover: %d contacts, %d clusters, %d noise, %d open proposals; embedded %d new, %d from cache",
@@ -181,8 +179,16 @@ def discover(
     return result
 
 
-def _extra_files(metrics: dict[str, Any] | None, tables: dict, run: dict):
-    """metrics.json (when scored) and the review page, written into the staging folder with the tables."""
+def emerging(time: OverTime) -> list[str]:
+    """Names of the ranked reasons and clusters whose trend is new or growing, worst first."""
+    if time.ranking.empty:
+        return []
+    rising = time.ranking[time.ranking["trend"].isin(["new", "growing"])]
+    return [f"{r.name} ({r.trend})" for r in rising.itertuples()]
+
+
+def extra_files(metrics: dict[str, Any] | None, tables: dict, run: dict, time: OverTime, model):
+    """Files written into the staging folder beside the tables: metrics, review page, touch-index chart, model."""
 
     def write(folder: Path) -> None:
         if metrics is not None:
@@ -192,12 +198,16 @@ def _extra_files(metrics: dict[str, Any] | None, tables: dict, run: dict):
             {"input": Path(run["input"]).name, "contacts": run["contacts"], "taxonomy": run["taxonomy"]},
         )
         (folder / "review.html").write_text(page, encoding="utf-8")
+        if not time.touch_index.empty:
+            chart(time.touch_index, folder / "touch_index.png")
+        model.save(folder)
 
     return write
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _watermark(contacts: pd.DataFrame) -> str | None:
+    newest = contacts["created_at"].max()
+    return None if pd.isna(newest) else newest.isoformat()
 
 
 if __name__ == "__main__":

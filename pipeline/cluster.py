@@ -263,5 +263,21 @@ def _cluster_distinct(
     return Clustering(labels, membership(graph, labels), was_noise, cluster_links(graph, labels, weights))
 
 
+def relabel(clustering: Clustering, mapping: dict[int, int]) -> Clustering:
+    """The same clustering under other cluster ids (e.g. the stable ids of `pipeline.lineage`)."""
+    lookup = np.full(max(mapping, default=-1) + 2, -1, dtype=np.int64)
+    for old, new in mapping.items():
+        lookup[old] = new
+    labels = lookup[clustering.labels].astype(np.int32)
+    links = None
+    if clustering.links is not None and mapping:
+        size = max(mapping.values()) + 1
+        links = np.zeros((size, size))
+        old = np.array(list(mapping))
+        new = np.array([mapping[o] for o in old])
+        links[np.ix_(new, new)] = clustering.links[np.ix_(old, old)]
+    return Clustering(labels, clustering.probabilities, clustering.was_noise, links)
+
+
 def _count(labels: np.ndarray) -> int:
     return len(np.unique(labels[labels >= 0]))

@@ -183,6 +183,23 @@ class TaxonomyConfig(Section):
     proposals: ProposalsConfig
 
 
+class TouchesConfig(Section):
+    window_days: float = Field(gt=0)
+
+
+class RankingConfig(Section):
+    score: Literal["touches", "handle_time", "weighted"]
+    weights: dict[Literal["touches", "repeat", "handle_time"], float]
+    index_reasons: int = Field(ge=0)
+
+
+class TrendsConfig(Section):
+    recent_days: int = Field(ge=1)
+    baseline_days: int = Field(ge=1)
+    false_discovery_rate: float = Field(gt=0, lt=1)
+    min_new: int = Field(ge=1)
+
+
 class Config(Section):
     seed: int
     input: InputConfig
@@ -192,6 +209,9 @@ class Config(Section):
     cluster: ClusterConfig
     describe: DescribeConfig
     taxonomy: TaxonomyConfig
+    touches: TouchesConfig
+    ranking: RankingConfig
+    trends: TrendsConfig
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:

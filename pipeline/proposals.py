@@ -55,16 +55,18 @@ class ClusterFacts:
     touches: dict[int, int] = field(default_factory=dict)
 
 
-def cluster_facts(vectors: np.ndarray, clustering, descriptions) -> ClusterFacts:
+def cluster_facts(vectors: np.ndarray, clustering, descriptions: pd.DataFrame, stats: pd.DataFrame) -> ClusterFacts:
+    """`descriptions`: cluster_id, label, keywords, examples; `stats`: touch statistics indexed by cluster id."""
     from pipeline.cluster import centroids
 
     ids, centres = centroids(vectors, clustering.labels)
-    by_id = {d.cluster_id: d for d in descriptions}
+    by_id = descriptions.set_index("cluster_id")
     links = clustering.links[np.ix_(ids, ids)] if clustering.links is not None else None
     return ClusterFacts(
         ids=ids, centres=centres,
-        labels={c: by_id[c].label for c in by_id}, keywords={c: by_id[c].keywords for c in by_id},
-        examples={c: by_id[c].examples for c in by_id}, links=links,
+        labels=by_id["label"].to_dict(), keywords={c: list(k) for c, k in by_id["keywords"].items()},
+        examples={c: list(e) for c, e in by_id["examples"].items()}, links=links,
+        touches={int(c): int(n) for c, n in stats["contacts"].items()},
     )
 
 

@@ -33,6 +33,8 @@ CONTACTS = pa.schema(
         pa.field("reason", pa.string()),  # the agent-chosen reason from the input, if any
         pa.field("handle_time_s", pa.float64()),
         pa.field("duplicate_group", pa.string()),  # contact_id of the first of its repeated texts; null if unique
+        pa.field("issue_id", pa.string()),  # contact_id of the issue's first contact: its touches share it
+        pa.field("touch", pa.int32()),  # 1 for an issue's first contact, 2 for the next ...
         pa.field("conversation_id", pa.string()),  # messages input: the conversation this contact stands for
         pa.field("last_at", _TS),  # messages input: time of the conversation's last message
         pa.field("turns", pa.int32()),  # messages input: messages in the conversation
@@ -53,6 +55,12 @@ CLUSTERS = pa.schema(
         pa.field("tickets", pa.int64()),  # distinct tickets, where ticket_id was given
         pa.field("contacts_per_customer", pa.float64()),
         pa.field("contacts_per_ticket", pa.float64()),
+        pa.field("issues", pa.int64()),
+        pa.field("touches_per_issue", pa.float64()),
+        pa.field("repeat_contact_rate", pa.float64()),  # contacts that repeat an issue, of all its contacts
+        pa.field("one_touch_rate", pa.float64()),  # issues settled in one contact
+        pa.field("handle_time_s", pa.float64()),  # total agent time, where the input has it
+        pa.field("trend", pa.string()),  # new | growing | declining | stable | inactive (null without times)
     ]
 )
 
@@ -66,6 +74,12 @@ REASONS = pa.schema(
         pa.field("share", pa.float64()),  # of all contacts in the run
         pa.field("mean_score", pa.float64()),
         pa.field("cluster_ids", pa.list_(pa.int32())),  # clusters holding most of its contacts, largest first
+        pa.field("issues", pa.int64()),
+        pa.field("touches_per_issue", pa.float64()),
+        pa.field("repeat_contact_rate", pa.float64()),  # contacts that repeat an issue, of all its contacts
+        pa.field("one_touch_rate", pa.float64()),  # issues settled in one contact
+        pa.field("handle_time_s", pa.float64()),  # total agent time, where the input has it
+        pa.field("trend", pa.string()),  # new | growing | declining | stable | inactive (null without times)
     ]
 )
 
@@ -88,7 +102,54 @@ PROPOSALS = pa.schema(
     ]
 )
 
-TABLES: dict[str, pa.Schema] = {"contacts": CONTACTS, "clusters": CLUSTERS, "reasons": REASONS, "proposals": PROPOSALS}
+RANKING = pa.schema(
+    [
+        pa.field("rank", pa.int32(), nullable=False),
+        pa.field("reason_id", pa.string()),  # a reason, or
+        pa.field("cluster_id", pa.int32()),  # a cluster no reason holds
+        pa.field("name", pa.string()),
+        pa.field("contacts", pa.int64()),
+        pa.field("issues", pa.int64()),
+        pa.field("touches", pa.float64()),  # total touches = issues x touches per issue
+        pa.field("touches_per_issue", pa.float64()),
+        pa.field("repeat_contact_rate", pa.float64()),
+        pa.field("one_touch_rate", pa.float64()),
+        pa.field("handle_time_s", pa.float64()),
+        pa.field("score", pa.float64()),
+        pa.field("why", pa.string()),  # the parts of the score, in a sentence
+        pa.field("trend", pa.string()),
+    ]
+)
+
+TOUCH_INDEX = pa.schema(
+    [
+        pa.field("week", pa.date32(), nullable=False),  # Monday of the ISO week
+        pa.field("scope", pa.string()),  # overall | reason | cluster
+        pa.field("reason_id", pa.string()),
+        pa.field("cluster_id", pa.int32()),
+        pa.field("name", pa.string()),
+        pa.field("contacts", pa.int64()),
+        pa.field("volume", pa.float64()),
+        pa.field("per_1000", pa.float64()),  # contacts per 1,000 units of volume that week
+        pa.field("rolling_6w", pa.float64()),  # over the last 6 weeks: sum of contacts / sum of volume x 1,000
+        pa.field("trend", pa.string()),  # falling | rising | flat: latest rolling figure against 6 weeks before
+    ]
+)
+
+LINEAGE = pa.schema(
+    [
+        pa.field("previous_cluster_id", pa.int32()),  # null for a cluster born in this run
+        pa.field("cluster_id", pa.int32()),  # null for a cluster that died
+        pa.field("relation", pa.string()),  # continued | split | merged | born | died
+        pa.field("shared_contacts", pa.int64()),
+        pa.field("similarity", pa.float64()),  # of the two centres
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "contacts": CONTACTS, "clusters": CLUSTERS, "reasons": REASONS, "proposals": PROPOSALS, "ranking": RANKING,
+    "touch_index": TOUCH_INDEX, "lineage": LINEAGE,
+}
 
 
 def to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
