@@ -67,10 +67,38 @@ def discover(
     your taxonomy, count touches, rank the causes and chart the touch index."""
     overrides = _overrides(text_column, id_column, input_kind, granularity, reasons, taxonomy)
     result = _run_discover(input, out_dir, config, overrides, verbose, volume=volume)
+    _print_emerging(result.emerging)
     _print_clusters(result)
     if result.proposals:
         out.print(f"{result.proposals} proposal(s) to refine the taxonomy: `touchless proposals` or "
                   f"{Path(result.out_dir) / 'review.html'}", soft_wrap=True, highlight=False)
+
+
+@app.command()
+def assign(
+    input: InputArg,
+    out_dir: Annotated[Path, typer.Option("--out", help="the folder of an earlier discover run")],
+    config: ConfigOpt = None,
+    input_kind: InputKindOpt = None,
+    volume: VolumeOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Put new contacts into the clusters and reasons of the run in --out, without re-clustering, and refresh its
+    touches, ranking, touch index and trends. Contacts already in the run are skipped."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    from flows.assign import assign as assign_flow
+
+    overrides = _overrides(None, None, input_kind, None, None)
+    result = assign_flow(
+        input_path=str(input), out_dir=str(out_dir), config_path=str(config) if config else None,
+        overrides=overrides or None, show_progress=sys.stderr.isatty(), volume_path=str(volume) if volume else None,
+    )
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    out.print(f"{result.new_contacts:,} new contacts ({result.skipped:,} already in the run): {result.assigned:,} joined "
+              f"a cluster, {result.new_contacts - result.assigned:,} wait for the next discover; "
+              f"{result.total_contacts:,} contacts in {result.out_dir}", highlight=False)
+    _print_emerging(result.emerging)
 
 
 @app.command()
@@ -197,6 +225,11 @@ def _run_discover(
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
     return result
+
+
+def _print_emerging(emerging: list[str]) -> None:
+    if emerging:
+        out.print("[bold]emerging:[/bold] " + "; ".join(emerging[:10]), highlight=False, soft_wrap=True)
 
 
 def _print_clusters(result) -> None:

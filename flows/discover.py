@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger
 
-from flows.steps import embed, file_sha256, give_reasons, group_touches, load_and_prepare, prepare_columns, step
+from flows.steps import (
+    embed, file_sha256, give_reasons, group_touches, load_and_prepare, prepare_columns, step, watermark,
+)
 from pipeline.cluster import Clustering, centroids, cluster_contacts, relabel
 from pipeline.config import Config, load_config
 from pipeline.decisions import load_decisions, mark_status
@@ -112,6 +114,8 @@ def discover(
                                            out, fingerprint)
         everyone = found.expand(usable, len(contacts))
         contacts["cluster_id"] = everyone.labels
+        contacts["probability"] = everyone.probabilities
+        contacts["was_noise"] = everyone.was_noise
         contacts["duplicate_group"] = duplicate_groups(
             contacts, vectors, usable, found.labels, cfg.prepare.duplicate_similarity
         )
@@ -129,7 +133,7 @@ def discover(
         facts = cluster_facts(vectors, found, descriptions, time.cluster_stats)
         proposals = review(contacts, facts, taxonomy, model, cfg)
         tables = {
-            "contacts": contacts_table(contacts, everyone),
+            "contacts": contacts_table(contacts),
             "clusters": clusters_table(contacts, descriptions, time),
             "reasons": reasons_table(contacts, taxonomy, time),
             "proposals": proposals_table(proposals),
@@ -152,7 +156,7 @@ def discover(
             "reason_assignment": method,
             "embedding": {"model": cfg.embedding.model, "fingerprint": fingerprint},
             "next_cluster_id": next_id,
-            "watermark": _watermark(contacts),
+            "watermark": watermark(contacts),
             "config": cfg.model_dump(mode="json"),
             "report": asdict(report),
         }
@@ -203,11 +207,6 @@ def extra_files(metrics: dict[str, Any] | None, tables: dict, run: dict, time: O
         model.save(folder)
 
     return write
-
-
-def _watermark(contacts: pd.DataFrame) -> str | None:
-    newest = contacts["created_at"].max()
-    return None if pd.isna(newest) else newest.isoformat()
 
 
 if __name__ == "__main__":

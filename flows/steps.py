@@ -80,3 +80,9 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def watermark(contacts: pd.DataFrame) -> str | None:
+    """The newest contact's time: how far the run has read."""
+    newest = contacts["created_at"].max()
+    return None if pd.isna(newest) else newest.isoformat()

@@ -214,10 +214,13 @@ class Config(Section):
     trends: TrendsConfig
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Defaults, then the user's file, then explicit overrides (CLI flags), validated once."""
-    merged = _read_yaml(DEFAULT_CONFIG_PATH)
-    source = str(DEFAULT_CONFIG_PATH)
+def load_config(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None
+) -> Config:
+    """Defaults (or `base`, e.g. the config a run was made with), then the user's file, then explicit overrides
+    (CLI flags), validated once."""
+    merged = base if base is not None else _read_yaml(DEFAULT_CONFIG_PATH)
+    source = "the run's config" if base is not None else str(DEFAULT_CONFIG_PATH)
     if path is not None:
         merged = _deep_merge(merged, _read_yaml(Path(path)))
         source = str(path)

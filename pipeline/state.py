@@ -38,7 +38,7 @@ class ClusterModel:
 
     def assign(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(cluster id or -1, similarity to that cluster's centre) for each vector."""
-        if len(self.ids) == 0:
+        if len(self.ids) == 0 or len(vectors) == 0:
             return np.full(len(vectors), -1, dtype=np.int32), np.zeros(len(vectors), dtype=np.float32)
         sims = vectors @ self.centres.T
         best = sims.argmax(axis=1)

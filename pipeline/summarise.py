@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipeline.cluster import Clustering
 from pipeline.describe import ClusterDescription
 from pipeline.proposals import Proposal
 from pipeline.config import Config
@@ -73,13 +72,9 @@ def _scope(row) -> str:
     return f"reason:{row.reason_id}" if row.reason_id is not None else f"cluster:{row.cluster_id}"
 
 
-def contacts_table(contacts: pd.DataFrame, clustering: Clustering) -> pa.Table:
-    """Every input contact once, with its cluster; `contacts.text` must already be prepared text."""
-    out = contacts.copy()
-    out["cluster_id"] = clustering.labels
-    out["probability"] = clustering.probabilities
-    out["was_noise"] = clustering.was_noise
-    return to_table(out, CONTACTS)
+def contacts_table(contacts: pd.DataFrame) -> pa.Table:
+    """Every input contact once, with its cluster and reason; `contacts.text` must already be redacted."""
+    return to_table(contacts, CONTACTS)
 
 
 def descriptions_frame(descriptions: list[ClusterDescription]) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Which reasons are emerging: each cluster's and reason's recent rate against its baseline.
 
-The recent window is the last `recent_days` up to the newest contact; the baseline the `baseline_days` before it.
+The recent window is the `recent_days` up to the newest contact; the baseline the `baseline_days` before it (both
+half-open: a contact on the boundary counts once).
 Rates are per unit of business volume when volume is known, else per day. The test is the exact conditional test
 for two Poisson rates (recent count given the total is binomial with the windows' share of exposure); false alarms
 across many clusters are held at `false_discovery_rate` with Benjamini-Hochberg.
@@ -39,8 +40,8 @@ def exposures(bounds, volume: pd.DataFrame | None, cfg: TrendsConfig) -> tuple[f
         return float(cfg.baseline_days), float(cfg.recent_days)
     daily = pd.Series(np.repeat(volume["volume"].to_numpy() / 7.0, 7),
                       index=pd.DatetimeIndex([pd.Timestamp(w) + pd.Timedelta(days=d) for w in volume["week"] for d in range(7)], tz="UTC"))
-    base = daily[(daily.index >= start.normalize()) & (daily.index < recent.normalize())].sum()
-    now = daily[(daily.index >= recent.normalize()) & (daily.index <= end)].sum()
+    base = daily[(daily.index > start) & (daily.index <= recent)].sum()
+    now = daily[(daily.index > recent) & (daily.index <= end)].sum()
     if base <= 0 or now <= 0:
         return float(cfg.baseline_days), float(cfg.recent_days)
     return float(base), float(now)
@@ -54,8 +55,8 @@ def trends(contacts: pd.DataFrame, by: str, volume: pd.DataFrame | None, cfg: Tr
         return pd.DataFrame({"trend": None}, index=pd.Index(keys, name=by))
     start, recent, end = bounds
     times = contacts["created_at"]
-    in_base = (times >= start) & (times < recent)
-    in_recent = (times >= recent) & (times <= end)
+    in_base = (times > start) & (times <= recent)  # half-open windows: (start, recent] and (recent, end]
+    in_recent = (times > recent) & (times <= end)
     base = contacts[in_base].groupby(by).size().reindex(keys, fill_value=0)
     now = contacts[in_recent].groupby(by).size().reindex(keys, fill_value=0)
     e_base, e_now = exposures(bounds, volume, cfg)

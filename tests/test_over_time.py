@@ -1,0 +1,167 @@
+"""Over time: touches and issues, the touch index, trends, ranking, stable cluster ids, incremental assign.
+
+The timelines are simulated (benchmarks/simulate.py): real texts, simulated times, customers and volume.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks.simulate import simulate
+from pipeline.config import load_config
+from pipeline.touch_index import touch_index, week_start
+from pipeline.touches import issues, touch_stats
+from pipeline.trends import benjamini_hochberg, trends
+from tests.conftest import SIX_INTENTS
+
+CFG = load_config()
+
+
+def frame(rows: list[tuple]) -> pd.DataFrame:
+    out = pd.DataFrame(rows, columns=["contact_id", "created_at", "customer_id", "ticket_id", "reason_id", "cluster_id"])
+    out["created_at"] = pd.to_datetime(out["created_at"], utc=True)
+    out["row"] = np.arange(1, len(out) + 1)
+    out["duplicate_group"] = None
+    out["handle_time_s"] = 60.0
+    return out
+
+
+def test_touches_follow_tickets_customers_and_the_window():
+    contacts = frame([
+        ("a1", "2026-01-01", "ann", "t1", "refund", 0),
+        ("a2", "2026-01-03", "ann", "t2", "refund", 0),  # same customer and reason, 2 days later: same issue
+        ("a3", "2026-01-09", "ann", "t3", "refund", 0),  # 6 days after a2: still the same issue
+        ("a4", "2026-01-20", "ann", "t4", "refund", 0),  # 11 days later: a new issue
+        ("a5", "2026-01-20", "ann", "t5", "delivery", 1),  # same day, other reason: another issue
+        ("b1", "2026-01-02", "bob", "t6", "refund", 0),
+        ("b2", "2026-02-10", "bob", "t6", "delivery", 1),  # same ticket, weeks later: same issue
+    ])
+    found = issues(contacts, window_days=7)
+    assert found["issue_id"].tolist() == ["a1", "a1", "a1", "a4", "a5", "b1", "b1"]
+    assert found["touch"].tolist() == [1, 2, 3, 1, 1, 1, 2]
+    stats = touch_stats(contacts.join(found), "reason_id").loc["refund"]
+    assert stats["contacts"] == 5 and stats["issues"] == 3
+    assert stats["touches_per_issue"] == pytest.approx(5 / 3)
+    assert stats["repeat_contact_rate"] == pytest.approx(2 / 5)
+    assert stats["one_touch_rate"] == pytest.approx(2 / 3)  # a4 and b1 (its follow-up is about delivery)
+    assert stats["handle_time_s"] == 300.0
+
+
+def test_touch_index_matches_a_hand_computation():
+    # 8 weeks from Monday 2026-01-05; contacts: 2 a week, but 4 in week 8; volume 1,000 a week, 2,000 in week 8
+    days = [f"2026-01-{5 + 7 * w:02d}" if 5 + 7 * w <= 31 else f"2026-02-{5 + 7 * w - 31:02d}" for w in range(8)]
+    rows = [(f"c{w}{i}", day, None, None, "refund" if i == 0 else None, 0) for w, day in enumerate(days)
+            for i in range(4 if w == 7 else 2)]
+    contacts = frame(rows)
+    volume = pd.DataFrame({"week": week_start(pd.to_datetime(pd.Series(days), utc=True)),
+                           "volume": [1000.0] * 7 + [2000.0]})
+    index = touch_index(contacts, volume, {"reason:refund": contacts["reason_id"] == "refund"})
+    overall = index[index["scope"] == "overall"].reset_index(drop=True)
+    assert overall["contacts"].tolist() == [2, 2, 2, 2, 2, 2, 2, 4]
+    assert overall["per_1000"].tolist() == [2.0] * 8
+    # rolling 6 weeks: weeks 1-6: 12 / 6,000; weeks 2-7: 12 / 6,000; weeks 3-8: 14 / 7,000 contacts per 1,000
+    assert overall["rolling_6w"].isna().tolist() == [True] * 5 + [False] * 3
+    assert overall["rolling_6w"].iloc[5:].tolist() == pytest.approx([2.0, 2.0, 2.0])
+    refund = index[index["scope"] == "reason:refund"]
+    assert refund["rolling_6w"].iloc[-1] == pytest.approx(1000 * 6 / 7000)
+    assert str(overall["week"].iloc[0]) == "2026-01-05"
+
+
+def test_trends_find_what_is_new_and_hold_false_alarms():
+    rng = np.random.default_rng(0)
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    rows = []
+    for c in range(30):  # 30 steady clusters, 3 a day on average for 49 days
+        for day in range(49):
+            rows += [(f"s{c}-{day}-{k}", start + pd.Timedelta(days=day), None, None, None, c) for k in range(rng.poisson(3))]
+    rows += [(f"n{k}", start + pd.Timedelta(days=45), None, None, None, 99) for k in range(12)]  # new in the last week
+    rows += [(f"g{day}", start + pd.Timedelta(days=day), None, None, None, 98) for day in range(49) for _ in range(1 if day < 42 else 8)]
+    result = trends(frame(rows), "cluster_id", None, CFG.trends)
+    assert result.loc[99, "trend"] == "new"
+    assert result.loc[98, "trend"] == "growing"
+    assert (result.drop(index=[98, 99])["trend"] != "stable").sum() <= 1
+    q = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.5]))
+    assert q == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.5])  # p x m / rank, then the running minimum from the top
+
+
+@pytest.fixture(scope="module")
+def timeline():
+    """12 simulated weeks over the six-intent texts; change_pin appears only in the last two."""
+    texts = pd.read_csv(SIX_INTENTS)
+    return simulate(texts, weeks=12, contacts=700, new_intents=("change_pin",), seed=5)
+
+
+@pytest.fixture(scope="module")
+def first_run(timeline, tmp_path_factory, test_config):
+    from flows.discover import discover
+
+    folder = tmp_path_factory.mktemp("timeline")
+    contacts = timeline.contacts
+    cut = pd.to_datetime(contacts["created_at"]).max() - pd.Timedelta(days=7)
+    old = contacts[pd.to_datetime(contacts["created_at"]) <= cut]
+    old.to_csv(folder / "history.csv", index=False)
+    contacts[pd.to_datetime(contacts["created_at"]) > cut].to_csv(folder / "last_week.csv", index=False)
+    contacts.to_csv(folder / "all.csv", index=False)
+    timeline.volume.to_csv(folder / "volume.csv", index=False)
+    out = folder / "run"
+    discover(input_path=str(folder / "history.csv"), out_dir=str(out), config_path=str(test_config),
+             volume_path=str(folder / "volume.csv"))
+    return folder, out
+
+
+def test_a_run_ranks_causes_and_charts_the_touch_index(first_run):
+    folder, out = first_run
+    ranking = pd.read_parquet(out / "ranking.parquet")
+    assert ranking["rank"].tolist() == list(range(1, len(ranking) + 1))
+    assert (ranking["touches"].diff().dropna() <= 0).all()  # most touches first
+    assert ranking["cluster_id"].notna().all()  # no taxonomy: every cluster is a cause
+    assert ranking["why"].str.contains("touches from").all()
+    index = pd.read_parquet(out / "touch_index.parquet")
+    overall = index[index["scope"] == "overall"]
+    assert len(overall) >= 11 and overall["rolling_6w"].notna().sum() >= 6
+    assert (out / "touch_index.png").stat().st_size > 10_000
+    clusters = pd.read_parquet(out / "clusters.parquet")
+    assert set(clusters["trend"]) <= {"new", "growing", "declining", "stable", "inactive"}
+    assert (clusters["touches_per_issue"] >= 1).all()
+    lineage = pd.read_parquet(out / "lineage.parquet")
+    assert set(lineage["relation"]) == {"born"}
+
+
+def test_assign_adds_a_day_and_running_it_again_changes_nothing(first_run, tmp_path):
+    import shutil
+
+    from flows.assign import assign
+
+    folder, out = first_run
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    before = pd.read_parquet(run / "contacts.parquet")
+    first = assign(input_path=str(folder / "last_week.csv"), out_dir=str(run))
+    after = pd.read_parquet(run / "contacts.parquet")
+    assert first.new_contacts > 0 and len(after) == len(before) + first.new_contacts
+    assert first.assigned >= 0.7 * first.new_contacts
+    again = assign(input_path=str(folder / "last_week.csv"), out_dir=str(run))
+    assert again.new_contacts == 0 and again.skipped == first.new_contacts
+    pd.testing.assert_frame_equal(pd.read_parquet(run / "contacts.parquet"), after)
+    assert pd.read_parquet(run / "ranking.parquet")["contacts"].sum() >= len(after) * 0.9
+
+
+def test_a_second_discover_keeps_cluster_ids(first_run, tmp_path, test_config, six_intents):
+    import shutil
+
+    from flows.discover import discover
+
+    folder, out = first_run
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    before = pd.read_parquet(run / "contacts.parquet")[["contact_id", "cluster_id"]]
+    discover(input_path=str(folder / "all.csv"), out_dir=str(run), config_path=str(test_config),
+             volume_path=str(folder / "volume.csv"))
+    after = pd.read_parquet(run / "contacts.parquet")[["contact_id", "cluster_id"]]
+    both = before.merge(after, on="contact_id", suffixes=("_before", "_after"))
+    kept = (both["cluster_id_before"] == both["cluster_id_after"]).mean()
+    assert kept >= 0.9, kept
+    lineage = pd.read_parquet(run / "lineage.parquet")
+    assert "continued" in set(lineage["relation"])
