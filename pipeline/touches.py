@@ -15,37 +15,36 @@ STAT_COLUMNS = ["contacts", "issues", "touches_per_issue", "repeat_contact_rate"
 
 
 def issues(contacts: pd.DataFrame, window_days: float) -> pd.DataFrame:
-    """`issue_id` (the first contact of the issue) and `touch` (1 for the first contact, 2 for the next ...)."""
-    n = len(contacts)
-    parent = np.arange(n)
+    """`issue_id` (the first contact of the issue) and `touch` (1 for the first contact, 2 for the next ...).
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(i: int, j: int) -> None:
-        a, b = find(i), find(j)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
+    Contacts are nodes, "same issue" links are edges, issues are the connected components (vectorised: a day's
+    refresh over a long history stays fast)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     frame = contacts.reset_index(drop=True)
+    n = len(frame)
+    position = np.arange(n)
+    edges = []
     for columns in (["ticket_id"], ["customer_id", "duplicate_group"]):  # a pasted text is one issue per customer
-        for rows in frame.groupby(columns, sort=False).indices.values():
-            for r in rows[1:]:
-                union(rows[0], r)
+        first = frame.assign(_pos=position).groupby(columns, sort=False)["_pos"].transform("first")
+        linked = first.notna().to_numpy() & (first.to_numpy(dtype=float, na_value=-1) != position)
+        edges.append((first.to_numpy(dtype=float, na_value=-1)[linked].astype(int), position[linked]))
     topic = frame["reason_id"].where(frame["reason_id"].notna(), "cluster:" + frame["cluster_id"].astype(str))
     topic = topic.where(frame["reason_id"].notna() | (frame["cluster_id"] >= 0))
-    timed = frame.assign(_topic=topic, _pos=np.arange(n)).dropna(subset=["customer_id", "_topic", "created_at"])
-    window = pd.Timedelta(days=window_days)
-    for _, group in timed.sort_values("created_at", kind="stable").groupby(["customer_id", "_topic"], sort=False):
-        times, positions = group["created_at"].to_numpy(), group["_pos"].to_numpy()
-        for k in range(1, len(group)):
-            if times[k] - times[k - 1] <= window:
-                union(int(positions[k - 1]), int(positions[k]))
-    roots = np.array([find(i) for i in range(n)])
-    order = frame.assign(_root=roots, _pos=np.arange(n)).sort_values(["created_at", "row"], na_position="last", kind="stable")
+    timed = frame.assign(_topic=topic, _pos=position).dropna(subset=["customer_id", "_topic", "created_at"])
+    timed = timed.sort_values(["customer_id", "_topic", "created_at"], kind="stable")
+    same = (timed["customer_id"].to_numpy()[1:] == timed["customer_id"].to_numpy()[:-1]) & (
+        timed["_topic"].to_numpy()[1:] == timed["_topic"].to_numpy()[:-1]
+    )
+    close = np.diff(timed["created_at"].to_numpy()) <= np.timedelta64(int(window_days * 86400), "s")
+    chained = np.flatnonzero(same & close)
+    edges.append((timed["_pos"].to_numpy()[chained], timed["_pos"].to_numpy()[chained + 1]))
+    rows = np.concatenate([a for a, _ in edges]) if edges else np.array([], int)
+    cols = np.concatenate([b for _, b in edges]) if edges else np.array([], int)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    order = frame.assign(_root=component).sort_values(["created_at", "row"], na_position="last", kind="stable")
     first = order.groupby("_root")["contact_id"].transform("first")
     touch = order.groupby("_root").cumcount() + 1
     return pd.DataFrame({"issue_id": first, "touch": touch}).sort_index().set_index(contacts.index)
