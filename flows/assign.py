@@ -16,15 +16,16 @@ import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger
 
+from flows.artifacts import publish
 from flows.discover import emerging, extra_files
 from flows.steps import (
-    embed, file_sha256, give_reasons, group_touches, load_and_prepare, prepare_columns, step, watermark,
+    embed, file_sha256, give_reasons, group_touches, load_and_prepare, prepare_columns, step, watermark, where,
 )
 from pipeline.config import load_config
 from pipeline.duplicates import duplicate_groups
 from pipeline.embed import Embedder
 from pipeline.errors import OutputError
-from pipeline.outputs import check_output_folder, output_lock, read_manifest, remember_last_run, write_run
+from pipeline.outputs import check_output_folder, is_remote, local_copy, output_lock, read_manifest, remember_last_run, write_run
 from pipeline.schemas import CONTACTS, PROPOSALS, to_table
 from pipeline.state import ClusterModel, require_model
 from pipeline.summarise import (
@@ -63,67 +64,70 @@ def assign(
     """Add the contacts in `input_path` to the run in `out_dir`: clusters, reasons, touches, ranking, touch index
     and trends. The run's own config applies, with `config_path` and `overrides` on top."""
     logger = get_run_logger()
-    out = Path(out_dir)
-    check_output_folder(out)
-    manifest = read_manifest(out)
-    if manifest is None:
-        raise OutputError(f"{out} holds no run to assign to: run `touchless discover ... --out {out}` first")
-    cfg = load_config(config_path, overrides, base=manifest["config"])
-    taxonomy = load_taxonomy(cfg.taxonomy.path) if cfg.taxonomy.path else None
-    volume_path = volume_path or manifest.get("volume")
-    volume = load_volume(volume_path) if volume_path else None
-    fingerprint = Embedder(cfg.embedding).ref.fingerprint
-    with output_lock(out):
-        model = require_model(out, fingerprint)
-        previous = pd.read_parquet(out / "contacts.parquet")
-        fresh, report = load_and_prepare(input_path, cfg)
-        seen = fresh["contact_id"].isin(previous["contact_id"])
-        fresh = fresh[~seen].reset_index(drop=True)
-        usable = np.flatnonzero((fresh["text_status"] == "ok").to_numpy())
-        vectors, computed, _ = embed(fresh["text"].iloc[usable].tolist(), cfg, show_progress)
-        labels, similarity = place(vectors, model)
-        fresh["cluster_id"] = -1
-        fresh["probability"] = np.float32(0)
-        fresh.loc[fresh.index[usable], "cluster_id"] = labels
-        fresh.loc[fresh.index[usable], "probability"] = np.where(labels >= 0, similarity, 0)
-        fresh["was_noise"] = fresh["cluster_id"] < 0
-        fresh["duplicate_group"] = duplicate_groups(fresh, vectors, usable, labels, cfg.prepare.duplicate_similarity)
-        prepare_columns(fresh)
-        if taxonomy is not None and len(usable):
-            report.warnings += give_reasons(fresh, vectors, usable, taxonomy, cfg)[2]
-        contacts = pd.concat([previous, fresh[[c for c in CONTACTS.names if c in fresh]]], ignore_index=True)
-        contacts[["issue_id", "touch"]] = group_touches(contacts, cfg)
-        descriptions = pd.read_parquet(out / "clusters.parquet", columns=["cluster_id", "label", "keywords", "examples"])
-        time = over_time(contacts, volume, taxonomy, dict(zip(descriptions["cluster_id"], descriptions["label"])), cfg)
-        tables = {
-            "contacts": contacts_table(contacts),
-            "clusters": clusters_table(contacts, descriptions, time),
-            "reasons": reasons_table(contacts, taxonomy, time),
-            "proposals": to_table(pd.read_parquet(out / "proposals.parquet"), PROPOSALS),
-            "ranking": ranking_table(time),
-            "touch_index": touch_index_table(time),
-            "lineage": lineage_table(pd.read_parquet(out / "lineage.parquet")),
-        }
-        run = {
-            **manifest,
-            "kind": "assign",
-            "assigned_input": str(Path(input_path).resolve()),
-            "assigned_input_sha256": file_sha256(Path(input_path)),
-            "contacts": len(contacts),
-            "volume": str(Path(volume_path).resolve()) if volume_path else None,
-            "watermark": watermark(contacts),
-            "assign_report": asdict(report),
-        }
-        write_run(out, tables, run, extra=extra_files(None, tables, run, time, model))
-    remember_last_run(out)
-    result = AssignResult(
-        out_dir=str(out.resolve()), new_contacts=len(fresh), skipped=int(seen.sum()),
-        assigned=int((labels >= 0).sum()), total_contacts=len(contacts), embedded_new=computed,
-        warnings=report.warnings, emerging=emerging(time),
-    )
-    logger.info("assign: %d new contacts (%d already in the run), %d joined a cluster; %d in all",
-                result.new_contacts, result.skipped, result.assigned, result.total_contacts)
-    return result
+    with local_copy(out_dir) as out:
+        check_output_folder(out)
+        manifest = read_manifest(out)
+        if manifest is None:
+            raise OutputError(f"{out} holds no run to assign to: run `touchless discover ... --out {out}` first")
+        cfg = load_config(config_path, overrides, base=manifest["config"])
+        taxonomy = load_taxonomy(cfg.taxonomy.path) if cfg.taxonomy.path else None
+        volume_path = volume_path or manifest.get("volume")
+        volume = load_volume(volume_path) if volume_path else None
+        fingerprint = Embedder(cfg.embedding).ref.fingerprint
+        with output_lock(out):
+            model = require_model(out, fingerprint)
+            previous = pd.read_parquet(out / "contacts.parquet")
+            fresh, report = load_and_prepare(input_path, cfg)
+            seen = fresh["contact_id"].isin(previous["contact_id"])
+            fresh = fresh[~seen].reset_index(drop=True)
+            usable = np.flatnonzero((fresh["text_status"] == "ok").to_numpy())
+            vectors, computed, _ = embed(fresh["text"].iloc[usable].tolist(), cfg, show_progress)
+            labels, similarity = place(vectors, model)
+            fresh["cluster_id"] = -1
+            fresh["probability"] = np.float32(0)
+            fresh.loc[fresh.index[usable], "cluster_id"] = labels
+            fresh.loc[fresh.index[usable], "probability"] = np.where(labels >= 0, similarity, 0)
+            fresh["was_noise"] = fresh["cluster_id"] < 0
+            fresh["duplicate_group"] = duplicate_groups(fresh, vectors, usable, labels, cfg.prepare.duplicate_similarity)
+            prepare_columns(fresh)
+            if taxonomy is not None and len(usable):
+                report.warnings += give_reasons(fresh, vectors, usable, taxonomy, cfg)[2]
+            contacts = pd.concat([previous, fresh[[c for c in CONTACTS.names if c in fresh]]], ignore_index=True)
+            contacts[["issue_id", "touch"]] = group_touches(contacts, cfg)
+            descriptions = pd.read_parquet(out / "clusters.parquet", columns=["cluster_id", "label", "keywords", "examples"])
+            time = over_time(contacts, volume, taxonomy, dict(zip(descriptions["cluster_id"], descriptions["label"])), cfg)
+            tables = {
+                "contacts": contacts_table(contacts),
+                "clusters": clusters_table(contacts, descriptions, time),
+                "reasons": reasons_table(contacts, taxonomy, time),
+                "proposals": to_table(pd.read_parquet(out / "proposals.parquet"), PROPOSALS),
+                "ranking": ranking_table(time),
+                "touch_index": touch_index_table(time),
+                "lineage": lineage_table(pd.read_parquet(out / "lineage.parquet")),
+            }
+            run = {
+                **manifest,
+                "kind": "assign",
+                "assigned_input": where(input_path),
+                "assigned_input_sha256": file_sha256(input_path),
+                "contacts": len(contacts),
+                "volume": where(volume_path),
+                "watermark": watermark(contacts),
+                "assign_report": asdict(report),
+            }
+            write_run(out, tables, run, extra=extra_files(None, tables, run, time, model))
+        remember_last_run(out)
+        for warning in report.warnings:
+            logger.warning(warning)
+        publish("assign", str(out.resolve()), time, tables["proposals"].to_pandas(), len(contacts))
+        result = AssignResult(
+            out_dir=str(out_dir) if is_remote(out_dir) else str(out.resolve()), new_contacts=len(fresh), skipped=int(seen.sum()),
+            assigned=int((labels >= 0).sum()), total_contacts=len(contacts), embedded_new=computed,
+            warnings=report.warnings, emerging=emerging(time),
+        )
+        logger.info("assign: %d new contacts (%d already in the run), %d joined a cluster; %d in all",
+                    result.new_contacts, result.skipped, result.assigned, result.total_contacts)
+        return result
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger
 
+from flows.artifacts import publish
 from flows.steps import (
-    embed, file_sha256, give_reasons, group_touches, load_and_prepare, prepare_columns, step, watermark,
+    embed, file_sha256, give_reasons, group_touches, load_and_prepare, prepare_columns, step, watermark, where,
 )
 from pipeline.cluster import Clustering, centroids, cluster_contacts, relabel
 from pipeline.config import Config, load_config
@@ -28,7 +29,7 @@ from pipeline.embed import Embedder
 from pipeline.evaluate import evaluate_run
 from pipeline.inputs import load_labels
 from pipeline.lineage import stable_ids
-from pipeline.outputs import check_output_folder, output_lock, remember_last_run, write_run
+from pipeline.outputs import check_output_folder, is_remote, local_copy, output_lock, remember_last_run, write_run
 from pipeline.proposals import ClusterFacts, Proposal, cluster_facts, propose
 from pipeline.reasons import ReasonModel
 from pipeline.report import review_page
@@ -99,88 +100,91 @@ def discover(
     known reasons and write `metrics.json`."""
     logger = get_run_logger()
     cfg = load_config(config_path, overrides)
-    out = Path(out_dir)
-    check_output_folder(out)
-    taxonomy = load_taxonomy(cfg.taxonomy.path) if cfg.taxonomy.path else None
-    volume = load_volume(volume_path) if volume_path else None
-    fingerprint = Embedder(cfg.embedding).ref.fingerprint
-    with output_lock(out):
-        contacts, report = load_and_prepare(input_path, cfg)
-        known = load_labels(input_path, cfg.input, label_column) if label_column else None
-        usable = np.flatnonzero((contacts["text_status"] == "ok").to_numpy())
-        texts = contacts["text"].iloc[usable].tolist()
-        vectors, computed, cached = embed(texts, cfg, show_progress)
-        found, lineage, next_id = keep_ids(cluster(vectors, cfg), vectors, contacts["contact_id"].to_numpy()[usable],
-                                           out, fingerprint)
-        everyone = found.expand(usable, len(contacts))
-        contacts["cluster_id"] = everyone.labels
-        contacts["probability"] = everyone.probabilities
-        contacts["was_noise"] = everyone.was_noise
-        contacts["duplicate_group"] = duplicate_groups(
-            contacts, vectors, usable, found.labels, cfg.prepare.duplicate_similarity
+    with local_copy(out_dir) as out:
+        check_output_folder(out)
+        taxonomy = load_taxonomy(cfg.taxonomy.path) if cfg.taxonomy.path else None
+        volume = load_volume(volume_path) if volume_path else None
+        fingerprint = Embedder(cfg.embedding).ref.fingerprint
+        with output_lock(out):
+            contacts, report = load_and_prepare(input_path, cfg)
+            known = load_labels(input_path, cfg.input, label_column) if label_column else None
+            usable = np.flatnonzero((contacts["text_status"] == "ok").to_numpy())
+            texts = contacts["text"].iloc[usable].tolist()
+            vectors, computed, cached = embed(texts, cfg, show_progress)
+            found, lineage, next_id = keep_ids(cluster(vectors, cfg), vectors, contacts["contact_id"].to_numpy()[usable],
+                                               out, fingerprint)
+            everyone = found.expand(usable, len(contacts))
+            contacts["cluster_id"] = everyone.labels
+            contacts["probability"] = everyone.probabilities
+            contacts["was_noise"] = everyone.was_noise
+            contacts["duplicate_group"] = duplicate_groups(
+                contacts, vectors, usable, found.labels, cfg.prepare.duplicate_similarity
+            )
+            prepare_columns(contacts)
+            model, method = None, None
+            if taxonomy is not None:
+                assignment, model, warnings = give_reasons(contacts, vectors, usable, taxonomy, cfg)
+                method = {"method": assignment.method, "held_out_accuracy": assignment.held_out}
+                report.warnings += warnings
+            contacts[["issue_id", "touch"]] = group_touches(contacts, cfg)
+            descriptions = descriptions_frame(describe_clusters(
+                texts, contacts["terms"].iloc[usable].tolist(), vectors, found.labels, cfg.describe
+            ))
+            time = over_time(contacts, volume, taxonomy, dict(zip(descriptions["cluster_id"], descriptions["label"])), cfg)
+            facts = cluster_facts(vectors, found, descriptions, time.cluster_stats)
+            proposals = review(contacts, facts, taxonomy, model, cfg)
+            tables = {
+                "contacts": contacts_table(contacts),
+                "clusters": clusters_table(contacts, descriptions, time),
+                "reasons": reasons_table(contacts, taxonomy, time),
+                "proposals": proposals_table(proposals),
+                "ranking": ranking_table(time),
+                "touch_index": touch_index_table(time),
+                "lineage": lineage_table(lineage),
+            }
+            metrics = None
+            if known is not None:
+                scored = contacts[["contact_id"]].assign(cluster_id=everyone.labels)
+                metrics = {"label_column": label_column, **evaluate_run(scored, known).as_dict()}
+            run = {
+                "kind": "discover",
+                "input": where(input_path),
+                "input_sha256": file_sha256(input_path),
+                "contacts": len(contacts),
+                "volume": where(volume_path),
+                "taxonomy": str(Path(cfg.taxonomy.path).resolve()) if cfg.taxonomy.path else None,
+                "taxonomy_version": taxonomy.version if taxonomy else None,
+                "reason_assignment": method,
+                "embedding": {"model": cfg.embedding.model, "fingerprint": fingerprint},
+                "next_cluster_id": next_id,
+                "watermark": watermark(contacts),
+                "config": cfg.model_dump(mode="json"),
+                "report": asdict(report),
+            }
+            model_of_clusters = fit_cluster_model(vectors, found.labels, cfg.cluster.reassign_similarity, fingerprint)
+            write_run(out, tables, run, extra=extra_files(metrics, tables, run, time, model_of_clusters))
+        remember_last_run(out)
+        for warning in report.warnings:
+            logger.warning(warning)
+        publish("discover", str(out.resolve()), time, tables["proposals"].to_pandas(), len(contacts))
+        result = DiscoverResult(
+            out_dir=str(out_dir) if is_remote(out_dir) else str(out.resolve()),
+            contacts=len(contacts),
+            clustered=int((everyone.labels >= 0).sum()),
+            noise=int((everyone.labels < 0).sum()),
+            clusters=len(descriptions),
+            embedded_new=computed,
+            embedded_cached=cached,
+            warnings=report.warnings,
+            metrics=metrics,
+            proposals=sum(p.status == "open" for p in proposals),
+            emerging=emerging(time),
         )
-        prepare_columns(contacts)
-        model, method = None, None
-        if taxonomy is not None:
-            assignment, model, warnings = give_reasons(contacts, vectors, usable, taxonomy, cfg)
-            method = {"method": assignment.method, "held_out_accuracy": assignment.held_out}
-            report.warnings += warnings
-        contacts[["issue_id", "touch"]] = group_touches(contacts, cfg)
-        descriptions = descriptions_frame(describe_clusters(
-            texts, contacts["terms"].iloc[usable].tolist(), vectors, found.labels, cfg.describe
-        ))
-        time = over_time(contacts, volume, taxonomy, dict(zip(descriptions["cluster_id"], descriptions["label"])), cfg)
-        facts = cluster_facts(vectors, found, descriptions, time.cluster_stats)
-        proposals = review(contacts, facts, taxonomy, model, cfg)
-        tables = {
-            "contacts": contacts_table(contacts),
-            "clusters": clusters_table(contacts, descriptions, time),
-            "reasons": reasons_table(contacts, taxonomy, time),
-            "proposals": proposals_table(proposals),
-            "ranking": ranking_table(time),
-            "touch_index": touch_index_table(time),
-            "lineage": lineage_table(lineage),
-        }
-        metrics = None
-        if known is not None:
-            scored = contacts[["contact_id"]].assign(cluster_id=everyone.labels)
-            metrics = {"label_column": label_column, **evaluate_run(scored, known).as_dict()}
-        run = {
-            "kind": "discover",
-            "input": str(Path(input_path).resolve()),
-            "input_sha256": file_sha256(Path(input_path)),
-            "contacts": len(contacts),
-            "volume": str(Path(volume_path).resolve()) if volume_path else None,
-            "taxonomy": str(Path(cfg.taxonomy.path).resolve()) if cfg.taxonomy.path else None,
-            "taxonomy_version": taxonomy.version if taxonomy else None,
-            "reason_assignment": method,
-            "embedding": {"model": cfg.embedding.model, "fingerprint": fingerprint},
-            "next_cluster_id": next_id,
-            "watermark": watermark(contacts),
-            "config": cfg.model_dump(mode="json"),
-            "report": asdict(report),
-        }
-        model_of_clusters = fit_cluster_model(vectors, found.labels, cfg.cluster.reassign_similarity, fingerprint)
-        write_run(out, tables, run, extra=extra_files(metrics, tables, run, time, model_of_clusters))
-    remember_last_run(out)
-    result = DiscoverResult(
-        out_dir=str(out.resolve()),
-        contacts=len(contacts),
-        clustered=int((everyone.labels >= 0).sum()),
-        noise=int((everyone.labels < 0).sum()),
-        clusters=len(descriptions),
-        embedded_new=computed,
-        embedded_cached=cached,
-        warnings=report.warnings,
-        metrics=metrics,
-        proposals=sum(p.status == "open" for p in proposals),
-        emerging=emerging(time),
-    )
-    logger.info(
-        "discover: %d contacts, %d clusters, %d noise, %d open proposals; embedded %d new, %d from cache",
-        result.contacts, result.clusters, result.noise, result.proposals, computed, cached,
-    )
-    return result
+        logger.info(
+            "discover: %d contacts, %d clusters, %d noise, %d open proposals; embedded %d new, %d from cache",
+            result.contacts, result.clusters, result.noise, result.proposals, computed, cached,
+        )
+        return result
 
 
 def emerging(time: OverTime) -> list[str]:

@@ -72,14 +72,24 @@ def prepare_columns(contacts: pd.DataFrame) -> None:
         contacts[column] = pd.Series(value, index=contacts.index, dtype=object if value is None else float)
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(location: str) -> str:
+    """Of a local file or a URL: identifies the input a run read."""
     import hashlib
 
+    import fsspec
+
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with fsspec.open(location, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def where(location: str | None) -> str | None:
+    """A path made absolute, a URL as given: how run.json names the files a run read."""
+    if location is None:
+        return None
+    return location if "://" in location else str(Path(location).resolve())
 
 
 def watermark(contacts: pd.DataFrame) -> str | None:

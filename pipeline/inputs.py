@@ -11,7 +11,7 @@ import gzip
 import io
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ class InputReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def contacts_from_table(raw: pd.DataFrame, cfg: InputConfig, path: Path) -> tuple[pd.DataFrame, InputReport]:
+def contacts_from_table(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> tuple[pd.DataFrame, InputReport]:
     """The canonical contacts frame: one row per input row, every canonical column present (nulls where absent).
 
     Extra column: `row`, the source row number.
@@ -70,33 +70,50 @@ def truncate_long(frame: pd.DataFrame, max_chars: int, report: InputReport) -> N
         )
 
 
-def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
-    """Every column as strings (ids like '007' stay as written); empty cells as missing."""
-    if not path.is_file():
-        raise InputError("file does not exist", file=str(path))
+def read_table(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """Every column as strings (ids like '007' stay as written); empty cells as missing. `path` may be a URL
+    fsspec understands (s3://, gcs://, https:// ... with the matching fsspec package installed)."""
+    location = str(path)
+    path = PurePosixPath(location.split("://", 1)[-1])
+    if not exists(location):
+        raise InputError("file does not exist", file=location)
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     kind = suffixes[-1] if suffixes else ""
     if kind in (".parquet", ".pq"):
-        return _read_parquet(path)
+        return _read_parquet(location)
     if kind not in (".csv", ".tsv", ".jsonl", ".ndjson"):
         raise InputError(
             f"unsupported file type '{kind or path.name}'",
-            file=str(path),
+            file=location,
             hint="give a .csv, .tsv, .jsonl or .parquet file (.csv.gz and .jsonl.gz work too)",
         )
-    text = _decode(path, encoding)
+    text = _decode(location, encoding)
     if not text.strip():
-        raise InputError("file is empty", file=str(path))
+        raise InputError("file is empty", file=location)
     if kind in (".jsonl", ".ndjson"):
-        return _read_jsonl(text, path)
-    return _read_delimited(text, path, sep="\t" if kind == ".tsv" else ",")
+        return _read_jsonl(text, location)
+    return _read_delimited(text, location, sep="\t" if kind == ".tsv" else ",")
 
 
-def _decode(path: Path, encoding: str) -> str:
-    data = path.read_bytes()
-    if path.suffix.lower() == ".gz":
+def exists(location: str) -> bool:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(location)
+    return fs.isfile(path)
+
+
+def read_bytes(location: str) -> bytes:
+    import fsspec
+
+    with fsspec.open(location, "rb") as fh:
+        return fh.read()
+
+
+def _decode(location: str, encoding: str) -> str:
+    data = read_bytes(location)
+    if location.lower().endswith(".gz"):
         data = gzip.decompress(data)
     codec = "utf-8-sig" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else encoding
     try:
@@ -105,26 +122,26 @@ def _decode(path: Path, encoding: str) -> str:
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(
             f"bytes at line {line} (byte {exc.start}) are not valid {encoding}: {data[exc.start:exc.end]!r}",
-            file=str(path),
+            file=location,
             hint="re-export the file as UTF-8, or set input.encoding in your config (e.g. latin-1)",
         ) from None
     except LookupError:
-        raise InputError(f"unknown encoding '{encoding}' (input.encoding)", file=str(path)) from None
+        raise InputError(f"unknown encoding '{encoding}' (input.encoding)", file=location) from None
 
 
-def _read_delimited(text: str, path: Path, sep: str) -> pd.DataFrame:
+def _read_delimited(text: str, location: str, sep: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""])
     except pd.errors.ParserError as exc:
-        raise InputError(f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'}: {exc}", file=str(path)) from None
+        raise InputError(f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'}: {exc}", file=location) from None
     except pd.errors.EmptyDataError:
-        raise InputError("file is empty", file=str(path)) from None
+        raise InputError("file is empty", file=location) from None
     if frame.empty:
-        raise InputError("file has a header but no rows", file=str(path))
+        raise InputError("file has a header but no rows", file=location)
     return frame
 
 
-def _read_jsonl(text: str, path: Path) -> pd.DataFrame:
+def _read_jsonl(text: str, location: str) -> pd.DataFrame:
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -132,25 +149,25 @@ def _read_jsonl(text: str, path: Path) -> pd.DataFrame:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"line {number} is not valid JSON: {exc.msg}", file=str(path)) from None
+            raise InputError(f"line {number} is not valid JSON: {exc.msg}", file=location) from None
         if not isinstance(record, dict):
-            raise InputError(f"line {number} is not a JSON object", file=str(path))
+            raise InputError(f"line {number} is not a JSON object", file=location)
         records.append(record)
     frame = pd.DataFrame.from_records(records)
     return frame.map(lambda v: None if v is None or v == "" else str(v)).astype(object)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(location: str) -> pd.DataFrame:
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(io.BytesIO(read_bytes(location)))
     except Exception as exc:  # pyarrow raises several types for damaged files
-        raise InputError(f"cannot be read as Parquet: {exc}", file=str(path)) from None
+        raise InputError(f"cannot be read as Parquet: {exc}", file=location) from None
     if table.num_rows == 0:
-        raise InputError("file has no rows", file=str(path))
+        raise InputError("file has no rows", file=location)
     return table.to_pandas()
 
 
-def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: Path) -> pd.DataFrame:
+def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> pd.DataFrame:
     mapping = cfg.columns.model_dump()
     found = [str(c) for c in raw.columns]
     for name in REQUIRED:
@@ -168,7 +185,7 @@ def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: Path) -> pd.DataFram
     return frame
 
 
-def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: Path, report: InputReport) -> None:
+def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: str | Path, report: InputReport) -> None:
     ids = frame["contact_id"]
     missing = ids.isna() | (ids.astype(str).str.strip() == "")
     if missing.any():
@@ -201,7 +218,7 @@ def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: Path, report: InputR
     frame.drop(index=frame.index[dup], inplace=True)
 
 
-def _coerce_optional(frame: pd.DataFrame, path: Path, report: InputReport) -> None:
+def _coerce_optional(frame: pd.DataFrame, path: str | Path, report: InputReport) -> None:
     present = [c for c in OPTIONAL if frame[c].notna().any()]
     report.optional_columns = present
     for name in ("customer_id", "ticket_id", "channel", "reason"):
@@ -239,7 +256,6 @@ def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
     In a messages export the contact is the conversation, and its reason the label most of its messages carry."""
     from pipeline.messages import is_messages
 
-    path = Path(path)
     raw = read_table(path, cfg.encoding)
     messages = is_messages(raw, cfg)
     id_column = cfg.messages.columns.conversation_id if messages else cfg.columns.contact_id

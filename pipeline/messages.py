@@ -27,7 +27,7 @@ def is_messages(raw: pd.DataFrame, cfg: InputConfig) -> bool:
     )
 
 
-def conversations(raw: pd.DataFrame, cfg: InputConfig, path: Path) -> tuple[pd.DataFrame, pd.DataFrame, InputReport]:
+def conversations(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, InputReport]:
     """(contacts, turns, report): one contact per conversation in the canonical layout plus conversation columns,
     and its customer turns (`contact`: position of the contact, `text`, `echo`: repeats an agent or bot)."""
     columns = cfg.messages.columns

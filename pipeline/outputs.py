@@ -8,6 +8,7 @@ write. A lock file beside the folder keeps two runs from writing the same output
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -72,6 +73,8 @@ def write_run(
     """Parquet files, one DuckDB file with every table, the manifest, and whatever `extra` adds; then swap."""
     out_dir = Path(out_dir).resolve()
     check_output_folder(out_dir)
+    for stale in out_dir.parent.glob(f".{out_dir.name}.staging-*"):  # left by a run that was killed; we hold the lock
+        shutil.rmtree(stale, ignore_errors=True)
     staging = out_dir.parent / f".{out_dir.name}.staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     try:
@@ -87,6 +90,42 @@ def write_run(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def is_remote(location: str | Path) -> bool:
+    return "://" in str(location) and not str(location).startswith("file://")
+
+
+@contextmanager
+def local_copy(out_dir: str | Path) -> Iterator[Path]:
+    """The folder a run works in. A local folder is itself. For a URL (s3://, gcs://, az:// ... with the matching
+    fsspec package installed) it is a mirror under the user cache: the last run is pulled before, and the new one
+    pushed after the run succeeds, into a staging prefix first and then over the old folder. Object stores cannot
+    rename atomically, so the push is a copy; the lock guards this machine only."""
+    if not is_remote(out_dir):
+        yield Path(out_dir)
+        return
+    import fsspec
+
+    fs, remote = fsspec.core.url_to_fs(str(out_dir))
+    remote = remote.rstrip("/")
+    mirror = cache_home() / "mirrors" / hashlib.sha1(str(out_dir).encode()).hexdigest()[:16] / "run"
+    if mirror.exists():
+        shutil.rmtree(mirror)
+    mirror.mkdir(parents=True)
+    if fs.exists(f"{remote}/{MANIFEST}"):
+        for path in fs.find(remote):
+            target = mirror / path[len(remote) + 1 :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(path, str(target))
+    yield mirror
+    staging = f"{remote}.staging-{uuid.uuid4().hex[:8]}"
+    for path in mirror.rglob("*"):
+        if path.is_file():
+            fs.put_file(str(path), f"{staging}/{path.relative_to(mirror).as_posix()}")
+    if fs.exists(remote):
+        fs.rm(remote, recursive=True)
+    fs.mv(staging, remote, recursive=True)
 
 
 def remember_last_run(out_dir: Path) -> None:

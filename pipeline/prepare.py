@@ -41,7 +41,6 @@ def read_and_prepare(path: str | Path, cfg: Config) -> tuple[pd.DataFrame, Input
     Each turn is cleaned and redacted; turns that carry no reason (or echo an agent) are dropped; the rest are
     joined into the contact's text.
     """
-    path = Path(path)
     raw = read_table(path, cfg.input.encoding)
     if is_messages(raw, cfg.input):
         frame, turns, report = conversations(raw, cfg.input, path)

@@ -21,7 +21,6 @@ FLAT = 0.05  # within +-5%: flat
 
 def load_volume(path: str | Path) -> pd.DataFrame:
     """A business-volume table (`date`, `volume`), daily or weekly, summed per week (weeks start on Monday)."""
-    path = Path(path)
     raw = read_table(path)
     missing = [c for c in ("date", "volume") if c not in raw.columns]
     if missing:
