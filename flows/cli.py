@@ -15,6 +15,7 @@ from rich.table import Table
 
 from configs import CONFIG_DIR
 from flows.review_cli import proposals_app, taxonomy_app
+from pipeline.config import load_config
 from pipeline.errors import TouchlessError
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 EXAMPLE_TAXONOMY = CONFIG_DIR / "taxonomy.yaml"
+DEPLOYMENTS = CONFIG_DIR / "deployments.yaml"
 app.add_typer(proposals_app, name="proposals")
 app.add_typer(taxonomy_app, name="taxonomy")
 out = Console()
@@ -87,9 +89,11 @@ def assign(
     touches, ranking, touch index and trends. Contacts already in the run are skipped."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
     from flows.assign import assign as assign_flow
+    from flows.runner import task_runner
 
     overrides = _overrides(None, None, input_kind, None, None)
-    result = assign_flow(
+    runner = task_runner(load_config(config, overrides or None).runner)
+    result = assign_flow.with_options(task_runner=runner)(
         input_path=str(input), out_dir=str(out_dir), config_path=str(config) if config else None,
         overrides=overrides or None, show_progress=sys.stderr.isatty(), volume_path=str(volume) if volume else None,
     )
@@ -164,6 +168,20 @@ def demo(
 
 
 @app.command()
+def serve(
+    deployments: Annotated[Path, typer.Option("--deployments", help="the deployments file")] = DEPLOYMENTS,
+) -> None:
+    """Register the daily and weekly deployments with your Prefect server (PREFECT_API_URL) and run them on their
+    schedules until stopped."""
+    from flows.serve import load_deployments, main as serve_main
+
+    spec = load_deployments(deployments)
+    out.print(f"serving touchless-daily ({spec.daily.cron}) and touchless-weekly ({spec.weekly.cron}) for {spec.out}; "
+              "Ctrl-C stops", highlight=False)
+    serve_main(deployments)
+
+
+@app.command()
 def sql(
     out_dir: Annotated[Path, typer.Argument(help="a run's output folder")],
     query: Annotated[str, typer.Argument(help="SQL over the tables contacts, clusters, ...")],
@@ -212,8 +230,10 @@ def _run_discover(
 ):
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
     from flows.discover import discover as discover_flow
+    from flows.runner import task_runner
 
-    result = discover_flow(
+    runner = task_runner(load_config(config, overrides or None).runner)
+    result = discover_flow.with_options(task_runner=runner)(
         input_path=str(input),
         out_dir=str(out_dir),
         config_path=str(config) if config else None,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from prefect import task
+from prefect import task, unmapped
 from prefect.cache_policies import NO_CACHE
 
 from flows.progress import progress_bar
@@ -35,11 +35,29 @@ def load_and_prepare(input_path: str, cfg: Config) -> tuple[pd.DataFrame, InputR
 
 
 @step
+def embed_partition(texts: list[str], cfg: Config) -> np.ndarray:
+    """One partition's vectors, wherever the task runner puts it (a Dask worker needs touchless installed)."""
+    return Embedder(cfg.embedding).encode(texts)
+
+
 def embed(texts: list[str], cfg: Config, show_progress: bool) -> tuple[np.ndarray, int, int]:
+    """Vectors for `texts`: the texts not cached yet are embedded in partitions mapped over the flow's task runner
+    (threads here, or a Dask cluster); each finished partition is cached at once, so a killed run keeps it."""
     embedder = Embedder(cfg.embedding)
+    todo = embedder.missing(texts)
+    partitions = [todo[i : i + cfg.embedding.partition_size] for i in range(0, len(todo), cfg.embedding.partition_size)]
     with progress_bar("embedding", show_progress) as on_progress:
-        result = embedder.embed(texts, on_progress=on_progress)
-    return result.vectors, result.computed, result.cached
+        done = 0
+        if on_progress:
+            on_progress(0, len(todo))
+        futures = embed_partition.map(partitions, unmapped(cfg)) if partitions else []
+        for partition, future in zip(partitions, futures):
+            embedder.store(partition, future.result())
+            done += len(partition)
+            if on_progress:
+                on_progress(done, len(todo))
+    result = embedder.embed(texts)
+    return result.vectors, len(todo), result.cached - len(todo)
 
 
 @step

@@ -240,9 +240,38 @@ def cluster_contacts(vectors: np.ndarray, cfg: ClusterConfig, reduce_cfg: Reduce
     order = np.argsort(first)  # distinct vectors in order of first appearance
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
-    found = _cluster_distinct(vectors[first[order]], counts[order], cfg, reduce_cfg, seed)
+    distinct, weights = vectors[first[order]], counts[order]
+    if len(distinct) > cfg.sample_size:
+        found = _cluster_sample(distinct, weights, cfg, reduce_cfg, seed)
+    else:
+        found = _cluster_distinct(distinct, weights, cfg, reduce_cfg, seed)
     pick = rank[inverse.ravel()]
     return Clustering(found.labels[pick], found.probabilities[pick], found.was_noise[pick], found.links)
+
+
+def _cluster_sample(
+    vectors: np.ndarray, weights: np.ndarray, cfg: ClusterConfig, reduce_cfg: ReduceConfig, seed: int
+) -> Clustering:
+    """Very large sets: cluster a seeded sample of `sample_size`, then every other contact joins the nearest
+    cluster centre when at least `reassign_similarity` alike (else noise). Memory and time stay bounded."""
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(len(vectors), cfg.sample_size, replace=False))
+    found = _cluster_distinct(vectors[sample], weights[sample], cfg, reduce_cfg, seed)
+    labels = np.full(len(vectors), -1, dtype=np.int32)
+    probabilities = np.zeros(len(vectors), dtype=np.float32)
+    was_noise = np.ones(len(vectors), dtype=bool)
+    labels[sample], probabilities[sample], was_noise[sample] = found.labels, found.probabilities, found.was_noise
+    rest = np.setdiff1d(np.arange(len(vectors)), sample)
+    ids, centres = centroids(vectors[sample], found.labels)
+    for start in range(0, len(rest), 8192):
+        part = rest[start : start + 8192]
+        sims = vectors[part] @ centres.T
+        best = sims.argmax(axis=1)
+        close = sims[np.arange(len(part)), best] >= cfg.reassign_similarity
+        labels[part[close]] = ids[best[close]]
+        probabilities[part[close]] = sims[np.arange(len(part)), best][close]
+        was_noise[part] = ~close
+    return Clustering(labels, probabilities, was_noise, found.links)
 
 
 def _cluster_distinct(

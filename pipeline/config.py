@@ -117,6 +117,7 @@ class EmbeddingConfig(Section):
     threads: int = Field(ge=0)
     cache_dir: str | None
     chunk_size: int = Field(gt=0)
+    partition_size: int = Field(gt=0)
 
 
 class ReduceConfig(Section):
@@ -140,6 +141,7 @@ class ClusterConfig(Section):
     granularity: Literal["coarse", "medium", "fine"]
     target_reasons: tuple[int, int] | None
     silhouette_tolerance: float = Field(ge=0, le=1)
+    sample_size: int = Field(ge=100)
     min_cluster_size: int = Field(ge=1)
     merge_similarity: float = Field(gt=0, le=1)
     reassign_similarity: float = Field(ge=-1, le=1)
@@ -200,6 +202,12 @@ class TrendsConfig(Section):
     min_new: int = Field(ge=1)
 
 
+class RunnerConfig(Section):
+    kind: Literal["threads", "dask"]
+    address: str | None
+    workers: int = Field(ge=1)
+
+
 class Config(Section):
     seed: int
     input: InputConfig
@@ -212,6 +220,7 @@ class Config(Section):
     touches: TouchesConfig
     ranking: RankingConfig
     trends: TrendsConfig
+    runner: RunnerConfig
 
 
 def load_config(

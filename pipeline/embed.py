@@ -147,6 +147,19 @@ class Embedder:
     def key(self, text: str) -> bytes:
         return hashlib.sha256(f"{self.ref.fingerprint}\0{self.precision}\0{text}".encode()).digest()
 
+    def missing(self, texts: Sequence[str]) -> list[str]:
+        """The distinct texts the cache does not hold yet, in first-seen order."""
+        unique = list(dict.fromkeys(texts))
+        found = self.cache.get_many([self.key(t) for t in unique])
+        return [t for t in unique if self.key(t) not in found]
+
+    def store(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        self.cache.put_many((self.key(t), v) for t, v in zip(texts, vectors))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for `texts` straight from the model (no cache): what an embedding task runs."""
+        return self._encode(list(texts))
+
     def embed(self, texts: Sequence[str], on_progress: ProgressCallback | None = None) -> Embeddings:
         unique = list(dict.fromkeys(texts))
         keys = {t: self.key(t) for t in unique}

@@ -1,0 +1,99 @@
+"""Scheduled like a data team runs it: a real Prefect server on 127.0.0.1, the deployments served, the daily flow
+triggered through the API; then its outputs and its artifact are checked, and the server stopped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+import yaml
+
+from flows.runner import free_port
+from tests.conftest import SIX_INTENTS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait(predicate, timeout: float, what: str, every: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture()
+def prefect_server(tmp_path):
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_UI_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+
+    def healthy():
+        try:
+            return httpx.get(f"{api}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait(healthy, 180, "the Prefect server to start")
+        yield api, {**env, "PREFECT_API_URL": api, "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_config):
+    api, env = prefect_server
+    contacts = pd.read_csv(SIX_INTENTS)
+    contacts["created_at"] = pd.date_range("2026-10-01", periods=len(contacts), freq="4h", tz="UTC").astype(str)
+    contacts.iloc[:250].to_csv(tmp_path / "history.csv", index=False)
+    contacts.to_csv(tmp_path / "export.csv", index=False)  # the export grew by 50 contacts since
+    run = tmp_path / "run"
+    subprocess.run([sys.executable, "-m", "flows.cli", "discover", str(tmp_path / "history.csv"), "--out", str(run),
+                    "--config", str(test_config)], env=env, cwd=ROOT, check=True, capture_output=True)
+    spec = tmp_path / "deployments.yaml"
+    spec.write_text(yaml.safe_dump({
+        "out": str(run), "input": str(tmp_path / "export.csv"), "config": str(test_config),
+        "daily": {"cron": "0 6 * * *"}, "weekly": {"cron": "0 5 * * 1"},
+    }))
+    served = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--deployments", str(spec)], env=env,
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def deployment():
+            found = httpx.post(f"{api}/deployments/filter", json={"deployments": {"name": {"any_": ["touchless-daily"]}}}).json()
+            return found[0] if found else None
+
+        daily = wait(deployment, 180, "the deployments to be registered")
+        names = {d["name"] for d in httpx.post(f"{api}/deployments/filter", json={}).json()}
+        assert names == {"touchless-daily", "touchless-weekly"}
+        assert daily["schedules"][0]["schedule"]["cron"] == "0 6 * * *"
+        flow_run = httpx.post(f"{api}/deployments/{daily['id']}/create_flow_run", json={}).json()
+
+        def finished():
+            state = httpx.get(f"{api}/flow_runs/{flow_run['id']}").json()["state"]
+            return state if state and state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+        state = wait(finished, 300, "the daily flow run to finish", every=2)
+        assert state["type"] == "COMPLETED", state
+    finally:
+        served.terminate()
+        served.wait(timeout=60)
+    assert len(pd.read_parquet(run / "contacts.parquet")) == 300
+    artifacts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [flow_run["id"]]}}}).json()
+    summary = {a["key"]: a for a in artifacts}
+    assert {"touchless-summary", "touchless-ranking"} <= set(summary)
+    assert "Top causes by touches" in summary["touchless-summary"]["data"]
