@@ -1,0 +1,66 @@
+"""A run killed in the middle of embedding: the last good output stays, nothing embedded is embedded again, and
+the next run gives exactly what an uninterrupted run gives."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "pipeline" / "demo" / "banking77_demo.csv"
+
+
+def cached(cache: Path) -> int:
+    try:
+        with sqlite3.connect(cache / "embeddings.sqlite", timeout=1) as db:
+            return db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_killed_while_embedding_then_run_again(tmp_path, six_intents_run):
+    import shutil
+
+    from flows.discover import discover
+
+    cache = tmp_path / "cache"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"embedding:\n  cache_dir: {cache}\n  partition_size: 100\n")
+    out = tmp_path / "out"
+    shutil.copytree(six_intents_run[0], out)  # a previous good output the crash must not touch
+    before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+    run = subprocess.Popen([sys.executable, "-m", "flows.cli", "discover", str(DEMO), "--out", str(out), "--config",
+                            str(config)], cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while cached(cache) < 300 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    done_before_kill = cached(cache)
+    assert 300 <= done_before_kill < 2000, done_before_kill  # killed half-way through the ~2,100 texts
+    assert {p.name: p.read_bytes() for p in out.glob("*.parquet")} == before  # the last good output, untouched
+
+    again = discover(input_path=str(DEMO), out_dir=str(out), config_path=str(config))
+    assert again.embedded_cached == done_before_kill  # nothing embedded twice
+    reference = tmp_path / "reference"
+    discover(input_path=str(DEMO), out_dir=str(reference), config_path=str(config))
+    # the same result; only cluster ids may differ (the killed folder had an earlier run, whose ids carry over)
+    a, b = (pd.read_parquet(f / "contacts.parquet") for f in (out, reference))
+    assert adjusted_rand_score(a["cluster_id"], b["cluster_id"]) == 1.0
+    ids = ["cluster_id", "issue_id"]
+    pd.testing.assert_frame_equal(a.drop(columns=ids), b.drop(columns=ids))
+    for table, key in (("clusters", "label"), ("ranking", "name")):
+        a, b = (pd.read_parquet(f / f"{table}.parquet").drop(columns=["cluster_id", "rank"], errors="ignore")
+                .sort_values(key).reset_index(drop=True) for f in (out, reference))
+        pd.testing.assert_frame_equal(a, b)
+    contacts = pd.read_parquet(out / "contacts.parquet")
+    assert contacts["contact_id"].is_unique and len(contacts) == len(pd.read_csv(DEMO))  # nothing double-counted
