@@ -9,7 +9,6 @@ aggregates). Contacts already in the run are skipped, so running the same file t
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np

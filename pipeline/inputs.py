@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 

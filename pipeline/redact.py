@@ -55,7 +55,7 @@ _NOT_NAMES = {
     "a", "an", "the", "my", "your", "not", "urgent", "about", "regarding", "to", "for", "so", "very", "really",
     "again", "it", "this", "that", "ridiculous", "unacceptable", "frustrating", "all", "team", "support", "you",
     "sir", "madam", "there", "everyone", "in", "on", "at", "me", "i", "we", "is", "and", "but", "just", "still",
-    "ok", "okay", "advance", "much", "lot", "again", "help", "please", "customer", "service",
+    "ok", "okay", "advance", "much", "lot", "help", "please", "customer", "service",
 }
 _CAPITALISED_INSIDE = re.compile(r"[a-z,;:]\s+[A-Z][a-z]+")
 _SHORT = 4  # words

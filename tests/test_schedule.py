@@ -73,13 +73,13 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
     served = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--deployments", str(spec)], env=env,
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        def deployment():
-            found = httpx.post(f"{api}/deployments/filter", json={"deployments": {"name": {"any_": ["touchless-daily"]}}}).json()
-            return found[0] if found else None
+        def registered():  # `serve` registers them one after the other
+            found = {d["name"]: d for d in httpx.post(f"{api}/deployments/filter", json={}).json()}
+            return found if len(found) >= 2 else None
 
-        daily = wait(deployment, 180, "the deployments to be registered")
-        names = {d["name"] for d in httpx.post(f"{api}/deployments/filter", json={}).json()}
-        assert names == {"touchless-daily", "touchless-weekly"}
+        found = wait(registered, 180, "the deployments to be registered")
+        assert set(found) == {"touchless-daily", "touchless-weekly"}
+        daily = found["touchless-daily"]
         assert daily["schedules"][0]["schedule"]["cron"] == "0 6 * * *"
         flow_run = httpx.post(f"{api}/deployments/{daily['id']}/create_flow_run", json={}).json()
 
