@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import CountVectorizer
 
 from pipeline.cluster import centroids
 from pipeline.config import DescribeConfig
@@ -28,6 +27,8 @@ def class_tfidf_keywords(terms: list[str], labels: np.ndarray, n_keywords: int) 
     if not ids:
         return {}
     docs = [" ".join(t for t, lab in zip(terms, labels) if lab == c) for c in ids]
+    from sklearn.feature_extraction.text import CountVectorizer  # here: `assign` never describes, and saves the import
+
     vectorizer = CountVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), lowercase=False)
     try:
         counts = vectorizer.fit_transform(docs).astype(np.float64)
