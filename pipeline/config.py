@@ -179,6 +179,7 @@ class ProposalsConfig(Section):
 class TaxonomyConfig(Section):
     path: str | None
     min_similarity: float = Field(ge=-1, le=1)
+    self_training: float = Field(ge=0, lt=1)
     min_probability: float = Field(ge=0, le=1)
     holdout_share: float = Field(gt=0, lt=1)
     classifier_c: float = Field(gt=0)
