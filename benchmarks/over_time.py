@@ -73,6 +73,14 @@ def ranking_check(out: Path, truth: pd.DataFrame) -> None:
     other_reasons = reasons[reasons["trend"].isin(["new", "growing"])]["reason_id"].tolist()
     detail = ", ".join(f"{i}: {clusters.loc[v, 'trend'].tolist() if v else '-'}" for i, v in found.items())
     print(f"trends: {sum(bool(v) for v in found.values())} of {len(NEW)} new intents flagged new or growing ({detail})")
+    clustered = contacts[contacts["cluster_id"] >= 0]
+    home = {i: int(clustered.loc[clustered["intent"] == i, "cluster_id"].value_counts().index[0]) for i in NEW
+            if (clustered["intent"] == i).any()}  # the cluster holding most of the intent's contacts
+    held = ", ".join(f"{i}: cluster {c} ({clusters.loc[c, 'trend']}, {(clustered['cluster_id'] == c).sum()} contacts, "
+                     f"{(clustered.loc[clustered['cluster_id'] == c, 'intent'] == i).mean():.0%} the intent)"
+                     for i, c in home.items())
+    print(f"  the cluster holding most of each new intent: "
+          f"{sum(clusters.loc[c, 'trend'] in ('new', 'growing') for c in home.values())} of {len(NEW)} flagged ({held})")
     print(f"  flagged new or growing otherwise: {len(others)} cluster(s) {others}, {len(other_reasons)} reason(s) "
           f"{other_reasons}")
 
