@@ -227,9 +227,11 @@ class Config(Section):
 def load_config(
     path: str | Path | None = None, overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None
 ) -> Config:
-    """Defaults (or `base`, e.g. the config a run was made with), then the user's file, then explicit overrides
-    (CLI flags), validated once."""
-    merged = base if base is not None else _read_yaml(DEFAULT_CONFIG_PATH)
+    """Defaults, then `base` (e.g. the config a run was made with: settings added to touchless since then take
+    their defaults), then the user's file, then explicit overrides (CLI flags), validated once."""
+    merged = _read_yaml(DEFAULT_CONFIG_PATH)
+    if base is not None:
+        merged = _deep_merge(merged, base)
     source = "the run's config" if base is not None else str(DEFAULT_CONFIG_PATH)
     if path is not None:
         merged = _deep_merge(merged, _read_yaml(Path(path)))

@@ -88,6 +88,15 @@ def test_unknown_config_key_is_named(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_run_made_before_a_setting_existed_still_loads():
+    """`assign` reads the config a run was made with; settings added since then take their defaults."""
+    from pipeline.config import load_config
+
+    older = load_config().model_dump()
+    del older["taxonomy"]["self_training"]
+    assert load_config(base=older).taxonomy.self_training == load_config().taxonomy.self_training
+
+
 def test_refuses_to_replace_a_folder_it_did_not_write(tmp_path, test_config, capsys):
     folder = tmp_path / "mine"
     folder.mkdir()
