@@ -82,6 +82,7 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
         daily = found["touchless-daily"]
         assert daily["schedules"][0]["schedule"]["cron"] == "0 6 * * *"
         flow_run = httpx.post(f"{api}/deployments/{daily['id']}/create_flow_run", json={}).json()
+        assert "id" in flow_run, flow_run
 
         def finished():
             state = httpx.get(f"{api}/flow_runs/{flow_run['id']}").json()["state"]

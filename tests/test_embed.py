@@ -1,0 +1,29 @@
+"""The embedding model: touchless's mean-pooling encoder (plain transformers) gives sentence-transformers' vectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from pipeline.config import load_config
+from pipeline.embed import MeanPoolingEncoder, resolve_model
+from tests.conftest import SIX_INTENTS
+
+
+def test_own_encoder_matches_sentence_transformers():
+    from sentence_transformers import SentenceTransformer
+
+    path = Path(resolve_model(load_config().embedding.model).path)
+    texts = pd.read_csv(SIX_INTENTS)["text"].head(40).tolist() + [
+        "", "ok", "Ünïcödé café — naïve façade ✓ 日本語", "card " * 600,  # empty, short, non-ASCII, past 256 tokens
+    ]
+    assert MeanPoolingEncoder.fits(path)
+    with torch.inference_mode():
+        ours = MeanPoolingEncoder(path).encode(texts, batch_size=16)
+        reference = SentenceTransformer(str(path), device="cpu", local_files_only=True).encode(
+            texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
+    assert ours.shape == reference.shape == (len(texts), 384)
+    assert np.abs(ours - reference).max() < 1e-5
