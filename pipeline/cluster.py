@@ -67,9 +67,22 @@ def knn_graph(vectors: np.ndarray, k: int, block: int = 2048) -> sparse.csr_matr
 
 
 def leiden(graph: sparse.csr_matrix, resolution: float, seed: int) -> np.ndarray:
+    """Leiden communities. scikit-network's refinement step draws from C's `rand()`, not from `random_state`, so
+    without seeding it the result depended on how many draws the process had made before (a second run in one
+    process could differ from the first)."""
     from sknetwork.clustering import Leiden
 
+    _seed_c_rand(seed)
     return Leiden(resolution=resolution, random_state=seed).fit_predict(graph).astype(np.int32)
+
+
+def _seed_c_rand(seed: int) -> None:
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).srand(ctypes.c_uint(seed))
+    except (OSError, AttributeError):  # no C library to reach (not Linux or macOS): draws stay process-dependent
+        pass
 
 
 def resolution_for(cfg: ClusterConfig, n: int) -> float:

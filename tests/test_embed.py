@@ -1,4 +1,4 @@
-"""The embedding model: touchless's mean-pooling encoder (plain transformers) gives sentence-transformers' vectors."""
+"""The embedding model: touchless's own mean-pooling encoder (plain torch) gives sentence-transformers' vectors."""
 
 from __future__ import annotations
 

@@ -35,6 +35,24 @@ def six_vectors(embedding_cache):
     return Embedder(cfg.embedding).embed(texts).vectors
 
 
+def test_clusters_do_not_depend_on_what_the_process_did_before(embedding_cache):
+    """scikit-network's Leiden draws from C's rand(); touchless seeds it, so a run in a busy process (a Prefect
+    worker, a test session) gives the clusters a fresh process gives."""
+    import ctypes
+    from pathlib import Path
+
+    from pipeline.cluster import knn_graph, leiden
+
+    demo = Path(__file__).resolve().parents[1] / "pipeline" / "demo" / "banking77_demo.csv"
+    cfg = load_config(overrides={"embedding": {"cache_dir": str(embedding_cache)}})
+    graph = knn_graph(Embedder(cfg.embedding).embed(pd.read_csv(demo)["text"].tolist()).vectors, 15)
+    first = leiden(graph, 14.0, 42)
+    for draws in (1, 977, 5000):
+        for _ in range(draws):
+            ctypes.CDLL(None).rand()
+        assert (leiden(graph, 14.0, 42) == first).all()
+
+
 def test_granularity_orders_the_number_of_clusters(six_vectors):
     counts = {}
     for granularity in ("coarse", "medium", "fine"):
