@@ -41,8 +41,8 @@ def fixed_costs(env: dict) -> list[tuple[str, float]]:
     """What a fresh process pays before any contact is touched (each measured in its own new process)."""
     probes = [
         ("python + touchless CLI imports", "import flows.cli"),
-        ("torch + transformers imports", "import torch, transformers.models.bert"),
-        ("embedding model load (MiniLM)",
+        ("torch import", "import torch"),
+        ("embedding model load (MiniLM, torch import included)",
          "from pipeline.config import load_config; from pipeline.embed import Embedder; Embedder(load_config().embedding).model"),
         ("spaCy name recogniser load", "from pipeline.redact import ner; ner()"),
         ("Prefect: a first flow run, no server (ephemeral)",
