@@ -134,7 +134,7 @@ def _read_texts(vectors: np.ndarray, sims: np.ndarray, model: ReasonModel, cfg: 
     classifier = LogisticRegression(C=cfg.classifier_c, max_iter=1000).fit(
         np.vstack([vectors[confident], model.vectors]), np.concatenate([best[confident], model.owner])
     )
-    return classifier.classes_[classifier.predict_proba(vectors).argmax(axis=1)]
+    return classifier.predict(vectors)
 
 
 def _pick(ids: list[str], best: np.ndarray, score: np.ndarray, threshold: float) -> tuple[list[str | None], np.ndarray]:
