@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -57,7 +56,7 @@ def list_proposals(
 def show(proposal_id: str, run: RunOpt = None) -> None:
     """Show the evidence for one proposal."""
     folder = _run_folder(run)
-    p = _one(_proposals(folder), proposal_id)
+    p = _one(folder, proposal_id)
     out.print(f"[bold]{p['name']}[/bold]  ({KIND_NAMES.get(p['kind'], p['kind'])}, {p['proposal_id']}, {p['status']})")
     out.print(p["description"])
     out.print(f"evidence: {p['evidence']}", highlight=False)
@@ -88,9 +87,7 @@ def accept(
     by: ByOpt = None,
 ) -> None:
     """Accept a proposal (optionally renamed); `touchless taxonomy apply` writes it into the taxonomy."""
-    folder = _run_folder(run)
-    row = _one(_proposals(folder), proposal_id)
-    path = _taxonomy_path(folder, taxonomy)
+    folder, row, path = _to_decide(run, proposal_id, taxonomy)
     parts = None
     if row["kind"] == "split":
         clusters = pd.read_parquet(folder / "clusters.parquet").set_index("cluster_id")
@@ -112,9 +109,7 @@ def reject(
     by: ByOpt = None,
 ) -> None:
     """Reject a proposal; it stays hidden in later runs unless its evidence grows materially."""
-    folder = _run_folder(run)
-    row = _one(_proposals(folder), proposal_id)
-    path = _taxonomy_path(folder, taxonomy)
+    _, row, path = _to_decide(run, proposal_id, taxonomy)
     record(path, _proposal(row), "rejected", why=reason, by=by)
     out.print(f"rejected {proposal_id}: {reason}")
 
@@ -156,7 +151,9 @@ def _proposals(folder: Path) -> pd.DataFrame:
     return pd.read_parquet(path).sort_values("rank")
 
 
-def _one(proposals: pd.DataFrame, proposal_id: str) -> dict:
+def _one(folder: Path, proposal_id: str) -> dict:
+    """The run's proposal whose id starts with `proposal_id` (people type the first few characters)."""
+    proposals = _proposals(folder)
     found = proposals[proposals["proposal_id"].str.startswith(proposal_id)]
     if len(found) != 1:
         raise TouchlessError(f"{'no' if found.empty else 'more than one'} proposal has the id '{proposal_id}' "
@@ -174,10 +171,16 @@ def _proposal(row: dict) -> Proposal:
     return Proposal(**{k: (int(v) if k in ("contacts", "touches") else v) for k, v in row.items() if k in fields})
 
 
+def _to_decide(run: Path | None, proposal_id: str, taxonomy: Path | None) -> tuple[Path, dict, Path]:
+    """(run folder, the proposal, the taxonomy file its decision goes beside)."""
+    folder = _run_folder(run)
+    return folder, _one(folder, proposal_id), _taxonomy_path(folder, taxonomy)
+
+
 def _taxonomy_path(folder: Path, given: Path | None) -> Path:
     if given:
         return given
-    used = json.loads((folder / "run.json").read_text()).get("taxonomy")
+    used = (read_manifest(folder) or {}).get("taxonomy")
     if not used:
         raise TouchlessError("this run used no taxonomy: give --taxonomy FILE, the file to build it in "
                              "(`touchless taxonomy apply` creates it)")

@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 import flows  # noqa: F401  (Prefect settings)
 from configs import CONFIG_DIR
-from pipeline.config import load_config
+from pipeline.config import load_config, read_yaml
 from pipeline.errors import ConfigError
 
 
@@ -42,10 +41,8 @@ class Deployments(BaseModel):
 
 def load_deployments(path: str | Path) -> Deployments:
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"deployments file {path} does not exist")
     try:
-        return Deployments.model_validate(yaml.safe_load(path.read_text()) or {})
+        return Deployments.model_validate(read_yaml(path, "deployments file"))
     except ValidationError as exc:
         problems = "; ".join(f"'{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in exc.errors())
         raise ConfigError(f"deployments file {path} is not valid: {problems}") from None

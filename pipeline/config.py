@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from configs import DEFAULT_CONFIG_PATH
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, TouchlessError
 
 
 class Section(BaseModel):
@@ -229,12 +229,12 @@ def load_config(
 ) -> Config:
     """Defaults, then `base` (e.g. the config a run was made with: settings added to touchless since then take
     their defaults), then the user's file, then explicit overrides (CLI flags), validated once."""
-    merged = _read_yaml(DEFAULT_CONFIG_PATH)
+    merged = read_yaml(DEFAULT_CONFIG_PATH, "config file")
     if base is not None:
         merged = _deep_merge(merged, base)
     source = "the run's config" if base is not None else str(DEFAULT_CONFIG_PATH)
     if path is not None:
-        merged = _deep_merge(merged, _read_yaml(Path(path)))
+        merged = _deep_merge(merged, read_yaml(Path(path), "config file"))
         source = str(path)
     if overrides:
         merged = _deep_merge(merged, overrides)
@@ -244,18 +244,28 @@ def load_config(
         raise ConfigError(_describe_errors(exc, source)) from None
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path, what: str, error: type[TouchlessError] = ConfigError) -> dict[str, Any]:
+    """A YAML file a person writes (config, taxonomy, decisions, deployments) as a mapping ({} when empty); a missing
+    file, broken YAML or a non-mapping raises `error` naming the file as `what` ("config file", ...)."""
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+        raise error(f"{what} {path} does not exist")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        raise error(f"{what} {path} is not valid YAML: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(data).__name__}")
+        raise error(f"{what} {path} must hold a mapping, not {type(data).__name__}")
     return data
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> None:
+    """Write a file people read and edit (keys in the given order), atomically: a crash leaves the old file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110), encoding="utf-8")
+    tmp.replace(path)
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
 
+from pipeline.config import read_yaml, write_yaml
 from pipeline.proposals import Proposal
-from pipeline.taxonomy import Reason, Taxonomy, TaxonomyError, dump_taxonomy, load_taxonomy, parse_taxonomy, slug
+from pipeline.taxonomy import Reason, Taxonomy, TaxonomyError, taxonomy_data, load_taxonomy, parse_taxonomy, slug
 
 
 def decisions_path(taxonomy_path: Path) -> Path:
@@ -29,16 +29,11 @@ def load_decisions(taxonomy_path: Path) -> list[dict[str, Any]]:
     path = decisions_path(taxonomy_path)
     if not path.is_file():
         return []
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return list(data.get("decisions", []))
+    return list(read_yaml(path, "decisions file", TaxonomyError).get("decisions", []))
 
 
 def save_decisions(taxonomy_path: Path, decisions: list[dict[str, Any]]) -> None:
-    path = decisions_path(taxonomy_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump({"decisions": decisions}, sort_keys=False, allow_unicode=True, width=110))
-    tmp.replace(path)
+    write_yaml(decisions_path(taxonomy_path), {"decisions": decisions})
 
 
 def record(
@@ -114,9 +109,7 @@ def apply_decisions(taxonomy_path: Path) -> tuple[Taxonomy, list[str]]:
     parse_taxonomy(updated.model_dump(), str(taxonomy_path))  # the same structural checks as on load
     if taxonomy_path.is_file():
         shutil.copy2(taxonomy_path, taxonomy_path.with_name(f"{taxonomy_path.stem}.v{current.version}.yaml"))
-    tmp = taxonomy_path.with_suffix(".yaml.tmp")
-    tmp.write_text(dump_taxonomy(updated), encoding="utf-8")
-    tmp.replace(taxonomy_path)
+    write_yaml(taxonomy_path, taxonomy_data(updated))
     for d in pending:
         d["applied_in"] = version
     save_decisions(taxonomy_path, decisions)

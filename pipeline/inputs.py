@@ -217,23 +217,28 @@ def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: str | Path, report: 
     frame.drop(index=frame.index[dup], inplace=True)
 
 
+def parse_times(frame: pd.DataFrame, field: str, column: str, report: InputReport) -> pd.Series:
+    """`frame[field]` as UTC times (any common format); values that are not dates are left empty and reported with
+    their rows under the input's `column` name."""
+    if frame[field].isna().all():
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    parsed = pd.to_datetime(frame[field], errors="coerce", utc=True, format="mixed")
+    bad = parsed.isna() & frame[field].notna()
+    if bad.any():
+        report.warnings.append(
+            f"{int(bad.sum())} value(s) of '{column}' are not dates and were left empty "
+            f"(rows {list_rows(frame.loc[bad, 'row'].tolist())})"
+        )
+    return parsed
+
+
 def _coerce_optional(frame: pd.DataFrame, path: str | Path, report: InputReport) -> None:
     present = [c for c in OPTIONAL if frame[c].notna().any()]
     report.optional_columns = present
     for name in ("customer_id", "ticket_id", "channel", "reason"):
         col = frame[name]
         frame[name] = col.where(col.isna(), col.astype(str).str.strip()).replace("", None)
-    if "created_at" in present:
-        parsed = pd.to_datetime(frame["created_at"], errors="coerce", utc=True, format="mixed")
-        bad = parsed.isna() & frame["created_at"].notna()
-        if bad.any():
-            report.warnings.append(
-                f"{int(bad.sum())} value(s) of created_at are not dates and were left empty "
-                f"(rows {list_rows(frame.loc[bad, 'row'].tolist())})"
-            )
-        frame["created_at"] = parsed
-    else:
-        frame["created_at"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    frame["created_at"] = parse_times(frame, "created_at", "created_at", report)
     seconds = pd.to_numeric(frame["handle_time_s"], errors="coerce")
     bad = (seconds.isna() & frame["handle_time_s"].notna()) | (seconds < 0)
     if bad.any():

@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.config import InputConfig
 from pipeline.errors import InputError
-from pipeline.inputs import InputReport, list_rows
+from pipeline.inputs import InputReport, list_rows, parse_times
 
 REQUIRED = ("conversation_id", "role", "text")
 
@@ -53,7 +53,7 @@ def conversations(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> tupl
     frame["conversation_id"] = frame["conversation_id"].astype(str).str.strip()
     frame["text"] = frame["text"].fillna("").astype(str)
     frame["role"] = _roles(frame, cfg, report, columns.role)
-    frame["sent_at"] = _times(frame, report, columns.sent_at)
+    frame["sent_at"] = parse_times(frame, "sent_at", columns.sent_at, report)
 
     contacts, turns = [], []
     for position, (conversation, messages) in enumerate(frame.groupby("conversation_id", sort=False)):
@@ -103,19 +103,6 @@ def _roles(frame: pd.DataFrame, cfg: InputConfig, report: InputReport, column: s
             "input.messages.roles in your config"
         )
     return mapped.fillna("unknown")
-
-
-def _times(frame: pd.DataFrame, report: InputReport, column: str) -> pd.Series:
-    if frame["sent_at"].isna().all():
-        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
-    parsed = pd.to_datetime(frame["sent_at"], errors="coerce", utc=True, format="mixed")
-    bad = parsed.isna() & frame["sent_at"].notna()
-    if bad.any():
-        report.warnings.append(
-            f"{int(bad.sum())} value(s) of '{column}' are not dates and were left empty "
-            f"(rows {list_rows(frame.loc[bad, 'row'].tolist())})"
-        )
-    return parsed
 
 
 def _first(values: pd.Series):

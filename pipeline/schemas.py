@@ -13,6 +13,15 @@ from pipeline.clean import REMOVED_KINDS
 from pipeline.errors import TouchlessError
 
 _TS = pa.timestamp("us", tz="UTC")
+# what touches say of a cluster or a reason (pipeline/touches.py), and whether it is emerging (pipeline/trends.py)
+_TOUCH_STATS = [
+    pa.field("issues", pa.int64()),
+    pa.field("touches_per_issue", pa.float64()),
+    pa.field("repeat_contact_rate", pa.float64()),  # contacts that repeat an issue, of all its contacts
+    pa.field("one_touch_rate", pa.float64()),  # issues settled in one contact
+    pa.field("handle_time_s", pa.float64()),  # total agent time, where the input has it
+]
+_TREND = pa.field("trend", pa.string())  # new | growing | declining | stable | inactive (null without times)
 
 CONTACTS = pa.schema(
     [
@@ -55,12 +64,8 @@ CLUSTERS = pa.schema(
         pa.field("tickets", pa.int64()),  # distinct tickets, where ticket_id was given
         pa.field("contacts_per_customer", pa.float64()),
         pa.field("contacts_per_ticket", pa.float64()),
-        pa.field("issues", pa.int64()),
-        pa.field("touches_per_issue", pa.float64()),
-        pa.field("repeat_contact_rate", pa.float64()),  # contacts that repeat an issue, of all its contacts
-        pa.field("one_touch_rate", pa.float64()),  # issues settled in one contact
-        pa.field("handle_time_s", pa.float64()),  # total agent time, where the input has it
-        pa.field("trend", pa.string()),  # new | growing | declining | stable | inactive (null without times)
+        *_TOUCH_STATS,
+        _TREND,
     ]
 )
 
@@ -74,12 +79,8 @@ REASONS = pa.schema(
         pa.field("share", pa.float64()),  # of all contacts in the run
         pa.field("mean_score", pa.float64()),
         pa.field("cluster_ids", pa.list_(pa.int32())),  # clusters holding most of its contacts, largest first
-        pa.field("issues", pa.int64()),
-        pa.field("touches_per_issue", pa.float64()),
-        pa.field("repeat_contact_rate", pa.float64()),  # contacts that repeat an issue, of all its contacts
-        pa.field("one_touch_rate", pa.float64()),  # issues settled in one contact
-        pa.field("handle_time_s", pa.float64()),  # total agent time, where the input has it
-        pa.field("trend", pa.string()),  # new | growing | declining | stable | inactive (null without times)
+        *_TOUCH_STATS,
+        _TREND,
     ]
 )
 

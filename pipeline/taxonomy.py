@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.config import read_yaml
 from pipeline.errors import TouchlessError
 
 
@@ -51,14 +51,7 @@ class Taxonomy(BaseModel):
 
 
 def load_taxonomy(path: str | Path) -> Taxonomy:
-    path = Path(path)
-    if not path.is_file():
-        raise TaxonomyError(f"taxonomy file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise TaxonomyError(f"taxonomy file {path} is not valid YAML: {exc}") from None
-    return parse_taxonomy(data, str(path))
+    return parse_taxonomy(read_yaml(Path(path), "taxonomy file", TaxonomyError), str(path))
 
 
 def parse_taxonomy(data: object, source: str) -> Taxonomy:
@@ -121,7 +114,8 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:60] or "reason"
 
 
-def dump_taxonomy(taxonomy: Taxonomy) -> str:
+def taxonomy_data(taxonomy: Taxonomy) -> dict:
+    """The taxonomy as its file holds it: `version` always, other fields only where they differ from defaults."""
     data = taxonomy.model_dump(exclude_defaults=True)
     data["version"] = taxonomy.version
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+    return data
