@@ -76,9 +76,7 @@ def assign(
         with output_lock(out):
             model = require_model(out, fingerprint)
             previous = pd.read_parquet(out / "contacts.parquet")
-            fresh, report = load_and_prepare(input_path, cfg)
-            seen = fresh["contact_id"].isin(previous["contact_id"])
-            fresh = fresh[~seen].reset_index(drop=True)
+            fresh, report = load_and_prepare(input_path, cfg, previous["contact_id"].to_numpy())
             usable = np.flatnonzero((fresh["text_status"] == "ok").to_numpy())
             vectors, computed, _ = embed(fresh["text"].iloc[usable].tolist(), cfg, show_progress)
             labels, similarity = place(vectors, model)
@@ -120,7 +118,7 @@ def assign(
             logger.warning(warning)
         publish("assign", str(out.resolve()), time, tables["proposals"].to_pandas(), len(contacts))
         result = AssignResult(
-            out_dir=str(out_dir) if is_remote(out_dir) else str(out.resolve()), new_contacts=len(fresh), skipped=int(seen.sum()),
+            out_dir=str(out_dir) if is_remote(out_dir) else str(out.resolve()), new_contacts=len(fresh), skipped=report.already_known,
             assigned=int((labels >= 0).sum()), total_contacts=len(contacts), embedded_new=computed,
             warnings=report.warnings, emerging=emerging(time),
         )

@@ -29,9 +29,9 @@ io_step = task(cache_policy=NO_CACHE, persist_result=False, retries=2, retry_del
 
 
 @io_step
-def load_and_prepare(input_path: str, cfg: Config) -> tuple[pd.DataFrame, InputReport]:
-    """Read, clean and redact in one step: the raw text never leaves it."""
-    return read_and_prepare(input_path, cfg)
+def load_and_prepare(input_path: str, cfg: Config, known: np.ndarray | None = None) -> tuple[pd.DataFrame, InputReport]:
+    """Read, clean and redact in one step: the raw text never leaves it. `known`: contact ids to leave out."""
+    return read_and_prepare(input_path, cfg, () if known is None else known)
 
 
 @step

@@ -109,14 +109,19 @@ class EmbeddingCache:
         return sqlite3.connect(self.path, timeout=60)
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
-        found: dict[bytes, np.ndarray] = {}
+        return {key: np.frombuffer(blob, dtype=np.float32) for key, blob in self._select(keys, "key, vec")}
+
+    def holds(self, keys: Sequence[bytes]) -> set[bytes]:
+        """Which of `keys` are cached, without reading their vectors."""
+        return {key for (key,) in self._select(keys, "key")}
+
+    def _select(self, keys: Sequence[bytes], columns: str) -> list[tuple]:
+        rows: list[tuple] = []
         with closing(self._connect()) as db:
             for start in range(0, len(keys), 900):  # SQLite's bound-parameter limit
                 part = keys[start : start + 900]
-                query = f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(part))})"
-                for key, blob in db.execute(query, part):
-                    found[key] = np.frombuffer(blob, dtype=np.float32)
-        return found
+                rows += db.execute(f"SELECT {columns} FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
+        return rows
 
     def put_many(self, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
         rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in items]
@@ -149,9 +154,9 @@ class Embedder:
 
     def missing(self, texts: Sequence[str]) -> list[str]:
         """The distinct texts the cache does not hold yet, in first-seen order."""
-        unique = list(dict.fromkeys(texts))
-        found = self.cache.get_many([self.key(t) for t in unique])
-        return [t for t in unique if self.key(t) not in found]
+        keys = {t: self.key(t) for t in dict.fromkeys(texts)}
+        held = self.cache.holds(list(keys.values()))
+        return [t for t, key in keys.items() if key not in held]
 
     def store(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         self.cache.put_many((self.key(t), v) for t, v in zip(texts, vectors))

@@ -38,6 +38,7 @@ class InputReport:
     other_language: int = 0
     truncated: int = 0
     duplicates_dropped: int = 0
+    already_known: int = 0  # contacts an earlier run holds: not prepared again (assign)
     redacted: dict[str, int] = field(default_factory=dict)
     optional_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

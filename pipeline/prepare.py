@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Collection
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,13 +34,16 @@ _LINES = re.compile(r"\n\s*\n+")
 _MIN_LANGUAGE_CONFIDENCE = 0.9
 
 
-def read_and_prepare(path: str | Path, cfg: Config) -> tuple[pd.DataFrame, InputReport]:
+def read_and_prepare(
+    path: str | Path, cfg: Config, known: Collection[str] = ()
+) -> tuple[pd.DataFrame, InputReport]:
     """Every contact once: `text` cleaned and redacted, `terms` (content lemmas), `language`, `text_status`
     (ok | empty | no_reason | other_language), `removed_*` counts, and the canonical input columns.
 
     The work runs on turns: a contacts export has one turn per contact, a messages export one per customer message.
     Each turn is cleaned and redacted; turns that carry no reason (or echo an agent) are dropped; the rest are
-    joined into the contact's text.
+    joined into the contact's text. Contacts whose id is in `known` (an earlier run holds them) are left out before
+    any of that work, so a daily run over a whole export costs in proportion to what is new.
     """
     raw = read_table(path, cfg.input.encoding)
     if is_messages(raw, cfg.input):
@@ -50,14 +54,25 @@ def read_and_prepare(path: str | Path, cfg: Config) -> tuple[pd.DataFrame, Input
         for column in ("conversation_id", "turns", "customer_turns", "last_at"):
             frame[column] = None
     del raw
+    if len(known):
+        frame, turns = _without_known(frame, turns, known, report)
     had_words = np.bincount(turns["contact"], weights=turns["text"].str.strip().ne(""), minlength=len(frame)) > 0
-    frame["text"] = _customer_words(turns, len(frame), cfg, frame, report)
+    frame["text"] = pd.Series(_customer_words(turns, len(frame), cfg, frame, report), index=frame.index, dtype="str")
     truncate_long(frame, cfg.input.max_text_chars, report)
     _set_status(frame, had_words, report)
     frame["language"] = detect_languages(frame["text"].tolist(), cfg.prepare.language)
     _mark_other_language(frame, cfg.prepare.language, report)
     frame["terms"] = content_terms(frame["text"].tolist(), cfg.prepare.batch_size)
     return frame, report
+
+
+def _without_known(frame: pd.DataFrame, turns: pd.DataFrame, known: Collection[str],
+                   report: InputReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+    keep = ~frame["contact_id"].isin(known).to_numpy()
+    report.already_known = int((~keep).sum())
+    position = np.cumsum(keep) - 1  # each kept contact's new position
+    turns = turns[keep[turns["contact"].to_numpy()]].assign(contact=lambda t: position[t["contact"].to_numpy()])
+    return frame[keep].reset_index(drop=True), turns.reset_index(drop=True)
 
 
 def _customer_words(turns: pd.DataFrame, n: int, cfg: Config, frame: pd.DataFrame, report: InputReport) -> list[str]:
