@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from pipeline.config import CleaningConfig
+from pipeline.redact import PLACEHOLDER, URL
 
 REMOVED_KINDS = ("html_tags", "quoted_lines", "signature_lines", "footer_lines", "urls", "boilerplate_lines",
                  "no_reason_turns")
@@ -19,7 +20,6 @@ REMOVED_KINDS = ("html_tags", "quoted_lines", "signature_lines", "footer_lines",
 _TAG = re.compile(r"<(?:/?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?|!--.*?--|![a-zA-Z][^<>]*)>", re.DOTALL)
 _BLOCK_TAGS = re.compile(r"<\s*(?:br|/p|/div|/li|/tr|/h\d)\s*/?>", re.IGNORECASE)
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 _REPLY_MARK = re.compile(r"^(?:-{2,}\s*original message\s*-{2,}|_{5,})$", re.IGNORECASE)
 _WROTE = re.compile(r"^on\b.{0,160}\bwrote:$", re.IGNORECASE)
 _FORWARD_MARK = re.compile(r"^(?:-{2,}\s*forwarded message\s*-{2,}|begin forwarded message:)$", re.IGNORECASE)
@@ -35,8 +35,6 @@ class Cleaned:
 
 class Cleaner:
     def __init__(self, cfg: CleaningConfig) -> None:
-        self.cfg = cfg
-
         def any_of(patterns: list[str]) -> re.Pattern | None:
             return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
 
@@ -93,7 +91,7 @@ class Cleaner:
                 continue
             kept.append(line)
         text = "\n".join(kept)
-        text, n_urls = _URL.subn(" ", text)
+        text, n_urls = URL.subn(" ", text)
         removed["urls"] += n_urls
         if self._greeting:
             text = self._greeting.sub("", text.strip(), count=1)
@@ -104,7 +102,7 @@ class Cleaner:
     def carries_reason(self, text: str) -> bool:
         """False for turns that only greet, thank or acknowledge ("hi", "ok thanks", "yes please"), and for turns
         with no word at all (a bare number or placeholder answers a question; it does not state a problem)."""
-        words = re.sub(r"\[[A-Z_]+\]", " ", text).strip()
+        words = PLACEHOLDER.sub(" ", text).strip()
         if not re.search(r"[^\W\d_]{2,}", words):
             return False
         return not (self._no_reason and self._no_reason.match(words))

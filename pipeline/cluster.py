@@ -90,13 +90,15 @@ def resolution_for(cfg: ClusterConfig, n: int) -> float:
     return cfg.resolution * (REFERENCE_SIZE / max(n, MIN_SCALED_SIZE)) ** SIZE_EXPONENT
 
 
-def graph_clusters(vectors: np.ndarray, cfg: ClusterConfig, seed: int) -> tuple[np.ndarray, sparse.csr_matrix]:
+def graph_clusters(
+    vectors: np.ndarray, cfg: ClusterConfig, seed: int, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, sparse.csr_matrix]:
     """Leiden communities of the neighbour graph at a resolution chosen for the data (`choose_resolution`), then
     scaled by the granularity; with `target_reasons`, the resolution is searched until the count is in range."""
     graph = knn_graph(vectors, cfg.neighbors)
     resolution = resolution_for(cfg, len(vectors))
     if cfg.target_reasons is not None:
-        return _in_range(graph, cfg, seed, resolution), graph
+        return _in_range(graph, cfg, seed, resolution, weights), graph
     if cfg.silhouette_tolerance > 0:
         resolution = choose_resolution(vectors, graph, cfg, seed)
     return leiden(graph, resolution * GRANULARITY[cfg.granularity], seed), graph
@@ -127,12 +129,16 @@ def choose_resolution(vectors: np.ndarray, graph: sparse.csr_matrix, cfg: Cluste
     return min((s for s in scored if s[1] >= best - cfg.silhouette_tolerance), key=lambda s: s[0])[2]
 
 
-def _in_range(graph: sparse.csr_matrix, cfg: ClusterConfig, seed: int, resolution: float) -> np.ndarray:
+def _in_range(
+    graph: sparse.csr_matrix, cfg: ClusterConfig, seed: int, resolution: float, weights: np.ndarray | None
+) -> np.ndarray:
+    """The partition whose clusters, once small ones are dropped (counting each text for all its contacts, as the
+    clean-up after does), number within `target_reasons`."""
     low, high = cfg.target_reasons
     lo, hi = 1e-3, 1e3
     labels = leiden(graph, resolution, seed)
     for _ in range(30):  # bisect on a log scale; the count grows with the resolution
-        count = _count(drop_small(labels, cfg.min_cluster_size))
+        count = _count(drop_small(labels, cfg.min_cluster_size, weights))
         if low <= count <= high:
             break
         if count < low:
@@ -192,6 +198,17 @@ def merge_near_duplicates(vectors: np.ndarray, labels: np.ndarray, min_similarit
     return mapping[labels]  # labels == -1 indexes the last slot, which stays -1
 
 
+def nearest_centre(vectors: np.ndarray, centres: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the most alike centre, its cosine) for each unit vector, in chunks so memory stays bounded."""
+    best = np.empty(len(vectors), dtype=np.int64)
+    score = np.empty(len(vectors), dtype=np.float32)
+    for start in range(0, len(vectors), chunk):
+        sims = vectors[start : start + chunk] @ centres.T
+        best[start : start + chunk] = sims.argmax(axis=1)
+        score[start : start + chunk] = sims[np.arange(len(sims)), best[start : start + chunk]]
+    return best, score
+
+
 def reassign_noise(vectors: np.ndarray, labels: np.ndarray, min_similarity: float) -> np.ndarray:
     """Noise joins the cluster whose centre is most alike, when at least `min_similarity` alike; the rest stays
     noise (a real outlier, or a reason too rare to name yet)."""
@@ -200,9 +217,8 @@ def reassign_noise(vectors: np.ndarray, labels: np.ndarray, min_similarity: floa
     if len(noise) == 0 or (labels >= 0).sum() == 0:
         return labels
     ids, centres = centroids(vectors, labels)
-    sims = vectors[noise] @ centres.T
-    best = sims.argmax(axis=1)
-    close = sims[np.arange(len(noise)), best] >= min_similarity
+    best, score = nearest_centre(vectors[noise], centres)
+    close = score >= min_similarity
     labels[noise[close]] = ids[best[close]]
     return labels
 
@@ -270,21 +286,15 @@ def _cluster_sample(
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(len(vectors), cfg.sample_size, replace=False))
     found = _cluster_distinct(vectors[sample], weights[sample], cfg, reduce_cfg, seed)
-    labels = np.full(len(vectors), -1, dtype=np.int32)
-    probabilities = np.zeros(len(vectors), dtype=np.float32)
-    was_noise = np.ones(len(vectors), dtype=bool)
-    labels[sample], probabilities[sample], was_noise[sample] = found.labels, found.probabilities, found.was_noise
+    out = found.expand(sample, len(vectors))
     rest = np.setdiff1d(np.arange(len(vectors)), sample)
     ids, centres = centroids(vectors[sample], found.labels)
-    for start in range(0, len(rest), 8192):
-        part = rest[start : start + 8192]
-        sims = vectors[part] @ centres.T
-        best = sims.argmax(axis=1)
-        close = sims[np.arange(len(part)), best] >= cfg.reassign_similarity
-        labels[part[close]] = ids[best[close]]
-        probabilities[part[close]] = sims[np.arange(len(part)), best][close]
-        was_noise[part] = ~close
-    return Clustering(labels, probabilities, was_noise, found.links)
+    best, score = nearest_centre(vectors[rest], centres)
+    close = score >= cfg.reassign_similarity
+    out.labels[rest[close]] = ids[best[close]]
+    out.probabilities[rest[close]] = score[close]
+    out.was_noise[rest] = ~close
+    return out
 
 
 def _cluster_distinct(
@@ -293,7 +303,7 @@ def _cluster_distinct(
     if len(vectors) < 3:  # one or two distinct texts: each is its own group
         raw, graph = np.arange(len(vectors), dtype=np.int32), None
     elif cfg.method == "graph":
-        raw, graph = graph_clusters(vectors, cfg, seed)
+        raw, graph = graph_clusters(vectors, cfg, seed, weights)
     else:
         raw, graph = hdbscan_clusters(vectors, cfg, reduce_cfg, seed), knn_graph(vectors, cfg.neighbors)
     labels = drop_small(raw, cfg.min_cluster_size, weights)

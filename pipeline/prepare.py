@@ -142,7 +142,7 @@ def detect_languages(texts: list[str], cfg: LanguageConfig) -> list[str]:
     identifier = _language_identifier()
     out = []
     for text in texts:
-        words = re.sub(r"\[[A-Z_]+\]", " ", text)
+        words = PLACEHOLDER.sub(" ", text)
         if len(words.strip()) < cfg.min_chars:
             out.append(cfg.expected[0])
             continue

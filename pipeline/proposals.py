@@ -88,10 +88,7 @@ def propose(
     if model is None:
         out += [_new_reason(c, clusters, sizes, None, None) for c in candidates]
     else:
-        fit = clusters.centres @ model.vectors.T  # (clusters, reason texts)
-        per_reason = np.full((len(clusters.ids), len(model.ids)), -1.0)
-        for r in range(len(model.ids)):
-            per_reason[:, r] = fit[:, model.owner == r].max(axis=1)
+        per_reason = model.similarity(clusters.centres)  # (clusters, reasons)
         position = {int(c): i for i, c in enumerate(clusters.ids)}
         best = {c: int(per_reason[position[c]].argmax()) for c in candidates}
         best_fit = {c: float(per_reason[position[c]].max()) for c in candidates}

@@ -21,7 +21,7 @@ PLACEHOLDER = re.compile(r"\[[A-Z_]+\]")
 
 # local part as RFC 5322 allows it unquoted; any dotted domain (punycode and new top-level domains included)
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
-_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
+URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)  # cleaning strips them too
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![\w:])|(?<![\w:])(?:[0-9a-fA-F]{1,4}:){1,6}:(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4})*)?(?![\w:])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
@@ -134,7 +134,7 @@ class Redactor:
             return pattern.sub(repl, text)
 
         text = sub(_EMAIL, "EMAIL", text)
-        text = sub(_URL, "URL", text)
+        text = sub(URL, "URL", text)
         for label, pattern in self.id_patterns:
             text = sub(pattern, label, text)
         text = sub(_IPV4, "IP", text)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.cluster import centroids
+from pipeline.cluster import centroids, nearest_centre
 from pipeline.errors import ModelError
 from pipeline.lineage import PreviousClusters
 from pipeline.outputs import MANIFEST
@@ -40,11 +40,9 @@ class ClusterModel:
         """(cluster id or -1, similarity to that cluster's centre) for each vector."""
         if len(self.ids) == 0 or len(vectors) == 0:
             return np.full(len(vectors), -1, dtype=np.int32), np.zeros(len(vectors), dtype=np.float32)
-        sims = vectors @ self.centres.T
-        best = sims.argmax(axis=1)
-        score = sims[np.arange(len(vectors)), best]
+        best, score = nearest_centre(vectors, self.centres)
         labels = np.where(score >= self.thresholds[best], self.ids[best], -1).astype(np.int32)
-        return labels, score.astype(np.float32)
+        return labels, score
 
 
 def fit_cluster_model(vectors: np.ndarray, labels: np.ndarray, floor: float, fingerprint: str) -> ClusterModel:

@@ -20,9 +20,6 @@ from scipy.stats import binomtest
 
 from pipeline.config import TrendsConfig
 
-TRENDS = ("new", "growing", "declining", "stable", "inactive")
-
-
 def windows(contacts: pd.DataFrame, cfg: TrendsConfig) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp] | None:
     """(baseline start, recent start, end) or None when contacts have no times."""
     times = contacts["created_at"].dropna()

@@ -94,7 +94,9 @@ def test_a_run_made_before_a_setting_existed_still_loads():
 
     older = load_config().model_dump()
     del older["taxonomy"]["self_training"]
-    assert load_config(base=older).taxonomy.self_training == load_config().taxonomy.self_training
+    older["seed"] = 7  # the run's own settings are kept
+    loaded = load_config(base=older)
+    assert loaded.taxonomy.self_training == load_config().taxonomy.self_training and loaded.seed == 7
 
 
 def test_refuses_to_replace_a_folder_it_did_not_write(tmp_path, test_config, capsys):

@@ -47,6 +47,8 @@ def contacts(draw) -> list[tuple[str, list[str]]]:
         words = draw(st.lists(st.sampled_from(FILLER), min_size=1, max_size=3))
         parts = words + [f"contact {s}" for s in secrets]
         rows.append((" ".join(draw(st.permutations(parts))), secrets))
+    rows[0][1].append(draw(st.one_of(st.emails(), phones(), cards())))  # every example holds personal data
+    rows[0] = (f"{rows[0][0]} contact {rows[0][1][-1]}", rows[0][1])
     return rows
 
 
