@@ -24,7 +24,9 @@ from pipeline.config import load_config
 from pipeline.duplicates import duplicate_groups
 from pipeline.embed import Embedder
 from pipeline.errors import OutputError
-from pipeline.outputs import check_output_folder, is_remote, local_copy, output_lock, read_manifest, remember_last_run, write_run
+from pipeline.outputs import (
+    check_output_folder, is_remote, local_copy, output_lock, read_manifest, read_output, remember_last_run, write_run,
+)
 from pipeline.schemas import CONTACTS, PROPOSALS, to_table
 from pipeline.state import ClusterModel, require_model
 from pipeline.summarise import (
@@ -64,18 +66,18 @@ def assign(
     and trends. The run's own config applies, with `config_path` and `overrides` on top."""
     logger = get_run_logger()
     with local_copy(out_dir) as out:
-        check_output_folder(out)
         manifest = read_manifest(out)
         if manifest is None:
             raise OutputError(f"{out} holds no run to assign to: run `touchless discover ... --out {out}` first")
-        cfg = load_config(config_path, overrides, base=manifest["config"])
-        taxonomy = load_taxonomy(cfg.taxonomy.path) if cfg.taxonomy.path else None
+        cfg = load_config(config_path, overrides, base=manifest.config)
         volume_path = volume_path or manifest.get("volume")
+        check_output_folder(out, [input_path, volume_path, config_path, cfg.taxonomy.path])
+        taxonomy = load_taxonomy(cfg.taxonomy.path) if cfg.taxonomy.path else None
         volume = load_volume(volume_path) if volume_path else None
         fingerprint = Embedder(cfg.embedding).ref.fingerprint
         with output_lock(out):
             model = require_model(out, fingerprint)
-            previous = pd.read_parquet(out / "contacts.parquet")
+            previous = read_output(out, "contacts")
             fresh, report = load_and_prepare(input_path, cfg, previous["contact_id"].to_numpy())
             usable = np.flatnonzero((fresh["text_status"] == "ok").to_numpy())
             vectors, computed, _ = embed(fresh["text"].iloc[usable].tolist(), cfg, show_progress)
@@ -91,19 +93,19 @@ def assign(
                 report.warnings += give_reasons(fresh, vectors, usable, taxonomy, cfg)[2]
             contacts = pd.concat([previous, fresh[[c for c in CONTACTS.names if c in fresh]]], ignore_index=True)
             contacts[["issue_id", "touch"]] = group_touches(contacts, cfg)
-            descriptions = pd.read_parquet(out / "clusters.parquet", columns=["cluster_id", "label", "keywords", "examples"])
+            descriptions = read_output(out, "clusters", columns=["cluster_id", "label", "keywords", "examples"])
             time = over_time(contacts, volume, taxonomy, dict(zip(descriptions["cluster_id"], descriptions["label"])), cfg)
             tables = {
                 "contacts": contacts_table(contacts),
                 "clusters": clusters_table(contacts, descriptions, time),
                 "reasons": reasons_table(contacts, taxonomy, time),
-                "proposals": to_table(pd.read_parquet(out / "proposals.parquet"), PROPOSALS),
+                "proposals": to_table(read_output(out, "proposals"), PROPOSALS),
                 "ranking": ranking_table(time),
                 "touch_index": touch_index_table(time),
-                "lineage": lineage_table(pd.read_parquet(out / "lineage.parquet")),
+                "lineage": lineage_table(read_output(out, "lineage")),
             }
             run = {
-                **manifest,
+                **manifest.model_dump(exclude={"format", "format_version", "written_at", "files"}),
                 "kind": "assign",
                 "assigned_input": where(input_path),
                 "assigned_input_sha256": file_sha256(input_path),

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import sys
+import traceback
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from configs import CONFIG_DIR
 from flows.review_cli import proposals_app, taxonomy_app
-from pipeline.config import load_config
+from pipeline.config import ColumnMap, MessageColumnMap, load_config
 from pipeline.errors import TouchlessError
+from pipeline.runtime import cache_home
+from pipeline.outputs import DATABASE, locate_run, read_manifest, read_output
 
 app = typer.Typer(
     help="touchless: find why customers contact support, and which causes to remove first.",
@@ -49,6 +55,13 @@ InputKindOpt = Annotated[
     typer.Option(help="contacts | messages (default: messages when the file has conversation_id and role columns)"),
 ]
 IdColumnOpt = Annotated[Optional[str], typer.Option(help="column holding the contact id (messages: the conversation id)")]
+ColumnOpt = Annotated[Optional[list[str]], typer.Option(
+    "--column", help="FIELD=COLUMN: read a field touchless knows (created_at, customer_id, ticket_id, channel, reason, "
+                     "handle_time_s, text, contact_id; messages: conversation_id, role, sent_at) from your column; "
+                     "repeatable")]
+DateFormatOpt = Annotated[Optional[str], typer.Option(
+    "--date-format", help="how dates are written, e.g. %d/%m/%Y %H:%M (strptime); needed when a date column can be "
+                          "read day-first and month-first")]
 
 
 @app.command()
@@ -57,6 +70,8 @@ def discover(
     out_dir: OutOpt,
     text_column: TextColumnOpt = None,
     id_column: IdColumnOpt = None,
+    column: ColumnOpt = None,
+    date_format: DateFormatOpt = None,
     config: ConfigOpt = None,
     input_kind: InputKindOpt = None,
     taxonomy: TaxonomyOpt = None,
@@ -67,7 +82,8 @@ def discover(
 ) -> None:
     """Find the reasons customers contact you: cluster every contact, describe each cluster, propose changes to
     your taxonomy, count touches, rank the causes and chart the touch index."""
-    overrides = _overrides(text_column, id_column, input_kind, granularity, reasons, taxonomy)
+    overrides = _overrides(text_column=text_column, id_column=id_column, columns=column, date_format=date_format,
+                           input_kind=input_kind, granularity=granularity, reasons=reasons, taxonomy=taxonomy)
     result = _run_discover(input, out_dir, config, overrides, verbose, volume=volume)
     _print_emerging(result.emerging)
     _print_clusters(result)
@@ -80,6 +96,8 @@ def discover(
 def assign(
     input: InputArg,
     out_dir: Annotated[Path, typer.Option("--out", help="the folder of an earlier discover run")],
+    column: ColumnOpt = None,
+    date_format: DateFormatOpt = None,
     config: ConfigOpt = None,
     input_kind: InputKindOpt = None,
     volume: VolumeOpt = None,
@@ -91,17 +109,17 @@ def assign(
     from flows.assign import assign as assign_flow
     from flows.runner import task_runner
 
-    overrides = _overrides(None, None, input_kind, None, None)
+    overrides = _overrides(columns=column, date_format=date_format, input_kind=input_kind)
     runner = task_runner(load_config(config, overrides or None).runner)
     result = assign_flow.with_options(task_runner=runner)(
         input_path=str(input), out_dir=str(out_dir), config_path=str(config) if config else None,
         overrides=overrides or None, show_progress=sys.stderr.isatty(), volume_path=str(volume) if volume else None,
     )
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+        err.print("[yellow]warning:[/yellow]", escape(warning), highlight=False, soft_wrap=True)
     out.print(f"{result.new_contacts:,} new contacts ({result.skipped:,} already in the run): {result.assigned:,} joined "
               f"a cluster, {result.new_contacts - result.assigned:,} wait for the next discover; "
-              f"{result.total_contacts:,} contacts in {result.out_dir}", highlight=False)
+              f"{result.total_contacts:,} contacts in {result.out_dir}", highlight=False, markup=False)
     _print_emerging(result.emerging)
 
 
@@ -112,6 +130,8 @@ def evaluate(
     out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("touchless-evaluate"),
     text_column: TextColumnOpt = None,
     id_column: IdColumnOpt = None,
+    column: ColumnOpt = None,
+    date_format: DateFormatOpt = None,
     config: ConfigOpt = None,
     input_kind: InputKindOpt = None,
     taxonomy: TaxonomyOpt = None,
@@ -120,7 +140,8 @@ def evaluate(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run discover and score its clusters against known reasons (NMI, ARI, ACC); writes metrics.json."""
-    overrides = _overrides(text_column, id_column, input_kind, granularity, reasons, taxonomy)
+    overrides = _overrides(text_column=text_column, id_column=id_column, columns=column, date_format=date_format,
+                           input_kind=input_kind, granularity=granularity, reasons=reasons, taxonomy=taxonomy)
     result = _run_discover(input, out_dir, config, overrides, verbose, label_column=label_column)
     _print_clusters(result)
     m = result.metrics
@@ -150,7 +171,7 @@ def demo(
     with resources.as_file(demo / "banking77_demo.csv") as data, resources.as_file(demo / "demo_volume.csv") as volume:
         result = _run_discover(data, out_dir, None, {"taxonomy": {"path": str(taxonomy)}}, verbose, volume=volume)
     _print_clusters(result)
-    db = out_dir / "touchless.duckdb"
+    db = out_dir / DATABASE
     queries = [
         "SELECT cluster_id, label, size, round(100 * share, 1) AS pct FROM clusters ORDER BY size DESC LIMIT 5",
         "SELECT rank, name, touches, round(touches_per_issue, 2) AS per_issue, trend FROM ranking ORDER BY rank LIMIT 5",
@@ -186,29 +207,48 @@ def sql(
     out_dir: Annotated[Path, typer.Argument(help="a run's output folder")],
     query: Annotated[str, typer.Argument(help="SQL over the tables contacts, clusters, ...")],
 ) -> None:
-    """Run a read-only SQL query against a run's DuckDB file."""
-    db = out_dir / "touchless.duckdb"
-    if not db.is_file():
-        raise TouchlessError(f"{db} does not exist: run `touchless discover` with --out {out_dir} first")
-    _print_query(db, query)
+    """Run a read-only SQL query over a run's tables; it can read those tables and nothing else (no files, no
+    network, no writes)."""
+    folder = locate_run(out_dir)
+    if folder is None or read_manifest(out_dir) is None:
+        raise TouchlessError(f"{out_dir} holds no touchless run: run `touchless discover` with --out {out_dir} first")
+    _print_query(folder / DATABASE, query)
 
 
 def _overrides(
-    text_column: str | None,
-    id_column: str | None,
-    input_kind: str | None,
-    granularity: str | None,
-    reasons: str | None,
+    *,
+    text_column: str | None = None,
+    id_column: str | None = None,
+    columns: list[str] | None = None,
+    date_format: str | None = None,
+    input_kind: str | None = None,
+    granularity: str | None = None,
+    reasons: str | None = None,
     taxonomy: Path | None = None,
 ) -> dict:
     """CLI flags as config overrides, so they are validated like the config file."""
-    overrides: dict = {}
-    columns = {k: v for k, v in {"text": text_column, "contact_id": id_column}.items() if v}
-    message_columns = {k: v for k, v in {"text": text_column, "conversation_id": id_column}.items() if v}
-    if columns:
-        overrides["input"] = {"columns": columns, "messages": {"columns": message_columns}}
+    contact_fields, message_fields = ColumnMap.model_fields, MessageColumnMap.model_fields
+    mapped = [("text", text_column), ("contact_id", id_column), ("conversation_id", id_column)]
+    for given in columns or []:
+        field, sep, column = given.partition("=")
+        field, column = field.strip(), column.strip()
+        if not (sep and field and column):
+            raise TouchlessError(f"--column takes FIELD=COLUMN, e.g. --column created_at=opened_on, not '{given}'")
+        if field not in contact_fields and field not in message_fields:
+            known = sorted(set(contact_fields) | set(message_fields))
+            raise TouchlessError(f"--column {given}: '{field}' is not a field touchless knows ({', '.join(known)})")
+        mapped.append((field, column))
+    input_: dict = {}
+    for field, column in mapped:
+        if column and field in contact_fields and field != "conversation_id":
+            input_.setdefault("columns", {})[field] = column
+        if column and field in message_fields and field != "contact_id":
+            input_.setdefault("messages", {}).setdefault("columns", {})[field] = column
+    if date_format:
+        input_["date_format"] = date_format
     if input_kind:
-        overrides.setdefault("input", {})["kind"] = input_kind
+        input_["kind"] = input_kind
+    overrides: dict = {"input": input_} if input_ else {}
     cluster: dict = {}
     if granularity:
         cluster["granularity"] = granularity
@@ -243,25 +283,23 @@ def _run_discover(
         volume_path=str(volume) if volume else None,
     )
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+        err.print("[yellow]warning:[/yellow]", escape(warning), highlight=False, soft_wrap=True)
     return result
 
 
 def _print_emerging(emerging: list[str]) -> None:
     if emerging:
-        out.print("[bold]emerging:[/bold] " + "; ".join(emerging[:10]), highlight=False, soft_wrap=True)
+        out.print("[bold]emerging:[/bold]", escape("; ".join(emerging[:10])), highlight=False, soft_wrap=True)
 
 
 def _print_clusters(result) -> None:
-    import pyarrow.parquet as pq
-
-    clusters = pq.read_table(Path(result.out_dir) / "clusters.parquet").to_pandas()
+    clusters = read_output(Path(result.out_dir), "clusters")
     table = Table(title=f"{result.clusters} clusters in {result.contacts} contacts", title_justify="left")
     for name, justify in (("id", "right"), ("size", "right"), ("share", "right"), ("label", "left"), ("typical contact", "left")):
         table.add_column(name, justify=justify, overflow="fold")
     for row in clusters.sort_values("size", ascending=False).head(15).itertuples():
         example = row.examples[0] if len(row.examples) else ""
-        table.add_row(str(row.cluster_id), str(row.size), f"{row.share:.1%}", row.label, example[:70])
+        table.add_row(str(row.cluster_id), str(row.size), f"{row.share:.1%}", Text(row.label), Text(example[:70]))
     out.print(table)
     if len(clusters) > 15:
         out.print(f"… and {len(clusters) - 15} more clusters")
@@ -274,7 +312,10 @@ def _print_clusters(result) -> None:
 def _print_query(db: Path, query: str) -> None:
     import duckdb
 
-    with duckdb.connect(str(db), read_only=True) as con:
+    # the run's tables only: no reading or writing files, no extensions from the network, settings locked
+    locked = {"enable_external_access": False, "autoinstall_known_extensions": False,
+              "autoload_known_extensions": False, "lock_configuration": True}
+    with duckdb.connect(str(db), read_only=True, config=locked) as con:
         try:
             rel = con.sql(query)
         except duckdb.Error as exc:
@@ -283,28 +324,40 @@ def _print_query(db: Path, query: str) -> None:
             return
         table = Table(*rel.columns)
         for row in rel.fetchall():
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*(Text("" if v is None else str(v)) for v in row))
         out.print(table)
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Every way a command can end, as one clear message and an exit code: a usage mistake (2), touchless's own
+    error (2), a file system error such as a full disk (2), an interruption (130); anything else is a bug, told in
+    one line with the traceback saved to a file."""
     try:
         app(args=argv, standalone_mode=False)
     except TouchlessError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc), 2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        err.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
+        _fail("aborted", 130)
+    except typer.TyperException as exc:  # usage: an unknown command or option, a missing or malformed value
+        exc.show()
+        sys.exit(getattr(exc, "exit_code", 2))
+    except OSError as exc:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        _fail(f"{'the disk is full' if full else exc.strerror or exc}"
+              f"{f' ({exc.filename})' if exc.filename else ''}: nothing was changed in the output folder", 2)
+    except Exception as exc:  # a bug: one line here, the whole story in a file
+        log = cache_home() / "last-error.txt"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(traceback.format_exc())
+        _fail(f"touchless failed unexpectedly ({type(exc).__name__}: {exc}); the details are in {log}; please "
+              "report it with that file", 3)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _fail(message: str, code: int) -> None:
+    err.print("[red]error:[/red]", escape(message), highlight=False, soft_wrap=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ def discover(
     logger = get_run_logger()
     cfg = load_config(config_path, overrides)
     with local_copy(out_dir) as out:
-        check_output_folder(out)
+        check_output_folder(out, [input_path, volume_path, config_path, cfg.taxonomy.path])
         taxonomy = load_taxonomy(cfg.taxonomy.path) if cfg.taxonomy.path else None
         volume = load_volume(volume_path) if volume_path else None
         fingerprint = Embedder(cfg.embedding).ref.fingerprint
@@ -163,7 +163,8 @@ def discover(
             }
             model_of_clusters = fit_cluster_model(vectors, found.labels, cfg.cluster.reassign_similarity, fingerprint)
             write_run(out, tables, run, extra=extra_files(metrics, tables, run, time, model_of_clusters))
-        remember_last_run(out)
+        if label_column is None:  # a scoring run is not the run people review
+            remember_last_run(out)
         for warning in report.warnings:
             logger.warning(warning)
         publish("discover", str(out.resolve()), time, tables["proposals"].to_pandas(), len(contacts))

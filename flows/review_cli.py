@@ -8,11 +8,13 @@ from typing import Annotated, Optional
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.decisions import apply_decisions, load_decisions, record
 from pipeline.errors import TouchlessError
-from pipeline.outputs import last_run, read_manifest
+from pipeline.outputs import last_run, read_manifest, read_output
 from pipeline.proposals import Proposal, sentence_case
 from pipeline.report import KIND_NAMES
 from pipeline.taxonomy import load_taxonomy
@@ -41,12 +43,12 @@ def list_proposals(
     folder = _run_folder(run)
     proposals = _proposals(folder)
     shown = proposals if all_ else proposals[proposals["status"] != "rejected"]
-    table = Table(title=f"{len(shown)} proposal(s) in {folder}", title_justify="left")
+    table = Table(title=f"{len(shown)} proposal(s) in the run {_describe(folder)}", title_justify="left")
     for name, justify in (("#", "right"), ("id", "left"), ("kind", "left"), ("status", "left"), ("name", "left"),
                           ("contacts", "right"), ("touches", "right"), ("conf.", "right")):
         table.add_column(name, justify=justify, overflow="fold", no_wrap=name in ("#", "id", "contacts", "touches"))
     for p in shown.itertuples():
-        table.add_row(str(p.rank), p.proposal_id, KIND_NAMES.get(p.kind, p.kind), p.status, p.name[:60],
+        table.add_row(str(p.rank), p.proposal_id, KIND_NAMES.get(p.kind, p.kind), p.status, Text(p.name[:60]),
                       f"{p.contacts:,}", f"{p.touches:,}", f"{p.confidence:.2f}")
     out.print(table)
     out.print(f"See one with [bold]touchless proposals show ID[/bold]; the whole review page: {folder / 'review.html'}")
@@ -57,22 +59,24 @@ def show(proposal_id: str, run: RunOpt = None) -> None:
     """Show the evidence for one proposal."""
     folder = _run_folder(run)
     p = _one(folder, proposal_id)
-    out.print(f"[bold]{p['name']}[/bold]  ({KIND_NAMES.get(p['kind'], p['kind'])}, {p['proposal_id']}, {p['status']})")
-    out.print(p["description"])
-    out.print(f"evidence: {p['evidence']}", highlight=False)
+    out.print(f"run {_describe(folder)}", highlight=False)
+    out.print(f"[bold]{escape(p['name'])}[/bold]  ({KIND_NAMES.get(p['kind'], p['kind'])}, {p['proposal_id']}, {p['status']})")
+    out.print(p["description"], markup=False)
+    out.print(f"evidence: {p['evidence']}", highlight=False, markup=False)
     out.print(f"contacts {p['contacts']:,} · touches {p['touches']:,} · confidence {p['confidence']:.2f}")
     if len(p["reason_ids"]):
-        out.print("reasons: " + ", ".join(p["reason_ids"]))
+        out.print("reasons: " + ", ".join(p["reason_ids"]), markup=False)
     if len(p["cluster_ids"]):
-        clusters = pd.read_parquet(folder / "clusters.parquet").set_index("cluster_id")
+        clusters = read_output(folder, "clusters").set_index("cluster_id")
         biggest = max(int(clusters.loc[c, "size"]) for c in p["cluster_ids"])
         for c in p["cluster_ids"]:
             size = int(clusters.loc[c, "size"])
-            out.print(f"  cluster {c:>4} {'█' * max(1, round(30 * size / biggest)):<30} {size:>6,}  {clusters.loc[c, 'label']}")
+            out.print(f"  cluster {c:>4} {'█' * max(1, round(30 * size / biggest)):<30} {size:>6,}  {clusters.loc[c, 'label']}",
+                      markup=False)
     if len(p["keywords"]):
-        out.print("keywords: " + ", ".join(p["keywords"]))
+        out.print("keywords: " + ", ".join(p["keywords"]), markup=False)
     for example in p["examples"]:
-        out.print(f"  • {example}", highlight=False)
+        out.print(f"  • {example}", highlight=False, markup=False)
 
 
 @proposals_app.command("accept")
@@ -90,7 +94,7 @@ def accept(
     folder, row, path = _to_decide(run, proposal_id, taxonomy)
     parts = None
     if row["kind"] == "split":
-        clusters = pd.read_parquet(folder / "clusters.parquet").set_index("cluster_id")
+        clusters = read_output(folder, "clusters").set_index("cluster_id")
         parts = [{"name": sentence_case(clusters.loc[c, "label"]), "examples": list(clusters.loc[c, "examples"])}
                  for c in row["cluster_ids"]]
         if name and len(name.split(";")) != len(parts):
@@ -111,7 +115,7 @@ def reject(
     """Reject a proposal; it stays hidden in later runs unless its evidence grows materially."""
     _, row, path = _to_decide(run, proposal_id, taxonomy)
     record(path, _proposal(row), "rejected", why=reason, by=by)
-    out.print(f"rejected {proposal_id}: {reason}")
+    out.print(f"rejected {proposal_id}: {reason}", markup=False)
 
 
 @taxonomy_app.command("apply")
@@ -120,7 +124,7 @@ def apply(taxonomy: Annotated[Path, typer.Option("--taxonomy", help="the taxonom
     updated, changes = apply_decisions(taxonomy)
     out.print(f"wrote version {updated.version} of {taxonomy} ({len(updated.reasons)} reasons):")
     for change in changes:
-        out.print(f"  - {change}", highlight=False)
+        out.print(f"  - {change}", highlight=False, markup=False)
 
 
 @taxonomy_app.command("check")
@@ -132,23 +136,29 @@ def check(taxonomy: Annotated[Path, typer.Argument(help="the taxonomy file")]) -
     for name in ("id", "name", "parent", "kind", "status", "examples"):
         table.add_column(name)
     for r in loaded.reasons:
-        table.add_row(r.id, r.name, r.parent or "", r.kind, r.status, str(len(r.examples)))
+        table.add_row(r.id, Text(r.name), r.parent or "", r.kind, r.status, str(len(r.examples)))
     out.print(table)
     out.print(f"valid; {len(pending)} accepted proposal(s) wait for `touchless taxonomy apply`")
 
 
 def _run_folder(run: Path | None) -> Path:
+    """The run given with --run, else the latest run made from this working directory (never another project's)."""
     folder = run or last_run()
-    if folder is None or read_manifest(folder) is None:
-        raise TouchlessError("no run to review: give --run DIR, a folder written by `touchless discover`")
+    if folder is None:
+        raise TouchlessError(f"no run was made from {Path.cwd()}: give --run DIR, a folder written by "
+                             "`touchless discover`")
+    if read_manifest(folder) is None:
+        raise TouchlessError(f"{folder} holds no touchless run: give --run DIR, a folder written by `touchless discover`")
     return folder
 
 
+def _describe(folder: Path) -> str:
+    manifest = read_manifest(folder)
+    return f"{folder.resolve()} ({manifest.kind}, written {manifest.written_at})"
+
+
 def _proposals(folder: Path) -> pd.DataFrame:
-    path = folder / "proposals.parquet"
-    if not path.is_file():
-        raise TouchlessError(f"{folder} holds no proposals: it was written by an older touchless; run discover again")
-    return pd.read_parquet(path).sort_values("rank")
+    return read_output(folder, "proposals").sort_values("rank")
 
 
 def _one(folder: Path, proposal_id: str) -> dict:
@@ -180,7 +190,7 @@ def _to_decide(run: Path | None, proposal_id: str, taxonomy: Path | None) -> tup
 def _taxonomy_path(folder: Path, given: Path | None) -> Path:
     if given:
         return given
-    used = (read_manifest(folder) or {}).get("taxonomy")
+    used = read_manifest(folder).get("taxonomy")
     if not used:
         raise TouchlessError("this run used no taxonomy: give --taxonomy FILE, the file to build it in "
                              "(`touchless taxonomy apply` creates it)")

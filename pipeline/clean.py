@@ -17,7 +17,10 @@ from pipeline.redact import PLACEHOLDER, URL
 REMOVED_KINDS = ("html_tags", "quoted_lines", "signature_lines", "footer_lines", "urls", "boilerplate_lines",
                  "no_reason_turns")
 
-_TAG = re.compile(r"<(?:/?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?|!--.*?--|![a-zA-Z][^<>]*)>", re.DOTALL)
+# a tag is "<" then a letter, "/" or "!" and no other "<" before its ">": `<svg/onload=...>` and `<a href=x>` alike
+_TAG = re.compile(r"<(?:/?[a-zA-Z][^<>]*|!--.*?--|![a-zA-Z][^<>]*)>", re.DOTALL)
+_ENTITY = re.compile(r"&(?:[a-zA-Z][a-zA-Z0-9]{1,31}|#\d{1,7}|#[xX][0-9a-fA-F]{1,6});")
+_MARKUP_PASSES = 4  # entities decoded this many times at most (markup encoded once, twice ... as entities)
 _BLOCK_TAGS = re.compile(r"<\s*(?:br|/p|/div|/li|/tr|/h\d)\s*/?>", re.IGNORECASE)
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _REPLY_MARK = re.compile(r"^(?:-{2,}\s*original message\s*-{2,}|_{5,})$", re.IGNORECASE)
@@ -52,12 +55,8 @@ class Cleaner:
         """One message or email: markup, quoted history, forwarded headers, footers, signatures, URLs, boilerplate
         and a leading greeting go; what is left is the customer's own account of the problem."""
         removed: Counter = Counter()
-        if _TAG.search(text):
-            text = _SCRIPT.sub(" ", text)
-            text = _BLOCK_TAGS.sub("\n", text)
-            removed["html_tags"] += len(_TAG.findall(text))
-            text = _TAG.sub(" ", text)
-            text = html.unescape(text)
+        if _TAG.search(text) or _ENTITY.search(text):
+            text = _plain_text(text, removed)
         lines = text.splitlines()
         # earlier mail below a reply header goes first, then a legal footer, so neither is read as a signature
         cut = next((i for i, line in enumerate(lines) if _REPLY_MARK.match(line.strip()) or _starts_quoted_reply(lines, i)), None)
@@ -106,6 +105,22 @@ class Cleaner:
         if not re.search(r"[^\W\d_]{2,}", words):
             return False
         return not (self._no_reason and self._no_reason.match(words))
+
+
+def _plain_text(text: str, removed: Counter) -> str:
+    """Markup out, entities decoded; markup that was itself written as entities (`&lt;script&gt;`) is decoded and
+    removed too, so what is stored is plain text with no tag in it."""
+    for _ in range(_MARKUP_PASSES):
+        text = _SCRIPT.sub(" ", text)
+        text = _BLOCK_TAGS.sub("\n", text)
+        removed["html_tags"] += len(_TAG.findall(text))
+        text = _TAG.sub(" ", text)
+        decoded = html.unescape(text)
+        if decoded == text:
+            return text
+        text = decoded
+    removed["html_tags"] += len(_TAG.findall(text))
+    return _TAG.sub(" ", text)
 
 
 def _starts_quoted_reply(lines: list[str], i: int) -> bool:

@@ -57,6 +57,7 @@ class InputConfig(Section):
     columns: ColumnMap
     messages: MessagesConfig
     encoding: str
+    date_format: str | None
     max_text_chars: int = Field(gt=0)
     on_duplicate_id: Literal["error", "keep_first"]
 
@@ -228,20 +229,22 @@ def load_config(
     path: str | Path | None = None, overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None
 ) -> Config:
     """Defaults, then `base` (e.g. the config a run was made with: settings added to touchless since then take
-    their defaults), then the user's file, then explicit overrides (CLI flags), validated once."""
-    merged = read_yaml(DEFAULT_CONFIG_PATH, "config file")
+    their defaults), then the user's file, then explicit overrides (CLI flags), validated once. An error names the
+    layer that set the bad value (a command-line option, the user's file, the run's config or the defaults)."""
+    layers = [(f"in {DEFAULT_CONFIG_PATH}", read_yaml(DEFAULT_CONFIG_PATH, "config file"))]
     if base is not None:
-        merged = _deep_merge(merged, base)
-    source = "the run's config" if base is not None else str(DEFAULT_CONFIG_PATH)
+        layers.append(("in the run's stored config", base))
     if path is not None:
-        merged = _deep_merge(merged, read_yaml(Path(path), "config file"))
-        source = str(path)
+        layers.append((f"in {path}", read_yaml(Path(path), "config file")))
     if overrides:
-        merged = _deep_merge(merged, overrides)
+        layers.append(("on the command line", overrides))
+    merged: dict[str, Any] = {}
+    for _, layer in layers:
+        merged = _deep_merge(merged, layer)
     try:
         return Config.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(_describe_errors(exc, source)) from None
+        raise ConfigError(_describe_errors(exc, layers)) from None
 
 
 def read_yaml(path: Path, what: str, error: type[TouchlessError] = ConfigError) -> dict[str, Any]:
@@ -278,19 +281,29 @@ def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _describe_errors(exc: ValidationError, source: str) -> str:
-    lines = [f"config {source} is not valid:"]
+def _describe_errors(exc: ValidationError, layers: list[tuple[str, dict[str, Any]]]) -> str:
+    lines = ["the config is not valid:"]
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
+        source = next((name for name, layer in reversed(layers) if _holds(layer, err["loc"])), layers[-1][0])
         if err["type"] == "extra_forbidden":
             parent = err["loc"][:-1]
             known = _known_keys(parent)
             guess = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
             tip = f" (did you mean '{guess[0]}'?)" if guess else f" (known keys here: {', '.join(known)})"
-            lines.append(f"  - unknown key '{loc}'{tip}")
+            lines.append(f"  - unknown key '{loc}' {source}{tip}")
         else:
-            lines.append(f"  - '{loc}': {err['msg']} (got {err.get('input')!r})")
+            lines.append(f"  - '{loc}' {source}: {err['msg']} (got {err.get('input')!r})")
     return "\n".join(lines)
+
+
+def _holds(layer: Any, loc: tuple[Any, ...]) -> bool:
+    """Whether a config layer sets the key at `loc` (or one of its parents to a non-mapping)."""
+    for part in loc:
+        if not isinstance(layer, dict) or part not in layer:
+            return False
+        layer = layer[part]
+    return True
 
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:

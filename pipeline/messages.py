@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.config import InputConfig
 from pipeline.errors import InputError
-from pipeline.inputs import InputReport, list_rows, parse_times
+from pipeline.inputs import InputReport, check_column, describe_columns, list_rows, parse_times
 
 REQUIRED = ("conversation_id", "role", "text")
 
@@ -40,7 +40,8 @@ def conversations(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> tupl
                 column=source,
                 hint=f"map it with input.messages.columns.{name} in your config, or use --input-kind contacts",
             )
-    report = InputReport(file=str(path), kind="messages", rows=len(raw))
+        check_column(raw, source, path, text=name == "text")
+    report = InputReport(file=str(path), kind="messages", rows=len(raw), warnings=list(raw.attrs.get("warnings", [])))
     frame = pd.DataFrame({"row": np.arange(1, len(raw) + 1)})
     for name in ("conversation_id", "role", "text", "sent_at", "customer_id", "channel"):
         source = getattr(columns, name)
@@ -67,6 +68,9 @@ def conversations(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> tupl
                 said_by_others.add(_key(text))
     contacts = pd.DataFrame(contacts)
     report.optional_columns = [c for c in ("created_at", "customer_id", "channel") if contacts[c].notna().any()]
+    if contacts["created_at"].notna().any():
+        report.optional_columns.append("sent_at")
+    describe_columns(raw.columns, cfg.messages.columns.model_dump(), report)
     report.conversations = len(contacts)
     return contacts, pd.DataFrame(turns, columns=["contact", "text", "echo"]), report
 

@@ -1,12 +1,20 @@
-"""Write a run's outputs so that readers only ever see a whole run: the previous one or the new one.
+"""A run folder: what touchless writes, how it recognises its own folders, and how it replaces them atomically.
 
-Everything is written into a staging folder beside the output folder, then swapped in with two renames; a crash
-before the swap leaves the last good output as it was, and the window between the renames is repaired on the next
-write. A lock file beside the folder keeps two runs from writing the same output at once.
+A run folder holds the tables (Parquet and one DuckDB file), the review page, the chart, the run's models and a
+manifest, `run.json`, that touchless writes last: a format marker and version, and the list of every file it
+wrote. A folder is touchless's only when its manifest says so and it holds nothing else: a folder holding any
+other file is refused with the names of those files, so touchless never deletes a file it did not write.
+
+Everything is written into a staging folder beside the output folder first, then swapped in with one atomic
+`renameat2(RENAME_EXCHANGE)` (Linux); readers see the previous run or the new one, never a mix or nothing. Where
+the exchange is not available, two renames are used and readers recover a run caught between them
+(`locate_run`). A lock file beside the folder keeps two runs from writing the same output at once.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
 import hashlib
 import json
@@ -16,17 +24,44 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.errors import OutputError
+from pipeline.faults import checkpoint
 from pipeline.runtime import cache_home
 
 MANIFEST = "run.json"
 DATABASE = "touchless.duckdb"
+FORMAT = "touchless-run"
+FORMAT_VERSION = 2  # 1: touchless 0.1's run.json, which had no marker and no list of files
+# what touchless 0.1 wrote into a run folder: such a folder is recognised (and upgraded on its next write)
+_LEGACY_FILES = {
+    "contacts.parquet", "clusters.parquet", "reasons.parquet", "proposals.parquet", "ranking.parquet",
+    "touch_index.parquet", "lineage.parquet", DATABASE, MANIFEST, "review.html", "touch_index.png", "metrics.json",
+    "models/clusters.npz",
+}
+_SHOWN = 8  # foreign files named in a refusal before "and N more"
+
+
+class Manifest(BaseModel):
+    """`run.json`: the marker that makes a folder touchless's, the files it wrote, and what the run read."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    format: str
+    format_version: int
+    kind: str
+    written_at: str
+    files: list[str]
+    config: dict[str, Any]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
 
 
 @contextmanager
@@ -46,21 +81,36 @@ def output_lock(out_dir: Path) -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} since {_now()}".encode(), 0)
+        checkpoint("lock")
         yield
     finally:
         os.close(fd)  # closing releases the lock, also when the process dies
 
 
-def check_output_folder(out_dir: Path) -> None:
-    """Refuse folders touchless did not write: the swap replaces the whole folder."""
+def check_output_folder(out_dir: Path, user_files: Iterable[str | Path | None] = ()) -> None:
+    """Refuse to write where a file touchless did not write could be lost: a folder holding such files (named in
+    the message), a file given as --out, or an input, taxonomy, volume or config file inside the output folder."""
     out_dir = Path(out_dir)
     _recover(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"--out {out_dir} is a file; give a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
+    inside = [str(f) for f in user_files if f is not None and _is_within(f, out_dir)]
+    if inside:
         raise OutputError(
-            f"--out {out_dir} already holds files touchless did not write; "
-            "choose a new or empty folder (touchless replaces the whole folder on each run)"
+            f"{', '.join(inside)} lies inside the output folder {out_dir}, which touchless replaces as a whole on "
+            f"each run: move it out of {out_dir} first"
+        )
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    manifest = read_manifest(out_dir)
+    present = _files_in(out_dir)
+    foreign = sorted(present - set(manifest.files)) if manifest else sorted(present)
+    if manifest is None or foreign:
+        shown = ", ".join(foreign[:_SHOWN]) + (f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else "")
+        what = " and no touchless run" if manifest is None else ""
+        raise OutputError(
+            f"--out {out_dir} holds files touchless did not write ({shown}){what}; touchless replaces the whole "
+            "folder on each run, so it will not write there: move those files out, or choose a new or empty folder"
         )
 
 
@@ -69,27 +119,90 @@ def write_run(
     tables: dict[str, pa.Table],
     manifest: dict[str, Any],
     extra: Callable[[Path], None] | None = None,
-) -> None:
-    """Parquet files, one DuckDB file with every table, the manifest, and whatever `extra` adds; then swap."""
+) -> Manifest:
+    """Parquet files, one DuckDB file with every table, whatever `extra` adds, and the manifest last; then swap."""
     out_dir = Path(out_dir).resolve()
     check_output_folder(out_dir)
-    for stale in out_dir.parent.glob(f".{out_dir.name}.staging-*"):  # left by a run that was killed; we hold the lock
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in [*out_dir.parent.glob(f".{out_dir.name}.staging-*"), _previous(out_dir)]:
+        shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed; we hold the lock
     staging = out_dir.parent / f".{out_dir.name}.staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
+    checkpoint("staging")
     try:
         for name, table in tables.items():
             pq.write_table(table, staging / f"{name}.parquet")
+            checkpoint(f"table:{name}")
         with duckdb.connect(str(staging / DATABASE)) as db:
             for name in tables:
                 db.execute(f'CREATE TABLE "{name}" AS SELECT * FROM read_parquet(?)', [str(staging / f"{name}.parquet")])
+        checkpoint("duckdb")
         if extra is not None:
             extra(staging)
-        (staging / MANIFEST).write_text(json.dumps({**manifest, "written_at": _now()}, indent=2, default=str))
+            checkpoint("extras")
+        files = sorted(_files_in(staging) | {MANIFEST})
+        written = Manifest.model_validate(
+            {**manifest, "format": FORMAT, "format_version": FORMAT_VERSION, "written_at": _now(), "files": files}
+        )
+        (staging / MANIFEST).write_text(written.model_dump_json(indent=2))
+        checkpoint("manifest")
+        _sync_tree(staging)
         _swap(staging, out_dir)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OutputError(f"the disk is full while writing {out_dir}: nothing was changed there; free some space "
+                              "and run again") from None
+        raise
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def locate_run(out_dir: Path) -> Path | None:
+    """The folder that holds the whole run for `out_dir`: itself, or, when a run was killed between the two renames
+    of a swap where the atomic exchange is not available, the previous run beside it. None when there is no run."""
+    out_dir = Path(out_dir)
+    for folder in (out_dir, _previous(out_dir)):
+        if (folder / MANIFEST).is_file():
+            return folder
+        if folder == out_dir and out_dir.exists():
+            return None
+    return None
+
+
+def read_manifest(out_dir: Path) -> Manifest | None:
+    """The run's manifest, or None when the folder holds no touchless run (no manifest, or one touchless did not
+    write: `{}` in a run.json does not make a folder a run)."""
+    folder = locate_run(out_dir)
+    if folder is None:
+        return None
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if "format" not in data and _legacy(data, folder):
+        data = {**data, "format": FORMAT, "format_version": 1, "files": sorted(_files_in(folder))}
+    if data.get("format") != FORMAT:
+        return None
+    if data.get("format_version", 0) > FORMAT_VERSION:
+        raise OutputError(f"{out_dir} was written by a newer touchless (run format {data['format_version']}); "
+                          "upgrade touchless to read it")
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def read_output(out_dir: Path, name: str, columns: list[str] | None = None):
+    """One of the run's tables as a pandas frame (`name`: contacts, clusters, ...)."""
+    import pandas as pd
+
+    folder = locate_run(out_dir)
+    if folder is None or not (folder / f"{name}.parquet").is_file():
+        raise OutputError(f"{out_dir} holds no {name} table: run `touchless discover ... --out {out_dir}` first")
+    return pd.read_parquet(folder / f"{name}.parquet", columns=columns)
 
 
 def is_remote(location: str | Path) -> bool:
@@ -129,35 +242,116 @@ def local_copy(out_dir: str | Path) -> Iterator[Path]:
 
 
 def remember_last_run(out_dir: Path) -> None:
-    """So `touchless proposals` can find the latest run without being told."""
-    marker = cache_home() / "last_run"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(str(Path(out_dir).resolve()))
+    """So `touchless proposals` can find the latest run made from this working directory without being told; runs
+    made from other directories (other projects) are never taken for it."""
+    record = _last_runs()
+    record[str(Path.cwd().resolve())] = str(Path(out_dir).resolve())
+    path = cache_home() / "last_runs.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
 
 
 def last_run() -> Path | None:
-    marker = cache_home() / "last_run"
-    return Path(marker.read_text().strip()) if marker.is_file() else None
+    """The latest run made from this working directory, if any."""
+    folder = _last_runs().get(str(Path.cwd().resolve()))
+    return Path(folder) if folder else None
 
 
-def read_manifest(out_dir: Path) -> dict[str, Any] | None:
-    path = Path(out_dir) / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
+def _last_runs() -> dict[str, str]:
+    path = cache_home() / "last_runs.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _previous(out_dir: Path) -> Path:
+    return out_dir.parent / f".{out_dir.name}.previous"
+
+
+def _files_in(folder: Path) -> set[str]:
+    """Every file below `folder` (links and other entries included) as a relative POSIX path; folders themselves
+    are not listed, only what they hold (an empty folder counts as an entry)."""
+    found = set()
+    for root, dirs, files in os.walk(folder):
+        base = Path(root).relative_to(folder)
+        found.update((base / f).as_posix() for f in files)
+        found.update((base / d).as_posix() + "/" for d in dirs if not any(os.scandir(Path(root) / d)))
+    return found
+
+
+def _legacy(data: dict[str, Any], folder: Path) -> bool:
+    """A run.json of touchless 0.1 (no format marker) in a folder holding only what 0.1 wrote."""
+    return {"kind", "config", "input_sha256"} <= set(data) and _files_in(folder) <= _LEGACY_FILES
+
+
+def _is_within(path: str | Path, folder: Path) -> bool:
+    if is_remote(path):
+        return False
+    try:
+        Path(path).resolve().relative_to(folder.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def _sync_tree(folder: Path) -> None:
+    """Flush the staging folder to disk before the swap, so a power cut cannot swap in a half-written run."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            fd = os.open(Path(root) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _sync_dir(Path(root))
+
+
+def _sync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where the system cannot."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # a filesystem or kernel without it
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def _swap(staging: Path, out_dir: Path) -> None:
-    previous = out_dir.parent / f".{out_dir.name}.previous"
-    if previous.exists():
-        shutil.rmtree(previous)
-    if out_dir.exists():
+    checkpoint("swap:start")
+    if not out_dir.exists():
+        os.rename(staging, out_dir)
+    elif _exchange(staging, out_dir):
+        checkpoint("swap:exchanged")  # the new run is in place; the old one lies in the staging folder
+    else:
+        previous = _previous(out_dir)
         os.rename(out_dir, previous)
-    os.rename(staging, out_dir)
-    shutil.rmtree(previous, ignore_errors=True)
+        checkpoint("swap:moved-old")
+        os.rename(staging, out_dir)
+        checkpoint("swap:moved-new")
+        shutil.rmtree(previous, ignore_errors=True)
+    _sync_dir(out_dir.parent)
+    checkpoint("swap:done")
 
 
 def _recover(out_dir: Path) -> None:
-    """A crash between the two renames leaves only `.previous`: put it back."""
-    previous = out_dir.parent / f".{out_dir.name}.previous"
+    """A run killed between the two renames of a swap leaves only `.previous`: put it back."""
+    previous = _previous(out_dir)
     if previous.is_dir() and not out_dir.exists():
         os.rename(previous, out_dir)
 

@@ -9,10 +9,10 @@ second; the trained pipeline's tagger would cost ~30x more for the same keywords
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Collection
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,22 +28,24 @@ from pipeline.inputs import InputReport, contacts_from_table, list_rows, read_ta
 from pipeline.messages import conversations, is_messages
 from pipeline.redact import PLACEHOLDER, IdPattern, Redactor
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+# control characters, zero-width marks, and lone surrogates (half of a character pair: not valid Unicode)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff\ud800-\udfff]")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _LINES = re.compile(r"\n\s*\n+")
 _MIN_LANGUAGE_CONFIDENCE = 0.9
 
 
 def read_and_prepare(
-    path: str | Path, cfg: Config, known: Collection[str] = ()
+    path: str | Path, cfg: Config, known: pd.Series | None = None
 ) -> tuple[pd.DataFrame, InputReport]:
     """Every contact once: `text` cleaned and redacted, `terms` (content lemmas), `language`, `text_status`
     (ok | empty | no_reason | other_language), `removed_*` counts, and the canonical input columns.
 
     The work runs on turns: a contacts export has one turn per contact, a messages export one per customer message.
     Each turn is cleaned and redacted; turns that carry no reason (or echo an agent) are dropped; the rest are
-    joined into the contact's text. Contacts whose id is in `known` (an earlier run holds them) are left out before
-    any of that work, so a daily run over a whole export costs in proportion to what is new.
+    joined into the contact's text. Contacts in `known` (source hash by contact id: an earlier run holds them) are
+    left out before any of that work when their text is unchanged, so a daily run over a whole export costs in
+    proportion to what is new; those whose text changed are read again (counted in `report.changed`).
     """
     raw = read_table(path, cfg.input.encoding)
     if is_messages(raw, cfg.input):
@@ -54,7 +56,8 @@ def read_and_prepare(
         for column in ("conversation_id", "turns", "customer_turns", "last_at"):
             frame[column] = None
     del raw
-    if len(known):
+    frame["source_hash"] = source_hashes(turns, len(frame))
+    if known is not None and len(known):
         frame, turns = _without_known(frame, turns, known, report)
     had_words = np.bincount(turns["contact"], weights=turns["text"].str.strip().ne(""), minlength=len(frame)) > 0
     frame["text"] = pd.Series(_customer_words(turns, len(frame), cfg, frame, report), index=frame.index, dtype="str")
@@ -66,10 +69,24 @@ def read_and_prepare(
     return frame, report
 
 
-def _without_known(frame: pd.DataFrame, turns: pd.DataFrame, known: Collection[str],
+def source_hashes(turns: pd.DataFrame, n: int) -> np.ndarray:
+    """A digest of each contact's words as read (its turns, in order)."""
+    parts: list[list[str]] = [[] for _ in range(n)]
+    for contact, text in zip(turns["contact"], turns["text"]):
+        parts[contact].append(text)
+    return np.array([hashlib.blake2b("\x1e".join(p).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+                     for p in parts], dtype=object)
+
+
+def _without_known(frame: pd.DataFrame, turns: pd.DataFrame, known: pd.Series,
                    report: InputReport) -> tuple[pd.DataFrame, pd.DataFrame]:
-    keep = ~frame["contact_id"].isin(known).to_numpy()
-    report.already_known = int((~keep).sum())
+    """Leave out the contacts an earlier run holds with the same words; `known` may hold a null hash (a run made
+    before hashes were kept), which counts as unchanged."""
+    held = frame["contact_id"].map(known)
+    same = frame["contact_id"].isin(known.index) & (held.isna() | (held == frame["source_hash"]))
+    keep = ~same.to_numpy()
+    report.already_known = int(same.sum())
+    report.changed = int((frame["contact_id"].isin(known.index) & ~same).sum())
     position = np.cumsum(keep) - 1  # each kept contact's new position
     turns = turns[keep[turns["contact"].to_numpy()]].assign(contact=lambda t: position[t["contact"].to_numpy()])
     return frame[keep].reset_index(drop=True), turns.reset_index(drop=True)

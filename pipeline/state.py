@@ -7,7 +7,6 @@ clusters to them so ids stay put.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pandas as pd
 from pipeline.cluster import centroids, nearest_centre
 from pipeline.errors import ModelError
 from pipeline.lineage import PreviousClusters
-from pipeline.outputs import MANIFEST
+from pipeline.outputs import locate_run, read_manifest, read_output
 
 MODEL_FILE = Path("models") / "clusters.npz"
 _PERCENTILE = 5  # a new contact joins a cluster when at least as alike as the least alike 5% of its members
@@ -54,8 +53,9 @@ def fit_cluster_model(vectors: np.ndarray, labels: np.ndarray, floor: float, fin
 
 
 def load_cluster_model(out_dir: Path) -> ClusterModel | None:
-    path = Path(out_dir) / MODEL_FILE
-    if not path.is_file():
+    folder = locate_run(out_dir)
+    path = folder / MODEL_FILE if folder else None
+    if path is None or not path.is_file():
         return None
     with np.load(path) as data:
         return ClusterModel(data["ids"], data["centres"], data["thresholds"], str(data["fingerprint"]))
@@ -64,11 +64,11 @@ def load_cluster_model(out_dir: Path) -> ClusterModel | None:
 def previous_clusters(out_dir: Path, fingerprint: str) -> PreviousClusters | None:
     """The last run in `out_dir`, for stable ids; None when there is none or it used another embedding model."""
     model = load_cluster_model(out_dir)
-    manifest = Path(out_dir) / MANIFEST
-    if model is None or not manifest.is_file() or model.fingerprint != fingerprint:
+    manifest = read_manifest(out_dir)
+    if model is None or manifest is None or model.fingerprint != fingerprint:
         return None
-    members = pd.read_parquet(Path(out_dir) / "contacts.parquet", columns=["contact_id", "cluster_id"])
-    next_id = json.loads(manifest.read_text()).get("next_cluster_id", int(model.ids.max(initial=-1)) + 1)
+    members = read_output(out_dir, "contacts", columns=["contact_id", "cluster_id"])
+    next_id = manifest.get("next_cluster_id", int(model.ids.max(initial=-1)) + 1)
     return PreviousClusters(model.ids, model.centres, members[members["cluster_id"] >= 0], next_id)
 
 
