@@ -18,10 +18,9 @@ import numpy as np
 
 import pipeline  # noqa: F401  (offline settings)
 from pipeline.config import load_config
-from pipeline.embed import Embedder, resolve_model
-from pipeline.evaluate import evaluate
-from pipeline.inputs import load_labels
-from pipeline.prepare import read_and_prepare
+from pipeline.model.embed import Embedder, resolve_model
+from pipeline.model.evaluate import evaluate, load_labels
+from pipeline.text.prepare import read_and_prepare
 
 
 def main() -> None:

@@ -15,12 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.datasets import multidogo_messages
-from pipeline.cluster import cluster_contacts
 from pipeline.config import load_config
-from pipeline.embed import Embedder
-from pipeline.evaluate import evaluate
-from pipeline.inputs import load_labels
-from pipeline.prepare import read_and_prepare
+from pipeline.model.cluster import cluster_contacts
+from pipeline.model.embed import Embedder
+from pipeline.model.evaluate import evaluate, load_labels
+from pipeline.text.prepare import read_and_prepare
 
 
 def run(path: Path, clean: bool) -> dict:

@@ -25,8 +25,8 @@ import pandas as pd
 
 import flows  # noqa: F401  (Prefect settings)
 from benchmarks.datasets import banking77
-from benchmarks.simulate import simulate
 from flows.runner import free_port
+from pipeline.demo.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def fixed_costs(env: dict) -> list[tuple[str, float]]:
         ("torch import", "import torch"),
         ("embedding model load (MiniLM, torch import included)",
          "from pipeline.config import load_config; from pipeline.embed import Embedder; Embedder(load_config().embedding).model"),
-        ("spaCy name recogniser load", "from pipeline.redact import ner; ner()"),
+        ("spaCy name recogniser load", "from pipeline.text.redact import ner; ner()"),
         ("Prefect: a first flow run, no server (ephemeral)",
          "import flows; from prefect import flow; flow(lambda: 1)()"),
         ("numba compiling for UMAP (only cluster.method: hdbscan)",

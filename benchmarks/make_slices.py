@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.datasets import ROOT, banking77, multidogo_messages
-from benchmarks.simulate import Simulation, simulate
+from pipeline.demo.simulate import Simulation, simulate
 
 SEED = 7
 DEMO_INTENTS = 30

@@ -28,8 +28,8 @@ import yaml
 import flows  # noqa: F401  (Prefect settings)
 from benchmarks.banking77_reasons import REASONS
 from benchmarks.datasets import banking77
-from benchmarks.simulate import simulate
-from pipeline.taxonomy import slug
+from pipeline.demo.simulate import simulate
+from pipeline.taxonomy.tree import slug
 
 NEW = ("apple_pay_or_google_pay", "card_swallowed", "lost_or_stolen_phone", "age_limit", "country_support")
 ROOT = Path(__file__).resolve().parents[1]

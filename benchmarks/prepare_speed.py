@@ -23,10 +23,10 @@ from pathlib import Path  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.datasets import banking77  # noqa: E402
-from pipeline.clean import Cleaner  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
-from pipeline.prepare import read_and_prepare  # noqa: E402
-from pipeline.redact import Redactor  # noqa: E402
+from pipeline.text.redact import Redactor  # noqa: E402
+from pipeline.text.clean import Cleaner  # noqa: E402
+from pipeline.text.prepare import read_and_prepare  # noqa: E402
 
 N = 10_000
 NAMES = ["Anna Schmidt", "John Carter", "Priya Patel", "Li Wei", "Maria Lopez", "Tom Becker", "Grace Okafor"]

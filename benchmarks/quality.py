@@ -119,10 +119,10 @@ def quality(names: list[str], work: Path) -> None:
 
 def sweep_size() -> None:
     """Best resolution by sample size on BANKING77 train (tuning data): why resolution scales with n ** -0.6."""
-    from pipeline.cluster import knn_graph, leiden
     from pipeline.config import load_config
-    from pipeline.embed import Embedder
-    from pipeline.evaluate import evaluate
+    from pipeline.model.cluster import knn_graph, leiden
+    from pipeline.model.embed import Embedder
+    from pipeline.model.evaluate import evaluate
 
     data = ds.banking77("train")
     vectors = Embedder(load_config().embedding).embed(data["text"].tolist()).vectors

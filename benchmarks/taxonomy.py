@@ -33,8 +33,8 @@ import flows  # noqa: F401  (Prefect settings)
 from benchmarks.banking77_reasons import REASONS
 from benchmarks.datasets import banking77
 from pipeline.config import load_config
-from pipeline.embed import Embedder
-from pipeline.taxonomy import slug
+from pipeline.model.embed import Embedder
+from pipeline.taxonomy.tree import slug
 
 SEED = 11
 MISSING, MERGED, MISLABELLED = 10, 10, 3

@@ -19,10 +19,10 @@ from rich.text import Text
 
 from configs import CONFIG_DIR
 from flows.review_cli import proposals_app, taxonomy_app
-from pipeline.config import ColumnMap, MessageColumnMap, load_config
+from pipeline.config import ColumnMap, MessageColumnMap
 from pipeline.errors import TouchlessError
+from pipeline.run.folder import DATABASE, Run, locate_run, read_manifest
 from pipeline.runtime import cache_home
-from pipeline.outputs import DATABASE, locate_run, read_manifest, read_output
 
 app = typer.Typer(
     help="touchless: find why customers contact support, and which causes to remove first.",
@@ -84,7 +84,7 @@ def discover(
     your taxonomy, count touches, rank the causes and chart the touch index."""
     overrides = _overrides(text_column=text_column, id_column=id_column, columns=column, date_format=date_format,
                            input_kind=input_kind, granularity=granularity, reasons=reasons, taxonomy=taxonomy)
-    result = _run_discover(input, out_dir, config, overrides, verbose, volume=volume)
+    result = _run("discover", input, out_dir, config, overrides, verbose, volume_path=_path(volume))
     _print_emerging(result.emerging)
     _print_clusters(result)
     if result.proposals:
@@ -104,22 +104,14 @@ def assign(
     verbose: VerboseOpt = False,
 ) -> None:
     """Put new contacts into the clusters and reasons of the run in --out, without re-clustering, and refresh its
-    touches, ranking, touch index and trends. Contacts already in the run are skipped."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
-    from flows.assign import assign as assign_flow
-    from flows.runner import task_runner
-
+    touches, ranking, touch index, trends and proposals. Contacts already in the run are skipped (read again when
+    their text changed)."""
     overrides = _overrides(columns=column, date_format=date_format, input_kind=input_kind)
-    runner = task_runner(load_config(config, overrides or None).runner)
-    result = assign_flow.with_options(task_runner=runner)(
-        input_path=str(input), out_dir=str(out_dir), config_path=str(config) if config else None,
-        overrides=overrides or None, show_progress=sys.stderr.isatty(), volume_path=str(volume) if volume else None,
-    )
-    for warning in result.warnings:
-        err.print("[yellow]warning:[/yellow]", escape(warning), highlight=False, soft_wrap=True)
-    out.print(f"{result.new_contacts:,} new contacts ({result.skipped:,} already in the run): {result.assigned:,} joined "
-              f"a cluster, {result.new_contacts - result.assigned:,} wait for the next discover; "
-              f"{result.total_contacts:,} contacts in {result.out_dir}", highlight=False, markup=False)
+    result = _run("assign", input, out_dir, config, overrides, verbose, volume_path=_path(volume))
+    changed = f", {result.changed:,} changed and read again" if result.changed else ""
+    out.print(f"{result.new_contacts:,} new contacts ({result.skipped:,} already in the run{changed}): "
+              f"{result.assigned:,} joined a cluster, {result.new_contacts - result.assigned:,} wait for the next "
+              f"discover; {result.contacts:,} contacts in {result.out_dir}", highlight=False, markup=False)
     _print_emerging(result.emerging)
 
 
@@ -142,7 +134,7 @@ def evaluate(
     """Run discover and score its clusters against known reasons (NMI, ARI, ACC); writes metrics.json."""
     overrides = _overrides(text_column=text_column, id_column=id_column, columns=column, date_format=date_format,
                            input_kind=input_kind, granularity=granularity, reasons=reasons, taxonomy=taxonomy)
-    result = _run_discover(input, out_dir, config, overrides, verbose, label_column=label_column)
+    result = _run("discover", input, out_dir, config, overrides, verbose, label_column=label_column)
     _print_clusters(result)
     m = result.metrics
     table = Table(title=f"scores against '{label_column}' ({m['labels']} known reasons)", title_justify="left")
@@ -169,7 +161,8 @@ def demo(
     if not taxonomy.exists():  # the demo's own copy: accepting proposals evolves it, never the shipped example
         shutil.copyfile(EXAMPLE_TAXONOMY, taxonomy)
     with resources.as_file(demo / "banking77_demo.csv") as data, resources.as_file(demo / "demo_volume.csv") as volume:
-        result = _run_discover(data, out_dir, None, {"taxonomy": {"path": str(taxonomy)}}, verbose, volume=volume)
+        result = _run("discover", data, out_dir, None, {"taxonomy": {"path": str(taxonomy)}}, verbose,
+                      volume_path=str(volume))
     _print_clusters(result)
     db = out_dir / DATABASE
     queries = [
@@ -194,8 +187,14 @@ def serve(
 ) -> None:
     """Register the daily and weekly deployments with your Prefect server (PREFECT_API_URL) and run them on their
     schedules until stopped."""
-    from flows.serve import load_deployments, main as serve_main
+    from prefect.settings import PREFECT_API_URL
 
+    from flows.serve import load_deployments
+    from flows.serve import main as serve_main
+
+    if not PREFECT_API_URL.value():  # a temporary server would vanish with this process, and its schedules with it
+        raise TouchlessError("serve needs your Prefect server: set PREFECT_API_URL (e.g. "
+                             "http://127.0.0.1:4200/api after `prefect server start`); see the README's Schedule it")
     spec = load_deployments(deployments)
     out.print(f"serving touchless-daily ({spec.daily.cron}) and touchless-weekly ({spec.weekly.cron}) for {spec.out}; "
               "Ctrl-C stops", highlight=False)
@@ -264,27 +263,30 @@ def _overrides(
     return overrides
 
 
-def _run_discover(
-    input: Path, out_dir: Path, config: Path | None, overrides: dict | None, verbose: bool,
-    label_column: str | None = None, volume: Path | None = None,
-):
+def _run(kind: str, input: Path, out_dir: Path, config: Path | None, overrides: dict, verbose: bool, **params):
+    """Call the `discover` or `assign` flow the one way the CLI and `serve` share: the config loaded once (for
+    assign over the run's stored config), on the task runner it names; then print what reading found."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
-    from flows.discover import discover as discover_flow
-    from flows.runner import task_runner
+    from flows.call import configured, settings
+    from flows.server import local_prefect_api
 
-    runner = task_runner(load_config(config, overrides or None).runner)
-    result = discover_flow.with_options(task_runner=runner)(
-        input_path=str(input),
-        out_dir=str(out_dir),
-        config_path=str(config) if config else None,
-        overrides=overrides or None,
-        show_progress=sys.stderr.isatty(),
-        label_column=label_column,
-        volume_path=str(volume) if volume else None,
-    )
+    if kind == "assign":
+        from flows.assign import assign as flow
+    else:
+        from flows.discover import discover as flow
+    cfg = settings(_path(config), overrides, stored_in=str(out_dir) if kind == "assign" else None)
+    with local_prefect_api():  # Prefect's temporary server, which cannot outlive this process
+        result = configured(flow, cfg)(input_path=str(input), out_dir=str(out_dir), config_path=_path(config),
+                                       overrides=overrides or None, show_progress=sys.stderr.isatty(), cfg=cfg,
+                                       **params)
+    err.print(escape(result.columns), highlight=False, soft_wrap=True, style="dim")
     for warning in result.warnings:
         err.print("[yellow]warning:[/yellow]", escape(warning), highlight=False, soft_wrap=True)
     return result
+
+
+def _path(location: Path | None) -> str | None:
+    return str(location) if location else None
 
 
 def _print_emerging(emerging: list[str]) -> None:
@@ -293,7 +295,7 @@ def _print_emerging(emerging: list[str]) -> None:
 
 
 def _print_clusters(result) -> None:
-    clusters = read_output(Path(result.out_dir), "clusters")
+    clusters = Run.load(Path(result.out_dir)).frame("clusters")
     table = Table(title=f"{result.clusters} clusters in {result.contacts} contacts", title_justify="left")
     for name, justify in (("id", "right"), ("size", "right"), ("share", "right"), ("label", "left"), ("typical contact", "left")):
         table.add_column(name, justify=justify, overflow="fold")

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pipeline.embed import ProgressCallback
-
 
 @contextmanager
-def progress_bar(description: str, enabled: bool) -> Iterator[ProgressCallback | None]:
+def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """Yields `advance(n)`: n more of `total` done."""
     if not enabled:
-        yield None
+        yield lambda n: None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task_id = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task_id, completed=done, total=total)
-
-        yield update
+        task_id = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task_id, n)

@@ -12,12 +12,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.decisions import apply_decisions, load_decisions, record
 from pipeline.errors import TouchlessError
-from pipeline.outputs import last_run, read_manifest, read_output
-from pipeline.proposals import Proposal, sentence_case
-from pipeline.report import KIND_NAMES
-from pipeline.taxonomy import load_taxonomy
+from pipeline.run.folder import Run, last_run, read_manifest
+from pipeline.run.review import KIND_NAMES
+from pipeline.taxonomy.decisions import apply_decisions, load_decisions, record
+from pipeline.taxonomy.proposals import Proposal, sentence_case
+from pipeline.taxonomy.tree import load_taxonomy
 
 out = Console()
 
@@ -60,22 +60,22 @@ def show(proposal_id: str, run: RunOpt = None) -> None:
     folder = _run_folder(run)
     p = _one(folder, proposal_id)
     out.print(f"run {_describe(folder)}", highlight=False)
-    out.print(f"[bold]{escape(p['name'])}[/bold]  ({KIND_NAMES.get(p['kind'], p['kind'])}, {p['proposal_id']}, {p['status']})")
-    out.print(p["description"], markup=False)
-    out.print(f"evidence: {p['evidence']}", highlight=False, markup=False)
-    out.print(f"contacts {p['contacts']:,} · touches {p['touches']:,} · confidence {p['confidence']:.2f}")
-    if len(p["reason_ids"]):
-        out.print("reasons: " + ", ".join(p["reason_ids"]), markup=False)
-    if len(p["cluster_ids"]):
-        clusters = read_output(folder, "clusters").set_index("cluster_id")
-        biggest = max(int(clusters.loc[c, "size"]) for c in p["cluster_ids"])
-        for c in p["cluster_ids"]:
+    out.print(f"[bold]{escape(p.name)}[/bold]  ({KIND_NAMES.get(p.kind, p.kind)}, {p.proposal_id}, {p.status})")
+    out.print(p.description, markup=False)
+    out.print(f"evidence: {p.evidence}", highlight=False, markup=False)
+    out.print(f"contacts {p.contacts:,} · touches {p.touches:,} · confidence {p.confidence:.2f}")
+    if p.reason_ids:
+        out.print("reasons: " + ", ".join(p.reason_ids), markup=False)
+    if p.cluster_ids:
+        clusters = Run.load(folder).frame("clusters").set_index("cluster_id")
+        biggest = max(int(clusters.loc[c, "size"]) for c in p.cluster_ids)
+        for c in p.cluster_ids:
             size = int(clusters.loc[c, "size"])
             out.print(f"  cluster {c:>4} {'█' * max(1, round(30 * size / biggest)):<30} {size:>6,}  {clusters.loc[c, 'label']}",
                       markup=False)
-    if len(p["keywords"]):
-        out.print("keywords: " + ", ".join(p["keywords"]), markup=False)
-    for example in p["examples"]:
+    if p.keywords:
+        out.print("keywords: " + ", ".join(p.keywords), markup=False)
+    for example in p.examples:
         out.print(f"  • {example}", highlight=False, markup=False)
 
 
@@ -91,16 +91,16 @@ def accept(
     by: ByOpt = None,
 ) -> None:
     """Accept a proposal (optionally renamed); `touchless taxonomy apply` writes it into the taxonomy."""
-    folder, row, path = _to_decide(run, proposal_id, taxonomy)
+    folder, proposal, path = _to_decide(run, proposal_id, taxonomy)
     parts = None
-    if row["kind"] == "split":
-        clusters = read_output(folder, "clusters").set_index("cluster_id")
+    if proposal.kind == "split":
+        clusters = Run.load(folder).frame("clusters").set_index("cluster_id")
         parts = [{"name": sentence_case(clusters.loc[c, "label"]), "examples": list(clusters.loc[c, "examples"])}
-                 for c in row["cluster_ids"]]
+                 for c in proposal.cluster_ids]
         if name and len(name.split(";")) != len(parts):
             raise TouchlessError(f"this split has {len(parts)} parts: give {len(parts)} names separated by ';'")
     changes = {"name": name, "description": description, "parent": parent}
-    record(path, _proposal(row), "accepted", why=note, changes=changes, parts=parts, by=by)
+    record(path, proposal, "accepted", why=note, changes=changes, parts=parts, by=by)
     out.print(f"accepted {proposal_id}; run [bold]touchless taxonomy apply --taxonomy {path}[/bold] to write it")
 
 
@@ -113,8 +113,8 @@ def reject(
     by: ByOpt = None,
 ) -> None:
     """Reject a proposal; it stays hidden in later runs unless its evidence grows materially."""
-    _, row, path = _to_decide(run, proposal_id, taxonomy)
-    record(path, _proposal(row), "rejected", why=reason, by=by)
+    _, proposal, path = _to_decide(run, proposal_id, taxonomy)
+    record(path, proposal, "rejected", why=reason, by=by)
     out.print(f"rejected {proposal_id}: {reason}", markup=False)
 
 
@@ -131,7 +131,7 @@ def apply(taxonomy: Annotated[Path, typer.Option("--taxonomy", help="the taxonom
 def check(taxonomy: Annotated[Path, typer.Argument(help="the taxonomy file")]) -> None:
     """Validate a taxonomy file and list its reasons."""
     loaded = load_taxonomy(taxonomy)
-    pending = [d for d in load_decisions(taxonomy) if d["decision"] == "accepted" and not d.get("applied_in")]
+    pending = [d for d in load_decisions(taxonomy) if d.decision == "accepted" and d.applied_in is None]
     table = Table(title=f"{taxonomy}: version {loaded.version}", title_justify="left")
     for name in ("id", "name", "parent", "kind", "status", "examples"):
         table.add_column(name)
@@ -158,30 +158,21 @@ def _describe(folder: Path) -> str:
 
 
 def _proposals(folder: Path) -> pd.DataFrame:
-    return read_output(folder, "proposals").sort_values("rank")
+    return Run.load(folder).frame("proposals").sort_values("rank")
 
 
-def _one(folder: Path, proposal_id: str) -> dict:
+def _one(folder: Path, proposal_id: str) -> Proposal:
     """The run's proposal whose id starts with `proposal_id` (people type the first few characters)."""
     proposals = _proposals(folder)
     found = proposals[proposals["proposal_id"].str.startswith(proposal_id)]
     if len(found) != 1:
         raise TouchlessError(f"{'no' if found.empty else 'more than one'} proposal has the id '{proposal_id}' "
                              "(see `touchless proposals`)")
-    row = found.iloc[0].to_dict()
-    for column in ("reason_ids", "keywords", "examples"):
-        row[column] = [str(v) for v in row[column]]
-    row["cluster_ids"] = [int(c) for c in row["cluster_ids"]]
-    row["confidence"] = float(row["confidence"])
-    return row
+    row = found.drop(columns="rank").iloc[0]
+    return Proposal.model_validate({k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in row.items()})
 
 
-def _proposal(row: dict) -> Proposal:
-    fields = Proposal.__dataclass_fields__
-    return Proposal(**{k: (int(v) if k in ("contacts", "touches") else v) for k, v in row.items() if k in fields})
-
-
-def _to_decide(run: Path | None, proposal_id: str, taxonomy: Path | None) -> tuple[Path, dict, Path]:
+def _to_decide(run: Path | None, proposal_id: str, taxonomy: Path | None) -> tuple[Path, Proposal, Path]:
     """(run folder, the proposal, the taxonomy file its decision goes beside)."""
     folder = _run_folder(run)
     return folder, _one(folder, proposal_id), _taxonomy_path(folder, taxonomy)

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 import flows  # noqa: F401  (Prefect settings)
 from configs import CONFIG_DIR
-from pipeline.config import load_config, read_yaml
-from pipeline.errors import ConfigError
+from pipeline.config import read_yaml
+from pipeline.errors import ConfigError, OutputError
 
 
 class Schedule(BaseModel):
@@ -52,20 +52,24 @@ def deployments(path: str | Path) -> list:
     from prefect.schedules import Cron
 
     from flows.assign import assign
+    from flows.call import configured, settings
     from flows.discover import discover
-    from flows.runner import task_runner
 
     spec = load_deployments(path)
     overrides: dict[str, Any] = {"taxonomy": {"path": spec.taxonomy}} if spec.taxonomy else {}
-    runner = task_runner(load_config(spec.config, overrides or None).runner)
+    cfg = settings(spec.config, overrides)  # for the task runners; each run loads its config again when it starts
+    try:  # the daily run keeps the settings of the run it adds to, its runner among them
+        daily_cfg = settings(spec.config, overrides, stored_in=spec.out)
+    except OutputError:  # no run yet: the first weekly discover makes it
+        daily_cfg = cfg
     common = {"input_path": spec.input, "out_dir": spec.out, "config_path": spec.config,
               "overrides": overrides or None, "volume_path": spec.volume}
-    daily = assign.with_options(task_runner=runner).to_deployment(
+    daily = configured(assign, daily_cfg).to_deployment(
         name="touchless-daily", schedule=Cron(spec.daily.cron, timezone=spec.daily.timezone), parameters=common,
         description="A day's new contacts into the existing clusters and reasons; touches, ranking, index, trends.",
         tags=["touchless"],
     )
-    weekly = discover.with_options(task_runner=runner).to_deployment(
+    weekly = configured(discover, cfg).to_deployment(
         name="touchless-weekly", schedule=Cron(spec.weekly.cron, timezone=spec.weekly.timezone), parameters=common,
         description="Full re-discovery: re-cluster (ids kept, lineage), proposals, ranking, index, trends.",
         tags=["touchless"],

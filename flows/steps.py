@@ -1,12 +1,16 @@
 """The Prefect tasks both flows use: each is one pipeline step, with no orchestration logic of its own.
 
-Tasks hand each other in-memory tables: no result persistence (contact text must not land in Prefect's storage)
-and no hashing of large inputs for cache keys.
+Tasks hand each other in-memory tables and return new values (they never change their arguments: on the Dask
+runner an argument is a copy, and a change would be lost). No result persistence (contact text must not land in
+Prefect's storage) and no hashing of large inputs for cache keys.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -15,12 +19,20 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.progress import progress_bar
 from pipeline.config import Config
-from pipeline.embed import Embedder
-from pipeline.inputs import InputReport
-from pipeline.prepare import read_and_prepare
-from pipeline.reasons import Assignment, ReasonModel, agent_reasons, assign_reasons, reason_model
-from pipeline.taxonomy import Taxonomy
-from pipeline.touches import issues
+from pipeline.model.centres import ClusterModel, fit_cluster_model
+from pipeline.model.cluster import Clustering, cluster_contacts, relabel
+from pipeline.model.describe import describe_clusters
+from pipeline.model.embed import embedder
+from pipeline.model.lineage import stable_ids
+from pipeline.read.report import InputReport
+from pipeline.errors import InputError, ModelError
+from pipeline.run.contacts import join_contacts, lost_reasons, with_reasons
+from pipeline.run.folder import Manifest, Run, check_output_folder, local_copy, output_lock, read_manifest
+from pipeline.run.manifests import taxonomy_changed
+from pipeline.run.refresh import Context, Refreshed, refresh
+from pipeline.taxonomy.reasons import ReasonModel, Reading, read_reasons, reason_model
+from pipeline.text.duplicates import duplicate_groups
+from pipeline.text.prepare import read_and_prepare
 
 step = task(cache_policy=NO_CACHE, persist_result=False)
 # reading the input may meet a file still being copied in, or a network filesystem hiccup: try again
@@ -28,89 +40,148 @@ io_step = task(cache_policy=NO_CACHE, persist_result=False, retries=2, retry_del
                retry_condition_fn=lambda task, run, state: isinstance(state.result(raise_on_failure=False), OSError))
 
 
+@contextmanager
+def run_folder(out_dir: str, user_files: list[str | None]) -> Iterator[tuple[Path, Run | None]]:
+    """The folder a run writes (a local mirror for a URL), checked and locked for the whole run, with the run it
+    holds now (None when it is new)."""
+    with local_copy(out_dir) as out:
+        check_output_folder(out, user_files)
+        with output_lock(out):
+            yield out, Run.load(out) if read_manifest(out) else None
+
+
 @io_step
-def load_and_prepare(input_path: str, cfg: Config, known: np.ndarray | None = None) -> tuple[pd.DataFrame, InputReport]:
-    """Read, clean and redact in one step: the raw text never leaves it. `known`: contact ids to leave out."""
-    return read_and_prepare(input_path, cfg, () if known is None else known)
+def prepare(input_path: str, cfg: Config, known: pd.Series | None = None) -> tuple[pd.DataFrame, InputReport]:
+    """Read, clean and redact in one step: the raw text never leaves it. `known`: source hashes by contact id of
+    contacts a run holds already (left out unless their text changed)."""
+    return read_and_prepare(input_path, cfg, known)
+
+
+@dataclass(frozen=True)
+class Embedded:
+    vectors: np.ndarray
+    computed: int  # distinct texts the model ran on
+    cached: int  # distinct texts found in the cache
 
 
 @step
 def embed_partition(texts: list[str], cfg: Config) -> np.ndarray:
     """One partition's vectors, wherever the task runner puts it (a Dask worker needs touchless installed)."""
-    return Embedder(cfg.embedding).encode(texts)
+    return embedder(cfg.embedding).encode(texts)
 
 
-def embed(texts: list[str], cfg: Config, show_progress: bool) -> tuple[np.ndarray, int, int]:
+def embed(texts: list[str], cfg: Config, show_progress: bool) -> Embedded:
     """Vectors for `texts`: the texts not cached yet are embedded in partitions mapped over the flow's task runner
     (threads here, or a Dask cluster); each finished partition is cached at once, so a killed run keeps it."""
-    embedder = Embedder(cfg.embedding)
-    todo = embedder.missing(texts)
-    partitions = [todo[i : i + cfg.embedding.partition_size] for i in range(0, len(todo), cfg.embedding.partition_size)]
-    with progress_bar("embedding", show_progress) as on_progress:
-        done = 0
-        if on_progress:
-            on_progress(0, len(todo))
+    model = embedder(cfg.embedding)
+    todo = model.missing(texts)
+    size = cfg.embedding.partition_size
+    partitions = [todo[i : i + size] for i in range(0, len(todo), size)]
+    with progress_bar("embedding", len(todo), show_progress) as advance:
         futures = embed_partition.map(partitions, unmapped(cfg)) if partitions else []
         for partition, future in zip(partitions, futures):
-            embedder.store(partition, future.result())
-            done += len(partition)
-            if on_progress:
-                on_progress(done, len(todo))
-    result = embedder.embed(texts)
-    return result.vectors, len(todo), result.cached - len(todo)
+            model.store(partition, future.result())
+            advance(len(partition))
+    result = model.embed(texts)
+    return Embedded(result.vectors, len(todo), result.cached - len(todo))
 
 
 @step
-def give_reasons(
-    contacts: pd.DataFrame, vectors: np.ndarray, usable: np.ndarray, taxonomy: Taxonomy, cfg: Config
-) -> tuple[Assignment, ReasonModel, list[str]]:
-    """Each usable contact's reason from the taxonomy (zero-shot, or trained on agents' reasons where better);
-    fills `reason_id`, `reason_score`, `text_reason` and `agent_reason` in `contacts`."""
-    embedder = Embedder(cfg.embedding)
-    model = reason_model(taxonomy, lambda texts: embedder.embed(texts).vectors)
-    agent, warnings = agent_reasons(contacts["reason"], taxonomy)
-    labelled = agent.iloc[usable] if agent.notna().any() else None
-    assignment = assign_reasons(vectors, model, labelled, cfg.taxonomy, cfg.seed)
-    rows = contacts.index[usable]
-    contacts.loc[rows, "reason_id"] = assignment.reason_id
-    contacts.loc[rows, "reason_score"] = assignment.reason_score
-    contacts.loc[rows, "text_reason"] = assignment.text_reason
-    contacts["agent_reason"] = agent
-    return assignment, model, warnings
+def cluster(vectors: np.ndarray, cfg: Config) -> Clustering:
+    return cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed)
 
 
 @step
-def group_touches(contacts: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    return issues(contacts, cfg.touches.window_days)
+def keep_ids(found: Clustering, vectors: np.ndarray, contact_ids: np.ndarray, previous: Run | None,
+             cfg: Config) -> tuple[Clustering, pd.DataFrame, int, ClusterModel]:
+    """Match this run's clusters to the previous run's (made with the same embedding model) so a cluster keeps its
+    id; the lineage between, the next unused id, and the cluster model under the stable ids."""
+    fingerprint = embedder(cfg.embedding).ref.fingerprint
+    model = fit_cluster_model(vectors, found, cfg.cluster.reassign_similarity, fingerprint)
+    before = previous.previous_clusters(fingerprint) if previous else None
+    mapping, lineage, next_id = stable_ids(before, contact_ids, found.labels, model.centres)
+    return relabel(found, mapping), lineage, next_id, model.relabelled(mapping)
 
 
-def prepare_columns(contacts: pd.DataFrame) -> None:
-    """The columns later steps fill, present from the start (null until filled)."""
-    for column, value in (("reason_id", None), ("reason_score", np.nan), ("text_reason", None), ("agent_reason", None)):
-        contacts[column] = pd.Series(value, index=contacts.index, dtype=object if value is None else float)
+@step
+def find_duplicates(contacts: pd.DataFrame, vectors: np.ndarray, usable: np.ndarray, labels: np.ndarray,
+                    cfg: Config) -> pd.Series:
+    return duplicate_groups(contacts, vectors, usable, labels, cfg.prepare.duplicate_similarity)
 
 
-def file_sha256(location: str) -> str:
-    """Of a local file or a URL: identifies the input a run read."""
-    import hashlib
-
-    import fsspec
-
-    digest = hashlib.sha256()
-    with fsspec.open(location, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@step
+def join(contacts: pd.DataFrame, placement: Clustering, duplicates: pd.Series, reading: Reading | None) -> pd.DataFrame:
+    joined = join_contacts(contacts, placement, duplicates)
+    return joined if reading is None else with_reasons(joined, reading)
 
 
-def where(location: str | None) -> str | None:
-    """A path made absolute, a URL as given: how run.json names the files a run read."""
-    if location is None:
+@step
+def reason_models(context: Context, cfg: Config) -> tuple[ReasonModel | None, np.ndarray]:
+    """The taxonomy's reasons as vectors, and the process steps that are not reasons (for `secondary` proposals)."""
+    model = embedder(cfg.embedding)
+    taxonomy = context.taxonomy
+    secondary = [r for r in (taxonomy.reasons if taxonomy else []) if r.kind == "secondary"]
+    process = [*cfg.taxonomy.proposals.secondary_examples, *(e for r in secondary for e in [r.name, *r.examples])]
+    reasons = reason_model(taxonomy, lambda texts: model.embed(texts).vectors) if taxonomy else None
+    return reasons, model.embed(process).vectors
+
+
+@step
+def give_reasons(vectors: np.ndarray, contacts: pd.DataFrame, rows: np.ndarray, context: Context,
+                 reasons: ReasonModel | None, cfg: Config) -> Reading | None:
+    """The reasons of the contacts at `rows` (whose vectors these are); None without a taxonomy."""
+    if context.taxonomy is None or not len(rows):
         return None
-    return location if "://" in location else str(Path(location).resolve())
+    return read_reasons(vectors, contacts["reason"], rows, context.taxonomy, reasons, cfg.taxonomy, cfg.seed)
 
 
-def watermark(contacts: pd.DataFrame) -> str | None:
-    """The newest contact's time: how far the run has read."""
-    newest = contacts["created_at"].max()
-    return None if pd.isna(newest) else newest.isoformat()
+@step
+def describe(contacts: pd.DataFrame, usable: np.ndarray, vectors: np.ndarray, labels: np.ndarray,
+             cfg: Config) -> pd.DataFrame:
+    return describe_clusters(contacts["text"].iloc[usable].tolist(), contacts["terms"].iloc[usable].tolist(),
+                             vectors, labels, cfg.describe)
+
+
+@step
+def refresh_run(contacts: pd.DataFrame, descriptions: pd.DataFrame, model: ClusterModel,
+                models: tuple[ReasonModel | None, np.ndarray], context: Context, cfg: Config) -> Refreshed:
+    return refresh(contacts, descriptions, model, models[0], models[1], context, cfg)
+
+
+def cluster_model(run: Run | None, out: Path, cfg: Config) -> ClusterModel:
+    """The clusters of the run in `out`, to put new contacts into."""
+    if run is None or run.cluster_model is None:
+        raise ModelError(f"{out} holds no clusters to assign to: run `touchless discover ... --out {out}` first")
+    if run.cluster_model.fingerprint != embedder(cfg.embedding).ref.fingerprint:
+        raise ModelError(f"the run in {out} was made with another embedding model; run discover again")
+    return run.cluster_model
+
+
+def reread_reasons(contacts: pd.DataFrame, manifest: Manifest, context: Context, reasons: ReasonModel | None,
+                   report: InputReport, cfg: Config, show_progress: bool) -> tuple[pd.DataFrame, Reading | None]:
+    """When the taxonomy changed since the run read its reasons, every contact's reason is read again (its vector
+    comes from the embedding cache) and the report says so; else the contacts are returned as they are."""
+    if not taxonomy_changed(manifest, context):
+        return contacts, None
+    usable = usable_rows(contacts)
+    vectors = embed(contacts["text"].iloc[usable].tolist(), cfg, show_progress).vectors
+    reading = give_reasons(vectors, contacts, usable, context, reasons, cfg)
+    lost = lost_reasons(contacts, context.taxonomy)
+    report.warnings.append(
+        f"the taxonomy changed since this run read its reasons (version {manifest.taxonomy_version} -> "
+        f"{context.taxonomy.version}): every contact's reason was read again ({lost:,} had a reason it no longer "
+        "offers)")
+    return (contacts if reading is None else with_reasons(contacts, reading)), reading
+
+
+def usable_rows(contacts: pd.DataFrame, report: InputReport | None = None, at_least: int = 0) -> np.ndarray:
+    """The contacts that are clustered: those whose text states a reason, in the expected language; fewer than
+    `at_least` is an error that says where the others went."""
+    usable = np.flatnonzero((contacts["text_status"] == "ok").to_numpy())
+    if len(usable) < at_least:
+        statuses = contacts["text_status"].value_counts()
+        why = ", ".join(f"{n:,} {status.replace('_', ' ')}" for status, n in statuses.items() if status != "ok")
+        raise InputError(f"only {len(usable)} of {len(contacts):,} contacts have text that states a reason "
+                         f"({why or 'no others'}); touchless needs at least {at_least} to find reasons",
+                         file=report.file if report else None, column=report.text_column if report else None)
+    return usable

@@ -48,3 +48,7 @@ class OutputError(TouchlessError):
 
 class ModelError(TouchlessError):
     """A model cannot be loaded offline, or a saved run model does not fit the data."""
+
+
+class TaxonomyError(TouchlessError):
+    """The taxonomy file, or the decisions kept beside it, cannot be used as they are."""

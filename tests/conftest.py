@@ -24,8 +24,9 @@ SIX_INTENTS = DATA / "banking77_six.csv"
 @pytest.fixture(scope="session", autouse=True)
 def prefect_backend():
     """One temporary Prefect database and server for the whole session (~9 s to start)."""
-    import flows  # noqa: F401  (Prefect settings before Prefect is imported)
     from prefect.testing.utilities import prefect_test_harness
+
+    import flows  # noqa: F401  (Prefect settings before Prefect is imported)
 
     with prefect_test_harness(server_startup_timeout=120):
         yield

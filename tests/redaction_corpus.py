@@ -2,7 +2,8 @@
 
 Each case is (text, secrets, keep): every string in `secrets[kind]` must be gone from the redacted text and
 `[KIND]` must stand in its place; every string in `keep` (amounts, dates, times, plain numbers) must still be
-there. Cards and IBANs are valid numbers (Luhn, mod-97); phones cover many countries and writing styles.
+there; a case without secrets (see NEGATIVES) must come back unchanged. Cards and IBANs are valid numbers (Luhn,
+mod-97); phones cover many countries and writing styles; addresses several countries' formats.
 """
 
 from __future__ import annotations
@@ -58,6 +59,49 @@ NAMES = [  # (text, the name it holds)
     ("Best regards,\nHannah Schmidt", "Hannah Schmidt"),
     ("my name's liam o'connor, my account is locked", "liam o'connor"),
     ("Please ask Aisha Bello to check my complaint", "Aisha Bello"),
+    ("Olumide Petrov, my husband, opened the account last year", "Olumide Petrov"),
+    ("Please add Tomasz Nowak, my son, as a second card holder", "Tomasz Nowak"),
+    ("my wife Ines Duarte cannot log in to the app", "Ines Duarte"),
+    ("My partner, Sven Larsen, made the payment", "Sven Larsen"),
+    ("the refund should go to my mother Agnieszka Kowalska", "Agnieszka Kowalska"),
+    ("His full name is Jakob McGee and he passed away in May", "Jakob McGee"),
+    ("This is Mr. Stull, I need a new card", "Stull"),
+    ("The transfer is still pending. Thanks Priyanka", "Priyanka"),
+    ("where is my refund?\ncheers, tomek", "tomek"),
+    ("Please close my account.\nbr,\nJonas Berg", "Jonas Berg"),
+    ("my name is raja booking confirmation number hyu 524", "raja"),
+    ("Hi! Im Roberta and I want to check my last bill", "Roberta"),
+]
+ADDRESSES = [  # house number and street, with or without unit, town and postcode; PO boxes; postcodes after a state
+    "Flat 2, 8 Maple Avenue, London NW1 6XE", "221B Baker Street, London NW1 6XE", "10 Downing St, London SW1A 2AA",
+    "Apartment 12, 77 Kings Road, Chelsea, London SW3 4NT", "14 Victoria Crescent, Leeds LS6 2AB",
+    "Apt 4B, 350 5th Avenue, New York, NY 10118", "1600 Amphitheatre Parkway, Mountain View, CA 94043",
+    "455 Patterson Road, Garden City, NY", "4819 Woodey Boulevard, Pittsburgh, PA 15213",
+    "5158 Peck Ave, carlton, KS 67448", "Suite 200, 1 Market St, San Francisco, CA 94105-1234",
+    "77 Sunset Blvd, Los Angeles, CA 90028", "3 Elm Ct", "98 Pine Ln", "742 Evergreen Terrace, Springfield",
+    "1 Infinite Loop, Cupertino, CA 95014", "12 oak street", "704 buffington road", "PO Box 1234",
+    "P.O. Box 77, Springfield, IL 62704", "24 Sussex Drive, Ottawa, ON K1A 0B1",
+    "Unit 5, 40 Harbour Rd, Sydney NSW 2000",
+    "Hauptstraße 5, 10115 Berlin", "Keizersgracht 123, 1015 CJ Amsterdam", "12 rue de la Paix, 75002 Paris",
+    "Dallas, TX 75201", "Springfield, IL 62704", "K1A 0B1", "NW1 6XE",
+]
+POSTCODES = ["73301", "94105-1234", "nw1 6xe", "K1A 0B1", "1012 AB", "560001"]  # only known by the word before them
+NEGATIVES = [  # look-alikes of names and addresses that must come back unchanged
+    "my card is broken", "My card is broken.", "it was charged in february", "I bought it at best buy",
+    "best buy charged me twice", "thanks for the help", "Thanks for the help!",
+    "regards to my last order, nothing came",
+    "Do you accept Mastercard?", "Can I choose from either Visa or Mastercard?", "How do I set up Apple Pay?",
+    "My Google Pay top up failed", "I was charged on Monday and again on Friday", "The payment from January is missing",
+    "I swapped Russian Ruble for UK pounds and was charged too much", "Where is the nearest Mastercard ATM?",
+    "hi there, my card was declined", "ya sure", "ok thank you bye", "nothing else thanks", "10 gb data plan",
+    "I have 2 cards and 3 accounts", "I called 3 times in 5 days", "thanks, that works", "Thanks, got it",
+    "Cancel Transaction", "Best, I hope you can help", "Sincerely disappointed with the service",
+    "thank you so much", "the branch on main street closed", "there were 2 charges on the road trip",
+    "I tried 3 different ways to pay", "order 12345 was late", "I paid 250 dollars on 15/01/2024 at 10:30",
+    "I have been a customer for 12 years", "Why was I charged 4 times for the same order?", "Thanks\nKind regards",
+    "my 2015 VW was towed", "the 2 Visa Cards arrived", "I need the 4GB plan", "Can I pay in Euros?",
+    "flight AA 1234 was cancelled", "my name is wrong on the card", "this is unacceptable", "this is of no use to me",
+    "How can it be that my Card is not functioning anymore?", "I prefer Mastecard.",
 ]
 KEEP = [  # amounts, dates, times and plain numbers that must not be taken for personal data
     "$1,234.56", "€50", "1.234,56 EUR", "250 dollars", "£12.99", "USD 1,000", "2024-01-15", "15/01/2024",
@@ -73,7 +117,10 @@ TEMPLATES = {
     "CARD": ["my card {} was charged twice", "card number: {}", "please block {} immediately",
              "the payment with {} failed", "{} is the card I lost"],
     "IBAN": ["send the refund to {}", "my IBAN is {}", "IBAN: {} (old account)", "the transfer to {} bounced"],
+    "ADDRESS": ["I live at {}", "please send the new card to {} instead", "my address is {} and the card never came",
+                "Address: {}", "I moved to {} last month"],
 }
+POSTCODE_TEMPLATES = ["my zip code is {}", "postcode: {}", "the postal code {} is wrong", "zip {} please"]
 
 
 def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
@@ -104,7 +151,7 @@ def card_numbers(rng: random.Random) -> list[str]:
 
 def cases() -> list[tuple[str, dict[str, list[str]], list[str]]]:
     rng = random.Random(2026)
-    values = {"EMAIL": EMAILS, "PHONE": PHONES, "CARD": card_numbers(rng), "IBAN": IBANS}
+    values = {"EMAIL": EMAILS, "PHONE": PHONES, "CARD": card_numbers(rng), "IBAN": IBANS, "ADDRESS": ADDRESSES}
     out = []
     for kind, items in values.items():  # each value in two sentences
         templates = itertools.cycle(TEMPLATES[kind])
@@ -112,6 +159,9 @@ def cases() -> list[tuple[str, dict[str, list[str]], list[str]]]:
             out += [(next(templates).format(item), {kind: [item]}, []) for _ in range(2)]
     for text, name in NAMES:
         out.append((text, {"NAME": [name]}, []))
+    templates = itertools.cycle(POSTCODE_TEMPLATES)
+    out += [(next(templates).format(code), {"ADDRESS": [code]}, []) for code in POSTCODES for _ in range(2)]
+    out += [(text, {}, []) for text in NEGATIVES]
     for keep, (kind, items) in zip(KEEP, itertools.cycle(values.items())):
         item = rng.choice(items)
         out.append((f"I paid {keep} on my card and {TEMPLATES[kind][0].format(item)}", {kind: [item]}, [keep]))

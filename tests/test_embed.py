@@ -6,17 +6,23 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
-from pipeline.config import load_config
-from pipeline.embed import MeanPoolingEncoder, resolve_model
+from pipeline.model.embed import registered_models, resolve_model
+from pipeline.model.encoders import MeanPoolingEncoder
 from tests.conftest import SIX_INTENTS
 
 
-def test_own_encoder_matches_sentence_transformers():
+PLAIN_TORCH = [name for name, entry in registered_models().items() if entry.get("encoder") == "mean_pooling"]
+
+
+@pytest.mark.parametrize("name", PLAIN_TORCH)
+def test_own_encoder_matches_sentence_transformers(name):
+    """Every registered model that runs as plain torch gives sentence-transformers' vectors."""
     from sentence_transformers import SentenceTransformer
 
-    path = Path(resolve_model(load_config().embedding.model).path)
+    path = Path(resolve_model(name).path)
     texts = pd.read_csv(SIX_INTENTS)["text"].head(40).tolist() + [
         "", "ok", "Ünïcödé café — naïve façade ✓ 日本語", "card " * 600,  # empty, short, non-ASCII, past 256 tokens
     ]

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.errors import InputError
-from pipeline.prepare import read_and_prepare
+from pipeline.text.prepare import read_and_prepare
 
 CONFIG = load_config()
 CFG = CONFIG.input

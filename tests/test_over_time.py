@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.simulate import simulate
 from pipeline.config import load_config
-from pipeline.touch_index import touch_index, week_start
-from pipeline.touches import issues, touch_stats
-from pipeline.trends import benjamini_hochberg, trends
+from pipeline.demo.simulate import simulate
+from pipeline.overtime.touch_index import touch_index
+from pipeline.overtime.touches import issues, touch_stats
+from pipeline.overtime.trends import trends
+from pipeline.read.volume import week_start
 from tests.conftest import SIX_INTENTS
 
 CFG = load_config()
@@ -82,8 +83,6 @@ def test_trends_find_what_is_new_and_hold_false_alarms():
     assert result.loc[99, "trend"] == "new"
     assert result.loc[98, "trend"] == "growing"
     assert (result.drop(index=[98, 99])["trend"] != "stable").sum() <= 1
-    q = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.5]))
-    assert q == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.5])  # p x m / rank, then the running minimum from the top
 
 
 @pytest.fixture(scope="module")

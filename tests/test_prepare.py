@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from pipeline.config import load_config
-from pipeline.prepare import read_and_prepare
+from pipeline.text.prepare import read_and_prepare
 from tests.conftest import DATA
 
 CFG = load_config()

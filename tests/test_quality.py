@@ -9,10 +9,15 @@ import pandas as pd
 import pytest
 
 from flows.cli import main
-from pipeline.cluster import cluster_contacts, drop_small, merge_near_duplicates, reassign_noise
 from pipeline.config import load_config
-from pipeline.embed import Embedder
-from pipeline.evaluate import evaluate, hungarian_accuracy
+from pipeline.model.cluster import (
+    cluster_contacts,
+    drop_small,
+    merge_near_duplicates,
+    reassign_noise,
+)
+from pipeline.model.embed import Embedder
+from pipeline.model.evaluate import evaluate, hungarian_accuracy
 from tests.conftest import SIX_INTENTS
 
 
@@ -41,7 +46,7 @@ def test_clusters_do_not_depend_on_what_the_process_did_before(embedding_cache):
     import ctypes
     from pathlib import Path
 
-    from pipeline.cluster import knn_graph, leiden
+    from pipeline.model.cluster import knn_graph, leiden
 
     demo = Path(__file__).resolve().parents[1] / "pipeline" / "demo" / "banking77_demo.csv"
     cfg = load_config(overrides={"embedding": {"cache_dir": str(embedding_cache)}})

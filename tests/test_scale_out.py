@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.cluster import cluster_contacts
 from pipeline.config import load_config
+from pipeline.model.cluster import cluster_contacts
 from tests.conftest import SIX_INTENTS
 
 
@@ -30,7 +30,7 @@ def test_embedding_partitions_run_on_a_local_dask_cluster(tmp_path, six_intents_
 
 
 def test_very_large_sets_are_clustered_on_a_sample(embedding_cache):
-    from pipeline.embed import Embedder
+    from pipeline.model.embed import Embedder
 
     cfg = load_config(overrides={"embedding": {"cache_dir": str(embedding_cache)}, "cluster": {"sample_size": 150}})
     vectors = Embedder(cfg.embedding).embed(pd.read_csv(SIX_INTENTS)["text"].tolist()).vectors

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from flows.cli import main
-from pipeline.decisions import load_decisions
-from pipeline.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
+from pipeline.taxonomy.decisions import load_decisions
+from pipeline.taxonomy.tree import TaxonomyError, load_taxonomy, parse_taxonomy
 from tests.conftest import SIX_INTENTS
 
 # Six intents in the data; the taxonomy misses one (change_pin), lumps two into one reason (top-up failed and

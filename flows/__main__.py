@@ -1,0 +1,5 @@
+"""`python -m flows ...`: the `touchless` command without the installed script."""
+
+from flows.cli import main
+
+main()

@@ -1,0 +1,163 @@
+"""A temporary Prefect API server that cannot outlive the run that started it.
+
+With no PREFECT_API_URL, Prefect 3 starts its own temporary server (`SubprocessASGIServer`: `python -m uvicorn`)
+and stops it only from `atexit`, which SIGKILL, the OOM killer and hard crashes skip: each such end left a
+~225 MB server running for good. `local_prefect_api()` starts the same server itself, as a child that dies with
+its parent however the parent ends, and points Prefect at it, so Prefect never starts its own.
+
+The child is `python -m flows.server --parent PID --port N`: it asks Linux to SIGKILL it when its parent dies
+(PR_SET_PDEATHSIG), watches its parent pid as well (the moment before prctl, and systems without prctl), then
+serves Prefect's app in-process with uvicorn, as Prefect's own temporary server does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+HOST = "127.0.0.1"
+# what Prefect's SubprocessASGIServer sets: no UI, a temporary server, settings already final
+SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+PORT_TAKEN = 3  # uvicorn's exit status when it cannot bind (STARTUP_FAILURE)
+
+
+@contextmanager
+def local_prefect_api() -> Iterator[str | None]:
+    """Run the block against a temporary local Prefect API; yields its URL, or None if the user configured one.
+
+    Enter it from the thread that outlives the block (the main thread): Linux delivers the parent-death signal
+    when the thread that started the child ends. Call flows synchronously inside it.
+    """
+    import prefect.context
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_ENABLED,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        yield None  # the user's server, or Prefect's own error about having none
+        return
+    env = {**os.environ, **SERVER_ENV, **get_current_settings().to_environment_variables(exclude_unset=True)}
+    env.pop("PREFECT_API_URL", None)  # an empty one counts as unset
+    process, url = _start(env, float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
+    # Threads that did not copy the caller's context read the process-wide settings: point those at it too,
+    # as prefect_test_harness does (a private helper, hence the fallback).
+    global_settings = getattr(prefect.context, "_temporary_global_settings_context", None)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}), (
+            global_settings(prefect.context.get_settings_context()) if global_settings else nullcontext()
+        ):
+            try:
+                yield url
+            finally:
+                _drain_prefect_workers()
+    finally:
+        _stop(process)
+
+
+def _start(env: dict[str, str], timeout: float) -> tuple[subprocess.Popen, str]:
+    """Start the server child and wait until /api/health answers. The free port is picked here and bound there:
+    one taken in between (uvicorn exits with 3) is retried on another, a few times only, since a failed start
+    (a broken database) exits with 3 as well."""
+    from flows.runner import free_port
+
+    deadline = time.monotonic() + timeout
+    for _ in range(3):
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flows.server", "--parent", str(os.getpid()), "--port", str(port)],
+            env=env, stdin=subprocess.DEVNULL,
+            # its own process group: a Ctrl-C at the terminal reaches only the CLI, which still needs the server
+            # to record the interrupted run; the parent stops it afterwards
+            process_group=0 if os.name == "posix" else None,
+        )
+        try:
+            while (code := process.poll()) is None and time.monotonic() < deadline:
+                if _healthy(port):
+                    return process, f"http://{HOST}:{port}/api"
+                time.sleep(0.1)
+        except BaseException:  # Ctrl-C while waiting
+            _stop(process)
+            raise
+        if code != PORT_TAKEN:
+            _stop(process)
+            break
+    raise RuntimeError(f"the temporary Prefect server did not start within {timeout:.0f} s" if code is None
+                       else f"the temporary Prefect server exited with status {code}")
+
+
+def _healthy(port: int) -> bool:
+    """A plain HTTP request: no proxy from the environment may stand between us and 127.0.0.1."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=2)
+    try:
+        connection.request("GET", "/api/health")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def _drain_prefect_workers() -> None:
+    """Send the logs and events Prefect still queues while the server is up, else they fail at exit, loudly."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=5)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _die_with(parent: int) -> None:
+    """End this process when `parent` ends, by any means: SIGKILL from the kernel on Linux, and a watchdog for
+    the moment before prctl took effect and for systems without it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    if os.getppid() != parent:  # died before prctl
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _serve(parent: int, port: int) -> None:
+    _die_with(parent)
+    import uvicorn
+
+    # sys.exit(3) when the port is taken, which the parent retries
+    uvicorn.run("prefect.server.api.server:create_app", factory=True, host=HOST, port=port, log_level="error",
+                lifespan="on")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="a temporary Prefect API server that dies with its parent")
+    parser.add_argument("--parent", type=int, required=True, help="the pid whose end ends this server")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    _serve(args.parent, args.port)

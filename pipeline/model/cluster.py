@@ -1,0 +1,335 @@
+"""Group contacts into reasons without being told how many there are.
+
+The default method builds a k-nearest-neighbour graph of the embeddings (cosine) and finds its communities with
+Leiden: on customer-service text it beat UMAP + HDBSCAN on every tuning set, leaves no contact out, and needs no
+UMAP fit (benchmarks/quality.py). UMAP + HDBSCAN stays available (`cluster.method: hdbscan`). Both are followed by
+the same clean-up: groups too small to be a reason become noise, near-duplicate clusters merge, and noise joins its
+nearest cluster when close enough (the original noise flag is kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from pipeline.config import ClusterConfig, ReduceConfig
+from pipeline.errors import InputError
+
+GRANULARITY = {"coarse": 0.3, "medium": 1.0, "fine": 2.5}  # multiplies the chosen resolution
+# Modularity finds more communities in a bigger graph at one resolution, so the resolution is set for 10,000
+# contacts and scaled by (10,000 / n) ** 0.6: the exponent that kept the best resolution on BANKING77 train
+# subsamples of 1,250 to 10,000 texts (benchmarks/quality.py --sweep-size).
+MIN_CONTACTS = 10
+SILHOUETTE_SAMPLE = 3000  # contacts the silhouette is measured on
+REFERENCE_SIZE = 10_000
+MIN_SCALED_SIZE = 1_000
+SIZE_EXPONENT = 0.6
+
+
+@dataclass(frozen=True)
+class Clustering:
+    labels: np.ndarray  # (n,) int32; -1 = noise; 0 is the largest cluster
+    probabilities: np.ndarray  # (n,) float32 in [0, 1]: how firmly a contact belongs to its cluster
+    was_noise: np.ndarray  # (n,) bool: the clusterer left it out (it may have been reassigned since)
+    # (k, k): between two clusters, their neighbour-graph edge weight over the smaller one's total: near 0 when
+    # nothing links them, higher when they blur into each other
+    links: np.ndarray | None = None
+
+    def expand(self, rows: np.ndarray, n: int) -> Clustering:
+        """The same clustering over `n` contacts of which only `rows` were clustered; the others are noise."""
+        labels = np.full(n, -1, dtype=np.int32)
+        probabilities = np.zeros(n, dtype=np.float32)
+        was_noise = np.ones(n, dtype=bool)
+        labels[rows], probabilities[rows], was_noise[rows] = self.labels, self.probabilities, self.was_noise
+        return Clustering(labels, probabilities, was_noise, self.links)
+
+
+def knn_graph(vectors: np.ndarray, k: int, block: int = 2048) -> sparse.csr_matrix:
+    """Symmetric graph of each contact's k most similar contacts (exact cosine on unit vectors), weighted by
+    similarity. Exact search in blocks: a few seconds at 13k contacts and nothing to compile."""
+    n = len(vectors)
+    k = min(k, n - 1)
+    indices = np.empty((n, k), dtype=np.int64)
+    weights = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, block):
+        sims = vectors[start : start + block] @ vectors.T
+        rows = np.arange(sims.shape[0])
+        sims[rows, start + rows] = -np.inf  # not its own neighbour
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        indices[start : start + block] = top
+        weights[start : start + block] = np.take_along_axis(sims, top, axis=1)
+    graph = sparse.csr_matrix(
+        (np.clip(weights.ravel(), 1e-6, None), (np.repeat(np.arange(n), k), indices.ravel())), shape=(n, n)
+    )
+    return graph.maximum(graph.T).tocsr()
+
+
+def leiden(graph: sparse.csr_matrix, resolution: float, seed: int) -> np.ndarray:
+    """Leiden communities. scikit-network's refinement step draws from C's `rand()`, not from `random_state`, so
+    without seeding it the result depended on how many draws the process had made before (a second run in one
+    process could differ from the first)."""
+    from sknetwork.clustering import Leiden
+
+    _seed_c_rand(seed)
+    return Leiden(resolution=resolution, random_state=seed).fit_predict(graph).astype(np.int32)
+
+
+def _seed_c_rand(seed: int) -> None:
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).srand(ctypes.c_uint(seed))
+    except (OSError, AttributeError):  # no C library to reach (not Linux or macOS): draws stay process-dependent
+        pass
+
+
+def resolution_for(cfg: ClusterConfig, n: int) -> float:
+    """The resolution for `n` contacts before the silhouette check (sizes under 1,000 count as 1,000)."""
+    return cfg.resolution * (REFERENCE_SIZE / max(n, MIN_SCALED_SIZE)) ** SIZE_EXPONENT
+
+
+def graph_clusters(
+    vectors: np.ndarray, cfg: ClusterConfig, seed: int, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """Leiden communities of the neighbour graph at a resolution chosen for the data (`choose_resolution`), then
+    scaled by the granularity; with `target_reasons`, the resolution is searched until the count is in range."""
+    graph = knn_graph(vectors, cfg.neighbors)
+    resolution = resolution_for(cfg, len(vectors))
+    if cfg.target_reasons is not None:
+        return _in_range(graph, cfg, seed, resolution, weights), graph
+    if cfg.silhouette_tolerance > 0:
+        resolution = choose_resolution(vectors, graph, cfg, seed)
+    return leiden(graph, resolution * GRANULARITY[cfg.granularity], seed), graph
+
+
+def choose_resolution(vectors: np.ndarray, graph: sparse.csr_matrix, cfg: ClusterConfig, seed: int) -> float:
+    """The resolution nearest the size-scaled one among those whose partition's silhouette is within
+    `silhouette_tolerance` of the best, over resolutions from 1/128 to 2 times it.
+
+    The size-scaled resolution suits sets of many fine reasons (BANKING77); where a much coarser partition separates
+    the contacts clearly better (long chats with a few reasons, or a few reasons in a small set), the silhouette
+    overrules it.
+    """
+    from sklearn.metrics import silhouette_score
+
+    base = resolution_for(cfg, len(vectors))
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(len(vectors), min(len(vectors), SILHOUETTE_SAMPLE), replace=False))
+    distances = np.clip(1.0 - vectors[sample] @ vectors[sample].T, 0.0, 2.0)
+    np.fill_diagonal(distances, 0.0)
+    scored = []
+    for step in range(-7, 2):
+        labels = leiden(graph, base * 2.0**step, seed)[sample]
+        found = len(np.unique(labels))
+        score = silhouette_score(distances, labels, metric="precomputed") if 1 < found < len(sample) else -1.0
+        scored.append((abs(step), score, base * 2.0**step))
+    best = max(score for _, score, _ in scored)
+    return min((s for s in scored if s[1] >= best - cfg.silhouette_tolerance), key=lambda s: s[0])[2]
+
+
+def _in_range(
+    graph: sparse.csr_matrix, cfg: ClusterConfig, seed: int, resolution: float, weights: np.ndarray | None
+) -> np.ndarray:
+    """The partition whose clusters, once small ones are dropped (counting each text for all its contacts, as the
+    clean-up after does), number within `target_reasons`."""
+    low, high = cfg.target_reasons
+    lo, hi = 1e-3, 1e3
+    labels = leiden(graph, resolution, seed)
+    for _ in range(30):  # bisect on a log scale; the count grows with the resolution
+        count = _count(drop_small(labels, cfg.min_cluster_size, weights))
+        if low <= count <= high:
+            break
+        if count < low:
+            lo = resolution
+        else:
+            hi = resolution
+        resolution = float(np.sqrt(lo * hi))
+        labels = leiden(graph, resolution, seed)
+    return labels
+
+
+def hdbscan_clusters(vectors: np.ndarray, cfg: ClusterConfig, reduce_cfg: ReduceConfig, seed: int) -> np.ndarray:
+    import hdbscan
+
+    from pipeline.model.reduce import fit_reducer
+
+    points, _ = fit_reducer(vectors, reduce_cfg, seed)
+    model = hdbscan.HDBSCAN(
+        min_cluster_size=max(2, min(cfg.hdbscan.min_cluster_size, len(points) // 2)),
+        min_samples=cfg.hdbscan.min_samples,
+        cluster_selection_method=cfg.hdbscan.selection_method,
+        cluster_selection_epsilon=cfg.hdbscan.selection_epsilon,
+    ).fit(points)
+    return model.labels_.astype(np.int32)
+
+
+def drop_small(labels: np.ndarray, min_size: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Groups under `min_size` contacts are slivers, not reasons: they become noise. `weights`: contacts per point."""
+    labels = labels.copy()
+    sizes = np.bincount(labels[labels >= 0], weights=None if weights is None else weights[labels >= 0])
+    labels[(labels >= 0) & (sizes[np.maximum(labels, 0)] < min_size)] = -1
+    return labels
+
+
+def centroids(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cluster ids, unit-length mean vectors) of the clusters in `labels`."""
+    ids = np.unique(labels[labels >= 0])
+    members = sparse.csr_matrix(
+        (np.ones(int((labels >= 0).sum())), (np.searchsorted(ids, labels[labels >= 0]), np.flatnonzero(labels >= 0))),
+        shape=(len(ids), len(labels)),
+    )
+    centres = np.asarray(members @ vectors)
+    centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+    return ids, centres.astype(np.float32)
+
+
+def merge_near_duplicates(vectors: np.ndarray, labels: np.ndarray, min_similarity: float) -> np.ndarray:
+    """Merge clusters whose centres are at least `min_similarity` alike (average linkage over centres)."""
+    ids, centres = centroids(vectors, labels)
+    if len(ids) < 2 or min_similarity >= 1.0:
+        return labels
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    groups = fcluster(linkage(centres, method="average", metric="cosine"), t=1.0 - min_similarity, criterion="distance")
+    mapping = np.full(labels.max() + 2, -1, dtype=np.int32)
+    mapping[ids] = groups
+    return mapping[labels]  # labels == -1 indexes the last slot, which stays -1
+
+
+def nearest_centre(vectors: np.ndarray, centres: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the most alike centre, its cosine) for each unit vector, in chunks so memory stays bounded."""
+    best = np.empty(len(vectors), dtype=np.int64)
+    score = np.empty(len(vectors), dtype=np.float32)
+    for start in range(0, len(vectors), chunk):
+        sims = vectors[start : start + chunk] @ centres.T
+        best[start : start + chunk] = sims.argmax(axis=1)
+        score[start : start + chunk] = sims[np.arange(len(sims)), best[start : start + chunk]]
+    return best, score
+
+
+def reassign_noise(vectors: np.ndarray, labels: np.ndarray, min_similarity: float) -> np.ndarray:
+    """Noise joins the cluster whose centre is most alike, when at least `min_similarity` alike; the rest stays
+    noise (a real outlier, or a reason too rare to name yet)."""
+    labels = labels.copy()
+    noise = np.flatnonzero(labels < 0)
+    if len(noise) == 0 or (labels >= 0).sum() == 0:
+        return labels
+    ids, centres = centroids(vectors, labels)
+    best, score = nearest_centre(vectors[noise], centres)
+    close = score >= min_similarity
+    labels[noise[close]] = ids[best[close]]
+    return labels
+
+
+def membership(graph: sparse.csr_matrix, labels: np.ndarray) -> np.ndarray:
+    """Share of a contact's neighbourhood (by edge weight) that lies in its own cluster; 0 for noise."""
+    coo = graph.tocoo()
+    same = (labels[coo.row] == labels[coo.col]) & (labels[coo.row] >= 0)
+    inside = np.bincount(coo.row, weights=coo.data * same, minlength=len(labels))
+    total = np.bincount(coo.row, weights=coo.data, minlength=len(labels))
+    return np.where(labels >= 0, inside / np.maximum(total, 1e-12), 0.0).astype(np.float32)
+
+
+def cluster_links(graph: sparse.csr_matrix, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Edge weight between each pair of clusters over the smaller cluster's volume (points weighted by contacts)."""
+    k = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    clustered = np.flatnonzero(labels >= 0)
+    member = sparse.csr_matrix((weights[clustered].astype(float), (labels[clustered], clustered)), shape=(k, len(labels)))
+    between = (member @ graph @ member.T).toarray()
+    volume = between.sum(axis=1)
+    links = between / np.maximum(np.minimum.outer(volume, volume), 1e-12)
+    np.fill_diagonal(links, 1.0)
+    return links
+
+
+def renumber_by_size(labels: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Cluster ids 0..k-1 from largest to smallest (ties: first member first), so ids read as a ranking."""
+    clustered = labels >= 0
+    ids, first = np.unique(labels[clustered], return_index=True)
+    sizes = np.bincount(labels[clustered], weights=None if weights is None else weights[clustered])[ids]
+    order = np.lexsort((first, -sizes))
+    mapping = np.full(labels.max() + 2, -1, dtype=np.int32)
+    mapping[ids[order]] = np.arange(len(ids), dtype=np.int32)
+    return mapping[labels]
+
+
+def cluster_contacts(vectors: np.ndarray, cfg: ClusterConfig, reduce_cfg: ReduceConfig, seed: int) -> Clustering:
+    """The clustering step: find groups, drop slivers, merge near-duplicates, reassign close noise.
+
+    Identical texts (identical vectors) are clustered once and weigh as many contacts as they stand for, so a
+    complaint pasted many times forms one group instead of a clique that breaks the graph.
+    """
+    if len(vectors) < MIN_CONTACTS:
+        raise InputError(
+            f"only {len(vectors)} contacts have text; touchless needs at least {MIN_CONTACTS} to find reasons"
+        )
+    _, first, inverse, counts = np.unique(vectors, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    order = np.argsort(first)  # distinct vectors in order of first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    distinct, weights = vectors[first[order]], counts[order]
+    if len(distinct) > cfg.sample_size:
+        found = _cluster_sample(distinct, weights, cfg, reduce_cfg, seed)
+    else:
+        found = _cluster_distinct(distinct, weights, cfg, reduce_cfg, seed)
+    pick = rank[inverse.ravel()]
+    return Clustering(found.labels[pick], found.probabilities[pick], found.was_noise[pick], found.links)
+
+
+def _cluster_sample(
+    vectors: np.ndarray, weights: np.ndarray, cfg: ClusterConfig, reduce_cfg: ReduceConfig, seed: int
+) -> Clustering:
+    """Very large sets: cluster a seeded sample of `sample_size`, then every other contact joins the nearest
+    cluster centre when at least `reassign_similarity` alike (else noise). Memory and time stay bounded."""
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(len(vectors), cfg.sample_size, replace=False))
+    found = _cluster_distinct(vectors[sample], weights[sample], cfg, reduce_cfg, seed)
+    out = found.expand(sample, len(vectors))
+    rest = np.setdiff1d(np.arange(len(vectors)), sample)
+    ids, centres = centroids(vectors[sample], found.labels)
+    best, score = nearest_centre(vectors[rest], centres)
+    close = score >= cfg.reassign_similarity
+    out.labels[rest[close]] = ids[best[close]]
+    out.probabilities[rest[close]] = score[close]
+    out.was_noise[rest] = ~close
+    return out
+
+
+def _cluster_distinct(
+    vectors: np.ndarray, weights: np.ndarray, cfg: ClusterConfig, reduce_cfg: ReduceConfig, seed: int
+) -> Clustering:
+    if len(vectors) < 3:  # one or two distinct texts: each is its own group
+        raw, graph = np.arange(len(vectors), dtype=np.int32), None
+    elif cfg.method == "graph":
+        raw, graph = graph_clusters(vectors, cfg, seed, weights)
+    else:
+        raw, graph = hdbscan_clusters(vectors, cfg, reduce_cfg, seed), knn_graph(vectors, cfg.neighbors)
+    labels = drop_small(raw, cfg.min_cluster_size, weights)
+    was_noise = labels < 0
+    labels = merge_near_duplicates(vectors, labels, cfg.merge_similarity)
+    labels = renumber_by_size(reassign_noise(vectors, labels, cfg.reassign_similarity), weights)
+    if graph is None:
+        return Clustering(labels, (labels >= 0).astype(np.float32), was_noise)
+    return Clustering(labels, membership(graph, labels), was_noise, cluster_links(graph, labels, weights))
+
+
+def relabel(clustering: Clustering, mapping: dict[int, int]) -> Clustering:
+    """The same clustering under other cluster ids (e.g. the stable ids of `pipeline.lineage`)."""
+    lookup = np.full(max(mapping, default=-1) + 2, -1, dtype=np.int64)
+    for old, new in mapping.items():
+        lookup[old] = new
+    labels = lookup[clustering.labels].astype(np.int32)
+    links = None
+    if clustering.links is not None and mapping:
+        size = max(mapping.values()) + 1
+        links = np.zeros((size, size))
+        old = np.array(list(mapping))
+        new = np.array([mapping[o] for o in old])
+        links[np.ix_(new, new)] = clustering.links[np.ix_(old, old)]
+    return Clustering(labels, clustering.probabilities, clustering.was_noise, links)
+
+
+def _count(labels: np.ndarray) -> int:
+    return len(np.unique(labels[labels >= 0]))

@@ -1,0 +1,112 @@
+"""Score clusters against known reasons: NMI, ARI and ACC, over clustered contacts and over every contact.
+
+"Every contact" is the score a taxonomy owner lives with: noise is one more cluster for NMI and ARI (the convention
+BERTopic's own evaluations use) and is never a correct match for ACC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.metrics.cluster import contingency_matrix
+
+from pipeline.config import Config, InputConfig
+from pipeline.errors import InputError
+from pipeline.read.files import read_table
+from pipeline.read.messages import is_messages
+
+
+@dataclass(frozen=True)
+class Scores:
+    nmi: float
+    ari: float
+    acc: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    contacts: int
+    labels: int  # distinct true reasons
+    clusters: int  # clusters found, noise not counted
+    noise_share: float  # after any noise reassignment
+    clustered: Scores  # over contacts in some cluster
+    every_contact: Scores  # over all contacts, noise counted as wrong
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def hungarian_accuracy(truth: np.ndarray, predicted: np.ndarray, ignore: int | None = None) -> float:
+    """Share of contacts whose cluster is matched one-to-one to their true reason (best matching).
+
+    Contacts in the `ignore` cluster (noise) can never be matched, so they count as wrong.
+    """
+    truth_ids, truth_codes = np.unique(truth, return_inverse=True)
+    pred_ids, pred_codes = np.unique(predicted, return_inverse=True)
+    table = contingency_matrix(truth_codes, pred_codes, sparse=False)
+    if ignore is not None and ignore in pred_ids:
+        table[:, np.flatnonzero(pred_ids == ignore)[0]] = 0
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    return float(table[rows, cols].sum() / len(truth))
+
+
+def evaluate_run(contacts: pd.DataFrame, labels: pd.Series) -> Evaluation:
+    """Score a run's contacts (`contact_id`, `cluster_id`) against known labels indexed by contact id."""
+    scored = contacts[contacts["contact_id"].isin(labels.index)]
+    return evaluate(labels.loc[scored["contact_id"]].to_numpy(), scored["cluster_id"].to_numpy())
+
+
+def evaluate(truth, predicted, noise: int = -1) -> Evaluation:
+    truth = np.asarray(truth).astype(str)
+    predicted = np.asarray(predicted)
+    clustered = predicted != noise
+
+    def scores(t: np.ndarray, p: np.ndarray, ignore: int | None) -> Scores:
+        if len(t) == 0:
+            return Scores(0.0, 0.0, 0.0)
+        return Scores(
+            nmi=float(normalized_mutual_info_score(t, p)),
+            ari=float(adjusted_rand_score(t, p)),
+            acc=hungarian_accuracy(t, p, ignore=ignore),
+        )
+
+    return Evaluation(
+        contacts=len(truth),
+        labels=len(np.unique(truth)),
+        clusters=len(np.unique(predicted[clustered])),
+        noise_share=float(1.0 - clustered.mean()) if len(truth) else 0.0,
+        clustered=scores(truth[clustered], predicted[clustered], None),
+        every_contact=scores(truth, predicted, noise),
+    )
+
+
+def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
+    """The known reason of each contact (for scoring), indexed by contact id; rows without one are left out.
+    In a messages export the contact is the conversation, and its reason the label most of its messages carry."""
+    raw = read_table(path, cfg.encoding)
+    messages = is_messages(raw, cfg)
+    id_column = cfg.messages.columns.conversation_id if messages else cfg.columns.contact_id
+    for name in (id_column, column):
+        if name not in raw.columns:
+            raise InputError(
+                f"column '{name}' is missing (columns found: {', '.join(map(str, raw.columns))})",
+                file=str(path),
+                column=name,
+            )
+    labels = raw[[id_column, column]].dropna()
+    labels = labels.assign(**{id_column: labels[id_column].astype(str).str.strip(), column: labels[column].astype(str)})
+    if messages:
+        return labels.groupby(id_column, sort=False)[column].agg(lambda v: v.value_counts().index[0])
+    return labels.set_index(id_column)[column]
+
+
+def score_run(path: str | Path, cfg: Config, column: str, contacts: pd.DataFrame) -> dict:
+    """The run's clusters (`contacts`: contact_id, cluster_id) scored against the known reasons in `column` of the
+    input, as `metrics.json` holds them."""
+    known = load_labels(path, cfg.input, column)
+    return {"label_column": column, **evaluate_run(contacts[["contact_id", "cluster_id"]], known).as_dict()}

@@ -1,0 +1,194 @@
+"""A contacts export (one row per contact) as the canonical contacts frame.
+
+Fatal problems (missing columns, undecodable bytes, duplicate ids) raise `InputError` naming file, row and column,
+before anything is written. Problems that are safe to carry past (empty texts, unreadable dates) are counted in an
+`InputReport` and shown to the user. Row numbers count data rows from 1, the header not included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.config import InputConfig
+from pipeline.errors import InputError
+from pipeline.read.dates import parse_dates
+from pipeline.read.report import SHOWN, InputReport, list_rows
+
+REQUIRED = ("contact_id", "text")
+OPTIONAL = ("created_at", "customer_id", "ticket_id", "channel", "reason", "handle_time_s")
+_FLAGS = {"contact_id": "--id-column", "text": "--text-column"}
+
+
+def contacts_from_table(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> tuple[pd.DataFrame, InputReport]:
+    """The canonical contacts frame: one row per input row, every canonical column present (nulls where absent).
+
+    Extra column: `row`, the source row number.
+    """
+    report = InputReport(file=str(path), rows=len(raw), text_column=cfg.columns.text,
+                         warnings=list(raw.attrs.get("warnings", [])))
+    frame = _map_columns(raw, cfg, path)
+    frame.insert(0, "row", pd.RangeIndex(1, len(frame) + 1))
+    _check_ids(frame, cfg, path, report)
+    frame["text"] = frame["text"].astype(object).where(frame["text"].notna(), "").astype(str)
+    _coerce_optional(frame, cfg, report)
+    describe_columns(raw.columns, cfg.columns.model_dump(), report)
+    return frame.reset_index(drop=True), report
+
+
+def truncate_long(frame: pd.DataFrame, max_chars: int, report: InputReport) -> None:
+    """Texts over `max_chars` are cut (the model reads ~256 tokens anyway) and counted."""
+    long = frame["text"].str.len() > max_chars
+    if long.any():
+        frame.loc[long, "text"] = frame.loc[long, "text"].str.slice(0, max_chars)
+        report.truncated = int(long.sum())
+        report.warnings.append(
+            f"{report.truncated} text(s) longer than {max_chars} characters were cut "
+            f"(rows {list_rows(frame.loc[long, 'row'].tolist())}); input.max_text_chars sets the limit"
+        )
+
+
+def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> pd.DataFrame:
+    mapping = cfg.columns.model_dump()
+    found = [str(c) for c in raw.columns]
+    for name in REQUIRED:
+        source = mapping[name]
+        if source not in raw.columns:
+            raise InputError(
+                f"required column '{source}' is missing (columns found: {', '.join(found)})",
+                file=str(path),
+                column=source,
+                hint=f"name the column that holds the {name} with {_FLAGS[name]} or input.columns.{name} in your config",
+            )
+        check_column(raw, source, path, text=name == "text")
+    frame = pd.DataFrame(index=raw.index)
+    for name in REQUIRED + OPTIONAL:
+        source = mapping[name]
+        frame[name] = raw[source] if source in raw.columns else None
+    return frame
+
+
+def check_column(raw: pd.DataFrame, column: str, path: str | Path, text: bool) -> None:
+    """A text column must hold text (a Parquet column of numbers would be read as digits), and no required column
+    may hold JSON objects or lists (they would be read as their printed form)."""
+    dtype = raw[column].dtype
+    if text and not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
+        raise InputError(f"holds {dtype} values, not text", file=str(path), column=column,
+                         hint="export the column as text (string), or name the right column")
+    rows = raw.attrs.get("nested", {}).get(column)
+    if rows:
+        raise InputError(f"holds a JSON object or list, not text ({len(rows)} row(s): {list_rows(rows)})",
+                         file=str(path), row=rows[0], column=column)
+
+
+def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: str | Path, report: InputReport) -> None:
+    ids = frame["contact_id"]
+    missing = ids.isna() | (ids.astype(str).str.strip() == "")
+    if missing.any():
+        rows = frame.loc[missing, "row"].tolist()
+        raise InputError(
+            f"{len(rows)} row(s) have no contact id: rows {list_rows(rows)}",
+            file=str(path),
+            row=rows[0],
+            column=cfg.columns.contact_id,
+        )
+    frame["contact_id"] = ids.astype(str).str.strip()
+    dup = frame["contact_id"].duplicated(keep="first")
+    if not dup.any():
+        return
+    examples = [
+        f"'{cid}' (rows {list_rows(frame.loc[frame['contact_id'] == cid, 'row'].tolist())})"
+        for cid in frame.loc[dup, "contact_id"].unique()[:SHOWN]
+    ]
+    n_ids = frame.loc[dup, "contact_id"].nunique()
+    if cfg.on_duplicate_id == "error":
+        raise InputError(
+            f"{n_ids} contact id(s) appear more than once: {'; '.join(examples)}",
+            file=str(path),
+            row=int(frame.loc[dup, "row"].iloc[0]),
+            column=cfg.columns.contact_id,
+            hint="each contact needs its own id; set input.on_duplicate_id: keep_first to keep the first of each",
+        )
+    report.duplicates_dropped = int(dup.sum())
+    report.warnings.append(f"kept the first of each repeated contact id, dropped {int(dup.sum())} row(s): {'; '.join(examples)}")
+    frame.drop(index=frame.index[dup], inplace=True)
+
+
+# what each optional field gives; without it, that is off
+OPTIONAL_USES = {
+    "created_at": "trends, emerging reasons, the touch index and the 7-day repeat-contact window",
+    "customer_id": "repeat contacts by the same customer and customers per cluster",
+    "ticket_id": "touches counted per ticket",
+    "channel": "the channel of each contact",
+    "reason": "agents' reasons: the classifier trained on them and mislabel proposals",
+    "handle_time_s": "agent time per cause and the handle-time ranking",
+    "sent_at": "the times of messages, hence of contacts: trends, the touch index, repeat contacts",
+}
+# column names that often hold a field under another name: suggested, never used without being asked
+_LIKELY = {
+    "created_at": ("date", "created", "created_on", "opened", "opened_at", "opened_on", "timestamp", "time",
+                   "datetime", "submitted_at", "received_at", "start_time", "started_at"),
+    "customer_id": ("customer", "cust_id", "cust_no", "customer_no", "customer_number", "client_id", "client",
+                    "user_id", "account_id", "requester_id", "member_id"),
+    "ticket_id": ("ticket", "ticket_no", "ticket_number", "case", "case_id", "case_number", "incident_id"),
+    "channel": ("source", "via", "medium", "contact_channel"),
+    "reason": ("category", "contact_reason", "disposition", "topic", "intent", "label", "reason_code"),
+    "handle_time_s": ("handle_time", "aht", "duration", "duration_s", "handling_time", "talk_time"),
+    "sent_at": ("timestamp", "time", "created_at", "date", "datetime", "sent"),
+}
+
+
+def describe_columns(found: Iterable[str], mapping: dict[str, str], report: InputReport) -> None:
+    """Say which input column each optional field came from, which fields were not found and what that turns
+    off, and which columns were not used; a column that looks like a missing field is suggested with the
+    `--column FIELD=COLUMN` that would map it (a warning: likely a naming mismatch, not a missing field)."""
+    found = [str(c) for c in found]
+    used = {field: mapping[field] for field in mapping if mapping[field] in found}
+    optional = [f for f in mapping if f in OPTIONAL_USES]
+    missing = [f for f in optional if f not in used or f not in report.optional_columns]
+    unused = [c for c in found if c not in used.values()]
+    read = ", ".join((f"{f} <- '{c}'" if f != c else f) + ("" if f not in optional or f not in missing else " (empty)")
+                     for f, c in used.items())
+    parts = [f"columns read: {read}"]
+    if missing:
+        parts.append("not found: " + "; ".join(f"{f} (off: {OPTIONAL_USES[f]})" for f in missing))
+    if unused:
+        parts.append(f"columns not used: {', '.join(unused)}")
+    report.columns = ". ".join(parts)
+    suggestions = [f"--column {f}={c}" for f in missing for c in unused
+                   if c.lower().replace(" ", "_") in _LIKELY.get(f, ())]
+    if suggestions:
+        report.warnings.append(
+            f"optional fields not found: {', '.join(missing)}; the file has columns that may hold them: map them "
+            f"with {' '.join(dict.fromkeys(suggestions))} (or input.columns in your config)"
+        )
+
+
+def parse_times(frame: pd.DataFrame, field: str, column: str, report: InputReport, date_format: str | None) -> pd.Series:
+    """`frame[field]` as UTC times, one format for the whole column (`pipeline.read.dates`); values that are not
+    dates in it are left empty and reported with their rows under the input's `column` name."""
+    parsed, warnings = parse_dates(frame[field], file=report.file, column=column, rows=frame["row"].to_numpy(),
+                                   date_format=date_format)
+    report.warnings += warnings
+    return parsed
+
+
+def _coerce_optional(frame: pd.DataFrame, cfg: InputConfig, report: InputReport) -> None:
+    present = [c for c in OPTIONAL if frame[c].notna().any()]
+    report.optional_columns = present
+    for name in ("customer_id", "ticket_id", "channel", "reason"):
+        col = frame[name]
+        frame[name] = col.where(col.isna(), col.astype(str).str.strip()).replace("", None)
+    frame["created_at"] = parse_times(frame, "created_at", cfg.columns.created_at, report, cfg.date_format)
+    seconds = pd.to_numeric(frame["handle_time_s"], errors="coerce")
+    bad = (seconds.isna() & frame["handle_time_s"].notna()) | (seconds < 0)
+    if bad.any():
+        report.warnings.append(
+            f"{int(bad.sum())} value(s) of '{cfg.columns.handle_time_s}' are not non-negative numbers and were left "
+            "empty "
+            f"(rows {list_rows(frame.loc[bad, 'row'].tolist())})"
+        )
+        seconds = seconds.mask(bad)
+    frame["handle_time_s"] = seconds.astype("float64")

@@ -1,0 +1,381 @@
+"""Read a column of dates with one format for the whole column.
+
+Parsing value by value reads 28/08/2026 day-first and 01/09/2026 month-first (9 January) in the same column and
+moves dates without a word. Here the column's day/month order is decided once, from the values that can be read
+only one way; a column that never tells is an error that asks for an explicit format.
+
+Python works once per distinct *shape* of value (digits as 9, letters lower-cased: "99/99/9999 99:99"), never
+once per value: all values of a shape have their numbers at the same places, so numpy reads them as columns of
+digits, and pyarrow does the string work. Equal values are not merged first: hashing a million distinct
+timestamps costs more than reading them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.errors import ConfigError, InputError
+from pipeline.read.report import list_rows
+
+_NAT = np.iinfo(np.int64).min  # datetime64[ns] NaT as an integer
+_LONGEST = 40  # no shape read here is longer: longer values are not dates
+_FIRST_YEAR, _LAST_YEAR = 1678, 2261  # whole years that datetime64[ns] holds
+_MAX_NS = np.iinfo(np.int64).max
+_SHAPE = np.arange(256, dtype=np.uint8)  # byte -> its shape: digits to "9", capitals to lower case
+_SHAPE[ord("0") : ord("9") + 1] = ord("9")
+_SHAPE[ord("A") : ord("Z") + 1] += 32
+
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
+    r"|nov(?:ember)?|dec(?:ember)?"
+)
+_WEEKDAY = r"mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?"
+_TIME = (
+    r"(?:(?:t|,? )(?P<hour>99?):(?P<minute>99)(?::(?P<sec>99)(?:[.,](?P<frac>9{1,9}))?)?(?: ?(?P<ampm>am|pm))?"
+    r"(?: ?(?P<zone>z|utc|gmt|[+-]99(?::?99)?))?)?"
+)
+_DATES = (
+    r"(?P<year>9999)(?P<sep>[-/.])(?P<month>99?)(?P=sep)(?P<day>99?)",  # 2026-08-28: ISO, never ambiguous
+    r"(?P<year>9999)(?P<month>99)(?P<day>99)",  # 20260828
+    r"(?P<a>99?)(?P<sep>[-/.])(?P<b>99?)(?P=sep)(?P<year>9999|99)",  # 28/08/2026 or 08/28/2026: the column decides
+    (  # 28 Aug 2026, Friday, 28 August 2026, 28-Aug-26
+        rf"(?:(?P<weekday>{_WEEKDAY}),? )?(?P<day>99?)(?:st|nd|rd|th)?(?P<sep>[ -])(?P<mname>{_MONTH})\.?,?(?P=sep)"
+        r"(?P<year>9999|99)"
+    ),
+    # Aug 28, 2026
+    rf"(?:(?P<weekday>{_WEEKDAY}),? )?(?P<mname>{_MONTH})\.? (?P<day>99?)(?:st|nd|rd|th)?,? (?P<year>9999)",
+)
+_PATTERNS = [re.compile(date + _TIME) for date in _DATES]
+_EPOCH = re.compile(r"9{10}|9{13}")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How to read every value of one shape: where its numbers sit, and what its letters fix."""
+
+    spans: dict[str, tuple[int, int]]  # field -> (start, end) of its digits in the value
+    formats: tuple[str, str]  # strptime format read day-first, month-first (equal unless the order is open)
+    month: int = 0  # fixed by a month name; 0: a number
+    pm: bool | None = None  # 12-hour clock: afternoon or not; None: 24-hour clock
+    offset_sign: int = 0  # +1 or -1 when the value carries a numeric UTC offset
+    epoch: int = 0  # nanoseconds per unit when the value is a Unix time
+
+    @property
+    def open_order(self) -> bool:
+        """Its first two numbers are day and month in an order only the whole column can tell."""
+        return "a" in self.spans
+
+
+def parse_dates(
+    values: pd.Series,
+    *,
+    file: str,
+    column: str,
+    rows: Sequence[int] | np.ndarray,
+    date_format: str | None = None,
+    now: pd.Timestamp | None = None,
+) -> tuple[pd.Series, list[str]]:
+    """`values` as UTC times (NaT where missing or unreadable) and the warnings to show the user.
+
+    Without `date_format` the column gets one day/month order: day-first if some value can only be read so
+    (28/08/2026), month-first if some can only be read that way (08/28/2026); both in one column, or neither while
+    some value reads differently each way (01/09/2026), raise `InputError` asking for `input.date_format` /
+    `--date-format`. Year-first (ISO 8601) dates and month names are never ambiguous; values of other shapes
+    (or other orders) are left empty and reported. Two-digit years follow strptime: 69-99 are 19xx, 00-68 20xx.
+    A UTC offset or Z is applied; times without one are taken as UTC.
+    Unix times are read only in a column with no other dates: 10 digits as seconds (2001-09-09 to 2262),
+    13 digits as milliseconds; if both lengths occur, the more common one is the column's and the rest are
+    reported. Among other dates such numbers are more likely ids, and are reported, not read.
+    With `date_format` (strptime, e.g. "%d/%m/%Y %H:%M") every value is read with it.
+    Dates outside 1678-2261 cannot be held and are reported as unreadable; dates later than a day after `now`
+    (default: the current time) are kept and reported. `rows` are the data-row numbers of `values`, for messages.
+    """
+    rows = np.asarray(rows)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("datetime64", "datetime", "date"):
+        parsed = _series(_from_pandas(pd.to_datetime(values, errors="coerce", utc=True)), values.index)
+        return parsed, _future(parsed, rows, column, now)
+    texts = _texts(values)
+    lengths = pc.fill_null(pc.utf8_length(texts), 0).to_numpy()
+    present = lengths > 0
+    if not present.any():
+        return _series(np.full(len(values), _NAT), values.index), []
+    groups = _shape_groups(texts, lengths, np.flatnonzero(present))
+    if date_format is None:
+        ns, described = _infer(texts, groups, rows, file, column)
+    else:
+        ns, described = _given(texts, groups, date_format), date_format
+    parsed = _series(ns, values.index)
+    warnings = []
+    bad = present & (ns == _NAT)
+    if bad.any():
+        where = f"in the column's format ({described})" if described else "in any format touchless reads"
+        hint = "" if described else ": if they are dates, set input.date_format in your config or pass --date-format"
+        warnings.append(
+            f"{int(bad.sum())} value(s) of '{column}' are not dates {where} and were left empty "
+            f"(rows {list_rows(rows[bad].tolist())}){hint}"
+        )
+    return parsed, warnings + _future(parsed, rows, column, now)
+
+
+def _texts(values: pd.Series) -> pa.StringArray:
+    """Each value as text without surrounding blanks, null where missing."""
+    try:
+        text = pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers from a typed file (Parquet, JSON)
+        text = pa.array([None if pd.isna(v) else _as_text(v) for v in values], type=pa.string())
+    return pc.utf8_trim_whitespace(text)
+
+
+def _as_text(value: object) -> str:
+    """A number as its digits (1756370000.0 -> "1756370000"), so Unix times from typed files read as from CSV."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _shape_groups(
+    texts: pa.StringArray, lengths: np.ndarray, present: np.ndarray
+) -> list[tuple[_Plan | None, np.ndarray, np.ndarray]]:
+    """(plan or None, positions of its values, their bytes as an n x width matrix) per distinct shape of the
+    `present` values; values too long or not ASCII, which no date read here is, make one group without a plan."""
+    ascii_ = pc.fill_null(pc.string_is_ascii(texts), False).to_numpy(zero_copy_only=False)
+    fit = (lengths[present] <= _LONGEST) & ascii_[present]
+    fits, rest = present[fit], present[~fit]
+    groups = []
+    if len(fits):
+        width = int(lengths[fits].max())
+        fitting = texts if len(fits) == len(texts) else texts.take(pa.array(fits))
+        padded = pc.utf8_rpad(fitting, width=width, padding="\0")  # every value `width` bytes long
+        chars = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[: len(fits) * width].reshape(len(fits), width)
+        shapes = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(fits), [None, pa.py_buffer(_SHAPE[chars])])
+        encoded = shapes.dictionary_encode()  # exact grouping by hashing
+        codes = encoded.indices.to_numpy()
+        if (codes[1:] < codes[:-1]).any():  # sort once so that each shape is a slice
+            small = len(encoded.dictionary) <= 1 << 16  # numpy sorts 16-bit integers by radix, in linear time
+            order = np.argsort(codes.astype(np.uint16) if small else codes, kind="stable")
+            codes, fits, chars = codes[order], fits[order], np.take(chars, order, axis=0)
+        ends = np.cumsum(np.bincount(codes))
+        for start, end in zip(np.r_[0, ends[:-1]], ends):
+            example = chars[start].tobytes().rstrip(b"\0")
+            shape = _SHAPE[np.frombuffer(example, dtype=np.uint8)].tobytes().decode("ascii")
+            groups.append((_plan(shape, example.decode("ascii")), fits[start:end], chars[start:end]))
+    if len(rest):
+        groups.append((None, rest, np.zeros((len(rest), 0), dtype=np.uint8)))
+    return groups
+
+
+def _plan(shape: str, example: str) -> _Plan | None:
+    """How to read values shaped like `shape` (`example` is one of them, for the format's literal characters)."""
+    if _EPOCH.fullmatch(shape):
+        unit = "seconds" if len(shape) == 10 else "milliseconds"
+        return _Plan({"epoch": (0, len(shape))}, (f"Unix {unit}",) * 2, epoch=10**9 if len(shape) == 10 else 10**6)
+    match = next((m for pattern in _PATTERNS if (m := pattern.fullmatch(shape))), None)
+    if match is None:
+        return None
+    found = {name: text for name, text in match.groupdict().items() if text is not None and name != "sep"}
+    spans = {name: match.span(name) for name in found if name not in ("weekday", "mname", "ampm", "zone")}
+    sign = 0
+    if (zone := found.get("zone")) and zone[0] in "+-":
+        start = match.start("zone")
+        sign = 1 if zone[0] == "+" else -1
+        spans["offset_h"] = (start + 1, start + 3)
+        if len(zone) > 3:
+            spans["offset_m"] = (start + len(zone) - 2, start + len(zone))
+    formats = tuple(_format(match, found, example, dayfirst) for dayfirst in (True, False))
+    return _Plan(
+        spans,
+        formats,
+        month=_MONTHS.index(found["mname"][:3]) + 1 if "mname" in found else 0,
+        pm=found["ampm"] == "pm" if "ampm" in found else None,
+        offset_sign=sign,
+    )
+
+
+def _format(match: re.Match, found: dict[str, str], example: str, dayfirst: bool) -> str:
+    """The strptime format of the matched shape, for messages and to compare with a given `input.date_format`."""
+    directives = {
+        "year": "%Y" if len(found.get("year", "")) == 4 else "%y",
+        "month": "%m",
+        "day": "%d",
+        "a": "%d" if dayfirst else "%m",
+        "b": "%m" if dayfirst else "%d",
+        "mname": "%b" if len(found.get("mname", "")) == 3 else "%B",
+        "weekday": "%a" if len(found.get("weekday", "")) == 3 else "%A",
+        "hour": "%I" if "ampm" in found else "%H",
+        "minute": "%M",
+        "sec": "%S",
+        "frac": "%f",
+        "ampm": "%p",
+        "zone": "%Z" if found.get("zone") in ("utc", "gmt") else "%z",
+    }
+    pieces, position = [], 0
+    for name in sorted(found, key=match.start):
+        start, end = match.span(name)
+        pieces += [example[position:start].replace("%", "%%"), directives[name]]
+        position = end
+    return "".join(pieces) + example[position:].replace("%", "%%")
+
+
+def _read(plan: _Plan, chars: np.ndarray, dayfirst: bool) -> np.ndarray:
+    """Nanoseconds since 1970 (UTC) of each row of `chars`, _NAT where it is no valid time."""
+
+    def number(name: str) -> np.ndarray | int:
+        if name not in plan.spans:
+            return 0
+        start, end = plan.spans[name]
+        value = chars[:, start].astype(np.int64) - ord("0")
+        for column in range(start + 1, end):
+            value = value * 10 + chars[:, column] - ord("0")
+        return value
+
+    if plan.epoch:
+        count = number("epoch")
+        return np.where(count <= _MAX_NS // plan.epoch, count * plan.epoch, _NAT)
+    year = number("year")
+    if plan.spans["year"][1] - plan.spans["year"][0] == 2:
+        year = year + np.where(year < 69, 2000, 1900)
+    if plan.open_order:
+        day, month = (number("a"), number("b")) if dayfirst else (number("b"), number("a"))
+    else:
+        day, month = number("day"), number("month") if plan.month == 0 else plan.month
+    hour, valid = number("hour"), np.ones(len(chars), dtype=bool)
+    if plan.pm is not None:  # 12-hour clock: 12 AM is 0 h, 12 PM is 12 h
+        valid &= (hour >= 1) & (hour <= 12)
+        hour = hour % 12 + (12 if plan.pm else 0)
+    fraction = number("frac")
+    if "frac" in plan.spans:
+        fraction = fraction * 10 ** (9 - (plan.spans["frac"][1] - plan.spans["frac"][0]))
+    offset = plan.offset_sign * (number("offset_h") * 60 + number("offset_m"))
+    return _assemble(year, month, day, hour, number("minute"), number("sec"), fraction, offset, valid)
+
+
+def _assemble(year, month, day, hour, minute, second, nanos, offset_minutes, valid) -> np.ndarray:
+    """Nanoseconds since 1970 from calendar fields (arrays or scalars), _NAT where a field is out of range."""
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    valid = valid & (year >= _FIRST_YEAR) & (year <= _LAST_YEAR) & (month >= 1) & (month <= 12) & (day >= 1)
+    valid &= day <= _MONTH_DAYS[np.clip(month, 1, 12) - 1] + (leap & (month == 2))
+    valid &= (hour < 24) & (minute < 60) & (second < 60)
+    shifted = year - (month <= 2)  # days since 1970 counted in years from March (Hinnant's days_from_civil)
+    of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = shifted * 365 + shifted // 4 - shifted // 100 + shifted // 400 + of_year - 719468
+    minutes = ((days * 24 + hour) * 60 + minute) - offset_minutes
+    return np.where(valid, (minutes * 60 + second) * 10**9 + nanos, _NAT)
+
+
+def _infer(texts, groups, rows, file, column) -> tuple[np.ndarray, str]:
+    """Each value's time in the column's one format, and that format in words ("" if there is none)."""
+    planned = [group for group in groups if group[0] is not None]
+    epochs = [group for group in planned if group[0].epoch]
+    if epochs and len(epochs) == len(planned):  # a column of Unix times: one unit, the more common
+        units = {plan.epoch for plan, _, _ in epochs}
+        unit = max(units, key=lambda e: sum(len(members) for plan, members, _ in epochs if plan.epoch == e))
+        planned = [group for group in epochs if group[0].epoch == unit]
+    else:
+        planned = [group for group in planned if not group[0].epoch]
+    readings = {i: (_read(plan, chars, True), _read(plan, chars, False))
+                for i, (plan, _, chars) in enumerate(planned) if plan.open_order}
+    dayfirst = _order(planned, readings, texts, rows, file, column)
+    ns = np.full(len(texts), _NAT)
+    for i, (plan, members, chars) in enumerate(planned):
+        ns[members] = readings[i][0 if dayfirst else 1] if i in readings else _read(plan, chars, True)
+    by_size = sorted(planned, key=lambda group: -len(group[1]))  # formats that read something, most used first
+    formats = list(dict.fromkeys(plan.formats[0 if dayfirst else 1] for plan, members, _ in by_size
+                                 if (ns[members] != _NAT).any()))
+    return ns, " or ".join(formats[:3]) + (" ..." if len(formats) > 3 else "")
+
+
+def _order(planned, readings, texts, rows, file, column) -> bool:
+    """Whether the column's day/month numbers are day-first: decided by the values that read only one way."""
+    only = {True: [], False: []}  # (position, its group) of the first value that reads only day-first / month-first
+    ambiguous = []  # (position, day-first time, month-first time, its group) of values that read differently each way
+    for i, (day_first, month_first) in readings.items():
+        members = planned[i][1]
+        fine_d, fine_m = day_first != _NAT, month_first != _NAT
+        for dayfirst, alone in ((True, fine_d & ~fine_m), (False, fine_m & ~fine_d)):
+            only[dayfirst] += [(members[k], i) for k in np.flatnonzero(alone)[:1]]
+        both = np.flatnonzero(fine_d & fine_m & (day_first != month_first))[:2]
+        ambiguous += [(members[k], day_first[k], month_first[k], i) for k in both]
+    if only[True] and only[False]:
+        (day, i), (month, _) = min(only[True]), min(only[False])
+        row_d, row_m = int(rows[day]), int(rows[month])
+        raise InputError(
+            f"the dates in this column mix day-first and month-first: {texts[int(day)].as_py()} (row {row_d}) can "
+            f"only be day-first, {texts[int(month)].as_py()} (row {row_m}) only month-first",
+            file=file,
+            row=min(row_d, row_m),
+            column=column,
+            hint="a column needs one order: correct the export, or set input.date_format in your config or pass "
+            f"--date-format (e.g. {planned[i][0].formats[0]}) to read it one way and report the values that do not fit",
+        )
+    if not only[True] and not only[False] and ambiguous:
+        ambiguous = sorted(ambiguous, key=lambda a: a[0])[:2]
+        first, _, _, i = ambiguous[0]
+        day_first = ", ".join(f"{texts[int(t)].as_py()} = {_day(d)}" for t, d, _, _ in ambiguous)
+        month_first = ", ".join(f"= {_day(m)}" for _, _, m, _ in ambiguous)
+        formats = planned[i][0].formats
+        raise InputError(
+            f"the dates in this column can be read day-first ({day_first}) or month-first ({month_first}), "
+            "and no value has a day above 12 to tell which",
+            file=file,
+            row=int(rows[first]),
+            column=column,
+            hint=f"set input.date_format in your config or pass --date-format: {formats[0]} if the export is "
+            f"day-first, {formats[1]} if month-first",
+        )
+    return not only[False]
+
+
+def _given(texts: pa.StringArray, groups, date_format: str) -> np.ndarray:
+    """Each value's time read with `date_format`; shapes whose own format it is take the fast path."""
+    ns = np.full(len(texts), _NAT)
+    others = []
+    for plan, members, chars in groups:
+        if plan is not None and date_format in plan.formats:
+            ns[members] = _read(plan, chars, dayfirst=plan.formats[0] == date_format)
+        else:
+            others.append(members)
+    if others:
+        members = np.concatenate(others)
+        given = texts.take(pa.array(members)).to_numpy(zero_copy_only=False)
+        try:
+            parsed = pd.to_datetime(pd.Series(given, dtype=object), format=date_format, errors="coerce", utc=True)
+        except ValueError as exc:
+            raise ConfigError(f"input.date_format '{date_format}' is not a date format: {exc}") from None
+        ns[members] = _from_pandas(parsed)
+    return ns
+
+
+def _from_pandas(parsed: pd.Series) -> np.ndarray:
+    """UTC times from pandas as nanoseconds since 1970, _NAT where missing or outside what datetime64[ns] holds."""
+    low, high = pd.Timestamp(f"{_FIRST_YEAR}-01-01", tz="UTC"), pd.Timestamp(f"{_LAST_YEAR + 1}-01-01", tz="UTC")
+    inside = parsed.where((parsed >= low) & (parsed < high))
+    return inside.dt.tz_convert(None).dt.as_unit("ns").to_numpy().view(np.int64)
+
+
+def _series(ns: np.ndarray, index: pd.Index) -> pd.Series:
+    return pd.Series(ns.view("datetime64[ns]"), index=index).dt.tz_localize("UTC")
+
+
+def _future(parsed: pd.Series, rows: np.ndarray, column: str, now: pd.Timestamp | None) -> list[str]:
+    """A warning for dates more than a day after `now`: a wrong time zone or format moves dates forward too."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    late = (parsed > now + pd.Timedelta(days=1)).to_numpy()
+    if not late.any():
+        return []
+    text = f"{int(late.sum())} date(s) of '{column}' lie after this run's time (rows {list_rows(rows[late].tolist())})"
+    return [text + ": check the export's time zone or format"]
+
+
+def _day(ns: int) -> str:
+    day = pd.Timestamp(int(ns), tz="UTC")
+    return f"{day.day} {day:%B %Y}"

@@ -1,0 +1,165 @@
+"""Read an export file (CSV, TSV, JSONL or Parquet, gzipped or not, local or by URL) into a frame of text.
+
+Every column is read as text as it was written (ids like '007' stay as written); a file that cannot be read at all
+raises `InputError` naming the file, and the line where it knows it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import re
+import zlib
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pipeline.errors import InputError
+from pipeline.read.report import list_rows
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def read_table(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """Every column as strings (ids like '007' stay as written); empty cells as missing. `path` may be a URL
+    fsspec understands (s3://, gcs://, https:// ... with the matching fsspec package installed)."""
+    location = str(path)
+    path = PurePosixPath(location.split("://", 1)[-1])
+    check_readable(location)
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    kind = suffixes[-1] if suffixes else ""
+    if kind in (".parquet", ".pq"):
+        return _read_parquet(location)
+    if kind not in (".csv", ".tsv", ".jsonl", ".ndjson"):
+        raise InputError(
+            f"unsupported file type '{kind or path.name}'",
+            file=location,
+            hint="give a .csv, .tsv, .jsonl or .parquet file (.csv.gz and .jsonl.gz work too)",
+        )
+    text = _decode(location, encoding)
+    if not text.strip():
+        raise InputError("file is empty", file=location)
+    if kind in (".jsonl", ".ndjson"):
+        return _read_jsonl(text, location)
+    return _read_delimited(text, location, sep="\t" if kind == ".tsv" else ",")
+
+
+def check_readable(location: str) -> None:
+    """A file that can be read, or an error that says what the path is instead (a folder, a link to nothing or a
+    loop of links, a file this user may not read, nothing at all)."""
+    import fsspec
+
+    if "://" not in location:
+        local = Path(location)
+        if local.is_dir():
+            raise InputError("is a folder, not a file", file=location, hint="give the export file inside it")
+        if local.is_symlink() and not local.exists():
+            try:
+                local.resolve(strict=True)
+            except RuntimeError:
+                raise InputError("is a symbolic link that leads back to itself (a loop)", file=location) from None
+            except OSError:
+                pass
+            raise InputError(f"is a symbolic link to {os.readlink(local)}, which does not exist", file=location)
+        if local.is_file() and not os.access(local, os.R_OK):
+            raise InputError("cannot be read: permission denied", file=location)
+    fs, inner = fsspec.core.url_to_fs(location)
+    if not fs.isfile(inner):
+        raise InputError("file does not exist", file=location)
+
+
+def read_bytes(location: str) -> bytes:
+    import fsspec
+
+    with fsspec.open(location, "rb") as fh:
+        return fh.read()
+
+
+def _decode(location: str, encoding: str) -> str:
+    data = read_bytes(location)
+    if location.lower().endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise InputError(f"is not a whole gzip file ({exc}): it may have been cut off while copying",
+                             file=location, hint="copy or export it again") from None
+    codec = "utf-8-sig" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else encoding
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"bytes at line {line} (byte {exc.start}) are not valid {encoding}: {data[exc.start:exc.end]!r}",
+            file=location,
+            hint="re-export the file as UTF-8, or set input.encoding in your config (e.g. latin-1)",
+        ) from None
+    except LookupError:
+        raise InputError(f"unknown encoding '{encoding}' (input.encoding)", file=location) from None
+
+
+def _read_delimited(text: str, location: str, sep: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.ParserError as exc:
+        raise InputError(f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'}: {exc}", file=location) from None
+    except pd.errors.EmptyDataError:
+        raise InputError("file is empty", file=location) from None
+    if frame.empty:
+        raise InputError("file has a header but no rows", file=location)
+    return frame
+
+
+def _read_jsonl(text: str, location: str) -> pd.DataFrame:
+    """Every value as text as it was written: numbers and true/false as in the JSON, objects and lists as JSON
+    (their rows noted in `frame.attrs["nested"]`, so a text or id given as an object is an error, not a repr);
+    escaped lone surrogates (half an emoji, not valid Unicode) become U+FFFD with a warning."""
+    records = []
+    nested: dict[str, list[int]] = {}
+    broken: dict[str, list[int]] = {}
+
+    def cell(value, column: str, row: int):
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                broken.setdefault(column, []).append(row)
+                return _SURROGATE.sub("\ufffd", value)
+            return value
+        if isinstance(value, (dict, list)):
+            nested.setdefault(column, []).append(row)
+        return json.dumps(value, ensure_ascii=False)
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"line {number} is not valid JSON: {exc.msg}", file=location) from None
+        if not isinstance(record, dict):
+            raise InputError(f"line {number} is not a JSON object", file=location)
+        row = len(records) + 1
+        records.append({str(k): cell(v, str(k), row) for k, v in record.items()})
+    frame = pd.DataFrame.from_records(records).astype(object)
+    frame = frame.where(frame.notna(), None)
+    frame.attrs["nested"] = nested
+    frame.attrs["warnings"] = [
+        f"{len(rows)} value(s) of '{column}' held an escaped half of a character pair (not valid Unicode), "
+        f"replaced by \ufffd (rows {list_rows(rows)})" for column, rows in broken.items()
+    ]
+    return frame
+
+
+def _read_parquet(location: str) -> pd.DataFrame:
+    try:
+        table = pq.read_table(io.BytesIO(read_bytes(location)))
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise InputError(f"cannot be read as Parquet: {exc}", file=location) from None
+    if table.num_rows == 0:
+        raise InputError("file has no rows", file=location)
+    return table.to_pandas()

@@ -1,0 +1,125 @@
+"""Turn a messages export (one row per chat or email message) into one contact per conversation.
+
+The contact's text will be the customer's own words: its customer turns, in order, without turns that repeat what
+an agent or bot said before (a quick-reply echo). `pipeline.prepare` cleans and redacts each turn and drops those
+that carry no reason. The contact keeps the turn counts, its first and last times and its `conversation_id`, so
+an analyst can go back to the conversation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import InputConfig
+from pipeline.errors import InputError
+from pipeline.read.contacts import check_column, describe_columns, parse_times
+from pipeline.read.report import InputReport, list_rows
+from pipeline.text.redact import asks_for_name
+
+REQUIRED = ("conversation_id", "role", "text")
+
+
+def is_messages(raw: pd.DataFrame, cfg: InputConfig) -> bool:
+    columns = cfg.messages.columns
+    return cfg.kind == "messages" or (
+        cfg.kind == "auto" and columns.conversation_id in raw.columns and columns.role in raw.columns
+    )
+
+
+def conversations(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, InputReport]:
+    """(contacts, turns, report): one contact per conversation in the canonical layout plus conversation columns,
+    and its customer turns (`contact`: position of the contact, `text`, `echo`: repeats an agent or bot,
+    `answers_name`: follows an agent or bot turn that asked the customer's name)."""
+    columns = cfg.messages.columns
+    for name in REQUIRED:
+        source = getattr(columns, name)
+        if source not in raw.columns:
+            raise InputError(
+                f"messages need a '{source}' column (columns found: {', '.join(map(str, raw.columns))})",
+                file=str(path),
+                column=source,
+                hint=f"map it with input.messages.columns.{name} in your config, or use --input-kind contacts",
+            )
+        check_column(raw, source, path, text=name == "text")
+    report = InputReport(file=str(path), kind="messages", rows=len(raw), text_column=columns.text,
+                         warnings=list(raw.attrs.get("warnings", [])))
+    frame = pd.DataFrame({"row": np.arange(1, len(raw) + 1)})
+    for name in ("conversation_id", "role", "text", "sent_at", "customer_id", "channel"):
+        source = getattr(columns, name)
+        frame[name] = raw[source].to_numpy() if source in raw.columns else None
+    missing = frame["conversation_id"].isna()
+    if missing.any():
+        rows = frame.loc[missing, "row"].tolist()
+        raise InputError(f"{len(rows)} message(s) have no conversation id: rows {list_rows(rows)}",
+                         file=str(path), row=rows[0], column=columns.conversation_id)
+    frame["conversation_id"] = frame["conversation_id"].astype(str).str.strip()
+    frame["text"] = frame["text"].fillna("").astype(str)
+    frame["role"] = _roles(frame, cfg, report, columns.role)
+    frame["sent_at"] = parse_times(frame, "sent_at", columns.sent_at, report, cfg.date_format)
+
+    contacts, turns = [], []
+    for position, (conversation, messages) in enumerate(frame.groupby("conversation_id", sort=False)):
+        messages = messages.sort_values(["sent_at", "row"], kind="stable", na_position="last")
+        contacts.append(_conversation(conversation, messages))
+        said_by_others: set[str] = set()
+        asked_name = False  # the turn before asked the customer's name: a bare name may answer it
+        for role, text in zip(messages["role"], messages["text"]):
+            if role == "customer":
+                turns.append({"contact": position, "text": text, "echo": _key(text) in said_by_others,
+                              "answers_name": asked_name})
+            else:
+                said_by_others.add(_key(text))
+            asked_name = role != "customer" and asks_for_name(text)
+    contacts = pd.DataFrame(contacts)
+    report.optional_columns = [c for c in ("created_at", "customer_id", "channel") if contacts[c].notna().any()]
+    if contacts["created_at"].notna().any():
+        report.optional_columns.append("sent_at")
+    describe_columns(raw.columns, cfg.messages.columns.model_dump(), report)
+    report.conversations = len(contacts)
+    return contacts, pd.DataFrame(turns, columns=["contact", "text", "echo", "answers_name"]), report
+
+
+def _conversation(conversation: str, messages: pd.DataFrame) -> dict:
+    customer = messages[messages["role"] == "customer"]
+    times = messages["sent_at"].dropna()
+    return {
+        "contact_id": conversation,
+        "row": int(messages["row"].min()),
+        "created_at": times.min() if len(times) else pd.NaT,
+        "last_at": times.max() if len(times) else pd.NaT,
+        "customer_id": _first(customer["customer_id"]) or _first(messages["customer_id"]),
+        "ticket_id": None,
+        "channel": _first(messages["channel"]),
+        "reason": None,
+        "handle_time_s": np.nan,
+        "conversation_id": conversation,
+        "turns": len(messages),
+        "customer_turns": len(customer),
+    }
+
+
+def _roles(frame: pd.DataFrame, cfg: InputConfig, report: InputReport, column: str) -> pd.Series:
+    lookup = {name.lower(): role for role, names in cfg.messages.roles.items() for name in [role, *names]}
+    given = frame["role"].fillna("").astype(str).str.strip().str.lower()
+    mapped = given.map(lookup)
+    unknown = mapped.isna()
+    if unknown.any():
+        values = ", ".join(f"'{v}'" for v in sorted(given[unknown].unique())[:10])
+        report.warnings.append(
+            f"{int(unknown.sum())} message(s) have a role touchless does not know ({values}) in column '{column}' "
+            f"and are left out (rows {list_rows(frame.loc[unknown, 'row'].tolist())}); name them under "
+            "input.messages.roles in your config"
+        )
+    return mapped.fillna("unknown")
+
+
+def _first(values: pd.Series):
+    values = values.dropna()
+    return str(values.iloc[0]).strip() if len(values) else None
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().split())

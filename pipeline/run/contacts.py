@@ -1,0 +1,63 @@
+"""The contacts table, joined in one place from what each step returned.
+
+The path of one contact, column by column:
+1. read (`pipeline.read`): `row`, `contact_id`, `text` (raw), `created_at`, `customer_id`, `ticket_id`, `channel`,
+   `reason`, `handle_time_s`; messages add `conversation_id`, `turns`, `customer_turns`, `last_at`;
+2. prepare (`pipeline.text.prepare`): `text` cleaned and redacted, `terms`, `language`, `text_status`, `removed_*`,
+   `source_hash`;
+3. `join_contacts` here: `cluster_id`, `probability`, `was_noise` (the clustering, or the run's clusters in
+   `assign`), `duplicate_group`;
+4. `with_reasons` here, with a taxonomy: `reason_id`, `reason_score`, `text_reason_id` (null without one);
+5. refresh (`pipeline.run.refresh`): `agent_reason`, `issue_id`, `touch`.
+The Parquet table holds the columns of `pipeline.run.schemas.CONTACTS`; the rest (`terms`, `source_hash`,
+`agent_reason`) live only while a run is made.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.model.cluster import Clustering
+from pipeline.run.schemas import CONTACTS
+from pipeline.taxonomy.reasons import Reading
+from pipeline.taxonomy.tree import Taxonomy
+
+
+def join_contacts(prepared: pd.DataFrame, placement: Clustering, duplicates: pd.Series) -> pd.DataFrame:
+    """`prepared` with each contact's cluster and duplicate group (`placement` covers every contact), and the
+    reason columns empty until `with_reasons` fills them."""
+    return prepared.assign(
+        cluster_id=placement.labels, probability=placement.probabilities, was_noise=placement.was_noise,
+        duplicate_group=duplicates.to_numpy(), reason_id=None, reason_score=np.nan, text_reason_id=None,
+    ).astype({"reason_id": object, "text_reason_id": object, "reason_score": float})
+
+
+def with_reasons(contacts: pd.DataFrame, reading: Reading) -> pd.DataFrame:
+    """`contacts` with the reasons read for the contacts at `reading.rows` (the others keep theirs)."""
+    out = contacts.copy()
+    at = out.index[reading.rows]
+    out.loc[at, "reason_id"] = pd.Series(reading.assignment.reason_id, index=at, dtype=object)
+    out.loc[at, "reason_score"] = reading.assignment.reason_score
+    out.loc[at, "text_reason_id"] = pd.Series(reading.assignment.text_reason, index=at, dtype=object)
+    return out
+
+
+def add_to_history(history: pd.DataFrame, sources: pd.Series | None, fresh: pd.DataFrame) -> pd.DataFrame:
+    """The contacts a run holds (`history`, as its table has them; `sources`: their source hashes) with the day's
+    contacts added; a contact read again because its text changed replaces its old row."""
+    kept = history[~history["contact_id"].isin(fresh["contact_id"])]
+    kept = kept.assign(source_hash=kept["contact_id"].map(sources) if sources is not None else None)
+    if "text_reason_id" not in kept:  # a run made before the column existed
+        kept = kept.assign(text_reason_id=None)
+    columns = [c for c in [*CONTACTS.names, "source_hash"] if c in fresh]
+    # times in the run's own type: pandas makes a column of objects of times in two units or time-zone types
+    times = {c: kept[c].dtype for c in ("created_at", "last_at")}
+    fresh = fresh.assign(**{c: pd.to_datetime(fresh[c], utc=True).astype(dtype) for c, dtype in times.items()})
+    return pd.concat([kept[columns], fresh[columns]], ignore_index=True)
+
+
+def lost_reasons(contacts: pd.DataFrame, taxonomy: Taxonomy) -> int:
+    """Contacts whose reason the taxonomy no longer offers (removed, retired, or now a group)."""
+    offered = {r.id for r in taxonomy.assignable()}
+    return int((contacts["reason_id"].notna() & ~contacts["reason_id"].isin(offered)).sum())

@@ -1,0 +1,493 @@
+"""A run folder: what touchless writes, how it recognises its own folders, and how it replaces them atomically.
+
+A run folder holds the tables (Parquet and one DuckDB file), the review page, the chart, the run's models and a
+manifest, `run.json`, that touchless writes last: a format marker and version, and the list of every file it
+wrote. A folder is touchless's only when its manifest says so and it holds nothing else: a folder holding any
+other file is refused with the names of those files, so touchless never deletes a file it did not write.
+
+Everything is written into a staging folder beside the output folder first, then swapped in with one atomic
+`renameat2(RENAME_EXCHANGE)` (Linux); readers see the previous run or the new one, never a mix or nothing. Where
+the exchange is not available, two renames are used and readers recover a run caught between them
+(`locate_run`). A lock file beside the folder keeps two runs from writing the same output at once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Literal
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pipeline import __version__
+from pipeline.errors import OutputError
+from pipeline.model.centres import ClusterModel
+from pipeline.model.lineage import PreviousClusters
+from pipeline.run.schemas import TABLES
+from pipeline.faults import checkpoint, exchange_unavailable
+from pipeline.runtime import cache_home
+
+MANIFEST = "run.json"
+DATABASE = "touchless.duckdb"
+REVIEW = "review.html"
+CHART = "touch_index.png"
+METRICS = "metrics.json"
+MODEL = "models/clusters.npz"
+SOURCES = "models/sources.parquet"  # contact id -> digest of its words as read: a changed text is read again
+FORMAT = "touchless-run"
+FORMAT_VERSION = 2  # 1: touchless 0.1's run.json, which had no marker and no list of files
+# what touchless 0.1 wrote into a run folder: such a folder is recognised (and upgraded on its next write)
+_LEGACY_FILES = {f"{name}.parquet" for name in TABLES} | {DATABASE, MANIFEST, REVIEW, CHART, METRICS, MODEL}
+_SHOWN = 8  # foreign files named in a refusal before "and N more"
+
+
+class EmbeddingInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    fingerprint: str
+
+
+class Manifest(BaseModel):
+    """`run.json`: the marker that makes a folder touchless's, the files it wrote, and what the run read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["touchless-run"] = FORMAT
+    format_version: int = FORMAT_VERSION
+    touchless_version: str | None = None  # None: written before the version was recorded
+    kind: Literal["discover", "assign"]
+    written_at: str = ""
+    files: list[str] = []
+    input: str | None
+    input_sha256: str | None
+    contacts: int
+    volume: str | None = None
+    taxonomy: str | None = None
+    taxonomy_version: int | None = None
+    taxonomy_sha256: str | None = None  # of the taxonomy file the reasons were read with
+    reason_assignment: dict[str, Any] | None = None
+    embedding: EmbeddingInfo
+    next_cluster_id: int
+    watermark: str | None = None
+    config: dict[str, Any]
+    report: dict[str, Any]  # what reading the discover input found and set aside
+    assigned_input: str | None = None
+    assigned_input_sha256: str | None = None
+    assign_report: dict[str, Any] | None = None
+
+
+@contextmanager
+def output_lock(out_dir: Path) -> Iterator[None]:
+    """Held for a whole run; a second run on the same folder fails at once with a clear message."""
+    out_dir = Path(out_dir).resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = out_dir.parent / f".{out_dir.name}.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise OutputError(
+                f"another touchless run is writing {out_dir} ({holder}); wait for it to finish or choose another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} since {_now()}".encode(), 0)
+        checkpoint("lock")
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock, also when the process dies
+
+
+def check_output_folder(out_dir: Path, user_files: Iterable[str | Path | None] = ()) -> None:
+    """Refuse to write where a file touchless did not write could be lost: a folder holding such files (named in
+    the message), a file given as --out, or an input, taxonomy, volume or config file inside the output folder."""
+    out_dir = Path(out_dir)
+    _recover(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir} is a file; give a folder")
+    inside = [str(f) for f in user_files if f is not None and _is_within(f, out_dir)]
+    if inside:
+        raise OutputError(
+            f"{', '.join(inside)} lies inside the output folder {out_dir}, which touchless replaces as a whole on "
+            f"each run: move it out of {out_dir} first"
+        )
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    manifest = read_manifest(out_dir)
+    present = _files_in(out_dir)
+    foreign = sorted(present - set(manifest.files)) if manifest else sorted(present)
+    if manifest is None or foreign:
+        shown = ", ".join(foreign[:_SHOWN]) + (f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else "")
+        what = " and no touchless run" if manifest is None else ""
+        raise OutputError(
+            f"--out {out_dir} holds files touchless did not write ({shown}){what}; touchless replaces the whole "
+            "folder on each run, so it will not write there: move those files out, or choose a new or empty folder"
+        )
+
+
+def write_run(
+    out_dir: Path,
+    tables: dict[str, pa.Table],
+    manifest: Manifest,
+    extra: Callable[[Path], None] | None = None,
+) -> Manifest:
+    """Parquet files, one DuckDB file with every table, whatever `extra` adds, and the manifest last; then swap."""
+    out_dir = Path(out_dir).resolve()
+    check_output_folder(out_dir)
+    for stale in [*out_dir.parent.glob(f".{out_dir.name}.staging-*"), _previous(out_dir)]:
+        shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed; we hold the lock
+    staging = out_dir.parent / f".{out_dir.name}.staging-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    try:
+        checkpoint("staging")
+        for name, table in tables.items():
+            pq.write_table(table, staging / f"{name}.parquet")
+            checkpoint(f"table:{name}")
+        with duckdb.connect(str(staging / DATABASE)) as db:
+            for name in tables:
+                db.execute(f'CREATE TABLE "{name}" AS SELECT * FROM read_parquet(?)', [str(staging / f"{name}.parquet")])
+        checkpoint("duckdb")
+        if extra is not None:
+            extra(staging)
+            checkpoint("extras")
+        files = sorted(_files_in(staging) | {MANIFEST})
+        written = manifest.model_copy(update={"format": FORMAT, "format_version": FORMAT_VERSION,
+                                              "touchless_version": __version__, "written_at": _now(), "files": files})
+        (staging / MANIFEST).write_text(written.model_dump_json(indent=2))
+        checkpoint("manifest")
+        _sync_tree(staging)
+        _swap(staging, out_dir)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OutputError(f"the disk is full while writing {out_dir}: nothing was changed there; free some space "
+                              "and run again") from None
+        raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def locate_run(out_dir: Path) -> Path | None:
+    """The folder that holds the whole run for `out_dir`: itself, or, when a run was killed between the two renames
+    of a swap where the atomic exchange is not available, the previous run beside it. None when there is no run."""
+    out_dir = Path(out_dir)
+    for folder in (out_dir, _previous(out_dir)):
+        if (folder / MANIFEST).is_file():
+            return folder
+        if folder == out_dir and out_dir.exists():
+            return None
+    return None
+
+
+def read_manifest(out_dir: Path) -> Manifest | None:
+    """The run's manifest, or None when the folder holds no touchless run (no manifest, or one touchless did not
+    write: `{}` in a run.json does not make a folder a run)."""
+    folder = locate_run(out_dir)
+    if folder is None:
+        return None
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if "format" not in data and _legacy(data, folder):
+        data = {**data, "format": FORMAT, "format_version": 1, "files": sorted(_files_in(folder))}
+    if data.get("format") != FORMAT:
+        return None
+    if not isinstance(data.get("format_version"), int):
+        return None
+    if data["format_version"] > FORMAT_VERSION:
+        raise OutputError(f"{out_dir} was written by a newer touchless (run format {data['format_version']}); "
+                          "upgrade touchless to read it")
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError:
+        return None
+
+
+class _Tables(Mapping[str, pa.Table]):
+    """A run's tables, each read from its Parquet file when first asked for."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._read: dict[str, pa.Table] = {}
+
+    def __getitem__(self, name: str) -> pa.Table:
+        if name not in self._read:
+            path = self._folder / f"{name}.parquet"
+            if name not in TABLES or not path.is_file():
+                raise KeyError(name)
+            self._read[name] = pq.read_table(path)
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in TABLES if (self._folder / f"{name}.parquet").is_file())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A whole run: what `discover` or `assign` writes, and what later commands read back.
+
+    `Run.load(folder)` reads the manifest at once and each table when first asked for; `run.save(folder)` writes
+    everything atomically (see `write_run`). `review`, `chart` and `metrics` are written, never read back."""
+
+    manifest: Manifest
+    tables: Mapping[str, pa.Table]
+    cluster_model: ClusterModel | None
+    sources: pd.Series | None = None  # source hash by contact id
+    review: str | None = None  # the review page (HTML)
+    chart: Callable[[Path], None] | None = None  # draws the touch-index chart into a file
+    metrics: dict[str, Any] | None = None  # scores against known reasons (evaluate)
+
+    @classmethod
+    def load(cls, out_dir: Path) -> Run:
+        manifest = read_manifest(out_dir)
+        if manifest is None:
+            raise OutputError(f"{out_dir} holds no touchless run: run `touchless discover ... --out {out_dir}` first")
+        folder = locate_run(out_dir)
+        model = None
+        if (folder / MODEL).is_file():
+            with np.load(folder / MODEL) as arrays:
+                model = ClusterModel.from_arrays(arrays)
+        sources = None
+        if (folder / SOURCES).is_file():
+            table = pq.read_table(folder / SOURCES)
+            sources = pd.Series(table["source_hash"].to_numpy(zero_copy_only=False),
+                                index=table["contact_id"].to_numpy(zero_copy_only=False))
+        return cls(manifest, _Tables(folder), model, sources)
+
+    def frame(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """One table as a pandas frame (only `columns`, when given)."""
+        if name not in self.tables:
+            raise OutputError(f"this run holds no {name} table: it was written by an older touchless; run discover again")
+        table = self.tables[name]
+        return (table.select(columns) if columns else table).to_pandas()
+
+    def sources_by_contact(self) -> pd.Series:
+        """Source hash by contact id for every contact the run holds (null where a run made before hashes were
+        kept does not know it): what `assign` leaves out, unless a contact's text changed."""
+        ids = self.frame("contacts", ["contact_id"])["contact_id"]
+        hashes = ids.map(self.sources) if self.sources is not None else pd.Series(None, index=ids.index, dtype=object)
+        return pd.Series(hashes.to_numpy(), index=ids.to_numpy(), dtype=object)
+
+    def previous_clusters(self, fingerprint: str) -> PreviousClusters | None:
+        """This run's clusters as the previous run for stable ids; None when it used another embedding model."""
+        if self.cluster_model is None or self.cluster_model.fingerprint != fingerprint:
+            return None
+        members = self.frame("contacts", ["contact_id", "cluster_id"])
+        return PreviousClusters(self.cluster_model.ids, self.cluster_model.centres,
+                                members[members["cluster_id"] >= 0], self.manifest.next_cluster_id)
+
+    def save(self, out_dir: Path) -> Manifest:
+        def extras(folder: Path) -> None:
+            if self.cluster_model is not None:
+                (folder / MODEL).parent.mkdir(parents=True, exist_ok=True)
+                np.savez(folder / MODEL, **self.cluster_model.arrays())
+            if self.sources is not None:
+                (folder / SOURCES).parent.mkdir(parents=True, exist_ok=True)
+                pq.write_table(pa.table({"contact_id": pa.array(self.sources.index.astype(str), pa.string()),
+                                         "source_hash": pa.array(self.sources.to_numpy(), pa.string())}),
+                               folder / SOURCES)
+            if self.review is not None:
+                (folder / REVIEW).write_text(self.review, encoding="utf-8")
+            if self.chart is not None:
+                self.chart(folder / CHART)
+            if self.metrics is not None:
+                (folder / METRICS).write_text(json.dumps(self.metrics, indent=2))
+
+        return write_run(out_dir, dict(self.tables), self.manifest, extras)
+
+
+def stored_config(location: str | Path) -> dict[str, Any]:
+    """The config the run at `location` (a folder or a URL) was made with; an error when it holds no run."""
+    if is_remote(location):
+        import fsspec
+
+        fs, remote = fsspec.core.url_to_fs(str(location))
+        path = f"{remote.rstrip('/')}/{MANIFEST}"
+        data = json.loads(fs.cat_file(path)) if fs.exists(path) else {}
+        config = data.get("config") if isinstance(data, dict) else None
+    else:
+        manifest = read_manifest(Path(location))
+        config = manifest.config if manifest else None
+    if not isinstance(config, dict):
+        raise OutputError(f"{location} holds no run: run `touchless discover ... --out {location}` first")
+    return config
+
+
+def is_remote(location: str | Path) -> bool:
+    return "://" in str(location) and not str(location).startswith("file://")
+
+
+@contextmanager
+def local_copy(out_dir: str | Path) -> Iterator[Path]:
+    """The folder a run works in. A local folder is itself. For a URL (s3://, gcs://, az:// ... with the matching
+    fsspec package installed) it is a mirror under the user cache: the last run is pulled before, and the new one
+    pushed after the run succeeds, into a staging prefix first and then over the old folder. Object stores cannot
+    rename atomically, so the push is a copy; the lock guards this machine only."""
+    if not is_remote(out_dir):
+        yield Path(out_dir)
+        return
+    import fsspec
+
+    fs, remote = fsspec.core.url_to_fs(str(out_dir))
+    remote = remote.rstrip("/")
+    mirror = cache_home() / "mirrors" / hashlib.sha1(str(out_dir).encode()).hexdigest()[:16] / "run"
+    if mirror.exists():
+        shutil.rmtree(mirror)
+    mirror.mkdir(parents=True)
+    if fs.exists(f"{remote}/{MANIFEST}"):
+        for path in fs.find(remote):
+            target = mirror / path[len(remote) + 1 :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(path, str(target))
+    yield mirror
+    staging = f"{remote}.staging-{uuid.uuid4().hex[:8]}"
+    for path in mirror.rglob("*"):
+        if path.is_file():
+            fs.put_file(str(path), f"{staging}/{path.relative_to(mirror).as_posix()}")
+    if fs.exists(remote):
+        fs.rm(remote, recursive=True)
+    fs.mv(staging, remote, recursive=True)
+
+
+def remember_last_run(out_dir: Path) -> None:
+    """So `touchless proposals` can find the latest run made from this working directory without being told; runs
+    made from other directories (other projects) are never taken for it."""
+    record = _last_runs()
+    record[str(Path.cwd().resolve())] = str(Path(out_dir).resolve())
+    path = cache_home() / "last_runs.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
+
+
+def last_run() -> Path | None:
+    """The latest run made from this working directory, if any."""
+    folder = _last_runs().get(str(Path.cwd().resolve()))
+    return Path(folder) if folder else None
+
+
+def _last_runs() -> dict[str, str]:
+    path = cache_home() / "last_runs.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _previous(out_dir: Path) -> Path:
+    return out_dir.parent / f".{out_dir.name}.previous"
+
+
+def _files_in(folder: Path) -> set[str]:
+    """Every file below `folder` (links and other entries included) as a relative POSIX path; folders themselves
+    are not listed, only what they hold (an empty folder counts as an entry)."""
+    found = set()
+    for root, dirs, files in os.walk(folder):
+        base = Path(root).relative_to(folder)
+        found.update((base / f).as_posix() for f in files)
+        found.update((base / d).as_posix() + "/" for d in dirs if not any(os.scandir(Path(root) / d)))
+    return found
+
+
+def _legacy(data: dict[str, Any], folder: Path) -> bool:
+    """A run.json of touchless 0.1 (no format marker) in a folder holding only what 0.1 wrote."""
+    return {"kind", "config", "input_sha256"} <= set(data) and _files_in(folder) <= _LEGACY_FILES
+
+
+def _is_within(path: str | Path, folder: Path) -> bool:
+    if is_remote(path):
+        return False
+    try:
+        Path(path).resolve().relative_to(folder.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def _sync_tree(folder: Path) -> None:
+    """Flush the staging folder to disk before the swap, so a power cut cannot swap in a half-written run."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            fd = os.open(Path(root) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _sync_dir(Path(root))
+
+
+def _sync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where the system cannot."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None or exchange_unavailable():
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # a filesystem or kernel without it
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _swap(staging: Path, out_dir: Path) -> None:
+    checkpoint("swap:start")
+    if not out_dir.exists():
+        os.rename(staging, out_dir)
+    elif _exchange(staging, out_dir):
+        checkpoint("swap:exchanged")  # the new run is in place; the old one lies in the staging folder
+    else:
+        previous = _previous(out_dir)
+        os.rename(out_dir, previous)
+        checkpoint("swap:moved-old")
+        os.rename(staging, out_dir)
+        checkpoint("swap:moved-new")
+        shutil.rmtree(previous, ignore_errors=True)
+    _sync_dir(out_dir.parent)
+    checkpoint("swap:done")
+
+
+def _recover(out_dir: Path) -> None:
+    """A run killed between the two renames of a swap leaves only `.previous`: put it back."""
+    previous = _previous(out_dir)
+    if previous.is_dir() and not out_dir.exists():
+        os.rename(previous, out_dir)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,94 @@
+"""One refresh for `discover` and `assign`: from the joined contacts to a whole run.
+
+Touches, trends, the ranking, the touch index and the proposals are all recomputed over every contact the run
+holds, whichever flow added them, so a daily `assign` leaves the same kind of run a weekly `discover` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config
+from pipeline.model.centres import ClusterModel
+from pipeline.overtime.measures import OverTime, over_time
+from pipeline.overtime.touch_index import chart
+from pipeline.overtime.touches import issues
+from pipeline.read.volume import load_volume
+from pipeline.run.folder import Manifest, Run
+from pipeline.run.review import review_page
+from pipeline.run.tables import run_tables
+from pipeline.taxonomy.decisions import Decision, load_decisions, mark_status
+from pipeline.taxonomy.proposals import Proposal, cluster_facts, propose
+from pipeline.taxonomy.reasons import ReasonModel, agent_reasons
+from pipeline.taxonomy.tree import Taxonomy, load_taxonomy
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a run holds its contacts against: the taxonomy, the decisions kept beside it, business volume."""
+
+    taxonomy: Taxonomy | None
+    taxonomy_sha256: str | None
+    decisions: list[Decision]
+    volume: pd.DataFrame | None
+
+
+def read_context(cfg: Config, volume_path: str | None) -> Context:
+    """Read and check the taxonomy, its decisions and the volume file before any heavy work, so a broken file is
+    named at once, not after the contacts were embedded."""
+    taxonomy, digest, decisions = None, None, []
+    if cfg.taxonomy.path:
+        path = Path(cfg.taxonomy.path)
+        taxonomy = load_taxonomy(path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        decisions = load_decisions(path)
+    volume = load_volume(volume_path, cfg.input.date_format) if volume_path else None
+    return Context(taxonomy, digest, decisions, volume)
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    contacts: pd.DataFrame  # with `agent_reason`, `issue_id` and `touch`
+    time: OverTime
+    proposals: list[Proposal]
+
+
+def refresh(
+    contacts: pd.DataFrame, descriptions: pd.DataFrame, model: ClusterModel, reasons: ReasonModel | None,
+    process: np.ndarray, context: Context, cfg: Config,
+) -> Refreshed:
+    """Touches, trends, ranking, touch index and proposals over every contact. `descriptions`: cluster_id, label,
+    keywords, examples; `reasons`: the taxonomy's texts as vectors; `process`: vectors of the process steps
+    that are not reasons (`taxonomy.proposals.secondary_examples` and the taxonomy's secondary reasons)."""
+    taxonomy = context.taxonomy
+    agent = agent_reasons(contacts["reason"], taxonomy)[0] if taxonomy else pd.Series(None, index=contacts.index,
+                                                                                        dtype=object)
+    contacts = contacts.drop(columns=["agent_reason", "issue_id", "touch"], errors="ignore").assign(agent_reason=agent)
+    contacts = contacts.join(issues(contacts, cfg.touches.window_days))
+    names = dict(zip(descriptions["cluster_id"], descriptions["label"]))
+    time = over_time(contacts, context.volume, taxonomy, names, cfg)
+    facts = cluster_facts(model, descriptions, time.cluster_stats)
+    proposals = propose(contacts, facts, taxonomy, reasons, process, cfg.taxonomy.proposals)
+    mark_status(proposals, context.decisions, cfg.taxonomy.proposals.evidence_growth)
+    return Refreshed(contacts, time, proposals)
+
+
+def assemble(
+    refreshed: Refreshed, descriptions: pd.DataFrame, lineage: pd.DataFrame, model: ClusterModel, context: Context,
+    manifest: Manifest, metrics: dict | None = None,
+) -> Run:
+    """The whole run, ready to save: its tables, the review page, the touch-index chart and the cluster model."""
+    tables = run_tables(refreshed, descriptions, lineage, context.taxonomy)
+    index = refreshed.time.touch_index
+    return Run(
+        manifest=manifest, tables=tables, cluster_model=model,
+        sources=refreshed.contacts.set_index("contact_id")["source_hash"],
+        review=review_page(tables["proposals"].to_pandas(), tables["clusters"].to_pandas(), manifest),
+        chart=None if index.empty else (lambda path: chart(index, path)),
+        metrics=metrics,
+    )

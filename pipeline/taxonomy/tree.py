@@ -1,0 +1,117 @@
+"""The reason taxonomy: a small list of why customers contact you, refined over time by its owners.
+
+A taxonomy file holds `version` and `reasons`. Each reason has a stable `id`, a `name`, a `description`, a few
+`examples`, an optional `parent` (two levels: reason groups and reasons), a `status` (active or retired) and a
+`kind`: `reason`, or `secondary` for a process step (authentication, "speak to a human") that is tracked but never
+ranked as a cause. Validation names what is wrong and where (duplicate ids, unknown parents, cycles, depth).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.config import read_yaml
+from pipeline.errors import TaxonomyError
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: str = Field(min_length=1)
+    description: str = ""
+    examples: list[str] = []
+    parent: str | None = None
+    status: Literal["active", "retired"] = "active"
+    kind: Literal["reason", "secondary"] = "reason"
+    replaced_by: list[str] = []  # set when a split or merge retired it
+
+
+class Taxonomy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = Field(ge=1)
+    reasons: list[Reason]
+
+    def by_id(self) -> dict[str, Reason]:
+        return {r.id: r for r in self.reasons}
+
+    def assignable(self) -> list[Reason]:
+        """Active reasons without active children: the ones a contact can be given (groups only aggregate)."""
+        parents = {r.parent for r in self.reasons if r.parent and r.status == "active"}
+        return [r for r in self.reasons if r.status == "active" and r.id not in parents]
+
+
+def load_taxonomy(path: str | Path) -> Taxonomy:
+    return parse_taxonomy(read_yaml(Path(path), "taxonomy file", TaxonomyError), str(path))
+
+
+def parse_taxonomy(data: object, source: str) -> Taxonomy:
+    if not isinstance(data, dict):
+        raise TaxonomyError(f"{source}: a taxonomy is a mapping with 'version' and 'reasons'")
+    try:
+        taxonomy = Taxonomy.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = _where(err["loc"], data)
+            what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            lines.append(f"  - {where}: {what}")
+        raise TaxonomyError(f"{source} is not a valid taxonomy:\n" + "\n".join(lines)) from None
+    _check_structure(taxonomy, source)
+    return taxonomy
+
+
+def _where(loc: tuple, data: dict) -> str:
+    if len(loc) >= 2 and loc[0] == "reasons" and isinstance(loc[1], int):
+        reasons = data.get("reasons") or []
+        rid = reasons[loc[1]].get("id") if loc[1] < len(reasons) and isinstance(reasons[loc[1]], dict) else None
+        field = ".".join(str(p) for p in loc[2:])
+        return f"reason #{loc[1] + 1}" + (f" ('{rid}')" if rid else "") + (f", field '{field}'" if field else "")
+    return ".".join(str(p) for p in loc)
+
+
+def _check_structure(taxonomy: Taxonomy, source: str) -> None:
+    problems = []
+    seen: dict[str, int] = {}
+    for i, reason in enumerate(taxonomy.reasons, start=1):
+        if reason.id in seen:
+            problems.append(f"reason #{i}: id '{reason.id}' is already used by reason #{seen[reason.id]}")
+        seen.setdefault(reason.id, i)
+    ids = taxonomy.by_id()
+    for i, reason in enumerate(taxonomy.reasons, start=1):
+        if reason.parent is not None and reason.parent not in ids:
+            problems.append(f"reason #{i} ('{reason.id}'): parent '{reason.parent}' is not a reason in this file")
+        for target in reason.replaced_by:
+            if target not in ids:
+                problems.append(f"reason #{i} ('{reason.id}'): replaced_by '{target}' is not a reason in this file")
+    for reason in taxonomy.reasons:
+        chain, current = [reason.id], reason
+        while current.parent in ids:
+            current = ids[current.parent]
+            if current.id in chain:
+                problems.append(f"reasons {' -> '.join(chain + [current.id])} form a cycle of parents")
+                break
+            chain.append(current.id)
+        else:
+            if len(chain) > 2:
+                problems.append(f"reason '{reason.id}' is {len(chain)} levels deep ({' -> '.join(chain)}); "
+                                "use two levels: reason groups and reasons")
+    if problems:
+        raise TaxonomyError(f"{source} is not a valid taxonomy:\n" + "\n".join(f"  - {p}" for p in sorted(set(problems))))
+
+
+def slug(name: str) -> str:
+    """A reason id made from a name: 'Card not arrived' -> 'card_not_arrived'."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:60] or "reason"
+
+
+def taxonomy_data(taxonomy: Taxonomy) -> dict:
+    """The taxonomy as its file holds it: `version` always, other fields only where they differ from defaults."""
+    data = taxonomy.model_dump(exclude_defaults=True)
+    data["version"] = taxonomy.version
+    return data

@@ -1,0 +1,218 @@
+"""The read step: an export in, clean and redacted customer words out. The raw text never leaves this module.
+
+Contacts exports give one text per contact; messages exports are turned into one contact per conversation
+(`pipeline.messages`). Either way each text is cleaned (`pipeline.clean`), personal data is replaced with typed
+placeholders (`pipeline.text.redact`), its language is detected, and the content lemmas that name clusters are taken
+with one spaCy pipeline (`nlp.pipe`: a blank English pipeline with the lookup lemmatizer, thousands of texts a
+second; the trained pipeline's tagger would cost ~30x more for the same keywords).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import spacy
+from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.language import Language
+
+from pipeline.config import Config, LanguageConfig
+from pipeline.read.contacts import contacts_from_table, truncate_long
+from pipeline.read.files import read_table
+from pipeline.read.messages import conversations, is_messages
+from pipeline.read.report import InputReport, list_rows
+from pipeline.text import REMOVED_KINDS
+from pipeline.text.clean import Cleaner
+from pipeline.text.redact import PLACEHOLDER, IdPattern, Redactor, redact_name_answer
+
+# control characters, zero-width marks, and lone surrogates (half of a character pair: not valid Unicode)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff\ud800-\udfff]")
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_LINES = re.compile(r"\n\s*\n+")
+_MIN_LANGUAGE_CONFIDENCE = 0.9
+
+
+def read_and_prepare(
+    path: str | Path, cfg: Config, known: pd.Series | None = None
+) -> tuple[pd.DataFrame, InputReport]:
+    """Every contact once: `text` cleaned and redacted, `terms` (content lemmas), `language`, `text_status`
+    (ok | empty | no_reason | other_language), `removed_*` counts, and the canonical input columns.
+
+    The work runs on turns: a contacts export has one turn per contact, a messages export one per customer message.
+    Each turn is cleaned and redacted; turns that carry no reason (or echo an agent) are dropped; the rest are
+    joined into the contact's text. Contacts in `known` (source hash by contact id: an earlier run holds them) are
+    left out before any of that work when their text is unchanged, so a daily run over a whole export costs in
+    proportion to what is new; those whose text changed are read again (counted in `report.changed`).
+    """
+    raw = read_table(path, cfg.input.encoding)
+    if is_messages(raw, cfg.input):
+        frame, turns, report = conversations(raw, cfg.input, path)
+    else:
+        frame, report = contacts_from_table(raw, cfg.input, path)
+        turns = pd.DataFrame({"contact": np.arange(len(frame)), "text": frame["text"].to_numpy(), "echo": False,
+                              "answers_name": False})
+        for column in ("conversation_id", "turns", "customer_turns", "last_at"):
+            frame[column] = None
+    del raw
+    frame["source_hash"] = source_hashes(turns, len(frame))
+    if known is not None and len(known):
+        frame, turns = _without_known(frame, turns, known, report)
+    had_words = np.bincount(turns["contact"], weights=turns["text"].str.strip().ne(""), minlength=len(frame)) > 0
+    frame["text"] = pd.Series(_customer_words(turns, len(frame), cfg, frame, report), index=frame.index, dtype="str")
+    truncate_long(frame, cfg.input.max_text_chars, report)
+    _set_status(frame, had_words, report)
+    frame["language"] = detect_languages(frame["text"].tolist(), cfg.prepare.language)
+    _mark_other_language(frame, cfg.prepare.language, report)
+    frame["terms"] = content_terms(frame["text"].tolist(), cfg.prepare.batch_size)
+    return frame, report
+
+
+def source_hashes(turns: pd.DataFrame, n: int) -> np.ndarray:
+    """A digest of each contact's words as read (its turns, in order)."""
+    parts: list[list[str]] = [[] for _ in range(n)]
+    for contact, text in zip(turns["contact"], turns["text"]):
+        parts[contact].append(text)
+    return np.array([hashlib.blake2b("\x1e".join(p).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+                     for p in parts], dtype=object)
+
+
+def _without_known(frame: pd.DataFrame, turns: pd.DataFrame, known: pd.Series,
+                   report: InputReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Leave out the contacts an earlier run holds with the same words; `known` may hold a null hash (a run made
+    before hashes were kept), which counts as unchanged."""
+    held = frame["contact_id"].map(known)
+    same = frame["contact_id"].isin(known.index) & (held.isna() | (held == frame["source_hash"]))
+    keep = ~same.to_numpy()
+    report.already_known = int(same.sum())
+    report.changed = int((frame["contact_id"].isin(known.index) & ~same).sum())
+    position = np.cumsum(keep) - 1  # each kept contact's new position
+    turns = turns[keep[turns["contact"].to_numpy()]].assign(contact=lambda t: position[t["contact"].to_numpy()])
+    return frame[keep].reset_index(drop=True), turns.reset_index(drop=True)
+
+
+def _customer_words(turns: pd.DataFrame, n: int, cfg: Config, frame: pd.DataFrame, report: InputReport) -> list[str]:
+    """Clean, redact, filter and join the turns of each contact; count what cleaning removed into `frame`."""
+    removed = {kind: np.zeros(n, dtype=np.int64) for kind in REMOVED_KINDS}
+    cleaner = Cleaner(cfg.prepare.cleaning) if cfg.prepare.clean else None
+    texts = [normalise(t) for t in turns["text"]]
+    if cleaner is not None:
+        for i, (contact, text) in enumerate(zip(turns["contact"], texts)):
+            cleaned = cleaner.clean(text)
+            for kind, count in cleaned.removed.items():
+                removed[kind][contact] += count
+            texts[i] = normalise(cleaned.text)
+    redactor = Redactor(
+        [IdPattern(name, pattern) for name, pattern in cfg.prepare.redact.id_patterns.items()],
+        names=cfg.prepare.redact.names,
+    )
+    texts, counts = redactor.redact_many(texts, batch_size=cfg.prepare.batch_size)
+    if cfg.prepare.redact.names:  # a bare name answering "your name?" (chats): too often no name without that context
+        for i in np.flatnonzero(turns["answers_name"].to_numpy(dtype=bool)):
+            texts[i], named = redact_name_answer(texts[i])
+            counts[i]["NAME"] += named
+    report.redacted = dict(sum(counts, Counter()))
+    parts: list[list[str]] = [[] for _ in range(n)]
+    for contact, text, echo in zip(turns["contact"], texts, turns["echo"]):
+        if not text:
+            continue
+        if cleaner is not None and (echo or not cleaner.carries_reason(text)):
+            removed["no_reason_turns"][contact] += 1
+            continue
+        parts[contact].append(text)
+    for kind, per_contact in removed.items():
+        frame[f"removed_{kind}"] = per_contact
+    return ["\n".join(p) for p in parts]
+
+
+def _set_status(frame: pd.DataFrame, had_words: np.ndarray, report: InputReport) -> None:
+    """Contacts with no text, or with words but none that state a problem ("thanks!", a chat of greetings), are
+    kept, unclustered, and counted."""
+    nothing_left = frame["text"].str.strip().to_numpy() == ""
+    frame["text_status"] = np.select([nothing_left & had_words, nothing_left], ["no_reason", "empty"], "ok")
+    for status, attribute, why in (
+        ("empty", "empty_text", "have no text"),
+        ("no_reason", "no_reason", "only greet, thank or acknowledge (prepare.cleaning.no_reason_turns)"),
+    ):
+        rows = frame.loc[frame["text_status"] == status, "row"].tolist()
+        setattr(report, attribute, len(rows))
+        if rows:
+            report.warnings.append(f"{len(rows)} contact(s) {why} and are kept unclustered (rows {list_rows(rows)})")
+
+
+def _mark_other_language(frame: pd.DataFrame, cfg: LanguageConfig, report: InputReport) -> None:
+    other = (frame["text_status"] == "ok") & ~frame["language"].isin(cfg.expected)
+    report.other_language = int(other.sum())
+    if not report.other_language:
+        return
+    found = ", ".join(f"{lang} {n}" for lang, n in frame.loc[other, "language"].value_counts().items())
+    if cfg.other == "set_aside":
+        frame.loc[other, "text_status"] = "other_language"
+        report.warnings.append(
+            f"{report.other_language} contact(s) are not in {'/'.join(cfg.expected)} ({found}) and are kept "
+            f"unclustered (rows {list_rows(frame.loc[other, 'row'].tolist())}); prepare.language.other: keep clusters them"
+        )
+    else:
+        report.warnings.append(f"{report.other_language} contact(s) are not in {'/'.join(cfg.expected)} ({found}); clustered anyway")
+
+
+def detect_languages(texts: list[str], cfg: LanguageConfig) -> list[str]:
+    """ISO 639-1 code per text. Short or unsure texts count as the first expected language: a two-word English
+    message is often scored as something else, and setting it aside would lose a real contact."""
+    identifier = _language_identifier()
+    out = []
+    for text in texts:
+        words = PLACEHOLDER.sub(" ", text)
+        if len(words.strip()) < cfg.min_chars:
+            out.append(cfg.expected[0])
+            continue
+        language, confidence = identifier.classify(words)
+        out.append(language if confidence >= _MIN_LANGUAGE_CONFIDENCE else cfg.expected[0])
+    return out
+
+
+@lru_cache(maxsize=1)
+def _language_identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+@lru_cache(maxsize=1)
+def lemma_nlp() -> Language:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()
+    return nlp
+
+
+def normalise(text: str) -> str:
+    """Unicode-normalised, control characters out, runs of spaces and blank lines collapsed."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL.sub(" ", text)
+    text = _SPACES.sub(" ", text)
+    text = _LINES.sub("\n", text)
+    return text.strip()
+
+
+def content_terms(texts: list[str], batch_size: int) -> list[str]:
+    """Space-joined content lemmas per text, for c-TF-IDF keywords (placeholders are not words)."""
+    plain = (PLACEHOLDER.sub(" ", t) for t in texts)
+    return [" ".join(content_lemmas(doc)) for doc in lemma_nlp().pipe(plain, batch_size=batch_size)]
+
+
+def content_lemmas(doc) -> list[str]:
+    """Lower-cased lemmas of the words that carry meaning: no stop words, punctuation, numbers or placeholders."""
+    out = []
+    for tok in doc:
+        if tok.is_stop or tok.is_punct or tok.is_space or tok.like_num or not tok.is_alpha:
+            continue
+        lemma = tok.lemma_.lower()
+        if len(lemma) > 1 and lemma not in STOP_WORDS:
+            out.append(lemma)
+    return out

@@ -1,0 +1,268 @@
+"""Reading a date column with one format for the whole column (pipeline.read.dates)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.read.dates import parse_dates
+from pipeline.errors import ConfigError, InputError
+
+NOW = pd.Timestamp("2026-11-30 12:00", tz="UTC")
+
+
+def parse(values, *, rows=None, **options):
+    """parse_dates over `values` as a CSV would give them (strings, None for empty cells), rows numbered from 1."""
+    series = pd.Series(values, dtype=object)
+    rows = np.arange(1, len(series) + 1) if rows is None else rows
+    return parse_dates(series, file="export.csv", column="created_at", rows=rows, **{"now": NOW, **options})
+
+
+def utc(*texts):
+    return [pd.Timestamp(t, tz="UTC") if t else pd.NaT for t in texts]
+
+
+def test_day_first_column_reads_01_09_as_1_september():
+    """The reported case: 28/08/2026 can only be day-first, so 01/09/2026 is 1 September, not 9 January."""
+    parsed, warnings = parse(["28/08/2026", "01/09/2026", "02/09/2026 14:30"])
+    assert parsed.tolist() == utc("2026-08-28", "2026-09-01", "2026-09-02 14:30")
+    assert str(parsed.dtype) == "datetime64[ns, UTC]"
+    assert warnings == []
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["08/28/2026", "01/09/2026"], ("2026-08-28", "2026-01-09")),
+        (["8-28-26", "1-9-26", "12-31-99"], ("2026-08-28", "2026-01-09", "1999-12-31")),
+        (["08.28.2026 10:30 PM", "01.09.2026 12:05 AM"], ("2026-08-28 22:30", "2026-01-09 00:05")),
+    ],
+)
+def test_month_first_columns(values, expected):
+    parsed, warnings = parse(values)
+    assert parsed.tolist() == utc(*expected)
+    assert warnings == []
+
+
+def test_one_column_in_both_orders_is_an_error_naming_a_row_of_each():
+    with pytest.raises(InputError) as caught:
+        parse(["01/09/2026", "28/08/2026", "03/04/2026", "08/29/2026"], rows=[2, 3, 4, 5])
+    error = caught.value
+    assert (error.file, error.row, error.column) == ("export.csv", 3, "created_at")
+    assert "28/08/2026 (row 3) can only be day-first, 08/29/2026 (row 5) only month-first" in str(error)
+    assert "input.date_format" in error.hint and "--date-format" in error.hint
+
+
+def test_ambiguous_column_is_an_error_until_a_format_is_given():
+    values = ["01/09/2026", None, "03/04/2026", "05/05/2026"]
+    with pytest.raises(InputError) as caught:
+        parse(values)
+    error = caught.value
+    assert error.row == 1 and error.column == "created_at"
+    assert (
+        "can be read day-first (01/09/2026 = 1 September 2026, 03/04/2026 = 3 April 2026) "
+        "or month-first (= 9 January 2026, = 4 March 2026)" in error.problem
+    )
+    assert error.hint == (
+        "set input.date_format in your config or pass --date-format: %d/%m/%Y if the export is day-first, "
+        "%m/%d/%Y if month-first"
+    )
+    assert parse(values, date_format="%d/%m/%Y")[0].tolist() == utc("2026-09-01", None, "2026-04-03", "2026-05-05")
+    assert parse(values, date_format="%m/%d/%Y")[0].tolist() == utc("2026-01-09", None, "2026-03-04", "2026-05-05")
+
+
+def test_a_column_where_both_readings_agree_is_not_ambiguous():
+    parsed, warnings = parse(["01/01/2026", "07/07/2026"])
+    assert parsed.tolist() == utc("2026-01-01", "2026-07-07")
+    assert warnings == []
+
+
+def test_given_format_reads_every_value_and_reports_the_others():
+    parsed, warnings = parse(["28/08/2026 10:30", "2026-08-28", "28/08/2026"], date_format="%d/%m/%Y %H:%M")
+    assert parsed.tolist() == utc("2026-08-28 10:30", None, None)
+    assert warnings == [
+        (
+            "2 value(s) of 'created_at' are not dates in the column's format (%d/%m/%Y %H:%M) and were left empty "
+            "(rows 2, 3)"
+        )
+    ]
+    # a format no shape here has goes through pandas' strptime, with the same result
+    parsed, warnings = parse(["2026-08-28T10:00:00Z", "28/08/2026"], date_format="%Y-%m-%dT%H:%M:%SZ")
+    assert parsed.tolist() == utc("2026-08-28 10:00", None)
+    assert len(warnings) == 1
+
+
+def test_a_format_that_is_not_one_is_a_config_error():
+    with pytest.raises(ConfigError, match="input.date_format '%Q' is not a date format"):
+        parse(["28/08/2026"], date_format="%Q")
+
+
+def test_iso_dates_with_offsets_are_converted_to_utc_and_naive_ones_taken_as_utc():
+    parsed, warnings = parse(
+        [
+            "2026-08-28T10:00:00+02:00",
+            "2026-08-28T10:00:00Z",
+            "2026-08-28 10:00:00.5-05:30",
+            "2026-08-28T10:00:00.123456789Z",
+            "2026-08-28 10:00",
+            "2026-01-09",
+            "2026/01/09 10:00:00 +0100",
+            "20260109",
+        ]
+    )
+    assert parsed.tolist() == utc(
+        "2026-08-28 08:00",
+        "2026-08-28 10:00",
+        "2026-08-28 15:30:00.5",
+        "2026-08-28 10:00:00.123456789",
+        "2026-08-28 10:00",
+        "2026-01-09",
+        "2026-01-09 09:00",
+        "2026-01-09",
+    )
+    assert warnings == []
+
+
+def test_year_first_dates_do_not_decide_the_order_of_the_others():
+    with pytest.raises(InputError, match="can be read day-first"):
+        parse(["2026-08-28", "01/09/2026"])
+
+
+def test_month_names_are_never_ambiguous():
+    parsed, warnings = parse(
+        [
+            "01 Sep 2026",
+            "Sep 1, 2026",
+            "Tuesday, 1 September 2026",
+            "Tue, 01 Sep 2026 10:00:00 +0000",
+            "01-SEP-26",
+            "Sep 1, 2026, 10:30 PM",
+            "September 1st, 2026",
+            "09 Jan 2026",
+        ]
+    )
+    assert parsed.tolist() == utc(
+        "2026-09-01", "2026-09-01", "2026-09-01", "2026-09-01 10:00", "2026-09-01", "2026-09-01 22:30",
+        "2026-09-01", "2026-01-09",
+    )
+    assert warnings == []
+
+
+def test_unreadable_values_are_left_empty_and_reported_with_their_rows():
+    values = ["28/08/2026", "n/a", "31/02/2026", "yesterday", "28/08/2026 25:00", "1756375200", "x" * 60, "été"]
+    parsed, warnings = parse(values, rows=np.arange(4, 12))
+    assert parsed.tolist() == utc("2026-08-28", *[None] * 7)
+    assert warnings == [
+        (
+            "7 value(s) of 'created_at' are not dates in the column's format (%d/%m/%Y) and were left empty "
+            "(rows 5, 6, 7, 8, 9 and 2 more)"
+        )
+    ]
+
+
+def test_a_column_with_no_dates_at_all_says_how_to_give_a_format():
+    parsed, warnings = parse(["soon", "later", None])
+    assert parsed.isna().all()
+    assert warnings == [
+        (
+            "2 value(s) of 'created_at' are not dates in any format touchless reads and were left empty (rows 1, 2): "
+            "if they are dates, set input.date_format in your config or pass --date-format"
+        )
+    ]
+
+
+def test_dates_after_the_run_are_kept_and_reported():
+    parsed, warnings = parse(["2026-11-30T23:00:00Z", "2026-12-02", "2027-01-05 10:00", "2026-11-01"])
+    assert parsed.tolist() == utc("2026-11-30 23:00", "2026-12-02", "2027-01-05 10:00", "2026-11-01")
+    assert warnings == [
+        "2 date(s) of 'created_at' lie after this run's time (rows 2, 3): check the export's time zone or format"
+    ]
+
+
+def test_unix_times_in_seconds_and_milliseconds():
+    seconds, warnings = parse(["1756375200", None, "1756375261"])
+    assert seconds.tolist() == utc("2025-08-28 10:00", None, "2025-08-28 10:01:01")
+    assert warnings == []
+    milliseconds, warnings = parse(["1756375200123", "1756375200124", "1756375200"])
+    assert milliseconds.tolist() == utc("2025-08-28 10:00:00.123", "2025-08-28 10:00:00.124", None)
+    assert warnings == [
+        (
+            "1 value(s) of 'created_at' are not dates in the column's format (Unix milliseconds) and were left empty "
+            "(rows 3)"
+        )
+    ]
+    # a typed file (Parquet) gives numbers, floats where a value is missing
+    typed = pd.Series([1756375200.0, np.nan])
+    parsed, _ = parse_dates(typed, file="export.parquet", column="created_at", rows=[1, 2], now=NOW)
+    assert parsed.tolist() == utc("2025-08-28 10:00", None)
+
+
+def test_timestamps_from_a_typed_file_are_taken_as_they_are():
+    local = pd.Series(pd.to_datetime(["2026-08-28 10:00", None]).tz_localize("Europe/Paris"), index=[7, 8])
+    parsed, warnings = parse_dates(local, file="export.parquet", column="created_at", rows=[1, 2], now=NOW)
+    assert parsed.tolist() == utc("2026-08-28 08:00", None)
+    assert parsed.index.tolist() == [7, 8]
+    assert warnings == []
+
+
+def test_missing_values_stay_empty_without_warnings():
+    parsed, warnings = parse([None, np.nan, "", "   "])
+    assert parsed.isna().all() and str(parsed.dtype) == "datetime64[ns, UTC]" and warnings == []
+    series = pd.Series(["  28/08/2026 ", None, "01/09/2026"], index=[10, 20, 30])
+    parsed, warnings = parse_dates(series, file="export.csv", column="created_at", rows=[1, 2, 3], now=NOW)
+    assert parsed.index.tolist() == [10, 20, 30]
+    assert parsed.tolist() == utc("2026-08-28", None, "2026-09-01")
+    assert warnings == []
+
+
+def test_200000_values_parse():
+    """Many values go through the shape-at-a-time path (timed in the change's notes, not here)."""
+    rng = np.random.default_rng(7)
+    times = pd.Timestamp("2020-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 6 * 365 * 86400, 200_000), unit="s")
+    values = pd.Series(times.strftime("%d/%m/%Y %H:%M:%S"), dtype=object)
+    parsed, warnings = parse_dates(values, file="export.csv", column="created_at", rows=np.arange(1, 200_001), now=NOW)
+    assert (parsed.to_numpy() == times.to_numpy()).all()
+    assert warnings == []
+
+
+# Each format: how to write a datetime, the precision it keeps, whether it carries an offset, and whether its
+# first two numbers are day and month in an order the column has to tell.
+FORMATS = {
+    "%d/%m/%Y": (lambda d: d.strftime("%d/%m/%Y"), "D", False, "day-first"),
+    "%m/%d/%Y %H:%M": (lambda d: d.strftime("%m/%d/%Y %H:%M"), "min", False, "month-first"),
+    "d.m.Y H:M:S unpadded": (lambda d: f"{d.day}.{d.month}.{d:%Y %H:%M:%S}", "s", False, "day-first"),
+    "%m-%d-%y": (lambda d: d.strftime("%m-%d-%y"), "D", False, "month-first"),
+    "%d/%m/%y %I:%M %p": (lambda d: d.strftime("%d/%m/%y %I:%M %p"), "min", False, "day-first"),
+    "%Y-%m-%d %H:%M:%S.%f": (lambda d: d.strftime("%Y-%m-%d %H:%M:%S.%f"), "us", False, None),
+    "%Y-%m-%dT%H:%M:%S%z": (lambda d: d.strftime("%Y-%m-%dT%H:%M:%S%z"), "s", True, None),
+    "isoformat": (lambda d: d.isoformat(), "us", True, None),
+    "%d %b %Y": (lambda d: d.strftime("%d %b %Y"), "D", False, None),
+    "%b %d, %Y %I:%M %p": (lambda d: d.strftime("%b %d, %Y %I:%M %p"), "min", False, None),
+    "%A, %d %B %Y": (lambda d: d.strftime("%A, %d %B %Y"), "D", False, None),
+}
+OFFSETS = st.integers(-14 * 4, 14 * 4).map(lambda quarters: timezone(timedelta(minutes=15 * quarters)))
+NAIVE = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2060, 12, 31))
+AWARE = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2060, 12, 31), timezones=OFFSETS)
+
+
+@pytest.mark.parametrize("name", FORMATS)
+@settings(deadline=None)  # examples: the project's hypothesis profile (tests/conftest.py)
+@given(data=st.data())
+def test_one_format_per_column_reads_back_the_datetimes_written(name, data):
+    write, precision, aware, order = FORMATS[name]
+    originals = data.draw(st.lists(AWARE if aware else NAIVE, min_size=1, max_size=40))
+    values = [write(d) for d in originals]
+    expected = [pd.Timestamp(d if aware else d.replace(tzinfo=UTC)).floor(precision) for d in originals]
+    ambiguous = order is not None and all(d.day <= 12 for d in originals) and any(d.day != d.month for d in originals)
+    if ambiguous:
+        with pytest.raises(InputError, match="can be read day-first"):
+            parse(values, now=pd.Timestamp("2100-01-01"))
+        return
+    parsed, warnings = parse(values, now=pd.Timestamp("2100-01-01"))
+    assert parsed.tolist() == [t.tz_convert("UTC") for t in expected]
+    assert warnings == []
