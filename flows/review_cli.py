@@ -181,7 +181,7 @@ def _to_decide(run: Path | None, proposal_id: str, taxonomy: Path | None) -> tup
 def _taxonomy_path(folder: Path, given: Path | None) -> Path:
     if given:
         return given
-    used = read_manifest(folder).get("taxonomy")
+    used = read_manifest(folder).taxonomy
     if not used:
         raise TouchlessError("this run used no taxonomy: give --taxonomy FILE, the file to build it in "
                              "(`touchless taxonomy apply` creates it)")

@@ -210,7 +210,7 @@ def test_unknown_roles_and_a_broken_character_are_warned_about(tmp_path, test_co
     code = run_cli("discover", str(path), "--out", str(tmp_path / "out"), "--config", str(test_config))
     message = capsys.readouterr().err
     assert code == 0, message
-    assert "'supervisor'" in message and "replaced by \\ufffd" in message
+    assert "'supervisor'" in message and "replaced by U+FFFD" in message
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

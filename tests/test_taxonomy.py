@@ -7,8 +7,9 @@ import pytest
 import yaml
 
 from flows.cli import main
+from pipeline.errors import TaxonomyError
 from pipeline.taxonomy.decisions import load_decisions
-from pipeline.taxonomy.tree import TaxonomyError, load_taxonomy, parse_taxonomy
+from pipeline.taxonomy.tree import load_taxonomy, parse_taxonomy
 from tests.conftest import SIX_INTENTS
 
 # Six intents in the data; the taxonomy misses one (change_pin), lumps two into one reason (top-up failed and
@@ -117,8 +118,8 @@ def test_owners_decide_and_the_next_version_is_written(reviewed, tmp_path, test_
     cli("proposals", "accept", split, "--run", str(out), "--by", "ana", "--note", "two different problems")
     cli("proposals", "reject", retire, "--run", str(out), "--reason", "seasonal: comes back in spring", "--by", "ana")
     decisions = load_decisions(path)
-    assert [d["decision"] for d in decisions] == ["accepted", "accepted", "rejected"]
-    assert decisions[2]["why"] == "seasonal: comes back in spring" and decisions[0]["by"] == "ana"
+    assert [d.decision for d in decisions] == ["accepted", "accepted", "rejected"]
+    assert decisions[2].why == "seasonal: comes back in spring" and decisions[0].by == "ana"
 
     cli("taxonomy", "apply", "--taxonomy", str(path))
     updated = load_taxonomy(path)

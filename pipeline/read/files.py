@@ -150,7 +150,7 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
     frame.attrs["nested"] = nested
     frame.attrs["warnings"] = [
         f"{len(rows)} value(s) of '{column}' held an escaped half of a character pair (not valid Unicode), "
-        f"replaced by \ufffd (rows {list_rows(rows)})" for column, rows in broken.items()
+        f"replaced by U+FFFD (rows {list_rows(rows)})" for column, rows in broken.items()
     ]
     return frame
 

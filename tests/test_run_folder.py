@@ -1,0 +1,131 @@
+"""The run folder as users meet it: touchless writes only folders it can prove are its own, an analyst's SQL reads
+the run and nothing else, and "the latest run" is this project's, named when shown."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.run.folder import MANIFEST, read_manifest
+from tests.conftest import SIX_INTENTS
+from tests.test_bad_inputs import run_cli
+from tests.test_cli import tree_digest
+
+
+@pytest.fixture()
+def existing(six_intents_run, tmp_path) -> Path:
+    out = tmp_path / "runs" / "x"
+    shutil.copytree(six_intents_run[0], out)
+    return out
+
+
+def test_a_folder_with_a_run_json_of_its_own_is_not_a_run(tmp_path, test_config, capsys):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / MANIFEST).write_text("{}")
+    (folder / "important.txt").write_text("x")
+    code = run_cli("discover", str(SIX_INTENTS), "--out", str(folder), "--config", str(test_config))
+    message = capsys.readouterr().err
+    assert code == 2 and "important.txt" in message and "did not write" in message
+    assert (folder / "important.txt").read_text() == "x"
+
+
+def test_a_file_put_in_a_run_folder_is_never_deleted(existing, test_config, capsys):
+    today = existing / "today.csv"
+    shutil.copyfile(SIX_INTENTS, today)
+    before = tree_digest(existing)
+    code = run_cli("assign", str(today), "--out", str(existing), "--config", str(test_config))
+    assert code == 2 and "lies inside the output folder" in capsys.readouterr().err
+    notes = existing / "notes.md"
+    notes.write_text("mine")
+    code = run_cli("discover", str(SIX_INTENTS), "--out", str(existing), "--config", str(test_config))
+    message = capsys.readouterr().err
+    assert code == 2 and "notes.md" in message and "today.csv" in message
+    assert today.is_file() and notes.read_text() == "mine"
+    assert tree_digest(existing) != before  # only by the note: nothing of touchless's changed either
+    notes.unlink()
+    assert tree_digest(existing) == before
+
+
+def test_a_run_of_an_earlier_version_is_recognised_and_a_newer_one_is_not_misread(existing):
+    manifest = json.loads((existing / MANIFEST).read_text())
+    legacy = {k: v for k, v in manifest.items() if k not in ("format", "format_version", "files", "touchless_version",
+                                                           "taxonomy_sha256")}
+    (existing / MANIFEST).write_text(json.dumps(legacy))
+    for extra in ("models/sources.parquet",):  # files 0.1 did not write
+        (existing / extra).unlink()
+    assert read_manifest(existing).format_version == 1
+    (existing / MANIFEST).write_text(json.dumps({**manifest, "format_version": 99}))
+    from pipeline.errors import OutputError
+
+    with pytest.raises(OutputError, match="newer touchless"):
+        read_manifest(existing)
+
+
+@pytest.mark.parametrize("query, refused", [
+    ("COPY (SELECT 1) TO '{out}/contacts.parquet'", "Permission Error"),
+    ("SELECT * FROM read_csv('/etc/hostname')", "Permission Error"),
+    ("INSTALL httpfs", "Permission Error"),
+    ("ATTACH '{out}/other.duckdb'", "Permission Error"),
+    ("SET enable_external_access = true", "configuration"),
+    ("CREATE TABLE mine AS SELECT 1", "read-only"),
+])
+def test_sql_reads_the_run_and_nothing_else(query, refused, existing, capsys):
+    before = tree_digest(existing)
+    assert run_cli("sql", str(existing), query.format(out=existing)) == 2
+    message = capsys.readouterr().err
+    assert "the query failed" in message and refused in message, message
+    assert tree_digest(existing) == before
+    assert run_cli("sql", str(existing), "SELECT count(*) AS n FROM contacts") == 0
+    assert " 300 " in capsys.readouterr().out
+
+
+def test_the_latest_run_is_this_directorys_and_is_named(existing, tmp_path, test_config, capsys, monkeypatch):
+    project_a, project_b = tmp_path / "a", tmp_path / "b"
+    project_a.mkdir()
+    project_b.mkdir()
+    monkeypatch.chdir(project_a)
+    run_a = project_a / "run"
+    assert run_cli("discover", str(SIX_INTENTS), "--out", str(run_a), "--config", str(test_config)) == 0
+    assert run_cli("evaluate", str(SIX_INTENTS), "--label-column", "intent", "--out", str(project_a / "eval"),
+                   "--config", str(test_config)) == 0
+    capsys.readouterr()
+    assert run_cli("proposals") == 0
+    shown = "".join(capsys.readouterr().out.split())  # the table wraps long paths
+    assert f"intherun{run_a.resolve()}(discover" in shown  # this project's run, not the evaluation after it
+    monkeypatch.chdir(project_b)
+    assert run_cli("proposals") == 2
+    assert "no run was made from" in capsys.readouterr().err
+
+
+def test_assign_reads_again_what_changed(existing, tmp_path, test_config, capsys):
+    """A contact whose text changed is read again; a taxonomy changed since the run read its reasons has every
+    reason read again, so none of a removed reason is left."""
+    import yaml
+
+    from flows.assign import assign
+    from tests.test_taxonomy import TAXONOMY
+
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text(yaml.safe_dump(TAXONOMY))
+    out = tmp_path / "with-reasons"
+    assert run_cli("discover", str(SIX_INTENTS), "--out", str(out), "--config", str(test_config),
+                   "--taxonomy", str(taxonomy)) == 0
+    before = pd.read_parquet(out / "contacts.parquet")
+    assert (before["reason_id"] == "exchange_rate").sum() > 10
+    smaller = dict(TAXONOMY, version=2, reasons=[r for r in TAXONOMY["reasons"] if r["id"] != "exchange_rate"])
+    taxonomy.write_text(yaml.safe_dump(smaller))
+    data = pd.read_csv(SIX_INTENTS)
+    data.loc[0, "text"] = "I was charged twice for one purchase"
+    data.to_csv(tmp_path / "export.csv", index=False)
+    result = assign(input_path=str(tmp_path / "export.csv"), out_dir=str(out), config_path=str(test_config))
+    after = pd.read_parquet(out / "contacts.parquet").set_index("contact_id")
+    assert result.changed == 1 and result.skipped == len(data) - 1 and len(after) == len(data)
+    assert after.loc[str(data.loc[0, "contact_id"]), "text"] == "I was charged twice for one purchase"
+    assert not (after["reason_id"] == "exchange_rate").any()
+    assert any("taxonomy changed" in w and "no longer offers" in w for w in result.warnings)
+    assert read_manifest(out).taxonomy_version == 2
