@@ -6,11 +6,20 @@ Used by benchmarks/taxonomy.py to build a starting taxonomy (with intents left o
 REASONS = {
     "activate_my_card": ("Activate card", "The customer wants to activate a new card."),
     "age_limit": ("Age requirements", "Whether there is a minimum age to open an account or for children."),
-    "apple_pay_or_google_pay": ("Apple Pay or Google Pay", "Adding the card to Apple Pay or Google Pay, or problems using them."),
+    "apple_pay_or_google_pay": (
+        "Apple Pay or Google Pay",
+        "Adding the card to Apple Pay or Google Pay, or problems using them.",
+    ),
     "atm_support": ("ATMs we support", "Which cash machines accept the card, and where to withdraw cash."),
     "automatic_top_up": ("Auto top-up", "Setting up or problems with automatic top-ups."),
-    "balance_not_updated_after_bank_transfer": ("Balance not updated after a transfer", "A bank transfer in has not shown up in the balance."),
-    "balance_not_updated_after_cheque_or_cash_deposit": ("Balance not updated after a deposit", "Cash or a cheque was deposited but the balance did not change."),
+    "balance_not_updated_after_bank_transfer": (
+        "Balance not updated after a transfer",
+        "A bank transfer in has not shown up in the balance.",
+    ),
+    "balance_not_updated_after_cheque_or_cash_deposit": (
+        "Balance not updated after a deposit",
+        "Cash or a cheque was deposited but the balance did not change.",
+    ),
     "beneficiary_not_allowed": ("Cannot add a payee", "The app will not let the customer add a beneficiary or payee."),
     "cancel_transfer": ("Cancel a transfer", "The customer wants to stop or cancel a transfer they made."),
     "card_about_to_expire": ("Card expiring", "The card is about to expire; getting a replacement."),
@@ -21,7 +30,10 @@ REASONS = {
     "card_not_working": ("Card not working", "The card does not work for payments."),
     "card_payment_fee_charged": ("Fee on a card payment", "An unexpected fee on a card payment."),
     "card_payment_not_recognised": ("Unrecognised card payment", "A card payment the customer does not recognise."),
-    "card_payment_wrong_exchange_rate": ("Wrong rate on a card payment", "A payment abroad was converted at the wrong exchange rate."),
+    "card_payment_wrong_exchange_rate": (
+        "Wrong rate on a card payment",
+        "A payment abroad was converted at the wrong exchange rate.",
+    ),
     "card_swallowed": ("ATM kept my card", "A cash machine kept or swallowed the card."),
     "cash_withdrawal_charge": ("Fee on a cash withdrawal", "The customer was charged for taking out cash."),
     "cash_withdrawal_not_recognised": ("Unrecognised cash withdrawal", "A cash withdrawal the customer did not make."),
@@ -32,8 +44,14 @@ REASONS = {
     "declined_card_payment": ("Card payment declined", "A card payment was declined."),
     "declined_cash_withdrawal": ("Cash withdrawal declined", "The cash machine refused a withdrawal."),
     "declined_transfer": ("Transfer declined", "A transfer was declined."),
-    "direct_debit_payment_not_recognised": ("Unrecognised direct debit", "A direct debit the customer does not recognise."),
-    "disposable_card_limits": ("Disposable card limits", "How many disposable virtual cards can be used, and their limits."),
+    "direct_debit_payment_not_recognised": (
+        "Unrecognised direct debit",
+        "A direct debit the customer does not recognise.",
+    ),
+    "disposable_card_limits": (
+        "Disposable card limits",
+        "How many disposable virtual cards can be used, and their limits.",
+    ),
     "edit_personal_details": ("Change personal details", "Updating name, address or other details."),
     "exchange_charge": ("Exchange fees", "Fees charged for exchanging currency."),
     "exchange_rate": ("Exchange rates", "Which exchange rates are used and how they are set."),
@@ -80,5 +98,8 @@ REASONS = {
     "visa_or_mastercard": ("Visa or Mastercard", "Which card network the card is on."),
     "why_verify_identity": ("Why verify identity", "Why the identity check is needed."),
     "wrong_amount_of_cash_received": ("Wrong cash amount", "The machine gave the wrong amount of cash."),
-    "wrong_exchange_rate_for_cash_withdrawal": ("Wrong rate on cash abroad", "A cash withdrawal abroad used the wrong exchange rate."),
+    "wrong_exchange_rate_for_cash_withdrawal": (
+        "Wrong rate on cash abroad",
+        "A cash withdrawal abroad used the wrong exchange rate.",
+    ),
 }

@@ -33,9 +33,15 @@ def run(path: Path, clean: bool) -> dict:
     e = evaluate(truth.loc[contacts["contact_id"]].to_numpy(), labels.to_numpy())
     words = contacts["text"].str.split().str.len().mean()
     return {
-        "cleaning": "on" if clean else "off", "chats": e.contacts, "true reasons": e.labels, "clusters": e.clusters,
-        "not clustered": f"{1 - usable.mean():.1%}", "words per chat": round(words, 1),
-        "NMI": round(e.every_contact.nmi, 3), "ARI": round(e.every_contact.ari, 3), "ACC": round(e.every_contact.acc, 3),
+        "cleaning": "on" if clean else "off",
+        "chats": e.contacts,
+        "true reasons": e.labels,
+        "clusters": e.clusters,
+        "not clustered": f"{1 - usable.mean():.1%}",
+        "words per chat": round(words, 1),
+        "NMI": round(e.every_contact.nmi, 3),
+        "ARI": round(e.every_contact.ari, 3),
+        "ACC": round(e.every_contact.acc, 3),
     }
 
 

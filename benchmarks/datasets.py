@@ -43,7 +43,13 @@ def dstc11() -> pd.DataFrame:
 
 # Turn intents that say nothing about why the customer came.
 MULTIDOGO_GENERIC = {
-    "openinggreeting", "closinggreeting", "thankyou", "contentonly", "outofdomain", "confirmation", "rejection",
+    "openinggreeting",
+    "closinggreeting",
+    "thankyou",
+    "contentonly",
+    "outofdomain",
+    "confirmation",
+    "rejection",
 }
 
 
@@ -81,7 +87,9 @@ def multidogo_messages(domain: str, split: str = "test") -> pd.DataFrame:
             "conversation_id": turns["conversationId"].to_numpy(),
             "role": "customer",
             "text": turns["utterance"].to_numpy(),
-            "sent_at": (start + pd.to_timedelta(turns["turnNumber"], unit="min")).dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
+            "sent_at": (start + pd.to_timedelta(turns["turnNumber"], unit="min"))
+            .dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_numpy(),
             "label": reasons.reindex(turns["conversationId"]).to_numpy(),
         }
     )

@@ -42,13 +42,19 @@ def fixed_costs(env: dict) -> list[tuple[str, float]]:
     probes = [
         ("python + touchless CLI imports", "import flows.cli"),
         ("torch import", "import torch"),
-        ("embedding model load (MiniLM, torch import included)",
-         "from pipeline.config import load_config; from pipeline.embed import Embedder; Embedder(load_config().embedding).model"),
+        (
+            "embedding model load (MiniLM, torch import included)",
+            "from pipeline.config import load_config; from pipeline.embed import Embedder; Embedder(load_config().embedding).model",
+        ),
         ("spaCy name recogniser load", "from pipeline.text.redact import ner; ner()"),
-        ("Prefect: a first flow run, no server (ephemeral)",
-         "import flows; from prefect import flow; flow(lambda: 1)()"),
-        ("numba compiling for UMAP (only cluster.method: hdbscan)",
-         "import numpy as np, umap; umap.UMAP(n_components=2, random_state=0, n_jobs=1).fit(np.random.rand(200, 8))"),
+        (
+            "Prefect: a first flow run, no server (ephemeral)",
+            "import flows; from prefect import flow; flow(lambda: 1)()",
+        ),
+        (
+            "numba compiling for UMAP (only cluster.method: hdbscan)",
+            "import numpy as np, umap; umap.UMAP(n_components=2, random_state=0, n_jobs=1).fit(np.random.rand(200, 8))",
+        ),
     ]
     base = fresh(["-c", "pass"], env)
     out = [("python start-up", base)]
@@ -92,16 +98,20 @@ def main() -> None:
             run_a, cfg_a = arm(f"{mode.replace(' ', '')}-assign")
             run_d, cfg_d = arm(f"{mode.replace(' ', '')}-discover")
             if mode == "warm":
-                t_assign = _timed(lambda: assign(input_path=str(work / "day.csv"), out_dir=str(run_a), config_path=str(cfg_a)))
-                t_full = _timed(lambda: discover(input_path=str(work / "all.csv"), out_dir=str(run_d), config_path=str(cfg_d)))
+                t_assign = _timed(assign, input_path=str(work / "day.csv"), out_dir=str(run_a), config_path=str(cfg_a))
+                t_full = _timed(discover, input_path=str(work / "all.csv"), out_dir=str(run_d), config_path=str(cfg_d))
             else:
                 run_env = dict(env)
                 server = None
                 if mode == "fresh + server":
                     server, run_env = _server(work, env)
                 try:
-                    t_assign = fresh(cli + ["assign", str(work / "day.csv"), "--out", str(run_a), "--config", str(cfg_a)], run_env)
-                    t_full = fresh(cli + ["discover", str(work / "all.csv"), "--out", str(run_d), "--config", str(cfg_d)], run_env)
+                    t_assign = fresh(
+                        cli + ["assign", str(work / "day.csv"), "--out", str(run_a), "--config", str(cfg_a)], run_env
+                    )
+                    t_full = fresh(
+                        cli + ["discover", str(work / "all.csv"), "--out", str(run_d), "--config", str(cfg_d)], run_env
+                    )
                 finally:
                     if server:
                         server.terminate()
@@ -116,17 +126,21 @@ def main() -> None:
             print(f"  {name:58s} {seconds:6.1f}")
 
 
-def _timed(fn) -> float:
+def _timed(fn, **kwargs) -> float:
     start = time.perf_counter()
-    fn()
+    fn(**kwargs)
     return time.perf_counter() - start
 
 
 def _server(work: Path, env: dict):
     port = free_port()
     server_env = {**env, "PREFECT_HOME": str(work / "prefect-home"), "PREFECT_UI_ENABLED": "false"}
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-                               str(port)], env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=server_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     api = f"http://127.0.0.1:{port}/api"
     for _ in range(180):
         try:

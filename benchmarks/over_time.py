@@ -42,8 +42,14 @@ def taxonomy(texts: pd.DataFrame) -> dict:
         if intent in NEW:
             continue
         pool = texts.loc[texts["intent"] == intent, "text"].tolist()
-        reasons.append({"id": slug(intent), "name": name, "description": description,
-                        "examples": [pool[i] for i in rng.choice(len(pool), 3, replace=False)]})
+        reasons.append(
+            {
+                "id": slug(intent),
+                "name": name,
+                "description": description,
+                "examples": [pool[i] for i in rng.choice(len(pool), 3, replace=False)],
+            }
+        )
     return {"version": 1, "reasons": reasons}
 
 
@@ -60,8 +66,10 @@ def ranking_check(out: Path, truth: pd.DataFrame) -> None:
     ranked = [intent_of.get(r.reason_id) if r.reason_id else by_cluster.get(r.cluster_id) for r in ranking.itertuples()]
     top_true = truth["intent"].value_counts().head(10).index.tolist()
     top_ranked = list(dict.fromkeys(ranked))[:10]
-    print(f"\nranking: {len(set(top_true) & set(top_ranked))} of the 10 intents with the most total touches are in "
-          f"the ranking's top 10")
+    print(
+        f"\nranking: {len(set(top_true) & set(top_ranked))} of the 10 intents with the most total touches are in "
+        f"the ranking's top 10"
+    )
     print("  true top 10:  " + ", ".join(top_true))
     print("  ranked top 10: " + ", ".join(str(i) for i in top_ranked))
 
@@ -74,15 +82,24 @@ def ranking_check(out: Path, truth: pd.DataFrame) -> None:
     detail = ", ".join(f"{i}: {clusters.loc[v, 'trend'].tolist() if v else '-'}" for i, v in found.items())
     print(f"trends: {sum(bool(v) for v in found.values())} of {len(NEW)} new intents flagged new or growing ({detail})")
     clustered = contacts[contacts["cluster_id"] >= 0]
-    home = {i: int(clustered.loc[clustered["intent"] == i, "cluster_id"].value_counts().index[0]) for i in NEW
-            if (clustered["intent"] == i).any()}  # the cluster holding most of the intent's contacts
-    held = ", ".join(f"{i}: cluster {c} ({clusters.loc[c, 'trend']}, {(clustered['cluster_id'] == c).sum()} contacts, "
-                     f"{(clustered.loc[clustered['cluster_id'] == c, 'intent'] == i).mean():.0%} the intent)"
-                     for i, c in home.items())
-    print(f"  the cluster holding most of each new intent: "
-          f"{sum(clusters.loc[c, 'trend'] in ('new', 'growing') for c in home.values())} of {len(NEW)} flagged ({held})")
-    print(f"  flagged new or growing otherwise: {len(others)} cluster(s) {others}, {len(other_reasons)} reason(s) "
-          f"{other_reasons}")
+    home = {
+        i: int(clustered.loc[clustered["intent"] == i, "cluster_id"].value_counts().index[0])
+        for i in NEW
+        if (clustered["intent"] == i).any()
+    }  # the cluster holding most of the intent's contacts
+    held = ", ".join(
+        f"{i}: cluster {c} ({clusters.loc[c, 'trend']}, {(clustered['cluster_id'] == c).sum()} contacts, "
+        f"{(clustered.loc[clustered['cluster_id'] == c, 'intent'] == i).mean():.0%} the intent)"
+        for i, c in home.items()
+    )
+    print(
+        f"  the cluster holding most of each new intent: "
+        f"{sum(clusters.loc[c, 'trend'] in ('new', 'growing') for c in home.values())} of {len(NEW)} flagged ({held})"
+    )
+    print(
+        f"  flagged new or growing otherwise: {len(others)} cluster(s) {others}, {len(other_reasons)} reason(s) "
+        f"{other_reasons}"
+    )
 
 
 def stable_ids_check(before: pd.DataFrame, after: pd.DataFrame) -> None:
@@ -94,8 +111,10 @@ def stable_ids_check(before: pd.DataFrame, after: pd.DataFrame) -> None:
         if top.iloc[0] / len(group) >= 0.9:  # its contacts stayed together: an unchanged cluster
             unchanged += 1
             kept += int(top.index[0] == old)
-    print(f"\nstable ids: {kept} of {unchanged} unchanged clusters kept their id ({kept / max(unchanged, 1):.1%}); "
-          f"{both['cluster_id_before'].nunique()} clusters before")
+    print(
+        f"\nstable ids: {kept} of {unchanged} unchanged clusters kept their id ({kept / max(unchanged, 1):.1%}); "
+        f"{both['cluster_id_before'].nunique()} clusters before"
+    )
 
 
 def timed(fn) -> float:
@@ -119,8 +138,10 @@ def main() -> None:
     timeline = simulate(texts, weeks=12, contacts=13_000, new_intents=NEW, seed=11)
     contacts = timeline.contacts
     when = pd.to_datetime(contacts["created_at"])
-    print(f"simulated {len(contacts):,} contacts, {contacts['customer_id'].nunique():,} customers, "
-          f"{when.min():%Y-%m-%d} to {when.max():%Y-%m-%d}")
+    print(
+        f"simulated {len(contacts):,} contacts, {contacts['customer_id'].nunique():,} customers, "
+        f"{when.min():%Y-%m-%d} to {when.max():%Y-%m-%d}"
+    )
     with tempfile.TemporaryDirectory(prefix="touchless-time-") as tmp:
         work = Path(tmp)
         (work / "taxonomy.yaml").write_text(yaml.safe_dump(taxonomy(texts), sort_keys=False))
@@ -128,7 +149,10 @@ def main() -> None:
         last_week = when > when.max() - pd.Timedelta(days=7)
         contacts[~last_week].to_csv(work / "weeks1-11.csv", index=False)
         contacts.to_csv(work / "weeks1-12.csv", index=False)
-        common = {"volume_path": str(work / "volume.csv"), "overrides": {"taxonomy": {"path": str(work / "taxonomy.yaml")}}}
+        common = {
+            "volume_path": str(work / "volume.csv"),
+            "overrides": {"taxonomy": {"path": str(work / "taxonomy.yaml")}},
+        }
 
         discover(input_path=str(work / "weeks1-11.csv"), out_dir=str(work / "run"), **common)
         before = pd.read_parquet(work / "run" / "contacts.parquet", columns=["contact_id", "cluster_id"])
@@ -148,15 +172,25 @@ def main() -> None:
         warm_small = timed(lambda: assign(input_path=str(work / "day.csv"), out_dir=str(work / "small")))
         cold_big = cli("assign", str(work / "day.csv"), "--out", str(work / "run-copy"))
         cold_small = cli("assign", str(work / "day.csv"), "--out", str(work / "small-copy"))
-        cold_full = cli("discover", str(work / "weeks1-12.csv"), "--out", str(work / "cold-full"), "--taxonomy",
-                        str(work / "taxonomy.yaml"), "--volume", str(work / "volume.csv"))
+        cold_full = cli(
+            "discover",
+            str(work / "weeks1-12.csv"),
+            "--out",
+            str(work / "cold-full"),
+            "--taxonomy",
+            str(work / "taxonomy.yaml"),
+            "--volume",
+            str(work / "volume.csv"),
+        )
         print("\nassign 1,000 new contacts (embeddings of the day's texts cached in both; times in seconds):")
         print(f"  {'':34s} {'warm process':>12s} {'fresh process':>14s}")
         print(f"  {'onto a 13,000-contact run':34s} {warm_big:12.1f} {cold_big:14.1f}")
         print(f"  {'onto a 1,300-contact run':34s} {warm_small:12.1f} {cold_small:14.1f}")
         print(f"  {'full discover of all contacts':34s} {full:12.1f} {cold_full:14.1f}")
-        print(f"  big/small: {warm_big / warm_small:.2f} warm, {cold_big / cold_small:.2f} fresh; "
-              f"assign/discover: {warm_big / full:.2f} warm, {cold_big / cold_full:.2f} fresh")
+        print(
+            f"  big/small: {warm_big / warm_small:.2f} warm, {cold_big / cold_small:.2f} fresh; "
+            f"assign/discover: {warm_big / full:.2f} warm, {cold_big / cold_full:.2f} fresh"
+        )
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ import pandas as pd  # noqa: E402
 
 from benchmarks.datasets import banking77  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
-from pipeline.text.redact import Redactor  # noqa: E402
 from pipeline.text.clean import Cleaner  # noqa: E402
 from pipeline.text.prepare import read_and_prepare  # noqa: E402
+from pipeline.text.redact import Redactor  # noqa: E402
 
 N = 10_000
 NAMES = ["Anna Schmidt", "John Carter", "Priya Patel", "Li Wei", "Maria Lopez", "Tom Becker", "Grace Okafor"]

@@ -58,8 +58,19 @@ def run_measured(cmd: list[str]) -> tuple[float, float, str]:
 def touchless_run(csv: Path, out: Path, cache: Path) -> tuple[dict, float, float]:
     config = out.with_suffix(".yaml")
     config.write_text(f"embedding:\n  cache_dir: {cache}\n")
-    cmd = [sys.executable, "-m", "flows.cli", "evaluate", str(csv), "--label-column", "label", "--out", str(out),
-           "--config", str(config)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "flows.cli",
+        "evaluate",
+        str(csv),
+        "--label-column",
+        "label",
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+    ]
     wall, peak, _ = run_measured(cmd)
     return json.loads((out / "metrics.json").read_text()), wall, peak
 
@@ -75,9 +86,17 @@ def bertopic_run(csv: Path, result: Path, cache: Path | None) -> tuple[dict, flo
 def row(dataset: str, n: int, k: int, method: str, m: dict, wall: float, peak: float) -> dict:
     e = m["every_contact"]
     return {
-        "dataset": dataset, "contacts": n, "true reasons": k, "method": method, "clusters": m["clusters"],
-        "noise": f"{m['noise_share']:.1%}", "NMI": round(e["nmi"], 3), "ARI": round(e["ari"], 3),
-        "ACC": round(e["acc"], 3), "wall s": round(wall, 1), "peak MB": round(peak),
+        "dataset": dataset,
+        "contacts": n,
+        "true reasons": k,
+        "method": method,
+        "clusters": m["clusters"],
+        "noise": f"{m['noise_share']:.1%}",
+        "NMI": round(e["nmi"], 3),
+        "ARI": round(e["ari"], 3),
+        "ACC": round(e["acc"], 3),
+        "wall s": round(wall, 1),
+        "peak MB": round(peak),
     }
 
 
@@ -108,8 +127,10 @@ def quality(names: list[str], work: Path) -> None:
     print(table.to_string(index=False))
     pivot = table.pivot(index="dataset", columns="method", values=["NMI", "ARI"])
     gap = (pivot["NMI"]["touchless"] - pivot["NMI"]["BERTopic defaults"]).mean()
-    print(f"\nmean NMI gain over BERTopic defaults: {gap:+.3f}; "
-          f"mean ARI gain: {(pivot['ARI']['touchless'] - pivot['ARI']['BERTopic defaults']).mean():+.3f}")
+    print(
+        f"\nmean NMI gain over BERTopic defaults: {gap:+.3f}; "
+        f"mean ARI gain: {(pivot['ARI']['touchless'] - pivot['ARI']['BERTopic defaults']).mean():+.3f}"
+    )
     if speed:
         print("\nSpeed, all 13,083 BANKING77 texts, end to end in fresh processes:")
         base = speed[-1][1]
@@ -133,8 +154,16 @@ def sweep_size() -> None:
         graph = knn_graph(vectors[idx], 15)
         for resolution in (2, 3, 4, 6, 8, 12, 16):
             e = evaluate(data["label"].to_numpy()[idx], leiden(graph, resolution, 42))
-            rows.append({"n": n, "resolution": resolution, "clusters": e.clusters, "NMI": round(e.every_contact.nmi, 3),
-                         "ARI": round(e.every_contact.ari, 3), "ACC": round(e.every_contact.acc, 3)})
+            rows.append(
+                {
+                    "n": n,
+                    "resolution": resolution,
+                    "clusters": e.clusters,
+                    "NMI": round(e.every_contact.nmi, 3),
+                    "ARI": round(e.every_contact.ari, 3),
+                    "ACC": round(e.every_contact.acc, 3),
+                }
+            )
     table = pd.DataFrame(rows)
     print(table.to_string(index=False))
     best = table.loc[table.groupby("n")["ACC"].idxmax()]

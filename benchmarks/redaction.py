@@ -81,15 +81,22 @@ def precision_table(name: str, texts: list[str], module: ModuleType) -> dict:
             key = (span.strip().lower(), ph)
             snippets[key] += 1
             example.setdefault(key, text)
-    print(f"\n== {name}: {len(texts):,} texts, {len(changed):,} changed ({len(changed) / len(texts):.2%}), "
-          f"{len(texts) / seconds:,.0f} texts/s")
+    print(
+        f"\n== {name}: {len(texts):,} texts, {len(changed):,} changed ({len(changed) / len(texts):.2%}), "
+        f"{len(texts) / seconds:,.0f} texts/s"
+    )
     print("   placeholders: " + (", ".join(f"{k} {v}" for k, v in per_type.most_common()) or "none"))
     for (span, ph), n in snippets.most_common(TOP):
         context = " ".join(example[(span, ph)].split())
         print(f"   {n:5d}  {span!r:28} -> {ph:9} e.g. {context[:90]!r}")
     cut = sum(1 for red in out for m in module.PLACEHOLDER.finditer(red) if _cuts_a_word(red, m))
-    return {"set": name, "texts": len(texts), "changed": f"{len(changed) / len(texts):.2%}", "cut words": cut,
-            **{k: per_type[k] for k in sorted(per_type)}}
+    return {
+        "set": name,
+        "texts": len(texts),
+        "changed": f"{len(changed) / len(texts):.2%}",
+        "cut words": cut,
+        **{k: per_type[k] for k in sorted(per_type)},
+    }
 
 
 def _cuts_a_word(text: str, m: re.Match) -> bool:

@@ -80,12 +80,23 @@ def build_taxonomy(data: pd.DataFrame, missing: list[str], pairs: list[tuple[str
         if intent in merged:
             other = merged[intent]
             name2, description2 = REASONS[other]
-            reasons.append({"id": reason_id(intent, pairs), "name": f"{name} or {name2.lower()}",
-                            "description": f"{description} {description2}",
-                            "examples": examples(intent, 2) + examples(other, 2)})
+            reasons.append(
+                {
+                    "id": reason_id(intent, pairs),
+                    "name": f"{name} or {name2.lower()}",
+                    "description": f"{description} {description2}",
+                    "examples": examples(intent, 2) + examples(other, 2),
+                }
+            )
         else:
-            reasons.append({"id": reason_id(intent, pairs), "name": name, "description": description,
-                            "examples": examples(intent, 3)})
+            reasons.append(
+                {
+                    "id": reason_id(intent, pairs),
+                    "name": name,
+                    "description": description,
+                    "examples": examples(intent, 3),
+                }
+            )
     return {"version": 1, "reasons": reasons}
 
 
@@ -99,8 +110,10 @@ def reason_id(intent: str, pairs: list[tuple[str, str]]) -> str:
 def judge(out: Path, data: pd.DataFrame, missing: list[str], pairs: list[tuple[str, str]]) -> dict:
     contacts = pd.read_parquet(out / "contacts.parquet").merge(data[["contact_id", "label"]], on="contact_id")
     proposals = pd.read_parquet(out / "proposals.parquet")
-    purity = contacts[contacts["cluster_id"] >= 0].groupby("cluster_id")["label"].agg(
-        lambda v: (v.value_counts().index[0], v.value_counts().iloc[0] / len(v))
+    purity = (
+        contacts[contacts["cluster_id"] >= 0]
+        .groupby("cluster_id")["label"]
+        .agg(lambda v: (v.value_counts().index[0], v.value_counts().iloc[0] / len(v)))
     )
     pair_of = {reason_id(a, pairs): (a, b) for a, b in pairs}
     found_missing, found_pairs, rows = set(), set(), []
@@ -124,8 +137,13 @@ def judge(out: Path, data: pd.DataFrame, missing: list[str], pairs: list[tuple[s
     exists = truth.notna()
     accuracy = float((contacts.loc[exists, "reason_id"] == truth[exists]).mean())
     coverage = float(contacts.loc[exists, "reason_id"].notna().mean())
-    return {"judged": judged, "found_missing": len(found_missing), "found_pairs": len(found_pairs),
-            "accuracy": accuracy, "coverage": coverage}
+    return {
+        "judged": judged,
+        "found_missing": len(found_missing),
+        "found_pairs": len(found_pairs),
+        "accuracy": accuracy,
+        "coverage": coverage,
+    }
 
 
 PLANTED_MISLABELS: set[tuple[str, str]] = set()

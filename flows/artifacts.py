@@ -14,10 +14,16 @@ def publish(run_kind: str, out_dir: str, run: Run) -> None:
     ranking, proposals, index = (run.frame(name) for name in ("ranking", "proposals", "touch_index"))
     lines = [f"# touchless {run_kind}: {run.manifest.contacts:,} contacts", f"Outputs: `{out_dir}`", ""]
     if len(ranking):
-        lines += ["## Top causes by touches", "", "| # | cause | touches | issues | per issue | trend |",
-                  "|---|---|---:|---:|---:|---|"]
-        lines += [f"| {r.rank} | {r.name} | {r.touches:,.0f} | {r.issues:,} | {r.touches_per_issue:.2f} | "
-                  f"{r.trend or ''} |" for r in ranking.head(10).itertuples()]
+        lines += [
+            "## Top causes by touches",
+            "",
+            "| # | cause | touches | issues | per issue | trend |",
+            "|---|---|---:|---:|---:|---|",
+        ]
+        lines += [
+            f"| {r.rank} | {r.name} | {r.touches:,.0f} | {r.issues:,} | {r.touches_per_issue:.2f} | {r.trend or ''} |"
+            for r in ranking.head(10).itertuples()
+        ]
         lines += ["", "## Emerging", ""] + ([f"- **{name}**" for name in emerging(ranking)] or ["- none"])
     open_ = proposals[proposals["status"] == "open"]
     lines += ["", f"## Open proposals: {len(open_)}", ""]
@@ -26,11 +32,18 @@ def publish(run_kind: str, out_dir: str, run: Run) -> None:
     if len(overall):
         now = overall.iloc[-1]
         before = overall.iloc[-7] if len(overall) >= 7 else overall.iloc[0]
-        lines += ["", "## Touch index", "",
-                  f"{now['rolling_6w']:.2f} contacts per 1,000 (rolling 6 weeks to {now['week']}), "
-                  f"against {before['rolling_6w']:.2f} at {before['week']}: {now['trend'] or 'too early to tell'}."]
+        lines += [
+            "",
+            "## Touch index",
+            "",
+            f"{now['rolling_6w']:.2f} contacts per 1,000 (rolling 6 weeks to {now['week']}), "
+            f"against {before['rolling_6w']:.2f} at {before['week']}: {now['trend'] or 'too early to tell'}.",
+        ]
     create_markdown_artifact(markdown="\n".join(lines), key="touchless-summary", description="touchless run summary")
     if len(ranking):
         table = ranking.head(50)[["rank", "name", "touches", "issues", "touches_per_issue", "trend"]]
-        create_table_artifact(table=table.astype(object).where(table.notna(), None).to_dict("records"),
-                              key="touchless-ranking", description="causes ranked by touches")
+        create_table_artifact(
+            table=table.astype(object).where(table.notna(), None).to_dict("records"),
+            key="touchless-ranking",
+            description="causes ranked by touches",
+        )

@@ -17,8 +17,17 @@ from prefect import flow
 from flows.call import settings
 from flows.results import RunResult, finish
 from flows.steps import (
-    cluster_model, embed, find_duplicates, give_reasons, join, prepare, reason_models, refresh_run, reread_reasons,
-    run_folder, usable_rows,
+    cluster_model,
+    embed,
+    find_duplicates,
+    give_reasons,
+    join,
+    prepare,
+    reason_models,
+    refresh_run,
+    reread_reasons,
+    run_folder,
+    usable_rows,
 )
 from pipeline.config import Config
 from pipeline.run.contacts import add_to_history
@@ -57,12 +66,24 @@ def assign(
         manifest = assign_manifest(run.manifest, input_path, volume_path, cfg, context, report, reread, contacts)
         saved = assemble(refreshed, descriptions, run.frame("lineage"), model, context, manifest)
         saved.save(out)
-    return finish("assign", out_dir, out, saved, report, embedded, new_contacts=len(fresh),
-                  skipped=report.already_known, changed=report.changed, assigned=int((placement.labels >= 0).sum()))
+    return finish(
+        "assign",
+        out_dir,
+        out,
+        saved,
+        report,
+        embedded,
+        new_contacts=len(fresh),
+        skipped=report.already_known,
+        changed=report.changed,
+        assigned=int((placement.labels >= 0).sum()),
+    )
 
 
 if __name__ == "__main__":  # the script form of earlier versions; it never imports the CLI (no import cycle)
     import sys
 
-    sys.exit("`python -m flows.assign` is no longer the way to run it: use `touchless assign ...` or "
-             "`python -m flows assign ...`")
+    sys.exit(
+        "`python -m flows.assign` is no longer the way to run it: use `touchless assign ...` or "
+        "`python -m flows assign ...`"
+    )

@@ -47,21 +47,37 @@ GranularityOpt = Annotated[
     Optional[str], typer.Option(help="coarse | medium | fine: fewer, broader reasons or more, finer ones")
 ]
 ReasonsOpt = Annotated[Optional[str], typer.Option(help="aim for a number of reasons in a range, e.g. 20-40")]
-TaxonomyOpt = Annotated[Optional[Path], typer.Option("--taxonomy", help="your reason taxonomy (YAML): assign reasons, propose changes")]
-VolumeOpt = Annotated[Optional[Path], typer.Option("--volume", help="business volume (date, volume): for the touch index")]
+TaxonomyOpt = Annotated[
+    Optional[Path], typer.Option("--taxonomy", help="your reason taxonomy (YAML): assign reasons, propose changes")
+]
+VolumeOpt = Annotated[
+    Optional[Path], typer.Option("--volume", help="business volume (date, volume): for the touch index")
+]
 TextColumnOpt = Annotated[Optional[str], typer.Option(help="column holding the text (of a contact or a message)")]
 InputKindOpt = Annotated[
     Optional[str],
     typer.Option(help="contacts | messages (default: messages when the file has conversation_id and role columns)"),
 ]
-IdColumnOpt = Annotated[Optional[str], typer.Option(help="column holding the contact id (messages: the conversation id)")]
-ColumnOpt = Annotated[Optional[list[str]], typer.Option(
-    "--column", help="FIELD=COLUMN: read a field touchless knows (created_at, customer_id, ticket_id, channel, reason, "
-                     "handle_time_s, text, contact_id; messages: conversation_id, role, sent_at) from your column; "
-                     "repeatable")]
-DateFormatOpt = Annotated[Optional[str], typer.Option(
-    "--date-format", help="how dates are written, e.g. %d/%m/%Y %H:%M (strptime); needed when a date column can be "
-                          "read day-first and month-first")]
+IdColumnOpt = Annotated[
+    Optional[str], typer.Option(help="column holding the contact id (messages: the conversation id)")
+]
+ColumnOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--column",
+        help="FIELD=COLUMN: read a field touchless knows (created_at, customer_id, ticket_id, channel, reason, "
+        "handle_time_s, text, contact_id; messages: conversation_id, role, sent_at) from your column; "
+        "repeatable",
+    ),
+]
+DateFormatOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--date-format",
+        help="how dates are written, e.g. %d/%m/%Y %H:%M (strptime); needed when a date column can be "
+        "read day-first and month-first",
+    ),
+]
 
 
 @app.command()
@@ -82,14 +98,26 @@ def discover(
 ) -> None:
     """Find the reasons customers contact you: cluster every contact, describe each cluster, propose changes to
     your taxonomy, count touches, rank the causes and chart the touch index."""
-    overrides = _overrides(text_column=text_column, id_column=id_column, columns=column, date_format=date_format,
-                           input_kind=input_kind, granularity=granularity, reasons=reasons, taxonomy=taxonomy)
+    overrides = _overrides(
+        text_column=text_column,
+        id_column=id_column,
+        columns=column,
+        date_format=date_format,
+        input_kind=input_kind,
+        granularity=granularity,
+        reasons=reasons,
+        taxonomy=taxonomy,
+    )
     result = _run("discover", input, out_dir, config, overrides, verbose, volume_path=_path(volume))
     _print_emerging(result.emerging)
     _print_clusters(result)
     if result.proposals:
-        out.print(f"{result.proposals} proposal(s) to refine the taxonomy: `touchless proposals` or "
-                  f"{Path(result.out_dir) / 'review.html'}", soft_wrap=True, highlight=False)
+        out.print(
+            f"{result.proposals} proposal(s) to refine the taxonomy: `touchless proposals` or "
+            f"{Path(result.out_dir) / 'review.html'}",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 @app.command()
@@ -109,9 +137,13 @@ def assign(
     overrides = _overrides(columns=column, date_format=date_format, input_kind=input_kind)
     result = _run("assign", input, out_dir, config, overrides, verbose, volume_path=_path(volume))
     changed = f", {result.changed:,} changed and read again" if result.changed else ""
-    out.print(f"{result.new_contacts:,} new contacts ({result.skipped:,} already in the run{changed}): "
-              f"{result.assigned:,} joined a cluster, {result.new_contacts - result.assigned:,} wait for the next "
-              f"discover; {result.contacts:,} contacts in {result.out_dir}", highlight=False, markup=False)
+    out.print(
+        f"{result.new_contacts:,} new contacts ({result.skipped:,} already in the run{changed}): "
+        f"{result.assigned:,} joined a cluster, {result.new_contacts - result.assigned:,} wait for the next "
+        f"discover; {result.contacts:,} contacts in {result.out_dir}",
+        highlight=False,
+        markup=False,
+    )
     _print_emerging(result.emerging)
 
 
@@ -132,8 +164,16 @@ def evaluate(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run discover and score its clusters against known reasons (NMI, ARI, ACC); writes metrics.json."""
-    overrides = _overrides(text_column=text_column, id_column=id_column, columns=column, date_format=date_format,
-                           input_kind=input_kind, granularity=granularity, reasons=reasons, taxonomy=taxonomy)
+    overrides = _overrides(
+        text_column=text_column,
+        id_column=id_column,
+        columns=column,
+        date_format=date_format,
+        input_kind=input_kind,
+        granularity=granularity,
+        reasons=reasons,
+        taxonomy=taxonomy,
+    )
     result = _run("discover", input, out_dir, config, overrides, verbose, label_column=label_column)
     _print_clusters(result)
     m = result.metrics
@@ -143,8 +183,14 @@ def evaluate(
     for name, key in (("clustered contacts", "clustered"), ("every contact", "every_contact")):
         s = m[key]
         count = m["contacts"] if key == "every_contact" else round(m["contacts"] * (1 - m["noise_share"]))
-        table.add_row(f"{name}: {count}", f"{s['nmi']:.3f}", f"{s['ari']:.3f}", f"{s['acc']:.3f}",
-                      str(m["clusters"]), f"{m['noise_share']:.1%}")
+        table.add_row(
+            f"{name}: {count}",
+            f"{s['nmi']:.3f}",
+            f"{s['ari']:.3f}",
+            f"{s['acc']:.3f}",
+            str(m["clusters"]),
+            f"{m['noise_share']:.1%}",
+        )
     out.print(table)
     out.print(f"metrics written to {Path(result.out_dir) / 'metrics.json'}")
 
@@ -161,8 +207,9 @@ def demo(
     if not taxonomy.exists():  # the demo's own copy: accepting proposals evolves it, never the shipped example
         shutil.copyfile(EXAMPLE_TAXONOMY, taxonomy)
     with resources.as_file(demo / "banking77_demo.csv") as data, resources.as_file(demo / "demo_volume.csv") as volume:
-        result = _run("discover", data, out_dir, None, {"taxonomy": {"path": str(taxonomy)}}, verbose,
-                      volume_path=str(volume))
+        result = _run(
+            "discover", data, out_dir, None, {"taxonomy": {"path": str(taxonomy)}}, verbose, volume_path=str(volume)
+        )
     _print_clusters(result)
     db = out_dir / DATABASE
     queries = [
@@ -177,7 +224,8 @@ def demo(
         f"\nThe touch index is charted in {out_dir / 'touch_index.png'}. Review the {result.proposals} proposals to "
         f"refine the taxonomy in {out_dir / 'review.html'} or with `touchless proposals`; the demo's taxonomy is "
         f"{taxonomy}.",
-        soft_wrap=True, highlight=False,
+        soft_wrap=True,
+        highlight=False,
     )
 
 
@@ -193,11 +241,16 @@ def serve(
     from flows.serve import main as serve_main
 
     if not PREFECT_API_URL.value():  # a temporary server would vanish with this process, and its schedules with it
-        raise TouchlessError("serve needs your Prefect server: set PREFECT_API_URL (e.g. "
-                             "http://127.0.0.1:4200/api after `prefect server start`); see the README's Schedule it")
+        raise TouchlessError(
+            "serve needs your Prefect server: set PREFECT_API_URL (e.g. "
+            "http://127.0.0.1:4200/api after `prefect server start`); see the README's Schedule it"
+        )
     spec = load_deployments(deployments)
-    out.print(f"serving touchless-daily ({spec.daily.cron}) and touchless-weekly ({spec.weekly.cron}) for {spec.out}; "
-              "Ctrl-C stops", highlight=False)
+    out.print(
+        f"serving touchless-daily ({spec.daily.cron}) and touchless-weekly ({spec.weekly.cron}) for {spec.out}; "
+        "Ctrl-C stops",
+        highlight=False,
+    )
     serve_main(deployments)
 
 
@@ -276,9 +329,15 @@ def _run(kind: str, input: Path, out_dir: Path, config: Path | None, overrides: 
         from flows.discover import discover as flow
     cfg = settings(_path(config), overrides, stored_in=str(out_dir) if kind == "assign" else None)
     with local_prefect_api():  # Prefect's temporary server, which cannot outlive this process
-        result = configured(flow, cfg)(input_path=str(input), out_dir=str(out_dir), config_path=_path(config),
-                                       overrides=overrides or None, show_progress=sys.stderr.isatty(), cfg=cfg,
-                                       **params)
+        result = configured(flow, cfg)(
+            input_path=str(input),
+            out_dir=str(out_dir),
+            config_path=_path(config),
+            overrides=overrides or None,
+            show_progress=sys.stderr.isatty(),
+            cfg=cfg,
+            **params,
+        )
     err.print(escape(result.columns), highlight=False, soft_wrap=True, style="dim")
     for warning in result.warnings:
         err.print("[yellow]warning:[/yellow]", escape(warning), highlight=False, soft_wrap=True)
@@ -297,7 +356,13 @@ def _print_emerging(emerging: list[str]) -> None:
 def _print_clusters(result) -> None:
     clusters = Run.load(Path(result.out_dir)).frame("clusters")
     table = Table(title=f"{result.clusters} clusters in {result.contacts} contacts", title_justify="left")
-    for name, justify in (("id", "right"), ("size", "right"), ("share", "right"), ("label", "left"), ("typical contact", "left")):
+    for name, justify in (
+        ("id", "right"),
+        ("size", "right"),
+        ("share", "right"),
+        ("label", "left"),
+        ("typical contact", "left"),
+    ):
         table.add_column(name, justify=justify, overflow="fold")
     for row in clusters.sort_values("size", ascending=False).head(15).itertuples():
         example = row.examples[0] if len(row.examples) else ""
@@ -315,8 +380,12 @@ def _print_query(db: Path, query: str) -> None:
     import duckdb
 
     # the run's tables only: no reading or writing files, no extensions from the network, settings locked
-    locked = {"enable_external_access": False, "autoinstall_known_extensions": False,
-              "autoload_known_extensions": False, "lock_configuration": True}
+    locked = {
+        "enable_external_access": False,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "lock_configuration": True,
+    }
     with duckdb.connect(str(db), read_only=True, config=locked) as con:
         try:
             rel = con.sql(query)
@@ -347,14 +416,20 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(getattr(exc, "exit_code", 2))
     except OSError as exc:
         full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        _fail(f"{'the disk is full' if full else exc.strerror or exc}"
-              f"{f' ({exc.filename})' if exc.filename else ''}: nothing was changed in the output folder", 2)
+        _fail(
+            f"{'the disk is full' if full else exc.strerror or exc}"
+            f"{f' ({exc.filename})' if exc.filename else ''}: nothing was changed in the output folder",
+            2,
+        )
     except Exception as exc:  # a bug: one line here, the whole story in a file
         log = cache_home() / "last-error.txt"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(traceback.format_exc())
-        _fail(f"touchless failed unexpectedly ({type(exc).__name__}: {exc}); the details are in {log}; please "
-              "report it with that file", 3)
+        _fail(
+            f"touchless failed unexpectedly ({type(exc).__name__}: {exc}); the details are in {log}; please "
+            "report it with that file",
+            3,
+        )
 
 
 def _fail(message: str, code: int) -> None:

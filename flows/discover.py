@@ -11,11 +11,21 @@ from typing import Any
 
 from prefect import flow
 
-from flows.results import RunResult, finish
 from flows.call import settings
+from flows.results import RunResult, finish
 from flows.steps import (
-    cluster, describe, embed, find_duplicates, give_reasons, join, keep_ids, prepare, reason_models, refresh_run,
-    run_folder, usable_rows,
+    cluster,
+    describe,
+    embed,
+    find_duplicates,
+    give_reasons,
+    join,
+    keep_ids,
+    prepare,
+    reason_models,
+    refresh_run,
+    run_folder,
+    usable_rows,
 )
 from pipeline.config import Config
 from pipeline.model.cluster import MIN_CONTACTS
@@ -45,16 +55,18 @@ def discover(
         contacts, report = prepare(input_path, cfg)
         usable = usable_rows(contacts, report, at_least=MIN_CONTACTS)
         embedded = embed(contacts["text"].iloc[usable].tolist(), cfg, show_progress)
-        found, lineage, next_id, model = keep_ids(cluster(embedded.vectors, cfg), embedded.vectors,
-                                                  contacts["contact_id"].to_numpy()[usable], previous, cfg)
+        found, lineage, next_id, model = keep_ids(
+            cluster(embedded.vectors, cfg), embedded.vectors, contacts["contact_id"].to_numpy()[usable], previous, cfg
+        )
         models = reason_models(context, cfg)
         reading = give_reasons(embedded.vectors, contacts, usable, context, models[0], cfg)
         duplicates = find_duplicates(contacts, embedded.vectors, usable, found.labels, cfg)
         joined = join(contacts, found.expand(usable, len(contacts)), duplicates, reading)
         descriptions = describe(contacts, usable, embedded.vectors, found.labels, cfg)
         refreshed = refresh_run(joined, descriptions, model, models, context, cfg)
-        manifest = discover_manifest(input_path, volume_path, cfg, context, report, reading, model.fingerprint,
-                                     next_id, joined)
+        manifest = discover_manifest(
+            input_path, volume_path, cfg, context, report, reading, model.fingerprint, next_id, joined
+        )
         metrics = score_run(input_path, cfg, label_column, joined) if label_column else None
         run = assemble(refreshed, descriptions, lineage, model, context, manifest, metrics)
         run.save(out)
@@ -64,5 +76,7 @@ def discover(
 if __name__ == "__main__":  # the script form of earlier versions; it never imports the CLI (no import cycle)
     import sys
 
-    sys.exit("`python -m flows.discover` is no longer the way to run it: use `touchless discover ...` or "
-             "`python -m flows discover ...`")
+    sys.exit(
+        "`python -m flows.discover` is no longer the way to run it: use `touchless discover ...` or "
+        "`python -m flows discover ...`"
+    )

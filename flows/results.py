@@ -38,8 +38,16 @@ class RunResult:
     assigned: int = 0  # assign: new contacts that joined a cluster
 
 
-def finish(kind: str, out_dir: str, out: Path, run: Run, report: InputReport, embedded: Embedded,
-           remember: bool = True, **counts: int) -> RunResult:
+def finish(
+    kind: str,
+    out_dir: str,
+    out: Path,
+    run: Run,
+    report: InputReport,
+    embedded: Embedded,
+    remember: bool = True,
+    **counts: int,
+) -> RunResult:
     """After the run is saved: remember it as this directory's latest, publish its artifacts, log its warnings."""
     logger = get_run_logger()
     if remember:  # a scoring run (evaluate) is not the run people review
@@ -51,13 +59,29 @@ def finish(kind: str, out_dir: str, out: Path, run: Run, report: InputReport, em
     labels = run.frame("contacts", ["cluster_id"])["cluster_id"]
     proposals = run.frame("proposals", ["status"])
     result = RunResult(
-        kind=kind, out_dir=location, contacts=len(labels), clustered=int((labels >= 0).sum()),
-        noise=int((labels < 0).sum()), clusters=len(run.tables["clusters"]), embedded_new=embedded.computed,
-        embedded_cached=embedded.cached, proposals=int((proposals["status"] == "open").sum()),
-        emerging=emerging(run.frame("ranking")), warnings=report.warnings, columns=report.columns,
-        metrics=run.metrics, **counts,
+        kind=kind,
+        out_dir=location,
+        contacts=len(labels),
+        clustered=int((labels >= 0).sum()),
+        noise=int((labels < 0).sum()),
+        clusters=len(run.tables["clusters"]),
+        embedded_new=embedded.computed,
+        embedded_cached=embedded.cached,
+        proposals=int((proposals["status"] == "open").sum()),
+        emerging=emerging(run.frame("ranking")),
+        warnings=report.warnings,
+        columns=report.columns,
+        metrics=run.metrics,
+        **counts,
     )
-    logger.info("%s: %d contacts, %d clusters, %d in no cluster, %d open proposals; embedded %d new, %d from cache",
-                kind, result.contacts, result.clusters, result.noise, result.proposals, embedded.computed,
-                embedded.cached)
+    logger.info(
+        "%s: %d contacts, %d clusters, %d in no cluster, %d open proposals; embedded %d new, %d from cache",
+        kind,
+        result.contacts,
+        result.clusters,
+        result.noise,
+        result.proposals,
+        embedded.computed,
+        embedded.cached,
+    )
     return result

@@ -44,12 +44,28 @@ def list_proposals(
     proposals = _proposals(folder)
     shown = proposals if all_ else proposals[proposals["status"] != "rejected"]
     table = Table(title=f"{len(shown)} proposal(s) in the run {_describe(folder)}", title_justify="left")
-    for name, justify in (("#", "right"), ("id", "left"), ("kind", "left"), ("status", "left"), ("name", "left"),
-                          ("contacts", "right"), ("touches", "right"), ("conf.", "right")):
+    for name, justify in (
+        ("#", "right"),
+        ("id", "left"),
+        ("kind", "left"),
+        ("status", "left"),
+        ("name", "left"),
+        ("contacts", "right"),
+        ("touches", "right"),
+        ("conf.", "right"),
+    ):
         table.add_column(name, justify=justify, overflow="fold", no_wrap=name in ("#", "id", "contacts", "touches"))
     for p in shown.itertuples():
-        table.add_row(str(p.rank), p.proposal_id, KIND_NAMES.get(p.kind, p.kind), p.status, Text(p.name[:60]),
-                      f"{p.contacts:,}", f"{p.touches:,}", f"{p.confidence:.2f}")
+        table.add_row(
+            str(p.rank),
+            p.proposal_id,
+            KIND_NAMES.get(p.kind, p.kind),
+            p.status,
+            Text(p.name[:60]),
+            f"{p.contacts:,}",
+            f"{p.touches:,}",
+            f"{p.confidence:.2f}",
+        )
     out.print(table)
     out.print(f"See one with [bold]touchless proposals show ID[/bold]; the whole review page: {folder / 'review.html'}")
 
@@ -71,8 +87,10 @@ def show(proposal_id: str, run: RunOpt = None) -> None:
         biggest = max(int(clusters.loc[c, "size"]) for c in p.cluster_ids)
         for c in p.cluster_ids:
             size = int(clusters.loc[c, "size"])
-            out.print(f"  cluster {c:>4} {'█' * max(1, round(30 * size / biggest)):<30} {size:>6,}  {clusters.loc[c, 'label']}",
-                      markup=False)
+            out.print(
+                f"  cluster {c:>4} {'█' * max(1, round(30 * size / biggest)):<30} {size:>6,}  {clusters.loc[c, 'label']}",
+                markup=False,
+            )
     if p.keywords:
         out.print("keywords: " + ", ".join(p.keywords), markup=False)
     for example in p.examples:
@@ -95,8 +113,10 @@ def accept(
     parts = None
     if proposal.kind == "split":
         clusters = Run.load(folder).frame("clusters").set_index("cluster_id")
-        parts = [{"name": sentence_case(clusters.loc[c, "label"]), "examples": list(clusters.loc[c, "examples"])}
-                 for c in proposal.cluster_ids]
+        parts = [
+            {"name": sentence_case(clusters.loc[c, "label"]), "examples": list(clusters.loc[c, "examples"])}
+            for c in proposal.cluster_ids
+        ]
         if name and len(name.split(";")) != len(parts):
             raise TouchlessError(f"this split has {len(parts)} parts: give {len(parts)} names separated by ';'")
     changes = {"name": name, "description": description, "parent": parent}
@@ -119,7 +139,9 @@ def reject(
 
 
 @taxonomy_app.command("apply")
-def apply(taxonomy: Annotated[Path, typer.Option("--taxonomy", help="the taxonomy file")] = Path("configs/taxonomy.yaml")) -> None:
+def apply(
+    taxonomy: Annotated[Path, typer.Option("--taxonomy", help="the taxonomy file")] = Path("configs/taxonomy.yaml"),
+) -> None:
     """Write the next taxonomy version from the accepted proposals; the previous version is kept."""
     updated, changes = apply_decisions(taxonomy)
     out.print(f"wrote version {updated.version} of {taxonomy} ({len(updated.reasons)} reasons):")
@@ -145,10 +167,13 @@ def _run_folder(run: Path | None) -> Path:
     """The run given with --run, else the latest run made from this working directory (never another project's)."""
     folder = run or last_run()
     if folder is None:
-        raise TouchlessError(f"no run was made from {Path.cwd()}: give --run DIR, a folder written by "
-                             "`touchless discover`")
+        raise TouchlessError(
+            f"no run was made from {Path.cwd()}: give --run DIR, a folder written by `touchless discover`"
+        )
     if read_manifest(folder) is None:
-        raise TouchlessError(f"{folder} holds no touchless run: give --run DIR, a folder written by `touchless discover`")
+        raise TouchlessError(
+            f"{folder} holds no touchless run: give --run DIR, a folder written by `touchless discover`"
+        )
     return folder
 
 
@@ -166,8 +191,10 @@ def _one(folder: Path, proposal_id: str) -> Proposal:
     proposals = _proposals(folder)
     found = proposals[proposals["proposal_id"].str.startswith(proposal_id)]
     if len(found) != 1:
-        raise TouchlessError(f"{'no' if found.empty else 'more than one'} proposal has the id '{proposal_id}' "
-                             "(see `touchless proposals`)")
+        raise TouchlessError(
+            f"{'no' if found.empty else 'more than one'} proposal has the id '{proposal_id}' "
+            "(see `touchless proposals`)"
+        )
     row = found.drop(columns="rank").iloc[0]
     return Proposal.model_validate({k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in row.items()})
 
@@ -183,6 +210,8 @@ def _taxonomy_path(folder: Path, given: Path | None) -> Path:
         return given
     used = read_manifest(folder).taxonomy
     if not used:
-        raise TouchlessError("this run used no taxonomy: give --taxonomy FILE, the file to build it in "
-                             "(`touchless taxonomy apply` creates it)")
+        raise TouchlessError(
+            "this run used no taxonomy: give --taxonomy FILE, the file to build it in "
+            "(`touchless taxonomy apply` creates it)"
+        )
     return Path(used)

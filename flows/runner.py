@@ -18,8 +18,13 @@ def task_runner(cfg: RunnerConfig):
 
     if cfg.address:
         return DaskTaskRunner(address=cfg.address)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": cfg.workers, "threads_per_worker": 1,
-                                          "dashboard_address": f"127.0.0.1:{free_port()}"})
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": cfg.workers,
+            "threads_per_worker": 1,
+            "dashboard_address": f"127.0.0.1:{free_port()}",
+        }
+    )
 
 
 def free_port() -> int:

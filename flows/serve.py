@@ -62,15 +62,24 @@ def deployments(path: str | Path) -> list:
         daily_cfg = settings(spec.config, overrides, stored_in=spec.out)
     except OutputError:  # no run yet: the first weekly discover makes it
         daily_cfg = cfg
-    common = {"input_path": spec.input, "out_dir": spec.out, "config_path": spec.config,
-              "overrides": overrides or None, "volume_path": spec.volume}
+    common = {
+        "input_path": spec.input,
+        "out_dir": spec.out,
+        "config_path": spec.config,
+        "overrides": overrides or None,
+        "volume_path": spec.volume,
+    }
     daily = configured(assign, daily_cfg).to_deployment(
-        name="touchless-daily", schedule=Cron(spec.daily.cron, timezone=spec.daily.timezone), parameters=common,
+        name="touchless-daily",
+        schedule=Cron(spec.daily.cron, timezone=spec.daily.timezone),
+        parameters=common,
         description="A day's new contacts into the existing clusters and reasons; touches, ranking, index, trends.",
         tags=["touchless"],
     )
     weekly = configured(discover, cfg).to_deployment(
-        name="touchless-weekly", schedule=Cron(spec.weekly.cron, timezone=spec.weekly.timezone), parameters=common,
+        name="touchless-weekly",
+        schedule=Cron(spec.weekly.cron, timezone=spec.weekly.timezone),
+        parameters=common,
         description="Full re-discovery: re-cluster (ids kept, lineage), proposals, ranking, index, trends.",
         tags=["touchless"],
     )

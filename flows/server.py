@@ -55,8 +55,9 @@ def local_prefect_api() -> Iterator[str | None]:
     # as prefect_test_harness does (a private helper, hence the fallback).
     global_settings = getattr(prefect.context, "_temporary_global_settings_context", None)
     try:
-        with temporary_settings(updates={PREFECT_API_URL: url}), (
-            global_settings(prefect.context.get_settings_context()) if global_settings else nullcontext()
+        with (
+            temporary_settings(updates={PREFECT_API_URL: url}),
+            global_settings(prefect.context.get_settings_context()) if global_settings else nullcontext(),
         ):
             try:
                 yield url
@@ -77,7 +78,8 @@ def _start(env: dict[str, str], timeout: float) -> tuple[subprocess.Popen, str]:
         port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "flows.server", "--parent", str(os.getpid()), "--port", str(port)],
-            env=env, stdin=subprocess.DEVNULL,
+            env=env,
+            stdin=subprocess.DEVNULL,
             # its own process group: a Ctrl-C at the terminal reaches only the CLI, which still needs the server
             # to record the interrupted run; the parent stops it afterwards
             process_group=0 if os.name == "posix" else None,
@@ -93,8 +95,11 @@ def _start(env: dict[str, str], timeout: float) -> tuple[subprocess.Popen, str]:
         if code != PORT_TAKEN:
             _stop(process)
             break
-    raise RuntimeError(f"the temporary Prefect server did not start within {timeout:.0f} s" if code is None
-                       else f"the temporary Prefect server exited with status {code}")
+    raise RuntimeError(
+        f"the temporary Prefect server did not start within {timeout:.0f} s"
+        if code is None
+        else f"the temporary Prefect server exited with status {code}"
+    )
 
 
 def _healthy(port: int) -> bool:
@@ -151,8 +156,9 @@ def _serve(parent: int, port: int) -> None:
     import uvicorn
 
     # sys.exit(3) when the port is taken, which the parent retries
-    uvicorn.run("prefect.server.api.server:create_app", factory=True, host=HOST, port=port, log_level="error",
-                lifespan="on")
+    uvicorn.run(
+        "prefect.server.api.server:create_app", factory=True, host=HOST, port=port, log_level="error", lifespan="on"
+    )
 
 
 if __name__ == "__main__":

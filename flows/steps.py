@@ -7,10 +7,10 @@ Prefect's storage) and no hashing of large inputs for cache keys.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -19,25 +19,30 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.progress import progress_bar
 from pipeline.config import Config
+from pipeline.errors import InputError, ModelError
 from pipeline.model.centres import ClusterModel, fit_cluster_model
 from pipeline.model.cluster import Clustering, cluster_contacts, relabel
 from pipeline.model.describe import describe_clusters
 from pipeline.model.embed import embedder
 from pipeline.model.lineage import stable_ids
 from pipeline.read.report import InputReport
-from pipeline.errors import InputError, ModelError
 from pipeline.run.contacts import join_contacts, lost_reasons, with_reasons
 from pipeline.run.folder import Manifest, Run, check_output_folder, local_copy, output_lock, read_manifest
 from pipeline.run.manifests import taxonomy_changed
 from pipeline.run.refresh import Context, Refreshed, refresh
-from pipeline.taxonomy.reasons import ReasonModel, Reading, read_reasons, reason_model
+from pipeline.taxonomy.reasons import Reading, ReasonModel, read_reasons, reason_model
 from pipeline.text.duplicates import duplicate_groups
 from pipeline.text.prepare import read_and_prepare
 
 step = task(cache_policy=NO_CACHE, persist_result=False)
 # reading the input may meet a file still being copied in, or a network filesystem hiccup: try again
-io_step = task(cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=5,
-               retry_condition_fn=lambda task, run, state: isinstance(state.result(raise_on_failure=False), OSError))
+io_step = task(
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=lambda task, run, state: isinstance(state.result(raise_on_failure=False), OSError),
+)
 
 
 @contextmanager
@@ -92,8 +97,9 @@ def cluster(vectors: np.ndarray, cfg: Config) -> Clustering:
 
 
 @step
-def keep_ids(found: Clustering, vectors: np.ndarray, contact_ids: np.ndarray, previous: Run | None,
-             cfg: Config) -> tuple[Clustering, pd.DataFrame, int, ClusterModel]:
+def keep_ids(
+    found: Clustering, vectors: np.ndarray, contact_ids: np.ndarray, previous: Run | None, cfg: Config
+) -> tuple[Clustering, pd.DataFrame, int, ClusterModel]:
     """Match this run's clusters to the previous run's (made with the same embedding model) so a cluster keeps its
     id; the lineage between, the next unused id, and the cluster model under the stable ids."""
     fingerprint = embedder(cfg.embedding).ref.fingerprint
@@ -104,8 +110,9 @@ def keep_ids(found: Clustering, vectors: np.ndarray, contact_ids: np.ndarray, pr
 
 
 @step
-def find_duplicates(contacts: pd.DataFrame, vectors: np.ndarray, usable: np.ndarray, labels: np.ndarray,
-                    cfg: Config) -> pd.Series:
+def find_duplicates(
+    contacts: pd.DataFrame, vectors: np.ndarray, usable: np.ndarray, labels: np.ndarray, cfg: Config
+) -> pd.Series:
     return duplicate_groups(contacts, vectors, usable, labels, cfg.prepare.duplicate_similarity)
 
 
@@ -127,8 +134,14 @@ def reason_models(context: Context, cfg: Config) -> tuple[ReasonModel | None, np
 
 
 @step
-def give_reasons(vectors: np.ndarray, contacts: pd.DataFrame, rows: np.ndarray, context: Context,
-                 reasons: ReasonModel | None, cfg: Config) -> Reading | None:
+def give_reasons(
+    vectors: np.ndarray,
+    contacts: pd.DataFrame,
+    rows: np.ndarray,
+    context: Context,
+    reasons: ReasonModel | None,
+    cfg: Config,
+) -> Reading | None:
     """The reasons of the contacts at `rows` (whose vectors these are); None without a taxonomy."""
     if context.taxonomy is None or not len(rows):
         return None
@@ -136,15 +149,23 @@ def give_reasons(vectors: np.ndarray, contacts: pd.DataFrame, rows: np.ndarray, 
 
 
 @step
-def describe(contacts: pd.DataFrame, usable: np.ndarray, vectors: np.ndarray, labels: np.ndarray,
-             cfg: Config) -> pd.DataFrame:
-    return describe_clusters(contacts["text"].iloc[usable].tolist(), contacts["terms"].iloc[usable].tolist(),
-                             vectors, labels, cfg.describe)
+def describe(
+    contacts: pd.DataFrame, usable: np.ndarray, vectors: np.ndarray, labels: np.ndarray, cfg: Config
+) -> pd.DataFrame:
+    return describe_clusters(
+        contacts["text"].iloc[usable].tolist(), contacts["terms"].iloc[usable].tolist(), vectors, labels, cfg.describe
+    )
 
 
 @step
-def refresh_run(contacts: pd.DataFrame, descriptions: pd.DataFrame, model: ClusterModel,
-                models: tuple[ReasonModel | None, np.ndarray], context: Context, cfg: Config) -> Refreshed:
+def refresh_run(
+    contacts: pd.DataFrame,
+    descriptions: pd.DataFrame,
+    model: ClusterModel,
+    models: tuple[ReasonModel | None, np.ndarray],
+    context: Context,
+    cfg: Config,
+) -> Refreshed:
     return refresh(contacts, descriptions, model, models[0], models[1], context, cfg)
 
 
@@ -157,8 +178,15 @@ def cluster_model(run: Run | None, out: Path, cfg: Config) -> ClusterModel:
     return run.cluster_model
 
 
-def reread_reasons(contacts: pd.DataFrame, manifest: Manifest, context: Context, reasons: ReasonModel | None,
-                   report: InputReport, cfg: Config, show_progress: bool) -> tuple[pd.DataFrame, Reading | None]:
+def reread_reasons(
+    contacts: pd.DataFrame,
+    manifest: Manifest,
+    context: Context,
+    reasons: ReasonModel | None,
+    report: InputReport,
+    cfg: Config,
+    show_progress: bool,
+) -> tuple[pd.DataFrame, Reading | None]:
     """When the taxonomy changed since the run read its reasons, every contact's reason is read again (its vector
     comes from the embedding cache) and the report says so; else the contacts are returned as they are."""
     if not taxonomy_changed(manifest, context):
@@ -170,7 +198,8 @@ def reread_reasons(contacts: pd.DataFrame, manifest: Manifest, context: Context,
     report.warnings.append(
         f"the taxonomy changed since this run read its reasons (version {manifest.taxonomy_version} -> "
         f"{context.taxonomy.version}): every contact's reason was read again ({lost:,} had a reason it no longer "
-        "offers)")
+        "offers)"
+    )
     return (contacts if reading is None else with_reasons(contacts, reading)), reading
 
 
@@ -181,7 +210,10 @@ def usable_rows(contacts: pd.DataFrame, report: InputReport | None = None, at_le
     if len(usable) < at_least:
         statuses = contacts["text_status"].value_counts()
         why = ", ".join(f"{n:,} {status.replace('_', ' ')}" for status, n in statuses.items() if status != "ok")
-        raise InputError(f"only {len(usable)} of {len(contacts):,} contacts have text that states a reason "
-                         f"({why or 'no others'}); touchless needs at least {at_least} to find reasons",
-                         file=report.file if report else None, column=report.text_column if report else None)
+        raise InputError(
+            f"only {len(usable)} of {len(contacts):,} contacts have text that states a reason "
+            f"({why or 'no others'}); touchless needs at least {at_least} to find reasons",
+            file=report.file if report else None,
+            column=report.text_column if report else None,
+        )
     return usable

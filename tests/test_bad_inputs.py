@@ -65,40 +65,98 @@ STOPS = {
     "header_only": ("c.csv", csv("contact_id,text\n"), [], ["header but no rows"]),
     "non_utf8": ("c.csv", b"contact_id,text\n1,caf\xe9 payment failed\n", [], ["line 2", "not valid utf-8"]),
     "utf16": ("c.csv", "contact_id,text\n1,my card\n".encode("utf-16"), [], ["line 1", "not valid utf-8"]),
-    "unbalanced_quotes": ("c.csv", csv('contact_id,text\n1,"my card never came\n2,refund\n'), [], ["cannot be parsed as CSV"]),
-    "duplicate_ids": ("c.csv", csv("contact_id,text\n1,my card is lost\n2,where is my card\n1,refund please\n"), [],
-                      ["row 3", "column 'contact_id'", "'1' (rows 1, 3)"]),
-    "missing_ids": ("c.csv", csv("contact_id,text\n1,my card is lost\n,where is my card\n"), [],
-                    ["row 2", "column 'contact_id'", "no contact id"]),
-    "one_contact": ("c.csv", csv("contact_id,text\n1,my card is lost\n"), [], ["only 1 of 1 contacts", "column 'text'"]),
+    "unbalanced_quotes": (
+        "c.csv",
+        csv('contact_id,text\n1,"my card never came\n2,refund\n'),
+        [],
+        ["cannot be parsed as CSV"],
+    ),
+    "duplicate_ids": (
+        "c.csv",
+        csv("contact_id,text\n1,my card is lost\n2,where is my card\n1,refund please\n"),
+        [],
+        ["row 3", "column 'contact_id'", "'1' (rows 1, 3)"],
+    ),
+    "missing_ids": (
+        "c.csv",
+        csv("contact_id,text\n1,my card is lost\n,where is my card\n"),
+        [],
+        ["row 2", "column 'contact_id'", "no contact id"],
+    ),
+    "one_contact": (
+        "c.csv",
+        csv("contact_id,text\n1,my card is lost\n"),
+        [],
+        ["only 1 of 1 contacts", "column 'text'"],
+    ),
     "two_contacts": ("c.csv", csv("contact_id,text\n1,my card is lost\n2,refund please\n"), [], ["only 2 of 2"]),
-    "only_greetings": ("c.csv", csv("contact_id,text\n" + "".join(f"{i},thanks!\n" for i in range(30))), [],
-                       ["only 0 of 30", "30 no reason"]),
-    "broken_jsonl_line": ("c.jsonl", b'{"contact_id": "1", "text": "my card"}\n{"contact_id": "2", "text": \n', [],
-                          ["line 2 is not valid JSON"]),
-    "json_object_as_text": ("c.jsonl", b'{"contact_id": "1", "text": "my card"}\n{"contact_id": "2", "text": {"a": 1}}\n',
-                            [], ["row 2", "column 'text'", "JSON object"]),
-    "parquet_number_text": ("c.parquet", lambda p: pq.write_table(pa.table({"contact_id": ["1", "2"], "text": [1, 2]}), p),
-                            [], ["column 'text'", "int64 values, not text"]),
+    "only_greetings": (
+        "c.csv",
+        csv("contact_id,text\n" + "".join(f"{i},thanks!\n" for i in range(30))),
+        [],
+        ["only 0 of 30", "30 no reason"],
+    ),
+    "broken_jsonl_line": (
+        "c.jsonl",
+        b'{"contact_id": "1", "text": "my card"}\n{"contact_id": "2", "text": \n',
+        [],
+        ["line 2 is not valid JSON"],
+    ),
+    "json_object_as_text": (
+        "c.jsonl",
+        b'{"contact_id": "1", "text": "my card"}\n{"contact_id": "2", "text": {"a": 1}}\n',
+        [],
+        ["row 2", "column 'text'", "JSON object"],
+    ),
+    "parquet_number_text": (
+        "c.parquet",
+        lambda p: pq.write_table(pa.table({"contact_id": ["1", "2"], "text": [1, 2]}), p),
+        [],
+        ["column 'text'", "int64 values, not text"],
+    ),
     "truncated_gzip": ("c.csv.gz", gzip.compress(SIX_INTENTS.read_bytes())[:500], [], ["not a whole gzip file"]),
-    "ambiguous_dates": ("c.csv", lambda p: write(contacts(created_at=["01/02/2026", "03/04/2026"] * 20), p), [],
-                        ["column 'created_at'", "day-first", "month-first", "date_format"]),
-    "mixed_date_orders": ("c.csv", lambda p: write(contacts(created_at=["28/08/2026", "08/29/2026"] * 20), p), [],
-                          ["column 'created_at'", "mix day-first and month-first", "row 1"]),
+    "ambiguous_dates": (
+        "c.csv",
+        lambda p: write(contacts(created_at=["01/02/2026", "03/04/2026"] * 20), p),
+        [],
+        ["column 'created_at'", "day-first", "month-first", "date_format"],
+    ),
+    "mixed_date_orders": (
+        "c.csv",
+        lambda p: write(contacts(created_at=["28/08/2026", "08/29/2026"] * 20), p),
+        [],
+        ["column 'created_at'", "mix day-first and month-first", "row 1"],
+    ),
     "unsupported_type": ("c.xlsx", b"PK\x03\x04", [], ["unsupported file type"]),
     "a_folder": ("folder", lambda p: p.mkdir(), [], ["is a folder, not a file"]),
-    "a_link_loop": ("loop.csv", lambda p: (p.symlink_to(p.with_name("loop2.csv")),
-                                           p.with_name("loop2.csv").symlink_to(p)), [], ["loop"]),
+    "a_link_loop": (
+        "loop.csv",
+        lambda p: (p.symlink_to(p.with_name("loop2.csv")), p.with_name("loop2.csv").symlink_to(p)),
+        [],
+        ["loop"],
+    ),
     "a_missing_file": ("absent.csv", None, [], ["file does not exist"]),
-    "unknown_config_key": ("c.csv", None, ["--config", "{bad_config}"], ["unknown key 'cluster.min_clustr_size'",
-                                                                          "min_cluster_size"]),
+    "unknown_config_key": (
+        "c.csv",
+        None,
+        ["--config", "{bad_config}"],
+        ["unknown key 'cluster.min_clustr_size'", "min_cluster_size"],
+    ),
     "bad_option_value": ("c.csv", None, ["--granularity", "medum"], ["'cluster.granularity' on the command line"]),
     "bad_column_flag": ("c.csv", None, ["--column", "opened_on"], ["--column takes FIELD=COLUMN"]),
     "broken_taxonomy": ("c.csv", None, ["--taxonomy", "{broken_taxonomy}"], ["is not a valid taxonomy", "reason #1"]),
-    "decisions_a_string": ("c.csv", None, ["--taxonomy", "{taxonomy_with_string_decisions}"],
-                           ["decisions file", "must hold a mapping"]),
-    "decisions_not_mappings": ("c.csv", None, ["--taxonomy", "{taxonomy_with_list_decisions}"],
-                               ["decisions file", "is not valid"]),
+    "decisions_a_string": (
+        "c.csv",
+        None,
+        ["--taxonomy", "{taxonomy_with_string_decisions}"],
+        ["decisions file", "must hold a mapping"],
+    ),
+    "decisions_not_mappings": (
+        "c.csv",
+        None,
+        ["--taxonomy", "{taxonomy_with_list_decisions}"],
+        ["decisions file", "is not valid"],
+    ),
     "broken_volume": ("c.csv", None, ["--volume", "{broken_volume}"], ["volume.csv", "row 2", "no date or no"]),
     "input_inside_out": ("in-out", None, [], ["lies inside the output folder"]),
 }
@@ -154,8 +212,15 @@ def test_what_stops_a_run_is_named_and_changes_nothing(case, existing_output, fi
     assert "Traceback" not in message and message.count("\n") <= 8, message
     for words in expected:
         assert words in message, f"{words!r} not in {message!r}"
-    if case not in ("unknown_config_key", "bad_option_value", "bad_column_flag", "broken_taxonomy",
-                    "decisions_a_string", "decisions_not_mappings", "broken_volume"):
+    if case not in (
+        "unknown_config_key",
+        "bad_option_value",
+        "bad_column_flag",
+        "broken_taxonomy",
+        "decisions_a_string",
+        "decisions_not_mappings",
+        "broken_volume",
+    ):
         assert str(path) in message or path.name in message, message
     assert tree_digest(existing_output) == before
 
@@ -171,17 +236,27 @@ def test_a_mistyped_command_or_flag_is_a_usage_message(capsys):
 # case: (content, the warning's words); the run goes on and keeps every contact
 WARNED = {
     "byte_order_mark": ("\ufeffcontact_id,text\n" + SIX.to_csv(index=False).split("\n", 1)[1], None),
-    "a_megabyte_text": (contacts(60, text=["my card " * 130_000] + SIX["text"].head(59).tolist()).to_csv(index=False),
-                        "longer than 5000 characters were cut"),
-    "unreadable_dates": (contacts(60, created_at=["2026-03-01"] * 59 + ["yesterday"]).to_csv(index=False),
-                         "'created_at' are not dates"),
-    "negative_handle_times": (contacts(60, handle_time_s=[30] * 59 + [-5]).to_csv(index=False),
-                              "'handle_time_s' are not non-negative numbers"),
-    "future_dates": (contacts(60, created_at=["2026-03-01"] * 59 + ["2099-01-01"]).to_csv(index=False),
-                     "lie after this run's time"),
+    "a_megabyte_text": (
+        contacts(60, text=["my card " * 130_000] + SIX["text"].head(59).tolist()).to_csv(index=False),
+        "longer than 5000 characters were cut",
+    ),
+    "unreadable_dates": (
+        contacts(60, created_at=["2026-03-01"] * 59 + ["yesterday"]).to_csv(index=False),
+        "'created_at' are not dates",
+    ),
+    "negative_handle_times": (
+        contacts(60, handle_time_s=[30] * 59 + [-5]).to_csv(index=False),
+        "'handle_time_s' are not non-negative numbers",
+    ),
+    "future_dates": (
+        contacts(60, created_at=["2026-03-01"] * 59 + ["2099-01-01"]).to_csv(index=False),
+        "lie after this run's time",
+    ),
     "identical_texts": (contacts(60, text=["my card has not arrived yet"] * 60).to_csv(index=False), None),
-    "columns_under_other_names": (contacts(60, opened_on=["2026-03-01"] * 60, cust_no=["c1"] * 60).to_csv(index=False),
-                                  "--column created_at=opened_on --column customer_id=cust_no"),
+    "columns_under_other_names": (
+        contacts(60, opened_on=["2026-03-01"] * 60, cust_no=["c1"] * 60).to_csv(index=False),
+        "--column created_at=opened_on --column customer_id=cust_no",
+    ),
 }
 
 
@@ -252,8 +327,9 @@ def test_dates_take_any_text(values):
     from pipeline.read.dates import parse_dates
 
     try:
-        parsed, _ = parse_dates(pd.Series(values, dtype=object), file="f.csv", column="created_at",
-                                rows=range(1, len(values) + 1))
+        parsed, _ = parse_dates(
+            pd.Series(values, dtype=object), file="f.csv", column="created_at", rows=range(1, len(values) + 1)
+        )
         assert len(parsed) == len(values)
     except InputError:
         pass

@@ -36,8 +36,16 @@ def test_discover_writes_the_documented_files(tmp_path, test_config, capsys):
     data.to_json(tmp_path / "export.jsonl", orient="records", lines=True)
     out = tmp_path / "out"
     code = run_cli(
-        "discover", str(tmp_path / "export.jsonl"), "--out", str(out), "--config", str(test_config),
-        "--text-column", "body", "--id-column", "ticket_number",
+        "discover",
+        str(tmp_path / "export.jsonl"),
+        "--out",
+        str(out),
+        "--config",
+        str(test_config),
+        "--text-column",
+        "body",
+        "--id-column",
+        "ticket_number",
     )
     assert code == 0
     assert {p.name for p in out.iterdir()} >= {"contacts.parquet", "clusters.parquet", "touchless.duckdb", "run.json"}

@@ -37,9 +37,14 @@ def test_killed_while_embedding_then_run_again(tmp_path, six_intents_run):
     out = tmp_path / "out"
     shutil.copytree(six_intents_run[0], out)  # a previous good output the crash must not touch
     before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
-    run = subprocess.Popen([sys.executable, "-m", "flows.cli", "discover", str(DEMO), "--out", str(out), "--config",
-                            str(config)], cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "discover", str(DEMO), "--out", str(out), "--config", str(config)],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 180
     while cached(cache) < 300 and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -59,8 +64,13 @@ def test_killed_while_embedding_then_run_again(tmp_path, six_intents_run):
     ids = ["cluster_id", "issue_id"]
     pd.testing.assert_frame_equal(a.drop(columns=ids), b.drop(columns=ids))
     for table, key in (("clusters", "label"), ("ranking", "name")):
-        a, b = (pd.read_parquet(f / f"{table}.parquet").drop(columns=["cluster_id", "rank"], errors="ignore")
-                .sort_values(key).reset_index(drop=True) for f in (out, reference))
+        a, b = (
+            pd.read_parquet(f / f"{table}.parquet")
+            .drop(columns=["cluster_id", "rank"], errors="ignore")
+            .sort_values(key)
+            .reset_index(drop=True)
+            for f in (out, reference)
+        )
         pd.testing.assert_frame_equal(a, b)
     contacts = pd.read_parquet(out / "contacts.parquet")
     assert contacts["contact_id"].is_unique and len(contacts) == len(pd.read_csv(DEMO))  # nothing double-counted

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.read.dates import parse_dates
 from pipeline.errors import ConfigError, InputError
+from pipeline.read.dates import parse_dates
 
 NOW = pd.Timestamp("2026-11-30 12:00", tz="UTC")
 
@@ -147,8 +147,14 @@ def test_month_names_are_never_ambiguous():
         ]
     )
     assert parsed.tolist() == utc(
-        "2026-09-01", "2026-09-01", "2026-09-01", "2026-09-01 10:00", "2026-09-01", "2026-09-01 22:30",
-        "2026-09-01", "2026-01-09",
+        "2026-09-01",
+        "2026-09-01",
+        "2026-09-01",
+        "2026-09-01 10:00",
+        "2026-09-01",
+        "2026-09-01 22:30",
+        "2026-09-01",
+        "2026-01-09",
     )
     assert warnings == []
 

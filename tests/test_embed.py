@@ -13,7 +13,6 @@ from pipeline.model.embed import registered_models, resolve_model
 from pipeline.model.encoders import MeanPoolingEncoder
 from tests.conftest import SIX_INTENTS
 
-
 PLAIN_TORCH = [name for name, entry in registered_models().items() if entry.get("encoder") == "mean_pooling"]
 
 
@@ -24,12 +23,16 @@ def test_own_encoder_matches_sentence_transformers(name):
 
     path = Path(resolve_model(name).path)
     texts = pd.read_csv(SIX_INTENTS)["text"].head(40).tolist() + [
-        "", "ok", "Ünïcödé café — naïve façade ✓ 日本語", "card " * 600,  # empty, short, non-ASCII, past 256 tokens
+        "",
+        "ok",
+        "Ünïcödé café — naïve façade ✓ 日本語",
+        "card " * 600,  # empty, short, non-ASCII, past 256 tokens
     ]
     assert MeanPoolingEncoder.fits(path)
     with torch.inference_mode():
         ours = MeanPoolingEncoder(path).encode(texts, batch_size=16)
         reference = SentenceTransformer(str(path), device="cpu", local_files_only=True).encode(
-            texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
+            texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True
+        )
     assert ours.shape == reference.shape == (len(texts), 384)
     assert np.abs(ours - reference).max() < 1e-5

@@ -26,10 +26,18 @@ from pipeline.run.folder import DATABASE, TABLES, Run, locate_run, output_lock, 
 from tests.conftest import SIX_INTENTS
 
 ROOT = Path(__file__).resolve().parents[1]
-POINTS = ["lock", "staging", *(f"table:{name}" for name in TABLES), "duckdb", "extras", "manifest", "swap:start",
-          "swap:exchanged", "swap:done"]
+POINTS = [
+    "lock",
+    "staging",
+    *(f"table:{name}" for name in TABLES),
+    "duckdb",
+    "extras",
+    "manifest",
+    "swap:start",
+    "swap:exchanged",
+    "swap:done",
+]
 TWO_RENAMES = ["swap:moved-old", "swap:moved-new", "swap:done"]  # a filesystem without an atomic exchange
-
 
 
 def save_changed(source: Path, out: Path) -> None:
@@ -39,8 +47,9 @@ def save_changed(source: Path, out: Path) -> None:
     old = Run.load(source)
     tables = {name: old.tables[name] for name in old.tables}
     clusters = tables["clusters"]
-    tables["clusters"] = clusters.set_column(clusters.schema.get_field_index("label"), "label",
-                                             pc.utf8_upper(clusters["label"]))
+    tables["clusters"] = clusters.set_column(
+        clusters.schema.get_field_index("label"), "label", pc.utf8_upper(clusters["label"])
+    )
     with output_lock(out):
         Run(old.manifest, tables, old.cluster_model, old.sources, review="<p>new</p>").save(out)
 
@@ -78,10 +87,13 @@ def previous(six_intents_run, tmp_path) -> Path:
 
 
 def save_in_subprocess(source: Path, out: Path, **env: str) -> subprocess.CompletedProcess:
-    script = (f"from pathlib import Path; from tests.test_faults import save_changed; "
-              f"save_changed(Path({str(source)!r}), Path({str(out)!r}))")
-    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, env={**os.environ, **env},
-                          timeout=120)
+    script = (
+        f"from pathlib import Path; from tests.test_faults import save_changed; "
+        f"save_changed(Path({str(source)!r}), Path({str(out)!r}))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, env={**os.environ, **env}, timeout=120
+    )
 
 
 @pytest.mark.parametrize("swap, point", [("exchange", p) for p in POINTS] + [("two renames", p) for p in TWO_RENAMES])
@@ -123,9 +135,24 @@ def test_the_killed_command_leaves_a_whole_run_and_no_process(previous, test_con
     env = {**os.environ, "TOUCHLESS_KILL_AT": "duckdb", "PREFECT_HOME": str(tmp_path / "prefect")}
     env.pop("PREFECT_API_URL", None)  # the command starts its own temporary server, as a user's would
     before = digest(previous)
-    run = subprocess.Popen([sys.executable, "-m", "flows.cli", "discover", str(SIX_INTENTS), "--out", str(previous),
-                            "--config", str(test_config)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "discover",
+            str(SIX_INTENTS),
+            "--out",
+            str(previous),
+            "--config",
+            str(test_config),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     assert run.wait(timeout=300) == -signal.SIGKILL
     assert digest(previous) == before and whole_run(previous) == "old"
     deadline = time.monotonic() + 15

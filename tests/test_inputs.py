@@ -40,7 +40,9 @@ def test_empty_texts_are_kept_counted_and_reported(tmp_path):
 
 
 def test_long_texts_are_cut_and_bad_dates_left_empty(tmp_path):
-    (tmp_path / "a.csv").write_text(f"contact_id,text,created_at\n1,{'word ' * 1200},yesterday\n2,card lost,2026-02-01\n")
+    (tmp_path / "a.csv").write_text(
+        f"contact_id,text,created_at\n1,{'word ' * 1200},yesterday\n2,card lost,2026-02-01\n"
+    )
     contacts, report = load_contacts(tmp_path / "a.csv", CFG)
     assert len(contacts["text"][0]) == CFG.max_text_chars
     assert report.truncated == 1

@@ -63,8 +63,14 @@ def no_api_env(prefect_home: Path) -> dict[str, str]:
 def start_run(tmp_path: Path, prefect_home: Path, mode: str) -> tuple[subprocess.Popen, Path]:
     script, ready = tmp_path / "run.py", tmp_path / "ready"
     script.write_text(RUN)
-    run = subprocess.Popen([sys.executable, str(script), str(ready), mode], cwd=ROOT, env=no_api_env(prefect_home),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    run = subprocess.Popen(
+        [sys.executable, str(script), str(ready), mode],
+        cwd=ROOT,
+        env=no_api_env(prefect_home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     return run, ready
 
 
@@ -126,8 +132,13 @@ def test_a_server_whose_parent_is_gone_does_not_start():
     """The parent died before the server set its death signal: it ends at once instead of serving."""
     gone = subprocess.Popen(["true"])
     gone.wait()
-    server = subprocess.run([sys.executable, "-m", "flows.server", "--parent", str(gone.pid), "--port", "1"],
-                            cwd=ROOT, capture_output=True, timeout=60, check=False)
+    server = subprocess.run(
+        [sys.executable, "-m", "flows.server", "--parent", str(gone.pid), "--port", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert server.returncode == 1
 
 

@@ -15,8 +15,18 @@ from pipeline.text.redact import luhn_ok
 from tests.redaction_corpus import luhn_complete
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-FILLER = ["my card", "was charged twice", "refund please", "the app crashes", "delivery is late", "I need help",
-          "cancel my subscription", "top up failed", "wrong exchange rate", "PIN blocked"]
+FILLER = [
+    "my card",
+    "was charged twice",
+    "refund please",
+    "the app crashes",
+    "delivery is late",
+    "I need help",
+    "cancel my subscription",
+    "top up failed",
+    "wrong exchange rate",
+    "PIN blocked",
+]
 
 
 @st.composite
@@ -34,7 +44,9 @@ def phones(draw) -> str:
 def cards(draw) -> str:
     import random
 
-    number = luhn_complete(draw(st.sampled_from(["4", "51", "37", "6011"])), 16, random.Random(draw(st.integers(0, 10**6))))
+    number = luhn_complete(
+        draw(st.sampled_from(["4", "51", "37", "6011"])), 16, random.Random(draw(st.integers(0, 10**6)))
+    )
     sep = draw(st.sampled_from(["", " ", "-"]))
     return sep.join(number[i : i + 4] for i in range(0, 16, 4))
 

@@ -21,7 +21,9 @@ CFG = load_config()
 
 
 def frame(rows: list[tuple]) -> pd.DataFrame:
-    out = pd.DataFrame(rows, columns=["contact_id", "created_at", "customer_id", "ticket_id", "reason_id", "cluster_id"])
+    out = pd.DataFrame(
+        rows, columns=["contact_id", "created_at", "customer_id", "ticket_id", "reason_id", "cluster_id"]
+    )
     out["created_at"] = pd.to_datetime(out["created_at"], utc=True)
     out["row"] = np.arange(1, len(out) + 1)
     out["duplicate_group"] = None
@@ -30,15 +32,17 @@ def frame(rows: list[tuple]) -> pd.DataFrame:
 
 
 def test_touches_follow_tickets_customers_and_the_window():
-    contacts = frame([
-        ("a1", "2026-01-01", "ann", "t1", "refund", 0),
-        ("a2", "2026-01-03", "ann", "t2", "refund", 0),  # same customer and reason, 2 days later: same issue
-        ("a3", "2026-01-09", "ann", "t3", "refund", 0),  # 6 days after a2: still the same issue
-        ("a4", "2026-01-20", "ann", "t4", "refund", 0),  # 11 days later: a new issue
-        ("a5", "2026-01-20", "ann", "t5", "delivery", 1),  # same day, other reason: another issue
-        ("b1", "2026-01-02", "bob", "t6", "refund", 0),
-        ("b2", "2026-02-10", "bob", "t6", "delivery", 1),  # same ticket, weeks later: same issue
-    ])
+    contacts = frame(
+        [
+            ("a1", "2026-01-01", "ann", "t1", "refund", 0),
+            ("a2", "2026-01-03", "ann", "t2", "refund", 0),  # same customer and reason, 2 days later: same issue
+            ("a3", "2026-01-09", "ann", "t3", "refund", 0),  # 6 days after a2: still the same issue
+            ("a4", "2026-01-20", "ann", "t4", "refund", 0),  # 11 days later: a new issue
+            ("a5", "2026-01-20", "ann", "t5", "delivery", 1),  # same day, other reason: another issue
+            ("b1", "2026-01-02", "bob", "t6", "refund", 0),
+            ("b2", "2026-02-10", "bob", "t6", "delivery", 1),  # same ticket, weeks later: same issue
+        ]
+    )
     found = issues(contacts, window_days=7)
     assert found["issue_id"].tolist() == ["a1", "a1", "a1", "a4", "a5", "b1", "b1"]
     assert found["touch"].tolist() == [1, 2, 3, 1, 1, 1, 2]
@@ -53,11 +57,15 @@ def test_touches_follow_tickets_customers_and_the_window():
 def test_touch_index_matches_a_hand_computation():
     # 8 weeks from Monday 2026-01-05; contacts: 2 a week, but 4 in week 8; volume 1,000 a week, 2,000 in week 8
     days = [f"2026-01-{5 + 7 * w:02d}" if 5 + 7 * w <= 31 else f"2026-02-{5 + 7 * w - 31:02d}" for w in range(8)]
-    rows = [(f"c{w}{i}", day, None, None, "refund" if i == 0 else None, 0) for w, day in enumerate(days)
-            for i in range(4 if w == 7 else 2)]
+    rows = [
+        (f"c{w}{i}", day, None, None, "refund" if i == 0 else None, 0)
+        for w, day in enumerate(days)
+        for i in range(4 if w == 7 else 2)
+    ]
     contacts = frame(rows)
-    volume = pd.DataFrame({"week": week_start(pd.to_datetime(pd.Series(days), utc=True)),
-                           "volume": [1000.0] * 7 + [2000.0]})
+    volume = pd.DataFrame(
+        {"week": week_start(pd.to_datetime(pd.Series(days), utc=True)), "volume": [1000.0] * 7 + [2000.0]}
+    )
     index = touch_index(contacts, volume, {"reason:refund": contacts["reason_id"] == "refund"})
     overall = index[index["scope"] == "overall"].reset_index(drop=True)
     assert overall["contacts"].tolist() == [2, 2, 2, 2, 2, 2, 2, 4]
@@ -76,9 +84,15 @@ def test_trends_find_what_is_new_and_hold_false_alarms():
     rows = []
     for c in range(30):  # 30 steady clusters, 3 a day on average for 49 days
         for day in range(49):
-            rows += [(f"s{c}-{day}-{k}", start + pd.Timedelta(days=day), None, None, None, c) for k in range(rng.poisson(3))]
+            rows += [
+                (f"s{c}-{day}-{k}", start + pd.Timedelta(days=day), None, None, None, c) for k in range(rng.poisson(3))
+            ]
     rows += [(f"n{k}", start + pd.Timedelta(days=45), None, None, None, 99) for k in range(12)]  # new in the last week
-    rows += [(f"g{day}", start + pd.Timedelta(days=day), None, None, None, 98) for day in range(49) for _ in range(1 if day < 42 else 8)]
+    rows += [
+        (f"g{day}", start + pd.Timedelta(days=day), None, None, None, 98)
+        for day in range(49)
+        for _ in range(1 if day < 42 else 8)
+    ]
     result = trends(frame(rows), "cluster_id", None, CFG.trends)
     assert result.loc[99, "trend"] == "new"
     assert result.loc[98, "trend"] == "growing"
@@ -105,8 +119,12 @@ def first_run(timeline, tmp_path_factory, test_config):
     contacts.to_csv(folder / "all.csv", index=False)
     timeline.volume.to_csv(folder / "volume.csv", index=False)
     out = folder / "run"
-    discover(input_path=str(folder / "history.csv"), out_dir=str(out), config_path=str(test_config),
-             volume_path=str(folder / "volume.csv"))
+    discover(
+        input_path=str(folder / "history.csv"),
+        out_dir=str(out),
+        config_path=str(test_config),
+        volume_path=str(folder / "volume.csv"),
+    )
     return folder, out
 
 
@@ -156,8 +174,12 @@ def test_a_second_discover_keeps_cluster_ids(first_run, tmp_path, test_config, s
     run = tmp_path / "run"
     shutil.copytree(out, run)
     before = pd.read_parquet(run / "contacts.parquet")[["contact_id", "cluster_id"]]
-    discover(input_path=str(folder / "all.csv"), out_dir=str(run), config_path=str(test_config),
-             volume_path=str(folder / "volume.csv"))
+    discover(
+        input_path=str(folder / "all.csv"),
+        out_dir=str(run),
+        config_path=str(test_config),
+        volume_path=str(folder / "volume.csv"),
+    )
     after = pd.read_parquet(run / "contacts.parquet")[["contact_id", "cluster_id"]]
     both = before.merge(after, on="contact_id", suffixes=("_before", "_after"))
     kept = (both["cluster_id_before"] == both["cluster_id_after"]).mean()

@@ -68,11 +68,29 @@ def test_a_messages_export_becomes_one_contact_per_conversation(tmp_path):
     messages = pd.DataFrame(
         {
             "conversation_id": ["c1"] * 7 + ["c2"] * 3,
-            "role": ["Visitor", "Bot", "Visitor", "Agent", "Visitor", "Visitor", "Supervisor", "customer", "agent", "customer"],
+            "role": [
+                "Visitor",
+                "Bot",
+                "Visitor",
+                "Agent",
+                "Visitor",
+                "Visitor",
+                "Supervisor",
+                "customer",
+                "agent",
+                "customer",
+            ],
             "text": [
-                "hi", "What can I help you with? Track my order / Refund", "Refund",
-                "Sure, what is your email?", "anna.schmidt@example.com", "the blender arrived broken, I want my money back",
-                "escalated", "hello", "How can I help?", "thanks bye",
+                "hi",
+                "What can I help you with? Track my order / Refund",
+                "Refund",
+                "Sure, what is your email?",
+                "anna.schmidt@example.com",
+                "the blender arrived broken, I want my money back",
+                "escalated",
+                "hello",
+                "How can I help?",
+                "thanks bye",
             ],
             "sent_at": pd.date_range("2026-01-05 09:00", periods=10, freq="min", tz="UTC").astype(str),
         }
@@ -118,8 +136,13 @@ def test_other_languages_are_flagged_and_set_aside_or_kept(tmp_path):
     assert (kept["text_status"] == "ok").all()
 
 
-@pytest.mark.parametrize("bad", [{"prepare": {"cleaning": {"boilerplate": ["(unclosed"]}}},
-                                 {"prepare": {"redact": {"id_patterns": {"order id": "\\d+"}}}}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"prepare": {"cleaning": {"boilerplate": ["(unclosed"]}}},
+        {"prepare": {"redact": {"id_patterns": {"order id": "\\d+"}}}},
+    ],
+)
 def test_bad_rules_in_config_are_named(bad):
     from pipeline.errors import ConfigError
 
@@ -135,7 +158,8 @@ def test_pasted_again_texts_share_a_duplicate_group(tmp_path, test_config):
     frame = pd.DataFrame(
         {
             "contact_id": [f"c{i}" for i in range(44)],
-            "text": texts + [pasted, pasted.upper(), pasted + "!!", "my card still hasnt arrived after two weeks where is it"],
+            "text": texts
+            + [pasted, pasted.upper(), pasted + "!!", "my card still hasnt arrived after two weeks where is it"],
             "created_at": pd.date_range("2026-01-01", periods=44, freq="h", tz="UTC").astype(str),
         }
     )
@@ -149,13 +173,27 @@ def test_pasted_again_texts_share_a_duplicate_group(tmp_path, test_config):
 def test_messages_input_kind_can_be_forced(tmp_path, test_config, capsys):
     from flows.cli import main
 
-    frame = pd.read_csv(DATA / "multidogo_finance_messages.csv").rename(columns={"conversation_id": "chat", "role": "who"})
+    frame = pd.read_csv(DATA / "multidogo_finance_messages.csv").rename(
+        columns={"conversation_id": "chat", "role": "who"}
+    )
     frame.to_csv(tmp_path / "chats.csv", index=False)
     config = tmp_path / "config.yaml"
     config.write_text(test_config.read_text() + "input:\n  messages:\n    columns:\n      role: who\n")
     try:
-        main(["discover", str(tmp_path / "chats.csv"), "--out", str(tmp_path / "out"), "--config", str(config),
-              "--input-kind", "messages", "--id-column", "chat"])
+        main(
+            [
+                "discover",
+                str(tmp_path / "chats.csv"),
+                "--out",
+                str(tmp_path / "out"),
+                "--config",
+                str(config),
+                "--input-kind",
+                "messages",
+                "--id-column",
+                "chat",
+            ]
+        )
     except SystemExit as exc:
         assert not exc.code, capsys.readouterr().err
     out = pd.read_parquet(tmp_path / "out" / "contacts.parquet")

@@ -95,7 +95,9 @@ def test_noise_is_reassigned_only_when_close_and_keeps_its_flag():
 def test_evaluate_command_scores_against_labels(tmp_path, test_config, capsys):
     out = tmp_path / "eval"
     try:
-        main(["evaluate", str(SIX_INTENTS), "--label-column", "intent", "--out", str(out), "--config", str(test_config)])
+        main(
+            ["evaluate", str(SIX_INTENTS), "--label-column", "intent", "--out", str(out), "--config", str(test_config)]
+        )
     except SystemExit as exc:
         assert not exc.code
     metrics = json.loads((out / "metrics.json").read_text())

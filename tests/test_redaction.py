@@ -71,10 +71,42 @@ def test_no_placeholder_cuts_a_word_in_the_corpus(redacted):
 
 
 FRAGMENTS = [
-    "my", "card", "is", "broken", "Thanks", "thanks,", "br", "best", "buy", "february", "Anna", "Smith", "Visa",
-    "Mastercard", "regards", "my name is", "O'Brien", "José", "Flat 2,", "8 Maple Avenue", "London", "NW1 6XE",
-    "PO Box 12", "CA 94105", "+44 20 7946 0958", "anna@example.com", "GB82 WEST 1234 5698 7654 32", "10.0.0.12",
-    "2024-01-15", "$12.50", "order 12345", "x", "7", "\n", ".", ",",
+    "my",
+    "card",
+    "is",
+    "broken",
+    "Thanks",
+    "thanks,",
+    "br",
+    "best",
+    "buy",
+    "february",
+    "Anna",
+    "Smith",
+    "Visa",
+    "Mastercard",
+    "regards",
+    "my name is",
+    "O'Brien",
+    "José",
+    "Flat 2,",
+    "8 Maple Avenue",
+    "London",
+    "NW1 6XE",
+    "PO Box 12",
+    "CA 94105",
+    "+44 20 7946 0958",
+    "anna@example.com",
+    "GB82 WEST 1234 5698 7654 32",
+    "10.0.0.12",
+    "2024-01-15",
+    "$12.50",
+    "order 12345",
+    "x",
+    "7",
+    "\n",
+    ".",
+    ",",
 ]
 
 
@@ -96,8 +128,15 @@ def test_no_placeholder_ever_cuts_a_word(batch):
 
 @pytest.mark.parametrize(
     "question",
-    ["What is your name?", "your name?", "May I have your name please", "Who am I speaking with?",
-     "Can I get your full name?", "Could you tell me your first name", "what's the name on the account?"],
+    [
+        "What is your name?",
+        "your name?",
+        "May I have your name please",
+        "Who am I speaking with?",
+        "Can I get your full name?",
+        "Could you tell me your first name",
+        "what's the name on the account?",
+    ],
 )
 def test_agent_questions_for_the_name_are_recognised(question):
     assert asks_for_name(question)
@@ -112,9 +151,15 @@ def test_other_agent_turns_ask_no_name(line):
 
 @pytest.mark.parametrize(
     "answer, expected",
-    [("robin", "[NAME]"), ("james martin", "[NAME]"), ("it's Anna Smith", "it's [NAME]"), ("I'm Tom.", "I'm [NAME]."),
-     ("my name is priya", "my name is [NAME]"), ("this is Kenji Watanabe", "this is [NAME]"),
-     ("yes, it's anna", "yes, it's [NAME]")],
+    [
+        ("robin", "[NAME]"),
+        ("james martin", "[NAME]"),
+        ("it's Anna Smith", "it's [NAME]"),
+        ("I'm Tom.", "I'm [NAME]."),
+        ("my name is priya", "my name is [NAME]"),
+        ("this is Kenji Watanabe", "this is [NAME]"),
+        ("yes, it's anna", "yes, it's [NAME]"),
+    ],
 )
 def test_a_bare_name_after_the_question_is_redacted(answer, expected):
     assert redact_name_answer(answer) == (expected, 1)
@@ -122,8 +167,17 @@ def test_a_bare_name_after_the_question_is_redacted(answer, expected):
 
 @pytest.mark.parametrize(
     "answer",
-    ["why?", "ok", "no thanks", "I don't know", "hyu 524", "my card is broken", "it is on the card",
-     "one moment please", "my name is anna and my card is broken"],
+    [
+        "why?",
+        "ok",
+        "no thanks",
+        "I don't know",
+        "hyu 524",
+        "my card is broken",
+        "it is on the card",
+        "one moment please",
+        "my name is anna and my card is broken",
+    ],
 )
 def test_an_answer_that_is_not_just_a_name_stays(answer):
     assert redact_name_answer(answer) == (answer, 0)

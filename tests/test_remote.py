@@ -13,16 +13,22 @@ def test_a_run_reads_and_writes_through_urls(test_config):
 
     fs = fsspec.filesystem("memory")
     fs.pipe("/lake/exports/contacts.csv", SIX_INTENTS.read_bytes())
-    result = discover(input_path="memory://lake/exports/contacts.csv", out_dir="memory://lake/touchless/run",
-                      config_path=str(test_config))
+    result = discover(
+        input_path="memory://lake/exports/contacts.csv",
+        out_dir="memory://lake/touchless/run",
+        config_path=str(test_config),
+    )
     assert result.out_dir == "memory://lake/touchless/run"
     names = {p.rsplit("/", 1)[-1] for p in fs.find("/lake/touchless/run")}
     assert {"contacts.parquet", "clusters.parquet", "touchless.duckdb", "run.json", "clusters.npz"} <= names
     with fs.open("/lake/touchless/run/contacts.parquet", "rb") as fh:
         assert len(pd.read_parquet(fh)) == 300
     # a second run replaces the folder as a whole, and keeps cluster ids through the pulled previous run
-    again = discover(input_path="memory://lake/exports/contacts.csv", out_dir="memory://lake/touchless/run",
-                     config_path=str(test_config))
+    again = discover(
+        input_path="memory://lake/exports/contacts.csv",
+        out_dir="memory://lake/touchless/run",
+        config_path=str(test_config),
+    )
     assert again.embedded_new == 0
     assert not [p for p in fs.find("/lake/touchless") if ".staging-" in p]
     with fs.open("/lake/touchless/run/lineage.parquet", "rb") as fh:

@@ -53,8 +53,11 @@ def test_a_file_put_in_a_run_folder_is_never_deleted(existing, test_config, caps
 
 def test_a_run_of_an_earlier_version_is_recognised_and_a_newer_one_is_not_misread(existing):
     manifest = json.loads((existing / MANIFEST).read_text())
-    legacy = {k: v for k, v in manifest.items() if k not in ("format", "format_version", "files", "touchless_version",
-                                                           "taxonomy_sha256")}
+    legacy = {
+        k: v
+        for k, v in manifest.items()
+        if k not in ("format", "format_version", "files", "touchless_version", "taxonomy_sha256")
+    }
     (existing / MANIFEST).write_text(json.dumps(legacy))
     for extra in ("models/sources.parquet",):  # files 0.1 did not write
         (existing / extra).unlink()
@@ -66,14 +69,17 @@ def test_a_run_of_an_earlier_version_is_recognised_and_a_newer_one_is_not_misrea
         read_manifest(existing)
 
 
-@pytest.mark.parametrize("query, refused", [
-    ("COPY (SELECT 1) TO '{out}/contacts.parquet'", "Permission Error"),
-    ("SELECT * FROM read_csv('/etc/hostname')", "Permission Error"),
-    ("INSTALL httpfs", "Permission Error"),
-    ("ATTACH '{out}/other.duckdb'", "Permission Error"),
-    ("SET enable_external_access = true", "configuration"),
-    ("CREATE TABLE mine AS SELECT 1", "read-only"),
-])
+@pytest.mark.parametrize(
+    "query, refused",
+    [
+        ("COPY (SELECT 1) TO '{out}/contacts.parquet'", "Permission Error"),
+        ("SELECT * FROM read_csv('/etc/hostname')", "Permission Error"),
+        ("INSTALL httpfs", "Permission Error"),
+        ("ATTACH '{out}/other.duckdb'", "Permission Error"),
+        ("SET enable_external_access = true", "configuration"),
+        ("CREATE TABLE mine AS SELECT 1", "read-only"),
+    ],
+)
 def test_sql_reads_the_run_and_nothing_else(query, refused, existing, capsys):
     before = tree_digest(existing)
     assert run_cli("sql", str(existing), query.format(out=existing)) == 2
@@ -91,8 +97,19 @@ def test_the_latest_run_is_this_directorys_and_is_named(existing, tmp_path, test
     monkeypatch.chdir(project_a)
     run_a = project_a / "run"
     assert run_cli("discover", str(SIX_INTENTS), "--out", str(run_a), "--config", str(test_config)) == 0
-    assert run_cli("evaluate", str(SIX_INTENTS), "--label-column", "intent", "--out", str(project_a / "eval"),
-                   "--config", str(test_config)) == 0
+    assert (
+        run_cli(
+            "evaluate",
+            str(SIX_INTENTS),
+            "--label-column",
+            "intent",
+            "--out",
+            str(project_a / "eval"),
+            "--config",
+            str(test_config),
+        )
+        == 0
+    )
     capsys.readouterr()
     assert run_cli("proposals") == 0
     shown = "".join(capsys.readouterr().out.split())  # the table wraps long paths
@@ -113,8 +130,12 @@ def test_assign_reads_again_what_changed(existing, tmp_path, test_config, capsys
     taxonomy = tmp_path / "taxonomy.yaml"
     taxonomy.write_text(yaml.safe_dump(TAXONOMY))
     out = tmp_path / "with-reasons"
-    assert run_cli("discover", str(SIX_INTENTS), "--out", str(out), "--config", str(test_config),
-                   "--taxonomy", str(taxonomy)) == 0
+    assert (
+        run_cli(
+            "discover", str(SIX_INTENTS), "--out", str(out), "--config", str(test_config), "--taxonomy", str(taxonomy)
+        )
+        == 0
+    )
     before = pd.read_parquet(out / "contacts.parquet")
     assert (before["reason_id"] == "exchange_rate").sum() > 10
     smaller = dict(TAXONOMY, version=2, reasons=[r for r in TAXONOMY["reasons"] if r["id"] != "exchange_rate"])

@@ -33,12 +33,18 @@ def wait(predicate, timeout: float, what: str, every: float = 1.0):
 @pytest.fixture()
 def prefect_server(tmp_path):
     port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+    }
     env.pop("PREFECT_API_URL", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     api = f"http://127.0.0.1:{port}/api"
 
@@ -63,16 +69,44 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
     contacts.iloc[:250].to_csv(tmp_path / "history.csv", index=False)
     contacts.to_csv(tmp_path / "export.csv", index=False)  # the export grew by 50 contacts since
     run = tmp_path / "run"
-    subprocess.run([sys.executable, "-m", "flows.cli", "discover", str(tmp_path / "history.csv"), "--out", str(run),
-                    "--config", str(test_config)], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "discover",
+            str(tmp_path / "history.csv"),
+            "--out",
+            str(run),
+            "--config",
+            str(test_config),
+        ],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     spec = tmp_path / "deployments.yaml"
-    spec.write_text(yaml.safe_dump({
-        "out": str(run), "input": str(tmp_path / "export.csv"), "config": str(test_config),
-        "daily": {"cron": "0 6 * * *"}, "weekly": {"cron": "0 5 * * 1"},
-    }))
-    served = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--deployments", str(spec)], env=env,
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "out": str(run),
+                "input": str(tmp_path / "export.csv"),
+                "config": str(test_config),
+                "daily": {"cron": "0 6 * * *"},
+                "weekly": {"cron": "0 5 * * 1"},
+            }
+        )
+    )
+    served = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "serve", "--deployments", str(spec)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
+
         def registered():  # `serve` registers them one after the other
             found = {d["name"]: d for d in httpx.post(f"{api}/deployments/filter", json={}).json()}
             return found if len(found) >= 2 else None
@@ -94,7 +128,9 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
         served.terminate()
         served.wait(timeout=60)
     assert len(pd.read_parquet(run / "contacts.parquet")) == 300
-    artifacts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [flow_run["id"]]}}}).json()
+    artifacts = httpx.post(
+        f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [flow_run["id"]]}}}
+    ).json()
     summary = {a["key"]: a for a in artifacts}
     assert {"touchless-summary", "touchless-ranking"} <= set(summary)
     assert "Top causes by touches" in summary["touchless-summary"]["data"]

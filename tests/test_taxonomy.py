@@ -18,20 +18,43 @@ TAXONOMY = {
     "version": 1,
     "reasons": [
         {"id": "cards", "name": "Cards", "description": "Cards: delivery, loss and theft."},
-        {"id": "card_arrival", "name": "Card not arrived", "parent": "cards",
-         "description": "The customer ordered a card and it has not arrived.",
-         "examples": ["my card still hasn't come", "when will my new card arrive?", "I never received my card"]},
-        {"id": "lost_card", "name": "Card lost or stolen", "parent": "cards",
-         "description": "The card was lost or stolen and must be blocked.",
-         "examples": ["I lost my card", "my card was stolen, block it", "I can't find my card anywhere"]},
-        {"id": "exchange_rate", "name": "Exchange rates", "description": "Which exchange rates we use.",
-         "examples": ["what exchange rate do you use?", "how are your rates calculated?", "is the rate fair"]},
-        {"id": "money_problems", "name": "Top-up failed or cash fee",
-         "description": "A top-up did not work. Also: a fee charged for withdrawing cash at an ATM.",
-         "examples": ["my top up failed", "why did my top-up not go through", "I was charged for taking out cash",
-                      "why is there a fee on my ATM withdrawal"]},
-        {"id": "mortgages", "name": "Mortgages", "description": "Questions about home loans.",
-         "examples": ["can I get a mortgage?", "what are your mortgage rates"]},
+        {
+            "id": "card_arrival",
+            "name": "Card not arrived",
+            "parent": "cards",
+            "description": "The customer ordered a card and it has not arrived.",
+            "examples": ["my card still hasn't come", "when will my new card arrive?", "I never received my card"],
+        },
+        {
+            "id": "lost_card",
+            "name": "Card lost or stolen",
+            "parent": "cards",
+            "description": "The card was lost or stolen and must be blocked.",
+            "examples": ["I lost my card", "my card was stolen, block it", "I can't find my card anywhere"],
+        },
+        {
+            "id": "exchange_rate",
+            "name": "Exchange rates",
+            "description": "Which exchange rates we use.",
+            "examples": ["what exchange rate do you use?", "how are your rates calculated?", "is the rate fair"],
+        },
+        {
+            "id": "money_problems",
+            "name": "Top-up failed or cash fee",
+            "description": "A top-up did not work. Also: a fee charged for withdrawing cash at an ATM.",
+            "examples": [
+                "my top up failed",
+                "why did my top-up not go through",
+                "I was charged for taking out cash",
+                "why is there a fee on my ATM withdrawal",
+            ],
+        },
+        {
+            "id": "mortgages",
+            "name": "Mortgages",
+            "description": "Questions about home loans.",
+            "examples": ["can I get a mortgage?", "what are your mortgage rates"],
+        },
     ],
 }
 
@@ -63,16 +86,25 @@ def reviewed(tmp_path_factory, test_config):
     path = folder / "taxonomy.yaml"
     path.write_text(yaml.safe_dump(TAXONOMY, sort_keys=False))
     out = folder / "run"
-    discover(input_path=str(SIX_INTENTS), out_dir=str(out), config_path=str(test_config),
-             overrides={"taxonomy": {"path": str(path)}})
+    discover(
+        input_path=str(SIX_INTENTS),
+        out_dir=str(out),
+        config_path=str(test_config),
+        overrides={"taxonomy": {"path": str(path)}},
+    )
     return path, out
 
 
 def test_contacts_get_reasons_and_reasons_get_counts(reviewed, six_intents):
     _, out = reviewed
     contacts = pd.read_parquet(out / "contacts.parquet").merge(six_intents, on="contact_id")
-    expected = {"card_arrival": "card_arrival", "lost_or_stolen_card": "lost_card", "exchange_rate": "exchange_rate",
-                "top_up_failed": "money_problems", "cash_withdrawal_charge": "money_problems"}
+    expected = {
+        "card_arrival": "card_arrival",
+        "lost_or_stolen_card": "lost_card",
+        "exchange_rate": "exchange_rate",
+        "top_up_failed": "money_problems",
+        "cash_withdrawal_charge": "money_problems",
+    }
     right = contacts["intent"].map(expected) == contacts["reason_id"]
     assert right[contacts["intent"].isin(list(expected))].mean() >= 0.9
     for intent in expected:
@@ -89,7 +121,9 @@ def test_the_run_proposes_what_the_taxonomy_misses(reviewed, six_intents):
     by_cluster = contacts.groupby("cluster_id")["intent"].agg(lambda v: v.value_counts().index[0])
     new = proposals[proposals["kind"] == "new_reason"]
     assert "change_pin" in {by_cluster[c[0]] for c in new["cluster_ids"]}
-    split = proposals[(proposals["kind"] == "split") & proposals["reason_ids"].map(lambda r: list(r) == ["money_problems"])]
+    split = proposals[
+        (proposals["kind"] == "split") & proposals["reason_ids"].map(lambda r: list(r) == ["money_problems"])
+    ]
     assert len(split) == 1
     assert {by_cluster[c] for c in split.iloc[0]["cluster_ids"]} == {"top_up_failed", "cash_withdrawal_charge"}
     assert ["mortgages"] in proposals.loc[proposals["kind"] == "retire", "reason_ids"].map(list).tolist()
@@ -134,8 +168,12 @@ def test_owners_decide_and_the_next_version_is_written(reviewed, tmp_path, test_
     from flows.discover import discover
 
     again = tmp_path / "again"
-    discover(input_path=str(SIX_INTENTS), out_dir=str(again), config_path=str(test_config),
-             overrides={"taxonomy": {"path": str(path)}})
+    discover(
+        input_path=str(SIX_INTENTS),
+        out_dir=str(again),
+        config_path=str(test_config),
+        overrides={"taxonomy": {"path": str(path)}},
+    )
     later = pd.read_parquet(again / "proposals.parquet").set_index("proposal_id")
     assert later.loc[retire, "status"] == "rejected"
     assert not any(list(r) == ["money_problems"] for r in later["reason_ids"])

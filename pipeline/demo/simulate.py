@@ -68,15 +68,17 @@ def simulate(
                     when = when + pd.Timedelta(hours=float(rng.exponential(36)))
                 if when > days[-1] + pd.Timedelta(days=1):
                     break
-                rows.append({
-                    "text": pool[intent][rng.integers(len(pool[intent]))],
-                    "created_at": when,
-                    "customer_id": customer,
-                    "ticket_id": ticket if shared_ticket or touch == 0 else f"{ticket}-{touch}",
-                    "channel": str(rng.choice(["email", "chat", "phone"], p=[0.4, 0.4, 0.2])),
-                    "handle_time_s": float(np.round(rng.lognormal(5.5, 0.5))),
-                    "intent": intent,
-                })
+                rows.append(
+                    {
+                        "text": pool[intent][rng.integers(len(pool[intent]))],
+                        "created_at": when,
+                        "customer_id": customer,
+                        "ticket_id": ticket if shared_ticket or touch == 0 else f"{ticket}-{touch}",
+                        "channel": str(rng.choice(["email", "chat", "phone"], p=[0.4, 0.4, 0.2])),
+                        "handle_time_s": float(np.round(rng.lognormal(5.5, 0.5))),
+                        "intent": intent,
+                    }
+                )
     frame = pd.DataFrame(rows).sort_values("created_at", kind="stable").reset_index(drop=True)
     frame.insert(0, "contact_id", [f"S{i:06d}" for i in range(1, len(frame) + 1)])
     frame["created_at"] = frame["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")

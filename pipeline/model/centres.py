@@ -48,8 +48,12 @@ class ClusterModel:
         return ClusterModel(ids[order], self.centres[order], self.thresholds[order], self.fingerprint, links)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        arrays = {"ids": self.ids, "centres": self.centres, "thresholds": self.thresholds,
-                  "fingerprint": np.array(self.fingerprint)}
+        arrays = {
+            "ids": self.ids,
+            "centres": self.centres,
+            "thresholds": self.thresholds,
+            "fingerprint": np.array(self.fingerprint),
+        }
         return arrays if self.links is None else {**arrays, "links": self.links}
 
     @classmethod
@@ -62,8 +66,12 @@ def fit_cluster_model(vectors: np.ndarray, clustering: Clustering, floor: float,
     """Centres and thresholds of the clusters in `clustering` (its labels are the stable ids)."""
     labels = clustering.labels
     ids, centres = centroids(vectors, labels)
-    thresholds = np.array([
-        max(floor, float(np.percentile(vectors[labels == c] @ centre, _PERCENTILE))) for c, centre in zip(ids, centres)
-    ], dtype=np.float32)
+    thresholds = np.array(
+        [
+            max(floor, float(np.percentile(vectors[labels == c] @ centre, _PERCENTILE)))
+            for c, centre in zip(ids, centres)
+        ],
+        dtype=np.float32,
+    )
     links = clustering.links[np.ix_(ids, ids)] if clustering.links is not None else None
     return ClusterModel(ids.astype(np.int32), centres, thresholds, fingerprint, links)

@@ -236,7 +236,9 @@ def cluster_links(graph: sparse.csr_matrix, labels: np.ndarray, weights: np.ndar
     """Edge weight between each pair of clusters over the smaller cluster's volume (points weighted by contacts)."""
     k = int(labels.max()) + 1 if (labels >= 0).any() else 0
     clustered = np.flatnonzero(labels >= 0)
-    member = sparse.csr_matrix((weights[clustered].astype(float), (labels[clustered], clustered)), shape=(k, len(labels)))
+    member = sparse.csr_matrix(
+        (weights[clustered].astype(float), (labels[clustered], clustered)), shape=(k, len(labels))
+    )
     between = (member @ graph @ member.T).toarray()
     volume = between.sum(axis=1)
     links = between / np.maximum(np.minimum.outer(volume, volume), 1e-12)

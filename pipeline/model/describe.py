@@ -75,9 +75,11 @@ def describe_clusters(
     typical = typical_members(vectors, labels, max(cfg.n_examples, cfg.label_docs))
     names = name_clusters({c: distinct(texts, idx, cfg.label_docs) for c, idx in typical.items()}, keywords)
     ids = sorted(keywords)
-    return pd.DataFrame({
-        "cluster_id": ids,
-        "label": [names[c] for c in ids],
-        "keywords": [keywords[c] for c in ids],
-        "examples": [distinct(texts, typical[c], cfg.n_examples) for c in ids],
-    })
+    return pd.DataFrame(
+        {
+            "cluster_id": ids,
+            "label": [names[c] for c in ids],
+            "keywords": [keywords[c] for c in ids],
+            "examples": [distinct(texts, typical[c], cfg.n_examples) for c in ids],
+        }
+    )

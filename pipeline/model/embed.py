@@ -11,11 +11,11 @@ import hashlib
 import importlib
 import sqlite3
 import threading
+from collections.abc import Iterable, Sequence
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import yaml
@@ -25,6 +25,7 @@ from pipeline.config import EmbeddingConfig
 from pipeline.errors import ModelError
 from pipeline.model.encoders import load_encoder
 from pipeline.runtime import cache_home
+
 
 @dataclass(frozen=True)
 class EmbeddingModelRef:

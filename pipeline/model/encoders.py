@@ -37,16 +37,26 @@ class MeanPoolingEncoder:
     @staticmethod
     def fits(path: Path) -> bool:
         pooling, modules, config = path / "1_Pooling" / "config.json", path / "modules.json", path / "config.json"
-        needed = (pooling, modules, config, path / "sentence_bert_config.json", path / "tokenizer.json",
-                  path / "model.safetensors")
+        needed = (
+            pooling,
+            modules,
+            config,
+            path / "sentence_bert_config.json",
+            path / "tokenizer.json",
+            path / "model.safetensors",
+        )
         if not all(p.is_file() for p in needed):
             return False
         model = json.loads(config.read_text())
         kinds = [m["type"].rsplit(".", 1)[-1] for m in json.loads(modules.read_text())]
         modes = [k for k, v in json.loads(pooling.read_text()).items() if k.startswith("pooling_mode") and v]
-        return (modes == ["pooling_mode_mean_tokens"] and kinds == ["Transformer", "Pooling", "Normalize"]
-                and model.get("model_type") == "bert" and model.get("hidden_act") == "gelu"
-                and model.get("position_embedding_type", "absolute") == "absolute")
+        return (
+            modes == ["pooling_mode_mean_tokens"]
+            and kinds == ["Transformer", "Pooling", "Normalize"]
+            and model.get("model_type") == "bert"
+            and model.get("hidden_act") == "gelu"
+            and model.get("position_embedding_type", "absolute") == "absolute"
+        )
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         import torch
@@ -81,9 +91,11 @@ class MeanPoolingEncoder:
         def dense(x, name):
             return linear(x, w[f"{name}.weight"], w[f"{name}.bias"])
 
-        x = (w[f"{p}embeddings.word_embeddings.weight"][ids]
-             + w[f"{p}embeddings.position_embeddings.weight"][torch.arange(ids.shape[1])]
-             + w[f"{p}embeddings.token_type_embeddings.weight"][0])
+        x = (
+            w[f"{p}embeddings.word_embeddings.weight"][ids]
+            + w[f"{p}embeddings.position_embeddings.weight"][torch.arange(ids.shape[1])]
+            + w[f"{p}embeddings.token_type_embeddings.weight"][0]
+        )
         x = norm(x, f"{p}embeddings.LayerNorm")
         batch, length, width = x.shape
         attend = mask.bool()[:, None, None, :]  # (batch, 1, 1, length): padding is never attended to
@@ -94,10 +106,14 @@ class MeanPoolingEncoder:
         for layer in range(self.layers):
             name = f"{p}encoder.layer.{layer}"
             q, k, v = (heads(dense(x, f"{name}.attention.self.{part}")) for part in ("query", "key", "value"))
-            context = scaled_dot_product_attention(q, k, v, attn_mask=attend).transpose(1, 2).reshape(batch, length, width)
+            context = (
+                scaled_dot_product_attention(q, k, v, attn_mask=attend).transpose(1, 2).reshape(batch, length, width)
+            )
             x = norm(dense(context, f"{name}.attention.output.dense") + x, f"{name}.attention.output.LayerNorm")
-            x = norm(dense(gelu(dense(x, f"{name}.intermediate.dense")), f"{name}.output.dense") + x,
-                     f"{name}.output.LayerNorm")
+            x = norm(
+                dense(gelu(dense(x, f"{name}.intermediate.dense")), f"{name}.output.dense") + x,
+                f"{name}.output.LayerNorm",
+            )
         return x
 
 

@@ -36,8 +36,15 @@ def stable_ids(
     sizes = np.bincount(labels[labels >= 0], minlength=k)
     if previous is None or len(previous.ids) == 0:
         mapping = {c: c for c in range(k)}
-        lineage = pd.DataFrame({"previous_cluster_id": pd.array([pd.NA] * k, dtype="Int64"), "cluster_id": range(k),
-                                "relation": "born", "shared_contacts": 0, "similarity": np.nan})
+        lineage = pd.DataFrame(
+            {
+                "previous_cluster_id": pd.array([pd.NA] * k, dtype="Int64"),
+                "cluster_id": range(k),
+                "relation": "born",
+                "shared_contacts": 0,
+                "similarity": np.nan,
+            }
+        )
         return mapping, lineage, max(k, previous.next_id if previous else 0)
     old_ids = previous.ids
     # contacts per (old, new) pair, over contacts in both runs
@@ -57,8 +64,11 @@ def stable_ids(
     similarity = previous.centres @ centres.T if k else np.zeros((len(old_ids), 0))
     # where neither cluster shares any contact with the other run (a new period), only the centres can tell
     by_centre = (old_size[:, None] == 0) & (new_size[None, :] == 0)
-    score = np.where(by_centre, np.where(similarity >= MIN_CENTRE_SIMILARITY, similarity, 0.0),
-                     np.where(jaccard >= MIN_JACCARD, jaccard, 0.0))
+    score = np.where(
+        by_centre,
+        np.where(similarity >= MIN_CENTRE_SIMILARITY, similarity, 0.0),
+        np.where(jaccard >= MIN_JACCARD, jaccard, 0.0),
+    )
     rows, cols = linear_sum_assignment(-score) if k else (np.array([], int), np.array([], int))
     mapping = {int(c): int(old_ids[r]) for r, c in zip(rows, cols) if score[r, c] > 0}
     next_id = previous.next_id
@@ -88,6 +98,8 @@ def _lineage(old_ids, mapping, shared, similarity, old_size, new_size) -> pd.Dat
             rows.append((None, stable, "born", 0, np.nan))
     kept = {r[0] for r in rows if r[0] is not None}
     rows += [(int(old_ids[i]), None, "died", 0, np.nan) for i in range(len(old_ids)) if int(old_ids[i]) not in kept]
-    frame = pd.DataFrame(rows, columns=["previous_cluster_id", "cluster_id", "relation", "shared_contacts", "similarity"])
+    frame = pd.DataFrame(
+        rows, columns=["previous_cluster_id", "cluster_id", "relation", "shared_contacts", "similarity"]
+    )
     frame[["previous_cluster_id", "cluster_id"]] = frame[["previous_cluster_id", "cluster_id"]].astype("Int64")
     return frame

@@ -17,8 +17,33 @@ from spacy.tokens import Doc, Token
 
 # Verbs that carry no reason on their own ("I want to ...", "can you help ...").
 LIGHT_VERBS = {
-    "be", "have", "do", "want", "need", "like", "know", "think", "help", "please", "let", "try", "seem", "see",
-    "say", "tell", "go", "wonder", "mean", "look", "would", "could", "can", "will", "may", "must", "should",
+    "be",
+    "have",
+    "do",
+    "want",
+    "need",
+    "like",
+    "know",
+    "think",
+    "help",
+    "please",
+    "let",
+    "try",
+    "seem",
+    "see",
+    "say",
+    "tell",
+    "go",
+    "wonder",
+    "mean",
+    "look",
+    "would",
+    "could",
+    "can",
+    "will",
+    "may",
+    "must",
+    "should",
 }
 _NOUNISH = {"NOUN", "PROPN"}
 _MAX_WORDS = 5
@@ -54,7 +79,9 @@ def candidate_phrases(doc: Doc) -> set[str]:
         children = list(tok.children)
         negated = any(c.dep_ == "neg" for c in children)
         objects = [c for c in children if c.dep_ in ("dobj", "attr") and c.pos_ in _NOUNISH]
-        objects += [g for c in children if c.dep_ == "prep" for g in c.children if g.dep_ == "pobj" and g.pos_ in _NOUNISH][:1]
+        objects += [
+            g for c in children if c.dep_ == "prep" for g in c.children if g.dep_ == "pobj" and g.pos_ in _NOUNISH
+        ][:1]
         subjects = [c for c in children if c.dep_ in ("nsubj", "nsubjpass") and c.pos_ in _NOUNISH]
         for obj in objects:
             found.add(f"{'not ' if negated else ''}{verb} {_noun_phrase(obj)}")
@@ -65,7 +92,9 @@ def candidate_phrases(doc: Doc) -> set[str]:
     return {p for p in found if 1 <= len(p.split()) <= _MAX_WORDS}
 
 
-def name_clusters(samples: dict[int, list[str]], keywords: dict[int, list[str]], batch_size: int = 128) -> dict[int, str]:
+def name_clusters(
+    samples: dict[int, list[str]], keywords: dict[int, list[str]], batch_size: int = 128
+) -> dict[int, str]:
     """One name per cluster from its typical texts; falls back to keywords where no phrase stands out."""
     nlp = phrase_nlp()
     order = [(c, t) for c, texts in samples.items() for t in texts]

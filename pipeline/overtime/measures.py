@@ -27,7 +27,10 @@ class OverTime:
 
 
 def over_time(
-    contacts: pd.DataFrame, volume: pd.DataFrame | None, taxonomy: Taxonomy | None, cluster_names: dict[int, str],
+    contacts: pd.DataFrame,
+    volume: pd.DataFrame | None,
+    taxonomy: Taxonomy | None,
+    cluster_names: dict[int, str],
     cfg: Config,
 ) -> OverTime:
     """`contacts` needs `cluster_id`, `reason_id`, `issue_id`, `created_at`, `handle_time_s`."""
@@ -39,14 +42,20 @@ def over_time(
     reason_trends = trends(contacts[contacts["reason_id"].notna()], "reason_id", volume, cfg.trends)
     if len(ranking):
         ranking["trend"] = [
-            reason_trends["trend"].get(r.reason_id) if r.reason_id is not None else cluster_trends["trend"].get(r.cluster_id)
+            reason_trends["trend"].get(r.reason_id)
+            if r.reason_id is not None
+            else cluster_trends["trend"].get(r.cluster_id)
             for r in ranking.itertuples()
         ]
     index = pd.DataFrame()
     if volume is not None:
         top = ranking.head(cfg.ranking.index_reasons)
-        groups = {_scope(r): (contacts["reason_id"] == r.reason_id) if r.reason_id is not None
-                  else (contacts["cluster_id"] == r.cluster_id) for r in top.itertuples()}
+        groups = {
+            _scope(r): (contacts["reason_id"] == r.reason_id)
+            if r.reason_id is not None
+            else (contacts["cluster_id"] == r.cluster_id)
+            for r in top.itertuples()
+        }
         index = touch_index(contacts, volume, groups)
         meta = {_scope(r): (r.reason_id, r.cluster_id, r.name) for r in top.itertuples()}
         index["reason_id"] = index["scope"].map(lambda s: meta.get(s, (None,))[0])

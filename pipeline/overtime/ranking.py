@@ -25,8 +25,12 @@ def unmatched_clusters(contacts: pd.DataFrame, has_taxonomy: bool, min_share: fl
 
 
 def rank_causes(
-    contacts: pd.DataFrame, names: dict[str, str], cluster_names: dict[int, str], ranked_reasons: list[str],
-    cfg: RankingConfig, has_taxonomy: bool,
+    contacts: pd.DataFrame,
+    names: dict[str, str],
+    cluster_names: dict[int, str],
+    ranked_reasons: list[str],
+    cfg: RankingConfig,
+    has_taxonomy: bool,
 ) -> pd.DataFrame:
     """`contacts` needs `reason_id`, `cluster_id`, `issue_id`, `handle_time_s`; `ranked_reasons`: reason ids to rank."""
     by_reason = touch_stats(contacts[contacts["reason_id"].isin(ranked_reasons)], "reason_id")
@@ -34,10 +38,14 @@ def rank_causes(
     loose = contacts[contacts["cluster_id"].isin(unmatched) & (contacts["reason_id"].isna() | (not has_taxonomy))]
     by_cluster = touch_stats(loose, "cluster_id")
     rows = [
-        by_reason.assign(reason_id=by_reason.index.astype(str), cluster_id=pd.NA,
-                         name=[names.get(r, r) for r in by_reason.index]),
-        by_cluster.assign(reason_id=None, cluster_id=by_cluster.index.astype("int64"),
-                          name=[cluster_names.get(int(c), f"cluster {c}") for c in by_cluster.index]),
+        by_reason.assign(
+            reason_id=by_reason.index.astype(str), cluster_id=pd.NA, name=[names.get(r, r) for r in by_reason.index]
+        ),
+        by_cluster.assign(
+            reason_id=None,
+            cluster_id=by_cluster.index.astype("int64"),
+            name=[cluster_names.get(int(c), f"cluster {c}") for c in by_cluster.index],
+        ),
     ]
     rows = [r.reset_index(drop=True) for r in rows if len(r)]
     if not rows:
@@ -66,8 +74,10 @@ def _score(table: pd.DataFrame, cfg: RankingConfig) -> pd.Series:
 
 
 def _why(row, cfg: RankingConfig) -> str:
-    text = (f"{row.total_touches:,.0f} touches from {row.issues:,} issues ({row.touches_per_issue:.2f} per issue, "
-            f"{row.repeat_contact_rate:.0%} repeat contacts)")
+    text = (
+        f"{row.total_touches:,.0f} touches from {row.issues:,} issues ({row.touches_per_issue:.2f} per issue, "
+        f"{row.repeat_contact_rate:.0%} repeat contacts)"
+    )
     if cfg.score == "handle_time" and pd.notna(row.handle_time_s):
         text = f"{row.handle_time_s / 3600:,.1f} agent hours; " + text
     elif cfg.score == "weighted":

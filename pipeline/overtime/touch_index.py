@@ -31,7 +31,9 @@ def touch_index(contacts: pd.DataFrame, volume: pd.DataFrame, groups: dict[str, 
     vol = volume.set_index("week")["volume"].reindex(index)
     out = []
     for scope, mask in {"overall": pd.Series(True, index=contacts.index), **groups}.items():
-        counts = weeks[mask.reindex(timed.index, fill_value=False).to_numpy()].value_counts().reindex(index, fill_value=0)
+        counts = (
+            weeks[mask.reindex(timed.index, fill_value=False).to_numpy()].value_counts().reindex(index, fill_value=0)
+        )
         frame = pd.DataFrame({"week": index, "scope": scope, "contacts": counts.to_numpy(), "volume": vol.to_numpy()})
         frame["per_1000"] = 1000 * frame["contacts"] / frame["volume"].where(frame["volume"] > 0)
         both = frame["volume"].notna()
@@ -65,8 +67,13 @@ def chart(index: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 4.8), dpi=110)
     for name, frame in index.groupby("name", sort=False):
         overall = (frame["scope"] == "overall").all()
-        ax.plot(pd.to_datetime(frame["week"]), frame["rolling_6w"], linewidth=2.6 if overall else 1.2,
-                color="black" if overall else None, label=str(name)[:40])
+        ax.plot(
+            pd.to_datetime(frame["week"]),
+            frame["rolling_6w"],
+            linewidth=2.6 if overall else 1.2,
+            color="black" if overall else None,
+            label=str(name)[:40],
+        )
     ax.set_title("Touch index: contacts per 1,000 units of volume, rolling 6 weeks")
     ax.set_ylabel("contacts per 1,000")
     ax.grid(alpha=0.3)

@@ -37,7 +37,9 @@ def issues(contacts: pd.DataFrame, window_days: float) -> pd.DataFrame:
     same = (timed["customer_id"].to_numpy()[1:] == timed["customer_id"].to_numpy()[:-1]) & (
         timed["_topic"].to_numpy()[1:] == timed["_topic"].to_numpy()[:-1]
     )
-    close = np.diff(timed["created_at"].to_numpy(dtype="datetime64[ns]")) <= np.timedelta64(int(window_days * 86400), "s")
+    close = np.diff(timed["created_at"].to_numpy(dtype="datetime64[ns]")) <= np.timedelta64(
+        int(window_days * 86400), "s"
+    )
     chained = np.flatnonzero(same & close)
     edges.append((timed["_pos"].to_numpy()[chained], timed["_pos"].to_numpy()[chained + 1]))
     rows = np.concatenate([a for a, _ in edges]) if edges else np.array([], int)

@@ -36,8 +36,12 @@ def exposures(bounds, volume: pd.DataFrame | None, cfg: TrendsConfig) -> tuple[f
     start, recent, end = bounds
     if volume is None or volume.empty:
         return float(cfg.baseline_days), float(cfg.recent_days)
-    daily = pd.Series(np.repeat(volume["volume"].to_numpy() / 7.0, 7),
-                      index=pd.DatetimeIndex([pd.Timestamp(w) + pd.Timedelta(days=d) for w in volume["week"] for d in range(7)], tz="UTC"))
+    daily = pd.Series(
+        np.repeat(volume["volume"].to_numpy() / 7.0, 7),
+        index=pd.DatetimeIndex(
+            [pd.Timestamp(w) + pd.Timedelta(days=d) for w in volume["week"] for d in range(7)], tz="UTC"
+        ),
+    )
     base = daily[(daily.index > start) & (daily.index <= recent)].sum()
     now = daily[(daily.index > recent) & (daily.index <= end)].sum()
     if base <= 0 or now <= 0:
@@ -62,7 +66,9 @@ def trends(contacts: pd.DataFrame, by: str, volume: pd.DataFrame | None, cfg: Tr
     p = np.array([binomtest(int(k), int(k + b), share).pvalue if k + b else 1.0 for k, b in zip(now, base)])
     q = false_discovery_control(p) if len(p) else p
     ratio = (now / e_now) / (base / e_base).replace(0, np.nan)
-    out = pd.DataFrame({"baseline_contacts": base, "recent_contacts": now, "rate_ratio": ratio, "p_value": p, "q_value": q})
+    out = pd.DataFrame(
+        {"baseline_contacts": base, "recent_contacts": now, "rate_ratio": ratio, "p_value": p, "q_value": q}
+    )
     significant = out["q_value"] <= cfg.false_discovery_rate
     out["trend"] = np.select(
         [

@@ -27,8 +27,9 @@ def contacts_from_table(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -
 
     Extra column: `row`, the source row number.
     """
-    report = InputReport(file=str(path), rows=len(raw), text_column=cfg.columns.text,
-                         warnings=list(raw.attrs.get("warnings", [])))
+    report = InputReport(
+        file=str(path), rows=len(raw), text_column=cfg.columns.text, warnings=list(raw.attrs.get("warnings", []))
+    )
     frame = _map_columns(raw, cfg, path)
     frame.insert(0, "row", pd.RangeIndex(1, len(frame) + 1))
     _check_ids(frame, cfg, path, report)
@@ -75,12 +76,20 @@ def check_column(raw: pd.DataFrame, column: str, path: str | Path, text: bool) -
     may hold JSON objects or lists (they would be read as their printed form)."""
     dtype = raw[column].dtype
     if text and not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
-        raise InputError(f"holds {dtype} values, not text", file=str(path), column=column,
-                         hint="export the column as text (string), or name the right column")
+        raise InputError(
+            f"holds {dtype} values, not text",
+            file=str(path),
+            column=column,
+            hint="export the column as text (string), or name the right column",
+        )
     rows = raw.attrs.get("nested", {}).get(column)
     if rows:
-        raise InputError(f"holds a JSON object or list, not text ({len(rows)} row(s): {list_rows(rows)})",
-                         file=str(path), row=rows[0], column=column)
+        raise InputError(
+            f"holds a JSON object or list, not text ({len(rows)} row(s): {list_rows(rows)})",
+            file=str(path),
+            row=rows[0],
+            column=column,
+        )
 
 
 def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: str | Path, report: InputReport) -> None:
@@ -112,7 +121,9 @@ def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: str | Path, report: 
             hint="each contact needs its own id; set input.on_duplicate_id: keep_first to keep the first of each",
         )
     report.duplicates_dropped = int(dup.sum())
-    report.warnings.append(f"kept the first of each repeated contact id, dropped {int(dup.sum())} row(s): {'; '.join(examples)}")
+    report.warnings.append(
+        f"kept the first of each repeated contact id, dropped {int(dup.sum())} row(s): {'; '.join(examples)}"
+    )
     frame.drop(index=frame.index[dup], inplace=True)
 
 
@@ -128,10 +139,34 @@ OPTIONAL_USES = {
 }
 # column names that often hold a field under another name: suggested, never used without being asked
 _LIKELY = {
-    "created_at": ("date", "created", "created_on", "opened", "opened_at", "opened_on", "timestamp", "time",
-                   "datetime", "submitted_at", "received_at", "start_time", "started_at"),
-    "customer_id": ("customer", "cust_id", "cust_no", "customer_no", "customer_number", "client_id", "client",
-                    "user_id", "account_id", "requester_id", "member_id"),
+    "created_at": (
+        "date",
+        "created",
+        "created_on",
+        "opened",
+        "opened_at",
+        "opened_on",
+        "timestamp",
+        "time",
+        "datetime",
+        "submitted_at",
+        "received_at",
+        "start_time",
+        "started_at",
+    ),
+    "customer_id": (
+        "customer",
+        "cust_id",
+        "cust_no",
+        "customer_no",
+        "customer_number",
+        "client_id",
+        "client",
+        "user_id",
+        "account_id",
+        "requester_id",
+        "member_id",
+    ),
     "ticket_id": ("ticket", "ticket_no", "ticket_number", "case", "case_id", "case_number", "incident_id"),
     "channel": ("source", "via", "medium", "contact_channel"),
     "reason": ("category", "contact_reason", "disposition", "topic", "intent", "label", "reason_code"),
@@ -149,16 +184,19 @@ def describe_columns(found: Iterable[str], mapping: dict[str, str], report: Inpu
     optional = [f for f in mapping if f in OPTIONAL_USES]
     missing = [f for f in optional if f not in used or f not in report.optional_columns]
     unused = [c for c in found if c not in used.values()]
-    read = ", ".join((f"{f} <- '{c}'" if f != c else f) + ("" if f not in optional or f not in missing else " (empty)")
-                     for f, c in used.items())
+    read = ", ".join(
+        (f"{f} <- '{c}'" if f != c else f) + ("" if f not in optional or f not in missing else " (empty)")
+        for f, c in used.items()
+    )
     parts = [f"columns read: {read}"]
     if missing:
         parts.append("not found: " + "; ".join(f"{f} (off: {OPTIONAL_USES[f]})" for f in missing))
     if unused:
         parts.append(f"columns not used: {', '.join(unused)}")
     report.columns = ". ".join(parts)
-    suggestions = [f"--column {f}={c}" for f in missing for c in unused
-                   if c.lower().replace(" ", "_") in _LIKELY.get(f, ())]
+    suggestions = [
+        f"--column {f}={c}" for f in missing for c in unused if c.lower().replace(" ", "_") in _LIKELY.get(f, ())
+    ]
     if suggestions:
         report.warnings.append(
             f"optional fields not found: {', '.join(missing)}; the file has columns that may hold them: map them "
@@ -166,11 +204,14 @@ def describe_columns(found: Iterable[str], mapping: dict[str, str], report: Inpu
         )
 
 
-def parse_times(frame: pd.DataFrame, field: str, column: str, report: InputReport, date_format: str | None) -> pd.Series:
+def parse_times(
+    frame: pd.DataFrame, field: str, column: str, report: InputReport, date_format: str | None
+) -> pd.Series:
     """`frame[field]` as UTC times, one format for the whole column (`pipeline.read.dates`); values that are not
     dates in it are left empty and reported with their rows under the input's `column` name."""
-    parsed, warnings = parse_dates(frame[field], file=report.file, column=column, rows=frame["row"].to_numpy(),
-                                   date_format=date_format)
+    parsed, warnings = parse_dates(
+        frame[field], file=report.file, column=column, rows=frame["row"].to_numpy(), date_format=date_format
+    )
     report.warnings += warnings
     return parsed
 

@@ -281,15 +281,19 @@ def _infer(texts, groups, rows, file, column) -> tuple[np.ndarray, str]:
         planned = [group for group in epochs if group[0].epoch == unit]
     else:
         planned = [group for group in planned if not group[0].epoch]
-    readings = {i: (_read(plan, chars, True), _read(plan, chars, False))
-                for i, (plan, _, chars) in enumerate(planned) if plan.open_order}
+    readings = {
+        i: (_read(plan, chars, True), _read(plan, chars, False))
+        for i, (plan, _, chars) in enumerate(planned)
+        if plan.open_order
+    }
     dayfirst = _order(planned, readings, texts, rows, file, column)
     ns = np.full(len(texts), _NAT)
     for i, (plan, members, chars) in enumerate(planned):
         ns[members] = readings[i][0 if dayfirst else 1] if i in readings else _read(plan, chars, True)
     by_size = sorted(planned, key=lambda group: -len(group[1]))  # formats that read something, most used first
-    formats = list(dict.fromkeys(plan.formats[0 if dayfirst else 1] for plan, members, _ in by_size
-                                 if (ns[members] != _NAT).any()))
+    formats = list(
+        dict.fromkeys(plan.formats[0 if dayfirst else 1] for plan, members, _ in by_size if (ns[members] != _NAT).any())
+    )
     return ns, " or ".join(formats[:3]) + (" ..." if len(formats) > 3 else "")
 
 

@@ -86,15 +86,18 @@ def _decode(location: str, encoding: str) -> str:
         try:
             data = gzip.decompress(data)
         except (EOFError, OSError, zlib.error) as exc:
-            raise InputError(f"is not a whole gzip file ({exc}): it may have been cut off while copying",
-                             file=location, hint="copy or export it again") from None
+            raise InputError(
+                f"is not a whole gzip file ({exc}): it may have been cut off while copying",
+                file=location,
+                hint="copy or export it again",
+            ) from None
     codec = "utf-8-sig" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else encoding
     try:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(
-            f"bytes at line {line} (byte {exc.start}) are not valid {encoding}: {data[exc.start:exc.end]!r}",
+            f"bytes at line {line} (byte {exc.start}) are not valid {encoding}: {data[exc.start : exc.end]!r}",
             file=location,
             hint="re-export the file as UTF-8, or set input.encoding in your config (e.g. latin-1)",
         ) from None
@@ -150,7 +153,8 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
     frame.attrs["nested"] = nested
     frame.attrs["warnings"] = [
         f"{len(rows)} value(s) of '{column}' held an escaped half of a character pair (not valid Unicode), "
-        f"replaced by U+FFFD (rows {list_rows(rows)})" for column, rows in broken.items()
+        f"replaced by U+FFFD (rows {list_rows(rows)})"
+        for column, rows in broken.items()
     ]
     return frame
 

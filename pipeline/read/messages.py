@@ -29,7 +29,9 @@ def is_messages(raw: pd.DataFrame, cfg: InputConfig) -> bool:
     )
 
 
-def conversations(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, InputReport]:
+def conversations(
+    raw: pd.DataFrame, cfg: InputConfig, path: str | Path
+) -> tuple[pd.DataFrame, pd.DataFrame, InputReport]:
     """(contacts, turns, report): one contact per conversation in the canonical layout plus conversation columns,
     and its customer turns (`contact`: position of the contact, `text`, `echo`: repeats an agent or bot,
     `answers_name`: follows an agent or bot turn that asked the customer's name)."""
@@ -44,8 +46,13 @@ def conversations(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> tupl
                 hint=f"map it with input.messages.columns.{name} in your config, or use --input-kind contacts",
             )
         check_column(raw, source, path, text=name == "text")
-    report = InputReport(file=str(path), kind="messages", rows=len(raw), text_column=columns.text,
-                         warnings=list(raw.attrs.get("warnings", [])))
+    report = InputReport(
+        file=str(path),
+        kind="messages",
+        rows=len(raw),
+        text_column=columns.text,
+        warnings=list(raw.attrs.get("warnings", [])),
+    )
     frame = pd.DataFrame({"row": np.arange(1, len(raw) + 1)})
     for name in ("conversation_id", "role", "text", "sent_at", "customer_id", "channel"):
         source = getattr(columns, name)
@@ -53,8 +60,12 @@ def conversations(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> tupl
     missing = frame["conversation_id"].isna()
     if missing.any():
         rows = frame.loc[missing, "row"].tolist()
-        raise InputError(f"{len(rows)} message(s) have no conversation id: rows {list_rows(rows)}",
-                         file=str(path), row=rows[0], column=columns.conversation_id)
+        raise InputError(
+            f"{len(rows)} message(s) have no conversation id: rows {list_rows(rows)}",
+            file=str(path),
+            row=rows[0],
+            column=columns.conversation_id,
+        )
     frame["conversation_id"] = frame["conversation_id"].astype(str).str.strip()
     frame["text"] = frame["text"].fillna("").astype(str)
     frame["role"] = _roles(frame, cfg, report, columns.role)
@@ -68,8 +79,14 @@ def conversations(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> tupl
         asked_name = False  # the turn before asked the customer's name: a bare name may answer it
         for role, text in zip(messages["role"], messages["text"]):
             if role == "customer":
-                turns.append({"contact": position, "text": text, "echo": _key(text) in said_by_others,
-                              "answers_name": asked_name})
+                turns.append(
+                    {
+                        "contact": position,
+                        "text": text,
+                        "echo": _key(text) in said_by_others,
+                        "answers_name": asked_name,
+                    }
+                )
             else:
                 said_by_others.add(_key(text))
             asked_name = role != "customer" and asks_for_name(text)

@@ -35,7 +35,6 @@ class InputReport:
         return asdict(self)
 
 
-
 def list_rows(rows: list[int]) -> str:
     shown = ", ".join(str(r) for r in rows[:SHOWN])
     return shown + (f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else "")

@@ -19,16 +19,25 @@ def load_volume(path: str | Path, date_format: str | None = None) -> pd.DataFram
     raw = read_table(path)
     missing = [c for c in ("date", "volume") if c not in raw.columns]
     if missing:
-        raise InputError(f"volume needs columns date and volume; missing {', '.join(missing)} "
-                         f"(columns found: {', '.join(map(str, raw.columns))})", file=str(path), column=missing[0])
-    dates, _ = parse_dates(raw["date"], file=str(path), column="date", rows=np.arange(1, len(raw) + 1),
-                           date_format=date_format)
+        raise InputError(
+            f"volume needs columns date and volume; missing {', '.join(missing)} "
+            f"(columns found: {', '.join(map(str, raw.columns))})",
+            file=str(path),
+            column=missing[0],
+        )
+    dates, _ = parse_dates(
+        raw["date"], file=str(path), column="date", rows=np.arange(1, len(raw) + 1), date_format=date_format
+    )
     volume = pd.to_numeric(raw["volume"], errors="coerce")
     bad = dates.isna() | volume.isna() | (volume < 0)
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
-        raise InputError(f"{len(rows)} row(s) have no date or no non-negative volume: rows {list_rows(rows)}",
-                         file=str(path), row=rows[0], column="date" if dates.isna().any() else "volume")
+        raise InputError(
+            f"{len(rows)} row(s) have no date or no non-negative volume: rows {list_rows(rows)}",
+            file=str(path),
+            row=rows[0],
+            column="date" if dates.isna().any() else "volume",
+        )
     weeks = week_start(dates)
     return pd.DataFrame({"week": weeks, "volume": volume.to_numpy()}).groupby("week", as_index=False)["volume"].sum()
 

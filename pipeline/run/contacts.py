@@ -28,8 +28,13 @@ def join_contacts(prepared: pd.DataFrame, placement: Clustering, duplicates: pd.
     """`prepared` with each contact's cluster and duplicate group (`placement` covers every contact), and the
     reason columns empty until `with_reasons` fills them."""
     return prepared.assign(
-        cluster_id=placement.labels, probability=placement.probabilities, was_noise=placement.was_noise,
-        duplicate_group=duplicates.to_numpy(), reason_id=None, reason_score=np.nan, text_reason_id=None,
+        cluster_id=placement.labels,
+        probability=placement.probabilities,
+        was_noise=placement.was_noise,
+        duplicate_group=duplicates.to_numpy(),
+        reason_id=None,
+        reason_score=np.nan,
+        text_reason_id=None,
     ).astype({"reason_id": object, "text_reason_id": object, "reason_score": float})
 
 

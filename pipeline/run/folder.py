@@ -21,12 +21,12 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 import duckdb
 import numpy as np
@@ -37,10 +37,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline import __version__
 from pipeline.errors import OutputError
+from pipeline.faults import checkpoint, exchange_unavailable
 from pipeline.model.centres import ClusterModel
 from pipeline.model.lineage import PreviousClusters
 from pipeline.run.schemas import TABLES
-from pipeline.faults import checkpoint, exchange_unavailable
 from pipeline.runtime import cache_home
 
 MANIFEST = "run.json"
@@ -163,22 +163,32 @@ def write_run(
             checkpoint(f"table:{name}")
         with duckdb.connect(str(staging / DATABASE)) as db:
             for name in tables:
-                db.execute(f'CREATE TABLE "{name}" AS SELECT * FROM read_parquet(?)', [str(staging / f"{name}.parquet")])
+                db.execute(
+                    f'CREATE TABLE "{name}" AS SELECT * FROM read_parquet(?)', [str(staging / f"{name}.parquet")]
+                )
         checkpoint("duckdb")
         if extra is not None:
             extra(staging)
             checkpoint("extras")
         files = sorted(_files_in(staging) | {MANIFEST})
-        written = manifest.model_copy(update={"format": FORMAT, "format_version": FORMAT_VERSION,
-                                              "touchless_version": __version__, "written_at": _now(), "files": files})
+        written = manifest.model_copy(
+            update={
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "touchless_version": __version__,
+                "written_at": _now(),
+                "files": files,
+            }
+        )
         (staging / MANIFEST).write_text(written.model_dump_json(indent=2))
         checkpoint("manifest")
         _sync_tree(staging)
         _swap(staging, out_dir)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise OutputError(f"the disk is full while writing {out_dir}: nothing was changed there; free some space "
-                              "and run again") from None
+            raise OutputError(
+                f"the disk is full while writing {out_dir}: nothing was changed there; free some space and run again"
+            ) from None
         raise
     finally:
         if staging.exists():
@@ -217,8 +227,10 @@ def read_manifest(out_dir: Path) -> Manifest | None:
     if not isinstance(data.get("format_version"), int):
         return None
     if data["format_version"] > FORMAT_VERSION:
-        raise OutputError(f"{out_dir} was written by a newer touchless (run format {data['format_version']}); "
-                          "upgrade touchless to read it")
+        raise OutputError(
+            f"{out_dir} was written by a newer touchless (run format {data['format_version']}); "
+            "upgrade touchless to read it"
+        )
     try:
         return Manifest.model_validate(data)
     except ValidationError:
@@ -275,14 +287,18 @@ class Run:
         sources = None
         if (folder / SOURCES).is_file():
             table = pq.read_table(folder / SOURCES)
-            sources = pd.Series(table["source_hash"].to_numpy(zero_copy_only=False),
-                                index=table["contact_id"].to_numpy(zero_copy_only=False))
+            sources = pd.Series(
+                table["source_hash"].to_numpy(zero_copy_only=False),
+                index=table["contact_id"].to_numpy(zero_copy_only=False),
+            )
         return cls(manifest, _Tables(folder), model, sources)
 
     def frame(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         """One table as a pandas frame (only `columns`, when given)."""
         if name not in self.tables:
-            raise OutputError(f"this run holds no {name} table: it was written by an older touchless; run discover again")
+            raise OutputError(
+                f"this run holds no {name} table: it was written by an older touchless; run discover again"
+            )
         table = self.tables[name]
         return (table.select(columns) if columns else table).to_pandas()
 
@@ -298,8 +314,12 @@ class Run:
         if self.cluster_model is None or self.cluster_model.fingerprint != fingerprint:
             return None
         members = self.frame("contacts", ["contact_id", "cluster_id"])
-        return PreviousClusters(self.cluster_model.ids, self.cluster_model.centres,
-                                members[members["cluster_id"] >= 0], self.manifest.next_cluster_id)
+        return PreviousClusters(
+            self.cluster_model.ids,
+            self.cluster_model.centres,
+            members[members["cluster_id"] >= 0],
+            self.manifest.next_cluster_id,
+        )
 
     def save(self, out_dir: Path) -> Manifest:
         def extras(folder: Path) -> None:
@@ -308,9 +328,15 @@ class Run:
                 np.savez(folder / MODEL, **self.cluster_model.arrays())
             if self.sources is not None:
                 (folder / SOURCES).parent.mkdir(parents=True, exist_ok=True)
-                pq.write_table(pa.table({"contact_id": pa.array(self.sources.index.astype(str), pa.string()),
-                                         "source_hash": pa.array(self.sources.to_numpy(), pa.string())}),
-                               folder / SOURCES)
+                pq.write_table(
+                    pa.table(
+                        {
+                            "contact_id": pa.array(self.sources.index.astype(str), pa.string()),
+                            "source_hash": pa.array(self.sources.to_numpy(), pa.string()),
+                        }
+                    ),
+                    folder / SOURCES,
+                )
             if self.review is not None:
                 (folder / REVIEW).write_text(self.review, encoding="utf-8")
             if self.chart is not None:
@@ -490,4 +516,4 @@ def _recover(out_dir: Path) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

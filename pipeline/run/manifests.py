@@ -14,26 +14,57 @@ from pipeline.run.refresh import Context
 from pipeline.taxonomy.reasons import Reading
 
 
-def discover_manifest(input_path: str, volume_path: str | None, cfg: Config, context: Context, report: InputReport,
-                      reading: Reading | None, fingerprint: str, next_id: int, contacts: pd.DataFrame) -> Manifest:
+def discover_manifest(
+    input_path: str,
+    volume_path: str | None,
+    cfg: Config,
+    context: Context,
+    report: InputReport,
+    reading: Reading | None,
+    fingerprint: str,
+    next_id: int,
+    contacts: pd.DataFrame,
+) -> Manifest:
     return Manifest(
-        kind="discover", input=where(input_path), input_sha256=file_sha256(input_path), contacts=len(contacts),
-        volume=where(volume_path), **_taxonomy(cfg, context, reading),
-        embedding=EmbeddingInfo(model=cfg.embedding.model, fingerprint=fingerprint), next_cluster_id=next_id,
-        watermark=watermark(contacts), config=cfg.model_dump(mode="json"), report=report.as_dict(),
+        kind="discover",
+        input=where(input_path),
+        input_sha256=file_sha256(input_path),
+        contacts=len(contacts),
+        volume=where(volume_path),
+        **_taxonomy(cfg, context, reading),
+        embedding=EmbeddingInfo(model=cfg.embedding.model, fingerprint=fingerprint),
+        next_cluster_id=next_id,
+        watermark=watermark(contacts),
+        config=cfg.model_dump(mode="json"),
+        report=report.as_dict(),
     )
 
 
-def assign_manifest(previous: Manifest, input_path: str, volume_path: str | None, cfg: Config, context: Context,
-                    report: InputReport, reread: Reading | None, contacts: pd.DataFrame) -> Manifest:
+def assign_manifest(
+    previous: Manifest,
+    input_path: str,
+    volume_path: str | None,
+    cfg: Config,
+    context: Context,
+    report: InputReport,
+    reread: Reading | None,
+    contacts: pd.DataFrame,
+) -> Manifest:
     """The run's manifest after `assign`: what discover read stays; what this day read is added. `reread`: every
     contact's reasons, read again with a changed taxonomy, which the manifest then names."""
     taxonomy = _taxonomy(cfg, context, reread) if reread is not None else {}
-    return previous.model_copy(update={
-        "kind": "assign", "assigned_input": where(input_path), "assigned_input_sha256": file_sha256(input_path),
-        "contacts": len(contacts), "volume": where(volume_path), "watermark": watermark(contacts),
-        "assign_report": report.as_dict(), **taxonomy,
-    })
+    return previous.model_copy(
+        update={
+            "kind": "assign",
+            "assigned_input": where(input_path),
+            "assigned_input_sha256": file_sha256(input_path),
+            "contacts": len(contacts),
+            "volume": where(volume_path),
+            "watermark": watermark(contacts),
+            "assign_report": report.as_dict(),
+            **taxonomy,
+        }
+    )
 
 
 def taxonomy_changed(manifest: Manifest, context: Context) -> bool:
@@ -48,7 +79,8 @@ def taxonomy_changed(manifest: Manifest, context: Context) -> bool:
 
 def _taxonomy(cfg: Config, context: Context, reading: Reading | None) -> dict:
     return {
-        "taxonomy": where(cfg.taxonomy.path), "taxonomy_sha256": context.taxonomy_sha256,
+        "taxonomy": where(cfg.taxonomy.path),
+        "taxonomy_sha256": context.taxonomy_sha256,
         "taxonomy_version": context.taxonomy.version if context.taxonomy else None,
         "reason_assignment": reading.method() if reading else None,
     }

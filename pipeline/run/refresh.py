@@ -59,15 +59,23 @@ class Refreshed:
 
 
 def refresh(
-    contacts: pd.DataFrame, descriptions: pd.DataFrame, model: ClusterModel, reasons: ReasonModel | None,
-    process: np.ndarray, context: Context, cfg: Config,
+    contacts: pd.DataFrame,
+    descriptions: pd.DataFrame,
+    model: ClusterModel,
+    reasons: ReasonModel | None,
+    process: np.ndarray,
+    context: Context,
+    cfg: Config,
 ) -> Refreshed:
     """Touches, trends, ranking, touch index and proposals over every contact. `descriptions`: cluster_id, label,
     keywords, examples; `reasons`: the taxonomy's texts as vectors; `process`: vectors of the process steps
     that are not reasons (`taxonomy.proposals.secondary_examples` and the taxonomy's secondary reasons)."""
     taxonomy = context.taxonomy
-    agent = agent_reasons(contacts["reason"], taxonomy)[0] if taxonomy else pd.Series(None, index=contacts.index,
-                                                                                        dtype=object)
+    agent = (
+        agent_reasons(contacts["reason"], taxonomy)[0]
+        if taxonomy
+        else pd.Series(None, index=contacts.index, dtype=object)
+    )
     contacts = contacts.drop(columns=["agent_reason", "issue_id", "touch"], errors="ignore").assign(agent_reason=agent)
     contacts = contacts.join(issues(contacts, cfg.touches.window_days))
     names = dict(zip(descriptions["cluster_id"], descriptions["label"]))
@@ -79,14 +87,21 @@ def refresh(
 
 
 def assemble(
-    refreshed: Refreshed, descriptions: pd.DataFrame, lineage: pd.DataFrame, model: ClusterModel, context: Context,
-    manifest: Manifest, metrics: dict | None = None,
+    refreshed: Refreshed,
+    descriptions: pd.DataFrame,
+    lineage: pd.DataFrame,
+    model: ClusterModel,
+    context: Context,
+    manifest: Manifest,
+    metrics: dict | None = None,
 ) -> Run:
     """The whole run, ready to save: its tables, the review page, the touch-index chart and the cluster model."""
     tables = run_tables(refreshed, descriptions, lineage, context.taxonomy)
     index = refreshed.time.touch_index
     return Run(
-        manifest=manifest, tables=tables, cluster_model=model,
+        manifest=manifest,
+        tables=tables,
+        cluster_model=model,
         sources=refreshed.contacts.set_index("contact_id")["source_hash"],
         review=review_page(tables["proposals"].to_pandas(), tables["clusters"].to_pandas(), manifest),
         chart=None if index.empty else (lambda path: chart(index, path)),

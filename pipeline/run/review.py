@@ -6,7 +6,7 @@ Jinja2 template (`templates/review.html`) with autoescaping on, so every text sh
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import pandas as pd
@@ -23,14 +23,24 @@ KIND_NAMES = {
     "mislabel": "Agents' labels disagree",
     "secondary": "Process step, not a reason",
 }
-_COLOURS = {"new_reason": "#1b7f5b", "split": "#8a5a00", "merge": "#3355aa", "retire": "#777", "mislabel": "#a02c2c",
-            "secondary": "#6b4aa0"}
+_COLOURS = {
+    "new_reason": "#1b7f5b",
+    "split": "#8a5a00",
+    "merge": "#3355aa",
+    "retire": "#777",
+    "mislabel": "#a02c2c",
+    "secondary": "#6b4aa0",
+}
 
 
 @lru_cache(maxsize=1)
 def templates() -> Environment:
-    return Environment(loader=PackageLoader("pipeline.run", "templates"), autoescape=select_autoescape(["html"]),
-                       trim_blocks=False, keep_trailing_newline=True)
+    return Environment(
+        loader=PackageLoader("pipeline.run", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
 
 
 def review_page(proposals: pd.DataFrame, clusters: pd.DataFrame, manifest: Manifest) -> str:
@@ -42,23 +52,31 @@ def review_page(proposals: pd.DataFrame, clusters: pd.DataFrame, manifest: Manif
     env = templates().overlay()
     env.filters["size_of"] = lambda c: sizes.get(int(c), 0)
     return env.get_template("review.html").render(
-        input=_name(manifest.input), contacts=manifest.contacts, taxonomy=manifest.taxonomy,
-        when=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        proposals=[_row(p) for p in shown.itertuples()], hidden=int((proposals["status"] == "rejected").sum()),
+        input=_name(manifest.input),
+        contacts=manifest.contacts,
+        taxonomy=manifest.taxonomy,
+        when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        proposals=[_row(p) for p in shown.itertuples()],
+        hidden=int((proposals["status"] == "rejected").sum()),
         summary=", ".join(f"{n} {KIND_NAMES[k].lower()}" for k, n in counts.items()) or "nothing to review",
-        clusters=clusters, largest=[_row(r) for r in largest.itertuples()],
+        clusters=clusters,
+        largest=[_row(r) for r in largest.itertuples()],
         biggest_cluster=max(int(largest["size"].max()) if len(largest) else 1, 1),
         names=dict(zip(clusters["cluster_id"].astype(int), clusters["label"])),
-        kinds=KIND_NAMES, colours=_COLOURS, bar=bar,
+        kinds=KIND_NAMES,
+        colours=_COLOURS,
+        bar=bar,
     )
 
 
 def bar(value: float, biggest: float, width: int, colour: str = "#1b7f5b") -> Markup:
     """A horizontal bar as inline SVG (numbers only go into it)."""
     filled = max(1, int(width * value / biggest)) if value > 0 else 0
-    return Markup(f"<svg width='{width}' height='10' role='img' aria-label='{float(value):g}'>"
-                  f"<rect width='{width}' height='10' rx='3' fill='#e6e6e2'/>"
-                  f"<rect width='{filled}' height='10' rx='3' fill='{colour}'/></svg>")
+    return Markup(
+        f"<svg width='{width}' height='10' role='img' aria-label='{float(value):g}'>"
+        f"<rect width='{width}' height='10' rx='3' fill='#e6e6e2'/>"
+        f"<rect width='{filled}' height='10' rx='3' fill='{colour}'/></svg>"
+    )
 
 
 def _row(row) -> dict:

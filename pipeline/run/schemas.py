@@ -33,7 +33,9 @@ CONTACTS = pa.schema(
         pa.field("probability", pa.float32()),  # how firmly it belongs to cluster_id (0-1), 0 for noise
         pa.field("reason_id", pa.string()),  # taxonomy reason given to it; null when none fits well enough
         pa.field("reason_score", pa.float32()),  # similarity (zero-shot) or probability (classifier) of the best reason
-        pa.field("text_reason_id", pa.string()),  # the reason its text alone reads as (zero-shot), beside agents' reasons
+        pa.field(
+            "text_reason_id", pa.string()
+        ),  # the reason its text alone reads as (zero-shot), beside agents' reasons
         pa.field("was_noise", pa.bool_()),  # the clusterer left it out; cluster_id >= 0 means it was reassigned
         pa.field("created_at", _TS),
         pa.field("customer_id", pa.string()),
@@ -148,8 +150,13 @@ LINEAGE = pa.schema(
 )
 
 TABLES: dict[str, pa.Schema] = {
-    "contacts": CONTACTS, "clusters": CLUSTERS, "reasons": REASONS, "proposals": PROPOSALS, "ranking": RANKING,
-    "touch_index": TOUCH_INDEX, "lineage": LINEAGE,
+    "contacts": CONTACTS,
+    "clusters": CLUSTERS,
+    "reasons": REASONS,
+    "proposals": PROPOSALS,
+    "ranking": RANKING,
+    "touch_index": TOUCH_INDEX,
+    "lineage": LINEAGE,
 }
 
 

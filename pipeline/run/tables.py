@@ -63,14 +63,21 @@ def reasons_table(contacts: pd.DataFrame, taxonomy: Taxonomy | None, time: OverT
     for reason in taxonomy.assignable():
         mine = assigned[assigned["reason_id"] == reason.id]
         top = mine.loc[mine["cluster_id"] >= 0, "cluster_id"].value_counts().head(5)
-        rows.append({
-            "reason_id": reason.id, "name": reason.name, "parent": reason.parent, "kind": reason.kind,
-            "contacts": len(mine), "share": len(mine) / max(len(contacts), 1),
-            "mean_score": float(mine["reason_score"].mean()) if len(mine) else np.nan,
-            "cluster_ids": [int(c) for c in top.index],
-        })
-    frame = pd.DataFrame(rows).merge(time.reason_stats.drop(columns="contacts"), left_on="reason_id",
-                                     right_index=True, how="left")
+        rows.append(
+            {
+                "reason_id": reason.id,
+                "name": reason.name,
+                "parent": reason.parent,
+                "kind": reason.kind,
+                "contacts": len(mine),
+                "share": len(mine) / max(len(contacts), 1),
+                "mean_score": float(mine["reason_score"].mean()) if len(mine) else np.nan,
+                "cluster_ids": [int(c) for c in top.index],
+            }
+        )
+    frame = pd.DataFrame(rows).merge(
+        time.reason_stats.drop(columns="contacts"), left_on="reason_id", right_index=True, how="left"
+    )
     frame["trend"] = frame["reason_id"].map(time.reason_trends["trend"])
     frame["issues"] = frame["issues"].fillna(0).astype("int64")
     return to_table(frame, REASONS)
@@ -100,8 +107,9 @@ def proposals_table(proposals: list[Proposal]) -> pa.Table:
     return to_table(frame, PROPOSALS)
 
 
-def run_tables(refreshed: Refreshed, descriptions: pd.DataFrame, lineage: pd.DataFrame,
-               taxonomy: Taxonomy | None) -> dict[str, pa.Table]:
+def run_tables(
+    refreshed: Refreshed, descriptions: pd.DataFrame, lineage: pd.DataFrame, taxonomy: Taxonomy | None
+) -> dict[str, pa.Table]:
     """Every output table of a run, in the order they are written."""
     contacts, time = refreshed.contacts, refreshed.time
     return {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import getpass
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -68,13 +68,13 @@ def load_decisions(taxonomy_path: Path) -> list[Decision]:
         return Decisions.model_validate(data).decisions
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the file'}: {e['msg']}" for e in exc.errors()[:5])
-        raise TaxonomyError(f"decisions file {path} is not valid ({problems}); fix it, or move it aside to start "
-                            "the decisions afresh") from None
+        raise TaxonomyError(
+            f"decisions file {path} is not valid ({problems}); fix it, or move it aside to start the decisions afresh"
+        ) from None
 
 
 def save_decisions(taxonomy_path: Path, decisions: list[Decision]) -> None:
-    write_yaml(decisions_path(taxonomy_path),
-               Decisions(decisions=decisions).model_dump(mode="json", exclude_none=True))
+    write_yaml(decisions_path(taxonomy_path), Decisions(decisions=decisions).model_dump(mode="json", exclude_none=True))
 
 
 def record(
@@ -88,8 +88,11 @@ def record(
 ) -> Decision:
     """Store an accept or reject; a later decision on the same proposal replaces an earlier one."""
     entry = Decision(
-        proposal_id=proposal.proposal_id, decision=decision, by=by or getpass.getuser(),
-        at=datetime.now(timezone.utc).isoformat(timespec="seconds"), why=why,
+        proposal_id=proposal.proposal_id,
+        decision=decision,
+        by=by or getpass.getuser(),
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        why=why,
         **{k: v for k, v in (changes or {}).items() if v},
         parts=[SplitPart(**p) for p in parts] if parts else None,
         proposal=proposal.model_copy(update={"status": "open"}),
@@ -148,10 +151,11 @@ def apply_decisions(taxonomy_path: Path) -> tuple[Taxonomy, list[str]]:
         shutil.copy2(taxonomy_path, taxonomy_path.with_name(f"{taxonomy_path.stem}.v{current.version}.yaml"))
     write_yaml(taxonomy_path, taxonomy_data(updated))
     taken = {id(d) for d in pending}
-    save_decisions(taxonomy_path, [d.model_copy(update={"applied_in": version}) if id(d) in taken else d
-                                    for d in decisions])
+    save_decisions(
+        taxonomy_path, [d.model_copy(update={"applied_in": version}) if id(d) in taken else d for d in decisions]
+    )
     log = taxonomy_path.with_name(f"{taxonomy_path.stem}.changelog.md")
-    date = datetime.now(timezone.utc).date().isoformat()
+    date = datetime.now(UTC).date().isoformat()
     with log.open("a", encoding="utf-8") as fh:
         fh.write(f"\n## Version {version} ({date})\n\n" + "".join(f"- {c}\n" for c in changes))
     return updated, changes
@@ -163,8 +167,11 @@ def _apply(d: Decision, reasons: dict[str, Reason]) -> list[str]:
     if p.kind in ("new_reason", "secondary"):
         rid = _unique(slug(d.name or p.name), reasons)
         reasons[rid] = Reason(
-            id=rid, name=d.name or p.name, description=d.description or p.description,
-            examples=p.examples[:5], parent=_parent(d.parent, reasons),
+            id=rid,
+            name=d.name or p.name,
+            description=d.description or p.description,
+            examples=p.examples[:5],
+            parent=_parent(d.parent, reasons),
             kind="secondary" if p.kind == "secondary" else "reason",
         )
         return [f"added {'secondary step' if p.kind == 'secondary' else 'reason'} '{rid}' ({who})"]
@@ -175,18 +182,25 @@ def _apply(d: Decision, reasons: dict[str, Reason]) -> list[str]:
         new_ids = []
         for part, name in zip(parts, names):
             rid = _unique(slug(name), reasons)
-            reasons[rid] = Reason(id=rid, name=name, description=part.description, examples=part.examples[:5],
-                                  parent=_parent(d.parent, reasons) or old.parent)
+            reasons[rid] = Reason(
+                id=rid,
+                name=name,
+                description=part.description,
+                examples=part.examples[:5],
+                parent=_parent(d.parent, reasons) or old.parent,
+            )
             new_ids.append(rid)
         reasons[old.id] = old.model_copy(update={"status": "retired", "replaced_by": new_ids})
         return [f"split '{old.id}' into {', '.join(repr(i) for i in new_ids)} ({who})"]
     if p.kind == "merge":
         keep, gone = (_existing(r, reasons) for r in p.reason_ids)
-        reasons[keep.id] = keep.model_copy(update={
-            "name": d.name or keep.name,
-            "description": d.description or keep.description,
-            "examples": (keep.examples + gone.examples)[:10],
-        })
+        reasons[keep.id] = keep.model_copy(
+            update={
+                "name": d.name or keep.name,
+                "description": d.description or keep.description,
+                "examples": (keep.examples + gone.examples)[:10],
+            }
+        )
         reasons[gone.id] = gone.model_copy(update={"status": "retired", "replaced_by": [keep.id]})
         return [f"merged '{gone.id}' into '{keep.id}' ({who})"]
     if p.kind == "retire":

@@ -67,9 +67,12 @@ def cluster_facts(model: ClusterModel, descriptions: pd.DataFrame, stats: pd.Dat
     `stats`: touch statistics indexed by cluster id."""
     by_id = descriptions.set_index("cluster_id")
     return ClusterFacts(
-        ids=model.ids, centres=model.centres,
-        labels=by_id["label"].to_dict(), keywords={c: list(k) for c, k in by_id["keywords"].items()},
-        examples={c: list(e) for c, e in by_id["examples"].items()}, links=model.links,
+        ids=model.ids,
+        centres=model.centres,
+        labels=by_id["label"].to_dict(),
+        keywords={c: list(k) for c, k in by_id["keywords"].items()},
+        examples={c: list(e) for c, e in by_id["examples"].items()},
+        links=model.links,
         touches={int(c): int(n) for c, n in stats["contacts"].items()},
     )
 
@@ -130,19 +133,29 @@ def _new_reason(c: int, clusters: ClusterFacts, sizes: pd.Series, nearest: str |
         evidence = f"{int(sizes[c])} contacts form cluster {c} ('{label}'); no taxonomy was given to hold it against"
         confidence = 0.5
     else:
-        evidence = (f"{int(sizes[c])} contacts form cluster {c} ('{label}'), and its centre is at most {fit:.2f} alike "
-                    f"to any reason (nearest: '{nearest}')")
+        evidence = (
+            f"{int(sizes[c])} contacts form cluster {c} ('{label}'), and its centre is at most {fit:.2f} alike "
+            f"to any reason (nearest: '{nearest}')"
+        )
         confidence = float(np.clip(1.0 - fit, 0.0, 1.0))
     return Proposal(
-        kind="new_reason", reason_ids=[], cluster_ids=[c], name=sentence_case(label),
+        kind="new_reason",
+        reason_ids=[],
+        cluster_ids=[c],
+        name=sentence_case(label),
         description=f"Customers contact us about {label} ({', '.join(clusters.keywords[c][:5])}).",
-        confidence=round(confidence, 3), contacts=int(sizes[c]), touches=_touches(clusters, [c], sizes),
-        keywords=clusters.keywords[c], examples=clusters.examples[c], evidence=evidence,
+        confidence=round(confidence, 3),
+        contacts=int(sizes[c]),
+        touches=_touches(clusters, [c], sizes),
+        keywords=clusters.keywords[c],
+        examples=clusters.examples[c],
+        evidence=evidence,
     )
 
 
-def _splits(contacts: pd.DataFrame, clusters: ClusterFacts, fitting: dict[int, str], sizes: pd.Series,
-            cfg: ProposalsConfig) -> list[Proposal]:
+def _splits(
+    contacts: pd.DataFrame, clusters: ClusterFacts, fitting: dict[int, str], sizes: pd.Series, cfg: ProposalsConfig
+) -> list[Proposal]:
     """A reason is two or more things when the clusters it fits best each hold a fair share of its contacts and
     their centres are apart."""
     out = []
@@ -158,16 +171,23 @@ def _splits(contacts: pd.DataFrame, clusters: ClusterFacts, fitting: dict[int, s
         if len(parts) < 2:
             continue
         share = ", ".join(f"{shares[c]:.0%} in '{clusters.labels[c]}'" for c in parts)
-        out.append(Proposal(
-            kind="split", reason_ids=[reason], cluster_ids=parts,
-            name=" / ".join(sentence_case(clusters.labels[c]) for c in parts),
-            description=f"Split '{reason}' into: " + "; ".join(sentence_case(clusters.labels[c]) for c in parts) + ".",
-            confidence=round(float(min(shares[c] for c in parts) * len(parts)), 3),
-            contacts=int(len(mine)), touches=_touches(clusters, parts, sizes),
-            keywords=[k for c in parts for k in clusters.keywords[c][:4]],
-            examples=[e for c in parts for e in clusters.examples[c][:3]][:6],
-            evidence=f"the contacts of '{reason}' form {len(parts)} distinct clusters: {share}",
-        ))
+        out.append(
+            Proposal(
+                kind="split",
+                reason_ids=[reason],
+                cluster_ids=parts,
+                name=" / ".join(sentence_case(clusters.labels[c]) for c in parts),
+                description=f"Split '{reason}' into: "
+                + "; ".join(sentence_case(clusters.labels[c]) for c in parts)
+                + ".",
+                confidence=round(float(min(shares[c] for c in parts) * len(parts)), 3),
+                contacts=int(len(mine)),
+                touches=_touches(clusters, parts, sizes),
+                keywords=[k for c in parts for k in clusters.keywords[c][:4]],
+                examples=[e for c in parts for e in clusters.examples[c][:3]][:6],
+                evidence=f"the contacts of '{reason}' form {len(parts)} distinct clusters: {share}",
+            )
+        )
     return out
 
 
@@ -196,21 +216,27 @@ def _merges(contacts: pd.DataFrame, taxonomy: Taxonomy, clusters: ClusterFacts, 
     out = []
     reasons = list(shares.index)
     for i, a in enumerate(reasons):
-        for b in reasons[i + 1:]:
+        for b in reasons[i + 1 :]:
             overlap = float(np.minimum(shares.loc[a], shares.loc[b]).sum())
             if overlap < cfg.merge_min_overlap:
                 continue
             shared = [int(c) for c in shares.columns if min(shares.loc[a, c], shares.loc[b, c]) >= 0.1]
             n = int(table.loc[a].sum() + table.loc[b].sum())
-            out.append(Proposal(
-                kind="merge", reason_ids=[a, b], cluster_ids=shared,
-                name=f"{names[a].name} + {names[b].name}",
-                description=f"Merge '{names[a].name}' and '{names[b].name}': their contacts cannot be told apart.",
-                confidence=round(overlap, 3), contacts=n, touches=n,
-                keywords=[k for c in shared for k in clusters.keywords.get(c, [])[:4]],
-                examples=[e for c in shared for e in clusters.examples.get(c, [])[:3]][:6],
-                evidence=f"{overlap:.0%} of their contacts fall into the same clusters",
-            ))
+            out.append(
+                Proposal(
+                    kind="merge",
+                    reason_ids=[a, b],
+                    cluster_ids=shared,
+                    name=f"{names[a].name} + {names[b].name}",
+                    description=f"Merge '{names[a].name}' and '{names[b].name}': their contacts cannot be told apart.",
+                    confidence=round(overlap, 3),
+                    contacts=n,
+                    touches=n,
+                    keywords=[k for c in shared for k in clusters.keywords.get(c, [])[:4]],
+                    examples=[e for c in shared for e in clusters.examples.get(c, [])[:3]][:6],
+                    evidence=f"{overlap:.0%} of their contacts fall into the same clusters",
+                )
+            )
     return out
 
 
@@ -220,12 +246,21 @@ def _retires(contacts: pd.DataFrame, taxonomy: Taxonomy, cfg: ProposalsConfig) -
     for reason in taxonomy.assignable():
         n = int(counts.get(reason.id, 0))
         if reason.kind == "reason" and n <= cfg.retire_max_contacts:
-            out.append(Proposal(
-                kind="retire", reason_ids=[reason.id], cluster_ids=[], name=reason.name,
-                description=f"Retire '{reason.name}': no one contacted us about it in this period.",
-                confidence=round(1.0 - n / (cfg.retire_max_contacts + 1), 3), contacts=n, touches=n,
-                keywords=[], examples=[], evidence=f"{n} contact(s) in this run fit '{reason.name}'",
-            ))
+            out.append(
+                Proposal(
+                    kind="retire",
+                    reason_ids=[reason.id],
+                    cluster_ids=[],
+                    name=reason.name,
+                    description=f"Retire '{reason.name}': no one contacted us about it in this period.",
+                    confidence=round(1.0 - n / (cfg.retire_max_contacts + 1), 3),
+                    contacts=n,
+                    touches=n,
+                    keywords=[],
+                    examples=[],
+                    evidence=f"{n} contact(s) in this run fit '{reason.name}'",
+                )
+            )
     return out
 
 
@@ -242,18 +277,28 @@ def _mislabels(contacts: pd.DataFrame, taxonomy: Taxonomy, cfg: ProposalsConfig)
             if other == agent or n < cfg.mislabel_min_contacts or share < cfg.mislabel_min_share:
                 continue
             examples = group.loc[group["text_reason"] == other, "text"].head(5).tolist()
-            out.append(Proposal(
-                kind="mislabel", reason_ids=[agent, other], cluster_ids=[], name=f"{names[agent].name} -> {names[other].name}",
-                description=f"Contacts agents file under '{names[agent].name}' often read like '{names[other].name}': "
-                            "check the reason guide or the agents' training.",
-                confidence=round(float(share), 3), contacts=int(n), touches=int(n), keywords=[], examples=examples,
-                evidence=f"{int(n)} of {len(group)} contacts ({share:.0%}) labelled '{agent}' read like '{other}'",
-            ))
+            out.append(
+                Proposal(
+                    kind="mislabel",
+                    reason_ids=[agent, other],
+                    cluster_ids=[],
+                    name=f"{names[agent].name} -> {names[other].name}",
+                    description=f"Contacts agents file under '{names[agent].name}' often read like '{names[other].name}': "
+                    "check the reason guide or the agents' training.",
+                    confidence=round(float(share), 3),
+                    contacts=int(n),
+                    touches=int(n),
+                    keywords=[],
+                    examples=examples,
+                    evidence=f"{int(n)} of {len(group)} contacts ({share:.0%}) labelled '{agent}' read like '{other}'",
+                )
+            )
     return out
 
 
-def _secondary_clusters(clusters: ClusterFacts, big: list[int], secondary: np.ndarray,
-                        cfg: ProposalsConfig) -> dict[int, float]:
+def _secondary_clusters(
+    clusters: ClusterFacts, big: list[int], secondary: np.ndarray, cfg: ProposalsConfig
+) -> dict[int, float]:
     if not len(secondary) or not big:
         return {}
     position = {int(c): i for i, c in enumerate(clusters.ids)}
@@ -265,12 +310,18 @@ def _secondary_clusters(clusters: ClusterFacts, big: list[int], secondary: np.nd
 def _secondary(c: int, clusters: ClusterFacts, sizes: pd.Series, similarity: float, cfg: ProposalsConfig) -> Proposal:
     label = clusters.labels[c]
     return Proposal(
-        kind="secondary", reason_ids=[], cluster_ids=[c], name=sentence_case(label),
+        kind="secondary",
+        reason_ids=[],
+        cluster_ids=[c],
+        name=sentence_case(label),
         description=f"'{label}' is a step in handling a contact, not why the customer came: exclude it from reasons.",
-        confidence=round(similarity, 3), contacts=int(sizes[c]), touches=_touches(clusters, [c], sizes),
-        keywords=clusters.keywords[c], examples=clusters.examples[c],
+        confidence=round(similarity, 3),
+        contacts=int(sizes[c]),
+        touches=_touches(clusters, [c], sizes),
+        keywords=clusters.keywords[c],
+        examples=clusters.examples[c],
         evidence=f"cluster {c} ('{label}') is {similarity:.2f} alike to process steps such as "
-                 f"'{cfg.secondary_examples[0]}'",
+        f"'{cfg.secondary_examples[0]}'",
     )
 
 

@@ -63,8 +63,13 @@ class Reading:
 
 
 def read_reasons(
-    vectors: np.ndarray, agent_values: pd.Series, rows: np.ndarray, taxonomy: Taxonomy, model: ReasonModel,
-    cfg: TaxonomyConfig, seed: int,
+    vectors: np.ndarray,
+    agent_values: pd.Series,
+    rows: np.ndarray,
+    taxonomy: Taxonomy,
+    model: ReasonModel,
+    cfg: TaxonomyConfig,
+    seed: int,
 ) -> Reading:
     """The reason of each contact at `rows` (whose vectors these are): from its text, or from a classifier trained
     on agents' reasons where that is better. `agent_values`: the input's `reason` column, for every contact."""
@@ -102,7 +107,9 @@ def agent_reasons(values: pd.Series, taxonomy: Taxonomy) -> tuple[pd.Series, lis
     warnings = []
     if unknown.any():
         names = ", ".join(f"'{v}'" for v in given[unknown].value_counts().index[:8])
-        warnings.append(f"{int(unknown.sum())} agent-chosen reason(s) are not in the taxonomy ({names}); they are not used")
+        warnings.append(
+            f"{int(unknown.sum())} agent-chosen reason(s) are not in the taxonomy ({names}); they are not used"
+        )
     return mapped.astype(object).where(mapped.notna(), None), warnings
 
 
@@ -113,8 +120,10 @@ def assign_reasons(
     sims = model.similarity(vectors)
     reading = _read_texts(vectors, sims, model, cfg)
     fits = sims.max(axis=1)
-    zero = ([model.ids[r] if f >= cfg.min_similarity else None for r, f in zip(reading, fits)],
-            sims[np.arange(len(sims)), reading].astype(np.float32))
+    zero = (
+        [model.ids[r] if f >= cfg.min_similarity else None for r, f in zip(reading, fits)],
+        sims[np.arange(len(sims)), reading].astype(np.float32),
+    )
     if labelled is None:
         return Assignment(*zero, method="zero_shot", text_reason=zero[0])
     known = np.flatnonzero(labelled.notna().to_numpy() & labelled.isin(model.ids).to_numpy())

@@ -99,10 +99,14 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
             chain.append(current.id)
         else:
             if len(chain) > 2:
-                problems.append(f"reason '{reason.id}' is {len(chain)} levels deep ({' -> '.join(chain)}); "
-                                "use two levels: reason groups and reasons")
+                problems.append(
+                    f"reason '{reason.id}' is {len(chain)} levels deep ({' -> '.join(chain)}); "
+                    "use two levels: reason groups and reasons"
+                )
     if problems:
-        raise TaxonomyError(f"{source} is not a valid taxonomy:\n" + "\n".join(f"  - {p}" for p in sorted(set(problems))))
+        raise TaxonomyError(
+            f"{source} is not a valid taxonomy:\n" + "\n".join(f"  - {p}" for p in sorted(set(problems)))
+        )
 
 
 def slug(name: str) -> str:

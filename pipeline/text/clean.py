@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pipeline.config import CleaningConfig
 from pipeline.text.redact import PLACEHOLDER, URL
 
-
 # a tag is "<" then a letter, "/" or "!" and no other "<" before its ">": `<svg/onload=...>` and `<a href=x>` alike
 _TAG = re.compile(r"<(?:/?[a-zA-Z][^<>]*|!--.*?--|![a-zA-Z][^<>]*)>", re.DOTALL)
 _ENTITY = re.compile(r"&(?:[a-zA-Z][a-zA-Z0-9]{1,31}|#\d{1,7}|#[xX][0-9a-fA-F]{1,6});")
@@ -39,12 +38,18 @@ class Cleaner:
         def any_of(patterns: list[str]) -> re.Pattern | None:
             return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
 
-        self._no_reason = re.compile(
-            r"^(?:\W*(?:" + "|".join(f"(?:{p})" for p in cfg.no_reason_turns) + r")\W*)+$", re.IGNORECASE
-        ) if cfg.no_reason_turns else None
-        self._greeting = re.compile(
-            r"^\W*(?:" + "|".join(f"(?:{p})" for p in cfg.leading_greetings) + r")[\s,!.:;-]+", re.IGNORECASE
-        ) if cfg.leading_greetings else None
+        self._no_reason = (
+            re.compile(r"^(?:\W*(?:" + "|".join(f"(?:{p})" for p in cfg.no_reason_turns) + r")\W*)+$", re.IGNORECASE)
+            if cfg.no_reason_turns
+            else None
+        )
+        self._greeting = (
+            re.compile(
+                r"^\W*(?:" + "|".join(f"(?:{p})" for p in cfg.leading_greetings) + r")[\s,!.:;-]+", re.IGNORECASE
+            )
+            if cfg.leading_greetings
+            else None
+        )
         self._boilerplate = any_of(cfg.boilerplate)
         self._footer = any_of(cfg.footer_starts)
         self._signature = any_of(cfg.signature_starts)
@@ -57,7 +62,10 @@ class Cleaner:
             text = _plain_text(text, removed)
         lines = text.splitlines()
         # earlier mail below a reply header goes first, then a legal footer, so neither is read as a signature
-        cut = next((i for i, line in enumerate(lines) if _REPLY_MARK.match(line.strip()) or _starts_quoted_reply(lines, i)), None)
+        cut = next(
+            (i for i, line in enumerate(lines) if _REPLY_MARK.match(line.strip()) or _starts_quoted_reply(lines, i)),
+            None,
+        )
         if cut is not None:
             removed["quoted_lines"] += len(lines) - cut
             lines = lines[:cut]
@@ -122,12 +130,12 @@ def _plain_text(text: str, removed: Counter) -> str:
 
 
 def _starts_quoted_reply(lines: list[str], i: int) -> bool:
-    """"On <date>, <name> wrote:" (possibly wrapped over two lines), or an Outlook-style "From:" block with a
+    """ "On <date>, <name> wrote:" (possibly wrapped over two lines), or an Outlook-style "From:" block with a
     "Sent:"/"Date:" line right after: everything from here on is earlier mail."""
     line = lines[i].strip()
     if line.lower().startswith("on "):
-        joined = " ".join(l.strip() for l in lines[i : i + 2])
+        joined = " ".join(part.strip() for part in lines[i : i + 2])
         return bool(_WROTE.match(line) or _WROTE.match(joined))
     if line.lower().startswith("from:"):
-        return any(re.match(r"\s*(?:sent|date):", l, re.IGNORECASE) for l in lines[i + 1 : i + 4])
+        return any(re.match(r"\s*(?:sent|date):", after, re.IGNORECASE) for after in lines[i + 1 : i + 4])
     return False

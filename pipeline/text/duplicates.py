@@ -17,8 +17,9 @@ from scipy.sparse.csgraph import connected_components
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 
 
-def duplicate_groups(contacts: pd.DataFrame, vectors: np.ndarray, rows: np.ndarray, labels: np.ndarray,
-                     similarity: float) -> pd.Series:
+def duplicate_groups(
+    contacts: pd.DataFrame, vectors: np.ndarray, rows: np.ndarray, labels: np.ndarray, similarity: float
+) -> pd.Series:
     """For every contact, the id of the first contact (earliest, then first row) of its duplicate group; null
     for contacts with no duplicate. `vectors` and `labels` belong to the contacts at `rows`.
 

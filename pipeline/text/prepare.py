@@ -38,9 +38,7 @@ _LINES = re.compile(r"\n\s*\n+")
 _MIN_LANGUAGE_CONFIDENCE = 0.9
 
 
-def read_and_prepare(
-    path: str | Path, cfg: Config, known: pd.Series | None = None
-) -> tuple[pd.DataFrame, InputReport]:
+def read_and_prepare(path: str | Path, cfg: Config, known: pd.Series | None = None) -> tuple[pd.DataFrame, InputReport]:
     """Every contact once: `text` cleaned and redacted, `terms` (content lemmas), `language`, `text_status`
     (ok | empty | no_reason | other_language), `removed_*` counts, and the canonical input columns.
 
@@ -55,8 +53,9 @@ def read_and_prepare(
         frame, turns, report = conversations(raw, cfg.input, path)
     else:
         frame, report = contacts_from_table(raw, cfg.input, path)
-        turns = pd.DataFrame({"contact": np.arange(len(frame)), "text": frame["text"].to_numpy(), "echo": False,
-                              "answers_name": False})
+        turns = pd.DataFrame(
+            {"contact": np.arange(len(frame)), "text": frame["text"].to_numpy(), "echo": False, "answers_name": False}
+        )
         for column in ("conversation_id", "turns", "customer_turns", "last_at"):
             frame[column] = None
     del raw
@@ -78,12 +77,15 @@ def source_hashes(turns: pd.DataFrame, n: int) -> np.ndarray:
     parts: list[list[str]] = [[] for _ in range(n)]
     for contact, text in zip(turns["contact"], turns["text"]):
         parts[contact].append(text)
-    return np.array([hashlib.blake2b("\x1e".join(p).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-                     for p in parts], dtype=object)
+    return np.array(
+        [hashlib.blake2b("\x1e".join(p).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest() for p in parts],
+        dtype=object,
+    )
 
 
-def _without_known(frame: pd.DataFrame, turns: pd.DataFrame, known: pd.Series,
-                   report: InputReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _without_known(
+    frame: pd.DataFrame, turns: pd.DataFrame, known: pd.Series, report: InputReport
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Leave out the contacts an earlier run holds with the same words; `known` may hold a null hash (a run made
     before hashes were kept), which counts as unchanged."""
     held = frame["contact_id"].map(known)
@@ -158,7 +160,9 @@ def _mark_other_language(frame: pd.DataFrame, cfg: LanguageConfig, report: Input
             f"unclustered (rows {list_rows(frame.loc[other, 'row'].tolist())}); prepare.language.other: keep clusters them"
         )
     else:
-        report.warnings.append(f"{report.other_language} contact(s) are not in {'/'.join(cfg.expected)} ({found}); clustered anyway")
+        report.warnings.append(
+            f"{report.other_language} contact(s) are not in {'/'.join(cfg.expected)} ({found}); clustered anyway"
+        )
 
 
 def detect_languages(texts: list[str], cfg: LanguageConfig) -> list[str]:

