@@ -19,8 +19,12 @@ DOCS = "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *so
 
 def test_every_output_column_is_documented():
     outputs = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
-    missing = [f"{table}.{field.name}" for table, schema in TABLES.items() for field in schema
-               if f"`{field.name}`" not in outputs]
+    missing = [
+        f"{table}.{field.name}"
+        for table, schema in TABLES.items()
+        for field in schema
+        if f"`{field.name}`" not in outputs
+    ]
     assert not missing, f"docs/outputs.md does not name: {missing}"
     assert all(f"## {table}" in outputs for table in TABLES)
 
@@ -54,9 +58,19 @@ def test_every_command_and_flag_is_documented():
 
 
 def test_nothing_points_outside_the_repository():
-    files = [p for p in ROOT.rglob("*") if p.suffix in (".py", ".md", ".yaml", ".toml") and p.is_file()
-             and not any(part.startswith(".") or part in ("build", "dist") for part in p.relative_to(ROOT).parts)]
-    bad = [str(p.relative_to(ROOT)) for p in files
-           if re.search(r"CONTRACTS\.md|ENVIRONMENT\.md|\.\./shared|/work/", p.read_text(encoding="utf-8", errors="ignore"))
-           and p.name != "test_contract.py"]
+    files = [
+        p
+        for p in ROOT.rglob("*")
+        if p.suffix in (".py", ".md", ".yaml", ".toml")
+        and p.is_file()
+        and not any(part.startswith(".") or part in ("build", "dist") for part in p.relative_to(ROOT).parts)
+    ]
+    bad = [
+        str(p.relative_to(ROOT))
+        for p in files
+        if re.search(
+            r"CONTRACTS\.md|ENVIRONMENT\.md|\.\./shared|/work/", p.read_text(encoding="utf-8", errors="ignore")
+        )
+        and p.name != "test_contract.py"
+    ]
     assert not bad, f"these point at files outside the repository: {bad}"

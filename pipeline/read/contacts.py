@@ -53,17 +53,14 @@ def truncate_long(frame: pd.DataFrame, max_chars: int, report: InputReport) -> N
 
 def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> pd.DataFrame:
     mapping = cfg.columns.model_dump()
-    found = [str(c) for c in raw.columns]
-    for name in REQUIRED:
-        source = mapping[name]
-        if source not in raw.columns:
-            raise InputError(
-                f"required column '{source}' is missing (columns found: {', '.join(found)})",
-                file=str(path),
-                column=source,
-                hint=f"name the column that holds the {name} with {_FLAGS[name]} or input.columns.{name} in your config",
-            )
-        check_column(raw, source, path, text=name == "text")
+    require_columns(
+        raw,
+        {name: mapping[name] for name in REQUIRED},
+        path,
+        lambda name: (
+            f"name the column that holds the {name} with {_FLAGS[name]} or input.columns.{name} in your config"
+        ),
+    )
     frame = pd.DataFrame(index=raw.index)
     for name in REQUIRED + OPTIONAL:
         source = mapping[name]
@@ -71,7 +68,21 @@ def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> pd.Da
     return frame
 
 
-def check_column(raw: pd.DataFrame, column: str, path: str | Path, text: bool) -> None:
+def require_columns(raw: pd.DataFrame, required: dict[str, str], path: str | Path, hint) -> None:
+    """Each required field's column (`required`: field -> column) is present and holds what the field needs;
+    `hint(field)` says how to name another column."""
+    for name, source in required.items():
+        if source not in raw.columns:
+            raise InputError(
+                f"required column '{source}' is missing (columns found: {', '.join(map(str, raw.columns))})",
+                file=str(path),
+                column=source,
+                hint=hint(name),
+            )
+        _check_column(raw, source, path, text=name == "text")
+
+
+def _check_column(raw: pd.DataFrame, column: str, path: str | Path, text: bool) -> None:
     """A text column must hold text (a Parquet column of numbers would be read as digits), and no required column
     may hold JSON objects or lists (they would be read as their printed form)."""
     dtype = raw[column].dtype

@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.config import InputConfig
 from pipeline.errors import InputError
-from pipeline.read.contacts import check_column, describe_columns, parse_times
+from pipeline.read.contacts import describe_columns, parse_times, require_columns
 from pipeline.read.report import InputReport, list_rows
 from pipeline.text.redact import asks_for_name
 
@@ -36,16 +36,12 @@ def conversations(
     and its customer turns (`contact`: position of the contact, `text`, `echo`: repeats an agent or bot,
     `answers_name`: follows an agent or bot turn that asked the customer's name)."""
     columns = cfg.messages.columns
-    for name in REQUIRED:
-        source = getattr(columns, name)
-        if source not in raw.columns:
-            raise InputError(
-                f"messages need a '{source}' column (columns found: {', '.join(map(str, raw.columns))})",
-                file=str(path),
-                column=source,
-                hint=f"map it with input.messages.columns.{name} in your config, or use --input-kind contacts",
-            )
-        check_column(raw, source, path, text=name == "text")
+    require_columns(
+        raw,
+        {name: getattr(columns, name) for name in REQUIRED},
+        path,
+        lambda name: f"map it with input.messages.columns.{name} in your config, or use --input-kind contacts",
+    )
     report = InputReport(
         file=str(path),
         kind="messages",
