@@ -61,10 +61,12 @@ def assign(
         duplicates = find_duplicates(fresh, embedded.vectors, usable, placement.labels[usable], cfg)
         contacts = add_to_history(run.frame("contacts"), run.sources, join(fresh, placement, duplicates, reading))
         contacts, reread = reread_reasons(contacts, run.manifest, context, models[0], report, cfg, show_progress)
-        descriptions = run.frame("clusters", ["cluster_id", "label", "keywords", "examples"])
+        descriptions = run.descriptions()
         refreshed = refresh_run(contacts, descriptions, model, models, context, cfg)
         manifest = assign_manifest(run.manifest, input_path, volume_path, cfg, context, report, reread, contacts)
-        saved = assemble(refreshed, descriptions, run.frame("lineage"), model, context, manifest)
+        saved = assemble(
+            refreshed, descriptions, run.frame("lineage"), model, context, manifest, cfg, run.reason_keywords()
+        )
         saved.save(out)
     return finish(
         "assign",

@@ -62,13 +62,13 @@ def discover(
         reading = give_reasons(embedded.vectors, contacts, usable, context, models[0], cfg)
         duplicates = find_duplicates(contacts, embedded.vectors, usable, found.labels, cfg)
         joined = join(contacts, found.expand(usable, len(contacts)), duplicates, reading)
-        descriptions = describe(contacts, usable, embedded.vectors, found.labels, cfg)
+        descriptions, keywords = describe(contacts, usable, embedded.vectors, found.labels, model, reading, cfg)
         refreshed = refresh_run(joined, descriptions, model, models, context, cfg)
         manifest = discover_manifest(
             input_path, volume_path, cfg, context, report, reading, model.fingerprint, next_id, joined
         )
         metrics = score_run(input_path, cfg, label_column, joined) if label_column else None
-        run = assemble(refreshed, descriptions, lineage, model, context, manifest, metrics)
+        run = assemble(refreshed, descriptions, lineage, model, context, manifest, cfg, keywords, metrics)
         run.save(out)
     return finish("discover", out_dir, out, run, report, embedded, remember=label_column is None)
 

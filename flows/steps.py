@@ -22,8 +22,9 @@ from pipeline.config import Config
 from pipeline.errors import InputError, ModelError
 from pipeline.model.centres import ClusterModel, fit_cluster_model
 from pipeline.model.cluster import Clustering, cluster_contacts, relabel
-from pipeline.model.describe import describe_clusters
+from pipeline.model.describe import describe_clusters, reason_keywords
 from pipeline.model.embed import embedder
+from pipeline.model.groups import describe_groups
 from pipeline.model.lineage import stable_ids
 from pipeline.read.report import InputReport
 from pipeline.run.contacts import join_contacts, lost_reasons, with_reasons
@@ -150,11 +151,20 @@ def give_reasons(
 
 @step
 def describe(
-    contacts: pd.DataFrame, usable: np.ndarray, vectors: np.ndarray, labels: np.ndarray, cfg: Config
-) -> pd.DataFrame:
-    return describe_clusters(
-        contacts["text"].iloc[usable].tolist(), contacts["terms"].iloc[usable].tolist(), vectors, labels, cfg.describe
-    )
+    contacts: pd.DataFrame,
+    usable: np.ndarray,
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    model: ClusterModel,
+    reading: Reading | None,
+    cfg: Config,
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Each cluster's keywords, name, examples and reason group; each reason's distinctive keywords."""
+    texts, terms = contacts["text"].iloc[usable].tolist(), contacts["terms"].iloc[usable].tolist()
+    clusters = describe_clusters(texts, terms, vectors, labels, cfg.describe)
+    groups = describe_groups(texts, terms, vectors, labels, model.ids, model.centres, cfg.describe)
+    keywords = reason_keywords(terms, reading.assignment.reason_id, cfg.describe.n_keywords) if reading else {}
+    return clusters.merge(groups, on="cluster_id", how="left"), keywords
 
 
 @step

@@ -58,6 +58,7 @@ class InputConfig(Section):
     messages: MessagesConfig
     encoding: str
     date_format: str | None
+    dimensions: list[str]
     max_text_chars: int = Field(gt=0)
     on_duplicate_id: Literal["error", "keep_first"]
 
@@ -160,6 +161,18 @@ class DescribeConfig(Section):
     n_keywords: int = Field(gt=0)
     n_examples: int = Field(gt=0)
     label_docs: int = Field(gt=0)
+    max_groups: int = Field(ge=1)
+
+
+class DriversConfig(Section):
+    false_discovery_rate: float = Field(gt=0, lt=1)
+    min_contacts: int = Field(ge=1)
+
+
+class CostConfig(Section):
+    per_contact: float | None = Field(ge=0)
+    per_handle_minute: float | None = Field(ge=0)
+    currency: str
 
 
 class ProposalsConfig(Section):
@@ -222,6 +235,8 @@ class Config(Section):
     touches: TouchesConfig
     ranking: RankingConfig
     trends: TrendsConfig
+    drivers: DriversConfig
+    cost: CostConfig
     runner: RunnerConfig
 
 

@@ -83,3 +83,11 @@ def describe_clusters(
             "examples": [distinct(texts, typical[c], cfg.n_examples) for c in ids],
         }
     )
+
+
+def reason_keywords(terms: list[str], reason_ids: list[str | None], n_keywords: int) -> dict[str, list[str]]:
+    """What the contacts of each reason say that those of the other reasons do not (c-TF-IDF, as for clusters)."""
+    names = sorted({r for r in reason_ids if r is not None})
+    code = {r: i for i, r in enumerate(names)}
+    labels = np.array([code.get(r, -1) if r is not None else -1 for r in reason_ids])
+    return {names[c]: words for c, words in class_tfidf_keywords(terms, labels, n_keywords).items()}

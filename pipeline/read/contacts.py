@@ -35,8 +35,40 @@ def contacts_from_table(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -
     _check_ids(frame, cfg, path, report)
     frame["text"] = frame["text"].astype(object).where(frame["text"].notna(), "").astype(str)
     _coerce_optional(frame, cfg, report)
-    describe_columns(raw.columns, cfg.columns.model_dump(), report)
+    dimensions = dimension_columns(raw, cfg, path)
+    for column in dimensions:
+        frame[column] = _as_text(raw[column].loc[frame.index])
+    describe_columns(raw.columns, {**cfg.columns.model_dump(), **{c: c for c in dimensions}}, report)
     return frame.reset_index(drop=True), report
+
+
+def dimension_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> list[str]:
+    """The input's dimension columns (`input.dimensions`) that are not already fields touchless reads; a dimension
+    the file lacks is an error (it was asked for by name), one that clashes with a field's name too."""
+    taken = set(REQUIRED + OPTIONAL) | {"row", "conversation_id", "turns", "customer_turns", "last_at"}
+    fields = set(cfg.columns.model_dump().values()) | set(cfg.messages.columns.model_dump().values())
+    for column in cfg.dimensions:
+        if column not in raw.columns:
+            raise InputError(
+                f"dimension column '{column}' is missing (columns found: {', '.join(map(str, raw.columns))})",
+                file=str(path),
+                column=column,
+                hint="check --dimension or input.dimensions in your config",
+            )
+        if column in taken and column not in fields:
+            raise InputError(
+                f"a dimension cannot be called '{column}', a name touchless uses itself",
+                file=str(path),
+                column=column,
+                hint="rename the column in the export",
+            )
+    return [c for c in cfg.dimensions if c not in fields]
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Values as trimmed text, empty as missing (a dimension's values are labels, whatever their type)."""
+    text = values.astype(object).where(values.notna(), None)
+    return text.map(lambda v: None if v is None else (str(v).strip() or None))
 
 
 def truncate_long(frame: pd.DataFrame, max_chars: int, report: InputReport) -> None:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.config import InputConfig
 from pipeline.errors import InputError
-from pipeline.read.contacts import describe_columns, parse_times, require_columns
+from pipeline.read.contacts import describe_columns, dimension_columns, parse_times, require_columns
 from pipeline.read.report import InputReport, list_rows
 from pipeline.text.redact import asks_for_name
 
@@ -53,6 +53,9 @@ def conversations(
     for name in ("conversation_id", "role", "text", "sent_at", "customer_id", "channel"):
         source = getattr(columns, name)
         frame[name] = raw[source].to_numpy() if source in raw.columns else None
+    dimensions = dimension_columns(raw, cfg, path)
+    for column in dimensions:
+        frame[column] = raw[column].to_numpy()
     missing = frame["conversation_id"].isna()
     if missing.any():
         rows = frame.loc[missing, "row"].tolist()
@@ -70,7 +73,7 @@ def conversations(
     contacts, turns = [], []
     for position, (conversation, messages) in enumerate(frame.groupby("conversation_id", sort=False)):
         messages = messages.sort_values(["sent_at", "row"], kind="stable", na_position="last")
-        contacts.append(_conversation(conversation, messages))
+        contacts.append(_conversation(conversation, messages, dimensions))
         said_by_others: set[str] = set()
         asked_name = False  # the turn before asked the customer's name: a bare name may answer it
         for role, text in zip(messages["role"], messages["text"]):
@@ -90,15 +93,17 @@ def conversations(
     report.optional_columns = [c for c in ("created_at", "customer_id", "channel") if contacts[c].notna().any()]
     if contacts["created_at"].notna().any():
         report.optional_columns.append("sent_at")
-    describe_columns(raw.columns, cfg.messages.columns.model_dump(), report)
+    describe_columns(raw.columns, {**cfg.messages.columns.model_dump(), **{c: c for c in dimensions}}, report)
     report.conversations = len(contacts)
     return contacts, pd.DataFrame(turns, columns=["contact", "text", "echo", "answers_name"]), report
 
 
-def _conversation(conversation: str, messages: pd.DataFrame) -> dict:
+def _conversation(conversation: str, messages: pd.DataFrame, dimensions: list[str]) -> dict:
+    """One contact; a dimension takes the first value the customer's messages carry (else any message's)."""
     customer = messages[messages["role"] == "customer"]
     times = messages["sent_at"].dropna()
     return {
+        **{c: _first(customer[c]) or _first(messages[c]) for c in dimensions},
         "contact_id": conversation,
         "row": int(messages["row"].min()),
         "created_at": times.min() if len(times) else pd.NaT,

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline.model.cluster import Clustering
-from pipeline.run.schemas import CONTACTS
 from pipeline.taxonomy.reasons import Reading
 from pipeline.taxonomy.tree import Taxonomy
 
@@ -55,7 +54,7 @@ def add_to_history(history: pd.DataFrame, sources: pd.Series | None, fresh: pd.D
     kept = kept.assign(source_hash=kept["contact_id"].map(sources) if sources is not None else None)
     if "text_reason_id" not in kept:  # a run made before the column existed
         kept = kept.assign(text_reason_id=None)
-    columns = [c for c in [*CONTACTS.names, "source_hash"] if c in fresh]
+    columns = [c for c in kept.columns if c in fresh]  # the table's columns, dimensions included
     # times in the run's own type: pandas makes a column of objects of times in two units or time-zone types
     times = {c: kept[c].dtype for c in ("created_at", "last_at")}
     fresh = fresh.assign(**{c: pd.to_datetime(fresh[c], utc=True).astype(dtype) for c, dtype in times.items()})

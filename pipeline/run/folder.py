@@ -47,6 +47,7 @@ MANIFEST = "run.json"
 DATABASE = "touchless.duckdb"
 REVIEW = "review.html"
 CHART = "touch_index.png"
+OWNERS_CHART = "owners.png"
 METRICS = "metrics.json"
 MODEL = "models/clusters.npz"
 SOURCES = "models/sources.parquet"  # contact id -> digest of its words as read: a changed text is read again
@@ -54,6 +55,7 @@ FORMAT = "touchless-run"
 FORMAT_VERSION = 2  # 1: touchless 0.1's run.json, which had no marker and no list of files
 # what touchless 0.1 wrote into a run folder: such a folder is recognised (and upgraded on its next write)
 _LEGACY_FILES = {f"{name}.parquet" for name in TABLES} | {DATABASE, MANIFEST, REVIEW, CHART, METRICS, MODEL}
+_CHARTS = (CHART, OWNERS_CHART)
 _SHOWN = 8  # foreign files named in a refusal before "and N more"
 
 
@@ -264,14 +266,14 @@ class Run:
     """A whole run: what `discover` or `assign` writes, and what later commands read back.
 
     `Run.load(folder)` reads the manifest at once and each table when first asked for; `run.save(folder)` writes
-    everything atomically (see `write_run`). `review`, `chart` and `metrics` are written, never read back."""
+    everything atomically (see `write_run`). `review`, `charts` and `metrics` are written, never read back."""
 
     manifest: Manifest
     tables: Mapping[str, pa.Table]
     cluster_model: ClusterModel | None
     sources: pd.Series | None = None  # source hash by contact id
     review: str | None = None  # the review page (HTML)
-    chart: Callable[[Path], None] | None = None  # draws the touch-index chart into a file
+    charts: dict[str, Callable[[Path], None]] | None = None  # file name -> draws that chart into the file
     metrics: dict[str, Any] | None = None  # scores against known reasons (evaluate)
 
     @classmethod
@@ -301,6 +303,20 @@ class Run:
             )
         table = self.tables[name]
         return (table.select(columns) if columns else table).to_pandas()
+
+    def descriptions(self) -> pd.DataFrame:
+        """What `discover` said of each cluster (name, keywords, examples, group), for `assign` to carry on."""
+        clusters = self.frame("clusters")
+        return clusters[
+            [c for c in ("cluster_id", "label", "keywords", "examples", "group_id", "group_label") if c in clusters]
+        ]
+
+    def reason_keywords(self) -> dict[str, list[str]]:
+        """Each reason's distinctive keywords as `discover` found them (none from a run made before they were)."""
+        reasons = self.frame("reasons")
+        if "keywords" not in reasons:
+            return {}
+        return {r: list(k) for r, k in zip(reasons["reason_id"], reasons["keywords"])}
 
     def sources_by_contact(self) -> pd.Series:
         """Source hash by contact id for every contact the run holds (null where a run made before hashes were
@@ -339,8 +355,9 @@ class Run:
                 )
             if self.review is not None:
                 (folder / REVIEW).write_text(self.review, encoding="utf-8")
-            if self.chart is not None:
-                self.chart(folder / CHART)
+            for name, draw in (self.charts or {}).items():
+                assert name in _CHARTS, f"{name} is not a chart a run writes"
+                draw(folder / name)
             if self.metrics is not None:
                 (folder / METRICS).write_text(json.dumps(self.metrics, indent=2))
 

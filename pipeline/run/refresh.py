@@ -16,10 +16,10 @@ import pandas as pd
 from pipeline.config import Config
 from pipeline.model.centres import ClusterModel
 from pipeline.overtime.measures import OverTime, over_time
-from pipeline.overtime.touch_index import chart
+from pipeline.overtime.touch_index import chart, owner_chart
 from pipeline.overtime.touches import issues
 from pipeline.read.volume import load_volume
-from pipeline.run.folder import Manifest, Run
+from pipeline.run.folder import CHART, OWNERS_CHART, Manifest, Run
 from pipeline.run.review import review_page
 from pipeline.run.tables import run_tables
 from pipeline.taxonomy.decisions import Decision, load_decisions, mark_status
@@ -93,17 +93,27 @@ def assemble(
     model: ClusterModel,
     context: Context,
     manifest: Manifest,
+    cfg: Config,
+    reason_keywords: dict[str, list[str]],
     metrics: dict | None = None,
 ) -> Run:
-    """The whole run, ready to save: its tables, the review page, the touch-index chart and the cluster model."""
-    tables = run_tables(refreshed, descriptions, lineage, context.taxonomy)
-    index = refreshed.time.touch_index
+    """The whole run, ready to save: its tables, the review page, the charts and the cluster model."""
+    tables = run_tables(refreshed, descriptions, lineage, context.taxonomy, reason_keywords, cfg.input.dimensions)
+    time = refreshed.time
+    rising = (
+        set(time.ranking.loc[time.ranking["trend"].isin(["new", "growing"]), "name"]) if len(time.ranking) else set()
+    )
+    charts = {}
+    if not time.touch_index.empty:
+        charts[CHART] = lambda path: chart(time.touch_index, path, rising)
+    if not time.owners.empty:
+        charts[OWNERS_CHART] = lambda path: owner_chart(time.owners, path, cfg.cost.currency)
     return Run(
         manifest=manifest,
         tables=tables,
         cluster_model=model,
         sources=refreshed.contacts.set_index("contact_id")["source_hash"],
         review=review_page(tables["proposals"].to_pandas(), tables["clusters"].to_pandas(), manifest),
-        chart=None if index.empty else (lambda path: chart(index, path)),
+        charts=charts,
         metrics=metrics,
     )

@@ -21,6 +21,8 @@ _TOUCH_STATS = [
     pa.field("handle_time_s", pa.float64()),  # total agent time, where the input has it
 ]
 _TREND = pa.field("trend", pa.string())  # new | growing | declining | stable | inactive (null without times)
+_COST = pa.field("cost", pa.float64())  # cost.per_contact x contacts + cost.per_handle_minute x agent minutes
+_OWNER = [pa.field("owner", pa.string()), pa.field("action", pa.string())]  # from the taxonomy's reason
 
 CONTACTS = pa.schema(
     [
@@ -68,6 +70,9 @@ CLUSTERS = pa.schema(
         pa.field("contacts_per_ticket", pa.float64()),
         *_TOUCH_STATS,
         _TREND,
+        pa.field("group_id", pa.int32()),  # its reason group (0: the group with most contacts)
+        pa.field("group_label", pa.string()),  # the group's readable name
+        _COST,
     ]
 )
 
@@ -83,6 +88,10 @@ REASONS = pa.schema(
         pa.field("cluster_ids", pa.list_(pa.int32())),  # clusters holding most of its contacts, largest first
         *_TOUCH_STATS,
         _TREND,
+        pa.field("touches", pa.int64()),  # total touches, as in the ranking
+        pa.field("keywords", pa.list_(pa.string())),  # what its customers say and others do not (c-TF-IDF)
+        *_OWNER,
+        _COST,
     ]
 )
 
@@ -119,8 +128,10 @@ RANKING = pa.schema(
         pa.field("one_touch_rate", pa.float64()),
         pa.field("handle_time_s", pa.float64()),
         pa.field("score", pa.float64()),
-        pa.field("why", pa.string()),  # the parts of the score, in a sentence
+        pa.field("why", pa.string()),  # the parts of the score, and its strongest driver, in a sentence
         pa.field("trend", pa.string()),
+        *_OWNER,
+        _COST,
     ]
 )
 
@@ -136,6 +147,37 @@ TOUCH_INDEX = pa.schema(
         pa.field("per_1000", pa.float64()),  # contacts per 1,000 units of volume that week
         pa.field("rolling_6w", pa.float64()),  # over the last 6 weeks: sum of contacts / sum of volume x 1,000
         pa.field("trend", pa.string()),  # falling | rising | flat: latest rolling figure against 6 weeks before
+        _COST,
+        pa.field("complete", pa.bool_()),  # the contacts cover the whole week (the first and last often do not)
+    ]
+)
+
+DRIVERS = pa.schema(
+    [
+        pa.field("scope", pa.string(), nullable=False),  # reason | cluster
+        pa.field("reason_id", pa.string()),
+        pa.field("cluster_id", pa.int32()),
+        pa.field("column", pa.string()),  # the dimension (input.dimensions)
+        pa.field("value", pa.string()),
+        pa.field("contacts", pa.int64()),  # of the reason or cluster, holding the value
+        pa.field("share_in", pa.float64()),  # of the reason's or cluster's contacts
+        pa.field("share_out", pa.float64()),  # of all other contacts
+        pa.field("lift", pa.float64()),  # share_in / share_out
+        pa.field("q_value", pa.float64()),  # exact test, false discovery rate held across every test of the run
+    ]
+)
+
+OWNERS = pa.schema(
+    [
+        pa.field("week", pa.date32(), nullable=False),
+        pa.field("owner", pa.string(), nullable=False),
+        pa.field("contacts", pa.int64()),
+        _COST,
+        pa.field("volume", pa.float64()),
+        pa.field("per_1000", pa.float64()),
+        pa.field("rolling_6w", pa.float64()),
+        pa.field("trend", pa.string()),
+        pa.field("complete", pa.bool_()),
     ]
 )
 
@@ -157,7 +199,14 @@ TABLES: dict[str, pa.Schema] = {
     "ranking": RANKING,
     "touch_index": TOUCH_INDEX,
     "lineage": LINEAGE,
+    "drivers": DRIVERS,
+    "owners": OWNERS,
 }
+
+
+def contacts_schema(dimensions: list[str]) -> pa.Schema:
+    """The contacts table with one text column per input dimension the canonical columns do not hold."""
+    return pa.schema([*CONTACTS, *(pa.field(d, pa.string()) for d in dimensions if d not in CONTACTS.names)])
 
 
 def to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:

@@ -12,12 +12,14 @@ import pyarrow as pa
 from pipeline.overtime.measures import OverTime
 from pipeline.run.schemas import (
     CLUSTERS,
-    CONTACTS,
+    DRIVERS,
     LINEAGE,
+    OWNERS,
     PROPOSALS,
     RANKING,
     REASONS,
     TOUCH_INDEX,
+    contacts_schema,
     to_table,
 )
 from pipeline.taxonomy.proposals import Proposal
@@ -51,11 +53,17 @@ def clusters_table(contacts: pd.DataFrame, descriptions: pd.DataFrame, time: Ove
     frame["size"] = frame["size"].fillna(0).astype("int64")
     frame["share"] = frame["size"] / max(len(contacts), 1)
     frame[["customers", "tickets"]] = frame[["customers", "tickets"]].astype("Int64")
+    for column in ("group_id", "group_label"):  # a run made before groups existed has none
+        if column not in frame:
+            frame[column] = None
     return to_table(frame, CLUSTERS)
 
 
-def reasons_table(contacts: pd.DataFrame, taxonomy: Taxonomy | None, time: OverTime) -> pa.Table:
-    """One row per assignable reason: how many contacts it got, where they clustered, touches and trend."""
+def reasons_table(
+    contacts: pd.DataFrame, taxonomy: Taxonomy | None, time: OverTime, keywords: dict[str, list[str]]
+) -> pa.Table:
+    """One row per assignable reason: how many contacts it got, where they clustered, touches, trend, its
+    distinctive `keywords`, owner, action and cost."""
     if taxonomy is None:
         return REASONS.empty_table()
     assigned = contacts[contacts["reason_id"].notna()]
@@ -73,6 +81,10 @@ def reasons_table(contacts: pd.DataFrame, taxonomy: Taxonomy | None, time: OverT
                 "share": len(mine) / max(len(contacts), 1),
                 "mean_score": float(mine["reason_score"].mean()) if len(mine) else np.nan,
                 "cluster_ids": [int(c) for c in top.index],
+                "touches": len(mine),
+                "keywords": keywords.get(reason.id, []),
+                "owner": taxonomy.owner_of(reason.id),
+                "action": reason.action,
             }
         )
     frame = pd.DataFrame(rows).merge(
@@ -90,13 +102,11 @@ def ranking_table(time: OverTime) -> pa.Table:
 
 
 def touch_index_table(time: OverTime) -> pa.Table:
-    if time.touch_index.empty:
-        return TOUCH_INDEX.empty_table()
-    return to_table(time.touch_index, TOUCH_INDEX)
+    return frame_table(time.touch_index, TOUCH_INDEX)
 
 
 def lineage_table(lineage: pd.DataFrame) -> pa.Table:
-    return to_table(lineage, LINEAGE) if len(lineage) else LINEAGE.empty_table()
+    return frame_table(lineage, LINEAGE)
 
 
 def proposals_table(proposals: list[Proposal]) -> pa.Table:
@@ -107,17 +117,29 @@ def proposals_table(proposals: list[Proposal]) -> pa.Table:
     return to_table(frame, PROPOSALS)
 
 
+def frame_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """A table that may be empty, in its schema."""
+    return to_table(frame, schema) if len(frame) else schema.empty_table()
+
+
 def run_tables(
-    refreshed: Refreshed, descriptions: pd.DataFrame, lineage: pd.DataFrame, taxonomy: Taxonomy | None
+    refreshed: Refreshed,
+    descriptions: pd.DataFrame,
+    lineage: pd.DataFrame,
+    taxonomy: Taxonomy | None,
+    reason_keywords: dict[str, list[str]],
+    dimensions: list[str],
 ) -> dict[str, pa.Table]:
     """Every output table of a run, in the order they are written."""
     contacts, time = refreshed.contacts, refreshed.time
     return {
-        "contacts": to_table(contacts, CONTACTS),
+        "contacts": to_table(contacts, contacts_schema(dimensions)),
         "clusters": clusters_table(contacts, descriptions, time),
-        "reasons": reasons_table(contacts, taxonomy, time),
+        "reasons": reasons_table(contacts, taxonomy, time, reason_keywords),
         "proposals": proposals_table(refreshed.proposals),
         "ranking": ranking_table(time),
         "touch_index": touch_index_table(time),
         "lineage": lineage_table(lineage),
+        "drivers": frame_table(time.drivers, DRIVERS),
+        "owners": frame_table(time.owners, OWNERS),
     }

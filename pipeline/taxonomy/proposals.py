@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from pipeline.config import ProposalsConfig
 from pipeline.model.centres import ClusterModel
 from pipeline.taxonomy.reasons import ReasonModel
-from pipeline.taxonomy.tree import Taxonomy
+from pipeline.taxonomy.tree import Taxonomy, sentence_case
 
 
 class Proposal(BaseModel):
@@ -323,8 +323,3 @@ def _secondary(c: int, clusters: ClusterFacts, sizes: pd.Series, similarity: flo
         evidence=f"cluster {c} ('{label}') is {similarity:.2f} alike to process steps such as "
         f"'{cfg.secondary_examples[0]}'",
     )
-
-
-def sentence_case(label: str) -> str:
-    """'card not arrived' -> 'Card not arrived'."""
-    return label[:1].upper() + label[1:]

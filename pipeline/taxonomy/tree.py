@@ -3,7 +3,9 @@
 A taxonomy file holds `version` and `reasons`. Each reason has a stable `id`, a `name`, a `description`, a few
 `examples`, an optional `parent` (two levels: reason groups and reasons), a `status` (active or retired) and a
 `kind`: `reason`, or `secondary` for a process step (authentication, "speak to a human") that is tracked but never
-ranked as a cause. Validation names what is wrong and where (duplicate ids, unknown parents, cycles, depth).
+ranked as a cause; an optional `owner` (the department whose process creates the contact: "charge the costs to the
+department that originates them"; a group's owner passes to its reasons) and `action` (eliminate, automate,
+simplify, keep). Validation names what is wrong and where (duplicate ids, unknown parents, cycles, depth).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.config import read_yaml
@@ -29,6 +32,8 @@ class Reason(BaseModel):
     status: Literal["active", "retired"] = "active"
     kind: Literal["reason", "secondary"] = "reason"
     replaced_by: list[str] = []  # set when a split or merge retired it
+    owner: str | None = None  # the department whose process creates these contacts (a group passes it down)
+    action: Literal["eliminate", "automate", "simplify", "keep"] | None = None  # what to do about the cause
 
 
 class Taxonomy(BaseModel):
@@ -39,6 +44,14 @@ class Taxonomy(BaseModel):
 
     def by_id(self) -> dict[str, Reason]:
         return {r.id: r for r in self.reasons}
+
+    def owner_of(self, reason_id: str) -> str | None:
+        """A reason's owner, or its group's when it names none."""
+        reasons = self.by_id()
+        reason = reasons.get(reason_id)
+        if reason is None:
+            return None
+        return reason.owner or (reasons[reason.parent].owner if reason.parent in reasons else None)
 
     def assignable(self) -> list[Reason]:
         """Active reasons without active children: the ones a contact can be given (groups only aggregate)."""
@@ -114,8 +127,51 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:60] or "reason"
 
 
+def sentence_case(label: str) -> str:
+    """'card not arrived' -> 'Card not arrived'."""
+    return label[:1].upper() + label[1:]
+
+
 def taxonomy_data(taxonomy: Taxonomy) -> dict:
     """The taxonomy as its file holds it: `version` always, other fields only where they differ from defaults."""
     data = taxonomy.model_dump(exclude_defaults=True)
     data["version"] = taxonomy.version
     return data
+
+
+def from_clusters(clusters: pd.DataFrame) -> Taxonomy:
+    """A first, two-level taxonomy from a run's clusters (`cluster_id`, `label`, `keywords`, `examples`,
+    `group_id`, `group_label`): each reason group a parent, each cluster a reason under it, for an owner to edit."""
+    reasons: list[Reason] = []
+    taken: set[str] = set()
+
+    def unique(name: str) -> str:
+        base = candidate = slug(name)
+        n = 2
+        while candidate in taken:
+            candidate, n = f"{base}_{n}", n + 1
+        taken.add(candidate)
+        return candidate
+
+    for _, group in clusters.sort_values(["group_id", "size"], ascending=[True, False]).groupby("group_id", sort=False):
+        label = str(group["group_label"].iloc[0])
+        parent = unique(label)
+        reasons.append(
+            Reason(
+                id=parent,
+                name=sentence_case(label),
+                description=f"Reasons about {label} (a group of {len(group)} cluster(s)).",
+            )
+        )
+        for row in group.itertuples():
+            keywords = ", ".join(list(row.keywords)[:5])
+            reasons.append(
+                Reason(
+                    id=unique(row.label),
+                    name=sentence_case(row.label),
+                    parent=parent,
+                    description=f"Customers contact us about {row.label} ({keywords}).",
+                    examples=list(row.examples)[:3],
+                )
+            )
+    return Taxonomy(version=1, reasons=reasons)
