@@ -66,6 +66,7 @@ def review_page(proposals: pd.DataFrame, clusters: pd.DataFrame, manifest: Manif
         kinds=KIND_NAMES,
         colours=_COLOURS,
         bar=bar,
+        groups=_groups(clusters),
     )
 
 
@@ -77,6 +78,22 @@ def bar(value: float, biggest: float, width: int, colour: str = "#1b7f5b") -> Ma
         f"<rect width='{width}' height='10' rx='3' fill='#e6e6e2'/>"
         f"<rect width='{filled}' height='10' rx='3' fill='{colour}'/></svg>"
     )
+
+
+def _groups(clusters: pd.DataFrame) -> list[dict]:
+    """The reason groups, largest first, each with its clusters, largest first."""
+    if "group_id" not in clusters or clusters["group_id"].isna().all():
+        return []
+    out = []
+    for _, members in clusters.sort_values("size", ascending=False).groupby("group_id", sort=False):
+        out.append(
+            {
+                "label": members["group_label"].iloc[0],
+                "size": int(members["size"].sum()),
+                "clusters": [_row(r) for r in members.itertuples()],
+            }
+        )
+    return sorted(out, key=lambda g: -g["size"])
 
 
 def _row(row) -> dict:
