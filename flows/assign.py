@@ -15,6 +15,7 @@ from typing import Any
 from prefect import flow
 
 from flows.call import settings
+from flows.events import flagged
 from flows.results import RunResult, finish
 from flows.steps import (
     cluster_model,
@@ -67,6 +68,7 @@ def assign(
         saved = assemble(
             refreshed, descriptions, run.frame("lineage"), model, context, manifest, cfg, run.reason_keywords()
         )
+        before = flagged(run)  # read before the save replaces it
         saved.save(out)
     return finish(
         "assign",
@@ -75,6 +77,7 @@ def assign(
         saved,
         report,
         embedded,
+        before,
         new_contacts=len(fresh),
         skipped=report.already_known,
         changed=report.changed,

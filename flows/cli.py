@@ -70,6 +70,14 @@ ColumnOpt = Annotated[
         "repeatable",
     ),
 ]
+DimensionOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--dimension",
+        help="a column describing contacts (product, plan, app version ...), kept and "
+        "tested as a driver of each reason and cluster; repeatable",
+    ),
+]
 DateFormatOpt = Annotated[
     Optional[str],
     typer.Option(
@@ -87,6 +95,7 @@ def discover(
     text_column: TextColumnOpt = None,
     id_column: IdColumnOpt = None,
     column: ColumnOpt = None,
+    dimension: DimensionOpt = None,
     date_format: DateFormatOpt = None,
     config: ConfigOpt = None,
     input_kind: InputKindOpt = None,
@@ -102,6 +111,7 @@ def discover(
         text_column=text_column,
         id_column=id_column,
         columns=column,
+        dimensions=dimension,
         date_format=date_format,
         input_kind=input_kind,
         granularity=granularity,
@@ -155,6 +165,7 @@ def evaluate(
     text_column: TextColumnOpt = None,
     id_column: IdColumnOpt = None,
     column: ColumnOpt = None,
+    dimension: DimensionOpt = None,
     date_format: DateFormatOpt = None,
     config: ConfigOpt = None,
     input_kind: InputKindOpt = None,
@@ -168,6 +179,7 @@ def evaluate(
         text_column=text_column,
         id_column=id_column,
         columns=column,
+        dimensions=dimension,
         date_format=date_format,
         input_kind=input_kind,
         granularity=granularity,
@@ -255,6 +267,29 @@ def serve(
 
 
 @app.command()
+def review(
+    run: Annotated[Optional[Path], typer.Argument(help="a run's output folder (default: the latest run)")] = None,
+    port: Annotated[int, typer.Option("--port", help="the port on 127.0.0.1 (default: a free one)")] = 0,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="print the URL only; open no browser")] = False,
+    taxonomy: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--taxonomy",
+            help="the taxonomy the decisions go beside (default: the one the run used; without one, "
+            "DIR.taxonomy.yaml beside the run DIR)",
+        ),
+    ] = None,
+) -> None:
+    """Review a run in the browser: proposals with their evidence and contacts (accept, reject, merge, undo), the
+    next taxonomy and apply, the causes, the touch index and the reason tree. Listens on 127.0.0.1; the URL it
+    prints holds the token every page needs."""
+    from flows.review_cli import run_folder
+    from pipeline.app.server import serve as serve_review
+
+    serve_review(run_folder(run), taxonomy, port, open_browser=not no_browser)
+
+
+@app.command()
 def sql(
     out_dir: Annotated[Path, typer.Argument(help="a run's output folder")],
     query: Annotated[str, typer.Argument(help="SQL over the tables contacts, clusters, ...")],
@@ -272,6 +307,7 @@ def _overrides(
     text_column: str | None = None,
     id_column: str | None = None,
     columns: list[str] | None = None,
+    dimensions: list[str] | None = None,
     date_format: str | None = None,
     input_kind: str | None = None,
     granularity: str | None = None,
@@ -298,6 +334,8 @@ def _overrides(
             input_.setdefault("messages", {}).setdefault("columns", {})[field] = column
     if date_format:
         input_["date_format"] = date_format
+    if dimensions:
+        input_["dimensions"] = list(dimensions)
     if input_kind:
         input_["kind"] = input_kind
     overrides: dict = {"input": input_} if input_ else {}

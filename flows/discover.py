@@ -12,6 +12,7 @@ from typing import Any
 from prefect import flow
 
 from flows.call import settings
+from flows.events import flagged
 from flows.results import RunResult, finish
 from flows.steps import (
     cluster,
@@ -69,8 +70,9 @@ def discover(
         )
         metrics = score_run(input_path, cfg, label_column, joined) if label_column else None
         run = assemble(refreshed, descriptions, lineage, model, context, manifest, cfg, keywords, metrics)
+        before = flagged(previous)  # read before the save replaces it
         run.save(out)
-    return finish("discover", out_dir, out, run, report, embedded, remember=label_column is None)
+    return finish("discover", out_dir, out, run, report, embedded, before, remember=label_column is None)
 
 
 if __name__ == "__main__":  # the script form of earlier versions; it never imports the CLI (no import cycle)

@@ -9,6 +9,7 @@ from typing import Any
 from prefect import get_run_logger
 
 from flows.artifacts import publish
+from flows.events import Flagged, announce
 from flows.steps import Embedded
 from pipeline.overtime.ranking import emerging
 from pipeline.read.report import InputReport
@@ -45,15 +46,18 @@ def finish(
     run: Run,
     report: InputReport,
     embedded: Embedded,
+    before: Flagged,
     remember: bool = True,
     **counts: int,
 ) -> RunResult:
-    """After the run is saved: remember it as this directory's latest, publish its artifacts, log its warnings."""
+    """After the run is saved: remember it as this directory's latest, publish its artifacts and its events (what
+    newly emerged, what is newly proposed, against what the replaced run had flagged), log its warnings."""
     logger = get_run_logger()
     if remember:  # a scoring run (evaluate) is not the run people review
         remember_last_run(out)
     location = str(out_dir) if is_remote(out_dir) else str(out.resolve())
     publish(kind, location, run)
+    announce(location, run, before)
     for warning in report.warnings:
         logger.warning(warning)
     labels = run.frame("contacts", ["cluster_id"])["cluster_id"]

@@ -15,8 +15,20 @@ from rich.text import Text
 from pipeline.errors import TouchlessError
 from pipeline.run.folder import Run, last_run, read_manifest
 from pipeline.run.review import KIND_NAMES
-from pipeline.taxonomy.decisions import apply_decisions, load_decisions, record
-from pipeline.taxonomy.proposals import Proposal, sentence_case
+from pipeline.taxonomy.decisions import (
+    Recorded,
+    apply_decisions,
+    decided,
+    evidence_growth,
+    find_proposal,
+    load_decisions,
+    proposals_from_table,
+    record,
+    split_parts,
+    taxonomy_for_run,
+    undo,
+)
+from pipeline.taxonomy.proposals import Proposal
 from pipeline.taxonomy.tree import load_taxonomy
 
 out = Console()
@@ -26,7 +38,11 @@ taxonomy_app = typer.Typer(help="Check the taxonomy and write its next version."
 
 RunOpt = Annotated[Optional[Path], typer.Option("--run", help="a run's output folder (default: the latest run)")]
 TaxonomyOpt = Annotated[
-    Optional[Path], typer.Option("--taxonomy", help="the taxonomy file (default: the one the run used)")
+    Optional[Path],
+    typer.Option(
+        "--taxonomy",
+        help="the taxonomy file (default: the one the run used; without one, DIR.taxonomy.yaml beside the run DIR)",
+    ),
 ]
 ByOpt = Annotated[Optional[str], typer.Option("--by", help="who decides (default: your user name)")]
 
@@ -40,9 +56,11 @@ def list_proposals(
     """List a run's proposals, the ones affecting the most touches first."""
     if ctx.invoked_subcommand:
         return
-    folder = _run_folder(run)
-    proposals = _proposals(folder)
-    shown = proposals if all_ else proposals[proposals["status"] != "rejected"]
+    folder = run_folder(run)
+    manifest = read_manifest(folder)
+    decisions = load_decisions(taxonomy_for_run(folder, manifest.taxonomy))
+    proposals = decided(proposals_from_table(_proposals(folder)), decisions, evidence_growth(manifest.config))
+    shown = [(rank, p) for rank, p in enumerate(proposals, start=1) if all_ or p.status != "rejected"]
     table = Table(title=f"{len(shown)} proposal(s) in the run {_describe(folder)}", title_justify="left")
     for name, justify in (
         ("#", "right"),
@@ -55,9 +73,9 @@ def list_proposals(
         ("conf.", "right"),
     ):
         table.add_column(name, justify=justify, overflow="fold", no_wrap=name in ("#", "id", "contacts", "touches"))
-    for p in shown.itertuples():
+    for rank, p in shown:
         table.add_row(
-            str(p.rank),
+            str(rank),
             p.proposal_id,
             KIND_NAMES.get(p.kind, p.kind),
             p.status,
@@ -73,7 +91,7 @@ def list_proposals(
 @proposals_app.command("show")
 def show(proposal_id: str, run: RunOpt = None) -> None:
     """Show the evidence for one proposal."""
-    folder = _run_folder(run)
+    folder = run_folder(run)
     p = _one(folder, proposal_id)
     out.print(f"run {_describe(folder)}", highlight=False)
     out.print(f"[bold]{escape(p.name)}[/bold]  ({KIND_NAMES.get(p.kind, p.kind)}, {p.proposal_id}, {p.status})")
@@ -101,8 +119,16 @@ def show(proposal_id: str, run: RunOpt = None) -> None:
 def accept(
     proposal_id: str,
     name: Annotated[Optional[str], typer.Option(help="the reason's name (a split: names separated by ';')")] = None,
-    description: Annotated[Optional[str], typer.Option(help="the reason's description")] = None,
-    parent: Annotated[Optional[str], typer.Option(help="the id of its reason group")] = None,
+    description: Annotated[
+        Optional[str], typer.Option(help="the reason's description (a new name clears the suggested one)")
+    ] = None,
+    parent: Annotated[
+        Optional[str], typer.Option(help="the id of its reason group (`touchless taxonomy check`)")
+    ] = None,
+    into: Annotated[
+        Optional[str],
+        typer.Option(help="merge a new reason into this reason id (or the id of another accepted new reason)"),
+    ] = None,
     note: Annotated[Optional[str], typer.Option(help="why, for the changelog")] = None,
     run: RunOpt = None,
     taxonomy: TaxonomyOpt = None,
@@ -110,18 +136,21 @@ def accept(
 ) -> None:
     """Accept a proposal (optionally renamed); `touchless taxonomy apply` writes it into the taxonomy."""
     folder, proposal, path = _to_decide(run, proposal_id, taxonomy)
-    parts = None
-    if proposal.kind == "split":
-        clusters = Run.load(folder).frame("clusters").set_index("cluster_id")
-        parts = [
-            {"name": sentence_case(clusters.loc[c, "label"]), "examples": list(clusters.loc[c, "examples"])}
-            for c in proposal.cluster_ids
-        ]
-        if name and len(name.split(";")) != len(parts):
-            raise TouchlessError(f"this split has {len(parts)} parts: give {len(parts)} names separated by ';'")
-    changes = {"name": name, "description": description, "parent": parent}
-    record(path, proposal, "accepted", why=note, changes=changes, parts=parts, by=by)
-    out.print(f"accepted {proposal_id}; run [bold]touchless taxonomy apply --taxonomy {path}[/bold] to write it")
+    parts = split_parts(proposal, Run.load(folder).frame("clusters")) if proposal.kind == "split" else None
+    done = record(
+        path,
+        proposal,
+        "accepted",
+        why=note,
+        name=name,
+        description=description,
+        parent=parent,
+        into=into,
+        parts=parts,
+        by=by,
+    )
+    _said(done)
+    out.print(f"run [bold]touchless taxonomy apply --taxonomy {escape(str(path))}[/bold] to write it")
 
 
 @proposals_app.command("reject")
@@ -134,8 +163,41 @@ def reject(
 ) -> None:
     """Reject a proposal; it stays hidden in later runs unless its evidence grows materially."""
     _, proposal, path = _to_decide(run, proposal_id, taxonomy)
-    record(path, proposal, "rejected", why=reason, by=by)
-    out.print(f"rejected {proposal_id}: {reason}", markup=False)
+    _said(record(path, proposal, "rejected", why=reason, by=by))
+
+
+@proposals_app.command("undo")
+def undo_decision(proposal_id: str, run: RunOpt = None, taxonomy: TaxonomyOpt = None) -> None:
+    """Take back the decision on a proposal that is not applied yet; it is open again."""
+    _, proposal, path = _to_decide(run, proposal_id, taxonomy)
+    gone = undo(path, proposal.proposal_id)
+    out.print(
+        f"took back {gone.decision} by {gone.by} on {gone.at[:10]} of {proposal.proposal_id} '{proposal.name}'",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _said(done: Recorded) -> None:
+    """The whole id and name of what was decided (people type the first characters), and what it replaced."""
+    d = done.decision
+    detail = f" as '{d.name}'" if d.name else ""
+    detail += f" under '{d.parent}'" if d.parent else ""
+    detail += f" into '{d.into}'" if d.into else ""
+    detail += f": {d.why}" if d.decision == "rejected" else ""
+    out.print(
+        f"{d.decision} {d.proposal_id} '{d.proposal.name}'{detail}", highlight=False, markup=False, soft_wrap=True
+    )
+    if done.replaced is not None:
+        was = done.replaced
+        out.print(
+            f"this replaces the earlier decision: {was.decision} by {was.by} on {was.at[:10]}"
+            + (f" as '{was.name}'" if was.name else "")
+            + (f" ({was.why})" if was.why else ""),
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @taxonomy_app.command("apply")
@@ -163,7 +225,33 @@ def check(taxonomy: Annotated[Path, typer.Argument(help="the taxonomy file")]) -
     out.print(f"valid; {len(pending)} accepted proposal(s) wait for `touchless taxonomy apply`")
 
 
-def _run_folder(run: Path | None) -> Path:
+@taxonomy_app.command("init")
+def init(
+    run: Annotated[Optional[Path], typer.Argument(help="a run's folder (default: the latest run)")] = None,
+    taxonomy_out: Annotated[Path, typer.Option("--out", help="the taxonomy file to write")] = Path("taxonomy.yaml"),
+) -> None:
+    """Write a first taxonomy from a run: its reason groups as parents, its clusters as the reasons under them,
+    with names, descriptions and examples to edit. Never overwrites a file."""
+    from pipeline.config import write_yaml
+    from pipeline.taxonomy.tree import from_clusters, taxonomy_data
+
+    folder = run_folder(run)
+    clusters = Run.load(folder).frame("clusters")
+    if "group_id" not in clusters or clusters["group_id"].isna().all():
+        raise TouchlessError(f"{folder} was made before reason groups existed: run discover again first")
+    if taxonomy_out.exists():
+        raise TouchlessError(f"{taxonomy_out} already exists: give --out a new file (touchless never overwrites one)")
+    taxonomy = from_clusters(clusters)
+    write_yaml(taxonomy_out, taxonomy_data(taxonomy))
+    groups = sum(r.parent is None for r in taxonomy.reasons)
+    out.print(
+        f"wrote {taxonomy_out}: {groups} reason groups, {len(taxonomy.reasons) - groups} reasons from the run "
+        f"{folder.resolve()}; edit it, then run discover with --taxonomy {taxonomy_out}",
+        markup=False,
+    )
+
+
+def run_folder(run: Path | None) -> Path:
     """The run given with --run, else the latest run made from this working directory (never another project's)."""
     folder = run or last_run()
     if folder is None:
@@ -187,31 +275,11 @@ def _proposals(folder: Path) -> pd.DataFrame:
 
 
 def _one(folder: Path, proposal_id: str) -> Proposal:
-    """The run's proposal whose id starts with `proposal_id` (people type the first few characters)."""
-    proposals = _proposals(folder)
-    found = proposals[proposals["proposal_id"].str.startswith(proposal_id)]
-    if len(found) != 1:
-        raise TouchlessError(
-            f"{'no' if found.empty else 'more than one'} proposal has the id '{proposal_id}' "
-            "(see `touchless proposals`)"
-        )
-    row = found.drop(columns="rank").iloc[0]
-    return Proposal.model_validate({k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in row.items()})
+    """The run's proposal with this id, or the one whose id starts with it (people type the first characters)."""
+    return find_proposal(proposals_from_table(_proposals(folder)), proposal_id)
 
 
 def _to_decide(run: Path | None, proposal_id: str, taxonomy: Path | None) -> tuple[Path, Proposal, Path]:
     """(run folder, the proposal, the taxonomy file its decision goes beside)."""
-    folder = _run_folder(run)
-    return folder, _one(folder, proposal_id), _taxonomy_path(folder, taxonomy)
-
-
-def _taxonomy_path(folder: Path, given: Path | None) -> Path:
-    if given:
-        return given
-    used = read_manifest(folder).taxonomy
-    if not used:
-        raise TouchlessError(
-            "this run used no taxonomy: give --taxonomy FILE, the file to build it in "
-            "(`touchless taxonomy apply` creates it)"
-        )
-    return Path(used)
+    folder = run_folder(run)
+    return folder, _one(folder, proposal_id), taxonomy_for_run(folder, read_manifest(folder).taxonomy, taxonomy)

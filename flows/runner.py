@@ -8,12 +8,14 @@ from pipeline.config import RunnerConfig
 
 
 def task_runner(cfg: RunnerConfig):
-    """Threads by default. Dask: the scheduler at `address`, or a local cluster of `workers` processes (its
-    dashboard on a free port, so two runs never fight over 8787)."""
+    """Threads by default, one task at a time: the embedding model already uses every core, and partitions run side
+    by side only fought over them (25 at once at 100k contacts, each with its own torch threads and ~84 MB).
+    Dask: the scheduler at `address`, or a local cluster of `workers` processes (its dashboard on a free port, so
+    two runs never fight over 8787)."""
     if cfg.kind == "threads":
         from prefect.task_runners import ThreadPoolTaskRunner
 
-        return ThreadPoolTaskRunner()
+        return ThreadPoolTaskRunner(max_workers=1)
     from prefect_dask import DaskTaskRunner
 
     if cfg.address:

@@ -283,20 +283,44 @@ def cluster_contacts(vectors: np.ndarray, cfg: ClusterConfig, reduce_cfg: Reduce
 def _cluster_sample(
     vectors: np.ndarray, weights: np.ndarray, cfg: ClusterConfig, reduce_cfg: ReduceConfig, seed: int
 ) -> Clustering:
-    """Very large sets: cluster a seeded sample of `sample_size`, then every other contact joins the nearest
-    cluster centre when at least `reassign_similarity` alike (else noise). Memory and time stay bounded."""
+    """Very large sets: cluster a seeded sample of `sample_size`, then every other contact takes the cluster most of
+    its nearest sampled neighbours are in (as the graph would have placed it), when its nearest neighbour is at least
+    `reassign_similarity` alike (else noise). Memory and time stay bounded: the neighbours are found in blocks."""
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(len(vectors), cfg.sample_size, replace=False))
     found = _cluster_distinct(vectors[sample], weights[sample], cfg, reduce_cfg, seed)
     out = found.expand(sample, len(vectors))
     rest = np.setdiff1d(np.arange(len(vectors)), sample)
-    ids, centres = centroids(vectors[sample], found.labels)
-    best, score = nearest_centre(vectors[rest], centres)
-    close = score >= cfg.reassign_similarity
-    out.labels[rest[close]] = ids[best[close]]
-    out.probabilities[rest[close]] = score[close]
+    labelled = np.flatnonzero(found.labels >= 0)
+    label, share, nearest = neighbour_vote(vectors[rest], vectors[sample][labelled], found.labels[labelled],
+                                           cfg.neighbors)
+    close = nearest >= cfg.reassign_similarity
+    out.labels[rest[close]] = label[close]
+    out.probabilities[rest[close]] = share[close]
     out.was_noise[rest] = ~close
     return out
+
+
+def neighbour_vote(queries: np.ndarray, points: np.ndarray, labels: np.ndarray, k: int,
+                   block: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each query: the label most of its `k` nearest points carry (votes weighted by cosine), that label's
+    share of the votes, and the cosine of the nearest point. Exact, in blocks of queries (bounded memory)."""
+    k = min(k, len(points))
+    n_labels = int(labels.max()) + 1
+    label = np.empty(len(queries), dtype=np.int32)
+    share = np.empty(len(queries), dtype=np.float32)
+    nearest = np.empty(len(queries), dtype=np.float32)
+    for start in range(0, len(queries), block):
+        sims = queries[start : start + block] @ points.T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        weight = np.take_along_axis(sims, top, axis=1).clip(min=0)
+        rows = np.repeat(np.arange(len(top)), k)
+        votes = np.zeros((len(top), n_labels), dtype=np.float32)
+        np.add.at(votes, (rows, labels[top].ravel()), weight.ravel())
+        label[start : start + len(top)] = votes.argmax(axis=1)
+        share[start : start + len(top)] = votes.max(axis=1) / np.maximum(votes.sum(axis=1), 1e-12)
+        nearest[start : start + len(top)] = sims.max(axis=1)
+    return label, share, nearest
 
 
 def _cluster_distinct(

@@ -104,11 +104,13 @@ class EmbeddingCache:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / "embeddings.sqlite"
         with closing(self._connect()) as db, db:
-            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer; a crash keeps committed chunks
             db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID")
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=60)
+        db = sqlite3.connect(self.path, timeout=60)
+        db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode still crash-safe; a power cut may lose the last chunk
+        return db
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         return {key: np.frombuffer(blob, dtype=np.float32) for key, blob in self._select(keys, "key, vec")}

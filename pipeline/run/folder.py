@@ -41,11 +41,13 @@ from pipeline.faults import checkpoint, exchange_unavailable
 from pipeline.model.centres import ClusterModel
 from pipeline.model.lineage import PreviousClusters
 from pipeline.run.schemas import TABLES
+from pipeline.run.views import create_views
 from pipeline.runtime import cache_home
 
 MANIFEST = "run.json"
 DATABASE = "touchless.duckdb"
 REVIEW = "review.html"
+REPORT = "report.html"
 CHART = "touch_index.png"
 OWNERS_CHART = "owners.png"
 METRICS = "metrics.json"
@@ -168,6 +170,7 @@ def write_run(
                 db.execute(
                     f'CREATE TABLE "{name}" AS SELECT * FROM read_parquet(?)', [str(staging / f"{name}.parquet")]
                 )
+            create_views(db)
         checkpoint("duckdb")
         if extra is not None:
             extra(staging)
@@ -266,13 +269,15 @@ class Run:
     """A whole run: what `discover` or `assign` writes, and what later commands read back.
 
     `Run.load(folder)` reads the manifest at once and each table when first asked for; `run.save(folder)` writes
-    everything atomically (see `write_run`). `review`, `charts` and `metrics` are written, never read back."""
+    everything atomically (see `write_run`). `review`, `report`, `charts` and `metrics` are written, never read
+    back."""
 
     manifest: Manifest
     tables: Mapping[str, pa.Table]
     cluster_model: ClusterModel | None
     sources: pd.Series | None = None  # source hash by contact id
     review: str | None = None  # the review page (HTML)
+    report: str | None = None  # the run's report with its charts (HTML, for e-mail)
     charts: dict[str, Callable[[Path], None]] | None = None  # file name -> draws that chart into the file
     metrics: dict[str, Any] | None = None  # scores against known reasons (evaluate)
 
@@ -353,8 +358,9 @@ class Run:
                     ),
                     folder / SOURCES,
                 )
-            if self.review is not None:
-                (folder / REVIEW).write_text(self.review, encoding="utf-8")
+            for name, page in ((REVIEW, self.review), (REPORT, self.report)):
+                if page is not None:
+                    (folder / name).write_text(page, encoding="utf-8")
             for name, draw in (self.charts or {}).items():
                 assert name in _CHARTS, f"{name} is not a chart a run writes"
                 draw(folder / name)

@@ -7,7 +7,7 @@ holds, whichever flow added them, so a daily `assign` leaves the same kind of ru
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from pipeline.overtime.touch_index import chart, owner_chart
 from pipeline.overtime.touches import issues
 from pipeline.read.volume import load_volume
 from pipeline.run.folder import CHART, OWNERS_CHART, Manifest, Run
+from pipeline.run.report import report_page
 from pipeline.run.review import review_page
 from pipeline.run.tables import run_tables
 from pipeline.taxonomy.decisions import Decision, load_decisions, mark_status
@@ -77,11 +78,33 @@ def refresh(
         else pd.Series(None, index=contacts.index, dtype=object)
     )
     contacts = contacts.drop(columns=["agent_reason", "issue_id", "touch"], errors="ignore").assign(agent_reason=agent)
+    # proposals first: contacts of a missing reason (a confident new_reason) lose the reason they were given, so
+    # they count as unassigned volume in touches, trends and the ranking instead of hiding inside a wrong reason
+    sizes = contacts.loc[contacts["cluster_id"] >= 0, "cluster_id"].value_counts().rename("contacts").to_frame()
+    facts = cluster_facts(model, descriptions, sizes)
+    from pipeline.model.embed import embedder  # only merges embed, and only a few hundred (cached) texts
+
+    proposals = propose(
+        contacts,
+        facts,
+        taxonomy,
+        reasons,
+        process,
+        cfg.taxonomy.proposals,
+        embed=lambda texts: embedder(cfg.embedding).embed(texts).vectors,
+    )
+    missing = [
+        p.cluster_ids[0]
+        for p in proposals
+        if p.kind == "new_reason" and taxonomy and p.confidence >= cfg.taxonomy.proposals.unassign_min_confidence
+    ]
+    if missing:
+        contacts = contacts.assign(
+            reason_id=contacts["reason_id"].where(~contacts["cluster_id"].isin(missing), None)
+        ).astype({"reason_id": object})
     contacts = contacts.join(issues(contacts, cfg.touches.window_days))
     names = dict(zip(descriptions["cluster_id"], descriptions["label"]))
     time = over_time(contacts, context.volume, taxonomy, names, cfg)
-    facts = cluster_facts(model, descriptions, time.cluster_stats)
-    proposals = propose(contacts, facts, taxonomy, reasons, process, cfg.taxonomy.proposals)
     mark_status(proposals, context.decisions, cfg.taxonomy.proposals.evidence_growth)
     return Refreshed(contacts, time, proposals)
 
@@ -108,7 +131,7 @@ def assemble(
         charts[CHART] = lambda path: chart(time.touch_index, path, rising)
     if not time.owners.empty:
         charts[OWNERS_CHART] = lambda path: owner_chart(time.owners, path, cfg.cost.currency)
-    return Run(
+    run = Run(
         manifest=manifest,
         tables=tables,
         cluster_model=model,
@@ -117,3 +140,4 @@ def assemble(
         charts=charts,
         metrics=metrics,
     )
+    return replace(run, report=report_page(run))

@@ -5,22 +5,43 @@ proposal as it was. A rejected proposal stays hidden in later runs unless its ev
 (`proposals.evidence_growth`). `apply_decisions` turns accepted proposals into the next taxonomy version, keeps
 the previous file, and appends a changelog. The file is validated whole when read (`Decisions`), so a broken
 decisions file is named before a run does any heavy work.
+
+The command line and the review app decide through the functions here, on the same file. A decision is checked
+when it is made, not when it is applied: a parent must be a reason of the taxonomy, a merge must name a reason or
+a new reason accepted with it, the reasons a proposal changes must still be there. Every change holds a lock on the
+taxonomy's folder while it reads, checks and rewrites the file (atomically), so two people deciding at once both
+land; a page sends back the `revision` of the decision it showed, so a decision someone made meanwhile is refused
+with their name, never silently replaced.
 """
 
 from __future__ import annotations
 
+import fcntl
 import getpass
+import hashlib
+import os
 import shutil
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pipeline.config import read_yaml, write_yaml
+from pipeline.config import load_config, read_yaml, write_yaml
 from pipeline.errors import TaxonomyError
-from pipeline.taxonomy.proposals import Proposal
+from pipeline.taxonomy.proposals import Proposal, sentence_case
 from pipeline.taxonomy.tree import Reason, Taxonomy, load_taxonomy, parse_taxonomy, slug, taxonomy_data
+
+NOT_CHECKED = "not-checked"  # `seen` of a change that replaces whatever is there (the CLI then says what it replaced)
+MIN_PREFIX = 4  # the fewest first characters of a proposal id that people may type for the whole id
+LOCK_WAIT_S = 15.0  # how long a change waits for another to finish saving before it gives up
+_NEW_REASONS = ("new_reason", "secondary", "split")  # the kinds that add reasons, which may take a parent
+_CHANGES_REASONS = ("split", "merge", "retire")  # the kinds whose reasons must still be in the taxonomy
 
 
 class SplitPart(BaseModel):
@@ -42,11 +63,17 @@ class Decision(BaseModel):
     at: str
     why: str | None = None
     name: str | None = None  # accepted under another name (a split: names separated by ';')
-    description: str | None = None
+    description: str | None = None  # None: the proposal's own; '' (after a rename): none
     parent: str | None = None
+    into: str | None = None  # merged into this reason id, or into the new reason of this accepted proposal id
     parts: list[SplitPart] | None = None  # a split's new reasons
     applied_in: int | None = None  # the taxonomy version that took it in
     proposal: Proposal
+
+    @property
+    def revision(self) -> str:
+        """Names this exact decision: a page sends it back, so a decision changed meanwhile is not overwritten."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
 
 
 class Decisions(BaseModel):
@@ -55,8 +82,46 @@ class Decisions(BaseModel):
     decisions: list[Decision] = []
 
 
+class DecisionConflict(TaxonomyError):
+    """Someone decided the same proposal (or applied the taxonomy) after the page or command read it."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    decision: Decision
+    replaced: Decision | None  # the earlier decision on the same proposal it took the place of
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The next taxonomy version as `apply_decisions` would write it now."""
+
+    current: Taxonomy | None  # None: no taxonomy file yet (the first apply writes version 1)
+    updated: Taxonomy
+    changes: list[str]
+    pending: list[Decision]
+
+    @property
+    def revision(self) -> str:
+        """Names what was previewed, so an apply writes what its reader saw or nothing."""
+        seen = [str(self.current.version if self.current else 0), *(d.revision for d in self.pending)]
+        return hashlib.sha256(" ".join(seen).encode()).hexdigest()[:12]
+
+
 def decisions_path(taxonomy_path: Path) -> Path:
     return taxonomy_path.with_name(f"{taxonomy_path.stem}.decisions.yaml")
+
+
+def taxonomy_for_run(run_folder: Path, used: str | None, given: Path | None = None) -> Path:
+    """The taxonomy a run's decisions go beside: the one given, else the one the run read, else the run's own,
+    `<folder>.taxonomy.yaml` beside the run folder (never inside it: each run replaces its folder whole), which
+    the first `apply` creates."""
+    if given:
+        return Path(given)
+    if used:
+        return Path(used)
+    folder = Path(run_folder).resolve()
+    return folder.with_name(f"{folder.name}.taxonomy.yaml")
 
 
 def load_decisions(taxonomy_path: Path) -> list[Decision]:
@@ -77,47 +142,269 @@ def save_decisions(taxonomy_path: Path, decisions: list[Decision]) -> None:
     write_yaml(decisions_path(taxonomy_path), Decisions(decisions=decisions).model_dump(mode="json", exclude_none=True))
 
 
+@contextmanager
+def decisions_lock(taxonomy_path: Path) -> Iterator[None]:
+    """Held while a change reads, checks and rewrites the decisions (or applies them). It locks the taxonomy's
+    folder, so no lock file is left beside a taxonomy kept in a repository."""
+    folder = Path(taxonomy_path).resolve().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TaxonomyError(
+                        f"another decision on {taxonomy_path} has been saving for over {LOCK_WAIT_S:.0f} s; "
+                        "try again in a moment"
+                    ) from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock, also when the process dies
+
+
+def proposals_from_table(frame: pd.DataFrame) -> list[Proposal]:
+    """A run's `proposals` table as typed proposals, in rank order (columns a proposal does not know are left)."""
+    rows = frame.sort_values("rank").to_dict("records") if len(frame) else []
+    return [
+        Proposal.model_validate(
+            {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in row.items() if k in Proposal.model_fields}
+        )
+        for row in rows
+    ]
+
+
+def find_proposal(proposals: Sequence[Proposal], given: str) -> Proposal:
+    """The proposal with this id. The first characters of an id will do when they start one id only and are at
+    least `MIN_PREFIX` long; whoever calls this shows the whole id it found."""
+    given = given.strip()
+    exact = [p for p in proposals if p.proposal_id == given]
+    if exact:
+        return exact[0]
+    found = [p for p in proposals if p.proposal_id.startswith(given)] if len(given) >= MIN_PREFIX else []
+    if len(found) == 1:
+        return found[0]
+    if found:
+        shown = ", ".join(f"{p.proposal_id} ({p.name})" for p in found[:5])
+        raise TaxonomyError(f"'{given}' starts {len(found)} proposal ids ({shown}): give more of the id")
+    short = f" (give at least {MIN_PREFIX} characters of an id)" if len(given) < MIN_PREFIX else ""
+    raise TaxonomyError(f"no proposal of this run has the id '{given}'{short}; `touchless proposals` lists them")
+
+
+def split_parts(proposal: Proposal, clusters: pd.DataFrame, names: Sequence[str | None] = ()) -> list[SplitPart]:
+    """A split's new reasons, one per cluster of the proposal: named after the cluster unless a name is given,
+    with the cluster's examples. `clusters`: the run's clusters table."""
+    by_id = clusters.set_index("cluster_id")
+    given = list(names) + [None] * (len(proposal.cluster_ids) - len(names))
+    return [
+        SplitPart(
+            name=(name or "").strip() or sentence_case(by_id.loc[c, "label"]),
+            examples=list(by_id.loc[c, "examples"]),
+        )
+        for c, name in zip(proposal.cluster_ids, given)
+    ]
+
+
+def parent_choices(taxonomy: Taxonomy | None) -> list[Reason]:
+    """The reasons a new reason may be put under (two levels: an active reason that has no parent itself),
+    groups that already hold reasons first."""
+    if taxonomy is None:
+        return []
+    groups = {r.parent for r in taxonomy.reasons if r.parent}
+    top = [r for r in taxonomy.reasons if r.status == "active" and r.parent is None and r.kind == "reason"]
+    return sorted(top, key=lambda r: (r.id not in groups, r.name.lower()))
+
+
+def merge_choices(taxonomy: Taxonomy | None, decisions: list[Decision], proposal: Proposal) -> list[tuple[str, str]]:
+    """(id, name) of what a new-reason proposal can be merged into: the taxonomy's reasons that contacts are
+    given, and the new reasons accepted but not yet applied (by proposal id)."""
+    reasons = [(r.id, r.name) for r in taxonomy.assignable() if r.kind == "reason"] if taxonomy else []
+    accepted = [
+        (d.proposal_id, d.name or d.proposal.name)
+        for d in decisions
+        if d.decision == "accepted"
+        and d.applied_in is None
+        and d.into is None
+        and d.proposal.kind == "new_reason"
+        and d.proposal_id != proposal.proposal_id
+    ]
+    return reasons + accepted
+
+
+def decision_for(proposal: Proposal, decisions: list[Decision]) -> Decision | None:
+    """The decision that covers a proposal: the one made on its id, else one made on the same evidence in an
+    earlier run (same kind and reasons, mostly the same keywords)."""
+    exact = [d for d in decisions if d.proposal_id == proposal.proposal_id]
+    return exact[-1] if exact else next((d for d in decisions if _same(proposal, d)), None)
+
+
 def record(
     taxonomy_path: Path,
     proposal: Proposal,
     decision: Literal["accepted", "rejected"],
+    *,
     why: str | None = None,
-    changes: dict[str, str | None] | None = None,
-    parts: list[dict] | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    parent: str | None = None,
+    into: str | None = None,
+    parts: list[SplitPart] | None = None,
     by: str | None = None,
-) -> Decision:
-    """Store an accept or reject; a later decision on the same proposal replaces an earlier one."""
-    entry = Decision(
-        proposal_id=proposal.proposal_id,
-        decision=decision,
-        by=by or getpass.getuser(),
-        at=datetime.now(UTC).isoformat(timespec="seconds"),
-        why=why,
-        **{k: v for k, v in (changes or {}).items() if v},
-        parts=[SplitPart(**p) for p in parts] if parts else None,
-        proposal=proposal.model_copy(update={"status": "open"}),
+    seen: str | None = NOT_CHECKED,
+) -> Recorded:
+    """Check and store an accept or reject. `seen`: the revision of the decision the person saw on this proposal
+    (None: none); when it differs from the one on file, someone decided meanwhile and nothing is written. A new
+    name clears the proposal's machine-written description unless one is given."""
+    taxonomy_path = Path(taxonomy_path)
+    name, parent, into = ((v or "").strip() or None for v in (name, parent, into))
+    if name == proposal.name:
+        name = None
+    if name and description is None and proposal.kind != "split":
+        description = ""  # the suggested description was written for the suggested name
+    if decision == "rejected" and not (why or "").strip():
+        raise TaxonomyError("say why the proposal is rejected: the reason is kept with the decision")
+    with decisions_lock(taxonomy_path):
+        decisions = load_decisions(taxonomy_path)
+        current = next((d for d in decisions if d.proposal_id == proposal.proposal_id), None)
+        _check_seen(current, seen, proposal)
+        if current is not None and current.applied_in is not None:
+            raise TaxonomyError(
+                f"proposal {proposal.proposal_id} was written into version {current.applied_in} of {taxonomy_path}; "
+                "run discover again to see what is left to decide"
+            )
+        if decision == "accepted":
+            taxonomy = load_taxonomy(taxonomy_path) if taxonomy_path.is_file() else None
+            _check_accept(taxonomy_path, taxonomy, decisions, proposal, name, parent, into, parts)
+        accepted = {"name": name, "description": description, "parent": parent, "into": into, "parts": parts or None}
+        entry = Decision(
+            proposal_id=proposal.proposal_id,
+            decision=decision,
+            by=by or getpass.getuser(),
+            at=datetime.now(UTC).isoformat(timespec="seconds"),
+            why=(why or "").strip() or None,
+            **({k: v for k, v in accepted.items() if v is not None} if decision == "accepted" else {}),
+            proposal=proposal.model_copy(update={"status": "open"}),
+        )
+        save_decisions(taxonomy_path, [d for d in decisions if d is not current] + [entry])
+    return Recorded(entry, current)
+
+
+def undo(taxonomy_path: Path, proposal_id: str, seen: str | None = NOT_CHECKED) -> Decision:
+    """Take back the decision on a proposal (not yet applied); it is open again. Returns what was taken back."""
+    taxonomy_path = Path(taxonomy_path)
+    with decisions_lock(taxonomy_path):
+        decisions = load_decisions(taxonomy_path)
+        current = next((d for d in decisions if d.proposal_id == proposal_id), None)
+        if current is None:
+            raise DecisionConflict(f"proposal {proposal_id} has no decision to undo (someone may have undone it)")
+        _check_seen(current, seen, current.proposal)
+        if current.applied_in is not None:
+            raise TaxonomyError(
+                f"proposal {proposal_id} is already in version {current.applied_in} of {taxonomy_path}: "
+                "change the taxonomy file itself, or accept a later proposal"
+            )
+        joined = [d.proposal.name for d in decisions if d.into == proposal_id and d.applied_in is None]
+        if joined:
+            raise TaxonomyError(
+                f"{', '.join(repr(n) for n in joined)} {'is' if len(joined) == 1 else 'are'} merged into the new "
+                f"reason of proposal {proposal_id}: undo {'that' if len(joined) == 1 else 'those'} first"
+            )
+        save_decisions(taxonomy_path, [d for d in decisions if d is not current])
+    return current
+
+
+def _check_seen(current: Decision | None, seen: str | None, proposal: Proposal) -> None:
+    if seen == NOT_CHECKED or seen == (current.revision if current else None):
+        return
+    if current is None:
+        raise DecisionConflict(
+            f"the decision on '{proposal.name}' ({proposal.proposal_id}) was undone while you were looking; "
+            "reload to see it as it is now"
+        )
+    raise DecisionConflict(
+        f"{current.by} {current.decision} '{proposal.name}' ({proposal.proposal_id}) at {current.at} while you were "
+        "looking; reload to see their decision, then change it if you still want to"
     )
-    decisions = [d for d in load_decisions(taxonomy_path) if d.proposal_id != proposal.proposal_id]
-    save_decisions(taxonomy_path, decisions + [entry])
-    return entry
+
+
+def _check_accept(
+    path: Path,
+    taxonomy: Taxonomy | None,
+    decisions: list[Decision],
+    proposal: Proposal,
+    name: str | None,
+    parent: str | None,
+    into: str | None,
+    parts: list[SplitPart] | None,
+) -> None:
+    """Everything `apply` would trip over later, said now, while the person deciding is still there."""
+    reasons = taxonomy.by_id() if taxonomy else {}
+    if proposal.kind in _CHANGES_REASONS:
+        gone = [r for r in proposal.reason_ids if r not in reasons or reasons[r].status != "active"]
+        if gone:
+            raise TaxonomyError(
+                f"this proposal changes {', '.join(repr(r) for r in gone)}, which {path} no longer holds as an active "
+                "reason: run discover again with the current taxonomy"
+            )
+    if parent:
+        if proposal.kind not in _NEW_REASONS:
+            raise TaxonomyError(f"a parent is for the new reasons a proposal adds; this {proposal.kind} adds none")
+        choices = parent_choices(taxonomy)
+        if parent not in {r.id for r in choices}:
+            named = [r.id for r in choices if r.name.strip().lower() == parent.strip().lower()]
+            hint = f" ('{parent}' is the name of '{named[0]}': give its id)" if named else ""
+            listed = ", ".join(f"{r.id} ({r.name})" for r in choices[:12]) or "none yet: leave the parent out"
+            raise TaxonomyError(f"parent '{parent}' is not a reason id of {path}{hint}; the choices: {listed}")
+    if into:
+        if proposal.kind != "new_reason":
+            raise TaxonomyError("only a new-reason proposal can be merged into a reason")
+        if name or parent:
+            raise TaxonomyError("a merge keeps the name and place of the reason it joins: give no name or parent")
+        targets = dict(merge_choices(taxonomy, decisions, proposal))
+        if into not in targets:
+            listed = ", ".join(f"{k} ({v})" for k, v in list(targets.items())[:12]) or "none"
+            raise TaxonomyError(
+                f"'{into}' is neither a reason of {path} nor a new reason accepted from this run; the choices: {listed}"
+            )
+    if proposal.kind == "split":
+        if not parts or len(parts) != len(proposal.cluster_ids):
+            raise TaxonomyError(f"this split makes {len(proposal.cluster_ids)} reasons: give one part for each")
+        if name and len(name.split(";")) != len(parts):
+            raise TaxonomyError(f"this split has {len(parts)} parts: give {len(parts)} names separated by ';'")
+
+
+def decided(proposals: list[Proposal], decisions: list[Decision], growth: float) -> list[Proposal]:
+    """A run's proposals with the status the decisions on file give them now (a run's own table says what they
+    were when it was written)."""
+    fresh = [p.model_copy(update={"status": "open"}) for p in proposals]
+    mark_status(fresh, decisions, growth)
+    return fresh
+
+
+def evidence_growth(config: dict) -> float:
+    """`taxonomy.proposals.evidence_growth` of a run's stored config (today's default for a run made before it)."""
+    return load_config(base=config).taxonomy.proposals.evidence_growth
 
 
 def mark_status(proposals: list[Proposal], decisions: list[Decision], growth: float) -> None:
     """accepted / rejected / open, from earlier decisions. A rejection also covers a proposal of the same kind and
     reasons whose keywords mostly overlap; it lapses once the evidence has grown by `growth`."""
     for p in proposals:
-        for d in decisions:
-            if not _same(p, d):
-                continue
-            if d.decision == "accepted" and d.applied_in is None:
-                p.status = "accepted"
-            elif d.decision == "rejected":
-                before = d.proposal.contacts
-                if p.contacts >= before * (1 + growth) and p.contacts > before:
-                    p.evidence += f"; rejected on {d.at[:10]} with {before} contacts, now {p.contacts}"
-                else:
-                    p.status = "rejected"
-            break
+        d = decision_for(p, decisions)
+        if d is None:
+            continue
+        if d.decision == "accepted" and d.applied_in is None:
+            p.status = "accepted"
+        elif d.decision == "rejected":
+            before = d.proposal.contacts
+            if p.contacts >= before * (1 + growth) and p.contacts > before:
+                p.evidence += f"; rejected on {d.at[:10]} with {before} contacts, now {p.contacts}"
+            else:
+                p.status = "rejected"
 
 
 def _same(p: Proposal, d: Decision) -> bool:
@@ -130,50 +417,85 @@ def _same(p: Proposal, d: Decision) -> bool:
     return bool(a or b) and len(a & b) / max(len(a | b), 1) >= 0.5
 
 
-def apply_decisions(taxonomy_path: Path) -> tuple[Taxonomy, list[str]]:
+def next_taxonomy(taxonomy_path: Path) -> Preview:
+    """The next version from the accepted, not yet applied decisions, without writing anything: what `apply`
+    writes, for people to read first. A missing taxonomy file starts at version 1."""
+    taxonomy_path = Path(taxonomy_path)
+    decisions = load_decisions(taxonomy_path)
+    pending = [d for d in decisions if d.decision == "accepted" and d.applied_in is None]
+    current = load_taxonomy(taxonomy_path) if taxonomy_path.is_file() else None
+    reasons = {r.id: r for r in current.reasons} if current else {}
+    added: dict[str, str] = {}  # proposal id -> the reason id it added
+    changes: list[str] = []
+    for d in sorted(pending, key=lambda d: d.into is not None):  # merges last, once what they join exists
+        changes += _apply(d, reasons, added)
+    version = current.version + 1 if current else 1
+    updated = Taxonomy.model_validate({"version": version, "reasons": [r.model_dump() for r in reasons.values()]})
+    parse_taxonomy(updated.model_dump(), str(taxonomy_path))  # the same structural checks as on load
+    return Preview(current, updated, changes, pending)
+
+
+def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tuple[Taxonomy, list[str]]:
     """Write the next version of the taxonomy from the accepted, not yet applied decisions.
 
     The current file is kept as `<stem>.v<version>.yaml`; `<stem>.changelog.md` gets one line per change. A
-    missing taxonomy file starts at version 1 (accepting the first run's new reasons builds the taxonomy)."""
-    decisions = load_decisions(taxonomy_path)
-    pending = [d for d in decisions if d.decision == "accepted" and d.applied_in is None]
-    if not pending:
-        raise TaxonomyError(f"no accepted proposals wait to be applied to {taxonomy_path}")
-    current = load_taxonomy(taxonomy_path) if taxonomy_path.is_file() else Taxonomy(version=1, reasons=[])
-    reasons = {r.id: r for r in current.reasons}
-    changes: list[str] = []
-    for d in pending:
-        changes += _apply(d, reasons)
-    version = current.version + 1 if taxonomy_path.is_file() else 1
-    updated = Taxonomy.model_validate({"version": version, "reasons": [r.model_dump() for r in reasons.values()]})
-    parse_taxonomy(updated.model_dump(), str(taxonomy_path))  # the same structural checks as on load
-    if taxonomy_path.is_file():
-        shutil.copy2(taxonomy_path, taxonomy_path.with_name(f"{taxonomy_path.stem}.v{current.version}.yaml"))
-    write_yaml(taxonomy_path, taxonomy_data(updated))
-    taken = {id(d) for d in pending}
-    save_decisions(
-        taxonomy_path, [d.model_copy(update={"applied_in": version}) if id(d) in taken else d for d in decisions]
-    )
-    log = taxonomy_path.with_name(f"{taxonomy_path.stem}.changelog.md")
-    date = datetime.now(UTC).date().isoformat()
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write(f"\n## Version {version} ({date})\n\n" + "".join(f"- {c}\n" for c in changes))
-    return updated, changes
+    missing taxonomy file starts at version 1 (accepting the first run's new reasons builds the taxonomy).
+    `seen`: the revision of the preview the person read; when the decisions changed since, nothing is written."""
+    taxonomy_path = Path(taxonomy_path)
+    with decisions_lock(taxonomy_path):
+        preview = next_taxonomy(taxonomy_path)
+        if not preview.pending:
+            raise TaxonomyError(f"no accepted proposals wait to be applied to {taxonomy_path}")
+        if seen not in (NOT_CHECKED, preview.revision):
+            raise DecisionConflict(
+                "the decisions or the taxonomy changed since you read the next version; reload to read it again"
+            )
+        current, updated = preview.current, preview.updated
+        if current is not None:
+            shutil.copy2(taxonomy_path, taxonomy_path.with_name(f"{taxonomy_path.stem}.v{current.version}.yaml"))
+        write_yaml(taxonomy_path, taxonomy_data(updated))
+        taken = {d.proposal_id for d in preview.pending}
+        save_decisions(
+            taxonomy_path,
+            [
+                d.model_copy(update={"applied_in": updated.version})
+                if d.proposal_id in taken and d.applied_in is None
+                else d
+                for d in load_decisions(taxonomy_path)
+            ],
+        )
+        log = taxonomy_path.with_name(f"{taxonomy_path.stem}.changelog.md")
+        date = datetime.now(UTC).date().isoformat()
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write(f"\n## Version {updated.version} ({date})\n\n" + "".join(f"- {c}\n" for c in preview.changes))
+    return updated, preview.changes
 
 
-def _apply(d: Decision, reasons: dict[str, Reason]) -> list[str]:
+def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, str]) -> list[str]:
     p = d.proposal
     who = f"proposal {d.proposal_id}, accepted by {d.by} on {d.at[:10]}" + (f": {d.why}" if d.why else "")
+    if d.into:
+        target = d.into if d.into in reasons else added.get(d.into)
+        if target is None:
+            raise TaxonomyError(
+                f"proposal {d.proposal_id} is merged into '{d.into}', which is neither a reason nor a new reason "
+                "accepted with it: undo that decision, or accept the proposal it names"
+            )
+        reason = reasons[target]
+        examples = list(dict.fromkeys(reason.examples + p.examples[:5]))[:10]
+        reasons[target] = reason.model_copy(update={"examples": examples})
+        return [f"merged '{p.name}' into '{target}', adding its examples ({who})"]
     if p.kind in ("new_reason", "secondary"):
         rid = _unique(slug(d.name or p.name), reasons)
         reasons[rid] = Reason(
             id=rid,
             name=d.name or p.name,
-            description=d.description or p.description,
+            description=p.description if d.description is None else d.description,
             examples=p.examples[:5],
             parent=_parent(d.parent, reasons),
             kind="secondary" if p.kind == "secondary" else "reason",
         )
+        added[d.proposal_id] = rid
         return [f"added {'secondary step' if p.kind == 'secondary' else 'reason'} '{rid}' ({who})"]
     if p.kind == "split":
         old = _existing(p.reason_ids[0], reasons)

@@ -15,6 +15,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
+_BLOCK = 2048  # members compared at once: a 50,000-contact cluster needs 400 MB a block, not 10 GB at once
 
 
 def duplicate_groups(
@@ -33,8 +34,11 @@ def duplicate_groups(
     edges = [(first[same_text].astype(np.int64), np.flatnonzero(same_text))]
     for c in np.unique(labels[labels >= 0]):
         members = np.flatnonzero(labels == c)
-        a, b = np.nonzero(np.triu(vectors[members] @ vectors[members].T >= similarity, k=1))
-        edges.append((rows[members[a]], rows[members[b]]))
+        for start in range(0, len(members), _BLOCK):  # a block of rows at a time: memory stays bounded
+            block = members[start : start + _BLOCK]
+            a, b = np.nonzero(vectors[block] @ vectors[members].T >= similarity)
+            later = b > start + a  # each pair once
+            edges.append((rows[block[a[later]]], rows[members[b[later]]]))
     left, right = np.concatenate([e[0] for e in edges]), np.concatenate([e[1] for e in edges])
     graph = sparse.coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
     _, roots = connected_components(graph, directed=False)

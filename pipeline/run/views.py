@@ -1,0 +1,107 @@
+"""DuckDB views over a run's tables for the questions analysts ask most, with numbers rounded for reading.
+
+The tables keep full precision (they are the contract, `docs/outputs.md`); the views answer a question each:
+`top_causes`, `emerging_causes`, `reason_summary`, `reason_clusters`, `cause_contacts`, `weekly_touch_index` and
+`cost_by_owner` (`docs/sql.md` shows every view's SQL). Touches are whole numbers, rates are percentages with one
+decimal. Columns a run may not have yet (a reason's `owner`, a cause's `cost`) read as null, so every view exists
+in every run and a query written today keeps working.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+# {owner}, {owner_join} and {cost} are filled by what the run holds (see `create_views`)
+VIEWS: dict[str, str] = {
+    "top_causes": """
+SELECT r.rank, r.name, r.reason_id, r.cluster_id,
+       CAST(round(r.touches) AS BIGINT) AS touches, r.issues, r.contacts,
+       round(r.touches_per_issue, 2) AS touches_per_issue,
+       round(100 * r.repeat_contact_rate, 1) AS repeat_contact_pct,
+       round(100 * r.one_touch_rate, 1) AS one_touch_pct,
+       round(r.handle_time_s / 3600, 1) AS handle_hours,
+       {owner} AS owner, {cost} AS cost, r.trend, r.why
+FROM ranking r{owner_join}
+ORDER BY r.rank""",
+    "emerging_causes": """
+SELECT * FROM top_causes
+WHERE trend IN ('new', 'growing')
+ORDER BY trend = 'new' DESC, touches DESC, rank""",
+    "reason_summary": """
+SELECT reason_id, name, parent, kind, contacts, round(100 * share, 1) AS share_pct, issues,
+       CAST(round(coalesce(issues * touches_per_issue, 0)) AS BIGINT) AS touches,
+       round(touches_per_issue, 2) AS touches_per_issue,
+       round(100 * repeat_contact_rate, 1) AS repeat_contact_pct,
+       round(100 * one_touch_rate, 1) AS one_touch_pct,
+       round(handle_time_s / 3600, 1) AS handle_hours,
+       round(mean_score, 3) AS mean_score, {reason_owner} AS owner, trend
+FROM reasons
+ORDER BY touches DESC, reason_id""",
+    "reason_clusters": """
+SELECT reason_id, reason_name, cluster_id, cluster_label, contacts,
+       round(100.0 * contacts / sum(contacts) OVER (PARTITION BY reason_id), 1) AS pct_of_reason
+FROM (
+    SELECT c.reason_id, r.name AS reason_name, c.cluster_id, k.label AS cluster_label, count(*) AS contacts
+    FROM contacts c
+    JOIN reasons r ON r.reason_id = c.reason_id
+    JOIN clusters k ON k.cluster_id = c.cluster_id
+    GROUP BY c.reason_id, r.name, c.cluster_id, k.label
+)
+ORDER BY reason_id, contacts DESC, cluster_id""",
+    "cause_contacts": """
+SELECT c.contact_id, c.created_at, c.reason_id, r.name AS reason_name, c.cluster_id, k.label AS cluster_label,
+       c.issue_id, c.touch, c.channel, c.customer_id, c.reason AS agent_reason, c.text_reason_id, c.text
+FROM contacts c
+LEFT JOIN reasons r ON r.reason_id = c.reason_id
+LEFT JOIN clusters k ON k.cluster_id = c.cluster_id""",
+    "weekly_touch_index": """
+SELECT week, scope, reason_id, cluster_id, name, contacts, CAST(round(volume) AS BIGINT) AS volume,
+       round(per_1000, 2) AS per_1000, round(rolling_6w, 2) AS rolling_6w, trend
+FROM touch_index
+ORDER BY scope <> 'overall', name, week""",
+    "cost_by_owner": """
+SELECT coalesce(owner, '(no owner)') AS owner, count(*) AS causes, CAST(sum(contacts) AS BIGINT) AS contacts,
+       CAST(sum(touches) AS BIGINT) AS touches, round(sum(handle_hours), 1) AS handle_hours, round(sum(cost), 2) AS cost
+FROM top_causes
+GROUP BY coalesce(owner, '(no owner)')
+ORDER BY cost DESC NULLS LAST, touches DESC, owner""",
+}
+
+
+def create_views(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create (or replace) every view on a connection that holds the run's tables; returns their names."""
+    ranking, reasons = _columns(con, "ranking"), _columns(con, "reasons")
+    if "owner" in ranking:
+        owner, owner_join = "r.owner", ""
+    elif "owner" in reasons:
+        owner, owner_join = "o.owner", "\nLEFT JOIN reasons o ON o.reason_id = r.reason_id"
+    else:
+        owner, owner_join = "CAST(NULL AS VARCHAR)", ""
+    fill = {
+        "owner": owner,
+        "owner_join": owner_join,
+        "cost": "round(r.cost, 2)" if "cost" in ranking else "CAST(NULL AS DOUBLE)",
+        "reason_owner": "owner" if "owner" in reasons else "CAST(NULL AS VARCHAR)",
+    }
+    for name, sql in VIEWS.items():
+        con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql.format(**fill)}')
+    return list(VIEWS)
+
+
+def open_run_views(folder: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory database whose tables are views over the run's Parquet files, with the views above: what the
+    review app queries, whether or not the run's own DuckDB file holds the views yet."""
+    con = duckdb.connect()
+    for path in sorted(Path(folder).glob("*.parquet")):
+        if path.stem.isidentifier():
+            quoted = str(path).replace("'", "''")
+            con.execute(f"CREATE VIEW \"{path.stem}\" AS SELECT * FROM read_parquet('{quoted}')")
+    create_views(con)
+    return con
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()
+    return {r[0] for r in rows}

@@ -1,0 +1,167 @@
+"""Deciding is checked when it is done, and nothing is lost when people decide at once: a parent must be a reason
+id of the taxonomy, an id typed short is shown whole (and refused when it is ambiguous or too short), deciding
+again says what it replaces, a new name clears the machine's description, a decision made meanwhile is never
+overwritten, and concurrent decisions from many processes all land."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from flows.cli import main
+from pipeline.errors import TaxonomyError
+from pipeline.taxonomy.decisions import (
+    DecisionConflict,
+    apply_decisions,
+    find_proposal,
+    load_decisions,
+    next_taxonomy,
+    record,
+    taxonomy_for_run,
+    undo,
+)
+from pipeline.taxonomy.proposals import Proposal
+from pipeline.taxonomy.tree import load_taxonomy
+
+TAXONOMY = {
+    "version": 1,
+    "reasons": [
+        {"id": "cards", "name": "Cards", "description": "Anything about cards."},
+        {"id": "card_arrival", "name": "Card not arrived", "parent": "cards", "description": "Still waiting."},
+        {"id": "exchange_rate", "name": "Exchange rates", "description": "Which rate we use."},
+    ],
+}
+
+
+def proposal(pid: str, name: str = "Change PIN", kind: str = "new_reason", reasons: list[str] | None = None):
+    return Proposal(
+        kind=kind,
+        reason_ids=reasons or [],
+        cluster_ids=[3],
+        name=name,
+        description=f"Customers contact us about {name.lower()} (machine words).",
+        confidence=0.4,
+        contacts=40,
+        touches=44,
+        keywords=[name.lower()],
+        examples=[f"how do I {name.lower()}?"],
+        evidence="40 contacts form cluster 3",
+        proposal_id=pid,
+    )
+
+
+@pytest.fixture()
+def taxonomy(tmp_path):
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(yaml.safe_dump(TAXONOMY, sort_keys=False))
+    return path
+
+
+def test_a_parent_given_by_name_is_refused_when_accepting_with_the_choices(taxonomy):
+    with pytest.raises(TaxonomyError, match=r"'Cards' is the name of 'cards': give its id.*cards \(Cards\)"):
+        record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="Cards")
+    with pytest.raises(TaxonomyError, match="not a reason id"):
+        record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="card_arrival")  # a reason, not a group
+    assert load_decisions(taxonomy) == []
+    done = record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="cards")
+    assert done.decision.parent == "cards" and done.replaced is None
+    updated, _ = apply_decisions(taxonomy)
+    assert updated.by_id()["change_pin"].parent == "cards"
+
+
+def test_an_id_typed_short_must_name_one_proposal_and_be_long_enough():
+    proposals = [proposal("3f2a9c01de"), proposal("3f2a000000", "Top up"), proposal("8d01b2e4aa", "Refund")]
+    assert find_proposal(proposals, "8d01").proposal_id == "8d01b2e4aa"
+    assert find_proposal(proposals, "3f2a000000").name == "Top up"
+    with pytest.raises(TaxonomyError, match="at least 4 characters"):
+        find_proposal(proposals, "8d0")
+    with pytest.raises(TaxonomyError, match=r"'3f2a' starts 2 proposal ids \(3f2a9c01de \(Change PIN\), 3f2a000000"):
+        find_proposal(proposals, "3f2a")
+
+
+def test_deciding_again_says_what_it_replaces_and_a_stale_page_cannot_overwrite(taxonomy):
+    p = proposal("a1b2c3d4e5")
+    first = record(taxonomy, p, "accepted", name="PIN change", by="ana")
+    assert first.decision.description == ""  # renamed: the machine's description went with the machine's name
+    second = record(taxonomy, p, "rejected", why="seasonal", by="ben")
+    assert second.replaced == first.decision
+    # a page that still shows ana's decision cannot replace ben's without seeing it
+    with pytest.raises(DecisionConflict, match="ben rejected 'Change PIN'"):
+        record(taxonomy, p, "accepted", seen=first.decision.revision)
+    with pytest.raises(DecisionConflict):
+        record(taxonomy, p, "accepted", seen=None)  # the page showed no decision at all
+    assert [d.decision for d in load_decisions(taxonomy)] == ["rejected"]
+    undone = undo(taxonomy, p.proposal_id, seen=second.decision.revision)
+    assert undone.by == "ben" and load_decisions(taxonomy) == []
+
+
+def test_a_merge_folds_a_new_reason_into_a_reason_or_another_new_one(taxonomy):
+    pin, other, rate = proposal("a1b2c3d4e5"), proposal("f0f0f0f0f0", "PIN help"), proposal("abababab01", "Rates")
+    with pytest.raises(TaxonomyError, match="neither a reason"):
+        record(taxonomy, other, "accepted", into="a1b2c3d4e5")  # not accepted yet
+    record(taxonomy, pin, "accepted", name="Change PIN", description="The customer wants a new PIN.")
+    record(taxonomy, other, "accepted", into="a1b2c3d4e5")
+    record(taxonomy, rate, "accepted", into="exchange_rate")
+    with pytest.raises(TaxonomyError, match="merged into the new reason"):
+        undo(taxonomy, "a1b2c3d4e5")
+    preview = next_taxonomy(taxonomy)
+    reasons = preview.updated.by_id()
+    assert "how do I pin help?" in reasons["change_pin"].examples
+    assert "how do I rates?" in reasons["exchange_rate"].examples
+    assert reasons["change_pin"].description == "The customer wants a new PIN."
+    assert load_taxonomy(taxonomy).version == 1  # a preview writes nothing
+    with pytest.raises(DecisionConflict):
+        apply_decisions(taxonomy, seen="not-what-was-read")
+    assert apply_decisions(taxonomy, seen=preview.revision)[0].version == 2
+
+
+def test_a_proposal_about_a_reason_that_is_gone_is_refused_when_accepting(taxonomy):
+    with pytest.raises(TaxonomyError, match="'mortgages'.* no longer holds"):
+        record(taxonomy, proposal("9999999999", "Mortgages", "retire", ["mortgages"]), "accepted")
+
+
+def _decide(args):
+    path, pid = args
+    record(path, proposal(pid, f"Reason {pid}"), "accepted", by=f"owner-{pid}")
+
+
+def test_many_processes_deciding_at_once_lose_nothing(taxonomy):
+    ids = [f"{i:010d}" for i in range(12)]
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        pool.map(_decide, [(taxonomy, pid) for pid in ids])
+    assert sorted(d.proposal_id for d in load_decisions(taxonomy)) == ids
+
+
+def test_the_command_line_shows_the_whole_id_and_what_a_decision_replaces(six_intents_run, tmp_path, capsys):
+    source, _ = six_intents_run
+    run = tmp_path / "run"
+    shutil.copytree(source, run)
+    own = taxonomy_for_run(run, None)  # the run had no taxonomy: its own, beside the run folder
+    assert own == run.resolve().with_name("run.taxonomy.yaml")
+    first = sorted(p.name for p in run.parent.iterdir())
+    pid = pd.read_parquet(run / "proposals.parquet").sort_values("rank")["proposal_id"].iloc[0]
+
+    def cli(*args):
+        try:
+            main(list(args))
+        except SystemExit as end:
+            return end.code, capsys.readouterr()
+        return 0, capsys.readouterr()
+
+    code, said = cli("proposals", "accept", pid[:5], "--run", str(run), "--name", "Card PIN", "--by", "ana")
+    assert code == 0 and pid in said.out and "Card PIN" in said.out
+    code, said = cli("proposals", "accept", pid, "--run", str(run), "--parent", "Cards")
+    assert code == 2 and "parent 'Cards'" in said.err
+    code, said = cli("proposals", "reject", pid, "--run", str(run), "--reason", "not now", "--by", "ben")
+    assert "replaces the earlier decision: accepted by ana" in said.out
+    code, said = cli("proposals", "--run", str(run))
+    assert pid not in said.out  # the list hides what is rejected today, whatever the run said
+    code, said = cli("proposals", "--run", str(run), "--all")
+    assert pid in said.out and "rejected" in said.out
+    code, said = cli("proposals", "undo", pid[:6], "--run", str(run))
+    assert "took back rejected by ben" in said.out and load_decisions(own) == []
+    assert sorted(p.name for p in run.parent.iterdir()) == sorted([*first, "run.taxonomy.decisions.yaml"])

@@ -1,0 +1,67 @@
+"""Analysts' views and the static report: every view answers on a real run (touches whole numbers, rates
+rounded), and the report is one self-contained page with server-drawn charts that shows owners, costs and
+drivers when a run has them and works without them."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.run.folder import DATABASE, Run
+from pipeline.run.report import report_page
+from pipeline.run.views import VIEWS, create_views, open_run_views
+
+
+def test_every_view_answers_with_numbers_rounded_for_reading(six_intents_run, tmp_path):
+    source, _ = six_intents_run
+    database = tmp_path / DATABASE
+    shutil.copyfile(source / DATABASE, database)
+    with duckdb.connect(str(database)) as con:
+        assert create_views(con) == list(VIEWS)
+        for name in VIEWS:
+            con.sql(f"SELECT * FROM {name}").fetchall()
+        top = con.sql("SELECT rank, touches, touches_per_issue FROM top_causes").df()
+        ranking = con.sql("SELECT rank, touches FROM ranking ORDER BY rank").df()
+        assert str(top["touches"].dtype) == "int64" and top["rank"].tolist() == ranking["rank"].tolist()
+        assert (top["touches"] == ranking["touches"].round()).all()
+        assert (top["touches_per_issue"].round(2) == top["touches_per_issue"]).all()
+        owners = con.sql("SELECT owner, touches FROM cost_by_owner").fetchall()
+        assert owners == [("(no owner)", int(top["touches"].sum()))]  # no owners yet: one row, nothing lost
+        contacts = con.execute("SELECT count(*) FROM cause_contacts").fetchone()[0]
+        assert contacts == con.execute("SELECT count(*) FROM contacts").fetchone()[0]
+    with open_run_views(source) as con:  # the same views straight over the Parquet files
+        assert con.execute("SELECT count(*) FROM top_causes").fetchone()[0] == len(top)
+
+
+def test_the_report_is_one_page_without_scripts_and_shows_owners_costs_and_drivers_when_present(six_intents_run):
+    source, _ = six_intents_run
+    run = Run.load(source)
+    plain = report_page(run)
+    assert "<script" not in plain and "src=" not in plain
+    assert "Top causes by touches" in plain and "no dates" in plain and "Cost by owner" not in plain
+
+    ranking = run.tables["ranking"]
+    first = ranking.column("cluster_id")[0].as_py()
+    owned = ranking.set_column(
+        ranking.schema.get_field_index("owner"), "owner", pa.array(["Cards team"] * ranking.num_rows)
+    ).set_column(ranking.schema.get_field_index("cost"), "cost", pa.array([120.0] * ranking.num_rows))
+    drivers = pa.table(
+        {
+            "scope": ["cluster"],
+            "reason_id": pa.array([None], pa.string()),
+            "cluster_id": [first],
+            "column": ["plan"],
+            "value": ["<b>Basic</b>"],
+            "contacts": [30],
+            "share_in": [0.62],
+            "share_out": [0.05],
+            "lift": [12.4],
+            "q_value": [0.001],
+        }
+    )
+    richer = Run(run.manifest, {**dict(run.tables), "ranking": owned, "drivers": drivers}, None)
+    page = report_page(richer)
+    assert "Cost by owner" in page and "Cards team" in page and f"{120 * ranking.num_rows:,}" in page
+    assert "62% on plan &lt;b&gt;Basic&lt;/b&gt; (5% of other contacts)" in page
