@@ -22,8 +22,12 @@ def touchless_events(since: pd.Timestamp, expected: int, wait: float = 30) -> li
     deadline = time.monotonic() + wait
     while True:
         with get_client(sync_client=True) as client:
-            events = client.read_events(filter=EventFilter(event=EventNameFilter(prefix=["touchless."]),
-                                                           occurred=EventOccurredFilter(since=since)), limit=50).events
+            events = client.read_events(
+                filter=EventFilter(
+                    event=EventNameFilter(prefix=["touchless."]), occurred=EventOccurredFilter(since=since)
+                ),
+                limit=50,
+            ).events
         if len(events) >= expected or time.monotonic() > deadline:
             return events
         time.sleep(1)
@@ -36,8 +40,12 @@ def test_new_emerging_causes_and_proposals_are_announced_once(tmp_path, test_con
     timeline.contacts.to_csv(tmp_path / "contacts.csv", index=False)
     timeline.volume.to_csv(tmp_path / "volume.csv", index=False)
     since = pd.Timestamp.now(tz="UTC")
-    discover(input_path=str(tmp_path / "contacts.csv"), out_dir=str(tmp_path / "run"), config_path=str(test_config),
-             volume_path=str(tmp_path / "volume.csv"))
+    discover(
+        input_path=str(tmp_path / "contacts.csv"),
+        out_dir=str(tmp_path / "run"),
+        config_path=str(test_config),
+        volume_path=str(tmp_path / "volume.csv"),
+    )
     ranking = pd.read_parquet(tmp_path / "run" / "ranking.parquet")
     proposals = pd.read_parquet(tmp_path / "run" / "proposals.parquet")
     emerging = ranking[ranking["trend"].isin(["new", "growing"])]
@@ -49,6 +57,10 @@ def test_new_emerging_causes_and_proposals_are_announced_once(tmp_path, test_con
     assert {p["name"] for p in payloads} == set(emerging["name"])
     assert all(e.resource.id == f"touchless.run.{(tmp_path / 'run').resolve()}" for e in first)
     again = pd.Timestamp.now(tz="UTC")
-    discover(input_path=str(tmp_path / "contacts.csv"), out_dir=str(tmp_path / "run"), config_path=str(test_config),
-             volume_path=str(tmp_path / "volume.csv"))
+    discover(
+        input_path=str(tmp_path / "contacts.csv"),
+        out_dir=str(tmp_path / "run"),
+        config_path=str(test_config),
+        volume_path=str(tmp_path / "volume.csv"),
+    )
     assert touchless_events(again, expected=1, wait=8) == []  # nothing new to tell

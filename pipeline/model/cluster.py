@@ -292,8 +292,9 @@ def _cluster_sample(
     out = found.expand(sample, len(vectors))
     rest = np.setdiff1d(np.arange(len(vectors)), sample)
     labelled = np.flatnonzero(found.labels >= 0)
-    label, share, nearest = neighbour_vote(vectors[rest], vectors[sample][labelled], found.labels[labelled],
-                                           cfg.neighbors)
+    label, share, nearest = neighbour_vote(
+        vectors[rest], vectors[sample][labelled], found.labels[labelled], cfg.neighbors
+    )
     close = nearest >= cfg.reassign_similarity
     out.labels[rest[close]] = label[close]
     out.probabilities[rest[close]] = share[close]
@@ -301,8 +302,9 @@ def _cluster_sample(
     return out
 
 
-def neighbour_vote(queries: np.ndarray, points: np.ndarray, labels: np.ndarray, k: int,
-                   block: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def neighbour_vote(
+    queries: np.ndarray, points: np.ndarray, labels: np.ndarray, k: int, block: int = 1024
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each query: the label most of its `k` nearest points carry (votes weighted by cosine), that label's
     share of the votes, and the cosine of the nearest point. Exact, in blocks of queries (bounded memory)."""
     k = min(k, len(points))
