@@ -17,7 +17,7 @@ import pandas as pd
 from prefect import task, unmapped
 from prefect.cache_policies import NO_CACHE
 
-from flows.progress import progress_bar
+from flows.progress import progress_bar, timed
 from pipeline.config import Config
 from pipeline.errors import InputError, ModelError
 from pipeline.model.centres import ClusterModel, fit_cluster_model
@@ -35,15 +35,25 @@ from pipeline.taxonomy.reasons import Reading, ReasonModel, read_reasons, reason
 from pipeline.text.duplicates import duplicate_groups
 from pipeline.text.prepare import read_and_prepare
 
-step = task(cache_policy=NO_CACHE, persist_result=False)
+_task = task(cache_policy=NO_CACHE, persist_result=False)
 # reading the input may meet a file still being copied in, or a network filesystem hiccup: try again
-io_step = task(
+_io_task = task(
     cache_policy=NO_CACHE,
     persist_result=False,
     retries=2,
     retry_delay_seconds=5,
     retry_condition_fn=lambda task, run, state: isinstance(state.result(raise_on_failure=False), OSError),
 )
+
+
+def step(fn):
+    """A task, shown while it runs and timed in the log."""
+    return _task(timed(fn))
+
+
+def io_step(fn):
+    """A task that reads a file (retried on I/O errors), shown while it runs and timed in the log."""
+    return _io_task(timed(fn))
 
 
 @contextmanager
@@ -70,12 +80,13 @@ class Embedded:
     cached: int  # distinct texts found in the cache
 
 
-@step
+@_task
 def embed_partition(texts: list[str], cfg: Config) -> np.ndarray:
     """One partition's vectors, wherever the task runner puts it (a Dask worker needs touchless installed)."""
     return embedder(cfg.embedding).encode(texts)
 
 
+@timed(spinner=False)  # it draws its own bar
 def embed(texts: list[str], cfg: Config, show_progress: bool) -> Embedded:
     """Vectors for `texts`: the texts not cached yet are embedded in partitions mapped over the flow's task runner
     (threads here, or a Dask cluster); each finished partition is cached at once, so a killed run keeps it."""
