@@ -32,7 +32,7 @@ class MeanPoolingEncoder:
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         max_length = json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.tokenizer.enable_truncation(max_length=min(max_length, config["max_position_embeddings"]))
-        self.tokenizer.enable_padding(pad_id=config.get("pad_token_id", 0))
+        self.tokenizer.no_padding()  # batches are padded here, to their own longest text
 
     @staticmethod
     def fits(path: Path) -> bool:
@@ -59,18 +59,31 @@ class MeanPoolingEncoder:
         )
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Unit vectors. The texts are tokenised once, sorted by their number of tokens and cut into batches of
+        about `batch_size` x 128 tokens: short texts go in large batches (fewer, bigger matrix products), long
+        ones in small, and almost no position is padding."""
         import torch
 
-        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths share a batch: less padding
+        encoded = self.tokenizer.encode_batch(texts)
+        lengths = np.array([len(e.ids) for e in encoded])
+        order = np.argsort(-lengths, kind="stable")
         out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            encoded = self.tokenizer.encode_batch([texts[i] for i in rows])
-            mask = torch.tensor([e.attention_mask for e in encoded])
-            hidden = self._forward(torch.tensor([e.ids for e in encoded]), mask).float()
-            weights = mask.unsqueeze(-1).float()
+        budget = batch_size * 128
+        start = 0
+        while start < len(order):
+            longest = max(int(lengths[order[start]]), 1)
+            rows = order[start : start + max(1, budget // longest)]
+            ids = np.zeros((len(rows), longest), dtype=np.int64)
+            mask = np.zeros((len(rows), longest), dtype=np.int64)
+            for i, row in enumerate(rows):
+                ids[i, : lengths[row]] = encoded[row].ids
+                mask[i, : lengths[row]] = 1
+            mask_t = torch.from_numpy(mask)
+            hidden = self._forward(torch.from_numpy(ids), mask_t).float()
+            weights = mask_t.unsqueeze(-1).float()
             pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
             out[rows] = torch.nn.functional.normalize(pooled, dim=1).numpy()
+            start += len(rows)
         return out
 
     def _forward(self, ids, mask):

@@ -1,0 +1,149 @@
+"""Scale: touchless against BERTopic defaults at growing sizes, and the encoder against this machine's GEMM ceiling.
+
+    python -m benchmarks.scale --sizes 10000,100000 [--no-bertopic] [--work DIR]
+
+Sets are built from the shared real texts (BANKING77 and HWU64, their intents as labels), sampled with
+replacement and lightly perturbed (case, punctuation, a filler word: seeded) so that texts are not identical; the
+texts are real, the perturbation simulated. Each method runs in a fresh process with a cold embedding cache; both
+are scored on every contact. The encoder part measures fp32 matrix-product throughput here (the ceiling), then
+embeds 4,000 texts with touchless's encoder and reports texts/s, the useful GFLOP/s (2 x non-embedding parameters
+per real token, plus attention) and its share of the ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks import datasets as ds
+from benchmarks.quality import bertopic_run, touchless_run
+
+FILLERS = ["", "", "", " please", " thanks", " asap", " !", " ?"]
+
+
+def build(size: int, seed: int = 7) -> pd.DataFrame:
+    """`size` contacts of real texts with light, seeded perturbations; `label` is the text's intent."""
+    pool = pd.concat(
+        [
+            ds.banking77("all"),
+            pd.read_csv(ds.data_dir() / "hwu64" / "hwu64.csv").rename(columns={"intent": "label"})[["text", "label"]],
+        ],
+        ignore_index=True,
+    )
+    rng = np.random.default_rng(seed)
+    pick = pool.iloc[rng.integers(0, len(pool), size)].reset_index(drop=True)
+    lower = rng.random(size) < 0.3
+    text = pick["text"].where(~lower, pick["text"].str.lower()) + rng.choice(FILLERS, size)
+    times = pd.Timestamp("2026-08-31", tz="UTC") + pd.to_timedelta(rng.integers(0, 84 * 86400, size), unit="s")
+    return pd.DataFrame(
+        {
+            "contact_id": [f"s{i:07d}" for i in range(size)],
+            "text": text,
+            "label": pick["label"],
+            "created_at": times.astype(str),
+        }
+    )
+
+
+def gemm_ceiling(n: int = 2048, repeats: int = 5) -> float:
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def encoder_share(texts: list[str]) -> dict:
+    import torch
+
+    from pipeline.config import load_config
+    from pipeline.model.embed import resolve_model
+    from pipeline.model.encoders import MeanPoolingEncoder
+
+    cfg = load_config().embedding
+    torch.set_num_threads(cfg.threads or os.cpu_count())
+    encoder = MeanPoolingEncoder(resolve_model(cfg.model).path)
+    params = sum(v.numel() for k, v in encoder.weights.items() if "embeddings" not in k)
+    lengths = np.array([len(e.ids) for e in encoder.tokenizer.encode_batch(texts)])
+    flops = float(np.sum(lengths * (2 * params) + 4 * encoder.layers * lengths**2 * encoder.hidden_size))
+    ceiling = gemm_ceiling()
+    with torch.inference_mode():
+        encoder.encode(texts[:200], cfg.batch_size)  # warm-up
+        start = time.perf_counter()
+        encoder.encode(texts, cfg.batch_size)
+        seconds = time.perf_counter() - start
+    useful = flops / seconds / 1e9
+    return {
+        "texts/s": len(texts) / seconds,
+        "tokens/text": lengths.mean(),
+        "useful GFLOP/s": useful,
+        "ceiling GFLOP/s": ceiling,
+        "share": useful / ceiling,
+        "floor texts/s": ceiling * 1e9 / (flops / len(texts)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000", help="comma-separated numbers of contacts")
+    parser.add_argument("--no-bertopic", action="store_true")
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    work = args.work or Path(tempfile.mkdtemp(prefix="touchless-scale-"))
+    print(
+        f"reproduce: python -m benchmarks.scale --sizes {args.sizes}{' --no-bertopic' if args.no_bertopic else ''}",
+        flush=True,
+    )
+    probe = build(4000, seed=1)["text"].tolist()
+    e = encoder_share(probe)
+    print(
+        f"encoder: {e['texts/s']:.0f} texts/s ({e['tokens/text']:.0f} tokens a text), {e['useful GFLOP/s']:.1f} "
+        f"useful GFLOP/s of a {e['ceiling GFLOP/s']:.1f} GFLOP/s fp32 GEMM ceiling measured now: "
+        f"{e['share']:.0%} (the floor for these texts: {e['floor texts/s']:.0f} texts/s)",
+        flush=True,
+    )
+    rows = []
+    for size in sizes:
+        data = build(size)
+        csv = work / f"set-{size}.csv"
+        data.to_csv(csv, index=False)
+        metrics, wall, peak = touchless_run(csv, work / f"touchless-{size}", work / f"cache-t-{size}")
+        rows.append(("touchless", size, metrics, wall, peak))
+        print(_line(*rows[-1]), flush=True)
+        if not args.no_bertopic:
+            metrics, wall, peak = bertopic_run(csv, work / f"bertopic-{size}.json", None)
+            rows.append(("BERTopic defaults", size, metrics, wall, peak))
+            print(
+                _line(*rows[-1]),
+                f"  touchless/BERTopic time {rows[-2][3] / wall:.2f}, memory {rows[-2][4] / peak:.2f}",
+                flush=True,
+            )
+    ours = [(n, w) for m, n, _, w, _ in rows if m == "touchless"]
+    if len(ours) > 1:
+        (n0, w0), (n1, w1) = ours[0], ours[-1]
+        print(f"touchless scaling exponent (wall time ~ n^b): b = {math.log(w1 / w0) / math.log(n1 / n0):.2f}")
+
+
+def _line(method: str, size: int, m: dict, wall: float, peak: float) -> str:
+    e = m["every_contact"]
+    return (
+        f"{method:18s} {size:>9,} contacts  {wall:7.1f} s  {peak:7.0f} MB  NMI {e['nmi']:.3f}  ARI {e['ari']:.3f}"
+        f"  clusters {m['clusters']:4d}  unclustered {m['noise_share']:.1%}"
+    )
+
+
+if __name__ == "__main__":
+    main()
