@@ -55,27 +55,33 @@ def test_touches_follow_tickets_customers_and_the_window():
 
 
 def test_touch_index_matches_a_hand_computation():
-    # 8 weeks from Monday 2026-01-05; contacts: 2 a week, but 4 in week 8; volume 1,000 a week, 2,000 in week 8
+    # 8 weeks from Monday 2026-01-05; contacts: 2 a week on Mondays, 4 in week 8 and one more on its Sunday night;
+    # volume 1,000 a week, 2,000 in week 8
     days = [f"2026-01-{5 + 7 * w:02d}" if 5 + 7 * w <= 31 else f"2026-02-{5 + 7 * w - 31:02d}" for w in range(8)]
     rows = [
-        (f"c{w}{i}", day, None, None, "refund" if i == 0 else None, 0)
+        (f"c{w}{i}", f"{day} 12:00", None, None, "refund" if i == 0 else None, 0)
         for w, day in enumerate(days)
         for i in range(4 if w == 7 else 2)
-    ]
+    ] + [("last", "2026-03-01 23:00", None, None, None, 0)]
     contacts = frame(rows)
     volume = pd.DataFrame(
         {"week": week_start(pd.to_datetime(pd.Series(days), utc=True)), "volume": [1000.0] * 7 + [2000.0]}
     )
     index = touch_index(contacts, volume, {"reason:refund": contacts["reason_id"] == "refund"})
     overall = index[index["scope"] == "overall"].reset_index(drop=True)
-    assert overall["contacts"].tolist() == [2, 2, 2, 2, 2, 2, 2, 4]
-    assert overall["per_1000"].tolist() == [2.0] * 8
-    # rolling 6 weeks: weeks 1-6: 12 / 6,000; weeks 2-7: 12 / 6,000; weeks 3-8: 14 / 7,000 contacts per 1,000
+    assert overall["contacts"].tolist() == [2, 2, 2, 2, 2, 2, 2, 5] and overall["complete"].all()
+    assert overall["per_1000"].tolist() == [2.0] * 7 + [2.5]
+    # rolling 6 weeks: weeks 1-6: 12 / 6,000; weeks 2-7: 12 / 6,000; weeks 3-8: 15 / 7,000 contacts per 1,000
     assert overall["rolling_6w"].isna().tolist() == [True] * 5 + [False] * 3
-    assert overall["rolling_6w"].iloc[5:].tolist() == pytest.approx([2.0, 2.0, 2.0])
+    assert overall["rolling_6w"].iloc[5:].tolist() == pytest.approx([2.0, 2.0, 15 / 7])
     refund = index[index["scope"] == "reason:refund"]
     assert refund["rolling_6w"].iloc[-1] == pytest.approx(1000 * 6 / 7000)
     assert str(overall["week"].iloc[0]) == "2026-01-05"
+    # without the Sunday contact the export ends on week 8's Monday: that week is partial and left out
+    partial = touch_index(contacts[contacts["contact_id"] != "last"], volume, {})
+    assert partial["complete"].tolist() == [True] * 7 + [False]
+    assert partial["rolling_6w"].iloc[-1] != partial["rolling_6w"].iloc[-1]  # NaN: not part of the index
+    assert partial["per_1000"].iloc[-1] == 2.0  # still shown
 
 
 def test_trends_find_what_is_new_and_hold_false_alarms():
