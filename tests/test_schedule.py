@@ -115,7 +115,11 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
         assert set(found) == {"touchless-daily", "touchless-weekly"}
         daily = found["touchless-daily"]
         assert daily["schedules"][0]["schedule"]["cron"] == "0 6 * * *"
-        flow_run = httpx.post(f"{api}/deployments/{daily['id']}/create_flow_run", json={}).json()
+        def created():  # a busy server answers 503 for a moment: ask again, as a client would
+            answer = httpx.post(f"{api}/deployments/{daily['id']}/create_flow_run", json={}, timeout=30)
+            return answer.json() if answer.status_code == 201 else None
+
+        flow_run = wait(created, 120, "the flow run to be created", every=3)
         assert "id" in flow_run, flow_run
 
         def finished():
