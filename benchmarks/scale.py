@@ -103,6 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     work = args.work or Path(tempfile.mkdtemp(prefix="touchless-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
     print(
         f"reproduce: python -m benchmarks.scale --sizes {args.sizes}{' --no-bertopic' if args.no_bertopic else ''}",
         flush=True,

@@ -21,21 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.cli import main
 from pipeline.config import load_config
 from pipeline.errors import InputError
 from tests.conftest import SIX_INTENTS
-from tests.test_cli import tree_digest
+from tests.test_cli import run_cli, tree_digest
 
 SIX = pd.read_csv(SIX_INTENTS)
-
-
-def run_cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def csv(text: str) -> bytes:

@@ -25,7 +25,7 @@ from pipeline.app.state import PAGE_SIZE, ReviewState, cause_scope, proposal_sco
 from pipeline.errors import TouchlessError
 from pipeline.run.charts import line_chart, sparkline
 from pipeline.run.report import owner_totals, report_page
-from pipeline.run.review import KIND_NAMES, bar
+from pipeline.run.review import COLOURS, KIND_NAMES, bar
 from pipeline.runtime import cache_home
 from pipeline.taxonomy.decisions import (
     DecisionConflict,
@@ -37,6 +37,7 @@ from pipeline.taxonomy.decisions import (
     split_parts,
     undo,
 )
+from pipeline.taxonomy.proposals import Proposal
 
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
@@ -45,14 +46,6 @@ HEADERS = {
     "Referrer-Policy": "same-origin",  # never to another site; "no-referrer" would make a form's Origin "null"
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
-}
-COLOURS = {
-    "new_reason": "#1b7f5b",
-    "split": "#8a5a00",
-    "merge": "#3355aa",
-    "retire": "#777",
-    "mislabel": "#a02c2c",
-    "secondary": "#6b4aa0",
 }
 
 
@@ -164,6 +157,18 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
             undone=state.proposal(undone) if undone else None,
         )
 
+    def decide(request: Request, key: str, proposal_id: str, back: str, act: Callable[[Proposal], None]) -> Response:
+        """Check the form's key, find the proposal, decide, and show where to go next (or what went wrong)."""
+        checked(key)
+        proposal = state.proposal(proposal_id)
+        if proposal is None:
+            return page(request, "message.html", 404, message=f"this run has no proposal {proposal_id}", back="/")
+        try:
+            act(proposal)
+        except TouchlessError as exc:
+            return failed(request, exc, _back(back, proposal_id))
+        return _after(back, proposal_id, "done")
+
     @app.get("/proposals/{proposal_id}", response_class=HTMLResponse)
     def proposal_page(request: Request, proposal_id: str, q: str = "", page_no: int = 1) -> HTMLResponse:
         now = state.decided()
@@ -200,11 +205,7 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
         part: Annotated[list[str] | None, Form()] = None,
         back: Annotated[str, Form()] = "/",
     ) -> Response:
-        checked(key)
-        proposal = state.proposal(proposal_id)
-        if proposal is None:
-            return page(request, "message.html", 404, message=f"this run has no proposal {proposal_id}", back="/")
-        try:
+        def act(proposal: Proposal) -> None:
             clusters = state.loaded().clusters.reset_index()
             parts = split_parts(proposal, clusters, part or []) if proposal.kind == "split" else None
             record(
@@ -218,9 +219,8 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
                 parts=parts,
                 seen=seen or None,
             )
-        except TouchlessError as exc:
-            return failed(request, exc, _back(back, proposal_id))
-        return _after(back, proposal_id, "done")
+
+        return decide(request, key, proposal_id, back, act)
 
     @app.post("/proposals/{proposal_id}/reject")
     def reject(
@@ -231,15 +231,13 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
         why: Annotated[str, Form()] = "",
         back: Annotated[str, Form()] = "/",
     ) -> Response:
-        checked(key)
-        proposal = state.proposal(proposal_id)
-        if proposal is None:
-            return page(request, "message.html", 404, message=f"this run has no proposal {proposal_id}", back="/")
-        try:
-            record(state.taxonomy_path, proposal, "rejected", why=why, seen=seen or None)
-        except TouchlessError as exc:
-            return failed(request, exc, _back(back, proposal_id))
-        return _after(back, proposal_id, "done")
+        return decide(
+            request,
+            key,
+            proposal_id,
+            back,
+            lambda proposal: record(state.taxonomy_path, proposal, "rejected", why=why, seen=seen or None),
+        )
 
     @app.post("/proposals/{proposal_id}/merge")
     def merge(
@@ -251,17 +249,12 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
         note: Annotated[str, Form()] = "",
         back: Annotated[str, Form()] = "/",
     ) -> Response:
-        checked(key)
-        proposal = state.proposal(proposal_id)
-        if proposal is None:
-            return page(request, "message.html", 404, message=f"this run has no proposal {proposal_id}", back="/")
-        try:
+        def act(proposal: Proposal) -> None:
             if not into:
                 raise TouchlessError("choose the reason to merge it into")
             record(state.taxonomy_path, proposal, "accepted", why=note, into=into, seen=seen or None)
-        except TouchlessError as exc:
-            return failed(request, exc, _back(back, proposal_id))
-        return _after(back, proposal_id, "done")
+
+        return decide(request, key, proposal_id, back, act)
 
     @app.post("/proposals/{proposal_id}/undo")
     def undo_decision(

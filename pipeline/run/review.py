@@ -23,7 +23,7 @@ KIND_NAMES = {
     "mislabel": "Agents' labels disagree",
     "secondary": "Process step, not a reason",
 }
-_COLOURS = {
+COLOURS = {
     "new_reason": "#1b7f5b",
     "split": "#8a5a00",
     "merge": "#3355aa",
@@ -64,7 +64,7 @@ def review_page(proposals: pd.DataFrame, clusters: pd.DataFrame, manifest: Manif
         biggest_cluster=max(int(largest["size"].max()) if len(largest) else 1, 1),
         names=dict(zip(clusters["cluster_id"].astype(int), clusters["label"])),
         kinds=KIND_NAMES,
-        colours=_COLOURS,
+        colours=COLOURS,
         bar=bar,
         groups=_groups(clusters),
     )
