@@ -115,6 +115,7 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
         assert set(found) == {"touchless-daily", "touchless-weekly"}
         daily = found["touchless-daily"]
         assert daily["schedules"][0]["schedule"]["cron"] == "0 6 * * *"
+
         def created():  # a busy server answers 503 for a moment: ask again, as a client would
             answer = httpx.post(f"{api}/deployments/{daily['id']}/create_flow_run", json={}, timeout=30)
             return answer.json() if answer.status_code in (200, 201) else None
