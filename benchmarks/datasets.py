@@ -1,7 +1,8 @@
-"""Loaders for the labelled customer-service data in ../shared/data (see its README for sources and licences).
+"""Loaders for the labelled customer-service data the benchmarks score on (BANKING77, HWU64, MultiDoGO, DSTC11).
 
 Each loader returns a contacts frame: `contact_id`, `text`, `label` (the true reason, for scoring only).
-Set TOUCHLESS_SHARED_DATA to read the data from elsewhere.
+The data is not shipped (only small slices are): set TOUCHLESS_DATA to the folder that holds `banking77/`, `hwu64/`,
+`multidogo/` and `dstc11/` (its README says where each set comes from and under which licence).
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("TOUCHLESS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    """The labelled data folder, named by TOUCHLESS_DATA (TOUCHLESS_SHARED_DATA is still read, the older name)."""
+    folder = os.environ.get("TOUCHLESS_DATA") or os.environ.get("TOUCHLESS_SHARED_DATA")
+    if not folder:
+        raise SystemExit(
+            "The benchmarks need the labelled data sets: set TOUCHLESS_DATA to the folder that holds banking77/, "
+            "hwu64/, multidogo/ and dstc11/ (see CONTRIBUTING.md, Benchmarks)."
+        )
+    if not Path(folder).is_dir():
+        raise SystemExit(f"TOUCHLESS_DATA={folder} is not a folder.")
+    return Path(folder)
 
 
 def banking77(split: str = "test") -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Build the small data slices shipped with touchless from ../shared/data (run once; outputs are committed).
+"""Build the small data slices shipped with touchless from the labelled data in $TOUCHLESS_DATA (run once; outputs are committed).
 
 - pipeline/demo/banking77_demo.csv and demo_volume.csv: the demo's contacts over 12 weeks and the business volume
   (real BANKING77 texts; times, customers, tickets, repeat contacts and volume simulated by benchmarks/simulate.py).
