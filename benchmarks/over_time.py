@@ -1,19 +1,25 @@
-"""Over time, on a simulated timeline over BANKING77 (real texts; times, customers, repeat contacts and business
-volume simulated by benchmarks/simulate.py): 12 weeks, ~13,000 contacts, 5 intents that appear only in the last
-two weeks, a taxonomy of the other 72 intents.
+"""Emerging reasons over time: seeded timelines over four labelled sets, 5 seeds each.
 
-Prints:
-- the ranking's top 10 against the 10 intents with the most total touches (overlap);
-- which of the 5 new intents are flagged new or growing, and how many others are;
-- the share of unchanged clusters that keep their id when discover runs again with one more week of data;
-- assign's cost: 1,000 new contacts onto a 13,000-contact run and onto a 1,300-contact run, and a full discover,
-  in one warm process (like a Prefect worker) and in fresh processes (like a cron job).
+Each set (BANKING77, HWU64, DSTC11 development, MultiDoGO conversations; benchmarks/harness.py) gets 12 simulated
+weeks (THE TEXTS ARE REAL; TIMES, CUSTOMERS, FOLLOW-UPS AND BUSINESS VOLUME ARE SIMULATED here): business volume
+that grows 40%, a contact rate per order that falls 20%, the set's intents in a fixed mix, and 4 intents (drawn with
+the seed) born between 10 and 28 days before the end, about 30 contacts each from their birth on; a taxonomy holds
+the other intents. One discover (discover's own steps, benchmarks/harness.py) over the whole timeline must flag each
+newborn as new or growing, as its own cluster (a flagged cluster whose majority is that intent), and flag little else.
+
+Prints per set the mean and the worst over the seeds of: newborns flagged (own cluster), newborns whose contacts'
+home cluster is flagged, false flags (flagged clusters whose majority is an old intent, and flagged reasons: every
+reason of the taxonomy is an old intent). `--no-split` leaves out the split of recent topics out of older clusters
+(pipeline/overtime/emerging.py, which discover does not call yet).
 
     python -m benchmarks.over_time
+    python -m benchmarks.over_time --sets dstc11 --seeds 2
+    python -m benchmarks.over_time --legacy      # the earlier BANKING77 timeline: ranking, stable ids, assign cost
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
@@ -28,8 +34,170 @@ import yaml
 import flows  # noqa: F401  (Prefect settings)
 from benchmarks.banking77_reasons import REASONS
 from benchmarks.datasets import banking77
+from benchmarks.harness import SETS, LabelledSet, config, load_set, prepare_base, scratch, with_taxonomy
 from pipeline.demo.simulate import simulate
 from pipeline.taxonomy.tree import slug
+
+N_NEW, WEEKS, NEWBORN_CONTACTS = 4, 12, 30
+CONTACTS = {"banking77": 4000, "hwu64": 4000, "dstc11": 2500, "multidogo": 3000}
+
+
+def timeline(labelled: LabelledSet, seed: int, contacts: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(contacts, daily volume, {newborn intent: birth day}). Simulated times over real texts."""
+    rng = np.random.default_rng(seed)
+    texts = pd.concat([labelled.data, labelled.pool], ignore_index=True)
+    pool = {i: g["text"].drop_duplicates().tolist() for i, g in texts.groupby("label")}
+    intents = sorted(pool)
+    eligible = [i for i in intents if len(pool[i]) >= NEWBORN_CONTACTS]
+    new = sorted(rng.choice(eligible, N_NEW, replace=False).tolist())
+    old = [i for i in intents if i not in new]
+    days = pd.date_range("2026-08-31", periods=WEEKS * 7, freq="D", tz="UTC")
+    growth = np.linspace(1.0, 1.4, len(days))
+    weekday = np.where(days.weekday >= 5, 0.7, 1.0)
+    orders = np.round(10_000 * growth * weekday * rng.normal(1.0, 0.03, len(days)))
+    rate = np.linspace(1.0, 0.8, len(days))
+    per_order = contacts / 1.2 / float((orders * rate).sum())
+    mix = rng.dirichlet(np.full(len(old), 2.0))
+    birth = {i: len(days) - int(rng.integers(10, 29)) for i in new}
+    rows = []
+
+    def add(intent: str, when: pd.Timestamp, customer: str) -> None:
+        choices = pool[intent]
+        rows.append(
+            {
+                "text": choices[rng.integers(len(choices))],
+                "created_at": when,
+                "customer_id": customer,
+                "ticket_id": f"T{len(rows):07d}",
+                "channel": "chat",
+                "handle_time_s": float(np.round(rng.lognormal(5.5, 0.5))),
+                "intent": intent,
+            }
+        )
+
+    def customer() -> str:
+        return f"K{int(rng.integers(contacts)):06d}"
+
+    for d, day in enumerate(days):
+        for _ in range(rng.poisson(orders[d] * rate[d] * per_order)):
+            intent = old[rng.choice(len(old), p=mix)]
+            when = day + pd.Timedelta(seconds=int(rng.integers(8 * 3600, 20 * 3600)))
+            who = customer()
+            add(intent, when, who)
+            if rng.random() < 0.2 and when + pd.Timedelta(days=2) < days[-1]:
+                add(intent, when + pd.Timedelta(hours=float(rng.exponential(24))), who)
+        for intent, b in birth.items():
+            if d >= b:
+                for _ in range(rng.poisson(NEWBORN_CONTACTS / (len(days) - b))):
+                    add(intent, day + pd.Timedelta(seconds=int(rng.integers(8 * 3600, 20 * 3600))), customer())
+    frame = pd.DataFrame(rows).sort_values("created_at", kind="stable").reset_index(drop=True)
+    frame.insert(0, "contact_id", [f"S{seed}-{i:06d}" for i in range(1, len(frame) + 1)])
+    frame["created_at"] = frame["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    volume = pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "volume": orders.astype(int)})
+    return frame, volume, {i: str(days[b].date()) for i, b in birth.items()}
+
+
+def taxonomy_of(labelled: LabelledSet, old: list[str], seed: int) -> dict:
+    rng = np.random.default_rng(seed + 2000)
+    texts = pd.concat([labelled.pool, labelled.data], ignore_index=True)
+    reasons = []
+    for intent in old:
+        name, description = labelled.names[intent]
+        pool = texts.loc[texts["label"] == intent, "text"].tolist()
+        reasons.append(
+            {
+                "id": slug(intent),
+                "name": name,
+                "description": description,
+                "examples": [pool[i] for i in rng.choice(len(pool), 3, replace=False)],
+            }
+        )
+    return {"version": 1, "reasons": reasons}
+
+
+def judge(contacts: pd.DataFrame, refreshed, new: list[str]) -> dict:
+    clustered = contacts[contacts["cluster_id"] >= 0]
+    majority = clustered.groupby("cluster_id")["intent"].agg(lambda v: v.value_counts().index[0])
+    trend = refreshed.time.cluster_trends["trend"]
+    flagged = [int(c) for c in trend.index if trend[c] in ("new", "growing")]
+    own = {i: [c for c in flagged if majority.get(c) == i] for i in new}
+    home = {}
+    for i in new:
+        held = clustered.loc[clustered["intent"] == i, "cluster_id"].value_counts()
+        home[i] = int(held.index[0]) if len(held) else None
+    reason_trend = refreshed.time.reason_trends["trend"]
+    false_clusters = [c for c in flagged if majority.get(c) not in new]
+    false_reasons = [r for r in reason_trend.index if reason_trend[r] in ("new", "growing")]
+    return {
+        "flagged_own": sum(bool(v) for v in own.values()) / len(new),
+        "flagged_home": sum(home[i] is not None and trend.get(home[i]) in ("new", "growing") for i in new) / len(new),
+        "false_clusters": len(false_clusters),
+        "false_reasons": len(false_reasons),
+        "false_flags": len(false_clusters) + len(false_reasons),
+        "detail": "; ".join(
+            f"{i}: {'flagged ' + str(own[i]) if own[i] else 'home ' + str(home[i]) + ' ' + str(trend.get(home[i]))}"
+            for i in new
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--no-split", action="store_true")
+    parser.add_argument("--legacy", action="store_true")
+    args = parser.parse_args()
+    if args.legacy:
+        return legacy_main()
+    print(
+        f"reproduce: python -m benchmarks.over_time --sets {args.sets} --seeds {args.seeds}"
+        + (" --no-split" if args.no_split else ""),
+        flush=True,
+    )
+    import torch
+
+    torch.set_num_threads(1)
+    cfg = config({"trends": {"split_new_topics": False}} if args.no_split else None)
+    rows = []
+    for name in args.sets.split(","):
+        labelled = load_set(name, per_label=10**6)
+        for seed in range(args.seeds):
+            start = time.perf_counter()
+            frame, volume, birth = timeline(labelled, seed, CONTACTS[name])
+            new = sorted(birth)
+            old = sorted(i for i in labelled.names if i not in birth)
+            with scratch() as tmp:
+                work = Path(tmp)
+                base = prepare_base(frame, cfg, work, volume)
+                refreshed = with_taxonomy(base, taxonomy_of(labelled, old, seed), cfg, work)
+            contacts = refreshed.contacts.merge(frame[["contact_id", "intent"]], on="contact_id")
+            result = judge(contacts, refreshed, new)
+            sizes = frame["intent"].value_counts()
+            rows.append({"set": name, "seed": seed, "contacts": len(frame), **result})
+            print(
+                f"  {name} seed {seed}: {len(frame):,} contacts, {len(base.model.ids)} clusters, "
+                f"{time.perf_counter() - start:.0f} s; born "
+                + ", ".join(f"{i} {birth[i]} ({sizes[i]})" for i in new)
+                + f"\n    {result['detail']}",
+                flush=True,
+            )
+    table = pd.DataFrame(rows)
+    print("\nper set: mean over seeds (worst seed)")
+    out = {}
+    for name, group in table.groupby("set", sort=False):
+        out[name] = {
+            "newborns flagged (own cluster)": f"{group['flagged_own'].mean():.2f} ({group['flagged_own'].min():.2f})",
+            "home cluster flagged": f"{group['flagged_home'].mean():.2f} ({group['flagged_home'].min():.2f})",
+            "false flags": f"{group['false_flags'].mean():.1f} ({group['false_flags'].max()})",
+            "of which clusters": f"{group['false_clusters'].mean():.1f} ({group['false_clusters'].max()})",
+            "of which reasons": f"{group['false_reasons'].mean():.1f} ({group['false_reasons'].max()})",
+        }
+    pd.set_option("display.width", 200)
+    print(pd.DataFrame(out).T.to_string())
+    print(table.drop(columns=["detail"]).round(2).to_string(index=False))
+    sys.stdout.flush()
+
 
 NEW = ("apple_pay_or_google_pay", "card_swallowed", "lost_or_stolen_phone", "age_limit", "country_support")
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,8 +297,8 @@ def cli(*args: str) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    print("reproduce: python -m benchmarks.over_time", flush=True)
+def legacy_main() -> None:
+    print("reproduce: python -m benchmarks.over_time --legacy", flush=True)
     from flows.assign import assign
     from flows.discover import discover
 

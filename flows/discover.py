@@ -16,6 +16,7 @@ from flows.events import flagged
 from flows.results import RunResult, finish
 from flows.steps import (
     cluster,
+    contact_times,
     describe,
     embed,
     find_duplicates,
@@ -57,7 +58,11 @@ def discover(
         usable = usable_rows(contacts, report, at_least=MIN_CONTACTS)
         embedded = embed(contacts["text"].iloc[usable].tolist(), cfg, show_progress)
         found, lineage, next_id, model = keep_ids(
-            cluster(embedded.vectors, cfg), embedded.vectors, contacts["contact_id"].to_numpy()[usable], previous, cfg
+            cluster(embedded.vectors, cfg, contact_times(contacts, usable)),
+            embedded.vectors,
+            contacts["contact_id"].to_numpy()[usable],
+            previous,
+            cfg,
         )
         models = reason_models(context, cfg)
         reading = give_reasons(embedded.vectors, contacts, usable, context, models[0], cfg)

@@ -26,6 +26,7 @@ from pipeline.model.describe import describe_clusters, reason_keywords
 from pipeline.model.embed import embedder
 from pipeline.model.groups import describe_groups
 from pipeline.model.lineage import stable_ids
+from pipeline.overtime.emerging import split_emerging
 from pipeline.read.report import InputReport
 from pipeline.run.contacts import join_contacts, lost_reasons, with_reasons
 from pipeline.run.folder import Manifest, Run, check_output_folder, local_copy, output_lock, read_manifest
@@ -104,8 +105,21 @@ def embed(texts: list[str], cfg: Config, show_progress: bool) -> Embedded:
 
 
 @step
-def cluster(vectors: np.ndarray, cfg: Config) -> Clustering:
-    return cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed)
+def cluster(vectors: np.ndarray, cfg: Config, times: np.ndarray | None = None) -> Clustering:
+    """The clusters; then, with contact `times`, a new topic hidden inside an older cluster gets a cluster of its own
+    (pipeline/overtime/emerging.py), so that its trend can show. Not above `cluster.sample_size` contacts, where
+    the neighbour graph is a sample's."""
+    found = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed)
+    if times is None or not cfg.trends.split_new_topics or len(vectors) > cfg.cluster.sample_size:
+        return found
+    return split_emerging(vectors, times, found, cfg.trends, cfg.cluster.neighbors)
+
+
+def contact_times(contacts: pd.DataFrame, usable: np.ndarray) -> np.ndarray | None:
+    """The creation times of the usable contacts, or None when no contact has one."""
+    if "created_at" not in contacts or contacts["created_at"].isna().all():
+        return None
+    return contacts["created_at"].iloc[usable].to_numpy()
 
 
 @step

@@ -177,11 +177,16 @@ class CostConfig(Section):
 
 class ProposalsConfig(Section):
     new_reason_max_fit: float = Field(ge=-1, le=1)
+    fragment_min_links: float = Field(ge=0, le=1)
+    new_reason_min_size: float = Field(ge=0)
+    unassign_min_confidence: float = Field(ge=0, le=1)
     min_cluster_contacts: int = Field(ge=1)
     split_min_share: float = Field(gt=0, le=1)
+    split_min_purity: float = Field(ge=0, le=1)
     split_max_similarity: float = Field(gt=0, le=1)
     split_max_links: float = Field(ge=0, le=1)
     merge_min_overlap: float = Field(gt=0, le=1)
+    merge_max_accuracy: float = Field(ge=0.5, le=1)
     retire_max_contacts: int = Field(ge=0)
     mislabel_min_share: float = Field(gt=0, le=1)
     mislabel_min_contacts: int = Field(ge=1)
@@ -212,9 +217,22 @@ class RankingConfig(Section):
 
 class TrendsConfig(Section):
     recent_days: int = Field(ge=1)
+    windows: list[int]
     baseline_days: int = Field(ge=1)
     false_discovery_rate: float = Field(gt=0, lt=1)
     min_new: int = Field(ge=1)
+    split_new_topics: bool
+    emerging_days: int = Field(ge=1)
+    emerging_min_recent: float = Field(gt=0, le=1)
+    emerging_min_contacts: int = Field(ge=2)
+    emerging_max_share: float = Field(gt=0, le=1)
+
+    @field_validator("windows")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(w < 1 for w in value):
+            raise ValueError("every window is a whole number of days, at least 1")
+        return value
 
 
 class RunnerConfig(Section):

@@ -192,3 +192,47 @@ def test_a_second_discover_keeps_cluster_ids(first_run, tmp_path, test_config, s
     assert kept >= 0.9, kept
     lineage = pd.read_parquet(run / "lineage.parquet")
     assert "continued" in set(lineage["relation"])
+
+
+def test_a_reason_born_weeks_ago_is_new_though_its_first_days_fill_the_last_week_s_baseline():
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2026-01-05")
+    rows = []
+    for c in range(20):  # 20 steady clusters, 3 a day on average for 84 days
+        rows += [
+            (f"s{c}-{d}-{k}", start + pd.Timedelta(days=d), None, None, None, c)
+            for d in range(84)
+            for k in range(rng.poisson(3))
+        ]
+    # born 17 days before the end, 2 a day: the last 7 days against the 6 weeks before hold its first 10 days
+    rows += [(f"b{d}-{k}", start + pd.Timedelta(days=d), None, None, None, 99) for d in range(67, 84) for k in range(2)]
+    result = trends(frame(rows), "cluster_id", None, CFG.trends)
+    assert result.loc[99, "trend"] == "new"
+    assert result.loc[99, "window_days"] > 7
+    assert (result.drop(index=[99])["trend"].isin(["new", "growing"])).sum() <= 1
+
+
+def test_a_new_topic_inside_an_older_cluster_is_split_out():
+    from pipeline.model.cluster import Clustering
+    from pipeline.overtime.emerging import split_emerging
+
+    rng = np.random.default_rng(0)
+    dim = 16
+    old_centre, new_centre, other = np.eye(dim)[0], np.eye(dim)[1], np.eye(dim)[2]
+
+    def around(centre, n, spread=0.08):
+        v = centre + rng.normal(0, spread, (n, dim))
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    near_new = 0.55 * old_centre + 0.85 * new_centre  # a new topic near the old one
+    vectors = np.vstack([around(old_centre, 200), around(near_new / np.linalg.norm(near_new), 30), around(other, 200)])
+    end = pd.Timestamp("2026-03-30")
+    days = np.concatenate([rng.integers(0, 84, 200), rng.integers(66, 84, 30), rng.integers(0, 84, 200)])
+    times = (end - pd.to_timedelta(84 - days, unit="D")).to_numpy()
+    labels = np.array([0] * 230 + [1] * 200, dtype=np.int32)  # the clusterer put the new topic into cluster 0
+    found = Clustering(labels, np.ones(430, dtype=np.float32), np.zeros(430, dtype=bool))
+    split = split_emerging(vectors, times, found, CFG.trends, neighbours=15)
+    new = split.labels[200:230]
+    assert (new == new[0]).mean() >= 0.8 and new[0] not in (0, 1)
+    assert (split.labels[:200] == 0).mean() >= 0.95 and (split.labels[230:] == 1).all()
+    assert split.links is not None and split.links.shape == (3, 3)

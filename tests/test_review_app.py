@@ -57,13 +57,16 @@ TAXONOMY = {
             "examples": ["what exchange rate do you use?", "how are your rates calculated?"],
         },
         {"id": "mortgages", "name": "Mortgages", "examples": ["can I get a mortgage?", "what are your mortgage rates"]},
+        {"id": "pet_insurance", "name": "Pet insurance", "examples": ["does my policy cover my dog's vet bills?"]},
+        {"id": "crypto", "name": "Crypto trading", "examples": ["how do I buy bitcoin in the app?"]},
     ],
 }
 
 
 @pytest.fixture(scope="module")
 def reviewed(tmp_path_factory, test_config):
-    """A discover run with dates, channels, volume and a taxonomy; one contact's id and channel hold markup."""
+    """A discover run with dates, channels, volume and a taxonomy; one contact's id and channel hold markup. Four
+    of the six intents have no reason (new reasons to propose) and three reasons have no contacts (to retire)."""
     from flows.discover import discover
 
     folder = tmp_path_factory.mktemp("review")

@@ -177,3 +177,35 @@ def test_owners_decide_and_the_next_version_is_written(reviewed, tmp_path, test_
     later = pd.read_parquet(again / "proposals.parquet").set_index("proposal_id")
     assert later.loc[retire, "status"] == "rejected"
     assert not any(list(r) == ["money_problems"] for r in later["reason_ids"])
+
+
+def test_a_merge_needs_contacts_that_cannot_be_told_apart(test_config):
+    """Two reasons whose contacts share one (coarse) cluster are merged only when a classifier on the real model's
+    vectors cannot tell their contacts apart: two real intents are not merged; one intent given two names is."""
+    import numpy as np
+
+    from pipeline.config import load_config
+    from pipeline.model.embed import embedder
+    from pipeline.taxonomy.proposals import ClusterFacts, _merges
+
+    cfg = load_config(test_config)
+    taxonomy = parse_taxonomy(
+        {"version": 1, "reasons": [{"id": "a", "name": "A"}, {"id": "b", "name": "B"}]}, "taxonomy.yaml"
+    )
+    six = pd.read_csv(SIX_INTENTS)
+    facts = ClusterFacts(ids=[0], centres=np.zeros((1, 1)), labels={0: "x"}, keywords={0: []}, examples={0: []})
+
+    def embed(texts):
+        return embedder(cfg.embedding).embed(texts).vectors
+
+    def contacts(texts_a, texts_b):
+        return pd.DataFrame(
+            {"cluster_id": 0, "reason_id": ["a"] * len(texts_a) + ["b"] * len(texts_b), "text": texts_a + texts_b}
+        )
+
+    pin = six.loc[six["intent"] == "change_pin", "text"].tolist()
+    rates = six.loc[six["intent"] == "exchange_rate", "text"].tolist()
+    assert _merges(contacts(pin, rates), taxonomy, facts, cfg.taxonomy.proposals, embed) == []
+    halves = contacts(pin[::2] + rates[::2], pin[1::2] + rates[1::2])  # each reason holds both intents alike
+    merged = _merges(halves, taxonomy, facts, cfg.taxonomy.proposals, embed)
+    assert [p.reason_ids for p in merged] == [["a", "b"]]

@@ -1,9 +1,13 @@
 """Short readable names for clusters ("card not arrived", "change pin"), built from key phrases.
 
 Candidate phrases come from spaCy's parse of each cluster's most typical contacts: noun chunks ("exchange rate"),
-verb-object pairs ("cancel transfer"), and negated subject-verb pairs ("card not arrived"), all over lemmas. A phrase
-scores high when many of the cluster's contacts use it and few other clusters do; longer phrases get a small bonus
-because "card not arrived" says more than "card".
+verb-object pairs ("cancel transfer"), and subject-verb pairs ("luggage lost", "card not arrived"). Nouns are
+singular and the verb of a verb-object pair is in its base form ("book flight"); every other word keeps the form
+the customers wrote ("pending payment", not "pende payment"; "luggage lost", not "luggage lose"). A phrase scores
+high when many of the cluster's contacts use it and few other clusters do; longer phrases get a small bonus because
+"card not arrived" says more than "card". Proper names ("los angeles", the assistant's name) and empty nouns
+("thing", "something") recur without saying why anyone came: phrases holding them score far lower, and a word is
+never repeated inside a phrase.
 """
 
 from __future__ import annotations
@@ -46,6 +50,30 @@ LIGHT_VERBS = {
     "should",
 }
 _NOUNISH = {"NOUN", "PROPN"}
+# Nouns that say nothing of a reason on their own ("a charge thing", "something").
+EMPTY_NOUNS = {
+    "thing",
+    "something",
+    "anything",
+    "everything",
+    "nothing",
+    "stuff",
+    "lot",
+    "bit",
+    "way",
+    "one",
+    "kind",
+    "sort",
+    "today",
+    "tomorrow",
+    "yesterday",
+    "question",
+    "help",
+    "please",
+    "hi",
+    "hello",
+}
+_PROPER_PENALTY = 0.2  # a phrase holding a proper name scores this much of what it would
 _MAX_WORDS = 5
 
 
@@ -58,38 +86,61 @@ def phrase_nlp() -> Language:
 
 
 def _word(tok: Token) -> str:
-    return tok.lemma_.lower() if tok.pos_ != "PROPN" else tok.text.lower()
+    """A common noun in its singular ('cards' -> 'card'); any other word as written ('pending', 'lost')."""
+    return tok.lemma_.lower() if tok.pos_ == "NOUN" else tok.text.lower()
 
 
 def _noun_phrase(noun: Token) -> str:
     """A noun with its compound and adjective modifiers: 'virtual card', 'exchange rate'."""
-    mods = [c for c in noun.lefts if c.dep_ in ("compound", "amod") and c.is_alpha and not c.is_stop]
+    mods = [
+        c
+        for c in noun.lefts
+        if c.dep_ in ("compound", "amod") and c.is_alpha and not c.is_stop and c.lemma_.lower() not in EMPTY_NOUNS
+    ]
     return " ".join([_word(m) for m in mods] + [_word(noun)])
+
+
+def _tag_counts(doc: Doc, proper: Counter, seen: Counter) -> None:
+    for t in doc:
+        if t.is_alpha:
+            seen[t.text.lower()] += 1
+            proper[t.text.lower()] += t.pos_ == "PROPN"
+
+
+def _once(phrase: str) -> str:
+    """Each word once, in first-seen order: 'shut shut' -> 'shut'."""
+    return " ".join(dict.fromkeys(phrase.split()))
 
 
 def candidate_phrases(doc: Doc) -> set[str]:
     found: set[str] = set()
     for chunk in doc.noun_chunks:
-        if chunk.root.pos_ in _NOUNISH and chunk.root.is_alpha and not chunk.root.is_stop:
-            found.add(_noun_phrase(chunk.root))
+        root = chunk.root
+        if root.pos_ in _NOUNISH and root.is_alpha and not root.is_stop and root.lemma_.lower() not in EMPTY_NOUNS:
+            found.add(_noun_phrase(root))
     for tok in doc:
         if tok.pos_ != "VERB" or tok.lemma_.lower() in LIGHT_VERBS or not tok.is_alpha:
             continue
         verb = " ".join([tok.lemma_.lower()] + [c.lemma_.lower() for c in tok.children if c.dep_ == "prt"])
         children = list(tok.children)
         negated = any(c.dep_ == "neg" for c in children)
-        objects = [c for c in children if c.dep_ in ("dobj", "attr") and c.pos_ in _NOUNISH]
-        objects += [
-            g for c in children if c.dep_ == "prep" for g in c.children if g.dep_ == "pobj" and g.pos_ in _NOUNISH
-        ][:1]
-        subjects = [c for c in children if c.dep_ in ("nsubj", "nsubjpass") and c.pos_ in _NOUNISH]
+
+        def meaningful(t: Token) -> bool:
+            return t.pos_ in _NOUNISH and t.lemma_.lower() not in EMPTY_NOUNS
+
+        objects = [c for c in children if c.dep_ in ("dobj", "attr") and meaningful(c)]
+        objects += [g for c in children if c.dep_ == "prep" for g in c.children if g.dep_ == "pobj" and meaningful(g)][
+            :1
+        ]
+        subjects = [c for c in children if c.dep_ in ("nsubj", "nsubjpass") and meaningful(c)]
         for obj in objects:
             found.add(f"{'not ' if negated else ''}{verb} {_noun_phrase(obj)}")
-        for subj in subjects:
-            found.add(f"{_noun_phrase(subj)} {'not ' + tok.text.lower() if negated else verb}")
+        for subj in subjects:  # as written: 'luggage lost', 'card not arrived'
+            said = " ".join([tok.text.lower()] + [c.text.lower() for c in tok.children if c.dep_ == "prt"])
+            found.add(f"{_noun_phrase(subj)} {'not ' if negated else ''}{said}")
         if not objects and not subjects and negated:
             found.add(f"not {verb}")
-    return {p for p in found if 1 <= len(p.split()) <= _MAX_WORDS}
+    return {_once(p) for p in found if 1 <= len(p.split()) <= _MAX_WORDS}
 
 
 def name_clusters(
@@ -99,8 +150,11 @@ def name_clusters(
     nlp = phrase_nlp()
     order = [(c, t) for c, texts in samples.items() for t in texts]
     per_cluster: dict[int, Counter] = {c: Counter() for c in samples}
+    tagged, seen = Counter(), Counter()
     for (c, _), doc in zip(order, nlp.pipe([t for _, t in order], batch_size=batch_size)):
         per_cluster[c].update(candidate_phrases(doc))
+        _tag_counts(doc, tagged, seen)
+    proper = {w for w, n in tagged.items() if n >= 0.5 * seen[w]}  # mostly read as a proper name
     spread = Counter(p for counts in per_cluster.values() for p in counts)
     n_clusters = max(len(samples), 1)
     names: dict[int, str] = {}
@@ -108,7 +162,10 @@ def name_clusters(
         n_docs = max(len(samples[c]), 1)
         scored = sorted(
             (
-                (counts[p] / n_docs) * math.log(1 + n_clusters / spread[p]) * (1 + 0.25 * (len(p.split()) - 1)),
+                (counts[p] / n_docs)
+                * math.log(1 + n_clusters / spread[p])
+                * (1 + 0.25 * (len(p.split()) - 1))
+                * (_PROPER_PENALTY if proper & set(p.split()) else 1.0),
                 p,
             )
             for p in counts
@@ -119,11 +176,17 @@ def name_clusters(
         if multiword and (len(best) == 1 or best.index(multiword[0]) <= 2):
             names[c] = multiword[0]
         elif best:
-            extra = _new_keyword(best[0], keywords.get(c, []))
-            names[c] = f"{best[0]} {extra}" if extra else best[0]
+            extra = _new_keyword(best[0], _common(keywords.get(c, []), proper))
+            names[c] = _once(f"{best[0]} {extra}") if extra else best[0]
         else:
-            names[c] = " ".join(keywords.get(c, [])[:2]) or f"cluster {c}"
+            names[c] = _once(" ".join(_common(keywords.get(c, []), proper)[:2])) or f"cluster {c}"
     return _disambiguate(names, keywords)
+
+
+def _common(keywords: list[str], proper: set[str]) -> list[str]:
+    """Keywords without proper names, unless nothing else is left."""
+    kept = [k for k in keywords if not proper & set(k.split())]
+    return kept or keywords
 
 
 def _disambiguate(names: dict[int, str], keywords: dict[int, list[str]]) -> dict[int, str]:

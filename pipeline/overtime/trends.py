@@ -1,15 +1,22 @@
-"""Which reasons are emerging: each cluster's and reason's recent rate against its baseline.
+"""Which reasons are emerging: when did each cluster's and reason's rate step up, over its whole history.
 
-The recent window is the `recent_days` up to the newest contact; the baseline the `baseline_days` before it (both
-half-open: a contact on the boundary counts once).
-Rates are per unit of business volume when volume is known, else per day. The test is the exact conditional test
-for two Poisson rates (recent count given the total is binomial with the windows' share of exposure); false alarms
-across many clusters are held at `false_discovery_rate` with Benjamini-Hochberg (scipy's false_discovery_control).
+One window is not enough: a reason born two and a half weeks ago already has its first ten days in a 7-day window's
+baseline, so its rate looks flat. So each cluster and reason is tested at several change points, the last
+`windows` days (e.g. 7, 14, 21, 28) against everything before them (up to `baseline_days` before the window), and
+a step up at any of them counts. Rates are per unit of business volume when volume is known, else per day. Each
+test is the exact conditional test for two Poisson rates (the window's count given the total is binomial with the
+window's share of exposure); false alarms are held at `false_discovery_rate` with Benjamini-Hochberg across every
+test of every cluster or reason and every window (scipy's false_discovery_control).
 
-- new: no contacts in the baseline, at least `min_new` recently (and significant);
-- growing / declining: a significant change in rate;
-- inactive: none recently;
+- new: no contacts before the window where its rate stepped up (or none before the last `windows` days at all), at
+  least `min_new` in it, and significant;
+- growing: a significant step up at some window;
+- declining: a significant step down in the most recent window, and no step up;
+- inactive: none in the most recent window;
 - stable: the rest.
+
+The columns `baseline_contacts`, `recent_contacts`, `rate_ratio`, `p_value` and `q_value` describe the window that
+decided (the most significant step up, else the most recent window); `window_days` says which.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from pipeline.config import TrendsConfig
 
 
 def windows(contacts: pd.DataFrame, cfg: TrendsConfig) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp] | None:
-    """(baseline start, recent start, end) or None when contacts have no times."""
+    """(baseline start, recent start, end) of the most recent window, or None when contacts have no times."""
     times = contacts["created_at"].dropna()
     if times.empty:
         return None
@@ -31,54 +38,102 @@ def windows(contacts: pd.DataFrame, cfg: TrendsConfig) -> tuple[pd.Timestamp, pd
     return recent - pd.Timedelta(days=cfg.baseline_days), recent, end
 
 
-def exposures(bounds, volume: pd.DataFrame | None, cfg: TrendsConfig) -> tuple[float, float]:
-    """(baseline, recent) exposure: volume in each window (weekly volume spread over its days), else days."""
-    start, recent, end = bounds
+def _daily_exposure(volume: pd.DataFrame | None) -> pd.Series | None:
     if volume is None or volume.empty:
-        return float(cfg.baseline_days), float(cfg.recent_days)
-    daily = pd.Series(
+        return None
+    return pd.Series(
         np.repeat(volume["volume"].to_numpy() / 7.0, 7),
         index=pd.DatetimeIndex(
             [pd.Timestamp(w) + pd.Timedelta(days=d) for w in volume["week"] for d in range(7)], tz="UTC"
         ),
     )
+
+
+def exposures(bounds, volume: pd.DataFrame | None, cfg: TrendsConfig) -> tuple[float, float]:
+    """(baseline, recent) exposure: volume in each window (weekly volume spread over its days), else days."""
+    start, recent, end = bounds
+    days = ((recent - start) / pd.Timedelta(days=1), (end - recent) / pd.Timedelta(days=1))
+    daily = _daily_exposure(volume)
+    if daily is None:
+        return float(days[0]), float(days[1])
     base = daily[(daily.index > start) & (daily.index <= recent)].sum()
     now = daily[(daily.index > recent) & (daily.index <= end)].sum()
     if base <= 0 or now <= 0:
-        return float(cfg.baseline_days), float(cfg.recent_days)
+        return float(days[0]), float(days[1])
     return float(base), float(now)
 
 
+def _window_days(cfg: TrendsConfig) -> list[int]:
+    return sorted({cfg.recent_days, *cfg.windows})
+
+
 def trends(contacts: pd.DataFrame, by: str, volume: pd.DataFrame | None, cfg: TrendsConfig) -> pd.DataFrame:
-    """Per value of `by`: baseline and recent counts, rate ratio, p-value, BH-adjusted q-value and the trend."""
-    bounds = windows(contacts, cfg)
+    """Per value of `by`: the trend, and the counts, rate ratio, p-value and BH-adjusted q-value of the window
+    that decided it."""
     keys = contacts[by].dropna().unique()
-    if bounds is None:
-        return pd.DataFrame({"trend": None}, index=pd.Index(keys, name=by))
-    start, recent, end = bounds
     times = contacts["created_at"]
-    in_base = (times > start) & (times <= recent)  # half-open windows: (start, recent] and (recent, end]
-    in_recent = (times > recent) & (times <= end)
-    base = contacts[in_base].groupby(by).size().reindex(keys, fill_value=0)
-    now = contacts[in_recent].groupby(by).size().reindex(keys, fill_value=0)
-    e_base, e_now = exposures(bounds, volume, cfg)
-    share = e_now / (e_base + e_now)
-    p = np.array([binomtest(int(k), int(k + b), share).pvalue if k + b else 1.0 for k, b in zip(now, base)])
-    q = false_discovery_control(p) if len(p) else p
-    ratio = (now / e_now) / (base / e_base).replace(0, np.nan)
-    out = pd.DataFrame(
-        {"baseline_contacts": base, "recent_contacts": now, "rate_ratio": ratio, "p_value": p, "q_value": q}
+    if times.dropna().empty:
+        return pd.DataFrame({"trend": None}, index=pd.Index(keys, name=by))
+    end = times.max()
+    first = times.min()
+    tests = []
+    for w in _window_days(cfg):
+        recent = end - pd.Timedelta(days=w)
+        start = max(recent - pd.Timedelta(days=cfg.baseline_days), first - pd.Timedelta(seconds=1))
+        if recent <= start:
+            continue
+        in_base = (times > start) & (times <= recent)
+        in_recent = (times > recent) & (times <= end)
+        base = contacts[in_base].groupby(by).size().reindex(keys, fill_value=0)
+        now = contacts[in_recent].groupby(by).size().reindex(keys, fill_value=0)
+        e_base, e_now = exposures((start, recent, end), volume, cfg)
+        share = e_now / (e_base + e_now)
+        p = np.array([binomtest(int(k), int(k + b), share).pvalue if k + b else 1.0 for k, b in zip(now, base)])
+        ratio = (now / e_now) / (base / e_base).replace(0, np.nan)
+        up = (now / e_now) > (base / e_base)
+        tests.append(
+            pd.DataFrame(
+                {
+                    by: keys,
+                    "window_days": w,
+                    "baseline_contacts": base.to_numpy(),
+                    "recent_contacts": now.to_numpy(),
+                    "rate_ratio": ratio.to_numpy(),
+                    "p_value": p,
+                    "up": up.to_numpy(),
+                }
+            )
+        )
+    if not tests:
+        return pd.DataFrame({"trend": "stable"}, index=pd.Index(keys, name=by))
+    table = pd.concat(tests, ignore_index=True)
+    table["q_value"] = false_discovery_control(table["p_value"].to_numpy()) if len(table) else []
+    table["significant"] = table["q_value"] <= cfg.false_discovery_rate
+    shortest = table["window_days"].min()
+    latest = table[table["window_days"] == shortest].set_index(by)
+    rises = table[table["significant"] & table["up"]].sort_values(["q_value", "window_days"])
+    rise = rises.drop_duplicates(by).set_index(by)
+    decided = latest.copy()
+    decided.loc[rise.index] = rise
+    before = contacts[times <= end - pd.Timedelta(days=max(_window_days(cfg)))].groupby(by).size()
+    before = before.reindex(keys, fill_value=0)
+    rising = decided.index.isin(rise.index)
+    born = (
+        rising
+        & ((decided["baseline_contacts"].to_numpy() == 0) | (before.reindex(decided.index).to_numpy() == 0))
+        & (decided["recent_contacts"].to_numpy() >= cfg.min_new)
     )
-    significant = out["q_value"] <= cfg.false_discovery_rate
+    falling = latest["significant"] & ~latest["up"]
+    out = decided[["baseline_contacts", "recent_contacts", "rate_ratio", "p_value", "q_value", "window_days"]].copy()
     out["trend"] = np.select(
         [
-            now == 0,
-            (base == 0) & (now >= cfg.min_new) & significant,
-            significant & (now / e_now > base / e_base),
-            significant & (now / e_now < base / e_base),
+            born,
+            rising,
+            (latest["recent_contacts"].reindex(decided.index) == 0).to_numpy(),
+            falling.reindex(decided.index).to_numpy(),
         ],
-        ["inactive", "new", "growing", "declining"],
+        ["new", "growing", "inactive", "declining"],
         "stable",
     )
     out.index.name = by
-    return out
+    return out.reindex(keys)

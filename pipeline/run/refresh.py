@@ -78,11 +78,39 @@ def refresh(
         else pd.Series(None, index=contacts.index, dtype=object)
     )
     contacts = contacts.drop(columns=["agent_reason", "issue_id", "touch"], errors="ignore").assign(agent_reason=agent)
+    # proposals first: contacts of a missing reason (a confident new_reason) lose the reason they were given, so
+    # they count as unassigned volume in touches, trends and the ranking instead of hiding inside a wrong reason
+    sizes = contacts.loc[contacts["cluster_id"] >= 0, "cluster_id"].value_counts().rename("contacts").to_frame()
+    facts = cluster_facts(model, descriptions, sizes)
+    from pipeline.model.embed import embedder  # only merges and retires embed, and only (cached) texts of the run
+    from pipeline.overtime.trends import trends
+
+    clustered = contacts[contacts["cluster_id"] >= 0]
+    born = trends(clustered, "cluster_id", context.volume, cfg.trends)["trend"] if len(clustered) else pd.Series()
+
+    proposals = propose(
+        contacts,
+        facts,
+        taxonomy,
+        reasons,
+        process,
+        cfg.taxonomy.proposals,
+        embed=lambda texts: embedder(cfg.embedding).embed(texts).vectors,
+        new_clusters={int(c) for c, t in born.items() if t == "new"},
+        read_at=cfg.taxonomy.min_similarity,
+    )
+    missing = [
+        p.cluster_ids[0]
+        for p in proposals
+        if p.kind == "new_reason" and taxonomy and p.confidence >= cfg.taxonomy.proposals.unassign_min_confidence
+    ]
+    if missing:
+        contacts = contacts.assign(
+            reason_id=contacts["reason_id"].where(~contacts["cluster_id"].isin(missing), None)
+        ).astype({"reason_id": object})
     contacts = contacts.join(issues(contacts, cfg.touches.window_days))
     names = dict(zip(descriptions["cluster_id"], descriptions["label"]))
     time = over_time(contacts, context.volume, taxonomy, names, cfg)
-    facts = cluster_facts(model, descriptions, time.cluster_stats)
-    proposals = propose(contacts, facts, taxonomy, reasons, process, cfg.taxonomy.proposals)
     mark_status(proposals, context.decisions, cfg.taxonomy.proposals.evidence_growth)
     return Refreshed(contacts, time, proposals)
 

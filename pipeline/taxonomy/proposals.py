@@ -1,10 +1,18 @@
 """Proposals to refine the taxonomy, each with its evidence, for a taxonomy owner to accept or reject.
 
+A cluster is held against what each reason really holds, not only against how alike its centre is to the reason's
+few written texts: each text of a reason (its name and description, each example) *claims* the cluster it lies in
+(the cluster whose centre is nearest). A reason's home is the clusters its texts claim.
+
 Kinds:
-- `new_reason`: a cluster whose centre is unlike every reason (fit below `new_reason_max_fit`);
-- `split`: a reason whose fitting clusters are two or more distinct groups, each with a fair share of its contacts;
-- `merge`: two reasons whose contacts fall into the same clusters;
-- `retire`: an active reason with (almost) no contacts in the run;
+- `new_reason`: a cluster no reason's text claims, that is not a fragment of a claimed cluster (a fragment is
+  densely linked to it in the neighbour graph: `fragment_min_links`; a missing sibling is a community of its own),
+  and whose centre is not very alike to some reason (`new_reason_max_fit`);
+- `split`: a reason whose texts claim two or more distinct clusters (few links between them, centres apart), each
+  with a fair share of the reason's contacts;
+- `merge`: two reasons whose contacts fall into the same clusters and cannot be told apart: a classifier trained on
+  their contacts does little better than chance (`merge_max_accuracy`), so a coarse clustering alone never merges;
+- `retire`: an active reason with (almost) no contacts in the run, whose texts are not the main claim of any cluster;
 - `mislabel`: contacts an agent gave one reason that read like another, often enough to matter;
 - `secondary`: a cluster that is a process step (authentication, "speak to a human"), proposed for exclusion.
 
@@ -15,6 +23,7 @@ in every run. Proposals are ranked by the touches they affect.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -60,6 +69,7 @@ class ClusterFacts:
     examples: dict[int, list[str]]
     links: np.ndarray | None = None  # (k, k) graph links between clusters, indexed like `ids` (see Clustering)
     touches: dict[int, int] = field(default_factory=dict)
+    thresholds: np.ndarray | None = None  # (k,) cosine a contact needs to join each cluster (see ClusterModel)
 
 
 def cluster_facts(model: ClusterModel, descriptions: pd.DataFrame, stats: pd.DataFrame) -> ClusterFacts:
@@ -74,6 +84,7 @@ def cluster_facts(model: ClusterModel, descriptions: pd.DataFrame, stats: pd.Dat
         examples={c: list(e) for c, e in by_id["examples"].items()},
         links=model.links,
         touches={int(c): int(n) for c, n in stats["contacts"].items()},
+        thresholds=model.thresholds,
     )
 
 
@@ -84,32 +95,58 @@ def propose(
     model: ReasonModel | None,
     secondary: np.ndarray,
     cfg: ProposalsConfig,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    new_clusters: set[int] | frozenset[int] = frozenset(),
+    read_at: float = 0.0,
 ) -> list[Proposal]:
     """All proposals for a run. `contacts` needs `cluster_id`, `reason_id` (None when unassigned) and, for
-    mislabels, `agent_reason` (taxonomy ids chosen by agents) and `text_reason` (the zero-shot reading)."""
+    mislabels, `agent_reason` (taxonomy ids chosen by agents) and `text_reason` (the zero-shot reading).
+    `embed`: texts -> unit vectors (the run's embedder), to test whether two reasons' contacts can be told apart;
+    without it no merge is proposed. `new_clusters`: clusters whose trend is `new` (they were born in the recent
+    windows): one no reason's text lies in is a missing reason, however near it is to an older cluster.
+    `read_at`: the cosine at which a contact is read as a reason (`taxonomy.min_similarity`)."""
     sizes = contacts[contacts["cluster_id"] >= 0]["cluster_id"].value_counts()
     big = [int(c) for c in clusters.ids if sizes.get(c, 0) >= cfg.min_cluster_contacts]
     process = _secondary_clusters(clusters, big, secondary, cfg)
     out = [_secondary(c, clusters, sizes, sim, cfg) for c, sim in process.items()]
     candidates = [c for c in big if c not in process]
     if model is None:
-        out += [_new_reason(c, clusters, sizes, None, None) for c in candidates]
+        out += [_new_reason(c, clusters, sizes, None, None, Separation(), 0.0, cfg) for c in candidates]
     else:
-        per_reason = model.similarity(clusters.centres)  # (clusters, reasons)
         position = {int(c): i for i, c in enumerate(clusters.ids)}
-        best = {c: int(per_reason[position[c]].argmax()) for c in candidates}
-        best_fit = {c: float(per_reason[position[c]].max()) for c in candidates}
-        # the cluster that fits a reason best is that reason, however loosely; others must fit well enough
-        top = {}
+        fit = model.similarity(clusters.centres)  # (clusters, reasons): best cosine to any text of each reason
+        votes = _claims(model, clusters)  # (clusters, reasons): texts of each reason lying in each cluster
+        claimed = [c for c in big if votes[position[c]].sum() > 0]
+        typical = float(np.median([sizes[c] for c in claimed])) if claimed else 0.0
         for c in candidates:
-            if best_fit[c] > best_fit.get(top.get(best[c]), -2.0):
-                top[best[c]] = c
-        new = [c for c in candidates if best_fit[c] < cfg.new_reason_max_fit and top[best[c]] != c]
-        out += [_new_reason(c, clusters, sizes, model.ids[best[c]], best_fit[c]) for c in new]
-        fitting = {c: model.ids[best[c]] for c in candidates if c not in new}
-        out += _splits(contacts, clusters, fitting, sizes, cfg)
-        out += _merges(contacts, taxonomy, clusters, cfg)
-        out += _retires(contacts, taxonomy, cfg)
+            if c in claimed:
+                continue
+            i = position[c]
+            attach, near = _attachment(i, [position[h] for h in claimed if h != c], clusters)
+            best = int(fit[i].argmax())
+            relative = float(sizes[c]) / typical if typical else 1.0
+            born = c in new_clusters
+            if not born and (
+                attach >= cfg.fragment_min_links
+                or relative < cfg.new_reason_min_size
+                or fit[i, best] >= cfg.new_reason_max_fit
+            ):
+                continue  # a fragment of a claimed cluster (linked to it, or a sliver of it), or plainly a reason
+            out.append(
+                _new_reason(
+                    c,
+                    clusters,
+                    sizes,
+                    model.ids[best],
+                    float(fit[i, best]),
+                    Separation(attach, clusters.ids[near] if near is not None else None, relative, born),
+                    _unassigned_share(contacts, c),
+                    cfg,
+                )
+            )
+        out += _splits(contacts, clusters, model, votes, big, sizes, cfg)
+        out += _merges(contacts, taxonomy, clusters, cfg, embed)
+        out += _retires(contacts, taxonomy, model, votes, [position[c] for c in big], cfg, embed, read_at)
         if "agent_reason" in contacts and contacts["agent_reason"].notna().any():
             out += _mislabels(contacts, taxonomy, cfg)
     for p in out:
@@ -127,17 +164,47 @@ def _touches(clusters: ClusterFacts, ids: list[int], sizes: pd.Series) -> int:
     return int(sum(clusters.touches.get(c, sizes.get(c, 0)) for c in ids))
 
 
-def _new_reason(c: int, clusters: ClusterFacts, sizes: pd.Series, nearest: str | None, fit: float | None) -> Proposal:
+@dataclass(frozen=True)
+class Separation:
+    """How apart a cluster no reason's text lies in stands from the clusters that reasons' texts lie in."""
+
+    attach: float = 0.0  # its strongest neighbour-graph link to such a cluster (share of its links)
+    neighbour: int | None = None  # that cluster
+    relative: float = 1.0  # its size over the median size of such clusters
+    born: bool = False  # its contacts began in the recent weeks (trend: new)
+
+
+def _new_reason(
+    c: int,
+    clusters: ClusterFacts,
+    sizes: pd.Series,
+    nearest: str | None,
+    fit: float | None,
+    apart: Separation,
+    unassigned: float,
+    cfg: ProposalsConfig,
+) -> Proposal:
     label = clusters.labels[c]
     if nearest is None:
         evidence = f"{int(sizes[c])} contacts form cluster {c} ('{label}'); no taxonomy was given to hold it against"
         confidence = 0.5
     else:
-        evidence = (
-            f"{int(sizes[c])} contacts form cluster {c} ('{label}'), and its centre is at most {fit:.2f} alike "
-            f"to any reason (nearest: '{nearest}')"
+        linked = (
+            f"; {apart.attach:.1%} of its neighbour links reach the nearest claimed cluster {apart.neighbour} "
+            f"('{clusters.labels.get(apart.neighbour, '')}')"
+            if apart.neighbour is not None
+            else ""
         )
-        confidence = float(np.clip(1.0 - fit, 0.0, 1.0))
+        evidence = (
+            f"{int(sizes[c])} contacts form cluster {c} ('{label}'), where no reason's name or example lies; its "
+            f"centre is at most {fit:.2f} alike to any reason (nearest: '{nearest}'){linked}; "
+            f"{unassigned:.0%} of its contacts fit no reason; it is {apart.relative:.1f} times the size of a typical "
+            "cluster a reason holds"
+        )
+        confidence = _new_reason_confidence(fit, apart, cfg)
+        if apart.born:
+            evidence += "; its contacts began in the recent weeks (trend: new)"
+            confidence = max(confidence, _unlike(fit, cfg))
     return Proposal(
         kind="new_reason",
         reason_ids=[],
@@ -153,24 +220,108 @@ def _new_reason(c: int, clusters: ClusterFacts, sizes: pd.Series, nearest: str |
     )
 
 
+def _new_reason_confidence(fit: float, apart: Separation, cfg: ProposalsConfig) -> float:
+    """How sure a cluster is a missing reason: apart from every claimed cluster (few links), not a sliver (the size
+    of a typical reason's cluster) and not very like a reason's texts. Each margin is scaled to 0 at its limit and
+    1 at a clear distance; the weakest counts."""
+    links = 1.0 - apart.attach / cfg.fragment_min_links if cfg.fragment_min_links > 0 else 1.0
+    whole = (apart.relative - cfg.new_reason_min_size) / max(1.0 - cfg.new_reason_min_size, 1e-6)
+    return float(np.clip(min(links, whole, _unlike(fit, cfg)), 0.0, 1.0))
+
+
+def _unlike(fit: float, cfg: ProposalsConfig) -> float:
+    """How far a cluster's centre is below `new_reason_max_fit` (0 there, 1 at 0.2 below): 0-1."""
+    return float(np.clip((cfg.new_reason_max_fit - fit) / 0.2, 0.0, 1.0))
+
+
+_NEAR_MISS = 0.1  # cosine below a cluster's threshold at which a reason's text still counts as lying there
+
+
+def _claims(model: ReasonModel, clusters: ClusterFacts) -> np.ndarray:
+    """(clusters, reasons): how many of each reason's texts (name + description, examples) lie in each cluster: the
+    cluster a contact with that text would join (nearest centre, at least as alike as the cluster's threshold). A
+    reason none of whose texts would join any cluster lies where its texts nearly join (`_NEAR_MISS`); a reason
+    no one writes about (its texts far from every cluster) lies nowhere."""
+    votes = np.zeros((len(clusters.ids), len(model.ids)), dtype=np.int32)
+    if not len(clusters.ids) or not len(model.vectors):
+        return votes
+    sims = model.vectors @ clusters.centres.T
+    nearest = sims.argmax(axis=1)
+    inside = (
+        sims[np.arange(len(sims)), nearest] >= clusters.thresholds[nearest]
+        if clusters.thresholds is not None
+        else np.ones(len(sims), dtype=bool)
+    )
+    np.add.at(votes, (nearest[inside], model.owner[inside]), 1)
+    best = sims[np.arange(len(sims)), nearest]
+    nearly = best >= (clusters.thresholds[nearest] - _NEAR_MISS if clusters.thresholds is not None else -1.0)
+    homeless = ~np.isin(model.owner, model.owner[inside]) & nearly
+    np.add.at(votes, (nearest[homeless], model.owner[homeless]), 1)
+    return votes
+
+
+def _attachment(i: int, others: list[int], clusters: ClusterFacts) -> tuple[float, int | None]:
+    """The strongest neighbour-graph link from cluster `i` to any of `others` (positions), and which one."""
+    if not others:
+        return 0.0, None
+    if clusters.links is None:  # no graph: the centres' likeness stands in (a fragment is very alike)
+        sims = clusters.centres[others] @ clusters.centres[i]
+        k = int(sims.argmax())
+        return (1.0 if sims[k] >= 0.9 else 0.0), others[k]
+    links = clusters.links[i, others]
+    k = int(links.argmax())
+    return float(links[k]), others[k]
+
+
+def _unassigned_share(contacts: pd.DataFrame, c: int) -> float:
+    mine = contacts.loc[contacts["cluster_id"] == c, "reason_id"]
+    return float(mine.isna().mean()) if len(mine) else 0.0
+
+
 def _splits(
-    contacts: pd.DataFrame, clusters: ClusterFacts, fitting: dict[int, str], sizes: pd.Series, cfg: ProposalsConfig
+    contacts: pd.DataFrame,
+    clusters: ClusterFacts,
+    model: ReasonModel,
+    votes: np.ndarray,
+    big: list[int],
+    sizes: pd.Series,
+    cfg: ProposalsConfig,
 ) -> list[Proposal]:
-    """A reason is two or more things when the clusters it fits best each hold a fair share of its contacts and
-    their centres are apart."""
+    """A reason is two or more things when its contacts lie in two or more distinct clusters (next to no links
+    between them in the neighbour graph, centres apart), each holding a fair share of the reason's contacts and
+    mostly given this reason (or where its texts lie more than any other reason's)."""
     out = []
     assigned = contacts[contacts["reason_id"].notna() & (contacts["cluster_id"] >= 0)]
     position = {int(c): i for i, c in enumerate(clusters.ids)}
-    for reason in sorted(set(fitting.values())):
+    for r, reason in enumerate(model.ids):
         mine = assigned[assigned["reason_id"] == reason]
-        if mine.empty:
-            continue
-        shares = mine["cluster_id"].value_counts() / len(mine)
-        parts = [c for c in shares.index if fitting.get(int(c)) == reason and shares[c] >= cfg.split_min_share]
-        parts = _distinct(sorted(int(c) for c in parts), clusters, position, cfg)
+        shares = mine["cluster_id"].value_counts() / max(len(mine), 1)
+        claimed = [c for c in big if votes[position[c], r] > 0]
+        counts = mine["cluster_id"].value_counts()
+        held = {c: float(counts.get(c, 0)) / max(float(sizes.get(c, 1)), 1.0) for c in claimed}  # given this reason
+        first = {c for c in claimed if votes[position[c], r] > 0 and votes[position[c], r] == votes[position[c]].max()}
+        parts = [  # a fair share of its contacts, and its texts lie there more than any other's or it holds most
+            c
+            for c in claimed
+            if shares.get(c, 0.0) >= cfg.split_min_share and (c in first or held[c] >= cfg.split_min_purity)
+        ]
+        parts = _distinct(sorted(parts, key=lambda c: (-shares.get(c, 0.0), c)), clusters, position, cfg)
         if len(parts) < 2:
             continue
-        share = ", ".join(f"{shares[c]:.0%} in '{clusters.labels[c]}'" for c in parts)
+        parts = sorted(parts)
+        share = ", ".join(f"{shares.get(c, 0.0):.0%} in '{clusters.labels[c]}'" for c in parts)
+        links = max(
+            (
+                clusters.links[position[a], position[b]]
+                for a in parts
+                for b in parts
+                if a < b and clusters.links is not None
+            ),
+            default=0.0,
+        )
+        apart = 1.0 - links / cfg.split_max_links if cfg.split_max_links > 0 else 1.0
+        texts = int(sum(votes[position[c], r] for c in parts))
+        confidence = float(np.clip(min(apart, min(shares.get(c, 0.0) for c in parts) * len(parts)), 0.0, 1.0))
         out.append(
             Proposal(
                 kind="split",
@@ -180,12 +331,13 @@ def _splits(
                 description=f"Split '{reason}' into: "
                 + "; ".join(sentence_case(clusters.labels[c]) for c in parts)
                 + ".",
-                confidence=round(float(min(shares[c] for c in parts) * len(parts)), 3),
+                confidence=round(confidence, 3),
                 contacts=int(len(mine)),
                 touches=_touches(clusters, parts, sizes),
                 keywords=[k for c in parts for k in clusters.keywords[c][:4]],
                 examples=[e for c in parts for e in clusters.examples[c][:3]][:6],
-                evidence=f"the contacts of '{reason}' form {len(parts)} distinct clusters: {share}",
+                evidence=f"the texts of '{reason}' lie in {len(parts)} distinct clusters ({texts} of its "
+                f"{int((model.owner == r).sum())} texts), which hold its contacts: {share}",
             )
         )
     return out
@@ -193,7 +345,7 @@ def _splits(
 
 def _distinct(parts: list[int], clusters: ClusterFacts, position: dict[int, int], cfg: ProposalsConfig) -> list[int]:
     """Keep clusters that are apart: centres not too alike, and few neighbour links between them (two halves of one
-    reason blur into each other; two reasons do not). In id order, so the result is deterministic."""
+    reason blur into each other; two reasons do not). In the order given (largest share first): deterministic."""
     kept: list[int] = []
     for c in parts:
         i = position[c]
@@ -206,8 +358,16 @@ def _distinct(parts: list[int], clusters: ClusterFacts, position: dict[int, int]
     return kept
 
 
-def _merges(contacts: pd.DataFrame, taxonomy: Taxonomy, clusters: ClusterFacts, cfg: ProposalsConfig) -> list[Proposal]:
-    """Two reasons are one when their contacts are spread over the same clusters (histogram intersection)."""
+def _merges(
+    contacts: pd.DataFrame,
+    taxonomy: Taxonomy,
+    clusters: ClusterFacts,
+    cfg: ProposalsConfig,
+    embed: Callable[[list[str]], np.ndarray] | None,
+) -> list[Proposal]:
+    """Two reasons are one when their contacts are spread over the same clusters (histogram intersection) and a
+    classifier cannot tell their contacts apart (cross-validated balanced accuracy at most `merge_max_accuracy`).
+    Sharing clusters alone only says the clustering was coarse there."""
     assigned = contacts[contacts["reason_id"].notna() & (contacts["cluster_id"] >= 0)]
     table = pd.crosstab(assigned["reason_id"], assigned["cluster_id"])
     table = table[table.sum(axis=1) >= cfg.min_cluster_contacts]
@@ -218,10 +378,16 @@ def _merges(contacts: pd.DataFrame, taxonomy: Taxonomy, clusters: ClusterFacts, 
     for i, a in enumerate(reasons):
         for b in reasons[i + 1 :]:
             overlap = float(np.minimum(shares.loc[a], shares.loc[b]).sum())
-            if overlap < cfg.merge_min_overlap:
+            if overlap < cfg.merge_min_overlap or embed is None:
+                continue
+            accuracy = _separability(assigned, a, b, embed)
+            if accuracy > cfg.merge_max_accuracy:
                 continue
             shared = [int(c) for c in shares.columns if min(shares.loc[a, c], shares.loc[b, c]) >= 0.1]
             n = int(table.loc[a].sum() + table.loc[b].sum())
+            confidence = float(
+                np.clip((cfg.merge_max_accuracy - accuracy) / max(cfg.merge_max_accuracy - 0.5, 1e-6), 0.0, 1.0)
+            )
             out.append(
                 Proposal(
                     kind="merge",
@@ -229,38 +395,97 @@ def _merges(contacts: pd.DataFrame, taxonomy: Taxonomy, clusters: ClusterFacts, 
                     cluster_ids=shared,
                     name=f"{names[a].name} + {names[b].name}",
                     description=f"Merge '{names[a].name}' and '{names[b].name}': their contacts cannot be told apart.",
-                    confidence=round(overlap, 3),
+                    confidence=round(confidence, 3),
                     contacts=n,
                     touches=n,
                     keywords=[k for c in shared for k in clusters.keywords.get(c, [])[:4]],
                     examples=[e for c in shared for e in clusters.examples.get(c, [])[:3]][:6],
-                    evidence=f"{overlap:.0%} of their contacts fall into the same clusters",
+                    evidence=f"{overlap:.0%} of their contacts fall into the same clusters, and a classifier tells "
+                    f"them apart only {accuracy:.0%} of the time (50% is chance)",
                 )
             )
     return out
 
 
-def _retires(contacts: pd.DataFrame, taxonomy: Taxonomy, cfg: ProposalsConfig) -> list[Proposal]:
+_MERGE_SAMPLE = 200  # contacts of each reason the separability test reads at most
+
+
+def _separability(assigned: pd.DataFrame, a: str, b: str, embed: Callable[[list[str]], np.ndarray]) -> float:
+    """Balanced accuracy of a classifier telling reason `a`'s contacts from `b`'s (5-fold cross-validation on at most
+    `_MERGE_SAMPLE` contacts of each, seeded)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    texts, labels = [], []
+    for k, reason in enumerate((a, b)):
+        mine = assigned.loc[assigned["reason_id"] == reason, "text"]
+        if len(mine) > _MERGE_SAMPLE:
+            mine = mine.sample(_MERGE_SAMPLE, random_state=0)
+        texts += mine.tolist()
+        labels += [k] * len(mine)
+    labels = np.array(labels)
+    folds = int(min(5, np.bincount(labels).min()))
+    if folds < 2:
+        return 1.0
+    scores = cross_val_score(
+        LogisticRegression(C=1.0, max_iter=1000, class_weight="balanced"),
+        embed(texts),
+        labels,
+        cv=folds,
+        scoring="balanced_accuracy",
+    )
+    return float(scores.mean())
+
+
+def _retires(
+    contacts: pd.DataFrame,
+    taxonomy: Taxonomy,
+    model: ReasonModel,
+    votes: np.ndarray,
+    big: list[int],
+    cfg: ProposalsConfig,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    read_at: float = 0.0,
+) -> list[Proposal]:
+    """A reason with (almost) no contacts, unless its texts are the main claim of some cluster, or more than a few
+    contacts lie nearer its texts than any other reason's, alike enough to be read as a reason or nearly (`read_at`,
+    the taxonomy's min_similarity, less `_NEAR_MISS`; a reason no one asks about has none, or only unrelated ones): then its contacts exist and were read as another reason, which is not for the owner to
+    retire."""
     counts = contacts["reason_id"].value_counts()
+    index = {r: i for i, r in enumerate(model.ids)}
+    top = votes[big].argmax(axis=1) if len(big) else np.array([], dtype=int)
+    held = {int(t) for t, row in zip(top, votes[big]) if row.sum() > 0}
+    candidates = [
+        r
+        for r in taxonomy.assignable()
+        if r.kind == "reason" and counts.get(r.id, 0) <= cfg.retire_max_contacts and index.get(r.id) not in held
+    ]
+    if candidates and embed is not None:
+        texts = contacts.loc[contacts["cluster_id"] >= 0, "text"].tolist()
+        if texts:
+            sims = embed(texts) @ model.vectors.T
+            readable = sims.max(axis=1) >= read_at - _NEAR_MISS  # alike enough to be read as a reason, or nearly
+            near = np.bincount(model.owner[sims.argmax(axis=1)[readable]], minlength=len(model.ids))
+            candidates = [r for r in candidates if near[index[r.id]] <= cfg.retire_max_contacts]
     out = []
-    for reason in taxonomy.assignable():
+    for reason in candidates:
         n = int(counts.get(reason.id, 0))
-        if reason.kind == "reason" and n <= cfg.retire_max_contacts:
-            out.append(
-                Proposal(
-                    kind="retire",
-                    reason_ids=[reason.id],
-                    cluster_ids=[],
-                    name=reason.name,
-                    description=f"Retire '{reason.name}': no one contacted us about it in this period.",
-                    confidence=round(1.0 - n / (cfg.retire_max_contacts + 1), 3),
-                    contacts=n,
-                    touches=n,
-                    keywords=[],
-                    examples=[],
-                    evidence=f"{n} contact(s) in this run fit '{reason.name}'",
-                )
+        out.append(
+            Proposal(
+                kind="retire",
+                reason_ids=[reason.id],
+                cluster_ids=[],
+                name=reason.name,
+                description=f"Retire '{reason.name}': no one contacted us about it in this period.",
+                confidence=round(1.0 - n / (cfg.retire_max_contacts + 1), 3),
+                contacts=n,
+                touches=n,
+                keywords=[],
+                examples=[],
+                evidence=f"{n} contact(s) in this run fit '{reason.name}', and no cluster is mainly where its "
+                "texts lie",
             )
+        )
     return out
 
 
