@@ -15,9 +15,11 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.model.centres import ClusterModel
+from pipeline.model.embed import embedder
 from pipeline.overtime.measures import OverTime, over_time
 from pipeline.overtime.touch_index import chart, owner_chart
 from pipeline.overtime.touches import issues
+from pipeline.overtime.trends import trends
 from pipeline.read.volume import load_volume
 from pipeline.run.folder import CHART, OWNERS_CHART, Manifest, Run
 from pipeline.run.report import report_page
@@ -82,9 +84,6 @@ def refresh(
     # they count as unassigned volume in touches, trends and the ranking instead of hiding inside a wrong reason
     sizes = contacts.loc[contacts["cluster_id"] >= 0, "cluster_id"].value_counts().rename("contacts").to_frame()
     facts = cluster_facts(model, descriptions, sizes)
-    from pipeline.model.embed import embedder  # only merges and retires embed, and only (cached) texts of the run
-    from pipeline.overtime.trends import trends
-
     clustered = contacts[contacts["cluster_id"] >= 0]
     born = trends(clustered, "cluster_id", context.volume, cfg.trends)["trend"] if len(clustered) else pd.Series()
 
