@@ -102,17 +102,15 @@ def taxonomy_of(labelled: LabelledSet, old: list[str], seed: int) -> dict:
     texts = pd.concat([labelled.pool, labelled.data], ignore_index=True)
     reasons = []
     for intent in old:
-        name, description = labelled.names[intent]
-        pool = texts.loc[texts["label"] == intent, "text"].tolist()
-        reasons.append(
-            {
-                "id": slug(intent),
-                "name": name,
-                "description": description,
-                "examples": [pool[i] for i in rng.choice(len(pool), 3, replace=False)],
-            }
-        )
+        reasons.append(reason(intent, *labelled.names[intent], texts.loc[texts["label"] == intent, "text"], rng))
     return {"version": 1, "reasons": reasons}
+
+
+def reason(intent: str, name: str, description: str, texts: pd.Series, rng: np.random.Generator) -> dict:
+    """A taxonomy reason for an intent, with three of its real texts as examples."""
+    pool = texts.tolist()
+    examples = [pool[i] for i in rng.choice(len(pool), 3, replace=False)]
+    return {"id": slug(intent), "name": name, "description": description, "examples": examples}
 
 
 def judge(contacts: pd.DataFrame, refreshed, new: list[str]) -> dict:
@@ -209,15 +207,7 @@ def taxonomy(texts: pd.DataFrame) -> dict:
     for intent, (name, description) in sorted(REASONS.items()):
         if intent in NEW:
             continue
-        pool = texts.loc[texts["intent"] == intent, "text"].tolist()
-        reasons.append(
-            {
-                "id": slug(intent),
-                "name": name,
-                "description": description,
-                "examples": [pool[i] for i in rng.choice(len(pool), 3, replace=False)],
-            }
-        )
+        reasons.append(reason(intent, name, description, texts.loc[texts["intent"] == intent, "text"], rng))
     return {"version": 1, "reasons": reasons}
 
 
