@@ -100,11 +100,12 @@ def _noun_phrase(noun: Token) -> str:
     return " ".join([_word(m) for m in mods] + [_word(noun)])
 
 
-def _tag_counts(doc: Doc, proper: Counter, seen: Counter) -> None:
+def _tag_counts(doc: Doc, cluster: int, proper: Counter, seen: Counter, where: dict[str, Counter]) -> None:
     for t in doc:
         if t.is_alpha:
             seen[t.text.lower()] += 1
             proper[t.text.lower()] += t.pos_ == "PROPN"
+            where.setdefault(t.text.lower(), Counter())[cluster] += 1
 
 
 def _once(phrase: str) -> str:
@@ -150,11 +151,13 @@ def name_clusters(
     nlp = phrase_nlp()
     order = [(c, t) for c, texts in samples.items() for t in texts]
     per_cluster: dict[int, Counter] = {c: Counter() for c in samples}
-    tagged, seen = Counter(), Counter()
+    tagged, seen, where = Counter(), Counter(), {}
     for (c, _), doc in zip(order, nlp.pipe([t for _, t in order], batch_size=batch_size)):
         per_cluster[c].update(candidate_phrases(doc))
-        _tag_counts(doc, tagged, seen)
-    proper = {w for w, n in tagged.items() if n >= 0.5 * seen[w]}  # mostly read as a proper name
+        _tag_counts(doc, c, tagged, seen, where)
+    # a proper name that recurs across clusters (a city, the assistant's name) says nothing of why; one mostly in one
+    # cluster (a brand: "google pay") is that cluster's reason
+    proper = {w for w, n in tagged.items() if n >= 0.5 * seen[w] and max(where[w].values()) < 0.5 * seen[w]}
     spread = Counter(p for counts in per_cluster.values() for p in counts)
     n_clusters = max(len(samples), 1)
     names: dict[int, str] = {}
@@ -172,7 +175,7 @@ def name_clusters(
             if counts[p] >= 2 or n_docs < 4
         )
         best = [p for _, p in sorted(scored, key=lambda sp: (-sp[0], sp[1]))]
-        multiword = [p for p in best if " " in p]
+        multiword = [p for p in best if " " in p and not proper & set(p.split())]  # never for a proper name
         if multiword and (len(best) == 1 or best.index(multiword[0]) <= 2):
             names[c] = multiword[0]
         elif best:

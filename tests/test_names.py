@@ -1,0 +1,46 @@
+"""Cluster names a person can trust, from spaCy's parse of real-looking texts."""
+
+from __future__ import annotations
+
+from pipeline.model.names import name_clusters
+
+SAMPLES = {
+    0: [
+        "I want to pay with google pay",
+        "does google pay work with my card",
+        "can I add my card to google pay",
+        "google pay is not working for me",
+    ],
+    1: [
+        "book a flight to los angeles",
+        "I need to book a flight to los angeles",
+        "book me a flight to boston tomorrow",
+        "please book a flight for friday",
+    ],
+    2: [
+        "what is the weather in los angeles",
+        "weather forecast for los angeles",
+        "will it rain in los angeles today",
+        "what is the weather in boston",
+    ],
+    3: [
+        "find me a hotel in los angeles",
+        "hotels near los angeles airport",
+        "book a hotel room in los angeles",
+        "I need a hotel in boston",
+    ],
+    4: [
+        "my luggage was lost",
+        "the airline lost my luggage",
+        "my luggage was lost on the flight",
+        "where is my lost luggage",
+    ],
+}
+
+
+def test_a_brand_that_is_the_reason_names_it_and_a_recurring_city_does_not():
+    names = name_clusters(SAMPLES, {c: [] for c in SAMPLES})
+    assert "google pay" in names[0], names
+    assert all("los angeles" not in names[c] and "angeles" not in names[c] for c in (1, 2, 3)), names
+    assert "flight" in names[1], names
+    assert names[4] != "luggage lose", names
