@@ -1,7 +1,7 @@
 """A day's incremental run against a full re-discovery, and the fixed cost every run pays, side by side.
 
 History: 13,000 simulated contacts over BANKING77 texts (real texts; times, customers and volume simulated by
-benchmarks/simulate.py), already discovered, their embeddings cached. The day: 1,000 new contacts whose texts are
+pipeline/demo/simulate.py), already discovered, their embeddings cached. The day: 1,000 new contacts whose texts are
 new (never embedded). Timed three ways:
 - warm: in one process that has run flows before (imports loaded, Prefect up);
 - fresh + server: a new process per run against a running Prefect server (how `touchless serve` runs each flow);
@@ -44,7 +44,7 @@ def fixed_costs(env: dict) -> list[tuple[str, float]]:
         ("torch import", "import torch"),
         (
             "embedding model load (MiniLM, torch import included)",
-            "from pipeline.config import load_config; from pipeline.embed import Embedder; Embedder(load_config().embedding).model",
+            "from pipeline.config import load_config; from pipeline.model.embed import Embedder; Embedder(load_config().embedding).model",
         ),
         ("spaCy name recogniser load", "from pipeline.text.redact import ner; ner()"),
         (

@@ -1,7 +1,7 @@
 """Build the small data slices shipped with touchless from the labelled data in $TOUCHLESS_DATA (run once; outputs are committed).
 
 - pipeline/demo/banking77_demo.csv and demo_volume.csv: the demo's contacts over 12 weeks and the business volume
-  (real BANKING77 texts; times, customers, tickets, repeat contacts and volume simulated by benchmarks/simulate.py).
+  (real BANKING77 texts; times, customers, tickets, repeat contacts and volume simulated by pipeline/demo/simulate.py).
 - tests/data/banking77_six.csv: ~300 texts of six intents for the tests.
 - tests/data/multidogo_finance_messages.csv: 60 MultiDoGO finance chats as a messages export, for the tests.
 

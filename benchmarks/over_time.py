@@ -10,7 +10,7 @@ newborn as new or growing, as its own cluster (a flagged cluster whose majority 
 Prints per set the mean and the worst over the seeds of: newborns flagged (own cluster), newborns whose contacts'
 home cluster is flagged, false flags (flagged clusters whose majority is an old intent, and flagged reasons: every
 reason of the taxonomy is an old intent). `--no-split` leaves out the split of recent topics out of older clusters
-(pipeline/overtime/emerging.py, which discover does not call yet).
+(pipeline/overtime/emerging.py, as discover does unless `trends.split_new_topics` is off).
 
     python -m benchmarks.over_time
     python -m benchmarks.over_time --sets dstc11 --seeds 2

@@ -29,6 +29,7 @@ from flows.steps import (
     reread_reasons,
     run_folder,
     usable_rows,
+    warnings_of,
 )
 from pipeline.config import Config
 from pipeline.run.contacts import add_to_history
@@ -64,6 +65,7 @@ def assign(
         contacts, reread = reread_reasons(contacts, run.manifest, context, models[0], report, cfg, show_progress)
         descriptions = run.descriptions()
         refreshed = refresh_run(contacts, descriptions, model, models, context, cfg)
+        report.warnings += warnings_of(reread or reading, refreshed)
         manifest = assign_manifest(run.manifest, input_path, volume_path, cfg, context, report, reread, contacts)
         saved = assemble(
             refreshed, descriptions, run.frame("lineage"), model, context, manifest, cfg, run.reason_keywords()

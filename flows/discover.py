@@ -28,6 +28,7 @@ from flows.steps import (
     refresh_run,
     run_folder,
     usable_rows,
+    warnings_of,
 )
 from pipeline.config import Config
 from pipeline.model.cluster import MIN_CONTACTS
@@ -70,6 +71,7 @@ def discover(
         joined = join(contacts, found.expand(usable, len(contacts)), duplicates, reading)
         descriptions, keywords = describe(contacts, usable, embedded.vectors, found.labels, model, reading, cfg)
         refreshed = refresh_run(joined, descriptions, model, models, context, cfg)
+        report.warnings += warnings_of(reading, refreshed)
         manifest = discover_manifest(
             input_path, volume_path, cfg, context, report, reading, model.fingerprint, next_id, joined
         )

@@ -174,6 +174,12 @@ def give_reasons(
     return read_reasons(vectors, contacts["reason"], rows, context.taxonomy, reasons, cfg.taxonomy, cfg.seed)
 
 
+def warnings_of(*parts: Reading | Refreshed | None) -> list[str]:
+    """What reading the reasons (agents' reasons the taxonomy lacks) and the refresh (reasons withheld) leave for
+    the run's report."""
+    return [w for part in parts if part is not None for w in part.warnings]
+
+
 @step
 def describe(
     contacts: pd.DataFrame,

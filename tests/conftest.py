@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -58,3 +59,24 @@ def six_intents_run(tmp_path_factory, test_config):
     out = tmp_path_factory.mktemp("runs") / "six"
     result = discover(input_path=str(SIX_INTENTS), out_dir=str(out), config_path=str(test_config))
     return out, result
+
+
+def run_cli(*args: str) -> int:
+    """`touchless ARGS` in this process; its exit code."""
+    from flows.cli import main
+
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def tree_digest(folder: Path) -> str:
+    """One digest of every path and file's bytes below `folder`: equal digests, an untouched folder."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -23,8 +23,7 @@ from hypothesis import strategies as st
 
 from pipeline.config import load_config
 from pipeline.errors import InputError
-from tests.conftest import SIX_INTENTS
-from tests.test_cli import run_cli, tree_digest
+from tests.conftest import SIX_INTENTS, run_cli, tree_digest
 
 SIX = pd.read_csv(SIX_INTENTS)
 

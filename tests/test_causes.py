@@ -10,8 +10,7 @@ import pytest
 import yaml
 
 from pipeline.demo.simulate import simulate
-from tests.conftest import SIX_INTENTS
-from tests.test_bad_inputs import run_cli
+from tests.conftest import SIX_INTENTS, run_cli
 from tests.test_taxonomy import TAXONOMY
 
 PLANTED = ("card_arrival", "app_version", "5.2")  # 70% of this intent's contacts came from app 5.2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -10,25 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from flows.cli import main
-from tests.conftest import SIX_INTENTS
-
-
-def run_cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
-def tree_digest(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        digest.update(str(path.relative_to(folder)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+from tests.conftest import SIX_INTENTS, run_cli, tree_digest
 
 
 def test_discover_writes_the_documented_files(tmp_path, test_config, capsys):
@@ -115,3 +96,29 @@ def test_refuses_to_replace_a_folder_it_did_not_write(tmp_path, test_config, cap
     assert code == 2
     assert "did not write" in capsys.readouterr().err
     assert (folder / "notes.txt").read_text() == "keep me"
+
+
+def test_a_dimension_read_also_as_a_field_is_kept_under_its_own_name(tmp_path, test_config):
+    """`--column channel=source --dimension source`: `source` is the channel and a dimension; the contacts table
+    holds both, and the run does not stop at writing."""
+    data = pd.read_csv(SIX_INTENTS)
+    data["source"] = ["app", "web", "phone"] * (len(data) // 3) + ["app"] * (len(data) % 3)
+    data.to_csv(tmp_path / "export.csv", index=False)
+    out = tmp_path / "out"
+    code = run_cli(
+        "discover",
+        str(tmp_path / "export.csv"),
+        "--out",
+        str(out),
+        "--config",
+        str(test_config),
+        "--column",
+        "channel=source",
+        "--dimension",
+        "source",
+    )
+    assert code == 0
+    contacts = pd.read_parquet(out / "contacts.parquet").set_index("contact_id")
+    expected = data.set_index("contact_id")["source"]
+    assert (contacts["source"] == expected.loc[contacts.index]).all()
+    assert (contacts["channel"] == expected.loc[contacts.index]).all()

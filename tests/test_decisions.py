@@ -157,11 +157,11 @@ def test_the_command_line_shows_the_whole_id_and_what_a_decision_replaces(six_in
     code, said = cli("proposals", "accept", pid, "--run", str(run), "--parent", "Cards")
     assert code == 2 and "parent 'Cards'" in said.err
     code, said = cli("proposals", "reject", pid, "--run", str(run), "--reason", "not now", "--by", "ben")
-    assert "replaces the earlier decision: accepted by ana" in said.out
+    assert code == 0 and "replaces the earlier decision: accepted by ana" in said.out
     code, said = cli("proposals", "--run", str(run))
-    assert pid not in said.out  # the list hides what is rejected today, whatever the run said
+    assert code == 0 and pid not in said.out  # the list hides what is rejected today, whatever the run said
     code, said = cli("proposals", "--run", str(run), "--all")
-    assert pid in said.out and "rejected" in said.out
+    assert code == 0 and pid in said.out and "rejected" in said.out
     code, said = cli("proposals", "undo", pid[:6], "--run", str(run))
-    assert "took back rejected by ben" in said.out and load_decisions(own) == []
+    assert code == 0 and "took back rejected by ben" in said.out and load_decisions(own) == []
     assert sorted(p.name for p in run.parent.iterdir()) == sorted([*first, "run.taxonomy.decisions.yaml"])

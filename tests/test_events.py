@@ -49,6 +49,7 @@ def test_new_emerging_causes_and_proposals_are_announced_once(tmp_path, test_con
     ranking = pd.read_parquet(tmp_path / "run" / "ranking.parquet")
     proposals = pd.read_parquet(tmp_path / "run" / "proposals.parquet")
     emerging = ranking[ranking["trend"].isin(["new", "growing"])]
+    assert len(emerging) >= 1  # change_pin was born in the simulated weeks
     first = touchless_events(since, len(emerging) + int((proposals["status"] == "open").sum()))
     names = [e.event for e in first]
     assert names.count("touchless.reason.emerging") == len(emerging)

@@ -7,7 +7,6 @@ kills the real `touchless` command while it writes, with Prefect and all.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -23,7 +22,7 @@ import pytest
 
 from pipeline.errors import OutputError
 from pipeline.run.folder import DATABASE, TABLES, Run, locate_run, output_lock, read_manifest
-from tests.conftest import SIX_INTENTS
+from tests.conftest import SIX_INTENTS, tree_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 POINTS = [
@@ -52,15 +51,6 @@ def save_changed(source: Path, out: Path) -> None:
     )
     with output_lock(out):
         Run(old.manifest, tables, old.cluster_model, old.sources, review="<p>new</p>").save(out)
-
-
-def digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        h.update(str(path.relative_to(folder)).encode())
-        if path.is_file():
-            h.update(path.read_bytes())
-    return h.hexdigest()
 
 
 def whole_run(out: Path) -> str:
@@ -98,7 +88,7 @@ def save_in_subprocess(source: Path, out: Path, **env: str) -> subprocess.Comple
 
 @pytest.mark.parametrize("swap, point", [("exchange", p) for p in POINTS] + [("two renames", p) for p in TWO_RENAMES])
 def test_killed_at_any_write_step_a_reader_finds_a_whole_run(swap, point, previous, six_intents_run, tmp_path):
-    before = digest(previous)
+    before = tree_digest(previous)
     env = {"TOUCHLESS_KILL_AT": point, **({"TOUCHLESS_FAULT_NO_EXCHANGE": "1"} if swap == "two renames" else {})}
     killed = save_in_subprocess(six_intents_run[0], previous, **env)
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
@@ -106,7 +96,7 @@ def test_killed_at_any_write_step_a_reader_finds_a_whole_run(swap, point, previo
     late = point in ("swap:exchanged", "swap:moved-new", "swap:done")
     assert found == ("new" if late else "old")
     if found == "old" and locate_run(previous) == previous:
-        assert digest(previous) == before  # not a byte changed
+        assert tree_digest(previous) == before  # not a byte changed
     save_changed(six_intents_run[0], previous)  # the next run writes normally and cleans up
     assert whole_run(previous) == "new"
     assert [p.name for p in previous.parent.iterdir() if p.name.startswith(".")] == [f".{previous.name}.lock"]
@@ -114,12 +104,12 @@ def test_killed_at_any_write_step_a_reader_finds_a_whole_run(swap, point, previo
 
 @pytest.mark.parametrize("point", POINTS[:-2])
 def test_a_full_disk_at_any_write_step_changes_nothing(point, previous, six_intents_run, monkeypatch):
-    before = digest(previous)
+    before = tree_digest(previous)
     monkeypatch.setenv("TOUCHLESS_FAIL_AT", point)
     expected = OSError if point == "lock" else OutputError  # the command turns either into one message
     with pytest.raises(expected, match="disk is full|No space left"):
         save_changed(six_intents_run[0], previous)
-    assert digest(previous) == before
+    assert tree_digest(previous) == before
     assert [p.name for p in previous.parent.iterdir() if p.name.startswith(".")] == [f".{previous.name}.lock"]
 
 
@@ -134,7 +124,7 @@ def test_the_killed_command_leaves_a_whole_run_and_no_process(previous, test_con
     """The real CLI, Prefect's server and all, killed while it writes the DuckDB file."""
     env = {**os.environ, "TOUCHLESS_KILL_AT": "duckdb", "PREFECT_HOME": str(tmp_path / "prefect")}
     env.pop("PREFECT_API_URL", None)  # the command starts its own temporary server, as a user's would
-    before = digest(previous)
+    before = tree_digest(previous)
     run = subprocess.Popen(
         [
             sys.executable,
@@ -154,7 +144,7 @@ def test_the_killed_command_leaves_a_whole_run_and_no_process(previous, test_con
         start_new_session=True,
     )
     assert run.wait(timeout=300) == -signal.SIGKILL
-    assert digest(previous) == before and whole_run(previous) == "old"
+    assert tree_digest(previous) == before and whole_run(previous) == "old"
     deadline = time.monotonic() + 15
     while (left := [p for p in psutil.process_iter() if _session(p) == run.pid]) and time.monotonic() < deadline:
         time.sleep(0.5)

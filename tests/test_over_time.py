@@ -1,6 +1,6 @@
 """Over time: touches and issues, the touch index, trends, ranking, stable cluster ids, incremental assign.
 
-The timelines are simulated (benchmarks/simulate.py): real texts, simulated times, customers and volume.
+The timelines are simulated (pipeline/demo/simulate.py): real texts, simulated times, customers and volume.
 """
 
 from __future__ import annotations
@@ -236,3 +236,21 @@ def test_a_new_topic_inside_an_older_cluster_is_split_out():
     assert (new == new[0]).mean() >= 0.8 and new[0] not in (0, 1)
     assert (split.labels[:200] == 0).mean() >= 0.95 and (split.labels[230:] == 1).all()
     assert split.links is not None and split.links.shape == (3, 3)
+
+
+def test_one_text_pasted_by_many_in_the_last_weeks_is_not_a_new_topic():
+    from pipeline.model.cluster import Clustering
+    from pipeline.overtime.emerging import split_emerging
+
+    rng = np.random.default_rng(1)
+    dim = 16
+    old = np.eye(dim)[0] + rng.normal(0, 0.08, (200, dim))
+    pasted = np.repeat((0.55 * np.eye(dim)[0] + 0.85 * np.eye(dim)[1])[None, :], 40, axis=0)  # 40 copies
+    vectors = np.vstack([old, pasted])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    end = pd.Timestamp("2026-03-30")
+    days = np.concatenate([rng.integers(0, 84, 200), rng.integers(66, 84, 40)])
+    times = (end - pd.to_timedelta(84 - days, unit="D")).to_numpy()
+    found = Clustering(np.zeros(240, dtype=np.int32), np.ones(240, dtype=np.float32), np.zeros(240, dtype=bool))
+    split = split_emerging(vectors, times, found, CFG.trends, neighbours=15)
+    assert (split.labels == 0).all()

@@ -203,3 +203,16 @@ def test_counts_by_type():
     out, counts = Redactor().redact_many(texts)
     assert out == ["I live at [ADDRESS]. Thanks,\n[NAME]", "my card is broken"]
     assert +counts[0] == {"ADDRESS": 1, "NAME": 1} and not +counts[1]
+
+
+def test_a_contact_longer_than_the_recogniser_reads_at_once_is_redacted_whole():
+    """spaCy refuses texts over a million characters; a long contact is read piece by piece (`_NER_PIECE`), names
+    found in a later piece, and no word is cut where the pieces meet."""
+    from pipeline.text.redact import _NER_PIECE
+
+    filler = "my card payment was declined again and nobody explains why " * 2_000  # 120,000 characters
+    text = filler + "Please ask Margaret Thompson to call me back. " + filler
+    out = Redactor().redact(text)
+    assert len(text) > 2 * _NER_PIECE
+    assert "Margaret" not in out and "Thompson" not in out and "[NAME]" in out
+    assert out.count("declined") == text.count("declined")

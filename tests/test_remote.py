@@ -33,3 +33,24 @@ def test_a_run_reads_and_writes_through_urls(test_config):
     assert not [p for p in fs.find("/lake/touchless") if ".staging-" in p]
     with fs.open("/lake/touchless/run/lineage.parquet", "rb") as fh:
         assert set(pd.read_parquet(fh)["relation"]) == {"continued"}
+
+
+def test_a_remote_folder_that_is_not_a_run_is_refused_and_kept(test_config):
+    from flows.discover import discover
+    from pipeline.errors import OutputError
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/lake/exports/contacts.csv", SIX_INTENTS.read_bytes())
+    fs.pipe("/lake/notes/important.txt", b"the user's own notes")
+    try:
+        discover(
+            input_path="memory://lake/exports/contacts.csv",
+            out_dir="memory://lake/notes",
+            config_path=str(test_config),
+        )
+    except OutputError as error:
+        assert "important.txt" in str(error) and "no touchless run" in str(error)
+    else:
+        raise AssertionError("a folder holding someone's files was taken as an output folder")
+    assert fs.cat("/lake/notes/important.txt") == b"the user's own notes"
+    assert fs.find("/lake/notes") == ["/lake/notes/important.txt"]

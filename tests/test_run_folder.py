@@ -11,9 +11,7 @@ import pandas as pd
 import pytest
 
 from pipeline.run.folder import MANIFEST, read_manifest
-from tests.conftest import SIX_INTENTS
-from tests.test_bad_inputs import run_cli
-from tests.test_cli import tree_digest
+from tests.conftest import SIX_INTENTS, run_cli, tree_digest
 
 
 @pytest.fixture()
@@ -150,3 +148,16 @@ def test_assign_reads_again_what_changed(existing, tmp_path, test_config, capsys
     assert not (after["reason_id"] == "exchange_rate").any()
     assert any("taxonomy changed" in w and "no longer offers" in w for w in result.warnings)
     assert read_manifest(out).taxonomy_version == 2
+
+
+def test_a_link_to_a_folder_put_in_a_run_folder_is_named_not_taken(existing, tmp_path):
+    from pipeline.errors import OutputError
+    from pipeline.run.folder import check_output_folder
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "2025.csv").write_text("kept")
+    (existing / "archive").symlink_to(archive, target_is_directory=True)
+    with pytest.raises(OutputError, match="archive"):
+        check_output_folder(existing, [])
+    assert (existing / "archive").is_symlink() and (archive / "2025.csv").read_text() == "kept"

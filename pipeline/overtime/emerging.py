@@ -7,7 +7,7 @@ while the neighbours of an old reason's recent contacts are recent only as often
 
 `split_emerging` finds, inside each cluster, the recent contacts (the last `trends.emerging_days`) whose
 `neighbours` nearest contacts are at least `trends.emerging_min_recent` recent, keeps the groups of them linked to
-each other in the neighbour graph, and gives each group of at least `trends.emerging_min_contacts` (that is not
+each other in the neighbour graph, and gives each group of at least `trends.emerging_min_contacts` distinct texts (that is not
 most of its cluster already) a cluster of its own; its rate then steps up from nothing and the trends flag it.
 A pure function of the vectors, the times and a clustering: discover calls it between clustering and stable ids.
 """
@@ -55,7 +55,9 @@ def recent_groups(
         size = int((labels == c).sum())
         for part in range(count):
             group = members[parts == part]
-            if cfg.emerging_min_contacts <= len(group) <= cfg.emerging_max_share * size:
+            # distinct texts: one text pasted by many (a template, a campaign) is a clique of copies, not a topic
+            distinct = len(np.unique(vectors[group], axis=0))
+            if distinct >= cfg.emerging_min_contacts and len(group) <= cfg.emerging_max_share * size:
                 candidates.append(group)
     # each group's neighbours are recent far more often than recent contacts are common (one-sided binomial test,
     # Bonferroni across the groups tested)

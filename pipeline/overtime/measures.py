@@ -37,9 +37,10 @@ def over_time(
     taxonomy: Taxonomy | None,
     cluster_names: dict[int, str],
     cfg: Config,
+    cluster_trends: pd.DataFrame | None = None,
 ) -> OverTime:
     """`contacts` needs `cluster_id`, `reason_id`, `issue_id`, `created_at`, `handle_time_s` and the columns of
-    `input.dimensions`."""
+    `input.dimensions`. `cluster_trends`: already computed (`trends` by cluster_id), else computed here."""
     clustered = contacts[contacts["cluster_id"] >= 0]
     costs = contact_costs(contacts, cfg.cost)
     owners = owners_of(contacts, taxonomy)
@@ -47,7 +48,8 @@ def over_time(
     ranked = [r.id for r in taxonomy.assignable() if r.kind == "reason"] if taxonomy else []
     found = drivers(contacts, cfg.input.dimensions, cfg.drivers.false_discovery_rate, cfg.drivers.min_contacts)
     ranking = rank_causes(contacts, names, cluster_names, ranked, cfg.ranking, taxonomy is not None)
-    cluster_trends = trends(clustered, "cluster_id", volume, cfg.trends)
+    if cluster_trends is None:
+        cluster_trends = trends(clustered, "cluster_id", volume, cfg.trends)
     reason_trends = trends(contacts[contacts["reason_id"].notna()], "reason_id", volume, cfg.trends)
     cluster_stats, reason_stats = (
         _with_cost(touch_stats(part, key), part, key, costs)

@@ -15,7 +15,7 @@ import pandas as pd
 from pipeline.config import InputConfig
 from pipeline.errors import InputError
 from pipeline.read.dates import parse_dates
-from pipeline.read.report import SHOWN, InputReport, list_rows
+from pipeline.read.report import SHOWN, InputReport, list_rows, rows_error
 
 REQUIRED = ("contact_id", "text")
 OPTIONAL = ("created_at", "customer_id", "ticket_id", "channel", "reason", "handle_time_s")
@@ -43,7 +43,7 @@ def contacts_from_table(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -
 
 
 def dimension_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> list[str]:
-    """The input's dimension columns (`input.dimensions`) that are not already fields touchless reads; a dimension
+    """The input's dimension columns (`input.dimensions`) that are not touchless's own field names; a dimension
     the file lacks is an error (it was asked for by name), one that clashes with a field's name too."""
     taken = set(REQUIRED + OPTIONAL) | {"row", "conversation_id", "turns", "customer_turns", "last_at"}
     fields = set(cfg.columns.model_dump().values()) | set(cfg.messages.columns.model_dump().values())
@@ -62,7 +62,9 @@ def dimension_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> 
                 column=column,
                 hint="rename the column in the export",
             )
-    return [c for c in cfg.dimensions if c not in fields]
+    # a field's own name (`channel`) is that field already; any other column (one also read as a field, say
+    # `source` mapped to channel, or a messages column) is copied under its own name, as the contacts table has it
+    return [c for c in cfg.dimensions if c not in taken]
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -140,12 +142,7 @@ def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: str | Path, report: 
     missing = ids.isna() | (ids.astype(str).str.strip() == "")
     if missing.any():
         rows = frame.loc[missing, "row"].tolist()
-        raise InputError(
-            f"{len(rows)} row(s) have no contact id: rows {list_rows(rows)}",
-            file=str(path),
-            row=rows[0],
-            column=cfg.columns.contact_id,
-        )
+        raise rows_error("row(s) have no contact id", rows, path, cfg.columns.contact_id)
     frame["contact_id"] = ids.astype(str).str.strip()
     dup = frame["contact_id"].duplicated(keep="first")
     if not dup.any():

@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import InputConfig
-from pipeline.errors import InputError
 from pipeline.read.contacts import describe_columns, dimension_columns, parse_times, require_columns
-from pipeline.read.report import InputReport, list_rows
+from pipeline.read.report import InputReport, list_rows, rows_error
 from pipeline.text.redact import asks_for_name
 
 REQUIRED = ("conversation_id", "role", "text")
@@ -59,12 +58,7 @@ def conversations(
     missing = frame["conversation_id"].isna()
     if missing.any():
         rows = frame.loc[missing, "row"].tolist()
-        raise InputError(
-            f"{len(rows)} message(s) have no conversation id: rows {list_rows(rows)}",
-            file=str(path),
-            row=rows[0],
-            column=columns.conversation_id,
-        )
+        raise rows_error("message(s) have no conversation id", rows, path, columns.conversation_id)
     frame["conversation_id"] = frame["conversation_id"].astype(str).str.strip()
     frame["text"] = frame["text"].fillna("").astype(str)
     frame["role"] = _roles(frame, cfg, report, columns.role)

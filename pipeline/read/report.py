@@ -6,6 +6,9 @@ Row numbers count data rows from 1, the header not included; a message lists a f
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pipeline.errors import InputError
 
 SHOWN = 5  # how many offending rows a message lists before "and N more"
 
@@ -38,3 +41,8 @@ class InputReport:
 def list_rows(rows: list[int]) -> str:
     shown = ", ".join(str(r) for r in rows[:SHOWN])
     return shown + (f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else "")
+
+
+def rows_error(what: str, rows: list[int], file: str | Path, column: str | None) -> InputError:
+    """The error for rows of a file that lack something: how many, which, and the first as the place to look."""
+    return InputError(f"{len(rows)} {what}: rows {list_rows(rows)}", file=str(file), row=rows[0], column=column)

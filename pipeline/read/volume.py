@@ -10,7 +10,7 @@ import pandas as pd
 from pipeline.errors import InputError
 from pipeline.read.dates import parse_dates
 from pipeline.read.files import read_table
-from pipeline.read.report import list_rows
+from pipeline.read.report import rows_error
 
 
 def load_volume(path: str | Path, date_format: str | None = None) -> pd.DataFrame:
@@ -32,12 +32,8 @@ def load_volume(path: str | Path, date_format: str | None = None) -> pd.DataFram
     bad = dates.isna() | volume.isna() | (volume < 0)
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
-        raise InputError(
-            f"{len(rows)} row(s) have no date or no non-negative volume: rows {list_rows(rows)}",
-            file=str(path),
-            row=rows[0],
-            column="date" if dates.isna().any() else "volume",
-        )
+        column = "date" if dates.isna().any() else "volume"
+        raise rows_error("row(s) have no date or no non-negative volume", rows, path, column)
     weeks = week_start(dates)
     return pd.DataFrame({"week": weeks, "volume": volume.to_numpy()}).groupby("week", as_index=False)["volume"].sum()
 

@@ -8,7 +8,8 @@ The path of one contact, column by column:
 3. `join_contacts` here: `cluster_id`, `probability`, `was_noise` (the clustering, or the run's clusters in
    `assign`), `duplicate_group`;
 4. `with_reasons` here, with a taxonomy: `reason_id`, `reason_score`, `text_reason_id` (null without one);
-5. refresh (`pipeline.run.refresh`): `agent_reason`, `issue_id`, `touch`.
+5. refresh (`pipeline.run.refresh`): `agent_reason`, `issue_id`, `touch`, and `withheld_reason_id` (a reason held
+   back while an open new_reason proposal says the contact's reason is missing).
 The Parquet table holds the columns of `pipeline.run.schemas.CONTACTS`; the rest (`terms`, `source_hash`,
 `agent_reason`) live only while a run is made.
 """
@@ -34,7 +35,8 @@ def join_contacts(prepared: pd.DataFrame, placement: Clustering, duplicates: pd.
         reason_id=None,
         reason_score=np.nan,
         text_reason_id=None,
-    ).astype({"reason_id": object, "text_reason_id": object, "reason_score": float})
+        withheld_reason_id=None,
+    ).astype({"reason_id": object, "text_reason_id": object, "withheld_reason_id": object, "reason_score": float})
 
 
 def with_reasons(contacts: pd.DataFrame, reading: Reading) -> pd.DataFrame:
@@ -44,6 +46,7 @@ def with_reasons(contacts: pd.DataFrame, reading: Reading) -> pd.DataFrame:
     out.loc[at, "reason_id"] = pd.Series(reading.assignment.reason_id, index=at, dtype=object)
     out.loc[at, "reason_score"] = reading.assignment.reason_score
     out.loc[at, "text_reason_id"] = pd.Series(reading.assignment.text_reason, index=at, dtype=object)
+    out.loc[at, "withheld_reason_id"] = None  # read again: nothing of an earlier reading is held back
     return out
 
 
@@ -52,8 +55,9 @@ def add_to_history(history: pd.DataFrame, sources: pd.Series | None, fresh: pd.D
     contacts added; a contact read again because its text changed replaces its old row."""
     kept = history[~history["contact_id"].isin(fresh["contact_id"])]
     kept = kept.assign(source_hash=kept["contact_id"].map(sources) if sources is not None else None)
-    if "text_reason_id" not in kept:  # a run made before the column existed
-        kept = kept.assign(text_reason_id=None)
+    for column in ("text_reason_id", "withheld_reason_id"):  # a run made before the column existed
+        if column not in kept:
+            kept = kept.assign(**{column: None})
     columns = [c for c in kept.columns if c in fresh]  # the table's columns, dimensions included
     # times in the run's own type: pandas makes a column of objects of times in two units or time-zone types
     times = {c: kept[c].dtype for c in ("created_at", "last_at")}

@@ -139,12 +139,16 @@ def check_output_folder(out_dir: Path, user_files: Iterable[str | Path | None] =
     present = _files_in(out_dir)
     foreign = sorted(present - set(manifest.files)) if manifest else sorted(present)
     if manifest is None or foreign:
-        shown = ", ".join(foreign[:_SHOWN]) + (f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else "")
-        what = " and no touchless run" if manifest is None else ""
-        raise OutputError(
-            f"--out {out_dir} holds files touchless did not write ({shown}){what}; touchless replaces the whole "
-            "folder on each run, so it will not write there: move those files out, or choose a new or empty folder"
-        )
+        raise _foreign_files(out_dir, foreign, manifest is None)
+
+
+def _foreign_files(out_dir: str | Path, foreign: list[str], no_run: bool) -> OutputError:
+    shown = ", ".join(foreign[:_SHOWN]) + (f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else "")
+    what = " and no touchless run" if no_run else ""
+    return OutputError(
+        f"--out {out_dir} holds files touchless did not write ({shown}){what}; touchless replaces the whole "
+        "folder on each run, so it will not write there: move those files out, or choose a new or empty folder"
+    )
 
 
 def write_run(
@@ -408,8 +412,11 @@ def local_copy(out_dir: str | Path) -> Iterator[Path]:
     if mirror.exists():
         shutil.rmtree(mirror)
     mirror.mkdir(parents=True)
-    if fs.exists(f"{remote}/{MANIFEST}"):
-        for path in fs.find(remote):
+    present = fs.find(remote) if fs.exists(remote) else []
+    if present and not fs.exists(f"{remote}/{MANIFEST}"):  # not a run: the push below would replace it whole
+        raise _foreign_files(out_dir, sorted(path[len(remote) + 1 :] for path in present), True)
+    if present:
+        for path in present:
             target = mirror / path[len(remote) + 1 :]
             target.parent.mkdir(parents=True, exist_ok=True)
             fs.get_file(path, str(target))
@@ -461,7 +468,13 @@ def _files_in(folder: Path) -> set[str]:
     for root, dirs, files in os.walk(folder):
         base = Path(root).relative_to(folder)
         found.update((base / f).as_posix() for f in files)
-        found.update((base / d).as_posix() + "/" for d in dirs if not any(os.scandir(Path(root) / d)))
+        # a link to a folder is an entry of its own (os.walk does not follow it), as is an empty folder
+        found.update((base / d).as_posix() for d in dirs if (Path(root) / d).is_symlink())
+        found.update(
+            (base / d).as_posix() + "/"
+            for d in dirs
+            if not (Path(root) / d).is_symlink() and not any(os.scandir(Path(root) / d))
+        )
     return found
 
 

@@ -56,9 +56,35 @@ def read_context(cfg: Config, volume_path: str | None) -> Context:
 
 @dataclass(frozen=True)
 class Refreshed:
-    contacts: pd.DataFrame  # with `agent_reason`, `issue_id` and `touch`
+    contacts: pd.DataFrame  # with `agent_reason`, `issue_id`, `touch` and `withheld_reason_id`
     time: OverTime
     proposals: list[Proposal]
+    warnings: list[str]  # what the refresh changed that a person should know
+
+
+def _restore_withheld(contacts: pd.DataFrame) -> pd.DataFrame:
+    """Reasons withheld by an earlier refresh, given back (this refresh decides again)."""
+    if "withheld_reason_id" not in contacts:
+        return contacts
+    withheld = contacts["withheld_reason_id"]
+    return contacts.drop(columns="withheld_reason_id").assign(
+        reason_id=contacts["reason_id"].where(withheld.isna(), withheld)
+    )
+
+
+def _withhold(contacts: pd.DataFrame, clusters: list[int]) -> tuple[pd.DataFrame, list[str]]:
+    """The reasons of the contacts in `clusters` (open new_reason proposals) moved to `withheld_reason_id`."""
+    at = contacts["cluster_id"].isin(clusters) & contacts["reason_id"].notna()
+    out = contacts.assign(
+        withheld_reason_id=contacts["reason_id"].where(at, None),
+        reason_id=contacts["reason_id"].where(~at, None),
+    ).astype({"reason_id": object, "withheld_reason_id": object})
+    if not at.any():
+        return out, []
+    return out, [
+        f"{int(at.sum()):,} contact(s) in {len(clusters)} cluster(s) proposed as new reasons count as unassigned "
+        "while the proposals are open: the reason they were given is in contacts.withheld_reason_id"
+    ]
 
 
 def refresh(
@@ -80,38 +106,37 @@ def refresh(
         else pd.Series(None, index=contacts.index, dtype=object)
     )
     contacts = contacts.drop(columns=["agent_reason", "issue_id", "touch"], errors="ignore").assign(agent_reason=agent)
-    # proposals first: contacts of a missing reason (a confident new_reason) lose the reason they were given, so
-    # they count as unassigned volume in touches, trends and the ranking instead of hiding inside a wrong reason
-    sizes = contacts.loc[contacts["cluster_id"] >= 0, "cluster_id"].value_counts().rename("contacts").to_frame()
-    facts = cluster_facts(model, descriptions, sizes)
+    # proposals first: the contacts of a missing reason (an open, confident new_reason) have the reason they were
+    # given withheld, so they count as unassigned volume in touches, trends and the ranking instead of hiding inside
+    # a wrong reason; `withheld_reason_id` keeps it, and a later refresh gives it back when the proposal is decided
+    contacts = _restore_withheld(contacts)
     clustered = contacts[contacts["cluster_id"] >= 0]
-    born = trends(clustered, "cluster_id", context.volume, cfg.trends)["trend"] if len(clustered) else pd.Series()
-
+    cluster_trends = trends(clustered, "cluster_id", context.volume, cfg.trends)
     proposals = propose(
         contacts,
-        facts,
+        cluster_facts(model, descriptions),
         taxonomy,
         reasons,
         process,
         cfg.taxonomy.proposals,
         embed=lambda texts: embedder(cfg.embedding).embed(texts).vectors,
-        new_clusters={int(c) for c, t in born.items() if t == "new"},
+        new_clusters={int(c) for c, t in cluster_trends["trend"].items() if t == "new"},
         read_at=cfg.taxonomy.min_similarity,
     )
+    mark_status(proposals, context.decisions, cfg.taxonomy.proposals.evidence_growth)
     missing = [
         p.cluster_ids[0]
         for p in proposals
-        if p.kind == "new_reason" and taxonomy and p.confidence >= cfg.taxonomy.proposals.unassign_min_confidence
+        if p.kind == "new_reason"
+        and p.status == "open"
+        and taxonomy
+        and p.confidence >= cfg.taxonomy.proposals.unassign_min_confidence
     ]
-    if missing:
-        contacts = contacts.assign(
-            reason_id=contacts["reason_id"].where(~contacts["cluster_id"].isin(missing), None)
-        ).astype({"reason_id": object})
+    contacts, warnings = _withhold(contacts, missing)
     contacts = contacts.join(issues(contacts, cfg.touches.window_days))
     names = dict(zip(descriptions["cluster_id"], descriptions["label"]))
-    time = over_time(contacts, context.volume, taxonomy, names, cfg)
-    mark_status(proposals, context.decisions, cfg.taxonomy.proposals.evidence_growth)
-    return Refreshed(contacts, time, proposals)
+    time = over_time(contacts, context.volume, taxonomy, names, cfg, cluster_trends)
+    return Refreshed(contacts, time, proposals, warnings)
 
 
 def assemble(

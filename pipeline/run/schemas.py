@@ -38,6 +38,9 @@ CONTACTS = pa.schema(
         pa.field(
             "text_reason_id", pa.string()
         ),  # the reason its text alone reads as (zero-shot), beside agents' reasons
+        pa.field(
+            "withheld_reason_id", pa.string()
+        ),  # the reason it was given, held back while an open new_reason proposal says its reason is missing
         pa.field("was_noise", pa.bool_()),  # the clusterer left it out; cluster_id >= 0 means it was reassigned
         pa.field("created_at", _TS),
         pa.field("customer_id", pa.string()),

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -68,13 +68,11 @@ class ClusterFacts:
     keywords: dict[int, list[str]]
     examples: dict[int, list[str]]
     links: np.ndarray | None = None  # (k, k) graph links between clusters, indexed like `ids` (see Clustering)
-    touches: dict[int, int] = field(default_factory=dict)
     thresholds: np.ndarray | None = None  # (k,) cosine a contact needs to join each cluster (see ClusterModel)
 
 
-def cluster_facts(model: ClusterModel, descriptions: pd.DataFrame, stats: pd.DataFrame) -> ClusterFacts:
-    """`model`: the run's clusters (ids, centres, links); `descriptions`: cluster_id, label, keywords, examples;
-    `stats`: touch statistics indexed by cluster id."""
+def cluster_facts(model: ClusterModel, descriptions: pd.DataFrame) -> ClusterFacts:
+    """`model`: the run's clusters (ids, centres, links); `descriptions`: cluster_id, label, keywords, examples."""
     by_id = descriptions.set_index("cluster_id")
     return ClusterFacts(
         ids=model.ids,
@@ -83,7 +81,6 @@ def cluster_facts(model: ClusterModel, descriptions: pd.DataFrame, stats: pd.Dat
         keywords={c: list(k) for c, k in by_id["keywords"].items()},
         examples={c: list(e) for c, e in by_id["examples"].items()},
         links=model.links,
-        touches={int(c): int(n) for c, n in stats["contacts"].items()},
         thresholds=model.thresholds,
     )
 
@@ -160,8 +157,8 @@ def proposal_id(p: Proposal, clusters: ClusterFacts) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
-def _touches(clusters: ClusterFacts, ids: list[int], sizes: pd.Series) -> int:
-    return int(sum(clusters.touches.get(c, sizes.get(c, 0)) for c in ids))
+def _touches(ids: list[int], sizes: pd.Series) -> int:
+    return int(sum(sizes.get(c, 0) for c in ids))
 
 
 @dataclass(frozen=True)
@@ -205,15 +202,23 @@ def _new_reason(
         if apart.born:
             evidence += "; its contacts began in the recent weeks (trend: new)"
             confidence = max(confidence, _unlike(fit, cfg))
+    description = f"Customers contact us about {label} ({', '.join(clusters.keywords[c][:5])})."
+    return _about_cluster("new_reason", c, clusters, sizes, description, confidence, evidence)
+
+
+def _about_cluster(
+    kind: str, c: int, clusters: ClusterFacts, sizes: pd.Series, description: str, confidence: float, evidence: str
+) -> Proposal:
+    """A proposal about one cluster: named after it, with its size, touches, keywords and examples."""
     return Proposal(
-        kind="new_reason",
+        kind=kind,
         reason_ids=[],
         cluster_ids=[c],
-        name=sentence_case(label),
-        description=f"Customers contact us about {label} ({', '.join(clusters.keywords[c][:5])}).",
+        name=sentence_case(clusters.labels[c]),
+        description=description,
         confidence=round(confidence, 3),
         contacts=int(sizes[c]),
-        touches=_touches(clusters, [c], sizes),
+        touches=_touches([c], sizes),
         keywords=clusters.keywords[c],
         examples=clusters.examples[c],
         evidence=evidence,
@@ -333,7 +338,7 @@ def _splits(
                 + ".",
                 confidence=round(confidence, 3),
                 contacts=int(len(mine)),
-                touches=_touches(clusters, parts, sizes),
+                touches=_touches(parts, sizes),
                 keywords=[k for c in parts for k in clusters.keywords[c][:4]],
                 examples=[e for c in parts for e in clusters.examples[c][:3]][:6],
                 evidence=f"the texts of '{reason}' lie in {len(parts)} distinct clusters ({texts} of its "
@@ -534,17 +539,12 @@ def _secondary_clusters(
 
 def _secondary(c: int, clusters: ClusterFacts, sizes: pd.Series, similarity: float, cfg: ProposalsConfig) -> Proposal:
     label = clusters.labels[c]
-    return Proposal(
-        kind="secondary",
-        reason_ids=[],
-        cluster_ids=[c],
-        name=sentence_case(label),
-        description=f"'{label}' is a step in handling a contact, not why the customer came: exclude it from reasons.",
-        confidence=round(similarity, 3),
-        contacts=int(sizes[c]),
-        touches=_touches(clusters, [c], sizes),
-        keywords=clusters.keywords[c],
-        examples=clusters.examples[c],
-        evidence=f"cluster {c} ('{label}') is {similarity:.2f} alike to process steps such as "
-        f"'{cfg.secondary_examples[0]}'",
+    return _about_cluster(
+        "secondary",
+        c,
+        clusters,
+        sizes,
+        f"'{label}' is a step in handling a contact, not why the customer came: exclude it from reasons.",
+        similarity,
+        f"cluster {c} ('{label}') is {similarity:.2f} alike to process steps such as '{cfg.secondary_examples[0]}'",
     )

@@ -520,11 +520,14 @@ class Redactor:
             # the recogniser runs where a name can hide: a capitalised word past the start, or a short text
             # (a chat turn that answers "your name?" is often a lower-case name alone)
             need = [i for i, t in enumerate(out) if _CAPITALISED_INSIDE.search(t) or 0 < len(t.split()) <= _SHORT]
-            for i, doc in zip(need, ner().pipe([out[i] for i in need], batch_size=batch_size)):
+            pieces = [(i, at, piece) for i in need for at, piece in _pieces(out[i], _NER_PIECE)]
+            spans: dict[int, list[tuple[int, int]]] = {i: [] for i in need}
+            for (i, at, _), doc in zip(pieces, ner().pipe([p for _, _, p in pieces], batch_size=batch_size)):
                 people = (e for e in doc.ents if e.label_ == "PERSON")
-                spans = [s for e in people if (s := _name_span(out[i], e.start_char, e.end_char))]
-                out[i] = _replace_spans(out[i], spans, "[NAME]")
-                counts[i]["NAME"] += len(spans)
+                spans[i] += [s for e in people if (s := _name_span(out[i], at + e.start_char, at + e.end_char))]
+            for i, found in spans.items():
+                out[i] = _replace_spans(out[i], found, "[NAME]")
+                counts[i]["NAME"] += len(found)
         return out, counts
 
     def redact(self, text: str) -> str:
@@ -595,6 +598,22 @@ def _kept(words: list[str]) -> tuple[int, int] | None:
     if any(k in _NOT_NAMES or (len(k) > 1 and not _VOWEL.search(k)) for k in kept):
         return None
     return first, last
+
+
+_NER_PIECE = 100_000  # characters the recogniser reads at once (spaCy refuses texts over its max_length)
+
+
+def _pieces(text: str, size: int) -> list[tuple[int, str]]:
+    """`text` as (offset, piece) of at most `size` characters, cut at whitespace where there is some, so a very
+    long contact is read whole, piece by piece, instead of stopping the run."""
+    out, at = [], 0
+    while len(text) - at > size:
+        cut = text.rfind(" ", at + 1, at + size)
+        end = cut if cut > at else at + size
+        out.append((at, text[at:end]))
+        at = end
+    out.append((at, text[at:]))
+    return out
 
 
 def _name_span(text: str, start: int, end: int) -> tuple[int, int] | None:
