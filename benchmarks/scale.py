@@ -65,7 +65,7 @@ def gemm_ceiling(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def encoder_share(texts: list[str]) -> dict:
+def encoder_share(texts: list[str], batch_size: int | None = None) -> dict:
     import torch
 
     from pipeline.config import load_config
@@ -73,6 +73,7 @@ def encoder_share(texts: list[str]) -> dict:
     from pipeline.model.encoders import MeanPoolingEncoder
 
     cfg = load_config().embedding
+    batch_size = batch_size or cfg.batch_size
     torch.set_num_threads(cfg.threads or os.cpu_count())
     encoder = MeanPoolingEncoder(resolve_model(cfg.model).path)
     params = sum(v.numel() for k, v in encoder.weights.items() if "embeddings" not in k)
@@ -80,9 +81,9 @@ def encoder_share(texts: list[str]) -> dict:
     flops = float(np.sum(lengths * (2 * params) + 4 * encoder.layers * lengths**2 * encoder.hidden_size))
     ceiling = gemm_ceiling()
     with torch.inference_mode():
-        encoder.encode(texts[:200], cfg.batch_size)  # warm-up
+        encoder.encode(texts[:200], batch_size)  # warm-up
         start = time.perf_counter()
-        encoder.encode(texts, cfg.batch_size)
+        encoder.encode(texts, batch_size)
         seconds = time.perf_counter() - start
     useful = flops / seconds / 1e9
     return {
@@ -109,13 +110,14 @@ def main() -> None:
         flush=True,
     )
     probe = build(4000, seed=1)["text"].tolist()
-    e = encoder_share(probe)
-    print(
-        f"encoder: {e['texts/s']:.0f} texts/s ({e['tokens/text']:.0f} tokens a text), {e['useful GFLOP/s']:.1f} "
-        f"useful GFLOP/s of a {e['ceiling GFLOP/s']:.1f} GFLOP/s fp32 GEMM ceiling measured now: "
-        f"{e['share']:.0%} (the floor for these texts: {e['floor texts/s']:.0f} texts/s)",
-        flush=True,
-    )
+    for batch_size in (64, 16, 8, 4):  # embedding.batch_size: the default is 8 (about 1,024 tokens a batch)
+        e = encoder_share(probe, batch_size)
+        print(
+            f"encoder, batch_size {batch_size:2d}: {e['texts/s']:.0f} texts/s ({e['tokens/text']:.0f} tokens a text), "
+            f"{e['useful GFLOP/s']:.1f} useful GFLOP/s of a {e['ceiling GFLOP/s']:.1f} GFLOP/s fp32 GEMM ceiling "
+            f"measured now: {e['share']:.0%} (the floor for these texts: {e['floor texts/s']:.0f} texts/s)",
+            flush=True,
+        )
     rows = []
     for size in sizes:
         data = build(size)

@@ -358,15 +358,19 @@ def _run(kind: str, input: Path, out_dir: Path, config: Path | None, overrides: 
     """Call the `discover` or `assign` flow the one way the CLI and `serve` share: the config loaded once (for
     assign over the run's stored config), on the task runner it names; then print what reading found."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
-    from flows.call import configured, settings
     from flows.server import local_prefect_api
 
-    if kind == "assign":
-        from flows.assign import assign as flow
-    else:
-        from flows.discover import discover as flow
-    cfg = settings(_path(config), overrides, stored_in=str(out_dir) if kind == "assign" else None)
-    with local_prefect_api():  # Prefect's temporary server, which cannot outlive this process
+    # Prefect's temporary server, which cannot outlive this process, starts first: it gets ready while the flows
+    # are imported and the config is read
+    with local_prefect_api() as prefect_ready:
+        from flows.call import configured, settings
+
+        if kind == "assign":
+            from flows.assign import assign as flow
+        else:
+            from flows.discover import discover as flow
+        cfg = settings(_path(config), overrides, stored_in=str(out_dir) if kind == "assign" else None)
+        prefect_ready()
         result = configured(flow, cfg)(
             input_path=str(input),
             out_dir=str(out_dir),

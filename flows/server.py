@@ -20,8 +20,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 HOST = "127.0.0.1"
 # what Prefect's SubprocessASGIServer sets: no UI, a temporary server, settings already final
@@ -30,8 +30,11 @@ PORT_TAKEN = 3  # uvicorn's exit status when it cannot bind (STARTUP_FAILURE)
 
 
 @contextmanager
-def local_prefect_api() -> Iterator[str | None]:
-    """Run the block against a temporary local Prefect API; yields its URL, or None if the user configured one.
+def local_prefect_api() -> Iterator[Callable[[], str | None]]:
+    """Start a temporary local Prefect API for the block, unless the user configured one. Yields `ready`: call it
+    before the first flow; it waits until the server answers, points Prefect at it and returns its URL (None with
+    the user's server). The server starts at once, so its own start-up (importing Prefect's API, ~10 s) runs
+    beside whatever the caller does before `ready()` (the CLI imports the flows and loads the config).
 
     Enter it from the thread that outlives the block (the main thread): Linux delivers the parent-death signal
     when the thread that started the child ends. Call flows synchronously inside it.
@@ -46,55 +49,73 @@ def local_prefect_api() -> Iterator[str | None]:
     )
 
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
-        yield None  # the user's server, or Prefect's own error about having none
+        yield lambda: None  # the user's server, or Prefect's own error about having none
         return
     env = {**os.environ, **SERVER_ENV, **get_current_settings().to_environment_variables(exclude_unset=True)}
     env.pop("PREFECT_API_URL", None)  # an empty one counts as unset
-    process, url = _start(env, float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
-    # Threads that did not copy the caller's context read the process-wide settings: point those at it too,
-    # as prefect_test_harness does (a private helper, hence the fallback).
-    global_settings = getattr(prefect.context, "_temporary_global_settings_context", None)
-    try:
-        with (
-            temporary_settings(updates={PREFECT_API_URL: url}),
-            global_settings(prefect.context.get_settings_context()) if global_settings else nullcontext(),
-        ):
-            try:
-                yield url
-            finally:
-                _drain_prefect_workers()
-    finally:
-        _stop(process)
+    timeout = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+    server = _launch(env)
+    url: str | None = None
+    with ExitStack() as pointed:
+
+        def ready() -> str:
+            nonlocal server, url
+            if url is None:
+                server, url = _start(env, timeout, server)
+                pointed.enter_context(temporary_settings(updates={PREFECT_API_URL: url}))
+                # Threads that did not copy the caller's context read the process-wide settings: point those at
+                # it too, as prefect_test_harness does (a private helper, hence the fallback).
+                global_settings = getattr(prefect.context, "_temporary_global_settings_context", None)
+                if global_settings:
+                    pointed.enter_context(global_settings(prefect.context.get_settings_context()))
+                pointed.callback(_drain_prefect_workers)
+            return url
+
+        try:
+            yield ready
+        finally:
+            pointed.close()  # logs and events sent while the server is still up
+            _stop(server[0])
 
 
-def _start(env: dict[str, str], timeout: float) -> tuple[subprocess.Popen, str]:
-    """Start the server child and wait until /api/health answers. The free port is picked here and bound there:
-    one taken in between (uvicorn exits with 3) is retried on another, a few times only, since a failed start
-    (a broken database) exits with 3 as well."""
+def _launch(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """Start the server child on a free port picked here (bound there), without waiting for it."""
     from flows.runner import free_port
 
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flows.server", "--parent", str(os.getpid()), "--port", str(port)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        # its own process group: a Ctrl-C at the terminal reaches only the CLI, which still needs the server
+        # to record the interrupted run; the parent stops it afterwards
+        process_group=0 if os.name == "posix" else None,
+    )
+    return process, port
+
+
+def _start(
+    env: dict[str, str], timeout: float, launched: tuple[subprocess.Popen, int] | None = None
+) -> tuple[tuple[subprocess.Popen, int], str]:
+    """Wait until the server child (`launched`, else a new one) answers /api/health; ((process, port), URL). A
+    port taken between picking and binding (uvicorn exits with 3) is retried on another, a few times only, since
+    a failed start (a broken database) exits with 3 as well."""
     deadline = time.monotonic() + timeout
-    for _ in range(3):
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flows.server", "--parent", str(os.getpid()), "--port", str(port)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            # its own process group: a Ctrl-C at the terminal reaches only the CLI, which still needs the server
-            # to record the interrupted run; the parent stops it afterwards
-            process_group=0 if os.name == "posix" else None,
-        )
+    server = launched or _launch(env)
+    for attempt in range(3):
+        process, port = server
         try:
             while (code := process.poll()) is None and time.monotonic() < deadline:
                 if _healthy(port):
-                    return process, f"http://{HOST}:{port}/api"
+                    return server, f"http://{HOST}:{port}/api"
                 time.sleep(0.1)
         except BaseException:  # Ctrl-C while waiting
             _stop(process)
             raise
-        if code != PORT_TAKEN:
+        if code != PORT_TAKEN or attempt == 2:
             _stop(process)
             break
+        server = _launch(env)
     raise RuntimeError(
         f"the temporary Prefect server did not start within {timeout:.0f} s"
         if code is None

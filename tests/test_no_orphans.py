@@ -39,7 +39,8 @@ def tiny(n: int) -> int:
 
 
 if __name__ == "__main__":
-    with local_prefect_api() as url:
+    with local_prefect_api() as ready:
+        url = ready()
         assert tiny(3) == 6
         Path(sys.argv[1]).write_text(str(url))
         if sys.argv[2] == "wait":
@@ -152,7 +153,7 @@ def test_a_port_taken_before_the_server_binds_it_is_retried(monkeypatch, prefect
         taken.listen()
         ports = [taken.getsockname()[1]]  # "free" when picked, taken when the server binds it
         monkeypatch.setattr(flows.runner, "free_port", lambda: ports.pop() if ports else free_port())
-        server, url = _start({**no_api_env(prefect_home), **SERVER_ENV}, timeout=240)
+        (server, _), url = _start({**no_api_env(prefect_home), **SERVER_ENV}, timeout=240)
         try:
             assert not ports and url != f"http://127.0.0.1:{taken.getsockname()[1]}/api"
         finally:

@@ -46,7 +46,7 @@ class Clustering:
         return Clustering(labels, probabilities, was_noise, self.links)
 
 
-def top_neighbours(vectors: np.ndarray, k: int, rows: np.ndarray | None = None, block: int = 2048):
+def top_neighbours(vectors: np.ndarray, k: int, rows: np.ndarray | None = None, block: int = 512):
     """(indices, similarities), each (len(rows), k): the k most alike other contacts of each of `rows` (default:
     every contact), by exact cosine on unit vectors, in blocks so memory stays at `block` rows of similarities."""
     n = len(vectors)
