@@ -54,7 +54,7 @@ def assign(
         model = cluster_model(run, out, cfg)
         volume_path = volume_path or run.manifest.volume
         context = read_context(cfg, volume_path)
-        fresh, report = prepare(input_path, cfg, run.sources_by_contact())
+        fresh, report = prepare(input_path, cfg, run.sources_by_contact(), run.manifest.report.get("date_orders"))
         usable = usable_rows(fresh)
         embedded = embed(fresh["text"].iloc[usable].tolist(), cfg, show_progress)
         placement = model.place(embedded.vectors, usable, len(fresh))

@@ -317,7 +317,7 @@ def test_dates_take_any_text(values):
     from pipeline.read.dates import parse_dates
 
     try:
-        parsed, _ = parse_dates(
+        parsed, _, _ = parse_dates(
             pd.Series(values, dtype=object), file="f.csv", column="created_at", rows=range(1, len(values) + 1)
         )
         assert len(parsed) == len(values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -122,3 +123,23 @@ def test_a_dimension_read_also_as_a_field_is_kept_under_its_own_name(tmp_path, t
     expected = data.set_index("contact_id")["source"]
     assert (contacts["source"] == expected.loc[contacts.index]).all()
     assert (contacts["channel"] == expected.loc[contacts.index]).all()
+
+
+def test_a_daily_file_whose_dates_do_not_tell_is_read_as_the_run_read_its_first(tmp_path, test_config):
+    """The run's export is day-first (28/08/2026 tells); the daily file of 1-9 September alone could be read either
+    way. `assign` reads it day-first, as the run did, instead of stopping or guessing."""
+    data = pd.read_csv(SIX_INTENTS)
+    days = pd.Timestamp("2026-08-01") + pd.to_timedelta(range(len(data)), unit="h") * 2
+    data["created_at"] = days.strftime("%d/%m/%Y %H:%M")
+    data.iloc[:250].to_csv(tmp_path / "export.csv", index=False)
+    daily = data.iloc[250:].copy()
+    daily["created_at"] = [f"0{1 + i % 9}/09/2026 10:00" for i in range(len(daily))]
+    daily.to_csv(tmp_path / "daily.csv", index=False)
+    out = tmp_path / "out"
+    assert run_cli("discover", str(tmp_path / "export.csv"), "--out", str(out), "--config", str(test_config)) == 0
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["report"]["date_orders"] == {"created_at": "day-first"}
+    assert run_cli("assign", str(tmp_path / "daily.csv"), "--out", str(out), "--config", str(test_config)) == 0
+    contacts = pd.read_parquet(out / "contacts.parquet").set_index("contact_id")
+    added = contacts.loc[daily["contact_id"], "created_at"]
+    assert (added.dt.month == 9).all() and sorted(added.dt.day.unique()) == list(range(1, 10))

@@ -16,11 +16,16 @@ from pipeline.read.dates import parse_dates
 NOW = pd.Timestamp("2026-11-30 12:00", tz="UTC")
 
 
-def parse(values, *, rows=None, **options):
+def parse_with_order(values, *, rows=None, **options):
     """parse_dates over `values` as a CSV would give them (strings, None for empty cells), rows numbered from 1."""
     series = pd.Series(values, dtype=object)
     rows = np.arange(1, len(series) + 1) if rows is None else rows
     return parse_dates(series, file="export.csv", column="created_at", rows=rows, **{"now": NOW, **options})
+
+
+def parse(values, *, rows=None, **options):
+    """(times, warnings) of `parse_with_order`."""
+    return parse_with_order(values, rows=rows, **options)[:2]
 
 
 def utc(*texts):
@@ -204,13 +209,13 @@ def test_unix_times_in_seconds_and_milliseconds():
     ]
     # a typed file (Parquet) gives numbers, floats where a value is missing
     typed = pd.Series([1756375200.0, np.nan])
-    parsed, _ = parse_dates(typed, file="export.parquet", column="created_at", rows=[1, 2], now=NOW)
+    parsed, _, _ = parse_dates(typed, file="export.parquet", column="created_at", rows=[1, 2], now=NOW)
     assert parsed.tolist() == utc("2025-08-28 10:00", None)
 
 
 def test_timestamps_from_a_typed_file_are_taken_as_they_are():
     local = pd.Series(pd.to_datetime(["2026-08-28 10:00", None]).tz_localize("Europe/Paris"), index=[7, 8])
-    parsed, warnings = parse_dates(local, file="export.parquet", column="created_at", rows=[1, 2], now=NOW)
+    parsed, warnings, _ = parse_dates(local, file="export.parquet", column="created_at", rows=[1, 2], now=NOW)
     assert parsed.tolist() == utc("2026-08-28 08:00", None)
     assert parsed.index.tolist() == [7, 8]
     assert warnings == []
@@ -220,7 +225,7 @@ def test_missing_values_stay_empty_without_warnings():
     parsed, warnings = parse([None, np.nan, "", "   "])
     assert parsed.isna().all() and str(parsed.dtype) == "datetime64[ns, UTC]" and warnings == []
     series = pd.Series(["  28/08/2026 ", None, "01/09/2026"], index=[10, 20, 30])
-    parsed, warnings = parse_dates(series, file="export.csv", column="created_at", rows=[1, 2, 3], now=NOW)
+    parsed, warnings, _ = parse_dates(series, file="export.csv", column="created_at", rows=[1, 2, 3], now=NOW)
     assert parsed.index.tolist() == [10, 20, 30]
     assert parsed.tolist() == utc("2026-08-28", None, "2026-09-01")
     assert warnings == []
@@ -231,7 +236,9 @@ def test_200000_values_parse():
     rng = np.random.default_rng(7)
     times = pd.Timestamp("2020-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 6 * 365 * 86400, 200_000), unit="s")
     values = pd.Series(times.strftime("%d/%m/%Y %H:%M:%S"), dtype=object)
-    parsed, warnings = parse_dates(values, file="export.csv", column="created_at", rows=np.arange(1, 200_001), now=NOW)
+    parsed, warnings, _ = parse_dates(
+        values, file="export.csv", column="created_at", rows=np.arange(1, 200_001), now=NOW
+    )
     assert (parsed.to_numpy() == times.to_numpy()).all()
     assert warnings == []
 
@@ -272,3 +279,39 @@ def test_one_format_per_column_reads_back_the_datetimes_written(name, data):
     parsed, warnings = parse(values, now=pd.Timestamp("2100-01-01"))
     assert parsed.tolist() == [t.tz_convert("UTC") for t in expected]
     assert warnings == []
+
+
+@pytest.mark.parametrize(
+    ("values", "order"),
+    [
+        (["28/08/2026", "01/09/2026"], "day-first"),
+        (["08/28/2026", "01/09/2026"], "month-first"),
+        (["2026-09-01", "1 Sep 2026"], None),  # nothing has day and month as two numbers
+        (["05/05/2026", "07/07/2026"], None),  # read alike either way: nothing told
+    ],
+)
+def test_the_order_a_column_was_read_in_is_returned(values, order):
+    assert parse_with_order(values)[2] == order
+
+
+def test_a_later_export_that_does_not_tell_is_read_in_the_known_order():
+    """A daily file of 1-12 September alone cannot tell day from month: the order the run's first export was read
+    in decides, where alone it is an error."""
+    days = ["01/09/2026", "02/09/2026", "12/09/2026"]
+    with pytest.raises(InputError):
+        parse(days)
+    parsed, warnings, order = parse_with_order(days, known_order="day-first")
+    assert parsed.tolist() == utc("2026-09-01", "2026-09-02", "2026-09-12")
+    assert (warnings, order) == ([], "day-first")
+    parsed, _, order = parse_with_order(days, known_order="month-first")
+    assert parsed.tolist() == utc("2026-01-09", "2026-02-09", "2026-12-09")
+    assert order == "month-first"
+
+
+def test_a_later_export_in_the_other_order_is_an_error_naming_the_row():
+    with pytest.raises(InputError) as caught:
+        parse(["01/09/2026", "09/28/2026"], rows=[2, 3], known_order="day-first")
+    error = caught.value
+    assert (error.file, error.row, error.column) == ("export.csv", 3, "created_at")
+    assert "can only be read month-first (09/28/2026, row 3)" in str(error)
+    assert "read day-first" in str(error) and "--date-format" in error.hint

@@ -22,8 +22,11 @@ OPTIONAL = ("created_at", "customer_id", "ticket_id", "channel", "reason", "hand
 _FLAGS = {"contact_id": "--id-column", "text": "--text-column"}
 
 
-def contacts_from_table(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> tuple[pd.DataFrame, InputReport]:
+def contacts_from_table(
+    raw: pd.DataFrame, cfg: InputConfig, path: str | Path, date_orders: dict[str, str] | None = None
+) -> tuple[pd.DataFrame, InputReport]:
     """The canonical contacts frame: one row per input row, every canonical column present (nulls where absent).
+    `date_orders`: the day/month order of each date field as the run's first input was read (`parse_times`).
 
     Extra column: `row`, the source row number.
     """
@@ -34,7 +37,7 @@ def contacts_from_table(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -
     frame.insert(0, "row", pd.RangeIndex(1, len(frame) + 1))
     _check_ids(frame, cfg, path, report)
     frame["text"] = frame["text"].astype(object).where(frame["text"].notna(), "").astype(str)
-    _coerce_optional(frame, cfg, report)
+    _coerce_optional(frame, cfg, report, date_orders or {})
     dimensions = dimension_columns(raw, cfg, path)
     for column in dimensions:
         frame[column] = _as_text(raw[column].loc[frame.index])
@@ -245,24 +248,34 @@ def describe_columns(found: Iterable[str], mapping: dict[str, str], report: Inpu
 
 
 def parse_times(
-    frame: pd.DataFrame, field: str, column: str, report: InputReport, date_format: str | None
+    frame: pd.DataFrame, field: str, column: str, report: InputReport, date_format: str | None, known_order: str | None
 ) -> pd.Series:
     """`frame[field]` as UTC times, one format for the whole column (`pipeline.read.dates`); values that are not
-    dates in it are left empty and reported with their rows under the input's `column` name."""
-    parsed, warnings = parse_dates(
-        frame[field], file=report.file, column=column, rows=frame["row"].to_numpy(), date_format=date_format
+    dates in it are left empty and reported with their rows under the input's `column` name. The column's day/month
+    order is kept in `report.date_orders`; `known_order`, that of an earlier export, reads values that do not tell."""
+    parsed, warnings, order = parse_dates(
+        frame[field],
+        file=report.file,
+        column=column,
+        rows=frame["row"].to_numpy(),
+        date_format=date_format,
+        known_order=known_order,
     )
     report.warnings += warnings
+    if order:
+        report.date_orders[field] = order
     return parsed
 
 
-def _coerce_optional(frame: pd.DataFrame, cfg: InputConfig, report: InputReport) -> None:
+def _coerce_optional(frame: pd.DataFrame, cfg: InputConfig, report: InputReport, date_orders: dict[str, str]) -> None:
     present = [c for c in OPTIONAL if frame[c].notna().any()]
     report.optional_columns = present
     for name in ("customer_id", "ticket_id", "channel", "reason"):
         col = frame[name]
         frame[name] = col.where(col.isna(), col.astype(str).str.strip()).replace("", None)
-    frame["created_at"] = parse_times(frame, "created_at", cfg.columns.created_at, report, cfg.date_format)
+    frame["created_at"] = parse_times(
+        frame, "created_at", cfg.columns.created_at, report, cfg.date_format, date_orders.get("created_at")
+    )
     seconds = pd.to_numeric(frame["handle_time_s"], errors="coerce")
     bad = (seconds.isna() & frame["handle_time_s"].notna()) | (seconds < 0)
     if bad.any():

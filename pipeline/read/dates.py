@@ -32,6 +32,7 @@ _SHAPE = np.arange(256, dtype=np.uint8)  # byte -> its shape: digits to "9", cap
 _SHAPE[ord("0") : ord("9") + 1] = ord("9")
 _SHAPE[ord("A") : ord("Z") + 1] += 32
 
+_DAY_FIRST, _MONTH_FIRST = "day-first", "month-first"
 _MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = (
@@ -83,14 +84,18 @@ def parse_dates(
     rows: Sequence[int] | np.ndarray,
     date_format: str | None = None,
     now: pd.Timestamp | None = None,
-) -> tuple[pd.Series, list[str]]:
-    """`values` as UTC times (NaT where missing or unreadable) and the warnings to show the user.
+    known_order: str | None = None,
+) -> tuple[pd.Series, list[str], str | None]:
+    """`values` as UTC times (NaT where missing or unreadable), the warnings to show the user, and the column's
+    day/month order ("day-first" or "month-first"; None when no value has day and month as two numbers).
 
     Without `date_format` the column gets one day/month order: day-first if some value can only be read so
     (28/08/2026), month-first if some can only be read that way (08/28/2026); both in one column, or neither while
     some value reads differently each way (01/09/2026), raise `InputError` asking for `input.date_format` /
     `--date-format`. Year-first (ISO 8601) dates and month names are never ambiguous; values of other shapes
-    (or other orders) are left empty and reported. Two-digit years follow strptime: 69-99 are 19xx, 00-68 20xx.
+    (or other orders) are left empty and reported. `known_order` is the order an earlier export of the same column
+    was read in (a run's first input, for the files `assign` adds): it reads values that do not tell on their own
+    (the dates of 1-12 September), and a value that can only be read the other way is an error. Two-digit years follow strptime: 69-99 are 19xx, 00-68 20xx.
     A UTC offset or Z is applied; times without one are taken as UTC.
     Unix times are read only in a column with no other dates: 10 digits as seconds (2001-09-09 to 2262),
     13 digits as milliseconds; if both lengths occur, the more common one is the column's and the rest are
@@ -102,15 +107,16 @@ def parse_dates(
     rows = np.asarray(rows)
     if pd.api.types.infer_dtype(values, skipna=True) in ("datetime64", "datetime", "date"):
         parsed = _series(_from_pandas(pd.to_datetime(values, errors="coerce", utc=True)), values.index)
-        return parsed, _future(parsed, rows, column, now)
+        return parsed, _future(parsed, rows, column, now), None
     texts = _texts(values)
     lengths = pc.fill_null(pc.utf8_length(texts), 0).to_numpy()
     present = lengths > 0
     if not present.any():
-        return _series(np.full(len(values), _NAT), values.index), []
+        return _series(np.full(len(values), _NAT), values.index), [], None
     groups = _shape_groups(texts, lengths, np.flatnonzero(present))
+    order = None
     if date_format is None:
-        ns, described = _infer(texts, groups, rows, file, column)
+        ns, described, order = _infer(texts, groups, rows, file, column, known_order)
     else:
         ns, described = _given(texts, groups, date_format), date_format
     parsed = _series(ns, values.index)
@@ -123,7 +129,7 @@ def parse_dates(
             f"{int(bad.sum())} value(s) of '{column}' are not dates {where} and were left empty "
             f"(rows {list_rows(rows[bad].tolist())}){hint}"
         )
-    return parsed, warnings + _future(parsed, rows, column, now)
+    return parsed, warnings + _future(parsed, rows, column, now), order
 
 
 def _texts(values: pd.Series) -> pa.StringArray:
@@ -271,8 +277,9 @@ def _assemble(year, month, day, hour, minute, second, nanos, offset_minutes, val
     return np.where(valid, (minutes * 60 + second) * 10**9 + nanos, _NAT)
 
 
-def _infer(texts, groups, rows, file, column) -> tuple[np.ndarray, str]:
-    """Each value's time in the column's one format, and that format in words ("" if there is none)."""
+def _infer(texts, groups, rows, file, column, known_order) -> tuple[np.ndarray, str, str | None]:
+    """Each value's time in the column's one format, that format in words ("" if there is none), and its day/month
+    order (None when no value told it)."""
     planned = [group for group in groups if group[0] is not None]
     epochs = [group for group in planned if group[0].epoch]
     if epochs and len(epochs) == len(planned):  # a column of Unix times: one unit, the more common
@@ -286,7 +293,8 @@ def _infer(texts, groups, rows, file, column) -> tuple[np.ndarray, str]:
         for i, (plan, _, chars) in enumerate(planned)
         if plan.open_order
     }
-    dayfirst = _order(planned, readings, texts, rows, file, column)
+    order = _order(planned, readings, texts, rows, file, column, known_order)
+    dayfirst = order is not False
     ns = np.full(len(texts), _NAT)
     for i, (plan, members, chars) in enumerate(planned):
         ns[members] = readings[i][0 if dayfirst else 1] if i in readings else _read(plan, chars, True)
@@ -294,11 +302,13 @@ def _infer(texts, groups, rows, file, column) -> tuple[np.ndarray, str]:
     formats = list(
         dict.fromkeys(plan.formats[0 if dayfirst else 1] for plan, members, _ in by_size if (ns[members] != _NAT).any())
     )
-    return ns, " or ".join(formats[:3]) + (" ..." if len(formats) > 3 else "")
+    said = None if order is None else _DAY_FIRST if order else _MONTH_FIRST
+    return ns, " or ".join(formats[:3]) + (" ..." if len(formats) > 3 else ""), said
 
 
-def _order(planned, readings, texts, rows, file, column) -> bool:
-    """Whether the column's day/month numbers are day-first: decided by the values that read only one way."""
+def _order(planned, readings, texts, rows, file, column, known_order) -> bool | None:
+    """Whether the column's day/month numbers are day-first: decided by the values that read only one way, else by
+    `known_order`; None when nothing tells and nothing needs telling (every value reads the same either way)."""
     only = {True: [], False: []}  # (position, its group) of the first value that reads only day-first / month-first
     ambiguous = []  # (position, day-first time, month-first time, its group) of values that read differently each way
     for i, (day_first, month_first) in readings.items():
@@ -320,6 +330,22 @@ def _order(planned, readings, texts, rows, file, column) -> bool:
             hint="a column needs one order: correct the export, or set input.date_format in your config or pass "
             f"--date-format (e.g. {planned[i][0].formats[0]}) to read it one way and report the values that do not fit",
         )
+    told = [dayfirst for dayfirst in (True, False) if only[dayfirst]]
+    if known_order is not None and told and told[0] != (known_order == _DAY_FIRST):
+        position, i = min(only[told[0]])
+        value, row = texts[int(position)].as_py(), int(rows[position])
+        raise InputError(
+            f"the dates in this column can only be read {_DAY_FIRST if told[0] else _MONTH_FIRST} ({value}, row "
+            f"{row}), but this run's first export was read {known_order}: reading on would put one day under two "
+            "dates",
+            file=file,
+            row=row,
+            column=column,
+            hint="correct the export, or set input.date_format in your config or pass --date-format "
+            f"(e.g. {planned[i][0].formats[0 if told[0] else 1]}) to read every value one way",
+        )
+    if not told and known_order is not None:
+        return known_order == _DAY_FIRST
     if not only[True] and not only[False] and ambiguous:
         ambiguous = sorted(ambiguous, key=lambda a: a[0])[:2]
         first, _, _, i = ambiguous[0]
@@ -335,7 +361,7 @@ def _order(planned, readings, texts, rows, file, column) -> bool:
             hint=f"set input.date_format in your config or pass --date-format: {formats[0]} if the export is "
             f"day-first, {formats[1]} if month-first",
         )
-    return not only[False]
+    return told[0] if told else None
 
 
 def _given(texts: pa.StringArray, groups, date_format: str) -> np.ndarray:

@@ -29,11 +29,12 @@ def is_messages(raw: pd.DataFrame, cfg: InputConfig) -> bool:
 
 
 def conversations(
-    raw: pd.DataFrame, cfg: InputConfig, path: str | Path
+    raw: pd.DataFrame, cfg: InputConfig, path: str | Path, date_orders: dict[str, str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, InputReport]:
     """(contacts, turns, report): one contact per conversation in the canonical layout plus conversation columns,
     and its customer turns (`contact`: position of the contact, `text`, `echo`: repeats an agent or bot,
-    `answers_name`: follows an agent or bot turn that asked the customer's name)."""
+    `answers_name`: follows an agent or bot turn that asked the customer's name). `date_orders`: as in
+    `contacts_from_table`."""
     columns = cfg.messages.columns
     require_columns(
         raw,
@@ -62,7 +63,9 @@ def conversations(
     frame["conversation_id"] = frame["conversation_id"].astype(str).str.strip()
     frame["text"] = frame["text"].fillna("").astype(str)
     frame["role"] = _roles(frame, cfg, report, columns.role)
-    frame["sent_at"] = parse_times(frame, "sent_at", columns.sent_at, report, cfg.date_format)
+    frame["sent_at"] = parse_times(
+        frame, "sent_at", columns.sent_at, report, cfg.date_format, (date_orders or {}).get("sent_at")
+    )
 
     contacts, turns = [], []
     for position, (conversation, messages) in enumerate(frame.groupby("conversation_id", sort=False)):

@@ -31,6 +31,8 @@ class InputReport:
     changed: int = 0  # contacts an earlier run holds whose text has changed since: read again (assign)
     redacted: dict[str, int] = field(default_factory=dict)
     optional_columns: list[str] = field(default_factory=list)  # optional fields found, with values
+    # day-first | month-first per date field whose values told (created_at, sent_at): `assign` reads its files so
+    date_orders: dict[str, str] = field(default_factory=dict)
     columns: str = ""  # which input column each field was read from, what was not found and what that turns off
     warnings: list[str] = field(default_factory=list)
 

@@ -25,7 +25,7 @@ def load_volume(path: str | Path, date_format: str | None = None) -> pd.DataFram
             file=str(path),
             column=missing[0],
         )
-    dates, _ = parse_dates(
+    dates, _, _ = parse_dates(
         raw["date"], file=str(path), column="date", rows=np.arange(1, len(raw) + 1), date_format=date_format
     )
     volume = pd.to_numeric(raw["volume"], errors="coerce")

@@ -38,7 +38,9 @@ _LINES = re.compile(r"\n\s*\n+")
 _MIN_LANGUAGE_CONFIDENCE = 0.9
 
 
-def read_and_prepare(path: str | Path, cfg: Config, known: pd.Series | None = None) -> tuple[pd.DataFrame, InputReport]:
+def read_and_prepare(
+    path: str | Path, cfg: Config, known: pd.Series | None = None, date_orders: dict[str, str] | None = None
+) -> tuple[pd.DataFrame, InputReport]:
     """Every contact once: `text` cleaned and redacted, `terms` (content lemmas), `language`, `text_status`
     (ok | empty | no_reason | other_language), `removed_*` counts, and the canonical input columns.
 
@@ -47,12 +49,14 @@ def read_and_prepare(path: str | Path, cfg: Config, known: pd.Series | None = No
     joined into the contact's text. Contacts in `known` (source hash by contact id: an earlier run holds them) are
     left out before any of that work when their text is unchanged, so a daily run over a whole export costs in
     proportion to what is new; those whose text changed are read again (counted in `report.changed`).
+    `date_orders`: the day/month order of each date field in the run's first input (its report's `date_orders`),
+    so that a later export whose dates do not tell (1-12 September) is read the same way.
     """
     raw = read_table(path, cfg.input.encoding)
     if is_messages(raw, cfg.input):
-        frame, turns, report = conversations(raw, cfg.input, path)
+        frame, turns, report = conversations(raw, cfg.input, path, date_orders)
     else:
-        frame, report = contacts_from_table(raw, cfg.input, path)
+        frame, report = contacts_from_table(raw, cfg.input, path, date_orders)
         turns = pd.DataFrame(
             {"contact": np.arange(len(frame)), "text": frame["text"].to_numpy(), "echo": False, "answers_name": False}
         )
