@@ -135,7 +135,7 @@ def prepare_base(frame: pd.DataFrame, cfg: Config, work: Path, volume: pd.DataFr
     found = steps.cluster.fn(vectors, cfg, steps.contact_times(contacts, usable))
     found, _, _, model = steps.keep_ids.fn(found, vectors, contacts["contact_id"].to_numpy()[usable], None, cfg)
     texts, terms = contacts["text"].iloc[usable].tolist(), contacts["terms"].iloc[usable].tolist()
-    described = describe_clusters(texts, terms, vectors, found.labels, cfg.describe)
+    described = describe_clusters(texts, terms, vectors, found.labels, cfg.describe, embedder(cfg.embedding).encode)
     groups = describe_groups(texts, terms, vectors, found.labels, model.ids, model.centres, cfg.describe)
     return Base(
         contacts, usable, vectors, found, model, described.merge(groups, on="cluster_id", how="left"), volume_path

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Optional
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -57,9 +56,7 @@ def list_proposals(
     if ctx.invoked_subcommand:
         return
     folder = run_folder(run)
-    manifest = read_manifest(folder)
-    decisions = load_decisions(taxonomy_for_run(folder, manifest.taxonomy))
-    proposals = decided(proposals_from_table(_proposals(folder)), decisions, evidence_growth(manifest.config))
+    proposals = _current(folder)
     shown = [(rank, p) for rank, p in enumerate(proposals, start=1) if all_ or p.status != "rejected"]
     table = Table(title=f"{len(shown)} proposal(s) in the run {_describe(folder)}", title_justify="left")
     for name, justify in (
@@ -92,7 +89,7 @@ def list_proposals(
 def show(proposal_id: str, run: RunOpt = None) -> None:
     """Show the evidence for one proposal."""
     folder = run_folder(run)
-    p = _one(folder, proposal_id)
+    p = find_proposal(_current(folder), proposal_id)  # people type the first characters of an id
     out.print(f"run {_describe(folder)}", highlight=False)
     out.print(f"[bold]{escape(p.name)}[/bold]  ({KIND_NAMES.get(p.kind, p.kind)}, {p.proposal_id}, {p.status})")
     out.print(p.description, markup=False)
@@ -270,16 +267,23 @@ def _describe(folder: Path) -> str:
     return f"{folder.resolve()} ({manifest.kind}, written {manifest.written_at})"
 
 
-def _proposals(folder: Path) -> pd.DataFrame:
-    return Run.load(folder).frame("proposals").sort_values("rank")
+def _as_written(folder: Path) -> list[Proposal]:
+    """The run's proposals, by rank, as the run wrote them."""
+    return proposals_from_table(Run.load(folder).frame("proposals").sort_values("rank"))
 
 
-def _one(folder: Path, proposal_id: str) -> Proposal:
-    """The run's proposal with this id, or the one whose id starts with it (people type the first characters)."""
-    return find_proposal(proposals_from_table(_proposals(folder)), proposal_id)
+def _current(folder: Path) -> list[Proposal]:
+    """The run's proposals with the status the decisions on file give them today."""
+    manifest = read_manifest(folder)
+    decisions = load_decisions(taxonomy_for_run(folder, manifest.taxonomy))
+    return decided(_as_written(folder), decisions, evidence_growth(manifest.config))
 
 
 def _to_decide(run: Path | None, proposal_id: str, taxonomy: Path | None) -> tuple[Path, Proposal, Path]:
     """(run folder, the proposal, the taxonomy file its decision goes beside)."""
     folder = run_folder(run)
-    return folder, _one(folder, proposal_id), taxonomy_for_run(folder, read_manifest(folder).taxonomy, taxonomy)
+    return (
+        folder,
+        find_proposal(_as_written(folder), proposal_id),
+        taxonomy_for_run(folder, read_manifest(folder).taxonomy, taxonomy),
+    )

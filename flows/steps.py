@@ -194,7 +194,7 @@ def describe(
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Each cluster's keywords, name, examples and reason group; each reason's distinctive keywords."""
     texts, terms = contacts["text"].iloc[usable].tolist(), contacts["terms"].iloc[usable].tolist()
-    clusters = describe_clusters(texts, terms, vectors, labels, cfg.describe)
+    clusters = describe_clusters(texts, terms, vectors, labels, cfg.describe, embedder(cfg.embedding).encode)
     groups = describe_groups(texts, terms, vectors, labels, model.ids, model.centres, cfg.describe)
     keywords = reason_keywords(terms, reading.assignment.reason_id, cfg.describe.n_keywords) if reading else {}
     return clusters.merge(groups, on="cluster_id", how="left"), keywords

@@ -160,6 +160,8 @@ def test_the_command_line_shows_the_whole_id_and_what_a_decision_replaces(six_in
     assert code == 0 and "replaces the earlier decision: accepted by ana" in said.out
     code, said = cli("proposals", "--run", str(run))
     assert code == 0 and pid not in said.out  # the list hides what is rejected today, whatever the run said
+    code, said = cli("proposals", "show", pid, "--run", str(run))
+    assert code == 0 and f"{pid}, rejected)" in said.out  # and one proposal shown says so too
     code, said = cli("proposals", "--run", str(run), "--all")
     assert code == 0 and pid in said.out and "rejected" in said.out
     code, said = cli("proposals", "undo", pid[:6], "--run", str(run))

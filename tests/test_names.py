@@ -44,3 +44,24 @@ def test_a_brand_that_is_the_reason_names_it_and_a_recurring_city_does_not():
     assert all("los angeles" not in names[c] and "angeles" not in names[c] for c in (1, 2, 3)), names
     assert "flight" in names[1], names
     assert "luggage" in names[4] and "lose" not in names[4].split(), names
+
+
+def test_names_chosen_by_meaning_keep_the_brand_drop_the_city_and_say_more_than_a_word():
+    """With the real model: a name is the candidate nearest its cluster's centre, of several words where the
+    cluster has one ("weather" has no other)."""
+    import numpy as np
+
+    from pipeline.config import load_config
+    from pipeline.model.embed import embedder
+    from pipeline.model.names import Meaning
+
+    encode = embedder(load_config().embedding).encode
+    centres = {}
+    for c, texts in SAMPLES.items():
+        mean = encode(texts).mean(axis=0)
+        centres[c] = mean / np.linalg.norm(mean)
+    names = name_clusters(SAMPLES, {c: [] for c in SAMPLES}, meaning=Meaning(centres, encode))
+    assert "google pay" in names[0], names
+    assert all("angeles" not in names[c] for c in (1, 2, 3)), names
+    assert "flight" in names[1] and "luggage" in names[4], names
+    assert (names[1], names[2], names[4]) == ("book flight", "weather", "luggage lost"), names

@@ -17,6 +17,7 @@ from pipeline.run.views import open_run_views
 from pipeline.taxonomy.decisions import (
     Decision,
     decided,
+    decision_for,
     evidence_growth,
     load_decisions,
     proposals_from_table,
@@ -51,7 +52,9 @@ class Decided:
     proposals: list[Proposal]  # status as the decisions on file say now
 
     def decision(self, proposal_id: str) -> Decision | None:
-        return next((d for d in self.decisions if d.proposal_id == proposal_id), None)
+        """The decision covering this proposal: made on it, or on the same evidence in an earlier run."""
+        proposal = next((p for p in self.proposals if p.proposal_id == proposal_id), None)
+        return decision_for(proposal, self.decisions) if proposal else None
 
 
 class ReviewState:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from pipeline.config import DescribeConfig
 from pipeline.model.cluster import centroids
-from pipeline.model.names import name_clusters
+from pipeline.model.names import Meaning, name_clusters
 
 
 def class_tfidf_keywords(terms: list[str], labels: np.ndarray, n_keywords: int) -> dict[int, list[str]]:
@@ -67,13 +69,24 @@ def distinct(texts: list[str], order: np.ndarray, n: int) -> list[str]:
 
 
 def describe_clusters(
-    texts: list[str], terms: list[str], vectors: np.ndarray, labels: np.ndarray, cfg: DescribeConfig
+    texts: list[str],
+    terms: list[str],
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    cfg: DescribeConfig,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """One row per cluster: `cluster_id`, `label` (a readable name), `keywords`, `examples` (typical contacts).
-    `texts` must already be redacted."""
+    `texts` must already be redacted. `embed` (texts -> unit vectors with the contacts' model): a name is chosen
+    among a cluster's candidate phrases by its meaning (`names.Meaning`)."""
     keywords = class_tfidf_keywords(terms, labels, cfg.n_keywords)
     typical = typical_members(vectors, labels, max(cfg.n_examples, cfg.label_docs))
-    names = name_clusters({c: distinct(texts, idx, cfg.label_docs) for c, idx in typical.items()}, keywords)
+    meaning = None
+    if embed is not None:
+        ids, centres = centroids(vectors, labels)
+        meaning = Meaning(dict(zip(ids.tolist(), centres)), embed)
+    samples = {c: distinct(texts, idx, cfg.label_docs) for c, idx in typical.items()}
+    names = name_clusters(samples, keywords, meaning=meaning)
     ids = sorted(keywords)
     return pd.DataFrame(
         {

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
@@ -145,9 +148,13 @@ def candidate_phrases(doc: Doc) -> set[str]:
 
 
 def name_clusters(
-    samples: dict[int, list[str]], keywords: dict[int, list[str]], batch_size: int = 128
+    samples: dict[int, list[str]],
+    keywords: dict[int, list[str]],
+    batch_size: int = 128,
+    meaning: Meaning | None = None,
 ) -> dict[int, str]:
-    """One name per cluster from its typical texts; falls back to keywords where no phrase stands out."""
+    """One name per cluster from its typical texts; falls back to keywords where no phrase stands out. With
+    `meaning`, the name is the phrase nearest the cluster's centre among its best-scored few (`Meaning`)."""
     nlp = phrase_nlp()
     order = [(c, t) for c, texts in samples.items() for t in texts]
     per_cluster: dict[int, Counter] = {c: Counter() for c in samples}
@@ -161,6 +168,7 @@ def name_clusters(
     spread = Counter(p for counts in per_cluster.values() for p in counts)
     n_clusters = max(len(samples), 1)
     names: dict[int, str] = {}
+    shortlists: dict[int, list[str]] = {}
     for c, counts in per_cluster.items():
         n_docs = max(len(samples[c]), 1)
         scored = sorted(
@@ -183,7 +191,34 @@ def name_clusters(
             names[c] = _once(f"{best[0]} {extra}") if extra else best[0]
         else:
             names[c] = _once(" ".join(_common(keywords.get(c, []), proper)[:2])) or f"cluster {c}"
+        shortlists[c] = list(dict.fromkeys([names[c], *(p for p in best if not proper & set(p.split()))]))
+    if meaning is not None:
+        names = meaning.choose(shortlists)
     return _disambiguate(names, keywords)
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """What the clusters mean, to choose among their candidate names: the phrase whose embedding is nearest the
+    cluster's centre (as KeyBERT ranks key phrases against a document) names what its contacts ask better than the
+    most frequent one, which is often a part of it ("card payment" for card payments cancelled). A phrase of
+    several words is preferred to a single word, which sits near the centre of a whole domain ("news", "weather").
+    Two clusters that take one name are told apart after, by a keyword (`_disambiguate`)."""
+
+    centres: dict[int, np.ndarray]  # unit vectors
+    embed: Callable[[list[str]], np.ndarray]  # texts -> unit vectors, the model the contacts were embedded with
+    shortlist: int = 5  # candidates weighed: the rule's own choice and the best-scored phrases after it
+
+    def choose(self, shortlists: dict[int, list[str]]) -> dict[int, str]:
+        picked = {c: options[: self.shortlist] for c, options in shortlists.items() if c in self.centres}
+        picked = {c: [p for p in options if " " in p] or options for c, options in picked.items()}
+        phrases = sorted({p for options in picked.values() for p in options})
+        vectors = dict(zip(phrases, self.embed(phrases))) if phrases else {}
+        names = {c: options[0] for c, options in shortlists.items()}
+        names.update(
+            {c: max(options, key=lambda p: float(vectors[p] @ self.centres[c])) for c, options in picked.items()}
+        )
+        return names
 
 
 def _common(keywords: list[str], proper: set[str]) -> list[str]:
