@@ -58,7 +58,7 @@ def top_neighbours(vectors: np.ndarray, k: int, rows: np.ndarray | None = None, 
         chunk = rows[start : start + block]
         sims = vectors[chunk] @ vectors.T
         sims[np.arange(len(chunk)), chunk] = -np.inf  # not its own neighbour
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top = np.argpartition(sims, -k, axis=1)[:, -k:]  # no negated copy of the block
         indices[start : start + block] = top
         weights[start : start + block] = np.take_along_axis(sims, top, axis=1)
     return indices, weights
@@ -313,7 +313,7 @@ def _cluster_sample(
 
 
 def neighbour_vote(
-    queries: np.ndarray, points: np.ndarray, labels: np.ndarray, k: int, block: int = 1024
+    queries: np.ndarray, points: np.ndarray, labels: np.ndarray, k: int, block: int = 256
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each query: the label most of its `k` nearest points carry (votes weighted by cosine), that label's
     share of the votes, and the cosine of the nearest point. Exact, in blocks of queries (bounded memory)."""
@@ -324,7 +324,7 @@ def neighbour_vote(
     nearest = np.empty(len(queries), dtype=np.float32)
     for start in range(0, len(queries), block):
         sims = queries[start : start + block] @ points.T
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top = np.argpartition(sims, -k, axis=1)[:, -k:]
         weight = np.take_along_axis(sims, top, axis=1).clip(min=0)
         rows = np.repeat(np.arange(len(top)), k)
         votes = np.zeros((len(top), n_labels), dtype=np.float32)
