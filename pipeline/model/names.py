@@ -154,7 +154,9 @@ def name_clusters(
     meaning: Meaning | None = None,
 ) -> dict[int, str]:
     """One name per cluster from its typical texts; falls back to keywords where no phrase stands out. With
-    `meaning`, the name is the phrase nearest the cluster's centre among its best-scored few (`Meaning`)."""
+    `meaning`, the name is the phrase nearest the cluster's centre among its best-scored few (`Meaning`), unless
+    it holds a proper name the cluster owns ("american express", "apple watch": the reason, more exact than any
+    paraphrase)."""
     nlp = phrase_nlp()
     order = [(c, t) for c, texts in samples.items() for t in texts]
     per_cluster: dict[int, Counter] = {c: Counter() for c in samples}
@@ -164,7 +166,9 @@ def name_clusters(
         _tag_counts(doc, c, tagged, seen, where)
     # a proper name that recurs across clusters (a city, the assistant's name) says nothing of why; one mostly in one
     # cluster (a brand: "google pay") is that cluster's reason
-    proper = {w for w, n in tagged.items() if n >= 0.5 * seen[w] and max(where[w].values()) < 0.5 * seen[w]}
+    named = {w for w, n in tagged.items() if n >= 0.5 * seen[w]}
+    proper = {w for w in named if max(where[w].values()) < 0.5 * seen[w]}
+    brands = {c: {w for w in named - proper if where[w].most_common(1)[0][0] == c} for c in samples}
     spread = Counter(p for counts in per_cluster.values() for p in counts)
     n_clusters = max(len(samples), 1)
     names: dict[int, str] = {}
@@ -191,9 +195,10 @@ def name_clusters(
             names[c] = _once(f"{best[0]} {extra}") if extra else best[0]
         else:
             names[c] = _once(" ".join(_common(keywords.get(c, []), proper)[:2])) or f"cluster {c}"
-        shortlists[c] = list(dict.fromkeys([names[c], *(p for p in best if not proper & set(p.split()))]))
+        if not brands[c] & set(names[c].split()):  # a brand that is the cluster's reason keeps its name
+            shortlists[c] = list(dict.fromkeys([names[c], *(p for p in best if not proper & set(p.split()))]))
     if meaning is not None:
-        names = meaning.choose(shortlists)
+        names |= meaning.choose(shortlists)
     return _disambiguate(names, keywords)
 
 
