@@ -65,3 +65,17 @@ def test_names_chosen_by_meaning_keep_the_brand_drop_the_city_and_say_more_than_
     assert all("angeles" not in names[c] for c in (1, 2, 3)), names
     assert "flight" in names[1] and "luggage" in names[4], names
     assert (names[1], names[2], names[4]) == ("book flight", "weather", "luggage lost"), names
+
+
+def test_meaning_chooses_the_candidate_that_says_what_the_contacts_ask():
+    """The rule's first choice ("card") is a part of the reason; the phrase nearest the contacts' centre wins."""
+    import numpy as np
+
+    from pipeline.config import load_config
+    from pipeline.model.embed import embedder
+    from pipeline.model.names import Meaning
+
+    encode = embedder(load_config().embedding).encode
+    mean = encode(["my new card has not arrived yet", "the card I ordered still has not arrived"]).mean(axis=0)
+    meaning = Meaning({0: mean / np.linalg.norm(mean)}, encode)
+    assert meaning.choose({0: ["card", "card payment", "card not arrived", "card fee"]}) == {0: "card not arrived"}

@@ -48,13 +48,14 @@ def _drop_covered(terms: list[str]) -> list[str]:
     return [t for t in terms if " " in t or not any(set(t.split()) <= p for p in phrases)]
 
 
-def typical_members(vectors: np.ndarray, labels: np.ndarray, n: int) -> dict[int, np.ndarray]:
-    """Indices of each cluster's members nearest (cosine) to its mean embedding: its most typical contacts."""
-    ids, centres = centroids(vectors, labels)
+def typical_members(
+    vectors: np.ndarray, labels: np.ndarray, centres: dict[int, np.ndarray], n: int
+) -> dict[int, np.ndarray]:
+    """Indices of each cluster's members nearest (cosine) to its centre (`centroids`): its most typical contacts."""
     out = {}
-    for c, centre in zip(ids, centres):
+    for c, centre in centres.items():
         members = np.flatnonzero(labels == c)
-        out[int(c)] = members[np.argsort(-(vectors[members] @ centre), kind="stable")[: max(n, 1) * 3]]
+        out[c] = members[np.argsort(-(vectors[members] @ centre), kind="stable")[: max(n, 1) * 3]]
     return out
 
 
@@ -80,11 +81,10 @@ def describe_clusters(
     `texts` must already be redacted. `embed` (texts -> unit vectors with the contacts' model): a name is chosen
     among a cluster's candidate phrases by its meaning (`names.Meaning`)."""
     keywords = class_tfidf_keywords(terms, labels, cfg.n_keywords)
-    typical = typical_members(vectors, labels, max(cfg.n_examples, cfg.label_docs))
-    meaning = None
-    if embed is not None:
-        ids, centres = centroids(vectors, labels)
-        meaning = Meaning(dict(zip(ids.tolist(), centres)), embed)
+    cluster_ids, centre_vectors = centroids(vectors, labels)
+    centres = dict(zip(cluster_ids.tolist(), centre_vectors))
+    typical = typical_members(vectors, labels, centres, max(cfg.n_examples, cfg.label_docs))
+    meaning = Meaning(centres, embed) if embed is not None else None
     samples = {c: distinct(texts, idx, cfg.label_docs) for c, idx in typical.items()}
     names = name_clusters(samples, keywords, meaning=meaning)
     ids = sorted(keywords)

@@ -215,15 +215,12 @@ class Meaning:
     shortlist: int = 5  # candidates weighed: the rule's own choice and the best-scored phrases after it
 
     def choose(self, shortlists: dict[int, list[str]]) -> dict[int, str]:
+        """The name of each shortlisted cluster that has a centre."""
         picked = {c: options[: self.shortlist] for c, options in shortlists.items() if c in self.centres}
         picked = {c: [p for p in options if " " in p] or options for c, options in picked.items()}
         phrases = sorted({p for options in picked.values() for p in options})
         vectors = dict(zip(phrases, self.embed(phrases))) if phrases else {}
-        names = {c: options[0] for c, options in shortlists.items()}
-        names.update(
-            {c: max(options, key=lambda p: float(vectors[p] @ self.centres[c])) for c, options in picked.items()}
-        )
-        return names
+        return {c: max(options, key=lambda p: float(vectors[p] @ self.centres[c])) for c, options in picked.items()}
 
 
 def _common(keywords: list[str], proper: set[str]) -> list[str]:

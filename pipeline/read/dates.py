@@ -95,7 +95,8 @@ def parse_dates(
     `--date-format`. Year-first (ISO 8601) dates and month names are never ambiguous; values of other shapes
     (or other orders) are left empty and reported. `known_order` is the order an earlier export of the same column
     was read in (a run's first input, for the files `assign` adds): it reads values that do not tell on their own
-    (the dates of 1-12 September), and a value that can only be read the other way is an error. Two-digit years follow strptime: 69-99 are 19xx, 00-68 20xx.
+    (the dates of 1-12 September), and a value that can only be read the other way is an error. Two-digit years
+    follow strptime: 69-99 are 19xx, 00-68 20xx.
     A UTC offset or Z is applied; times without one are taken as UTC.
     Unix times are read only in a column with no other dates: 10 digits as seconds (2001-09-09 to 2262),
     13 digits as milliseconds; if both lengths occur, the more common one is the column's and the rest are
