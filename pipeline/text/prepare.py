@@ -13,12 +13,15 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 import spacy
+from spacy.attrs import ORTH
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 
@@ -36,6 +39,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _LINES = re.compile(r"\n\s*\n+")
 _MIN_LANGUAGE_CONFIDENCE = 0.9
+T = TypeVar("T")
 
 
 def read_and_prepare(
@@ -103,34 +107,54 @@ def _without_known(
 
 
 def _customer_words(turns: pd.DataFrame, n: int, cfg: Config, frame: pd.DataFrame, report: InputReport) -> list[str]:
-    """Clean, redact, filter and join the turns of each contact; count what cleaning removed into `frame`."""
-    removed = {kind: np.zeros(n, dtype=np.int64) for kind in REMOVED_KINDS}
+    """Clean, redact, filter and join the turns of each contact; count what cleaning removed into `frame`.
+
+    Each distinct turn text is cleaned and redacted once (exports repeat "where is my order?" and pasted
+    templates); a text's result does not depend on the others, so this changes no output, only the time."""
+    codes, distinct = pd.factorize(turns["text"], use_na_sentinel=False)
     cleaner = Cleaner(cfg.prepare.cleaning) if cfg.prepare.clean else None
-    texts = [normalise(t) for t in turns["text"]]
+    texts = [normalise(t) for t in distinct]
+    removed_once = {kind: np.zeros(len(texts), dtype=np.int64) for kind in REMOVED_KINDS}
     if cleaner is not None:
-        for i, (contact, text) in enumerate(zip(turns["contact"], texts)):
+        for i, text in enumerate(texts):
             cleaned = cleaner.clean(text)
             for kind, count in cleaned.removed.items():
-                removed[kind][contact] += count
+                removed_once[kind][i] = count
             texts[i] = normalise(cleaned.text)
     redactor = Redactor(
         [IdPattern(name, pattern) for name, pattern in cfg.prepare.redact.id_patterns.items()],
         names=cfg.prepare.redact.names,
     )
     texts, counts = redactor.redact_many(texts, batch_size=cfg.prepare.batch_size)
-    if cfg.prepare.redact.names:  # a bare name answering "your name?" (chats): too often no name without that context
-        for i in np.flatnonzero(turns["answers_name"].to_numpy(dtype=bool)):
-            texts[i], named = redact_name_answer(texts[i])
-            counts[i]["NAME"] += named
-    report.redacted = dict(sum(counts, Counter()))
+
+    def carries(text: str) -> bool:
+        return bool(text) and (cleaner is None or cleaner.carries_reason(text))
+
+    carries_once = [carries(t) for t in texts]
+    contact = turns["contact"].to_numpy()
+    removed = {
+        kind: np.bincount(contact, weights=once[codes], minlength=n).astype(np.int64)
+        for kind, once in removed_once.items()
+    }
+    redacted: Counter = Counter()
+    for count, uses in zip(counts, np.bincount(codes, minlength=len(texts))):
+        for label, found in count.items():
+            redacted[label] += found * int(uses)
     parts: list[list[str]] = [[] for _ in range(n)]
-    for contact, text, echo in zip(turns["contact"], texts, turns["echo"]):
+    answers_name = turns["answers_name"].to_numpy(dtype=bool) & cfg.prepare.redact.names
+    for who, code, echo, answers in zip(contact, codes, turns["echo"].to_numpy(dtype=bool), answers_name):
+        text, carries_reason = texts[code], carries_once[code]
+        if answers:  # a bare name answering "your name?" (chats): too often no name without that context
+            text, named = redact_name_answer(text)
+            redacted["NAME"] += named
+            carries_reason = carries(text)
         if not text:
             continue
-        if cleaner is not None and (echo or not cleaner.carries_reason(text)):
-            removed["no_reason_turns"][contact] += 1
+        if cleaner is not None and (echo or not carries_reason):
+            removed["no_reason_turns"][who] += 1
             continue
-        parts[contact].append(text)
+        parts[who].append(text)
+    report.redacted = {label: found for label, found in redacted.items() if found > 0}
     for kind, per_contact in removed.items():
         frame[f"removed_{kind}"] = per_contact
     return ["\n".join(p) for p in parts]
@@ -173,15 +197,15 @@ def detect_languages(texts: list[str], cfg: LanguageConfig) -> list[str]:
     """ISO 639-1 code per text. Short or unsure texts count as the first expected language: a two-word English
     message is often scored as something else, and setting it aside would lose a real contact."""
     identifier = _language_identifier()
-    out = []
-    for text in texts:
+
+    def language(text: str) -> str:
         words = PLACEHOLDER.sub(" ", text)
         if len(words.strip()) < cfg.min_chars:
-            out.append(cfg.expected[0])
-            continue
-        language, confidence = identifier.classify(words)
-        out.append(language if confidence >= _MIN_LANGUAGE_CONFIDENCE else cfg.expected[0])
-    return out
+            return cfg.expected[0]
+        found, confidence = identifier.classify(words)
+        return found if confidence >= _MIN_LANGUAGE_CONFIDENCE else cfg.expected[0]
+
+    return once_per_distinct(texts, lambda distinct: [language(t) for t in distinct])
 
 
 @lru_cache(maxsize=1)
@@ -209,18 +233,39 @@ def normalise(text: str) -> str:
 
 
 def content_terms(texts: list[str], batch_size: int) -> list[str]:
-    """Space-joined content lemmas per text, for c-TF-IDF keywords (placeholders are not words)."""
-    plain = (PLACEHOLDER.sub(" ", t) for t in texts)
-    return [" ".join(content_lemmas(doc)) for doc in lemma_nlp().pipe(plain, batch_size=batch_size)]
+    """Space-joined content lemmas per text, for c-TF-IDF keywords (placeholders are not words): lower-cased
+    lemmas of the words that carry meaning, no stop words, punctuation, numbers or placeholders.
+
+    The lookup lemmatizer's lemma and each of those tests depend on a word's spelling alone, so they are decided
+    once per spelling (the tokenizer's ids) instead of once per token: the same words, ~4x faster."""
+    nlp = lemma_nlp()
+    table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup", {})
+    decided: dict[int, str | None] = {}
+
+    def content_lemma(orth: int) -> str | None:
+        word = nlp.vocab[orth]
+        if word.is_stop or word.is_punct or word.is_space or word.like_num or not word.is_alpha:
+            return None
+        lemma = table.get(word.orth_, word.orth_).lower()
+        return lemma if len(lemma) > 1 and lemma not in STOP_WORDS else None
+
+    def terms(distinct: list[str]) -> list[str]:
+        out = []
+        for doc in nlp.tokenizer.pipe((PLACEHOLDER.sub(" ", t) for t in distinct), batch_size=batch_size):
+            lemmas = []
+            for orth in doc.to_array(ORTH).tolist():
+                if orth not in decided:
+                    decided[orth] = content_lemma(orth)
+                if decided[orth] is not None:
+                    lemmas.append(decided[orth])
+            out.append(" ".join(lemmas))
+        return out
+
+    return once_per_distinct(texts, terms)
 
 
-def content_lemmas(doc) -> list[str]:
-    """Lower-cased lemmas of the words that carry meaning: no stop words, punctuation, numbers or placeholders."""
-    out = []
-    for tok in doc:
-        if tok.is_stop or tok.is_punct or tok.is_space or tok.like_num or not tok.is_alpha:
-            continue
-        lemma = tok.lemma_.lower()
-        if len(lemma) > 1 and lemma not in STOP_WORDS:
-            out.append(lemma)
-    return out
+def once_per_distinct(texts: list[str], read: Callable[[list[str]], list[T]]) -> list[T]:
+    """`read` over each distinct text once, its results given back in the order of `texts` (exports repeat texts)."""
+    codes, distinct = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
+    done = read(list(distinct))
+    return [done[code] for code in codes]
