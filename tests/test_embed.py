@@ -28,6 +28,8 @@ def test_own_encoder_matches_sentence_transformers(name):
         "ok",
         "Ünïcödé café — naïve façade ✓ 日本語",
         "card " * 600,  # empty, short, non-ASCII, past 256 tokens
+        "I lost my card",
+        "i  LOST my card",  # the same tokens: computed once, still each text's vector
     ]
     assert MeanPoolingEncoder.fits(path)
     with torch.inference_mode():
@@ -37,3 +39,4 @@ def test_own_encoder_matches_sentence_transformers(name):
         )
     assert ours.shape == reference.shape == (len(texts), 384)
     assert np.abs(ours - reference).max() < 1e-5
+    assert np.array_equal(ours[-1], ours[-2])

@@ -62,13 +62,19 @@ class MeanPoolingEncoder:
         """Unit vectors. The texts are tokenised once, sorted by their number of tokens and cut into batches of
         about `batch_size` x 128 tokens: short texts go in large batches, long ones in small, and almost no position
         is padding. A small budget (1,024 tokens by default) is faster than a large one on a CPU: the activations
-        between the matrix products stay in its cache."""
+        between the matrix products stay in its cache. Texts the tokenizer reads alike (it lower-cases, drops accents
+        and spacing: "Card lost" and "card  lost") are one input to the model, so they are computed once."""
         import torch
 
-        encoded = self.tokenizer.encode_batch(texts)
+        first: dict[tuple[int, ...], int] = {}
+        encoded, same_as = [], np.empty(len(texts), dtype=np.int64)
+        for i, tokens in enumerate(self.tokenizer.encode_batch(texts)):
+            same_as[i] = first.setdefault(tuple(tokens.ids), len(encoded))
+            if same_as[i] == len(encoded):
+                encoded.append(tokens)
         lengths = np.array([len(e.ids) for e in encoded])
         order = np.argsort(-lengths, kind="stable")
-        out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
+        out = np.empty((len(encoded), self.hidden_size), dtype=np.float32)
         budget = batch_size * 128
         start = 0
         while start < len(order):
@@ -85,7 +91,7 @@ class MeanPoolingEncoder:
             pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
             out[rows] = torch.nn.functional.normalize(pooled, dim=1).numpy()
             start += len(rows)
-        return out
+        return out[same_as]
 
     def _forward(self, ids, mask):
         """BERT's encoder (absolute positions, one segment, GELU), as transformers' BertModel computes it."""
