@@ -315,3 +315,16 @@ def test_a_later_export_in_the_other_order_is_an_error_naming_the_row():
     assert (error.file, error.row, error.column) == ("export.csv", 3, "created_at")
     assert "can only be read month-first (09/28/2026, row 3)" in str(error)
     assert "read day-first" in str(error) and "--date-format" in error.hint
+
+
+def test_arrow_backed_text_in_several_chunks_is_read():
+    """pandas reads a large CSV's text into arrow-backed columns in chunks (a 1M-row export stopped here once)."""
+    import pyarrow as pa
+
+    chunks = pa.chunked_array([["28/08/2026 10:00", None], ["01/09/2026 09:30", " 02/09/2026 08:00 "]])
+    series = pd.Series(pd.arrays.ArrowStringArray(chunks))
+    parsed, warnings, order = parse_dates(series, file="export.csv", column="created_at", rows=[1, 2, 3, 4], now=NOW)
+    assert parsed.tolist()[0] == pd.Timestamp("2026-08-28 10:00", tz="UTC")
+    assert pd.isna(parsed.tolist()[1])
+    assert parsed.tolist()[2:] == utc("2026-09-01 09:30", "2026-09-02 08:00")
+    assert order is not None and not warnings

@@ -139,6 +139,8 @@ def _texts(values: pd.Series) -> pa.StringArray:
         text = pa.array(values, type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers from a typed file (Parquet, JSON)
         text = pa.array([None if pd.isna(v) else _as_text(v) for v in values], type=pa.string())
+    if isinstance(text, pa.ChunkedArray):  # pandas' arrow-backed text of a large file comes in several chunks
+        text = text.combine_chunks()
     return pc.utf8_trim_whitespace(text)
 
 
