@@ -152,10 +152,11 @@ class SentenceTransformersEncoder:
 
 @lru_cache(maxsize=2)
 def load_encoder(path: str, threads: int, plain_torch: bool):
-    """`plain_torch`: the model is registered as one the plain-torch encoder is tested on."""
+    """`plain_torch`: the model is registered as one the plain-torch encoder is tested on. `threads` 0: the
+    process's OMP_NUM_THREADS where it is set (a Dask worker's share of its machine: Dask sets it), else every core."""
     import torch
 
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    torch.set_num_threads(threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1)
     folder = Path(path)
     try:
         if plain_torch and MeanPoolingEncoder.fits(folder):
