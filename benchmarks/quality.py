@@ -55,9 +55,10 @@ def run_measured(cmd: list[str]) -> tuple[float, float, str]:
         return wall, usage.ru_maxrss / 1024, out.read()
 
 
-def touchless_run(csv: Path, out: Path, cache: Path) -> tuple[dict, float, float]:
+def touchless_run(csv: Path, out: Path, cache: Path, more_config: str = "") -> tuple[dict, float, float]:
+    """`more_config`: YAML lines added to the run's config (e.g. another runner)."""
     config = out.with_suffix(".yaml")
-    config.write_text(f"embedding:\n  cache_dir: {cache}\n")
+    config.write_text(f"embedding:\n  cache_dir: {cache}\n{more_config}")
     cmd = [
         sys.executable,
         "-m",

@@ -1,6 +1,6 @@
 """Scale: touchless against BERTopic defaults at growing sizes, and the encoder against this machine's GEMM ceiling.
 
-    python -m benchmarks.scale --sizes 10000,100000 [--no-bertopic] [--work DIR]
+    python -m benchmarks.scale --sizes 10000,100000 [--no-bertopic] [--dask WORKERS] [--work DIR]
 
 Sets are built from the shared real texts (BANKING77 and HWU64, their intents as labels), sampled with
 replacement and lightly perturbed (case, punctuation, a filler word: seeded) so that texts are not identical; the
@@ -102,13 +102,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000", help="comma-separated numbers of contacts")
     parser.add_argument("--no-bertopic", action="store_true")
+    parser.add_argument(
+        "--dask", type=int, default=0, metavar="WORKERS", help="also run touchless on a local Dask cluster of WORKERS"
+    )
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     work = args.work or Path(tempfile.mkdtemp(prefix="touchless-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     print(
-        f"reproduce: python -m benchmarks.scale --sizes {args.sizes}{' --no-bertopic' if args.no_bertopic else ''}",
+        f"reproduce: python -m benchmarks.scale --sizes {args.sizes}{' --no-bertopic' if args.no_bertopic else ''}"
+        f"{f' --dask {args.dask}' if args.dask else ''}",
         flush=True,
     )
     probe = build(4000, seed=1)["text"].tolist()
@@ -129,6 +133,16 @@ def main() -> None:
         metrics, wall, peak = touchless_run(csv, work / f"touchless-{size}", work / f"cache-t-{size}")
         rows.append(("touchless", size, metrics, wall, peak))
         print(_line(*rows[-1]), flush=True)
+        if args.dask:  # the same run with the embedding partitions as Dask work on worker processes
+            more = f"runner:\n  kind: dask\n  workers: {args.dask}\n"
+            metrics, dask_wall, dask_peak = touchless_run(
+                csv, work / f"touchless-dask-{size}", work / f"cache-d-{size}", more
+            )
+            print(
+                _line(f"touchless, Dask {args.dask}", size, metrics, dask_wall, dask_peak),
+                f"  Dask/threads time {dask_wall / wall:.2f} (peak: the largest single process)",
+                flush=True,
+            )
         if not args.no_bertopic:
             metrics, wall, peak = bertopic_run(csv, work / f"bertopic-{size}.json", None)
             rows.append(("BERTopic defaults", size, metrics, wall, peak))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline.model.embed import registered_models, resolve_model
+from pipeline.model.embed import alike_together, registered_models, resolve_model
 from pipeline.model.encoders import MeanPoolingEncoder
 from tests.conftest import SIX_INTENTS
 
@@ -40,3 +40,12 @@ def test_own_encoder_matches_sentence_transformers(name):
     assert ours.shape == reference.shape == (len(texts), 384)
     assert np.abs(ours - reference).max() < 1e-5
     assert np.array_equal(ours[-1], ours[-2])
+
+
+def test_texts_differing_in_case_and_spacing_are_embedded_side_by_side():
+    """So they fall in one partition, where the encoder computes them once."""
+    texts = ["Card lost", "where is my refund", "card arrived", "a new card", "card   LOST", "CARD ARRIVED"]
+    ordered = alike_together(texts)
+    assert sorted(ordered) == sorted(texts)
+    for first, second in (("Card lost", "card   LOST"), ("card arrived", "CARD ARRIVED")):
+        assert abs(ordered.index(first) - ordered.index(second)) == 1

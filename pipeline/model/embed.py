@@ -140,6 +140,12 @@ def embedder(cfg: EmbeddingConfig) -> Embedder:
     return Embedder(cfg)
 
 
+def alike_together(texts: list[str]) -> list[str]:
+    """`texts` sorted so that those differing only in case and spacing are neighbours: they fall in one partition,
+    where an uncased model's encoder computes them once (MeanPoolingEncoder.encode)."""
+    return sorted(texts, key=lambda text: " ".join(text.casefold().split()))
+
+
 class Embedder:
     """Loads the model lazily (only when some text is not cached) and embeds through the cache."""
 
@@ -164,10 +170,11 @@ class Embedder:
         return hashlib.sha256(f"{self.ref.fingerprint}\0{self.precision}\0{text}".encode()).digest()
 
     def missing(self, texts: Sequence[str]) -> list[str]:
-        """The distinct texts the cache does not hold yet, in first-seen order."""
+        """The distinct texts the cache does not hold yet, texts that differ only in case and spacing side by side
+        (`alike_together`)."""
         keys = {t: self.key(t) for t in dict.fromkeys(texts)}
         held = self.cache.holds(list(keys.values()))
-        return [t for t, key in keys.items() if key not in held]
+        return alike_together([t for t, key in keys.items() if key not in held])
 
     def store(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         self.cache.put_many((self.key(t), v) for t, v in zip(texts, vectors))
@@ -182,7 +189,7 @@ class Embedder:
         unique = list(dict.fromkeys(texts))
         keys = {t: self.key(t) for t in unique}
         found = self.cache.get_many(list(keys.values()))
-        todo = [t for t in unique if keys[t] not in found]
+        todo = alike_together([t for t in unique if keys[t] not in found])
         for start in range(0, len(todo), self.cfg.chunk_size):
             chunk = todo[start : start + self.cfg.chunk_size]
             vectors = self._encode(chunk)
