@@ -12,6 +12,7 @@ from flows.cli import main
 from pipeline.config import load_config
 from pipeline.model.cluster import (
     cluster_contacts,
+    distinct_rows,
     drop_small,
     merge_near_duplicates,
     reassign_noise,
@@ -115,3 +116,16 @@ def test_cluster_names_are_short_phrases(six_intents_run):
         assert 1 <= len(words) <= 7, label
         assert "_" not in label and "/" not in label
     assert clusters["label"].is_unique
+
+
+def test_distinct_rows_group_identical_vectors_in_order_of_first_appearance():
+    """Identical texts are clustered once; the grouping must be np.unique's, without its copies of every vector."""
+    rng = np.random.default_rng(3)
+    pool = rng.normal(size=(50, 384)).astype(np.float32)
+    vectors = pool[rng.integers(0, 50, size=2_000)]
+    first, ids, counts = distinct_rows(vectors, block=300)
+    assert np.array_equal(vectors[first][ids], vectors)
+    assert np.array_equal(first, np.sort(first))
+    _, reference_first, reference_counts = np.unique(vectors, axis=0, return_index=True, return_counts=True)
+    assert np.array_equal(first, np.sort(reference_first))
+    assert np.array_equal(np.sort(counts), np.sort(reference_counts))
