@@ -10,11 +10,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+SLOT = re.compile(r"\[\s*[\w.]+\s*:\s*([^\]]*)\]")  # HWU64 slot marks: '[date : today]'
 
 
 def data_dir() -> Path:
@@ -40,6 +42,14 @@ def banking77(split: str = "test") -> pd.DataFrame:
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True)
     return frame.rename(columns={"category": "label"})[["contact_id", "text", "label"]]
+
+
+def hwu64() -> pd.DataFrame:
+    """HWU64 (CC-BY-4.0): home-assistant commands; slot marks ('[date : today]') are replaced by their values."""
+    frame = pd.read_csv(data_dir() / "hwu64" / "hwu64.csv")
+    frame["text"] = frame["text"].astype(str).map(lambda t: re.sub(r"\s+", " ", SLOT.sub(r"\1", t)).strip())
+    frame["contact_id"] = [f"hwu-{i:05d}" for i in range(len(frame))]
+    return frame.rename(columns={"intent": "label"})[["contact_id", "text", "label", "scenario"]]
 
 
 def dstc11() -> pd.DataFrame:

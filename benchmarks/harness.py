@@ -22,22 +22,13 @@ import yaml
 
 import flows  # noqa: F401  (Prefect settings)
 from benchmarks.banking77_reasons import REASONS
-from benchmarks.datasets import banking77, data_dir, dstc11, multidogo_conversations
+from benchmarks.datasets import banking77, dstc11, hwu64, multidogo_conversations
 from pipeline.config import Config, load_config
 from pipeline.model.cluster import MIN_CONTACTS, Clustering
 
 SETS = ("banking77", "hwu64", "dstc11", "multidogo")
 
-_SLOT = re.compile(r"\[\s*[\w.]+\s*:\s*([^\]]*)\]")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
-
-
-def hwu64() -> pd.DataFrame:
-    """HWU64 (CC-BY-4.0): home-assistant commands; slot marks ('[date : today]') are replaced by their values."""
-    frame = pd.read_csv(data_dir() / "hwu64" / "hwu64.csv")
-    frame["text"] = frame["text"].astype(str).map(lambda t: re.sub(r"\s+", " ", _SLOT.sub(r"\1", t)).strip())
-    frame["contact_id"] = [f"hwu-{i:05d}" for i in range(len(frame))]
-    return frame.rename(columns={"intent": "label"})[["contact_id", "text", "label", "scenario"]]
 
 
 def readable(label: str) -> str:

@@ -34,6 +34,7 @@ DATASETS = {
     "b77-test": lambda: ds.banking77("test"),
     "b77-all": lambda: ds.banking77("all"),
     "dstc11": ds.dstc11,
+    "hwu64": ds.hwu64,
     # chats as messages exports: one contact per conversation, its reason the main turn intent
     "mdg-airline": lambda: ds.multidogo_messages("airline", "test"),
     "mdg-finance": lambda: ds.multidogo_messages("finance", "test"),
