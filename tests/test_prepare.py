@@ -170,6 +170,25 @@ def test_pasted_again_texts_share_a_duplicate_group(tmp_path, test_config):
     assert out.loc[[f"c{i}" for i in range(40)], "duplicate_group"].isna().sum() >= 36
 
 
+def test_texts_the_model_reads_alike_are_one_duplicate_group():
+    """Accents aside, these are one text to the (uncased) model: identical vectors, so one group, though their
+    lower-cased keys differ; the repeats of a vector are linked to its first instead of compared pairwise."""
+    import numpy as np
+
+    from pipeline.model.embed import embedder
+    from pipeline.text.duplicates import duplicate_groups
+
+    texts = ["My café card was declined", "where is my refund", "my cafe card was declined"] * 2 + ["Change my PIN"]
+    contacts = pd.DataFrame(
+        {"contact_id": [f"c{i}" for i in range(7)], "text": texts, "created_at": pd.NaT, "row": range(7)}
+    )
+    vectors = embedder(load_config().embedding).embed(texts).vectors
+    assert np.array_equal(vectors[0], vectors[2])
+    groups = duplicate_groups(contacts, vectors, np.arange(7), np.zeros(7, dtype=int), 0.95)
+    assert groups.iloc[:6].tolist() == ["c0", "c1", "c0", "c0", "c1", "c0"]
+    assert pd.isna(groups.iloc[6])
+
+
 def test_messages_input_kind_can_be_forced(tmp_path, test_config, capsys):
     from flows.cli import main
 
