@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +51,31 @@ def hwu64() -> pd.DataFrame:
     frame["text"] = frame["text"].astype(str).map(lambda t: re.sub(r"\s+", " ", SLOT.sub(r"\1", t)).strip())
     frame["contact_id"] = [f"hwu-{i:05d}" for i in range(len(frame))]
     return frame.rename(columns={"intent": "label"})[["contact_id", "text", "label", "scenario"]]
+
+
+def per_label(frame: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    """At most `n` contacts of each label, drawn with a fixed seed."""
+    frame = frame.sample(frac=1.0, random_state=seed)
+    return frame[frame.groupby("label").cumcount() < n].sort_index().reset_index(drop=True)
+
+
+def banking77_few(reasons: int = 18, per_reason: int = 23, seed: int = 5) -> pd.DataFrame:
+    """A small set of few reasons (a stand-in for a team's first export: ~400 calls, 18 reasons): `reasons`
+    BANKING77 test intents drawn with a fixed seed, `per_reason` contacts each."""
+    frame = banking77("test")
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(sorted(frame["label"].unique()), reasons, replace=False)
+    return per_label(frame[frame["label"].isin(chosen)], per_reason)
+
+
+def banking_and_home(per_reason: int = 30) -> pd.DataFrame:
+    """Many fine reasons across domains (a stand-in for a 150-reason multi-domain set): BANKING77 test's 77 intents
+    and HWU64's 64, `per_reason` contacts each (4,230 in all)."""
+    home = hwu64().drop(columns="scenario")
+    return pd.concat(
+        [per_label(banking77("test"), per_reason), per_label(home.assign(label="home: " + home["label"]), per_reason)],
+        ignore_index=True,
+    )
 
 
 def dstc11() -> pd.DataFrame:

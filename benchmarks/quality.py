@@ -6,7 +6,7 @@ one more cluster for NMI/ARI and never a correct match for ACC). On all of BANKI
 touchless with an empty embedding cache, touchless with the cache warm, and BERTopic embedding its own texts.
 
     pip install -e ".[bench]"
-    python -m benchmarks.quality                       # every dataset (~15 min on 2 cores)
+    python -m benchmarks.quality                       # every dataset (BERTopic beside each: the longest part)
     python -m benchmarks.quality --datasets dstc11,b77-test
     python -m benchmarks.quality --sweep-size          # the resolution-vs-size sweep behind cluster.SIZE_EXPONENT
 
@@ -35,6 +35,8 @@ DATASETS = {
     "b77-all": lambda: ds.banking77("all"),
     "dstc11": ds.dstc11,
     "hwu64": ds.hwu64,
+    "b77-18r": ds.banking77_few,  # few reasons in a small set
+    "mix141": ds.banking_and_home,  # many fine reasons across domains
     # chats as messages exports: one contact per conversation, its reason the main turn intent
     "mdg-airline": lambda: ds.multidogo_messages("airline", "test"),
     "mdg-finance": lambda: ds.multidogo_messages("finance", "test"),
