@@ -32,8 +32,6 @@ SHIPPED = (4, 0.025)  # cluster.resolution 4.0 = 2^(4/2), silhouette_tolerance 0
 
 def sweep(name: str, work: Path) -> pd.DataFrame:
     """One row per weighting and resolution step: clusters, NMI, ARI, ACC (every contact) and the silhouette."""
-    from sklearn.metrics import silhouette_score
-
     from flows import steps
     from pipeline.config import load_config
     from pipeline.model import cluster as c
@@ -50,27 +48,16 @@ def sweep(name: str, work: Path) -> pd.DataFrame:
     first, same_as, weights = c.distinct_rows(vectors)
     distinct = vectors[first]
     scale = c.resolution_for(cfg.cluster, len(distinct)) / cfg.cluster.resolution
-    sample = np.sort(
-        np.random.default_rng(cfg.seed).choice(len(distinct), min(len(distinct), c.SILHOUETTE_SAMPLE), replace=False)
-    )
-    distances = np.clip(1.0 - distinct[sample] @ distinct[sample].T, 0.0, 2.0)
-    np.fill_diagonal(distances, 0.0)
-    rows = []
+    sample, distances = c.silhouette_sample(distinct, cfg.seed)
     graphs = {
         "cosine": c.knn_graph(distinct, cfg.cluster.neighbors),
         "fuzzy": fuzzy_graph(distinct, cfg.cluster.neighbors, cfg.seed),
     }
+    rows = []
     for weighting, graph in graphs.items():
         for step in STEPS:
             raw = c.leiden(graph, 2 ** (step / 2) * scale, cfg.seed)
-            found = len(np.unique(raw[sample]))
-            silhouette = (
-                silhouette_score(distances, raw[sample], metric="precomputed") if 1 < found < len(sample) else -1.0
-            )
-            kept = c.merge_near_duplicates(
-                distinct, c.drop_small(raw, cfg.cluster.min_cluster_size, weights), cfg.cluster.merge_similarity
-            )
-            labels = c.reassign_noise(distinct, kept, cfg.cluster.reassign_similarity)
+            labels, _ = c.clean_up(distinct, raw, weights, cfg.cluster)
             cluster_id = np.full(len(contacts), -1)
             cluster_id[usable] = labels[same_as]
             e = evaluate_run(pd.DataFrame({"contact_id": contacts["contact_id"], "cluster_id": cluster_id}), known)
@@ -79,7 +66,7 @@ def sweep(name: str, work: Path) -> pd.DataFrame:
                     "dataset": name,
                     "weights": weighting,
                     "step": step,
-                    "silhouette": silhouette,
+                    "silhouette": c.silhouette(distances, raw[sample]),
                     "clusters": e.clusters,
                     "NMI": e.every_contact.nmi,
                     "ARI": e.every_contact.ari,
@@ -113,9 +100,10 @@ def chosen(table: pd.DataFrame, base: int, tolerance: float | None) -> pd.Series
     by_step = table.set_index("step")
     if tolerance is None:
         return by_step.loc[base]
-    candidates = [(abs(s), base + 2 * s) for s in range(-7, 2) if base + 2 * s in by_step.index]
-    best = max(by_step.loc[step, "silhouette"] for _, step in candidates)
-    return by_step.loc[min(c for c in candidates if by_step.loc[c[1], "silhouette"] >= best - tolerance)[1]]
+    from pipeline.model.cluster import RESOLUTION_STEPS, preferred_step
+
+    scores = {s: by_step.loc[base + 2 * s, "silhouette"] for s in RESOLUTION_STEPS if base + 2 * s in by_step.index}
+    return by_step.loc[base + 2 * preferred_step(scores, tolerance)]
 
 
 def leave_one_out(sweeps: pd.DataFrame, weightings: tuple[str, ...]) -> pd.DataFrame:

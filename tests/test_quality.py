@@ -128,4 +128,4 @@ def test_distinct_rows_group_identical_vectors_in_order_of_first_appearance():
     assert np.array_equal(first, np.sort(first))
     _, reference_first, reference_counts = np.unique(vectors, axis=0, return_index=True, return_counts=True)
     assert np.array_equal(first, np.sort(reference_first))
-    assert np.array_equal(np.sort(counts), np.sort(reference_counts))
+    assert np.array_equal(counts, reference_counts[np.argsort(reference_first)])

@@ -27,6 +27,7 @@ SILHOUETTE_SAMPLE = 3000  # contacts the silhouette is measured on
 REFERENCE_SIZE = 10_000
 MIN_SCALED_SIZE = 1_000
 SIZE_EXPONENT = 0.6
+RESOLUTION_STEPS = range(-7, 2)  # choose_resolution weighs resolutions base x 2^step: 1/128 to 2 times the base
 
 
 @dataclass(frozen=True)
@@ -123,21 +124,36 @@ def choose_resolution(vectors: np.ndarray, graph: sparse.csr_matrix, cfg: Cluste
     the contacts clearly better (long chats with a few reasons, or a few reasons in a small set), the silhouette
     overrules it.
     """
-    from sklearn.metrics import silhouette_score
-
     base = resolution_for(cfg, len(vectors))
+    sample, distances = silhouette_sample(vectors, seed)
+    scores = {step: silhouette(distances, leiden(graph, base * 2.0**step, seed)[sample]) for step in RESOLUTION_STEPS}
+    return base * 2.0 ** preferred_step(scores, cfg.silhouette_tolerance)
+
+
+def silhouette_sample(vectors: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, their cosine distances): the seeded sample of up to SILHOUETTE_SAMPLE contacts partitions are scored on."""
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(len(vectors), min(len(vectors), SILHOUETTE_SAMPLE), replace=False))
     distances = np.clip(1.0 - vectors[sample] @ vectors[sample].T, 0.0, 2.0)
     np.fill_diagonal(distances, 0.0)
-    scored = []
-    for step in range(-7, 2):
-        labels = leiden(graph, base * 2.0**step, seed)[sample]
-        found = len(np.unique(labels))
-        score = silhouette_score(distances, labels, metric="precomputed") if 1 < found < len(sample) else -1.0
-        scored.append((abs(step), score, base * 2.0**step))
-    best = max(score for _, score, _ in scored)
-    return min((s for s in scored if s[1] >= best - cfg.silhouette_tolerance), key=lambda s: s[0])[2]
+    return sample, distances
+
+
+def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+    """The silhouette of a partition of the sample (-1 when it has one cluster or only singletons)."""
+    from sklearn.metrics import silhouette_score
+
+    found = len(np.unique(labels))
+    return float(silhouette_score(distances, labels, metric="precomputed")) if 1 < found < len(labels) else -1.0
+
+
+def preferred_step(scores: dict[int, float], tolerance: float) -> int:
+    """Of resolution steps (base x 2^step) and their silhouettes, the step nearest 0 whose silhouette is within
+    `tolerance` of the best (on a tie, the coarser)."""
+    best = max(scores.values())
+    return min(
+        (step for step, score in scores.items() if score >= best - tolerance), key=lambda step: (abs(step), step)
+    )
 
 
 def _in_range(
@@ -294,9 +310,9 @@ def distinct_rows(matrix: np.ndarray, block: int = 16_384) -> tuple[np.ndarray, 
     """The distinct rows of `matrix` (bit for bit) in order of first appearance: (index of each one's first row,
     each row's distinct id, how many rows each stands for).
 
-    The grouping `np.unique(matrix, axis=0)` makes, without its sorted copies of the whole matrix (3 GB of transient memory
-    at a million contacts): rows are grouped by a 64-bit hash of their bits computed in blocks, then every row is
-    checked bit for bit against its group's first row; a hash collision (never seen) falls back to `np.unique`.
+    The grouping `np.unique(matrix, axis=0)` makes, without its sorted copies of the whole matrix (3 GB of transient
+    memory at a million contacts): rows are grouped by a 64-bit hash of their bits computed in blocks, then every row
+    is checked bit for bit against its group's first row; a hash collision (never seen) falls back to `np.unique`.
     """
     rows = np.ascontiguousarray(matrix).view(np.uint8).reshape(len(matrix), -1)
     words = rows.view(np.uint32) if rows.shape[1] % 4 == 0 else rows
@@ -372,13 +388,22 @@ def _cluster_distinct(
         raw, graph = graph_clusters(vectors, cfg, seed, weights)
     else:
         raw, graph = hdbscan_clusters(vectors, cfg, reduce_cfg, seed), knn_graph(vectors, cfg.neighbors)
-    labels = drop_small(raw, cfg.min_cluster_size, weights)
-    was_noise = labels < 0
-    labels = merge_near_duplicates(vectors, labels, cfg.merge_similarity)
-    labels = renumber_by_size(reassign_noise(vectors, labels, cfg.reassign_similarity), weights)
+    labels, was_noise = clean_up(vectors, raw, weights, cfg)
+    labels = renumber_by_size(labels, weights)
     if graph is None:
         return Clustering(labels, (labels >= 0).astype(np.float32), was_noise)
     return Clustering(labels, membership(graph, labels), was_noise, cluster_links(graph, labels, weights))
+
+
+def clean_up(
+    vectors: np.ndarray, raw: np.ndarray, weights: np.ndarray, cfg: ClusterConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, was_noise) after the clean-up every method gets: groups too small to be a reason become noise,
+    near-duplicate clusters merge, noise close enough to a cluster joins it (`was_noise` keeps who was noise)."""
+    labels = drop_small(raw, cfg.min_cluster_size, weights)
+    was_noise = labels < 0
+    labels = merge_near_duplicates(vectors, labels, cfg.merge_similarity)
+    return reassign_noise(vectors, labels, cfg.reassign_similarity), was_noise
 
 
 def relabel(clustering: Clustering, mapping: dict[int, int]) -> Clustering:

@@ -37,7 +37,7 @@ def duplicate_groups(
     for c in np.unique(labels[labels >= 0]):
         members = np.flatnonzero(labels == c)
         # identical vectors are linked to their first, and only distinct ones are compared: a text pasted 30 times
-        # adds 29 edges, not 435 (a million contacts made hundreds of millions of pairs)
+        # adds 29 edges, not 435 (find duplicates took 138 s at 1M contacts of ~205k distinct texts)
         first, same_as, _ = distinct_rows(vectors[members])
         copy_of = members[first][same_as]
         copies = copy_of != members
