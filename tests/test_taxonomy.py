@@ -209,3 +209,58 @@ def test_a_merge_needs_contacts_that_cannot_be_told_apart(test_config):
     halves = contacts(pin[::2] + rates[::2], pin[1::2] + rates[1::2])  # each reason holds both intents alike
     merged = _merges(halves, taxonomy, facts, cfg.taxonomy.proposals, embed)
     assert [p.reason_ids for p in merged] == [["a", "b"]]
+
+
+def test_a_stray_example_does_not_hold_a_cluster_that_just_grew(test_config):
+    """A reason whose texts mostly lie in its own cluster, with one example that happens to lie in a cluster of
+    another topic, holds that cluster while it is old news; once the cluster's rate steps up (a new topic), the
+    stray example no longer hides it, and it is proposed as a missing reason (real model, real BANKING77 texts)."""
+    import numpy as np
+
+    from pipeline.config import load_config
+    from pipeline.model.embed import embedder
+    from pipeline.taxonomy.proposals import ClusterFacts, propose
+    from pipeline.taxonomy.reasons import reason_model
+
+    cfg = load_config(test_config)
+    six = pd.read_csv(SIX_INTENTS)
+    arrival = six.loc[six["intent"] == "card_arrival", "text"].tolist()
+    pin = six.loc[six["intent"] == "change_pin", "text"].tolist()
+    taxonomy = parse_taxonomy(
+        {
+            "version": 1,
+            "reasons": [
+                {
+                    "id": "card_arrival",
+                    "name": "Card not arrived",
+                    "description": "The customer ordered a card and it has not arrived.",
+                    "examples": [arrival[0], arrival[1], "How do I change the PIN of the card I was sent?"],
+                }
+            ],
+        },
+        "taxonomy.yaml",
+    )
+
+    def embed(texts):
+        return embedder(cfg.embedding).embed(texts).vectors
+
+    vectors = embed(arrival + pin)
+    labels = np.array([0] * len(arrival) + [1] * len(pin))
+    centres = np.stack([vectors[labels == c].mean(axis=0) for c in (0, 1)])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    facts = ClusterFacts(
+        ids=np.array([0, 1]),
+        centres=centres,
+        labels={0: "card not arrived", 1: "change pin"},
+        keywords={0: ["card", "arrive"], 1: ["change pin"]},
+        examples={0: arrival[:3], 1: pin[:3]},
+    )
+    contacts = pd.DataFrame({"cluster_id": labels, "reason_id": "card_arrival", "text": arrival + pin})
+    reasons = reason_model(taxonomy, embed)
+    process = np.zeros((0, vectors.shape[1]), dtype=np.float32)
+    rules = cfg.taxonomy.proposals
+
+    old_news = propose(contacts, facts, taxonomy, reasons, process, rules, read_at=0.45)
+    assert not [p for p in old_news if p.kind == "new_reason"], "the stray example holds the old cluster"
+    grown = propose(contacts, facts, taxonomy, reasons, process, rules, read_at=0.45, growing_clusters={1})
+    assert [p.cluster_ids for p in grown if p.kind == "new_reason"] == [[1]]

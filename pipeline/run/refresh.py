@@ -122,6 +122,7 @@ def refresh(
         embed=lambda texts: embedder(cfg.embedding).embed(texts).vectors,
         new_clusters={int(c) for c, t in cluster_trends["trend"].items() if t == "new"},
         read_at=cfg.taxonomy.min_similarity,
+        growing_clusters={int(c) for c, t in cluster_trends["trend"].items() if t == "growing"},
     )
     mark_status(proposals, context.decisions, cfg.taxonomy.proposals.evidence_growth)
     missing = [

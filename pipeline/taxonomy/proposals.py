@@ -7,7 +7,9 @@ few written texts: each text of a reason (its name and description, each example
 Kinds:
 - `new_reason`: a cluster no reason's text claims, that is not a fragment of a claimed cluster (a fragment is
   densely linked to it in the neighbour graph: `fragment_min_links`; a missing sibling is a community of its own),
-  and whose centre is not very alike to some reason (`new_reason_max_fit`);
+  and whose centre is not very alike to some reason (`new_reason_max_fit`). A cluster whose rate just stepped up
+  (trend new or growing) is claimed only by a reason whose texts lie there most: one stray example of a reason that
+  lives in another cluster must not hide a new topic;
 - `split`: a reason whose texts claim two or more distinct clusters (few links between them, centres apart), each
   with a fair share of the reason's contacts;
 - `merge`: two reasons whose contacts fall into the same clusters and cannot be told apart: a classifier trained on
@@ -95,14 +97,19 @@ def propose(
     embed: Callable[[list[str]], np.ndarray] | None = None,
     new_clusters: set[int] | frozenset[int] = frozenset(),
     read_at: float = 0.0,
+    growing_clusters: set[int] | frozenset[int] = frozenset(),
 ) -> list[Proposal]:
     """All proposals for a run. `contacts` needs `cluster_id`, `reason_id` (None when unassigned) and, for
     mislabels, `agent_reason` (taxonomy ids chosen by agents) and `text_reason` (the zero-shot reading).
     `embed`: texts -> unit vectors (the run's embedder), to test whether two reasons' contacts can be told apart;
     without it no merge is proposed. `new_clusters`: clusters whose trend is `new` (they were born in the recent
     windows): one no reason's text lies in is a missing reason, however near it is to an older cluster.
-    `read_at`: the cosine at which a contact is read as a reason (`taxonomy.min_similarity`)."""
+    `growing_clusters`: clusters whose rate stepped up. A new or growing cluster is held only by a reason whose texts
+    lie there more than in any other cluster: one stray example of a reason that lives elsewhere does not make a
+    cluster that just appeared that reason. `read_at`: the cosine at which a contact is read as a reason
+    (`taxonomy.min_similarity`)."""
     sizes = contacts[contacts["cluster_id"] >= 0]["cluster_id"].value_counts()
+    trending = set(new_clusters) | set(growing_clusters)
     big = [int(c) for c in clusters.ids if sizes.get(c, 0) >= cfg.min_cluster_contacts]
     process = _secondary_clusters(clusters, big, secondary, cfg)
     out = [_secondary(c, clusters, sizes, sim, cfg) for c, sim in process.items()]
@@ -113,7 +120,7 @@ def propose(
         position = {int(c): i for i, c in enumerate(clusters.ids)}
         fit = model.similarity(clusters.centres)  # (clusters, reasons): best cosine to any text of each reason
         votes = _claims(model, clusters)  # (clusters, reasons): texts of each reason lying in each cluster
-        claimed = [c for c in big if votes[position[c]].sum() > 0]
+        claimed = [c for c in big if _held(position[c], votes, [position[b] for b in big], c in trending)]
         typical = float(np.median([sizes[c] for c in claimed])) if claimed else 0.0
         for c in candidates:
             if c in claimed:
@@ -263,6 +270,15 @@ def _claims(model: ReasonModel, clusters: ClusterFacts) -> np.ndarray:
     homeless = ~np.isin(model.owner, model.owner[inside]) & nearly
     np.add.at(votes, (nearest[homeless], model.owner[homeless]), 1)
     return votes
+
+
+def _held(i: int, votes: np.ndarray, big: list[int], trending: bool) -> bool:
+    """Whether some reason's texts claim cluster position `i`; for a new or growing cluster, only a reason whose
+    texts lie there at least as often as in any other big cluster (`big`: positions) holds it."""
+    here = votes[i]
+    if not trending:
+        return bool(here.sum() > 0)
+    return bool(((here > 0) & (here >= votes[big].max(axis=0))).any())
 
 
 def _attachment(i: int, others: list[int], clusters: ClusterFacts) -> tuple[float, int | None]:
