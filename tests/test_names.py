@@ -79,3 +79,25 @@ def test_meaning_chooses_the_candidate_that_says_what_the_contacts_ask():
     mean = encode(["my new card has not arrived yet", "the card I ordered still has not arrived"]).mean(axis=0)
     meaning = Meaning({0: mean / np.linalg.norm(mean)}, encode)
     assert meaning.choose({0: ["card", "card payment", "card not arrived", "card fee"]}) == {0: "card not arrived"}
+
+
+def test_a_name_tells_its_cluster_from_its_neighbour():
+    """Asking which alarms are set and setting an alarm: "set alarm" is nearest the first cluster's centre too, but
+    nearer still to the second's; the name that tells them apart ("show alarm") wins (real model)."""
+    import numpy as np
+
+    from pipeline.config import load_config
+    from pipeline.model.embed import embedder
+    from pipeline.model.names import Meaning
+
+    encode = embedder(load_config().embedding).encode
+
+    def centre(texts):
+        mean = encode(texts).mean(axis=0)
+        return mean / np.linalg.norm(mean)
+
+    asking = ["what alarms do i have set", "which alarms are set for tomorrow", "show me the alarms i set"]
+    setting = ["set an alarm for seven am", "please set an alarm for tomorrow morning", "create an alarm for 5 pm"]
+    centres = {0: centre(asking), 1: centre(setting)}
+    assert Meaning(centres, encode, contrast=0.0).choose({0: ["set alarm", "show alarm"]}) == {0: "set alarm"}
+    assert Meaning(centres, encode).choose({0: ["set alarm", "show alarm"]}) == {0: "show alarm"}

@@ -206,21 +206,34 @@ def name_clusters(
 class Meaning:
     """What the clusters mean, to choose among their candidate names: the phrase whose embedding is nearest the
     cluster's centre (as KeyBERT ranks key phrases against a document) names what its contacts ask better than the
-    most frequent one, which is often a part of it ("card payment" for card payments cancelled). A phrase of
-    several words is preferred to a single word, which sits near the centre of a whole domain ("news", "weather").
-    Two clusters that take one name are told apart after, by a keyword (`_disambiguate`)."""
+    most frequent one, which is often a part of it ("card payment" for card payments cancelled). A name must also
+    tell its cluster from the others: a phrase as near a neighbouring cluster ("card" for "card not arrived" beside
+    "card lost") loses `contrast` times its likeness to the nearest other centre (c-TF-IDF's idea, for meanings).
+    A phrase of several words is preferred to a single word, which sits near the centre of a whole domain ("news",
+    "weather"). Two clusters that take one name are told apart after, by a keyword (`_disambiguate`)."""
 
     centres: dict[int, np.ndarray]  # unit vectors
     embed: Callable[[list[str]], np.ndarray]  # texts -> unit vectors, the model the contacts were embedded with
-    shortlist: int = 5  # candidates weighed: the rule's own choice and the best-scored phrases after it
+    shortlist: int = 10  # candidates weighed: the rule's own choice and the best-scored phrases after it
+    contrast: float = 0.75  # weight of a phrase's likeness to the nearest other cluster's centre
 
     def choose(self, shortlists: dict[int, list[str]]) -> dict[int, str]:
         """The name of each shortlisted cluster that has a centre."""
         picked = {c: options[: self.shortlist] for c, options in shortlists.items() if c in self.centres}
         picked = {c: [p for p in options if " " in p] or options for c, options in picked.items()}
         phrases = sorted({p for options in picked.values() for p in options})
-        vectors = dict(zip(phrases, self.embed(phrases))) if phrases else {}
-        return {c: max(options, key=lambda p: float(vectors[p] @ self.centres[c])) for c, options in picked.items()}
+        if not phrases:
+            return {}
+        ids = list(self.centres)
+        row = {c: i for i, c in enumerate(ids)}
+        likeness = dict(zip(phrases, self.embed(phrases) @ np.stack([self.centres[c] for c in ids]).T))
+
+        def score(c: int, phrase: str) -> float:
+            sims = likeness[phrase]
+            others = np.delete(sims, row[c])
+            return float(sims[row[c]] - self.contrast * (others.max() if len(others) else 0.0))
+
+        return {c: max(options, key=lambda p, c=c: score(c, p)) for c, options in picked.items()}
 
 
 def _common(keywords: list[str], proper: set[str]) -> list[str]:
