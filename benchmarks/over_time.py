@@ -9,7 +9,8 @@ newborn as new or growing, as its own cluster (a flagged cluster whose majority 
 
 Prints per set the mean and the worst over the seeds of: newborns flagged (own cluster), newborns whose contacts'
 home cluster is flagged, false flags (flagged clusters whose majority is an old intent, and flagged reasons: every
-reason of the taxonomy is an old intent). `--no-split` leaves out the split of recent topics out of older clusters
+reason of the taxonomy is an old intent), and how many `new_reason` proposals are right (their cluster at least 70% one
+newborn). `--no-split` leaves out the split of recent topics out of older clusters
 (pipeline/overtime/emerging.py, as discover does unless `trends.split_new_topics` is off).
 
     python -m benchmarks.over_time
@@ -123,6 +124,9 @@ def judge(contacts: pd.DataFrame, refreshed, new: list[str]) -> dict:
     for i in new:
         held = clustered.loc[clustered["intent"] == i, "cluster_id"].value_counts()
         home[i] = int(held.index[0]) if len(held) else None
+    purity = clustered.groupby("cluster_id")["intent"].agg(lambda v: v.value_counts().iloc[0] / len(v))
+    proposed = [p.cluster_ids[0] for p in refreshed.proposals if p.kind == "new_reason"]
+    right = [c for c in proposed if majority.get(c) in new and purity.get(c, 0.0) >= 0.7]
     reason_trend = refreshed.time.reason_trends["trend"]
     false_clusters = [c for c in flagged if majority.get(c) not in new]
     false_reasons = [r for r in reason_trend.index if reason_trend[r] in ("new", "growing")]
@@ -132,6 +136,8 @@ def judge(contacts: pd.DataFrame, refreshed, new: list[str]) -> dict:
         "false_clusters": len(false_clusters),
         "false_reasons": len(false_reasons),
         "false_flags": len(false_clusters) + len(false_reasons),
+        "new_reasons": len(proposed),
+        "new_reasons_right": len(right),
         "detail": "; ".join(
             f"{i}: {'flagged ' + str(own[i]) if own[i] else 'home ' + str(home[i]) + ' ' + str(trend.get(home[i]))}"
             for i in new
@@ -190,6 +196,7 @@ def main() -> None:
             "false flags": f"{group['false_flags'].mean():.1f} ({group['false_flags'].max()})",
             "of which clusters": f"{group['false_clusters'].mean():.1f} ({group['false_clusters'].max()})",
             "of which reasons": f"{group['false_reasons'].mean():.1f} ({group['false_reasons'].max()})",
+            "new_reason proposals right": f"{group['new_reasons_right'].sum()} of {group['new_reasons'].sum()}",
         }
     pd.set_option("display.width", 200)
     print(pd.DataFrame(out).T.to_string())

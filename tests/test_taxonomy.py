@@ -264,3 +264,54 @@ def test_a_stray_example_does_not_hold_a_cluster_that_just_grew(test_config):
     assert not [p for p in old_news if p.kind == "new_reason"], "the stray example holds the old cluster"
     grown = propose(contacts, facts, taxonomy, reasons, process, rules, read_at=0.45, growing_clusters={1})
     assert [p.cluster_ids for p in grown if p.kind == "new_reason"] == [[1]]
+
+
+def test_a_young_cluster_is_not_too_small_to_be_a_missing_reason(test_config):
+    """A cluster a fifth the size of those the reasons hold is a sliver of old news; the same cluster whose rate
+    just stepped up is small because it is young, and is proposed (real model, real BANKING77 texts)."""
+    import numpy as np
+
+    from pipeline.config import load_config
+    from pipeline.model.embed import embedder
+    from pipeline.taxonomy.proposals import ClusterFacts, propose
+    from pipeline.taxonomy.reasons import reason_model
+
+    cfg = load_config(test_config)
+    six = pd.read_csv(SIX_INTENTS)
+    texts = {i: six.loc[six["intent"] == i, "text"].tolist() for i in ("card_arrival", "exchange_rate", "change_pin")}
+    texts["change_pin"] = texts["change_pin"][:10]
+    taxonomy = parse_taxonomy(
+        {
+            "version": 1,
+            "reasons": [
+                {"id": i, "name": i.replace("_", " ").capitalize(), "examples": texts[i][:3]}
+                for i in ("card_arrival", "exchange_rate")
+            ],
+        },
+        "taxonomy.yaml",
+    )
+
+    def embed(batch):
+        return embedder(cfg.embedding).embed(batch).vectors
+
+    order = ["card_arrival", "exchange_rate", "change_pin"]
+    everything = [t for i in order for t in texts[i]]
+    labels = np.repeat(np.arange(3), [len(texts[i]) for i in order])
+    vectors = embed(everything)
+    centres = np.stack([vectors[labels == c].mean(axis=0) for c in range(3)])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    facts = ClusterFacts(
+        ids=np.arange(3),
+        centres=centres,
+        labels=dict(enumerate(["card not arrived", "exchange rate", "change pin"])),
+        keywords={0: ["arrive"], 1: ["rate"], 2: ["pin"]},
+        examples={c: [] for c in range(3)},
+    )
+    contacts = pd.DataFrame({"cluster_id": labels, "reason_id": None, "text": everything})
+    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), np.zeros((0, vectors.shape[1])))
+    rules = cfg.taxonomy.proposals
+
+    assert not [p for p in propose(*args, rules) if p.kind == "new_reason"]
+    young = [p for p in propose(*args, rules, growing_clusters={2}) if p.kind == "new_reason"]
+    assert [p.cluster_ids for p in young] == [[2]]
+    assert "young" in young[0].evidence and young[0].confidence > 0

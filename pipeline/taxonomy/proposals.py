@@ -129,10 +129,10 @@ def propose(
             attach, near = _attachment(i, [position[h] for h in claimed if h != c], clusters)
             best = int(fit[i].argmax())
             relative = float(sizes[c]) / typical if typical else 1.0
-            born = c in new_clusters
+            born, young = c in new_clusters, c in trending
             if not born and (
                 attach >= cfg.fragment_min_links
-                or relative < cfg.new_reason_min_size
+                or (relative < cfg.new_reason_min_size and not young)
                 or fit[i, best] >= cfg.new_reason_max_fit
             ):
                 continue  # a fragment of a claimed cluster (linked to it, or a sliver of it), or plainly a reason
@@ -143,7 +143,7 @@ def propose(
                     sizes,
                     model.ids[best],
                     float(fit[i, best]),
-                    Separation(attach, clusters.ids[near] if near is not None else None, relative, born),
+                    Separation(attach, clusters.ids[near] if near is not None else None, relative, born, young),
                     _unassigned_share(contacts, c),
                     cfg,
                 )
@@ -176,6 +176,7 @@ class Separation:
     neighbour: int | None = None  # that cluster
     relative: float = 1.0  # its size over the median size of such clusters
     born: bool = False  # its contacts began in the recent weeks (trend: new)
+    young: bool = False  # its rate stepped up in the recent weeks (trend: new or growing): small because young
 
 
 def _new_reason(
@@ -204,6 +205,7 @@ def _new_reason(
             f"centre is at most {fit:.2f} alike to any reason (nearest: '{nearest}'){linked}; "
             f"{unassigned:.0%} of its contacts fit no reason; it is {apart.relative:.1f} times the size of a typical "
             "cluster a reason holds"
+            + (" (its rate stepped up in the recent weeks: a young cluster is small by age)" if apart.young else "")
         )
         confidence = _new_reason_confidence(fit, apart, cfg)
         if apart.born:
@@ -237,7 +239,9 @@ def _new_reason_confidence(fit: float, apart: Separation, cfg: ProposalsConfig) 
     of a typical reason's cluster) and not very like a reason's texts. Each margin is scaled to 0 at its limit and
     1 at a clear distance; the weakest counts."""
     links = 1.0 - apart.attach / cfg.fragment_min_links if cfg.fragment_min_links > 0 else 1.0
-    whole = (apart.relative - cfg.new_reason_min_size) / max(1.0 - cfg.new_reason_min_size, 1e-6)
+    whole = (
+        1.0 if apart.young else (apart.relative - cfg.new_reason_min_size) / max(1.0 - cfg.new_reason_min_size, 1e-6)
+    )
     return float(np.clip(min(links, whole, _unlike(fit, cfg)), 0.0, 1.0))
 
 
