@@ -238,6 +238,39 @@ def test_a_new_topic_inside_an_older_cluster_is_split_out():
     assert split.links is not None and split.links.shape == (3, 3)
 
 
+def test_two_new_topics_born_side_by_side_are_split_out_as_two():
+    """Two new topics near each other (joined by a couple of contacts between them) form one linked group of recent
+    contacts; its communities are barely linked, so each becomes a cluster of its own."""
+    from pipeline.model.cluster import Clustering
+    from pipeline.overtime.emerging import split_emerging
+
+    rng = np.random.default_rng(0)
+    dim = 16
+    axes = np.eye(dim)
+
+    def around(centre, n, spread=0.08):
+        v = centre / np.linalg.norm(centre) + rng.normal(0, spread, (n, dim))
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    first, second = 0.5 * axes[0] + 0.85 * axes[1], 0.5 * axes[0] + 0.6 * axes[1] + 0.6 * axes[3]
+    between = first / np.linalg.norm(first) + second / np.linalg.norm(second)
+    vectors = np.vstack(
+        [around(axes[0], 200), around(first, 30), around(second, 30), around(between, 2, 0.02), around(axes[2], 200)]
+    )
+    end = pd.Timestamp("2026-03-30")
+    days = np.concatenate([rng.integers(0, 84, 200), rng.integers(66, 84, 62), rng.integers(0, 84, 200)])
+    times = (end - pd.to_timedelta(84 - days, unit="D")).to_numpy()
+    labels = np.array([0] * 262 + [1] * 200, dtype=np.int32)  # the clusterer put both new topics into cluster 0
+    found = Clustering(labels, np.ones(462, dtype=np.float32), np.zeros(462, dtype=bool))
+
+    together = split_emerging(vectors, times, found, CFG.trends, neighbours=15)
+    assert len(set(together.labels[200:260])) == 1, "without separation the linked group is one topic"
+    apart = split_emerging(vectors, times, found, CFG.trends, neighbours=15, separate_below=0.07)
+    one, two = apart.labels[200:230], apart.labels[230:260]
+    assert len(set(one)) == 1 and len(set(two)) == 1 and one[0] != two[0] and {one[0], two[0]}.isdisjoint({0, 1})
+    assert (apart.labels[:200] == 0).all() and (apart.labels[262:] == 1).all()
+
+
 def test_one_text_pasted_by_many_in_the_last_weeks_is_not_a_new_topic():
     from pipeline.model.cluster import Clustering
     from pipeline.overtime.emerging import split_emerging

@@ -7,8 +7,11 @@ while the neighbours of an old reason's recent contacts are recent only as often
 
 `split_emerging` finds, inside each cluster, the recent contacts (the last `trends.emerging_days`) whose
 `neighbours` nearest contacts are at least `trends.emerging_min_recent` recent, keeps the groups of them linked to
-each other in the neighbour graph, and gives each group of at least `trends.emerging_min_contacts` distinct texts (that is not
-most of its cluster already) a cluster of its own; its rate then steps up from nothing and the trends flag it.
+each other in the neighbour graph, and gives each group of at least `trends.emerging_min_contacts` distinct texts
+(that is not most of its cluster already) a cluster of its own; its rate then steps up from nothing and the trends
+flag it. Two new topics born near each other can be linked into one group: its Leiden communities that are barely
+linked (below `separate_below`, the share of links under which a cluster is a community of its own and not a
+fragment: `taxonomy.proposals.fragment_min_links`) are separate topics, each tested and split out on its own.
 A pure function of the vectors, the times and a clustering: discover calls it between clustering and stable ids.
 """
 
@@ -21,11 +24,17 @@ from scipy.sparse.csgraph import connected_components
 from scipy.stats import binom
 
 from pipeline.config import TrendsConfig
-from pipeline.model.cluster import Clustering, cluster_links, knn_graph, membership, top_neighbours
+from pipeline.model.cluster import Clustering, cluster_links, knn_graph, leiden, membership, top_neighbours
 
 
 def recent_groups(
-    vectors: np.ndarray, times: np.ndarray, labels: np.ndarray, cfg: TrendsConfig, neighbours: int
+    vectors: np.ndarray,
+    times: np.ndarray,
+    labels: np.ndarray,
+    cfg: TrendsConfig,
+    neighbours: int,
+    separate_below: float = 0.0,
+    seed: int = 0,
 ) -> list[np.ndarray]:
     """Groups of contacts (indices) inside older clusters that are a new topic, largest first. Only the recent
     contacts' neighbours are searched (exact, in blocks): the cost is recent contacts x all contacts."""
@@ -39,13 +48,15 @@ def recent_groups(
     if share <= 0 or share >= cfg.emerging_min_recent:
         return []
     rows = np.flatnonzero(recent)
-    directed, _ = top_neighbours(vectors, neighbours, rows)
+    directed, alike = top_neighbours(vectors, neighbours, rows)
     k = directed.shape[1]
     hits = np.zeros(len(vectors), dtype=np.int64)
     hits[rows] = recent[directed].sum(axis=1)
     dense = recent & (hits >= cfg.emerging_min_recent * k)
     n = len(vectors)
-    edges = sparse.csr_matrix((np.ones(len(rows) * k), (np.repeat(rows, k), directed.ravel())), shape=(n, n))
+    edges = sparse.csr_matrix(
+        (np.clip(alike.ravel(), 1e-6, None), (np.repeat(rows, k), directed.ravel())), shape=(n, n)
+    )
     candidates = []
     for c in np.unique(labels[labels >= 0]):
         members = np.flatnonzero((labels == c) & dense)
@@ -55,10 +66,8 @@ def recent_groups(
         size = int((labels == c).sum())
         for part in range(count):
             group = members[parts == part]
-            # distinct texts: one text pasted by many (a template, a campaign) is a clique of copies, not a topic
-            distinct = len(np.unique(vectors[group], axis=0))
-            if distinct >= cfg.emerging_min_contacts and len(group) <= cfg.emerging_max_share * size:
-                candidates.append(group)
+            if _distinct(vectors, group) >= cfg.emerging_min_contacts and len(group) <= cfg.emerging_max_share * size:
+                candidates += _topics(vectors, group, edges, cfg.emerging_min_contacts, separate_below, seed)
     # each group's neighbours are recent far more often than recent contacts are common (one-sided binomial test,
     # Bonferroni across the groups tested)
     groups = [
@@ -69,14 +78,54 @@ def recent_groups(
     return sorted(groups, key=lambda g: (-len(g), int(g[0])))
 
 
+def _distinct(vectors: np.ndarray, group: np.ndarray) -> int:
+    """Distinct texts in a group: one text pasted by many (a template, a campaign) is a clique of copies, not a
+    topic."""
+    return len(np.unique(vectors[group], axis=0))
+
+
+def _topics(
+    vectors: np.ndarray, group: np.ndarray, edges: sparse.csr_matrix, min_contacts: int, below: float, seed: int
+) -> list[np.ndarray]:
+    """The group as one topic, or as several where its Leiden communities are linked less than `below` (a share of
+    the smaller one's links); a community too small to stand alone stays with the topic it links to most."""
+    if below <= 0:
+        return [group]
+    graph = edges[group][:, group]
+    graph = graph.maximum(graph.T).tocsr()
+    parts = leiden(graph, 1.0, seed)
+    if parts.max() == 0:
+        return [group]
+    links = cluster_links(graph, parts, np.ones(len(group)))
+    _, topic = connected_components(sparse.csr_matrix(links >= below), directed=False)
+    sizes = {int(t): _distinct(vectors, group[topic[parts] == t]) for t in np.unique(topic)}
+    kept = [t for t, size in sizes.items() if size >= min_contacts]
+    if len(kept) < 2:
+        return [group]
+    communities = {t: np.flatnonzero(topic == t) for t in sizes}
+    home = {
+        t: t if t in kept else max(kept, key=lambda b, t=t: links[np.ix_(communities[t], communities[b])].max())
+        for t in sizes
+    }
+    of = np.array([home[int(t)] for t in topic[parts]])
+    return [group[of == t] for t in sorted(kept)]
+
+
 def split_emerging(
-    vectors: np.ndarray, times: np.ndarray, clustering: Clustering, cfg: TrendsConfig, neighbours: int
+    vectors: np.ndarray,
+    times: np.ndarray,
+    clustering: Clustering,
+    cfg: TrendsConfig,
+    neighbours: int,
+    separate_below: float = 0.0,
+    seed: int = 0,
 ) -> Clustering:
     """The clustering with each new topic found inside an older cluster (`recent_groups`) as a cluster of its own
     (the next free ids); links and memberships recomputed. `times`: each contact's creation time (any form
-    pandas reads as times, zone-aware or not; NaT: unknown)."""
+    pandas reads as times, zone-aware or not; NaT: unknown). `separate_below`: see the module's docstring (0: a
+    linked group is one topic)."""
     labels = clustering.labels.copy()
-    groups = recent_groups(vectors, times, labels, cfg, neighbours)
+    groups = recent_groups(vectors, times, labels, cfg, neighbours, separate_below, seed)
     if not groups:
         return clustering
     next_id = int(labels.max()) + 1
