@@ -129,3 +129,21 @@ def test_distinct_rows_group_identical_vectors_in_order_of_first_appearance():
     _, reference_first, reference_counts = np.unique(vectors, axis=0, return_index=True, return_counts=True)
     assert np.array_equal(first, np.sort(reference_first))
     assert np.array_equal(counts, reference_counts[np.argsort(reference_first)])
+
+
+def test_cluster_links_hold_each_cluster_s_cohesion_on_the_diagonal():
+    """Off the diagonal, the edge weight between two clusters over the smaller one's volume; on it, the share of a
+    cluster's volume that stays inside (computed by hand on a five-node graph)."""
+    import numpy as np
+    from scipy import sparse
+
+    from pipeline.model.cluster import cluster_links
+
+    edges = [(0, 1, 1.0), (1, 2, 1.0), (0, 2, 1.0), (2, 3, 0.5), (3, 4, 1.0)]
+    rows = [a for a, b, _ in edges] + [b for a, b, _ in edges]
+    cols = [b for a, b, _ in edges] + [a for a, b, _ in edges]
+    weights = [w for *_, w in edges] * 2
+    graph = sparse.csr_matrix((weights, (rows, cols)), shape=(5, 5))
+    links = cluster_links(graph, np.array([0, 0, 0, 1, 1]), np.ones(5))
+    # cluster 0: inside 2 x 3.0 = 6.0, out 0.5 -> volume 6.5; cluster 1: inside 2 x 1.0 = 2.0, out 0.5 -> 2.5
+    assert np.allclose(links, [[6.0 / 6.5, 0.5 / 2.5], [0.5 / 2.5, 2.0 / 2.5]])

@@ -315,3 +315,53 @@ def test_a_young_cluster_is_not_too_small_to_be_a_missing_reason(test_config):
     young = [p for p in propose(*args, rules, growing_clusters={2}) if p.kind == "new_reason"]
     assert [p.cluster_ids for p in young] == [[2]]
     assert "young" in young[0].evidence and young[0].confidence > 0
+
+
+def test_a_cluster_whose_links_mostly_leave_it_is_no_missing_reason(test_config):
+    """The same unclaimed cluster is proposed as a missing reason when it is a community (most of its neighbour
+    links stay inside) and not when most of them reach other clusters: it is then the seam between them."""
+    import numpy as np
+
+    from pipeline.config import load_config
+    from pipeline.model.embed import embedder
+    from pipeline.taxonomy.proposals import ClusterFacts, propose
+    from pipeline.taxonomy.reasons import reason_model
+
+    cfg = load_config(test_config)
+    six = pd.read_csv(SIX_INTENTS)
+    order = ["card_arrival", "exchange_rate", "change_pin"]
+    texts = {i: six.loc[six["intent"] == i, "text"].tolist() for i in order}
+    taxonomy = parse_taxonomy(
+        {
+            "version": 1,
+            "reasons": [{"id": i, "name": i.replace("_", " "), "examples": texts[i][:3]} for i in order[:2]],
+        },
+        "taxonomy.yaml",
+    )
+
+    def embed(batch):
+        return embedder(cfg.embedding).embed(batch).vectors
+
+    everything = [t for i in order for t in texts[i]]
+    labels = np.repeat(np.arange(3), [len(texts[i]) for i in order])
+    vectors = embed(everything)
+    centres = np.stack([vectors[labels == c].mean(axis=0) for c in range(3)])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    contacts = pd.DataFrame({"cluster_id": labels, "reason_id": None, "text": everything})
+    model = reason_model(taxonomy, embed)
+
+    def proposed(cohesion: float) -> list[list[int]]:
+        links = np.diag([0.9, 0.9, cohesion])  # no link above fragment_min_links between any two clusters
+        facts = ClusterFacts(
+            ids=np.arange(3),
+            centres=centres,
+            labels=dict(enumerate(["card not arrived", "exchange rate", "change pin"])),
+            keywords={0: ["arrive"], 1: ["rate"], 2: ["pin"]},
+            examples={c: [] for c in range(3)},
+            links=links,
+        )
+        found = propose(contacts, facts, taxonomy, model, np.zeros((0, vectors.shape[1])), cfg.taxonomy.proposals)
+        return [p.cluster_ids for p in found if p.kind == "new_reason"]
+
+    assert proposed(0.8) == [[2]]
+    assert proposed(0.3) == []

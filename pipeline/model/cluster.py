@@ -36,7 +36,8 @@ class Clustering:
     probabilities: np.ndarray  # (n,) float32 in [0, 1]: how firmly a contact belongs to its cluster
     was_noise: np.ndarray  # (n,) bool: the clusterer left it out (it may have been reassigned since)
     # (k, k): between two clusters, their neighbour-graph edge weight over the smaller one's total: near 0 when
-    # nothing links them, higher when they blur into each other
+    # nothing links them, higher when they blur into each other; on the diagonal, each cluster's cohesion (the share
+    # of its edge weight that stays inside it; above 0.5 it is a community in the weak sense of Radicchi et al.)
     links: np.ndarray | None = None
 
     def expand(self, rows: np.ndarray, n: int) -> Clustering:
@@ -263,7 +264,8 @@ def membership(graph: sparse.csr_matrix, labels: np.ndarray) -> np.ndarray:
 
 
 def cluster_links(graph: sparse.csr_matrix, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Edge weight between each pair of clusters over the smaller cluster's volume (points weighted by contacts)."""
+    """Edge weight between each pair of clusters over the smaller cluster's volume (points weighted by contacts);
+    on the diagonal, the share of each cluster's volume that stays inside it (see `Clustering.links`)."""
     k = int(labels.max()) + 1 if (labels >= 0).any() else 0
     clustered = np.flatnonzero(labels >= 0)
     member = sparse.csr_matrix(
@@ -272,7 +274,7 @@ def cluster_links(graph: sparse.csr_matrix, labels: np.ndarray, weights: np.ndar
     between = (member @ graph @ member.T).toarray()
     volume = between.sum(axis=1)
     links = between / np.maximum(np.minimum.outer(volume, volume), 1e-12)
-    np.fill_diagonal(links, 1.0)
+    np.fill_diagonal(links, np.where(volume > 0, np.diag(between) / np.maximum(volume, 1e-12), 1.0))
     return links
 
 

@@ -5,8 +5,9 @@ few written texts: each text of a reason (its name and description, each example
 (the cluster whose centre is nearest). A reason's home is the clusters its texts claim.
 
 Kinds:
-- `new_reason`: a cluster no reason's text claims, that is not a fragment of a claimed cluster (a fragment is
-  densely linked to it in the neighbour graph: `fragment_min_links`; a missing sibling is a community of its own),
+- `new_reason`: a cluster no reason's text claims, that is a community (more of its neighbour links inside it than
+  outside) and not a fragment of a claimed cluster (a fragment is densely linked to it in the neighbour graph:
+  `fragment_min_links`; a missing sibling is a community of its own),
   and whose centre is not very alike to some reason (`new_reason_max_fit`). A cluster whose rate just stepped up
   (trend new or growing) is claimed only by a reason whose texts lie there most: one stray example of a reason that
   lives in another cluster must not hide a new topic;
@@ -131,7 +132,8 @@ def propose(
             relative = float(sizes[c]) / typical if typical else 1.0
             born, young = c in new_clusters, c in trending
             if not born and (
-                attach >= cfg.fragment_min_links
+                not _community(i, clusters)
+                or attach >= cfg.fragment_min_links
                 or (relative < cfg.new_reason_min_size and not young)
                 or fit[i, best] >= cfg.new_reason_max_fit
             ):
@@ -283,6 +285,16 @@ def _held(i: int, votes: np.ndarray, big: list[int], trending: bool) -> bool:
     if not trending:
         return bool(here.sum() > 0)
     return bool(((here > 0) & (here >= votes[big].max(axis=0))).any())
+
+
+_WEAK_COMMUNITY = 0.5  # a cluster with more of its neighbour links inside than outside (Radicchi et al., 2004)
+
+
+def _community(i: int, clusters: ClusterFacts) -> bool:
+    """Whether cluster position `i` is a community of its own: more of its neighbour-graph links stay inside it than
+    leave it (the diagonal of `links`). A cluster most of whose links reach other clusters is the seam between
+    them, not a missing reason. Runs that kept no links (or kept none on the diagonal) count as communities."""
+    return clusters.links is None or bool(clusters.links[i, i] > _WEAK_COMMUNITY)
 
 
 def _attachment(i: int, others: list[int], clusters: ClusterFacts) -> tuple[float, int | None]:
