@@ -6,11 +6,11 @@ few written texts: each text of a reason (its name and description, each example
 
 Kinds:
 - `new_reason`: a cluster no reason's text claims, that is a community (more of its neighbour links inside it than
-  outside) and not a fragment of a claimed cluster (a fragment is densely linked to it in the neighbour graph:
-  `fragment_min_links`; a missing sibling is a community of its own),
-  and whose centre is not very alike to some reason (`new_reason_max_fit`). A cluster whose rate just stepped up
-  (trend new or growing) is claimed only by a reason whose texts lie there most: one stray example of a reason that
-  lives in another cluster must not hide a new topic;
+  outside), not a fragment of a claimed cluster (a fragment is densely linked to it in the neighbour graph:
+  `fragment_min_links`; a missing sibling is a community of its own) and whose centre is not very alike to some
+  reason (`new_reason_max_fit`). A cluster whose rate just stepped up (trend new or growing) is claimed only by a
+  reason whose texts lie there most (one stray example of a reason that lives in another cluster must not hide a
+  new topic), and is not judged too small (it is young);
 - `split`: a reason whose texts claim two or more distinct clusters (few links between them, centres apart), each
   with a fair share of the reason's contacts;
 - `merge`: two reasons whose contacts fall into the same clusters and cannot be told apart: a classifier trained on
@@ -137,7 +137,7 @@ def propose(
                 or (relative < cfg.new_reason_min_size and not young)
                 or fit[i, best] >= cfg.new_reason_max_fit
             ):
-                continue  # a fragment of a claimed cluster (linked to it, or a sliver of it), or plainly a reason
+                continue  # no community, a fragment of a claimed cluster (linked to it, or a sliver), or a reason
             out.append(
                 _new_reason(
                     c,
@@ -293,7 +293,8 @@ _WEAK_COMMUNITY = 0.5  # a cluster with more of its neighbour links inside than 
 def _community(i: int, clusters: ClusterFacts) -> bool:
     """Whether cluster position `i` is a community of its own: more of its neighbour-graph links stay inside it than
     leave it (the diagonal of `links`). A cluster most of whose links reach other clusters is the seam between
-    them, not a missing reason. Runs that kept no links (or kept none on the diagonal) count as communities."""
+    them, not a missing reason. Without links, and in runs of versions that kept 1.0 on the diagonal, every cluster
+    counts as one."""
     return clusters.links is None or bool(clusters.links[i, i] > _WEAK_COMMUNITY)
 
 
