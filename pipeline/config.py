@@ -161,6 +161,8 @@ class DescribeConfig(Section):
     n_keywords: int = Field(gt=0)
     n_examples: int = Field(gt=0)
     label_docs: int = Field(gt=0)
+    name_shortlist: int = Field(gt=0)
+    name_contrast: float = Field(ge=0)
     max_groups: int = Field(ge=1)
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pipeline.config import load_config
 from pipeline.model.names import name_clusters
+
+_DESCRIBE = load_config().describe
+NAMING = {"shortlist": _DESCRIBE.name_shortlist, "contrast": _DESCRIBE.name_contrast}  # the shipped settings
 
 SAMPLES = {
     0: [
@@ -60,7 +64,7 @@ def test_names_chosen_by_meaning_keep_the_brand_drop_the_city_and_say_more_than_
     for c, texts in SAMPLES.items():
         mean = encode(texts).mean(axis=0)
         centres[c] = mean / np.linalg.norm(mean)
-    names = name_clusters(SAMPLES, {c: [] for c in SAMPLES}, meaning=Meaning(centres, encode))
+    names = name_clusters(SAMPLES, {c: [] for c in SAMPLES}, meaning=Meaning(centres, encode, **NAMING))
     assert "google pay" in names[0], names
     assert all("angeles" not in names[c] for c in (1, 2, 3)), names
     assert "flight" in names[1] and "luggage" in names[4], names
@@ -77,7 +81,7 @@ def test_meaning_chooses_the_candidate_that_says_what_the_contacts_ask():
 
     encode = embedder(load_config().embedding).encode
     mean = encode(["my new card has not arrived yet", "the card I ordered still has not arrived"]).mean(axis=0)
-    meaning = Meaning({0: mean / np.linalg.norm(mean)}, encode)
+    meaning = Meaning({0: mean / np.linalg.norm(mean)}, encode, **NAMING)
     assert meaning.choose({0: ["card", "card payment", "card not arrived", "card fee"]}) == {0: "card not arrived"}
 
 
@@ -99,5 +103,7 @@ def test_a_name_tells_its_cluster_from_its_neighbour():
     asking = ["what alarms do i have set", "which alarms are set for tomorrow", "show me the alarms i set"]
     setting = ["set an alarm for seven am", "please set an alarm for tomorrow morning", "create an alarm for 5 pm"]
     centres = {0: centre(asking), 1: centre(setting)}
-    assert Meaning(centres, encode, contrast=0.0).choose({0: ["set alarm", "show alarm"]}) == {0: "set alarm"}
-    assert Meaning(centres, encode).choose({0: ["set alarm", "show alarm"]}) == {0: "show alarm"}
+    assert Meaning(centres, encode, NAMING["shortlist"], 0.0).choose({0: ["set alarm", "show alarm"]}) == {
+        0: "set alarm"
+    }
+    assert Meaning(centres, encode, **NAMING).choose({0: ["set alarm", "show alarm"]}) == {0: "show alarm"}

@@ -84,7 +84,7 @@ def describe_clusters(
     cluster_ids, centre_vectors = centroids(vectors, labels)
     centres = dict(zip(cluster_ids.tolist(), centre_vectors))
     typical = typical_members(vectors, labels, centres, max(cfg.n_examples, cfg.label_docs))
-    meaning = Meaning(centres, embed) if embed is not None else None
+    meaning = Meaning(centres, embed, cfg.name_shortlist, cfg.name_contrast) if embed is not None else None
     samples = {c: distinct(texts, idx, cfg.label_docs) for c, idx in typical.items()}
     names = name_clusters(samples, keywords, meaning=meaning)
     ids = sorted(keywords)

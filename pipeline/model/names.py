@@ -214,8 +214,8 @@ class Meaning:
 
     centres: dict[int, np.ndarray]  # unit vectors
     embed: Callable[[list[str]], np.ndarray]  # texts -> unit vectors, the model the contacts were embedded with
-    shortlist: int = 10  # candidates weighed: the rule's own choice and the best-scored phrases after it
-    contrast: float = 0.75  # weight of a phrase's likeness to the nearest other cluster's centre
+    shortlist: int  # candidates weighed: the rule's own choice and the best-scored phrases after it
+    contrast: float  # weight of a phrase's likeness to the nearest other cluster's centre
 
     def choose(self, shortlists: dict[int, list[str]]) -> dict[int, str]:
         """The name of each shortlisted cluster that has a centre."""
