@@ -107,3 +107,23 @@ def test_a_name_tells_its_cluster_from_its_neighbour():
         0: "set alarm"
     }
     assert Meaning(centres, encode, **NAMING).choose({0: ["set alarm", "show alarm"]}) == {0: "show alarm"}
+
+
+def test_a_name_points_to_its_own_cluster_first():
+    """A phrase nearer another cluster's centre than its own ("seam": 0.90 own, 0.92 the other's) loses to one
+    nearest its own, though the contrast alone would rank it first (0.21 against 0.15)."""
+    import numpy as np
+
+    from pipeline.model.names import Meaning
+
+    angle = np.radians(30)
+    centres = {0: np.array([1.0, 0.0, 0.0]), 1: np.array([np.cos(angle), np.sin(angle), 0.0])}
+    vectors = {
+        "seam": np.array([0.9, 0.282, np.sqrt(1 - 0.81 - 0.282**2)]),
+        "home": np.array([0.3, -0.12, np.sqrt(1 - 0.09 - 0.12**2)]),
+    }
+
+    def embed(phrases):
+        return np.stack([vectors[p] for p in phrases])
+
+    assert Meaning(centres, embed, **NAMING).choose({0: ["seam", "home"]}) == {0: "home"}

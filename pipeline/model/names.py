@@ -207,8 +207,9 @@ class Meaning:
     """What the clusters mean, to choose among their candidate names: the phrase whose embedding is nearest the
     cluster's centre (as KeyBERT ranks key phrases against a document) names what its contacts ask better than the
     most frequent one, which is often a part of it ("card payment" for card payments cancelled). A name must also
-    tell its cluster from the others: a phrase as near a neighbouring cluster ("card" for "card not arrived" beside
-    "card lost") loses `contrast` times its likeness to the nearest other centre (c-TF-IDF's idea, for meanings).
+    tell its cluster from the others: phrases nearer this cluster's centre than any other's are preferred, and a
+    phrase as near a neighbouring cluster ("card" for "card not arrived" beside "card lost") loses `contrast` times
+    its likeness to the nearest other centre (c-TF-IDF's idea, for meanings).
     A phrase of several words is preferred to a single word, which sits near the centre of a whole domain ("news",
     "weather"). Two clusters that take one name are told apart after, by a keyword (`_disambiguate`)."""
 
@@ -233,7 +234,11 @@ class Meaning:
             others = np.delete(sims, row[c])
             return float(sims[row[c]] - self.contrast * (others.max() if len(others) else 0.0))
 
-        return {c: max(options, key=lambda p, c=c: score(c, p)) for c, options in picked.items()}
+        def pointing_home(c: int, options: list[str]) -> list[str]:
+            """The options nearer this cluster's centre than any other's (all of them when none is)."""
+            return [p for p in options if int(likeness[p].argmax()) == row[c]] or options
+
+        return {c: max(pointing_home(c, options), key=lambda p, c=c: score(c, p)) for c, options in picked.items()}
 
 
 def _common(keywords: list[str], proper: set[str]) -> list[str]:
