@@ -212,25 +212,36 @@ def test_a_reason_born_weeks_ago_is_new_though_its_first_days_fill_the_last_week
     assert (result.drop(index=[99])["trend"].isin(["new", "growing"])).sum() <= 1
 
 
-def test_a_new_topic_inside_an_older_cluster_is_split_out():
+def _blob(rng: np.random.Generator, centre: np.ndarray, n: int, spread: float = 0.08) -> np.ndarray:
+    """`n` unit vectors scattered around the direction of `centre`."""
+    v = centre / np.linalg.norm(centre) + rng.normal(0, spread, (n, len(centre)))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _times(rng: np.random.Generator, *spans: tuple[int, int]) -> np.ndarray:
+    """Creation times over 12 weeks to 2026-03-30: each span (contacts, first day) spreads its contacts from that day
+    (0: the start; 66: the last 18 days) to the end."""
+    days = np.concatenate([rng.integers(first, 84, n) for n, first in spans])
+    return (pd.Timestamp("2026-03-30") - pd.to_timedelta(84 - days, unit="D")).to_numpy()
+
+
+def _as_found(labels: list[int]):
+    """A clustering with these labels, as the clusterer would hand it to the emerging split."""
     from pipeline.model.cluster import Clustering
+
+    labels = np.array(labels, dtype=np.int32)
+    return Clustering(labels, np.ones(len(labels), dtype=np.float32), np.zeros(len(labels), dtype=bool))
+
+
+def test_a_new_topic_inside_an_older_cluster_is_split_out():
     from pipeline.overtime.emerging import split_emerging
 
     rng = np.random.default_rng(0)
-    dim = 16
-    old_centre, new_centre, other = np.eye(dim)[0], np.eye(dim)[1], np.eye(dim)[2]
-
-    def around(centre, n, spread=0.08):
-        v = centre + rng.normal(0, spread, (n, dim))
-        return v / np.linalg.norm(v, axis=1, keepdims=True)
-
+    old_centre, new_centre, other = np.eye(16)[0], np.eye(16)[1], np.eye(16)[2]
     near_new = 0.55 * old_centre + 0.85 * new_centre  # a new topic near the old one
-    vectors = np.vstack([around(old_centre, 200), around(near_new / np.linalg.norm(near_new), 30), around(other, 200)])
-    end = pd.Timestamp("2026-03-30")
-    days = np.concatenate([rng.integers(0, 84, 200), rng.integers(66, 84, 30), rng.integers(0, 84, 200)])
-    times = (end - pd.to_timedelta(84 - days, unit="D")).to_numpy()
-    labels = np.array([0] * 230 + [1] * 200, dtype=np.int32)  # the clusterer put the new topic into cluster 0
-    found = Clustering(labels, np.ones(430, dtype=np.float32), np.zeros(430, dtype=bool))
+    vectors = np.vstack([_blob(rng, old_centre, 200), _blob(rng, near_new, 30), _blob(rng, other, 200)])
+    times = _times(rng, (200, 0), (30, 66), (200, 0))
+    found = _as_found([0] * 230 + [1] * 200)  # the clusterer put the new topic into cluster 0
     split = split_emerging(vectors, times, found, CFG.trends, neighbours=15)
     new = split.labels[200:230]
     assert (new == new[0]).mean() >= 0.8 and new[0] not in (0, 1)
@@ -241,27 +252,23 @@ def test_a_new_topic_inside_an_older_cluster_is_split_out():
 def test_two_new_topics_born_side_by_side_are_split_out_as_two():
     """Two new topics near each other (joined by a couple of contacts between them) form one linked group of recent
     contacts; its communities are barely linked, so each becomes a cluster of its own."""
-    from pipeline.model.cluster import Clustering
     from pipeline.overtime.emerging import split_emerging
 
     rng = np.random.default_rng(0)
-    dim = 16
-    axes = np.eye(dim)
-
-    def around(centre, n, spread=0.08):
-        v = centre / np.linalg.norm(centre) + rng.normal(0, spread, (n, dim))
-        return v / np.linalg.norm(v, axis=1, keepdims=True)
-
+    axes = np.eye(16)
     first, second = 0.5 * axes[0] + 0.85 * axes[1], 0.5 * axes[0] + 0.6 * axes[1] + 0.6 * axes[3]
     between = first / np.linalg.norm(first) + second / np.linalg.norm(second)
     vectors = np.vstack(
-        [around(axes[0], 200), around(first, 30), around(second, 30), around(between, 2, 0.02), around(axes[2], 200)]
+        [
+            _blob(rng, axes[0], 200),
+            _blob(rng, first, 30),
+            _blob(rng, second, 30),
+            _blob(rng, between, 2, 0.02),
+            _blob(rng, axes[2], 200),
+        ]
     )
-    end = pd.Timestamp("2026-03-30")
-    days = np.concatenate([rng.integers(0, 84, 200), rng.integers(66, 84, 62), rng.integers(0, 84, 200)])
-    times = (end - pd.to_timedelta(84 - days, unit="D")).to_numpy()
-    labels = np.array([0] * 262 + [1] * 200, dtype=np.int32)  # the clusterer put both new topics into cluster 0
-    found = Clustering(labels, np.ones(462, dtype=np.float32), np.zeros(462, dtype=bool))
+    times = _times(rng, (200, 0), (62, 66), (200, 0))
+    found = _as_found([0] * 262 + [1] * 200)  # the clusterer put both new topics into cluster 0
 
     together = split_emerging(vectors, times, found, CFG.trends, neighbours=15)
     assert len(set(together.labels[200:260])) == 1, "without separation the linked group is one topic"
@@ -272,18 +279,13 @@ def test_two_new_topics_born_side_by_side_are_split_out_as_two():
 
 
 def test_one_text_pasted_by_many_in_the_last_weeks_is_not_a_new_topic():
-    from pipeline.model.cluster import Clustering
     from pipeline.overtime.emerging import split_emerging
 
     rng = np.random.default_rng(1)
-    dim = 16
-    old = np.eye(dim)[0] + rng.normal(0, 0.08, (200, dim))
-    pasted = np.repeat((0.55 * np.eye(dim)[0] + 0.85 * np.eye(dim)[1])[None, :], 40, axis=0)  # 40 copies
+    old = _blob(rng, np.eye(16)[0], 200)
+    text = 0.55 * np.eye(16)[0] + 0.85 * np.eye(16)[1]
+    pasted = np.repeat(text[None, :] / np.linalg.norm(text), 40, axis=0)  # 40 copies of one text
     vectors = np.vstack([old, pasted])
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    end = pd.Timestamp("2026-03-30")
-    days = np.concatenate([rng.integers(0, 84, 200), rng.integers(66, 84, 40)])
-    times = (end - pd.to_timedelta(84 - days, unit="D")).to_numpy()
-    found = Clustering(np.zeros(240, dtype=np.int32), np.ones(240, dtype=np.float32), np.zeros(240, dtype=bool))
-    split = split_emerging(vectors, times, found, CFG.trends, neighbours=15)
+    times = _times(rng, (200, 0), (40, 66))
+    split = split_emerging(vectors, times, _as_found([0] * 240), CFG.trends, neighbours=15)
     assert (split.labels == 0).all()

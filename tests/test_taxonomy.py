@@ -211,6 +211,39 @@ def test_a_merge_needs_contacts_that_cannot_be_told_apart(test_config):
     assert [p.reason_ids for p in merged] == [["a", "b"]]
 
 
+def _clusters_of(cfg, groups: dict[str, list[str]], reason_id: str | None = None):
+    """One cluster per group of texts (named by its key), embedded with the real model: what `propose` reads (the
+    cluster facts, without links, and the contacts, each given `reason_id`) and the embedder."""
+    import numpy as np
+
+    from pipeline.model.embed import embedder
+    from pipeline.taxonomy.proposals import ClusterFacts
+
+    def embed(texts):
+        return embedder(cfg.embedding).embed(texts).vectors
+
+    names = list(groups)
+    everything = [t for texts in groups.values() for t in texts]
+    labels = np.repeat(np.arange(len(names)), [len(texts) for texts in groups.values()])
+    vectors = embed(everything)
+    centres = np.stack([vectors[labels == c].mean(axis=0) for c in range(len(names))])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    facts = ClusterFacts(
+        ids=np.arange(len(names)),
+        centres=centres,
+        labels=dict(enumerate(names)),
+        keywords={c: name.split() for c, name in enumerate(names)},
+        examples={c: groups[name][:3] for c, name in enumerate(names)},
+    )
+    contacts = pd.DataFrame({"cluster_id": labels, "reason_id": reason_id, "text": everything})
+    return facts, contacts, embed
+
+
+def _intent_texts(*intents: str) -> dict[str, list[str]]:
+    six = pd.read_csv(SIX_INTENTS)
+    return {i: six.loc[six["intent"] == i, "text"].tolist() for i in intents}
+
+
 def test_a_stray_example_does_not_hold_a_cluster_that_just_grew(test_config):
     """A reason whose texts mostly lie in its own cluster, with one example that happens to lie in a cluster of
     another topic, holds that cluster while it is old news; once the cluster's rate steps up (a new topic), the
@@ -218,14 +251,12 @@ def test_a_stray_example_does_not_hold_a_cluster_that_just_grew(test_config):
     import numpy as np
 
     from pipeline.config import load_config
-    from pipeline.model.embed import embedder
-    from pipeline.taxonomy.proposals import ClusterFacts, propose
+    from pipeline.taxonomy.proposals import propose
     from pipeline.taxonomy.reasons import reason_model
 
     cfg = load_config(test_config)
-    six = pd.read_csv(SIX_INTENTS)
-    arrival = six.loc[six["intent"] == "card_arrival", "text"].tolist()
-    pin = six.loc[six["intent"] == "change_pin", "text"].tolist()
+    texts = _intent_texts("card_arrival", "change_pin")
+    arrival = texts["card_arrival"]
     taxonomy = parse_taxonomy(
         {
             "version": 1,
@@ -240,46 +271,24 @@ def test_a_stray_example_does_not_hold_a_cluster_that_just_grew(test_config):
         },
         "taxonomy.yaml",
     )
-
-    def embed(texts):
-        return embedder(cfg.embedding).embed(texts).vectors
-
-    vectors = embed(arrival + pin)
-    labels = np.array([0] * len(arrival) + [1] * len(pin))
-    centres = np.stack([vectors[labels == c].mean(axis=0) for c in (0, 1)])
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    facts = ClusterFacts(
-        ids=np.array([0, 1]),
-        centres=centres,
-        labels={0: "card not arrived", 1: "change pin"},
-        keywords={0: ["card", "arrive"], 1: ["change pin"]},
-        examples={0: arrival[:3], 1: pin[:3]},
-    )
-    contacts = pd.DataFrame({"cluster_id": labels, "reason_id": "card_arrival", "text": arrival + pin})
-    reasons = reason_model(taxonomy, embed)
-    process = np.zeros((0, vectors.shape[1]), dtype=np.float32)
+    facts, contacts, embed = _clusters_of(cfg, texts, reason_id="card_arrival")
+    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), np.zeros((0, facts.centres.shape[1])))
     rules = cfg.taxonomy.proposals
 
-    old_news = propose(contacts, facts, taxonomy, reasons, process, rules, read_at=0.45)
+    old_news = propose(*args, rules, read_at=0.45)
     assert not [p for p in old_news if p.kind == "new_reason"], "the stray example holds the old cluster"
-    grown = propose(contacts, facts, taxonomy, reasons, process, rules, read_at=0.45, growing_clusters={1})
+    grown = propose(*args, rules, read_at=0.45, growing_clusters={1})
     assert [p.cluster_ids for p in grown if p.kind == "new_reason"] == [[1]]
 
 
-def test_a_young_cluster_is_not_too_small_to_be_a_missing_reason(test_config):
-    """A cluster a fifth the size of those the reasons hold is a sliver of old news; the same cluster whose rate
-    just stepped up is small because it is young, and is proposed (real model, real BANKING77 texts)."""
-    import numpy as np
-
+def _two_reasons_and_a_third_topic(test_config, pin_contacts: int | None = None):
+    """Clusters of card_arrival, exchange_rate and change_pin (its first `pin_contacts` texts); a taxonomy of the
+    first two, each with three of its texts as examples."""
     from pipeline.config import load_config
-    from pipeline.model.embed import embedder
-    from pipeline.taxonomy.proposals import ClusterFacts, propose
-    from pipeline.taxonomy.reasons import reason_model
 
     cfg = load_config(test_config)
-    six = pd.read_csv(SIX_INTENTS)
-    texts = {i: six.loc[six["intent"] == i, "text"].tolist() for i in ("card_arrival", "exchange_rate", "change_pin")}
-    texts["change_pin"] = texts["change_pin"][:10]
+    texts = _intent_texts("card_arrival", "exchange_rate", "change_pin")
+    texts["change_pin"] = texts["change_pin"][:pin_contacts]
     taxonomy = parse_taxonomy(
         {
             "version": 1,
@@ -290,25 +299,19 @@ def test_a_young_cluster_is_not_too_small_to_be_a_missing_reason(test_config):
         },
         "taxonomy.yaml",
     )
+    return cfg, taxonomy, *_clusters_of(cfg, texts)
 
-    def embed(batch):
-        return embedder(cfg.embedding).embed(batch).vectors
 
-    order = ["card_arrival", "exchange_rate", "change_pin"]
-    everything = [t for i in order for t in texts[i]]
-    labels = np.repeat(np.arange(3), [len(texts[i]) for i in order])
-    vectors = embed(everything)
-    centres = np.stack([vectors[labels == c].mean(axis=0) for c in range(3)])
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    facts = ClusterFacts(
-        ids=np.arange(3),
-        centres=centres,
-        labels=dict(enumerate(["card not arrived", "exchange rate", "change pin"])),
-        keywords={0: ["arrive"], 1: ["rate"], 2: ["pin"]},
-        examples={c: [] for c in range(3)},
-    )
-    contacts = pd.DataFrame({"cluster_id": labels, "reason_id": None, "text": everything})
-    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), np.zeros((0, vectors.shape[1])))
+def test_a_young_cluster_is_not_too_small_to_be_a_missing_reason(test_config):
+    """A cluster a fifth the size of those the reasons hold is a sliver of old news; the same cluster whose rate
+    just stepped up is small because it is young, and is proposed (real model, real BANKING77 texts)."""
+    import numpy as np
+
+    from pipeline.taxonomy.proposals import propose
+    from pipeline.taxonomy.reasons import reason_model
+
+    cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config, pin_contacts=10)
+    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), np.zeros((0, facts.centres.shape[1])))
     rules = cfg.taxonomy.proposals
 
     assert not [p for p in propose(*args, rules) if p.kind == "new_reason"]
@@ -320,47 +323,20 @@ def test_a_young_cluster_is_not_too_small_to_be_a_missing_reason(test_config):
 def test_a_cluster_whose_links_mostly_leave_it_is_no_missing_reason(test_config):
     """The same unclaimed cluster is proposed as a missing reason when it is a community (most of its neighbour
     links stay inside) and not when most of them reach other clusters: it is then the seam between them."""
+    from dataclasses import replace
+
     import numpy as np
 
-    from pipeline.config import load_config
-    from pipeline.model.embed import embedder
-    from pipeline.taxonomy.proposals import ClusterFacts, propose
+    from pipeline.taxonomy.proposals import propose
     from pipeline.taxonomy.reasons import reason_model
 
-    cfg = load_config(test_config)
-    six = pd.read_csv(SIX_INTENTS)
-    order = ["card_arrival", "exchange_rate", "change_pin"]
-    texts = {i: six.loc[six["intent"] == i, "text"].tolist() for i in order}
-    taxonomy = parse_taxonomy(
-        {
-            "version": 1,
-            "reasons": [{"id": i, "name": i.replace("_", " "), "examples": texts[i][:3]} for i in order[:2]],
-        },
-        "taxonomy.yaml",
-    )
-
-    def embed(batch):
-        return embedder(cfg.embedding).embed(batch).vectors
-
-    everything = [t for i in order for t in texts[i]]
-    labels = np.repeat(np.arange(3), [len(texts[i]) for i in order])
-    vectors = embed(everything)
-    centres = np.stack([vectors[labels == c].mean(axis=0) for c in range(3)])
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    contacts = pd.DataFrame({"cluster_id": labels, "reason_id": None, "text": everything})
+    cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config)
     model = reason_model(taxonomy, embed)
 
     def proposed(cohesion: float) -> list[list[int]]:
         links = np.diag([0.9, 0.9, cohesion])  # no link above fragment_min_links between any two clusters
-        facts = ClusterFacts(
-            ids=np.arange(3),
-            centres=centres,
-            labels=dict(enumerate(["card not arrived", "exchange rate", "change pin"])),
-            keywords={0: ["arrive"], 1: ["rate"], 2: ["pin"]},
-            examples={c: [] for c in range(3)},
-            links=links,
-        )
-        found = propose(contacts, facts, taxonomy, model, np.zeros((0, vectors.shape[1])), cfg.taxonomy.proposals)
+        process = np.zeros((0, facts.centres.shape[1]))
+        found = propose(contacts, replace(facts, links=links), taxonomy, model, process, cfg.taxonomy.proposals)
         return [p.cluster_ids for p in found if p.kind == "new_reason"]
 
     assert proposed(0.8) == [[2]]

@@ -209,9 +209,9 @@ class Meaning:
     most frequent one, which is often a part of it ("card payment" for card payments cancelled). A name must also
     tell its cluster from the others: phrases nearer this cluster's centre than any other's are preferred, and a
     phrase as near a neighbouring cluster ("card" for "card not arrived" beside "card lost") loses `contrast` times
-    its likeness to the nearest other centre (c-TF-IDF's idea, for meanings).
-    A phrase of several words is preferred to a single word, which sits near the centre of a whole domain ("news",
-    "weather"). Two clusters that take one name are told apart after, by a keyword (`_disambiguate`)."""
+    its likeness to the nearest other centre (c-TF-IDF's idea, for meanings). A phrase of several words is preferred
+    to a single word, which sits near the centre of a whole domain ("news", "weather"). Two clusters that take one
+    name are told apart after, by a keyword (`_disambiguate`)."""
 
     centres: dict[int, np.ndarray]  # unit vectors
     embed: Callable[[list[str]], np.ndarray]  # texts -> unit vectors, the model the contacts were embedded with

@@ -24,7 +24,15 @@ from scipy.sparse.csgraph import connected_components
 from scipy.stats import binom
 
 from pipeline.config import TrendsConfig
-from pipeline.model.cluster import Clustering, cluster_links, knn_graph, leiden, membership, top_neighbours
+from pipeline.model.cluster import (
+    Clustering,
+    cluster_links,
+    distinct_rows,
+    knn_graph,
+    leiden,
+    membership,
+    top_neighbours,
+)
 
 
 def recent_groups(
@@ -81,7 +89,7 @@ def recent_groups(
 def _distinct(vectors: np.ndarray, group: np.ndarray) -> int:
     """Distinct texts in a group: one text pasted by many (a template, a campaign) is a clique of copies, not a
     topic."""
-    return len(np.unique(vectors[group], axis=0))
+    return len(distinct_rows(vectors[group])[0])
 
 
 def _topics(

@@ -121,7 +121,8 @@ def propose(
         position = {int(c): i for i, c in enumerate(clusters.ids)}
         fit = model.similarity(clusters.centres)  # (clusters, reasons): best cosine to any text of each reason
         votes = _claims(model, clusters)  # (clusters, reasons): texts of each reason lying in each cluster
-        claimed = [c for c in big if _held(position[c], votes, [position[b] for b in big], c in trending)]
+        most = votes[[position[c] for c in big]].max(axis=0) if big else np.zeros(len(model.ids))
+        claimed = [c for c in big if _held(votes[position[c]], most, c in trending)]
         typical = float(np.median([sizes[c] for c in claimed])) if claimed else 0.0
         for c in candidates:
             if c in claimed:
@@ -278,13 +279,12 @@ def _claims(model: ReasonModel, clusters: ClusterFacts) -> np.ndarray:
     return votes
 
 
-def _held(i: int, votes: np.ndarray, big: list[int], trending: bool) -> bool:
-    """Whether some reason's texts claim cluster position `i`; for a new or growing cluster, only a reason whose
-    texts lie there at least as often as in any other big cluster (`big`: positions) holds it."""
-    here = votes[i]
+def _held(here: np.ndarray, most: np.ndarray, trending: bool) -> bool:
+    """Whether some reason's texts claim a cluster (`here`: each reason's texts lying in it); for a new or growing
+    cluster, only a reason whose texts lie there at least as often as in any other big cluster (`most`) holds it."""
     if not trending:
         return bool(here.sum() > 0)
-    return bool(((here > 0) & (here >= votes[big].max(axis=0))).any())
+    return bool(((here > 0) & (here >= most)).any())
 
 
 _WEAK_COMMUNITY = 0.5  # a cluster with more of its neighbour links inside than outside (Radicchi et al., 2004)
