@@ -8,10 +8,15 @@ new (never embedded). Timed three ways:
 - fresh + ephemeral: a new process per run with no server (the CLI on a laptop; Prefect starts a temporary one).
 
     python -m benchmarks.incremental
+
+With `--history 10000,1000000` it measures instead what the history costs a day's run: 1,000 new contacts
+assigned onto simulated histories of each size (BANKING77 texts; the shipped example taxonomy; business volume),
+each `discover` and `assign` in a fresh process through the CLI, with wall time and peak memory.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -63,7 +68,58 @@ def fixed_costs(env: dict) -> list[tuple[str, float]]:
     return out
 
 
+def onto_histories(sizes: list[int]) -> None:
+    """A day's `assign` of 1,000 new contacts onto a history of each size; each history discovered first (fresh
+    processes; the history's few distinct texts are embedded once, so discover's time here is not a cold one)."""
+    from benchmarks.quality import run_measured
+
+    texts = banking77("all").rename(columns={"label": "intent"})
+    cli = [sys.executable, "-m", "flows.cli"]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="touchless-histories-") as tmp:
+        work = Path(tmp)
+        config = work / "config.yaml"
+        config.write_text(
+            f"embedding:\n  cache_dir: {work / 'cache'}\ntaxonomy:\n  path: {ROOT / 'configs' / 'taxonomy.yaml'}\n"
+        )
+        for size in sizes:
+            simulation = simulate(texts, weeks=12, contacts=int(size * 1.1) + 2_000, seed=21)
+            timeline = simulation.contacts.head(size + 1_000)
+            history, day = timeline.iloc[:size], timeline.iloc[size:].copy()
+            day["text"] = day["text"] + f" Please help ({size})."  # new texts: the day's embeddings are not cached
+            for name, frame in (("history", history), ("day", day), ("volume", simulation.volume)):
+                frame.to_csv(work / f"{name}-{size}.csv", index=False)
+            base, run = work / f"base-{size}", work / f"run-{size}"
+            given = ["--config", str(config), "--volume", str(work / f"volume-{size}.csv")]
+            discovered, discover_peak, _ = run_measured(
+                [*cli, "discover", str(work / f"history-{size}.csv"), "--out", str(base), *given]
+            )
+            shutil.copytree(base, run)
+            assigned, assign_peak, _ = run_measured(
+                [*cli, "assign", str(work / f"day-{size}.csv"), "--out", str(run), *given]
+            )
+            rows.append((size, discovered, discover_peak, assigned, assign_peak))
+            print(
+                f"history {size:>9,}: discover {discovered:7.1f} s {discover_peak:6.0f} MB; "
+                f"assign 1,000 {assigned:6.1f} s {assign_peak:6.0f} MB",
+                flush=True,
+            )
+    first = rows[0]
+    for size, _, _, assigned, peak in rows[1:]:
+        print(
+            f"assign onto {size:,} against onto {first[0]:,}: time {assigned / first[3]:.2f}x, "
+            f"memory {peak / first[4]:.2f}x"
+        )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--history", default=None, help="comma-separated history sizes: assign onto each")
+    args = parser.parse_args()
+    if args.history:
+        print(f"reproduce: python -m benchmarks.incremental --history {args.history}", flush=True)
+        onto_histories([int(n) for n in args.history.split(",")])
+        return
     print("reproduce: python -m benchmarks.incremental", flush=True)
     from flows.assign import assign
     from flows.discover import discover

@@ -18,7 +18,7 @@ from pipeline.model.cluster import (
     reassign_noise,
 )
 from pipeline.model.embed import Embedder
-from pipeline.model.evaluate import evaluate, hungarian_accuracy
+from pipeline.model.evaluate import evaluate, evaluate_run, hungarian_accuracy, load_labels
 from tests.conftest import SIX_INTENTS
 
 
@@ -32,6 +32,20 @@ def test_hungarian_accuracy_matches_one_to_one_and_counts_noise_as_wrong():
     e = evaluate(truth, np.array([-1, -1, 2, 2, 3, 3]))
     assert e.noise_share == pytest.approx(1 / 3)
     assert e.clustered.acc == 1.0 and e.every_contact.acc == pytest.approx(4 / 6)
+
+
+def test_scores_read_a_repeated_contact_id_as_the_reader_keeps_it(tmp_path):
+    """The run keeps a repeated contact id's first row (`input.on_duplicate_id: keep_first`): so does the scoring,
+    and a contact without a known reason is left out of it."""
+    path = tmp_path / "labelled.csv"
+    pd.DataFrame(
+        {"contact_id": ["a", "b", "a", "c", "d"], "text": list("vwxyz"), "intent": ["x", "y", "z", "y", None]}
+    ).to_csv(path, index=False)
+    labels = load_labels(path, load_config().input, "intent")
+    assert labels.to_dict() == {"a": "x", "b": "y", "c": "y"}
+    run = pd.DataFrame({"contact_id": ["d", "c", "b", "a"], "cluster_id": [5, 1, 1, 0]})
+    scores = evaluate_run(run, labels)
+    assert scores.contacts == 3 and scores.every_contact.nmi == 1.0 and scores.every_contact.acc == 1.0
 
 
 @pytest.fixture(scope="module")

@@ -57,8 +57,9 @@ def hungarian_accuracy(truth: np.ndarray, predicted: np.ndarray, ignore: int | N
 
 def evaluate_run(contacts: pd.DataFrame, labels: pd.Series) -> Evaluation:
     """Score a run's contacts (`contact_id`, `cluster_id`) against known labels indexed by contact id."""
-    scored = contacts[contacts["contact_id"].isin(labels.index)]
-    return evaluate(labels.loc[scored["contact_id"]].to_numpy(), scored["cluster_id"].to_numpy())
+    at = labels.index.get_indexer(contacts["contact_id"].astype(object))  # a hash lookup (isin on strings is slow)
+    scored = at >= 0
+    return evaluate(labels.to_numpy()[at[scored]], contacts["cluster_id"].to_numpy()[scored])
 
 
 def evaluate(truth, predicted, noise: int = -1) -> Evaluation:
@@ -98,8 +99,11 @@ def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
                 file=str(path),
                 column=name,
             )
-    labels = raw[[id_column, column]].dropna()
-    labels = labels.assign(**{id_column: labels[id_column].astype(str).str.strip(), column: labels[column].astype(str)})
+    labels = raw[[id_column, column]].dropna(subset=[id_column])
+    labels = labels.assign(**{id_column: labels[id_column].astype(str).str.strip()})
+    if not messages:  # a repeated contact id: its first row, the one the reader keeps
+        labels = labels.drop_duplicates(subset=id_column, keep="first")
+    labels = labels.dropna(subset=[column]).astype({column: str})
     if messages:
         return labels.groupby(id_column, sort=False)[column].agg(lambda v: v.value_counts().index[0])
     return labels.set_index(id_column)[column]

@@ -87,6 +87,29 @@ def _withhold(contacts: pd.DataFrame, clusters: list[int]) -> tuple[pd.DataFrame
     ]
 
 
+# what touches, trends and the measures read of a contact: they select rows many times, and selecting them from
+# these columns costs a fraction of selecting them from the whole table with its texts (a day's `assign` onto a
+# million contacts spent most of its refresh copying texts it never read)
+_FACT_COLUMNS = [
+    "contact_id",
+    "row",
+    "cluster_id",
+    "reason_id",
+    "created_at",
+    "customer_id",
+    "ticket_id",
+    "duplicate_group",
+    "handle_time_s",
+    "issue_id",
+    "touch",
+]
+
+
+def _facts(contacts: pd.DataFrame, dimensions: list[str]) -> pd.DataFrame:
+    """The columns of `contacts` that the over-time measures read, with the dimensions (`input.dimensions`)."""
+    return contacts[[c for c in dict.fromkeys([*_FACT_COLUMNS, *dimensions]) if c in contacts]]
+
+
 def refresh(
     contacts: pd.DataFrame,
     descriptions: pd.DataFrame,
@@ -110,8 +133,8 @@ def refresh(
     # given withheld, so they count as unassigned volume in touches, trends and the ranking instead of hiding inside
     # a wrong reason; `withheld_reason_id` keeps it, and a later refresh gives it back when the proposal is decided
     contacts = _restore_withheld(contacts)
-    clustered = contacts[contacts["cluster_id"] >= 0]
-    cluster_trends = trends(clustered, "cluster_id", context.volume, cfg.trends)
+    facts = _facts(contacts, cfg.input.dimensions)
+    cluster_trends = trends(facts[facts["cluster_id"] >= 0], "cluster_id", context.volume, cfg.trends)
     proposals = propose(
         contacts,
         cluster_facts(model, descriptions),
@@ -134,9 +157,9 @@ def refresh(
         and p.confidence >= cfg.taxonomy.proposals.unassign_min_confidence
     ]
     contacts, warnings = _withhold(contacts, missing)
-    contacts = contacts.join(issues(contacts, cfg.touches.window_days))
+    contacts = contacts.join(issues(_facts(contacts, cfg.input.dimensions), cfg.touches.window_days))
     names = dict(zip(descriptions["cluster_id"], descriptions["label"]))
-    time = over_time(contacts, context.volume, taxonomy, names, cfg, cluster_trends)
+    time = over_time(_facts(contacts, cfg.input.dimensions), context.volume, taxonomy, names, cfg, cluster_trends)
     return Refreshed(contacts, time, proposals, warnings)
 
 
