@@ -49,3 +49,24 @@ def test_texts_differing_in_case_and_spacing_are_embedded_side_by_side():
     assert sorted(ordered) == sorted(texts)
     for first, second in (("Card lost", "card   LOST"), ("card arrived", "CARD ARRIVED")):
         assert abs(ordered.index(first) - ordered.index(second)) == 1
+
+
+def test_embedding_through_the_cache_gives_each_text_its_own_vector(tmp_path):
+    """Repeated texts, texts cached by an earlier call and texts new to the cache come back in the order asked,
+    each with the encoder's own vector for it (the result is filled in place: a million vectors are held once)."""
+    from pipeline.config import load_config
+    from pipeline.model.embed import Embedder
+
+    cfg = load_config(overrides={"embedding": {"cache_dir": str(tmp_path)}}).embedding
+    embedder = Embedder(cfg)
+    first = embedder.embed(["card lost", "refund please", "card lost"])
+    assert (first.computed, first.cached) == (2, 0)
+    texts = ["refund please", "new text here", "card lost", "new text here", "refund please"]
+    again = embedder.embed(texts)
+    assert (again.computed, again.cached) == (1, 2)
+    direct = embedder.encode(["refund please", "new text here", "card lost"])
+    expected = direct[[0, 1, 2, 1, 0]]
+    assert again.vectors.shape == (5, 384)
+    assert np.abs(again.vectors - expected).max() < 1e-5
+    assert np.array_equal(first.vectors[0], first.vectors[2])
+    assert embedder.embed([]).vectors.shape[0] == 0

@@ -15,6 +15,7 @@ from pipeline.model.cluster import (
     distinct_rows,
     drop_small,
     merge_near_duplicates,
+    neighbour_vote,
     reassign_noise,
 )
 from pipeline.model.embed import Embedder
@@ -161,3 +162,17 @@ def test_cluster_links_hold_each_cluster_s_cohesion_on_the_diagonal():
     links = cluster_links(graph, np.array([0, 0, 0, 1, 1]), np.ones(5))
     # cluster 0: inside 2 x 3.0 = 6.0, out 0.5 -> volume 6.5; cluster 1: inside 2 x 1.0 = 2.0, out 0.5 -> 2.5
     assert np.allclose(links, [[6.0 / 6.5, 0.5 / 2.5], [0.5 / 2.5, 2.0 / 2.5]])
+
+
+def test_neighbour_vote_over_some_rows_equals_voting_on_their_copy():
+    """Large sets vote for the contacts outside the clustering sample without copying their vectors: the same
+    labels, shares and nearest likenesses as on a copy of those rows."""
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(700, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    points, labels = vectors[:200], rng.integers(0, 4, 200)
+    rows = np.sort(rng.choice(np.arange(200, 700), 300, replace=False))
+    on_copy = neighbour_vote(vectors[rows], points, labels, k=7, block=64)
+    in_place = neighbour_vote(vectors, points, labels, k=7, block=64, rows=rows)
+    for a, b in zip(on_copy, in_place):
+        assert np.array_equal(a, b)

@@ -341,3 +341,17 @@ def test_a_cluster_whose_links_mostly_leave_it_is_no_missing_reason(test_config)
 
     assert proposed(0.8) == [[2]]
     assert proposed(0.3) == []
+
+
+def test_a_classifier_is_fitted_on_a_bounded_seeded_sample():
+    """Up to `_MAX_TRAINING` rows are all used; beyond, a seeded sample of that many, in order, the same each run."""
+    import numpy as np
+
+    from pipeline.taxonomy.reasons import _MAX_TRAINING, _at_most
+
+    few = np.arange(0, 2 * _MAX_TRAINING, 2)[: _MAX_TRAINING - 1]
+    assert np.array_equal(_at_most(few, seed=1), few)
+    many = np.arange(3 * _MAX_TRAINING) * 5
+    sample = _at_most(many, seed=1)
+    assert len(sample) == _MAX_TRAINING and np.all(np.diff(sample) > 0) and np.isin(sample, many).all()
+    assert np.array_equal(sample, _at_most(many, seed=1)) and not np.array_equal(sample, _at_most(many, seed=2))

@@ -300,7 +300,7 @@ def cluster_contacts(vectors: np.ndarray, cfg: ClusterConfig, reduce_cfg: Reduce
             f"only {len(vectors)} contacts have text; touchless needs at least {MIN_CONTACTS} to find reasons"
         )
     first, pick, weights = distinct_rows(vectors)
-    distinct = vectors[first]
+    distinct = vectors if len(first) == len(vectors) else vectors[first]  # all distinct: no copy of them all
     if len(distinct) > cfg.sample_size:
         found = _cluster_sample(distinct, weights, cfg, reduce_cfg, seed)
     else:
@@ -349,7 +349,7 @@ def _cluster_sample(
     rest = np.setdiff1d(np.arange(len(vectors)), sample)
     labelled = np.flatnonzero(found.labels >= 0)
     label, share, nearest = neighbour_vote(
-        vectors[rest], vectors[sample][labelled], found.labels[labelled], cfg.neighbors
+        vectors, vectors[sample][labelled], found.labels[labelled], cfg.neighbors, rows=rest
     )
     close = nearest >= cfg.reassign_similarity
     out.labels[rest[close]] = label[close]
@@ -359,22 +359,29 @@ def _cluster_sample(
 
 
 def neighbour_vote(
-    queries: np.ndarray, points: np.ndarray, labels: np.ndarray, k: int, block: int = 256
+    queries: np.ndarray,
+    points: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+    block: int = 256,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each query: the label most of its `k` nearest points carry (votes weighted by cosine), that label's
-    share of the votes, and the cosine of the nearest point. Exact, in blocks of queries (bounded memory)."""
+    """For each query (each of `queries` at `rows`, when given): the label most of its `k` nearest points carry
+    (votes weighted by cosine), that label's share of the votes, and the cosine of the nearest point. Exact, in
+    blocks of queries (bounded memory: the queries at `rows` are gathered a block at a time, never copied whole)."""
+    rows = np.arange(len(queries)) if rows is None else rows
     k = min(k, len(points))
     n_labels = int(labels.max()) + 1
-    label = np.empty(len(queries), dtype=np.int32)
-    share = np.empty(len(queries), dtype=np.float32)
-    nearest = np.empty(len(queries), dtype=np.float32)
-    for start in range(0, len(queries), block):
-        sims = queries[start : start + block] @ points.T
+    label = np.empty(len(rows), dtype=np.int32)
+    share = np.empty(len(rows), dtype=np.float32)
+    nearest = np.empty(len(rows), dtype=np.float32)
+    for start in range(0, len(rows), block):
+        sims = queries[rows[start : start + block]] @ points.T
         top = np.argpartition(sims, -k, axis=1)[:, -k:]
         weight = np.take_along_axis(sims, top, axis=1).clip(min=0)
-        rows = np.repeat(np.arange(len(top)), k)
+        voter = np.repeat(np.arange(len(top)), k)
         votes = np.zeros((len(top), n_labels), dtype=np.float32)
-        np.add.at(votes, (rows, labels[top].ravel()), weight.ravel())
+        np.add.at(votes, (voter, labels[top].ravel()), weight.ravel())
         label[start : start + len(top)] = votes.argmax(axis=1)
         share[start : start + len(top)] = votes.max(axis=1) / np.maximum(votes.sum(axis=1), 1e-12)
         nearest[start : start + len(top)] = sims.max(axis=1)

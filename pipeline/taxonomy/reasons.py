@@ -21,6 +21,9 @@ from pipeline.taxonomy.tree import Taxonomy
 
 _MIN_LABELLED = 50  # agent-labelled contacts needed to try a classifier
 _MIN_PER_REASON = 5
+# contacts a classifier is fitted (or checked) on at most: a seeded sample beyond it. A linear model over 384 numbers
+# is fitted as well from far fewer, and a million contacts made one run take 1.7 GB and most of a minute more
+_MAX_TRAINING = 50_000
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,12 @@ class ReasonModel:
 
     def similarity(self, vectors: np.ndarray) -> np.ndarray:
         """(contacts, reasons): each contact's best cosine to any text of each reason."""
-        sims = vectors @ self.vectors.T
         out = np.full((len(vectors), len(self.ids)), -1.0, dtype=np.float32)
-        for r in range(len(self.ids)):
-            out[:, r] = sims[:, self.owner == r].max(axis=1)
+        texts_of = [self.owner == r for r in range(len(self.ids))]
+        for start in range(0, len(vectors), 16_384):  # in blocks: every contact against every text is 1M x texts
+            sims = vectors[start : start + 16_384] @ self.vectors.T
+            for r, mine in enumerate(texts_of):
+                out[start : start + len(sims), r] = sims[:, mine].max(axis=1)
         return out
 
 
@@ -118,7 +123,7 @@ def assign_reasons(
 ) -> Assignment:
     """`labelled`: agent-chosen taxonomy ids per contact (None where absent), or None when no contact has one."""
     sims = model.similarity(vectors)
-    reading = _read_texts(vectors, sims, model, cfg)
+    reading = _read_texts(vectors, sims, model, cfg, seed)
     fits = sims.max(axis=1)
     zero = (
         [model.ids[r] if f >= cfg.min_similarity else None for r, f in zip(reading, fits)],
@@ -137,6 +142,7 @@ def assign_reasons(
     keep = np.isin(y, counts.index[counts >= _MIN_PER_REASON])
     known, y = known[keep], y[keep]
     train, test = train_test_split(np.arange(len(known)), test_size=cfg.holdout_share, random_state=seed, stratify=y)
+    train, test = _at_most(train, seed), _at_most(test, seed)
     classifier = LogisticRegression(C=cfg.classifier_c, max_iter=1000).fit(vectors[known[train]], y[train])
     held_out = {
         "classifier": float((classifier.predict(vectors[known[test]]) == y[test]).mean()),
@@ -145,17 +151,21 @@ def assign_reasons(
     }
     if held_out["classifier"] <= held_out["zero_shot"]:
         return Assignment(*zero, method="zero_shot", held_out=held_out, text_reason=zero[0])
-    classifier.fit(vectors[known], y)
+    every = _at_most(np.arange(len(known)), seed)
+    classifier.fit(vectors[known[every]], y[every])
     probabilities = classifier.predict_proba(vectors)
     best = probabilities.argmax(axis=1)
     chosen = _pick(list(classifier.classes_), best, probabilities.max(axis=1), cfg.min_probability)
     return Assignment(*chosen, method="classifier", held_out=held_out, text_reason=zero[0])
 
 
-def _read_texts(vectors: np.ndarray, sims: np.ndarray, model: ReasonModel, cfg: TaxonomyConfig) -> np.ndarray:
+def _read_texts(
+    vectors: np.ndarray, sims: np.ndarray, model: ReasonModel, cfg: TaxonomyConfig, seed: int
+) -> np.ndarray:
     """Each contact's reason (an index into `model.ids`) from its text alone: the most alike reason, re-read by a
-    classifier trained on the most confident `self_training` share of those picks (by the margin over the runner-up)
-    and on the reasons' own texts, so that every reason keeps examples."""
+    classifier trained on the most confident `self_training` share of those picks (by the margin over the runner-up;
+    a seeded sample of `_MAX_TRAINING` of them in a larger run) and on the reasons' own texts, so that every reason
+    keeps examples."""
     best = sims.argmax(axis=1)
     if cfg.self_training <= 0 or len(vectors) < _MIN_LABELLED or len(model.ids) < 2:
         return best
@@ -163,11 +173,18 @@ def _read_texts(vectors: np.ndarray, sims: np.ndarray, model: ReasonModel, cfg: 
 
     top_two = np.partition(sims, -2, axis=1)[:, -2:]
     margin = top_two[:, 1] - top_two[:, 0]
-    confident = margin >= np.quantile(margin, 1 - cfg.self_training)
+    confident = _at_most(np.flatnonzero(margin >= np.quantile(margin, 1 - cfg.self_training)), seed)
     classifier = LogisticRegression(C=cfg.classifier_c, max_iter=1000).fit(
         np.vstack([vectors[confident], model.vectors]), np.concatenate([best[confident], model.owner])
     )
     return classifier.predict(vectors)
+
+
+def _at_most(rows: np.ndarray, seed: int) -> np.ndarray:
+    """`rows`, or a seeded sample of `_MAX_TRAINING` of them (in their order) when there are more."""
+    if len(rows) <= _MAX_TRAINING:
+        return rows
+    return rows[np.sort(np.random.default_rng(seed).choice(len(rows), _MAX_TRAINING, replace=False))]
 
 
 def _pick(ids: list[str], best: np.ndarray, score: np.ndarray, threshold: float) -> tuple[list[str | None], np.ndarray]:
