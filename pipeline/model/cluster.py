@@ -300,11 +300,10 @@ def cluster_contacts(vectors: np.ndarray, cfg: ClusterConfig, reduce_cfg: Reduce
             f"only {len(vectors)} contacts have text; touchless needs at least {MIN_CONTACTS} to find reasons"
         )
     first, pick, weights = distinct_rows(vectors)
-    distinct = vectors if len(first) == len(vectors) else vectors[first]  # all distinct: no copy of them all
-    if len(distinct) > cfg.sample_size:
-        found = _cluster_sample(distinct, weights, cfg, reduce_cfg, seed)
+    if len(first) > cfg.sample_size:  # the distinct vectors are never copied out whole (1.5 GB at 1M contacts)
+        found = _cluster_sample(vectors, first, weights, cfg, reduce_cfg, seed)
     else:
-        found = _cluster_distinct(distinct, weights, cfg, reduce_cfg, seed)
+        found = _cluster_distinct(vectors[first], weights, cfg, reduce_cfg, seed)
     return Clustering(found.labels[pick], found.probabilities[pick], found.was_noise[pick], found.links)
 
 
@@ -337,19 +336,26 @@ def distinct_rows(matrix: np.ndarray, block: int = 16_384) -> tuple[np.ndarray, 
 
 
 def _cluster_sample(
-    vectors: np.ndarray, weights: np.ndarray, cfg: ClusterConfig, reduce_cfg: ReduceConfig, seed: int
+    vectors: np.ndarray,
+    distinct: np.ndarray,
+    weights: np.ndarray,
+    cfg: ClusterConfig,
+    reduce_cfg: ReduceConfig,
+    seed: int,
 ) -> Clustering:
-    """Very large sets: cluster a seeded sample of `sample_size`, then every other contact takes the cluster most of
-    its nearest sampled neighbours are in (as the graph would have placed it), when its nearest neighbour is at least
-    `reassign_similarity` alike (else noise). Memory and time stay bounded: the neighbours are found in blocks."""
+    """Very large sets: of the distinct vectors (`vectors` at rows `distinct`, each weighing `weights`), cluster a
+    seeded sample of `sample_size`, then every other one takes the cluster most of its nearest sampled neighbours
+    are in (as the graph would have placed it), when its nearest neighbour is at least `reassign_similarity` alike
+    (else noise). Memory and time stay bounded: the neighbours are found in blocks. Labels are per distinct row."""
     rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(len(vectors), cfg.sample_size, replace=False))
-    found = _cluster_distinct(vectors[sample], weights[sample], cfg, reduce_cfg, seed)
-    out = found.expand(sample, len(vectors))
-    rest = np.setdiff1d(np.arange(len(vectors)), sample)
+    sample = np.sort(rng.choice(len(distinct), cfg.sample_size, replace=False))
+    sampled = vectors[distinct[sample]]
+    found = _cluster_distinct(sampled, weights[sample], cfg, reduce_cfg, seed)
+    out = found.expand(sample, len(distinct))
+    rest = np.setdiff1d(np.arange(len(distinct)), sample)
     labelled = np.flatnonzero(found.labels >= 0)
     label, share, nearest = neighbour_vote(
-        vectors, vectors[sample][labelled], found.labels[labelled], cfg.neighbors, rows=rest
+        vectors, sampled[labelled], found.labels[labelled], cfg.neighbors, rows=distinct[rest]
     )
     close = nearest >= cfg.reassign_similarity
     out.labels[rest[close]] = label[close]
