@@ -78,7 +78,8 @@ def prefill_cache(data: pd.DataFrame, csv: Path, cache: Path, seed: int = 7) -> 
     base = data.set_index("contact_id")["base"].loc[ok["contact_id"]].to_numpy()
     codes, bases = pd.factorize(base)
     vectors = embedder.encode(list(bases))
-    texts, first = np.unique(ok["text"].to_numpy(dtype=str), return_index=True)  # each prepared text once
+    first = np.flatnonzero(~ok["text"].duplicated().to_numpy())  # each prepared text once
+    texts = ok["text"].to_numpy(dtype=object)[first]
     rng = np.random.default_rng(seed)
     for start in range(0, len(texts), 50_000):
         block = vectors[codes[first[start : start + 50_000]]]

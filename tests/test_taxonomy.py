@@ -355,3 +355,10 @@ def test_a_classifier_is_fitted_on_a_bounded_seeded_sample():
     sample = _at_most(many, seed=1)
     assert len(sample) == _MAX_TRAINING and np.all(np.diff(sample) > 0) and np.isin(sample, many).all()
     assert np.array_equal(sample, _at_most(many, seed=1)) and not np.array_equal(sample, _at_most(many, seed=2))
+    # agent-chosen reasons: each keeps its share, and a rare one all of its rows (a plain sample can miss it)
+    reasons = np.where(np.arange(len(many)) % 1000 == 0, "rare", "common")
+    reasons[:5] = "five"
+    kept = _at_most(many, seed=1, classes=reasons)
+    chosen = reasons[np.searchsorted(many, kept)]
+    assert (chosen == "five").sum() == 5 and (chosen == "rare").sum() == 50
+    assert abs(len(kept) - _MAX_TRAINING) < 10 and np.all(np.diff(kept) > 0)

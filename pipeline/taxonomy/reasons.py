@@ -142,7 +142,7 @@ def assign_reasons(
     keep = np.isin(y, counts.index[counts >= _MIN_PER_REASON])
     known, y = known[keep], y[keep]
     train, test = train_test_split(np.arange(len(known)), test_size=cfg.holdout_share, random_state=seed, stratify=y)
-    train, test = _at_most(train, seed), _at_most(test, seed)
+    train, test = _at_most(train, seed, y[train]), _at_most(test, seed, y[test])
     classifier = LogisticRegression(C=cfg.classifier_c, max_iter=1000).fit(vectors[known[train]], y[train])
     held_out = {
         "classifier": float((classifier.predict(vectors[known[test]]) == y[test]).mean()),
@@ -151,7 +151,7 @@ def assign_reasons(
     }
     if held_out["classifier"] <= held_out["zero_shot"]:
         return Assignment(*zero, method="zero_shot", held_out=held_out, text_reason=zero[0])
-    every = _at_most(np.arange(len(known)), seed)
+    every = _at_most(np.arange(len(known)), seed, y)
     classifier.fit(vectors[known[every]], y[every])
     probabilities = classifier.predict_proba(vectors)
     best = probabilities.argmax(axis=1)
@@ -180,11 +180,21 @@ def _read_texts(
     return classifier.predict(vectors)
 
 
-def _at_most(rows: np.ndarray, seed: int) -> np.ndarray:
-    """`rows`, or a seeded sample of `_MAX_TRAINING` of them (in their order) when there are more."""
+def _at_most(rows: np.ndarray, seed: int, classes: np.ndarray | None = None) -> np.ndarray:
+    """`rows`, or a seeded sample of about `_MAX_TRAINING` of them (in their order) when there are more. With
+    `classes` (each row's reason) every reason keeps its share, and at least `_MIN_PER_REASON` rows (all, when it
+    has fewer): a rare reason is never sampled out of the classifier."""
     if len(rows) <= _MAX_TRAINING:
         return rows
-    return rows[np.sort(np.random.default_rng(seed).choice(len(rows), _MAX_TRAINING, replace=False))]
+    rng = np.random.default_rng(seed)
+    if classes is None:
+        return rows[np.sort(rng.choice(len(rows), _MAX_TRAINING, replace=False))]
+    keep = []
+    for reason in np.unique(classes):
+        mine = np.flatnonzero(classes == reason)
+        n = max(min(len(mine), _MIN_PER_REASON), round(len(mine) * _MAX_TRAINING / len(rows)))
+        keep.append(mine if n >= len(mine) else rng.choice(mine, n, replace=False))
+    return rows[np.sort(np.concatenate(keep))]
 
 
 def _pick(ids: list[str], best: np.ndarray, score: np.ndarray, threshold: float) -> tuple[list[str | None], np.ndarray]:
