@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -44,18 +42,32 @@ DATASETS = {
 }
 
 
+# A process started from this one counts this one's high-water RSS in its own peak (Linux keeps it across exec): a
+# benchmark that built a large set in memory first would see every command peak at least that high. A small
+# launcher starts the command instead, times it and reports the command's own peak (the largest single process).
+_LAUNCHER = (
+    "import os, subprocess, sys, time; start = time.perf_counter(); p = subprocess.Popen(sys.argv[2:]); "
+    "_, status, usage = os.wait4(p.pid, 0); "
+    "open(sys.argv[1], 'w').write(f'{time.perf_counter() - start} {usage.ru_maxrss}'); "
+    "sys.exit(os.waitstatus_to_exitcode(status))"
+)
+
+
 def run_measured(cmd: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout) of one command in its own process (reaped here for its rusage)."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
+    """(wall seconds, peak RSS in MB, stdout) of one command in a process of its own, started by a small launcher
+    so that its peak is its own."""
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.NamedTemporaryFile("r") as measured,
+    ):
+        done = subprocess.run([sys.executable, "-c", _LAUNCHER, measured.name, *cmd], stdout=out, stderr=err, cwd=ROOT)
         out.seek(0)
         err.seek(0)
-        if os.waitstatus_to_exitcode(status):
+        if done.returncode:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.read()[-3000:]}")
-        return wall, usage.ru_maxrss / 1024, out.read()
+        wall, peak_kb = measured.read().split()
+        return float(wall), int(peak_kb) / 1024, out.read()
 
 
 def touchless_run(csv: Path, out: Path, cache: Path, more_config: str = "") -> tuple[dict, float, float]:
