@@ -131,6 +131,31 @@ def test_the_run_proposes_what_the_taxonomy_misses(reviewed, six_intents):
     assert (out / "review.html").read_text().count('class="card"') >= len(proposals)
 
 
+def test_agents_reasons_that_the_texts_contradict_are_proposed_as_mislabels(tmp_path, test_config, six_intents):
+    """An export with agent-chosen reasons: agents filed lost cards under 'Card not arrived'. The run reads them
+    (it crashed on the zero-shot reading's column name before) and proposes the mislabel."""
+    from flows.discover import discover
+
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text(yaml.safe_dump(TAXONOMY, sort_keys=False))
+    filed = {
+        "card_arrival": "card_arrival",
+        "lost_or_stolen_card": "Card not arrived",
+        "exchange_rate": "exchange_rate",
+    }
+    export = six_intents.assign(reason=six_intents["intent"].map(filed)).drop(columns="intent")
+    export.to_csv(tmp_path / "export.csv", index=False)
+    discover(
+        input_path=str(tmp_path / "export.csv"),
+        out_dir=str(tmp_path / "run"),
+        config_path=str(test_config),
+        overrides={"taxonomy": {"path": str(taxonomy)}},
+    )
+    proposals = pd.read_parquet(tmp_path / "run" / "proposals.parquet")
+    mislabels = proposals.loc[proposals["kind"] == "mislabel", "reason_ids"].map(list).tolist()
+    assert ["card_arrival", "lost_card"] in mislabels
+
+
 def test_owners_decide_and_the_next_version_is_written(reviewed, tmp_path, test_config, capsys):
     path, out = reviewed
     proposals = pd.read_parquet(out / "proposals.parquet")

@@ -101,7 +101,7 @@ def propose(
     growing_clusters: set[int] | frozenset[int] = frozenset(),
 ) -> list[Proposal]:
     """All proposals for a run. `contacts` needs `cluster_id`, `reason_id` (None when unassigned) and, for
-    mislabels, `agent_reason` (taxonomy ids chosen by agents) and `text_reason` (the zero-shot reading).
+    mislabels, `agent_reason` (taxonomy ids chosen by agents) and `text_reason_id` (the zero-shot reading).
     `embed`: texts -> unit vectors (the run's embedder), to test whether two reasons' contacts can be told apart;
     without it no merge is proposed. `new_clusters`: clusters whose trend is `new` (they were born in the recent
     windows): one no reason's text lies in is a missing reason, however near it is to an older cluster.
@@ -530,16 +530,16 @@ def _retires(
 def _mislabels(contacts: pd.DataFrame, taxonomy: Taxonomy, cfg: ProposalsConfig) -> list[Proposal]:
     """Agent-chosen reasons that the text contradicts: contacts an agent filed under A read like B (by the
     zero-shot reading, which learnt nothing from the agents)."""
-    both = contacts[contacts["agent_reason"].notna() & contacts["text_reason"].notna()]
+    both = contacts[contacts["agent_reason"].notna() & contacts["text_reason_id"].notna()]
     names = taxonomy.by_id()
     out = []
     for agent, group in both.groupby("agent_reason", sort=True):
-        read = group["text_reason"].value_counts()
+        read = group["text_reason_id"].value_counts()
         for other, n in read.items():
             share = n / len(group)
             if other == agent or n < cfg.mislabel_min_contacts or share < cfg.mislabel_min_share:
                 continue
-            examples = group.loc[group["text_reason"] == other, "text"].head(5).tolist()
+            examples = group.loc[group["text_reason_id"] == other, "text"].head(5).tolist()
             out.append(
                 Proposal(
                     kind="mislabel",
