@@ -66,10 +66,11 @@ def reasons_table(
     distinctive `keywords`, owner, action and cost."""
     if taxonomy is None:
         return REASONS.empty_table()
-    assigned = contacts[contacts["reason_id"].notna()]
+    assigned = contacts.loc[contacts["reason_id"].notna(), ["reason_id", "reason_score", "cluster_id"]]
+    by_reason = dict(tuple(assigned.groupby("reason_id", sort=False)))  # one pass, not one per reason
     rows = []
     for reason in taxonomy.assignable():
-        mine = assigned[assigned["reason_id"] == reason.id]
+        mine = by_reason.get(reason.id, assigned.iloc[:0])
         top = mine.loc[mine["cluster_id"] >= 0, "cluster_id"].value_counts().head(5)
         rows.append(
             {
