@@ -70,6 +70,7 @@ def discover(
         duplicates = find_duplicates(contacts, embedded.vectors, usable, found.labels, cfg)
         joined = join(contacts, found.expand(usable, len(contacts)), duplicates, reading)
         descriptions, keywords = describe(contacts, usable, embedded.vectors, found.labels, model, reading, cfg)
+        embedded = embedded.counts()  # the vectors are not needed past this point: writing the run peaks lower
         refreshed = refresh_run(joined, descriptions, model, models, context, cfg)
         report.warnings += warnings_of(reading, refreshed)
         manifest = discover_manifest(
