@@ -19,7 +19,7 @@ def class_tfidf_keywords(terms: list[str], labels: np.ndarray, n_keywords: int) 
     ids = sorted(int(c) for c in np.unique(labels) if c >= 0)
     if not ids:
         return {}
-    clustered = labels >= 0  # each class's terms joined in one pass (a pass per class was minutes at 1M contacts)
+    clustered = labels >= 0  # each class's terms joined in one pass, not a pass over every contact per class
     joined = pd.Series(terms, dtype=object)[clustered].groupby(labels[clustered], sort=False).agg(" ".join)
     docs = [joined[c] for c in ids]
     from sklearn.feature_extraction.text import (

@@ -101,7 +101,6 @@ _FACT_COLUMNS = [
     "duplicate_group",
     "handle_time_s",
     "issue_id",
-    "touch",
 ]
 
 
