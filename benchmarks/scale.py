@@ -5,9 +5,11 @@
 Sets are built from the shared real texts (BANKING77 and HWU64, their intents as labels), sampled with
 replacement and lightly perturbed (case, punctuation, a filler word: seeded) so that texts are not identical; the
 texts are real, the perturbation simulated. Each method runs in a fresh process with a cold embedding cache; both
-are scored on every contact. The encoder part measures fp32 matrix-product throughput here (the ceiling), then
-embeds 4,000 texts with touchless's encoder and reports texts/s, the useful GFLOP/s (2 x non-embedding parameters
-per real token, plus attention) and its share of the ceiling.
+are scored on every contact. The encoder part
+measures matrix-product throughput here (the ceiling) in fp32 and, where the CPU has bf16 units (what
+`embedding.precision: auto` picks then), in bf16; then embeds 4,000 texts with touchless's encoder in each and
+reports texts/s, the useful GFLOP/s (2 x non-embedding parameters per real token, plus attention), its share of the
+ceiling of its own precision, and how close bf16's vectors are to fp32's (least cosine).
 
 The light perturbation leaves many texts alike: a million contacts hold ~205,000 distinct texts. `--distinct`
 appends two seeded words of the texts' own vocabulary to each, so that nearly every text differs, and fills the
@@ -89,10 +91,12 @@ def prefill_cache(data: pd.DataFrame, csv: Path, cache: Path, seed: int = 7) -> 
     return len(texts)
 
 
-def gemm_ceiling(n: int = 2048, repeats: int = 5) -> float:
+def gemm_ceiling(precision: str = "fp32", n: int = 2048, repeats: int = 5) -> float:
+    """This machine's matrix-product throughput now (GFLOP/s), in `precision` (fp32 or bf16)."""
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
     a @ b
     best = math.inf
     for _ in range(repeats):
@@ -102,9 +106,9 @@ def gemm_ceiling(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def encoder_share(texts: list[str], ceiling: float, batch_size: int | None = None) -> dict:
-    """The encoder's speed on the distinct model inputs of `texts` (best of two passes) and its share of `ceiling`
-    (GFLOP/s)."""
+def encoder_share(texts: list[str], ceiling: float, batch_size: int, precision: str) -> dict:
+    """The encoder's speed in `precision` on the distinct model inputs of `texts` (best of two passes), its share
+    of `ceiling` (GFLOP/s, measured in the same precision) and, for bf16, the least cosine of its vectors to fp32's."""
     import torch
 
     from pipeline.config import load_config
@@ -112,9 +116,9 @@ def encoder_share(texts: list[str], ceiling: float, batch_size: int | None = Non
     from pipeline.model.encoders import MeanPoolingEncoder
 
     cfg = load_config().embedding
-    batch_size = batch_size or cfg.batch_size
     torch.set_num_threads(cfg.threads or os.cpu_count())
-    encoder = MeanPoolingEncoder(resolve_model(cfg.model).path)
+    path = resolve_model(cfg.model).path
+    encoder = MeanPoolingEncoder(path, precision)
     params = sum(v.numel() for k, v in encoder.weights.items() if "embeddings" not in k)
     # texts the tokenizer reads alike are computed once by the encoder: keep one of each, so texts/s is work done
     tokens = {tuple(e.ids): text for text, e in zip(texts, encoder.tokenizer.encode_batch(texts))}
@@ -126,8 +130,9 @@ def encoder_share(texts: list[str], ceiling: float, batch_size: int | None = Non
         seconds = math.inf
         for _ in range(2):
             start = time.perf_counter()
-            encoder.encode(texts, batch_size)
+            vectors = encoder.encode(texts, batch_size)
             seconds = min(seconds, time.perf_counter() - start)
+        exact = MeanPoolingEncoder(path, "fp32").encode(texts, batch_size) if precision != "fp32" else vectors
     useful = flops / seconds / 1e9
     return {
         "texts/s": len(texts) / seconds,
@@ -136,7 +141,28 @@ def encoder_share(texts: list[str], ceiling: float, batch_size: int | None = Non
         "ceiling GFLOP/s": ceiling,
         "share": useful / ceiling,
         "floor texts/s": ceiling * 1e9 / (flops / len(texts)),
+        "cosine to fp32": float(np.min(np.sum(vectors * exact, axis=1))),
     }
+
+
+def encoder_lines(probe: list[str]) -> None:
+    """The encoder in fp32 and, where the CPU has bf16 units (what `precision: auto` picks), in bf16, each against
+    the GEMM ceiling of its own precision measured now."""
+    from pipeline.config import load_config
+    from pipeline.model.embed import resolve_precision
+
+    best = resolve_precision(load_config().embedding.precision)
+    for precision in dict.fromkeys(["fp32", best]):
+        ceiling = gemm_ceiling(precision, repeats=20)
+        for batch_size in (64, 32, 16, 8, 4):  # embedding.batch_size: the default is 16 (about 2,048 tokens a batch)
+            e = encoder_share(probe, ceiling, batch_size, precision)
+            print(
+                f"encoder {precision}, batch_size {batch_size:2d}: {e['texts/s']:.0f} texts/s ({e['tokens/text']:.0f} "
+                f"tokens a text), {e['useful GFLOP/s']:.1f} useful GFLOP/s of a {ceiling:.1f} GFLOP/s {precision} "
+                f"GEMM ceiling measured now: {e['share']:.0%} (the floor for these texts: {e['floor texts/s']:.0f} "
+                f"texts/s); least cosine to fp32 {e['cosine to fp32']:.5f}",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -159,16 +185,7 @@ def main() -> None:
         f"{f' --dask {args.dask}' if args.dask else ''}{' --distinct' if args.distinct else ''}",
         flush=True,
     )
-    probe = build(4000, seed=1)["text"].tolist()
-    ceiling = gemm_ceiling(repeats=20)
-    for batch_size in (64, 16, 8, 4):  # embedding.batch_size: the default is 8 (about 1,024 tokens a batch)
-        e = encoder_share(probe, ceiling, batch_size)
-        print(
-            f"encoder, batch_size {batch_size:2d}: {e['texts/s']:.0f} texts/s ({e['tokens/text']:.0f} tokens a text), "
-            f"{e['useful GFLOP/s']:.1f} useful GFLOP/s of a {e['ceiling GFLOP/s']:.1f} GFLOP/s fp32 GEMM ceiling "
-            f"measured now: {e['share']:.0%} (the floor for these texts: {e['floor texts/s']:.0f} texts/s)",
-            flush=True,
-        )
+    encoder_lines(build(4000, seed=1)["text"].tolist())
     rows = []
     for size in sizes:
         data = build(size, distinct=args.distinct)

@@ -70,3 +70,20 @@ def test_embedding_through_the_cache_gives_each_text_its_own_vector(tmp_path):
     assert np.abs(again.vectors - expected).max() < 1e-5
     assert np.array_equal(first.vectors[0], first.vectors[2])
     assert embedder.embed([]).vectors.shape[0] == 0
+
+
+@pytest.mark.parametrize("name", PLAIN_TORCH)
+def test_bf16_encoder_keeps_fp32_vectors(name):
+    """bf16 (what `precision: auto` picks on a CPU with bf16 units) computes on bf16 weights: its vectors stay
+    those of fp32, short and long texts alike (torch runs bf16 on any CPU, slowly where it lacks the units)."""
+    path = Path(resolve_model(name).path)
+    texts = pd.read_csv(SIX_INTENTS)["text"].head(40).tolist() + ["ok", "card " * 600, "I lost my card"]
+    with torch.inference_mode():
+        exact = MeanPoolingEncoder(path, "fp32").encode(texts, batch_size=16)
+        fast = MeanPoolingEncoder(path, "bf16")
+        vectors = fast.encode(texts, batch_size=16)
+    assert next(iter(fast.weights.values())).dtype == torch.bfloat16
+    assert vectors.dtype == np.float32 and vectors.shape == exact.shape
+    cosine = np.sum(vectors * exact, axis=1)
+    assert cosine.min() >= 0.999, cosine.min()
+    assert not np.array_equal(vectors, exact)  # computed in bf16, not fp32 under another name

@@ -12,7 +12,7 @@ import importlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing, nullcontext
+from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -83,8 +83,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# each precision's computation as the cache names it: bf16 vectors were computed under autocast over fp32 weights
+# before they were computed on bf16 weights (cosine ~0.9999 apart), so the new ones are cached under a new name
+_CACHED_AS = {"fp32": "fp32", "bf16": "bf16-weights"}
+
+
 def resolve_precision(precision: str) -> str:
-    """`auto` means bf16 where the CPU has bf16 units (AVX512-BF16 or AMX): about 3x faster, cosine >= 0.9999.
+    """`auto` means bf16 where the CPU has bf16 units (AVX512-BF16 or AMX): 2.8x fp32's speed on a 2-core AMX
+    machine (benchmarks/scale.py), cosine >= 0.9999.
     Read from /proc/cpuinfo where there is one, so a run whose texts are all cached never imports torch."""
     if precision != "auto":
         return precision
@@ -167,11 +173,11 @@ class Embedder:
     def model(self):
         with self._load_lock:
             if self._model is None:
-                self._model = load_encoder(str(self.ref.path), self.cfg.threads, self.ref.plain_torch)
+                self._model = load_encoder(str(self.ref.path), self.cfg.threads, self.ref.plain_torch, self.precision)
             return self._model
 
     def key(self, text: str) -> bytes:
-        return hashlib.sha256(f"{self.ref.fingerprint}\0{self.precision}\0{text}".encode()).digest()
+        return hashlib.sha256(f"{self.ref.fingerprint}\0{_CACHED_AS[self.precision]}\0{text}".encode()).digest()
 
     def missing(self, texts: Sequence[str]) -> list[str]:
         """The distinct texts the cache does not hold yet, texts that differ only in case and spacing side by side
@@ -228,6 +234,5 @@ class Embedder:
     def _encode(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode():
             return self.model.encode(texts, self.cfg.batch_size)
