@@ -1,6 +1,6 @@
 """Scale: touchless against BERTopic defaults at growing sizes, and the encoder against this machine's GEMM ceiling.
 
-    python -m benchmarks.scale --sizes 10000,100000 [--no-bertopic] [--dask WORKERS] [--distinct] [--work DIR]
+    python -m benchmarks.scale --sizes 10000,100000 [--no-bertopic] [--dask WORKERS] [--distinct [--cold]] [--work DIR]
 
 Sets are built from the shared real texts (BANKING77 and HWU64, their intents as labels), sampled with
 replacement and lightly perturbed (case, punctuation, a filler word: seeded) so that texts are not identical; the
@@ -15,7 +15,9 @@ The light perturbation leaves many texts alike: a million contacts hold ~205,000
 appends two seeded words of the texts' own vocabulary to each, so that nearly every text differs, and fills the
 embedding cache before the run with a vector for each, made without the encoder (simulated: the model's vector of
 the text it was made from, turned by seeded noise to cosine ~0.95 of it): every stage after the encoder then
-works at the full distinct size, in minutes instead of the hour the encoder would take. BERTopic is not run then.
+works at the full distinct size, in minutes instead of the hour the encoder would take on a machine without bf16
+units. With `--cold` nothing is cached before: the encoder embeds every distinct text (the whole cold run). BERTopic
+is not run with `--distinct`.
 """
 
 from __future__ import annotations
@@ -175,14 +177,18 @@ def main() -> None:
     parser.add_argument(
         "--distinct", action="store_true", help="nearly all texts distinct, their vectors cached before (simulated)"
     )
+    parser.add_argument("--cold", action="store_true", help="with --distinct: no vectors cached before, all embedded")
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
+    if args.cold and not args.distinct:
+        parser.error("--cold goes with --distinct (without it every run is cold)")
     sizes = [int(s) for s in args.sizes.split(",")]
     work = args.work or Path(tempfile.mkdtemp(prefix="touchless-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     print(
         f"reproduce: python -m benchmarks.scale --sizes {args.sizes}{' --no-bertopic' if args.no_bertopic else ''}"
-        f"{f' --dask {args.dask}' if args.dask else ''}{' --distinct' if args.distinct else ''}",
+        f"{f' --dask {args.dask}' if args.dask else ''}{' --distinct' if args.distinct else ''}"
+        f"{' --cold' if args.cold else ''}",
         flush=True,
     )
     encoder_lines(build(4000, seed=1)["text"].tolist())
@@ -191,7 +197,7 @@ def main() -> None:
         data = build(size, distinct=args.distinct)
         csv = work / f"set-{size}.csv"
         data.drop(columns="base").to_csv(csv, index=False)
-        if args.distinct:
+        if args.distinct and not args.cold:
             print(f"{prefill_cache(data, csv, work / f'cache-t-{size}'):,} distinct texts, vectors cached", flush=True)
         metrics, wall, peak = touchless_run(csv, work / f"touchless-{size}", work / f"cache-t-{size}")
         rows.append(("touchless", size, metrics, wall, peak))
