@@ -88,9 +88,11 @@ class Embedded:
 
 
 @_task
-def embed_partition(texts: list[str], cfg: Config) -> np.ndarray:
-    """One partition's vectors, wherever the task runner puts it (a Dask worker needs touchless installed)."""
-    return embedder(cfg.embedding).encode(texts)
+def embed_partition(texts: list[str], cfg: Config) -> list[np.ndarray]:
+    """One partition's vectors, wherever the task runner puts it (a Dask worker needs touchless installed), in a
+    list that `embed` empties once it has cached them: Prefect keeps every task's result until the flow ends (it
+    links results to their task runs), and a million texts' vectors kept so took 1.5 GB beside the run's own."""
+    return [embedder(cfg.embedding).encode(texts)]
 
 
 @timed(spinner=False)  # it draws its own bar
@@ -104,7 +106,7 @@ def embed(texts: list[str], cfg: Config, show_progress: bool) -> Embedded:
     with progress_bar("embedding", len(todo), show_progress) as advance:
         futures = embed_partition.map(partitions, unmapped(cfg)) if partitions else []
         for partition, future in zip(partitions, futures):
-            model.store(partition, future.result())
+            model.store(partition, future.result().pop())  # emptied: Prefect holds the list, not the vectors
             advance(len(partition))
     result = model.embed(texts)
     return Embedded(result.vectors, len(todo), result.cached - len(todo))

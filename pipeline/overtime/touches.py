@@ -24,32 +24,46 @@ def issues(contacts: pd.DataFrame, window_days: float) -> pd.DataFrame:
 
     frame = contacts.reset_index(drop=True)
     n = len(frame)
-    position = np.arange(n)
-    edges = []
-    for columns in (["ticket_id"], ["customer_id", "duplicate_group"]):  # a pasted text is one issue per customer
-        first = frame.assign(_pos=position).groupby(columns, sort=False)["_pos"].transform("first")
-        linked = first.notna().to_numpy() & (first.to_numpy(dtype=float, na_value=-1) != position)
-        edges.append((first.to_numpy(dtype=float, na_value=-1)[linked].astype(int), position[linked]))
-    topic = frame["reason_id"].where(frame["reason_id"].notna(), "cluster:" + frame["cluster_id"].astype(str))
-    topic = topic.where(frame["reason_id"].notna() | (frame["cluster_id"] >= 0))
-    timed = frame.assign(_topic=topic, _pos=position).dropna(subset=["customer_id", "_topic", "created_at"])
-    timed = timed.sort_values(["customer_id", "_topic", "created_at"], kind="stable")
-    same = (timed["customer_id"].to_numpy()[1:] == timed["customer_id"].to_numpy()[:-1]) & (
-        timed["_topic"].to_numpy()[1:] == timed["_topic"].to_numpy()[:-1]
-    )
-    close = np.diff(timed["created_at"].to_numpy(dtype="datetime64[ns]")) <= np.timedelta64(
-        int(window_days * 86400), "s"
-    )
+    # keys as integer codes (-1: missing): sorting and grouping a million contacts by their ids as strings cost
+    # most of this function
+    ticket = pd.factorize(frame["ticket_id"])[0]
+    customer = pd.factorize(frame["customer_id"])[0]
+    pasted = _pair_codes(customer, pd.factorize(frame["duplicate_group"])[0])  # a pasted text: one issue a customer
+    edges = [_to_first_of_group(ticket), _to_first_of_group(pasted)]
+    reason, reasons = pd.factorize(frame["reason_id"])
+    cluster = frame["cluster_id"].to_numpy(dtype=np.int64)
+    topic = np.where(reason >= 0, reason, np.where(cluster >= 0, len(reasons) + cluster, -1))
+    created = frame["created_at"]
+    timed = np.flatnonzero((customer >= 0) & (topic >= 0) & created.notna().to_numpy())
+    times = created.to_numpy(dtype="datetime64[ns]")[timed].astype(np.int64)
+    timed = timed[np.lexsort((times, topic[timed], customer[timed]))]  # stable: ties keep the contacts' order
+    same = (customer[timed][1:] == customer[timed][:-1]) & (topic[timed][1:] == topic[timed][:-1])
+    close = np.diff(created.to_numpy(dtype="datetime64[ns]")[timed]) <= np.timedelta64(int(window_days * 86400), "s")
     chained = np.flatnonzero(same & close)
-    edges.append((timed["_pos"].to_numpy()[chained], timed["_pos"].to_numpy()[chained + 1]))
-    rows = np.concatenate([a for a, _ in edges]) if edges else np.array([], int)
-    cols = np.concatenate([b for _, b in edges]) if edges else np.array([], int)
+    edges.append((timed[chained], timed[chained + 1]))
+    rows = np.concatenate([a for a, _ in edges])
+    cols = np.concatenate([b for _, b in edges])
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     _, component = connected_components(graph, directed=False)
     order = frame.assign(_root=component).sort_values(["created_at", "row"], na_position="last", kind="stable")
     first = order.groupby("_root")["contact_id"].transform("first")
     touch = order.groupby("_root").cumcount() + 1
     return pd.DataFrame({"issue_id": first, "touch": touch}).sort_index().set_index(contacts.index)
+
+
+def _pair_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One code for each pair of codes present in both (-1 where either is missing)."""
+    both = (a >= 0) & (b >= 0)
+    return np.where(both, a.astype(np.int64) * (int(b.max(initial=0)) + 1) + b, -1)
+
+
+def _to_first_of_group(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges (positions) from each contact with a code to the first contact with the same code."""
+    present = np.flatnonzero(codes >= 0)
+    values, first_at = np.unique(codes[present], return_index=True)
+    first = present[first_at][np.searchsorted(values, codes[present])]
+    linked = first != present
+    return first[linked], present[linked]
 
 
 def touch_stats(contacts: pd.DataFrame, by: str) -> pd.DataFrame:

@@ -136,7 +136,7 @@ def weekly_counts(contacts: pd.DataFrame, weeks: int = SPARK_WEEKS) -> tuple[lis
     out: dict[Key, list[int]] = {}
     for scope, column in (("reason", "reason_id"), ("cluster", "cluster_id")):
         keyed = timed[column]
-        keep = keyed.notna() & (keyed.astype(str) != "-1")
+        keep = keyed.notna() if column == "reason_id" else keyed >= 0  # cluster -1: in no cluster
         table = pd.crosstab(week[keep], keyed[keep]).reindex(span, fill_value=0)
         for name in table.columns:
             out[(scope, str(name))] = [int(v) for v in table[name]]

@@ -33,7 +33,7 @@ def clusters_table(contacts: pd.DataFrame, descriptions: pd.DataFrame, time: Ove
     """One row per cluster: its description, size, customers and tickets, touches and trend."""
     if descriptions.empty:
         return CLUSTERS.empty_table()
-    members = contacts[contacts["cluster_id"] >= 0]
+    members = contacts.loc[contacts["cluster_id"] >= 0, ["cluster_id", "customer_id", "ticket_id"]]  # not the texts
     grouped = members.groupby("cluster_id")
     stats = pd.DataFrame({"size": grouped.size()})
     for column, name, per in (

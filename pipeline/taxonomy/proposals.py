@@ -109,7 +109,7 @@ def propose(
     lie there more than in any other cluster: one stray example of a reason that lives elsewhere does not make a
     cluster that just appeared that reason. `read_at`: the cosine at which a contact is read as a reason
     (`taxonomy.min_similarity`)."""
-    sizes = contacts[contacts["cluster_id"] >= 0]["cluster_id"].value_counts()
+    sizes = contacts.loc[contacts["cluster_id"] >= 0, "cluster_id"].value_counts()
     trending = set(new_clusters) | set(growing_clusters)
     big = [int(c) for c in clusters.ids if sizes.get(c, 0) >= cfg.min_cluster_contacts]
     process = _secondary_clusters(clusters, big, secondary, cfg)
@@ -329,13 +329,16 @@ def _splits(
     between them in the neighbour graph, centres apart), each holding a fair share of the reason's contacts and
     mostly given this reason (or where its texts lie more than any other reason's)."""
     out = []
-    assigned = contacts[contacts["reason_id"].notna() & (contacts["cluster_id"] >= 0)]
+    assigned = contacts.loc[contacts["reason_id"].notna() & (contacts["cluster_id"] >= 0), ["reason_id", "cluster_id"]]
+    sizes_by = assigned.groupby(["reason_id", "cluster_id"]).size()  # once, not a pass over all contacts per reason
+    by_reason = {r: part.droplevel(0) for r, part in sizes_by.groupby(level=0)}
+    none = pd.Series(dtype=int)
     position = {int(c): i for i, c in enumerate(clusters.ids)}
     for r, reason in enumerate(model.ids):
-        mine = assigned[assigned["reason_id"] == reason]
-        shares = mine["cluster_id"].value_counts() / max(len(mine), 1)
+        counts = by_reason.get(reason, none)
+        mine = int(counts.sum())
+        shares = counts / max(mine, 1)
         claimed = [c for c in big if votes[position[c], r] > 0]
-        counts = mine["cluster_id"].value_counts()
         held = {c: float(counts.get(c, 0)) / max(float(sizes.get(c, 1)), 1.0) for c in claimed}  # given this reason
         first = {c for c in claimed if votes[position[c], r] > 0 and votes[position[c], r] == votes[position[c]].max()}
         parts = [  # a fair share of its contacts, and its texts lie there more than any other's or it holds most
@@ -370,7 +373,7 @@ def _splits(
                 + "; ".join(sentence_case(clusters.labels[c]) for c in parts)
                 + ".",
                 confidence=round(confidence, 3),
-                contacts=int(len(mine)),
+                contacts=mine,
                 touches=_touches(parts, sizes),
                 keywords=[k for c in parts for k in clusters.keywords[c][:4]],
                 examples=[e for c in parts for e in clusters.examples[c][:3]][:6],
@@ -406,7 +409,9 @@ def _merges(
     """Two reasons are one when their contacts are spread over the same clusters (histogram intersection) and a
     classifier cannot tell their contacts apart (cross-validated balanced accuracy at most `merge_max_accuracy`).
     Sharing clusters alone only says the clustering was coarse there."""
-    assigned = contacts[contacts["reason_id"].notna() & (contacts["cluster_id"] >= 0)]
+    assigned = contacts.loc[
+        contacts["reason_id"].notna() & (contacts["cluster_id"] >= 0), ["reason_id", "cluster_id", "text"]
+    ]
     table = pd.crosstab(assigned["reason_id"], assigned["cluster_id"])
     table = table[table.sum(axis=1) >= cfg.min_cluster_contacts]
     shares = table.div(table.sum(axis=1), axis=0)
@@ -530,7 +535,10 @@ def _retires(
 def _mislabels(contacts: pd.DataFrame, taxonomy: Taxonomy, cfg: ProposalsConfig) -> list[Proposal]:
     """Agent-chosen reasons that the text contradicts: contacts an agent filed under A read like B (by the
     zero-shot reading, which learnt nothing from the agents)."""
-    both = contacts[contacts["agent_reason"].notna() & contacts["text_reason_id"].notna()]
+    both = contacts.loc[
+        contacts["agent_reason"].notna() & contacts["text_reason_id"].notna(),
+        ["agent_reason", "text_reason_id", "text"],
+    ]
     names = taxonomy.by_id()
     out = []
     for agent, group in both.groupby("agent_reason", sort=True):
