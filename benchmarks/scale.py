@@ -156,7 +156,7 @@ def encoder_lines(probe: list[str]) -> None:
     best = resolve_precision(load_config().embedding.precision)
     for precision in dict.fromkeys(["fp32", best]):
         ceiling = gemm_ceiling(precision, repeats=20)
-        for batch_size in (64, 32, 16, 8, 4):  # embedding.batch_size: the default is 16 (about 2,048 tokens a batch)
+        for batch_size in (64, 32, 16, 8, 4):  # embedding.batch_size: the default is 8 (about 1,024 tokens a batch)
             e = encoder_share(probe, ceiling, batch_size, precision)
             print(
                 f"encoder {precision}, batch_size {batch_size:2d}: {e['texts/s']:.0f} texts/s ({e['tokens/text']:.0f} "
@@ -205,7 +205,10 @@ def main() -> None:
         if args.dask:  # the same run with the embedding partitions as Dask work on worker processes
             more = f"runner:\n  kind: dask\n  workers: {args.dask}\n"
             metrics, dask_wall, dask_peak = touchless_run(
-                csv, work / f"touchless-dask-{size}", work / f"cache-{'t' if args.distinct else 'd'}-{size}", more
+                csv,
+                work / f"touchless-dask-{size}",
+                work / f"cache-{'t' if args.distinct and not args.cold else 'd'}-{size}",
+                more,
             )
             print(
                 _line(f"touchless, Dask {args.dask}", size, metrics, dask_wall, dask_peak),

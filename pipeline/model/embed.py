@@ -83,14 +83,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-# each precision's computation as the cache names it: bf16 vectors were computed under autocast over fp32 weights
-# before they were computed on bf16 weights (cosine ~0.9999 apart), so the new ones are cached under a new name
-_CACHED_AS = {"fp32": "fp32", "bf16": "bf16-weights"}
+# the plain-torch encoder's bf16 vectors were computed under autocast over fp32 weights before they were computed on
+# bf16 weights (a little apart), so its new ones are cached under a new name; other encoders still use autocast
+_PLAIN_TORCH_BF16 = "bf16-weights"
 
 
 def resolve_precision(precision: str) -> str:
-    """`auto` means bf16 where the CPU has bf16 units (AVX512-BF16 or AMX): 2.8x fp32's speed on a 2-core AMX
-    machine (benchmarks/scale.py), cosine >= 0.9999.
+    """`auto` means bf16 where the CPU has bf16 units (AVX512-BF16 or AMX): 2.5x fp32's texts/s at the default batch
+    size on a 2-core AMX machine, least cosine 0.9998 to fp32's vectors (benchmarks/scale.py).
     Read from /proc/cpuinfo where there is one, so a run whose texts are all cached never imports torch."""
     if precision != "auto":
         return precision
@@ -177,7 +177,8 @@ class Embedder:
             return self._model
 
     def key(self, text: str) -> bytes:
-        return hashlib.sha256(f"{self.ref.fingerprint}\0{_CACHED_AS[self.precision]}\0{text}".encode()).digest()
+        computed = _PLAIN_TORCH_BF16 if self.precision == "bf16" and self.ref.plain_torch else self.precision
+        return hashlib.sha256(f"{self.ref.fingerprint}\0{computed}\0{text}".encode()).digest()
 
     def missing(self, texts: Sequence[str]) -> list[str]:
         """The distinct texts the cache does not hold yet, texts that differ only in case and spacing side by side

@@ -20,9 +20,10 @@ class MeanPoolingEncoder:
     sentence-transformers (max abs difference 3e-7; tests/test_embed.py) without importing it or transformers:
     loading the model in a fresh process takes 1.7 s instead of 4.5 s, which a daily run pays for a few contacts.
 
-    `precision` bf16 keeps the weights in bf16 and computes in it throughout, where the CPU has bf16 units (AMX):
-    1.5x the speed of running the fp32 weights under autocast, which casts every weight on every batch (1,155-1,430
-    against 1,750-1,890 texts/s on a 2-core AMX machine, benchmarks/scale.py), at cosine >= 0.9999 to fp32."""
+    `precision` bf16 keeps the weights in bf16 and computes in it throughout, for CPUs with bf16 units (AMX): 1.3x
+    the texts/s of running the fp32 weights under autocast, which casts every weight on every batch (1,107-1,201
+    against 1,433-1,498 through the embedder, alternating runs on a 2-core AMX machine); least cosine to fp32's
+    vectors 0.9998 (benchmarks/scale.py)."""
 
     def __init__(self, path: Path, precision: str = "fp32") -> None:
         import torch
@@ -103,8 +104,9 @@ class MeanPoolingEncoder:
         """BERT's encoder (absolute positions, one segment, GELU), as transformers' BertModel computes it.
 
         In bf16, attention is written out (two products and a softmax): for the short texts of support contacts,
-        torch's fused attention kernel took 27% of the time in bf16, and the written-out form is 15% faster in all.
-        In fp32 the fused kernel is as fast or a little faster (2% over eight alternating runs), and stays."""
+        torch's fused attention kernel took 27% of the time in bf16 (torch's profiler), and the written-out form
+        was 15% faster in all (1,580 -> 1,822 texts/s). In fp32 the fused kernel was as fast or a little faster
+        (1.5% on the mean of four alternating runs each), and stays."""
         import torch
         from torch.nn.functional import gelu, layer_norm, linear, scaled_dot_product_attention
 
@@ -124,12 +126,12 @@ class MeanPoolingEncoder:
         x = norm(x, f"{p}embeddings.LayerNorm")
         batch, length, width = x.shape
         attend = mask.bool()[:, None, None, :]  # (batch, 1, 1, length): padding is never attended to
-        written_out = x.dtype != torch.float32
-        padding = torch.zeros(attend.shape, dtype=x.dtype).masked_fill(~attend, float("-inf"))  # 0 or -inf
+        fused = x.dtype == torch.float32
+        padding = None if fused else torch.zeros(attend.shape, dtype=x.dtype).masked_fill(~attend, float("-inf"))
         scale = (width // self.heads) ** -0.5
 
         def attention(q, k, v):
-            if not written_out:
+            if fused:
                 return scaled_dot_product_attention(q, k, v, attn_mask=attend)
             return torch.softmax((q * scale) @ k.transpose(-1, -2) + padding, dim=-1) @ v
 
