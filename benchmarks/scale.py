@@ -108,9 +108,12 @@ def gemm_ceiling(precision: str = "fp32", n: int = 2048, repeats: int = 5) -> fl
     return 2 * n**3 / best / 1e9
 
 
-def encoder_share(texts: list[str], ceiling: float, batch_size: int, precision: str) -> dict:
+def encoder_share(
+    texts: list[str], ceiling: float, batch_size: int, precision: str, exact: np.ndarray | None = None
+) -> dict:
     """The encoder's speed in `precision` on the distinct model inputs of `texts` (best of two passes), its share
-    of `ceiling` (GFLOP/s, measured in the same precision) and, for bf16, the least cosine of its vectors to fp32's."""
+    of `ceiling` (GFLOP/s, measured in the same precision), its `vectors` and their least cosine to `exact` (fp32's
+    vectors of the same texts; themselves when not given)."""
     import torch
 
     from pipeline.config import load_config
@@ -119,8 +122,7 @@ def encoder_share(texts: list[str], ceiling: float, batch_size: int, precision: 
 
     cfg = load_config().embedding
     torch.set_num_threads(cfg.threads or os.cpu_count())
-    path = resolve_model(cfg.model).path
-    encoder = MeanPoolingEncoder(path, precision)
+    encoder = MeanPoolingEncoder(resolve_model(cfg.model).path, precision)
     params = sum(v.numel() for k, v in encoder.weights.items() if "embeddings" not in k)
     # texts the tokenizer reads alike are computed once by the encoder: keep one of each, so texts/s is work done
     tokens = {tuple(e.ids): text for text, e in zip(texts, encoder.tokenizer.encode_batch(texts))}
@@ -134,16 +136,16 @@ def encoder_share(texts: list[str], ceiling: float, batch_size: int, precision: 
             start = time.perf_counter()
             vectors = encoder.encode(texts, batch_size)
             seconds = min(seconds, time.perf_counter() - start)
-        exact = MeanPoolingEncoder(path, "fp32").encode(texts, batch_size) if precision != "fp32" else vectors
+    exact = vectors if exact is None else exact
     useful = flops / seconds / 1e9
     return {
         "texts/s": len(texts) / seconds,
         "tokens/text": lengths.mean(),
         "useful GFLOP/s": useful,
-        "ceiling GFLOP/s": ceiling,
         "share": useful / ceiling,
         "floor texts/s": ceiling * 1e9 / (flops / len(texts)),
         "cosine to fp32": float(np.min(np.sum(vectors * exact, axis=1))),
+        "vectors": vectors,
     }
 
 
@@ -154,10 +156,12 @@ def encoder_lines(probe: list[str]) -> None:
     from pipeline.model.embed import resolve_precision
 
     best = resolve_precision(load_config().embedding.precision)
+    exact = None  # fp32's vectors, from its first pass (fp32 runs first)
     for precision in dict.fromkeys(["fp32", best]):
         ceiling = gemm_ceiling(precision, repeats=20)
         for batch_size in (64, 32, 16, 8, 4):  # embedding.batch_size: the default is 8 (about 1,024 tokens a batch)
-            e = encoder_share(probe, ceiling, batch_size, precision)
+            e = encoder_share(probe, ceiling, batch_size, precision, exact)
+            exact = e["vectors"] if exact is None else exact
             print(
                 f"encoder {precision}, batch_size {batch_size:2d}: {e['texts/s']:.0f} texts/s ({e['tokens/text']:.0f} "
                 f"tokens a text), {e['useful GFLOP/s']:.1f} useful GFLOP/s of a {ceiling:.1f} GFLOP/s {precision} "
