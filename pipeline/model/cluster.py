@@ -17,6 +17,7 @@ from scipy import sparse
 
 from pipeline.config import ClusterConfig, ReduceConfig
 from pipeline.errors import InputError
+from pipeline.model.vector_file import releasing, take
 
 GRANULARITY = {"coarse": 0.3, "medium": 1.0, "fine": 2.5}  # multiplies the chosen resolution
 # Modularity finds more communities in a bigger graph at one resolution, so the resolution is set for 10,000
@@ -210,7 +211,7 @@ def centroids(vectors: np.ndarray, labels: np.ndarray, block: int = 16_384) -> t
         shape=(len(ids), len(labels)),
     )
     centres = np.zeros((len(ids), vectors.shape[1]))
-    for start in range(0, len(labels), block):
+    for start in releasing(range(0, len(labels), block), vectors):
         centres += members[:, start : start + block] @ vectors[start : start + block].astype(np.float64)
     centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
     return ids, centres.astype(np.float32)
@@ -233,7 +234,7 @@ def nearest_centre(vectors: np.ndarray, centres: np.ndarray, chunk: int = 8192) 
     """(index of the most alike centre, its cosine) for each unit vector, in chunks so memory stays bounded."""
     best = np.empty(len(vectors), dtype=np.int64)
     score = np.empty(len(vectors), dtype=np.float32)
-    for start in range(0, len(vectors), chunk):
+    for start in releasing(range(0, len(vectors), chunk), vectors):
         sims = vectors[start : start + chunk] @ centres.T
         best[start : start + chunk] = sims.argmax(axis=1)
         score[start : start + chunk] = sims[np.arange(len(sims)), best[start : start + chunk]]
@@ -303,7 +304,7 @@ def cluster_contacts(vectors: np.ndarray, cfg: ClusterConfig, reduce_cfg: Reduce
     if len(first) > cfg.sample_size:  # the distinct vectors are never copied out whole (1.5 GB at 1M contacts)
         found = _cluster_sample(vectors, first, weights, cfg, reduce_cfg, seed)
     else:
-        found = _cluster_distinct(vectors[first], weights, cfg, reduce_cfg, seed)
+        found = _cluster_distinct(take(vectors, first), weights, cfg, reduce_cfg, seed)
     return Clustering(found.labels[pick], found.probabilities[pick], found.was_noise[pick], found.links)
 
 
@@ -319,13 +320,16 @@ def distinct_rows(matrix: np.ndarray, block: int = 16_384) -> tuple[np.ndarray, 
     words = rows.view(np.uint32) if rows.shape[1] % 4 == 0 else rows
     mix = np.random.default_rng(0).integers(1, 2**63, size=words.shape[1], dtype=np.uint64) | np.uint64(1)
     hashes = np.concatenate(
-        [words[start : start + block].astype(np.uint64) @ mix for start in range(0, len(words), block)]
+        [
+            words[start : start + block].astype(np.uint64) @ mix
+            for start in releasing(range(0, len(words), block), matrix)
+        ]
     )
     ids, _ = pd.factorize(hashes)  # ids in order of first appearance
     _, first = np.unique(ids, return_index=True)
     if all(
-        np.array_equal(rows[start : start + block], rows[first[ids[start : start + block]]])
-        for start in range(0, len(rows), block)
+        np.array_equal(rows[start : start + block], take(rows, first[ids[start : start + block]]))
+        for start in releasing(range(0, len(rows), block), matrix)
     ):
         return first, ids.astype(np.int64), np.bincount(ids)
     _, first, inverse, counts = np.unique(matrix, axis=0, return_index=True, return_inverse=True, return_counts=True)
@@ -349,7 +353,7 @@ def _cluster_sample(
     (else noise). Memory and time stay bounded: the neighbours are found in blocks. Labels are per distinct row."""
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(len(distinct), cfg.sample_size, replace=False))
-    sampled = vectors[distinct[sample]]
+    sampled = take(vectors, distinct[sample])
     found = _cluster_distinct(sampled, weights[sample], cfg, reduce_cfg, seed)
     out = found.expand(sample, len(distinct))
     rest = np.setdiff1d(np.arange(len(distinct)), sample)
@@ -381,16 +385,17 @@ def neighbour_vote(
     label = np.empty(len(rows), dtype=np.int32)
     share = np.empty(len(rows), dtype=np.float32)
     nearest = np.empty(len(rows), dtype=np.float32)
-    for start in range(0, len(rows), block):
+    for start in releasing(range(0, len(rows), block), queries):
         sims = queries[rows[start : start + block]] @ points.T
         top = np.argpartition(sims, -k, axis=1)[:, -k:]
-        weight = np.take_along_axis(sims, top, axis=1).clip(min=0)
+        alike = np.take_along_axis(sims, top, axis=1)
+        weight = alike.clip(min=0)
         voter = np.repeat(np.arange(len(top)), k)
         votes = np.zeros((len(top), n_labels), dtype=np.float32)
         np.add.at(votes, (voter, labels[top].ravel()), weight.ravel())
         label[start : start + len(top)] = votes.argmax(axis=1)
         share[start : start + len(top)] = votes.max(axis=1) / np.maximum(votes.sum(axis=1), 1e-12)
-        nearest[start : start + len(top)] = sims.max(axis=1)
+        nearest[start : start + len(top)] = alike.max(axis=1)  # the nearest is among the k: no second pass
     return label, share, nearest
 
 

@@ -11,6 +11,7 @@ from scipy import sparse
 from pipeline.config import DescribeConfig
 from pipeline.model.cluster import centroids
 from pipeline.model.names import Meaning, name_clusters
+from pipeline.model.vector_file import take
 
 
 def class_tfidf_keywords(terms: list[str], labels: np.ndarray, n_keywords: int) -> dict[int, list[str]]:
@@ -57,7 +58,7 @@ def typical_members(
     out = {}
     for c, centre in centres.items():
         members = np.flatnonzero(labels == c)
-        out[c] = members[np.argsort(-(vectors[members] @ centre), kind="stable")[: max(n, 1) * 3]]
+        out[c] = members[np.argsort(-(take(vectors, members) @ centre), kind="stable")[: max(n, 1) * 3]]
     return out
 
 

@@ -24,6 +24,7 @@ from models import EMBEDDING_REFERENCE
 from pipeline.config import EmbeddingConfig
 from pipeline.errors import ModelError
 from pipeline.model.encoders import load_encoder
+from pipeline.model.vector_file import allocate, release
 from pipeline.runtime import cache_home
 
 
@@ -156,6 +157,9 @@ def alike_together(texts: list[str]) -> list[str]:
     return sorted(texts, key=lambda text: " ".join(text.casefold().split()))
 
 
+_RELEASE_EVERY = 65_536  # vectors written between two hand-backs of a mapped result's pages (96 MB at 384 numbers)
+
+
 class Embedder:
     """Loads the model lazily (only when some text is not cached) and embeds through the cache."""
 
@@ -199,20 +203,25 @@ class Embedder:
         time (a killed process keeps what it finished).
 
         Each vector is written straight into the result at its text's first position and then copied to the text's
-        repeats, a block at a time: the only matrix held is the result (a million vectors, 1.5 GB, not twice that)."""
+        repeats, a block at a time: the only matrix held is the result (a million vectors, 1.5 GB, not twice that),
+        and a big one is a mapped file (`vector_file`) whose pages go back to the kernel as they are written."""
         first = {}  # each distinct text's first position
         for i, text in enumerate(texts):
             first.setdefault(text, i)
         text_of = {self.key(t): t for t in first}
         out: np.ndarray | None = None
         done = np.zeros(len(texts), dtype=bool)
+        written = 0
 
         def put(text: str, vector: np.ndarray) -> None:
-            nonlocal out
+            nonlocal out, written
             if out is None:
-                out = np.empty((len(texts), len(vector)), dtype=np.float32)
+                out = allocate(len(texts), len(vector), self.cache.path.parent)
             out[first[text]] = vector
             done[first[text]] = True
+            written += 1
+            if written % _RELEASE_EVERY == 0:
+                release(out)
 
         for key, vector in self.cache.get_many(list(text_of)):
             put(text_of[key], vector)
@@ -230,6 +239,8 @@ class Embedder:
         for start in range(0, len(repeats), 65_536):
             at = repeats[start : start + 65_536]
             out[at] = out[source[at]]
+            release(out)
+        release(out)
         return Embeddings(out, computed=len(todo), cached=len(first) - len(todo))
 
     def _encode(self, texts: list[str]) -> np.ndarray:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import TaxonomyConfig
+from pipeline.model.vector_file import blockwise, releasing, take
 from pipeline.taxonomy.tree import Taxonomy
 
 _MIN_LABELLED = 50  # agent-labelled contacts needed to try a classifier
@@ -39,7 +40,9 @@ class ReasonModel:
         """(contacts, reasons): each contact's best cosine to any text of each reason."""
         out = np.full((len(vectors), len(self.ids)), -1.0, dtype=np.float32)
         texts_of = [self.owner == r for r in range(len(self.ids))]
-        for start in range(0, len(vectors), 16_384):  # in blocks: every contact against every text is 1M x texts
+        for start in releasing(
+            range(0, len(vectors), 16_384), vectors
+        ):  # in blocks: every contact against every text is 1M x texts
             sims = vectors[start : start + 16_384] @ self.vectors.T
             for r, mine in enumerate(texts_of):
                 out[start : start + len(sims), r] = sims[:, mine].max(axis=1)
@@ -144,17 +147,17 @@ def assign_reasons(
     known, y = known[keep], y[keep]
     train, test = train_test_split(np.arange(len(known)), test_size=cfg.holdout_share, random_state=seed, stratify=y)
     train, test = _at_most(train, seed, y[train]), _at_most(test, seed, y[test])
-    classifier = LogisticRegression(C=cfg.classifier_c, max_iter=1000).fit(vectors[known[train]], y[train])
+    classifier = LogisticRegression(C=cfg.classifier_c, max_iter=1000).fit(take(vectors, known[train]), y[train])
     held_out = {
-        "classifier": float((classifier.predict(vectors[known[test]]) == y[test]).mean()),
+        "classifier": float((classifier.predict(take(vectors, known[test])) == y[test]).mean()),
         "zero_shot": float((np.array(model.ids)[reading[known[test]]] == y[test]).mean()),
         "contacts": int(len(test)),
     }
     if held_out["classifier"] <= held_out["zero_shot"]:
         return Assignment(*zero, method="zero_shot", held_out=held_out, text_reason=zero[0])
     every = _at_most(np.arange(len(known)), seed, y)
-    classifier.fit(vectors[known[every]], y[every])
-    probabilities = classifier.predict_proba(vectors)
+    classifier.fit(take(vectors, known[every]), y[every])
+    probabilities = blockwise(classifier.predict_proba, vectors)
     best = probabilities.argmax(axis=1)
     chosen = _pick(list(classifier.classes_), best, probabilities.max(axis=1), cfg.min_probability)
     return Assignment(*chosen, method="classifier", held_out=held_out, text_reason=zero[0])
@@ -176,9 +179,9 @@ def _read_texts(
     margin = top_two[:, 1] - top_two[:, 0]
     confident = _at_most(np.flatnonzero(margin >= np.quantile(margin, 1 - cfg.self_training)), seed)
     classifier = LogisticRegression(C=cfg.classifier_c, max_iter=1000).fit(
-        np.vstack([vectors[confident], model.vectors]), np.concatenate([best[confident], model.owner])
+        np.vstack([take(vectors, confident), model.vectors]), np.concatenate([best[confident], model.owner])
     )
-    return classifier.predict(vectors)
+    return blockwise(classifier.predict, vectors)
 
 
 def _at_most(rows: np.ndarray, seed: int, classes: np.ndarray | None = None) -> np.ndarray:

@@ -1,0 +1,91 @@
+"""A big run's vectors live in a memory-mapped temporary file, not in the process's own memory.
+
+A million contacts' vectors are 1.5 GB: held in the process they were a third of discover's peak. Mapped from a
+file they are pages of the kernel's page cache, which it can take back under memory pressure, and `release` hands
+back the pages a step has touched, so the process's own memory (its resident set) does not grow with them. Steps
+read them as any array: in blocks of rows (`releasing`, `blockwise`) or, for rows scattered over the file (a
+cluster's contacts), with `take`; the values are the same bits either way.
+
+The file is created already unlinked (`tempfile.TemporaryFile`), in the embedding cache's folder (on disk, beside
+the vectors it caches; a temporary folder may be memory): it disappears when the run ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import mmap
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+MAP_FROM_BYTES = 256 << 20  # smaller sets (under ~175,000 contacts of 384 numbers) stay in memory: no file, no I/O
+BLOCK = 65_536  # rows a `blockwise` call reads, or a `take` gathers from, at once (96 MB at 384 numbers)
+
+Item = TypeVar("Item")
+
+
+def allocate(rows: int, dim: int, folder: Path) -> np.ndarray:
+    """A float32 (rows, dim) array: in memory when small, else mapped from an unlinked file in `folder`."""
+    size = rows * dim * 4
+    if size < MAP_FROM_BYTES:
+        return np.empty((rows, dim), dtype=np.float32)
+    with tempfile.TemporaryFile(dir=folder, prefix="touchless-vectors-") as handle:
+        handle.truncate(size)
+        mapped = mmap.mmap(handle.fileno(), size)  # holds its own descriptor: the file lives as long as the map
+    return np.frombuffer(mapped, dtype=np.float32).reshape(rows, dim)
+
+
+def release(vectors: np.ndarray) -> None:
+    """Hand the pages of mapped `vectors` that this process has touched back to the kernel (their data stays in
+    the file and, while memory allows, in the page cache); nothing for vectors held in memory."""
+    mapped = _mapping(vectors)
+    if mapped is not None and not mapped.closed:
+        mapped.madvise(mmap.MADV_DONTNEED)
+
+
+def releasing(items: Iterable[Item], vectors: np.ndarray) -> Iterator[Item]:
+    """`items`, with the pages of mapped `vectors` that a loop's body touched handed back after each: a loop over a
+    million contacts' vectors then holds a block's pages, not 1.5 GB of them."""
+    for item in items:
+        yield item
+        release(vectors)
+
+
+def blockwise(fn: Callable[[np.ndarray], np.ndarray], vectors: np.ndarray) -> np.ndarray:
+    """`fn(vectors)` (a row-wise function, e.g. a classifier's predict) computed a block of rows at a time."""
+    if len(vectors) <= BLOCK:
+        return fn(vectors)
+    return np.concatenate(
+        [fn(vectors[start : start + BLOCK]) for start in releasing(range(0, len(vectors), BLOCK), vectors)]
+    )
+
+
+def take(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`vectors[rows]` (indices or a mask), a copy. From a mapped file the rows are gathered a `BLOCK` of the file
+    at a time, its pages handed back after each: reading one row maps the pages around it as well (64 KB; seen:
+    gathering 5% of 200,000 rows scattered over the file made all of its 291 MB resident, with or without
+    MADV_RANDOM), so a cluster's contacts would otherwise make the whole file resident at once."""
+    if _mapping(vectors) is None:
+        return vectors[rows]
+    rows = np.asarray(rows)
+    rows = np.flatnonzero(rows) if rows.dtype == bool else rows
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    out = np.empty((len(rows), *vectors.shape[1:]), dtype=vectors.dtype)
+    bounds = np.searchsorted(ordered, np.arange(0, len(vectors) + BLOCK, BLOCK))
+    for low, high in zip(bounds[:-1], bounds[1:]):
+        if high > low:
+            out[order[low:high]] = vectors[ordered[low:high]]
+            release(vectors)
+    return out
+
+
+def _mapping(array: np.ndarray) -> mmap.mmap | None:
+    base = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview):
+        base = base.obj
+    return base if isinstance(base, mmap.mmap) else None

@@ -1,0 +1,73 @@
+"""Big runs keep their vectors in a memory-mapped temporary file: same values, no file left, pages handed back."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.model import vector_file
+from tests.conftest import SIX_INTENTS
+
+
+def _resident_file_mb() -> float:
+    """This process's resident pages that belong to mapped files (RssFile), in MB."""
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"RssFile:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def test_mapped_vectors_leave_no_file_and_hand_their_pages_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(vector_file, "MAP_FROM_BYTES", 0)
+    vectors = vector_file.allocate(32_768, 384, tmp_path)  # 48 MB
+    assert list(tmp_path.iterdir()) == []  # unlinked from the start: nothing to clean up, whatever ends the run
+    values = np.random.default_rng(0).random((32_768, 384), dtype=np.float32)
+    before = _resident_file_mb()
+    vectors[:] = values
+    assert _resident_file_mb() - before > 40  # written pages are resident...
+    vector_file.release(vectors[100:200])  # (a view of them releases the whole mapping)
+    assert _resident_file_mb() - before < 8  # ...until handed back
+    assert np.array_equal(vectors, values)  # the data stays in the file
+    total = sum(float(block.sum()) for block in vector_file.releasing([vectors[:16_384], vectors[16_384:]], vectors))
+    assert abs(total - float(values.sum(dtype=np.float64))) < 1.0
+    assert _resident_file_mb() - before < 8
+    assert np.array_equal(vector_file.blockwise(lambda b: b[:, 0] * 2, vectors), values[:, 0] * 2)
+
+
+def test_take_gathers_scattered_rows_a_block_of_the_file_at_a_time(tmp_path, monkeypatch):
+    """A cluster's rows lie all over the file, and reading one maps the pages around it: `take` keeps what is
+    resident to a block of the file, and gives exactly `vectors[rows]` (any order, repeats, or a mask)."""
+    monkeypatch.setattr(vector_file, "MAP_FROM_BYTES", 0)
+    monkeypatch.setattr(vector_file, "BLOCK", 2_048)  # 3 MB of a 48 MB file
+    vectors = vector_file.allocate(32_768, 384, tmp_path)
+    values = np.random.default_rng(1).random((32_768, 384), dtype=np.float32)
+    vectors[:] = values
+    vector_file.release(vectors)
+    rows = np.random.default_rng(2).choice(32_768, 1_600, replace=True)  # 5%, unsorted, some twice
+    before = _resident_file_mb()
+    assert np.array_equal(vector_file.take(vectors, rows), values[rows])
+    assert _resident_file_mb() - before < 8  # (`vectors[rows]` would map the pages around every row it reads)
+    mask = values[:, 0] > 0.5
+    assert np.array_equal(vector_file.take(vectors, mask), values[mask])
+    assert np.array_equal(vector_file.take(values, rows), values[rows])  # in memory: a plain gather
+
+
+def test_small_vectors_stay_in_memory(tmp_path):
+    vectors = vector_file.allocate(1_000, 384, tmp_path)
+    assert vectors.base is None  # an array of its own, no mapping
+    vector_file.release(vectors)  # nothing to hand back, and no error
+
+
+def test_discover_with_mapped_vectors_finds_the_same_run(six_intents_run, tmp_path, test_config, monkeypatch):
+    """Every step reads the vectors from the mapped file (and hands pages back as it goes) and the run is the same
+    as the one made with the vectors in memory."""
+    from flows.discover import discover
+
+    monkeypatch.setattr(vector_file, "MAP_FROM_BYTES", 0)
+    out = tmp_path / "mapped"
+    discover(input_path=str(SIX_INTENTS), out_dir=str(out), config_path=str(test_config))
+    for table in ("contacts", "clusters"):
+        mapped = pd.read_parquet(out / f"{table}.parquet")
+        held = pd.read_parquet(six_intents_run[0] / f"{table}.parquet")
+        pd.testing.assert_frame_equal(mapped, held)
