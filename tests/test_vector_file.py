@@ -59,6 +59,12 @@ def test_small_vectors_stay_in_memory(tmp_path):
     vector_file.release(vectors)  # nothing to hand back, and no error
 
 
+def test_vectors_stay_in_memory_where_no_file_can_be_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(vector_file, "MAP_FROM_BYTES", 0)
+    vectors = vector_file.allocate(1_000, 384, tmp_path / "gone")  # as with a full disk: no space, no file
+    assert vectors.shape == (1_000, 384) and vectors.base is None
+
+
 def test_discover_with_mapped_vectors_finds_the_same_run(six_intents_run, tmp_path, test_config, monkeypatch):
     """Every step reads the vectors from the mapped file (and hands pages back as it goes) and the run is the same
     as the one made with the vectors in memory."""
@@ -71,3 +77,21 @@ def test_discover_with_mapped_vectors_finds_the_same_run(six_intents_run, tmp_pa
         mapped = pd.read_parquet(out / f"{table}.parquet")
         held = pd.read_parquet(six_intents_run[0] / f"{table}.parquet")
         pd.testing.assert_frame_equal(mapped, held)
+
+
+def test_embedding_into_a_mapped_file_gives_the_same_vectors(tmp_path, monkeypatch):
+    """Cached texts, texts new to the cache and repeats (copied from their first row through `take`) land in the
+    mapped file where they belong, with their pages handed back every few vectors."""
+    from pipeline.config import load_config
+    from pipeline.model import embed
+
+    embedder = embed.Embedder(load_config(overrides={"embedding": {"cache_dir": str(tmp_path)}}).embedding)
+    embedder.embed(["card lost", "refund please"])
+    texts = ["refund please", "new text here", "card lost", "new text here", "refund please", "card lost"]
+    monkeypatch.setattr(vector_file, "MAP_FROM_BYTES", 0)
+    monkeypatch.setattr(embed, "_RELEASE_EVERY", 2)
+    mapped = embedder.embed(texts).vectors
+    monkeypatch.undo()
+    held = embedder.embed(texts).vectors  # in memory, all from the cache now
+    assert vector_file._mapping(mapped) is not None and vector_file._mapping(held) is None
+    assert np.array_equal(mapped, held)

@@ -24,7 +24,7 @@ from models import EMBEDDING_REFERENCE
 from pipeline.config import EmbeddingConfig
 from pipeline.errors import ModelError
 from pipeline.model.encoders import load_encoder
-from pipeline.model.vector_file import allocate, release
+from pipeline.model.vector_file import allocate, release, take
 from pipeline.runtime import cache_home
 
 
@@ -157,7 +157,9 @@ def alike_together(texts: list[str]) -> list[str]:
     return sorted(texts, key=lambda text: " ".join(text.casefold().split()))
 
 
-_RELEASE_EVERY = 65_536  # vectors written between two hand-backs of a mapped result's pages (96 MB at 384 numbers)
+# vectors written into a mapped result between two hand-backs of its pages: written in no order, each may be a
+# page of its own (64 MB)
+_RELEASE_EVERY = 16_384
 
 
 class Embedder:
@@ -236,9 +238,9 @@ class Embedder:
             return Embeddings(np.empty((0, 0), dtype=np.float32), computed=0, cached=0)
         source = np.fromiter((first[t] for t in texts), dtype=np.int64, count=len(texts))
         repeats = np.flatnonzero(source != np.arange(len(texts)))
-        for start in range(0, len(repeats), 65_536):
-            at = repeats[start : start + 65_536]
-            out[at] = out[source[at]]
+        for start in range(0, len(repeats), _RELEASE_EVERY):
+            at = repeats[start : start + _RELEASE_EVERY]
+            out[at] = take(out, source[at])
             release(out)
         release(out)
         return Embeddings(out, computed=len(todo), cached=len(first) - len(todo))

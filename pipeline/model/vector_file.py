@@ -13,6 +13,7 @@ the vectors it caches; a temporary folder may be memory): it disappears when the
 from __future__ import annotations
 
 import mmap
+import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -27,13 +28,21 @@ Item = TypeVar("Item")
 
 
 def allocate(rows: int, dim: int, folder: Path) -> np.ndarray:
-    """A float32 (rows, dim) array: in memory when small, else mapped from an unlinked file in `folder`."""
+    """A float32 (rows, dim) array: in memory when small, else mapped from an unlinked file in `folder`. The file's
+    disk space is reserved first: a mapped write to a full disk would kill the process (SIGBUS) with no message,
+    so where the space cannot be had the vectors stay in memory (the same values; only the memory differs)."""
     size = rows * dim * 4
-    if size < MAP_FROM_BYTES:
+    if size < MAP_FROM_BYTES or not hasattr(mmap, "MADV_DONTNEED"):
         return np.empty((rows, dim), dtype=np.float32)
-    with tempfile.TemporaryFile(dir=folder, prefix="touchless-vectors-") as handle:
-        handle.truncate(size)
-        mapped = mmap.mmap(handle.fileno(), size)  # holds its own descriptor: the file lives as long as the map
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix="touchless-vectors-") as handle:
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(handle.fileno(), 0, size)
+            else:  # macOS: a sparse file
+                handle.truncate(size)
+            mapped = mmap.mmap(handle.fileno(), size)  # holds its own descriptor: the file lives as long as the map
+    except OSError:
+        return np.empty((rows, dim), dtype=np.float32)
     return np.frombuffer(mapped, dtype=np.float32).reshape(rows, dim)
 
 
