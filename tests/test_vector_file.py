@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipeline.model import vector_file
 from tests.conftest import SIX_INTENTS
 
+STATUS = Path("/proc/self/status")
+needs_proc = pytest.mark.skipif(not STATUS.exists(), reason="reads resident memory from Linux's /proc")
+
 
 def _resident_file_mb() -> float:
-    """This process's resident pages that belong to mapped files (RssFile), in MB."""
-    status = Path("/proc/self/status").read_text()
-    return int(re.search(r"RssFile:\s+(\d+) kB", status).group(1)) / 1024
+    """This process's resident pages of mapped files, in MB (RssShmem where the temporary folder is memory)."""
+    status = STATUS.read_text()
+    return sum(int(re.search(rf"{kind}:\s+(\d+) kB", status).group(1)) for kind in ("RssFile", "RssShmem")) / 1024
 
 
+@needs_proc
 def test_mapped_vectors_leave_no_file_and_hand_their_pages_back(tmp_path, monkeypatch):
     monkeypatch.setattr(vector_file, "MAP_FROM_BYTES", 0)
+    monkeypatch.setattr(vector_file, "BLOCK", 4_096)
     vectors = vector_file.allocate(32_768, 384, tmp_path)  # 48 MB
     assert list(tmp_path.iterdir()) == []  # unlinked from the start: nothing to clean up, whatever ends the run
     values = np.random.default_rng(0).random((32_768, 384), dtype=np.float32)
@@ -35,9 +43,11 @@ def test_mapped_vectors_leave_no_file_and_hand_their_pages_back(tmp_path, monkey
     assert np.array_equal(vector_file.blockwise(lambda b: b[:, 0] * 2, vectors), values[:, 0] * 2)
 
 
+@needs_proc
 def test_take_gathers_scattered_rows_a_block_of_the_file_at_a_time(tmp_path, monkeypatch):
-    """A cluster's rows lie all over the file, and reading one maps the pages around it: `take` keeps what is
-    resident to a block of the file, and gives exactly `vectors[rows]` (any order, repeats, or a mask)."""
+    """A cluster's rows lie all over the file, and reading one maps the pages around it: `take` gathers a block
+    of the file at a time and leaves nothing resident, and gives exactly `vectors[rows]` (any order, repeats, a
+    negative index or a mask; an index outside is an error, as there)."""
     monkeypatch.setattr(vector_file, "MAP_FROM_BYTES", 0)
     monkeypatch.setattr(vector_file, "BLOCK", 2_048)  # 3 MB of a 48 MB file
     vectors = vector_file.allocate(32_768, 384, tmp_path)
@@ -50,6 +60,9 @@ def test_take_gathers_scattered_rows_a_block_of_the_file_at_a_time(tmp_path, mon
     assert _resident_file_mb() - before < 8  # (`vectors[rows]` would map the pages around every row it reads)
     mask = values[:, 0] > 0.5
     assert np.array_equal(vector_file.take(vectors, mask), values[mask])
+    assert np.array_equal(vector_file.take(vectors, np.array([-1, 0])), values[[-1, 0]])
+    with pytest.raises(IndexError):
+        vector_file.take(vectors, np.array([32_768]))
     assert np.array_equal(vector_file.take(values, rows), values[rows])  # in memory: a plain gather
 
 
@@ -59,10 +72,15 @@ def test_small_vectors_stay_in_memory(tmp_path):
     vector_file.release(vectors)  # nothing to hand back, and no error
 
 
-def test_vectors_stay_in_memory_where_no_file_can_be_made(tmp_path, monkeypatch):
+def test_vectors_stay_in_memory_where_the_disk_is_full(tmp_path, monkeypatch):
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(vector_file, "MAP_FROM_BYTES", 0)
-    vectors = vector_file.allocate(1_000, 384, tmp_path / "gone")  # as with a full disk: no space, no file
+    monkeypatch.setattr(os, "posix_fallocate", full, raising=False)
+    vectors = vector_file.allocate(1_000, 384, tmp_path)
     assert vectors.shape == (1_000, 384) and vectors.base is None
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_discover_with_mapped_vectors_finds_the_same_run(six_intents_run, tmp_path, test_config, monkeypatch):

@@ -157,8 +157,8 @@ def alike_together(texts: list[str]) -> list[str]:
     return sorted(texts, key=lambda text: " ".join(text.casefold().split()))
 
 
-# vectors written into a mapped result between two hand-backs of its pages: written in no order, each may be a
-# page of its own (64 MB)
+# vectors written into a mapped result between two hand-backs of its pages (the cache's, and each block of repeats
+# copied from their first): written in no order, each may be a page of its own (64 MB)
 _RELEASE_EVERY = 16_384
 
 

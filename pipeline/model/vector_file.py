@@ -27,23 +27,26 @@ BLOCK = 65_536  # rows a `blockwise` call reads, or a `take` gathers from, at on
 Item = TypeVar("Item")
 
 
+class _VectorMap(mmap.mmap):
+    """A mapping `allocate` made (shared, of its own file): the only kind `release` hands back, since on a private
+    copy-on-write mapping dropping the pages would drop what was written."""
+
+
 def allocate(rows: int, dim: int, folder: Path) -> np.ndarray:
     """A float32 (rows, dim) array: in memory when small, else mapped from an unlinked file in `folder`. The file's
     disk space is reserved first: a mapped write to a full disk would kill the process (SIGBUS) with no message,
-    so where the space cannot be had the vectors stay in memory (the same values; only the memory differs)."""
+    so where the space cannot be had, or not reserved (no posix_fallocate: macOS), the vectors stay in memory (the
+    same values; only the memory differs)."""
     size = rows * dim * 4
-    if size < MAP_FROM_BYTES or not hasattr(mmap, "MADV_DONTNEED"):
-        return np.empty((rows, dim), dtype=np.float32)
-    try:
-        with tempfile.TemporaryFile(dir=folder, prefix="touchless-vectors-") as handle:
-            if hasattr(os, "posix_fallocate"):
+    if size >= MAP_FROM_BYTES and hasattr(os, "posix_fallocate") and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            with tempfile.TemporaryFile(dir=folder, prefix="touchless-vectors-") as handle:
                 os.posix_fallocate(handle.fileno(), 0, size)
-            else:  # macOS: a sparse file
-                handle.truncate(size)
-            mapped = mmap.mmap(handle.fileno(), size)  # holds its own descriptor: the file lives as long as the map
-    except OSError:
-        return np.empty((rows, dim), dtype=np.float32)
-    return np.frombuffer(mapped, dtype=np.float32).reshape(rows, dim)
+                mapped = _VectorMap(handle.fileno(), size)  # has its own descriptor: the file lives with the map
+            return np.frombuffer(mapped, dtype=np.float32).reshape(rows, dim)
+        except OSError:
+            pass
+    return np.empty((rows, dim), dtype=np.float32)
 
 
 def release(vectors: np.ndarray) -> None:
@@ -63,8 +66,10 @@ def releasing(items: Iterable[Item], vectors: np.ndarray) -> Iterator[Item]:
 
 
 def blockwise(fn: Callable[[np.ndarray], np.ndarray], vectors: np.ndarray) -> np.ndarray:
-    """`fn(vectors)` (a row-wise function, e.g. a classifier's predict) computed a block of rows at a time."""
-    if len(vectors) <= BLOCK:
+    """`fn(vectors)` (a row-wise function, e.g. a classifier's predict); for mapped vectors, a block of rows at a
+    time. Vectors in memory get one call: a product split in blocks can differ in the last bits (4.5e-8 seen in a
+    probability, with a last block of one row), and those runs keep their results."""
+    if _mapping(vectors) is None or len(vectors) <= BLOCK:
         return fn(vectors)
     return np.concatenate(
         [fn(vectors[start : start + BLOCK]) for start in releasing(range(0, len(vectors), BLOCK), vectors)]
@@ -79,7 +84,13 @@ def take(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if _mapping(vectors) is None:
         return vectors[rows]
     rows = np.asarray(rows)
-    rows = np.flatnonzero(rows) if rows.dtype == bool else rows
+    if rows.dtype == bool:
+        if len(rows) != len(vectors):
+            raise IndexError(f"a mask of {len(rows)} rows for {len(vectors)} vectors")
+        rows = np.flatnonzero(rows)
+    if len(rows) and (rows.min() < -len(vectors) or rows.max() >= len(vectors)):
+        raise IndexError(f"rows {rows.min()}..{rows.max()} outside {len(vectors)} vectors")
+    rows = np.where(rows < 0, rows + len(vectors), rows)
     order = np.argsort(rows, kind="stable")
     ordered = rows[order]
     out = np.empty((len(rows), *vectors.shape[1:]), dtype=vectors.dtype)
@@ -91,10 +102,10 @@ def take(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _mapping(array: np.ndarray) -> mmap.mmap | None:
+def _mapping(array: np.ndarray) -> _VectorMap | None:
     base = array
     while isinstance(base, np.ndarray):
         base = base.base
     if isinstance(base, memoryview):
         base = base.obj
-    return base if isinstance(base, mmap.mmap) else None
+    return base if isinstance(base, _VectorMap) else None

@@ -40,9 +40,8 @@ class ReasonModel:
         """(contacts, reasons): each contact's best cosine to any text of each reason."""
         out = np.full((len(vectors), len(self.ids)), -1.0, dtype=np.float32)
         texts_of = [self.owner == r for r in range(len(self.ids))]
-        for start in releasing(
-            range(0, len(vectors), 16_384), vectors
-        ):  # in blocks: every contact against every text is 1M x texts
+        # in blocks: every contact against every text is 1M x texts
+        for start in releasing(range(0, len(vectors), 16_384), vectors):
             sims = vectors[start : start + 16_384] @ self.vectors.T
             for r, mine in enumerate(texts_of):
                 out[start : start + len(sims), r] = sims[:, mine].max(axis=1)
