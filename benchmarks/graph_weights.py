@@ -1,4 +1,5 @@
-"""Neighbour-graph edge weights (cosine, or UMAP's fuzzy graph) and the base resolution, chosen leave-one-dataset-out.
+"""Neighbour-graph edge weights (cosine, UMAP's fuzzy graph, or shared neighbours) and the base resolution, chosen
+leave-one-dataset-out.
 
     python -m benchmarks.graph_weights [--datasets b77-test,dstc11,...] [--work DIR]
 
@@ -23,7 +24,7 @@ import pandas as pd
 
 from benchmarks.quality import DATASETS
 
-WEIGHTS = ("cosine", "fuzzy")
+WEIGHTS = ("cosine", "fuzzy", "jaccard")
 STEPS = range(-14, 10)  # resolution 2^(j/2) x size scale: 1/128 .. 16
 BASES = range(-6, 10)  # base resolutions tried by the leave-one-out choice: 1/8 .. 16
 TOLERANCES = (None, 0.0, 0.01, 0.025, 0.05, 0.1)  # None: no silhouette check
@@ -52,6 +53,7 @@ def sweep(name: str, work: Path) -> pd.DataFrame:
     graphs = {
         "cosine": c.knn_graph(distinct, cfg.cluster.neighbors),
         "fuzzy": fuzzy_graph(distinct, cfg.cluster.neighbors, cfg.seed),
+        "jaccard": jaccard_graph(distinct, cfg.cluster.neighbors),
     }
     rows = []
     for weighting, graph in graphs.items():
@@ -95,6 +97,25 @@ def fuzzy_graph(vectors: np.ndarray, k: int, seed: int):
     return graph.tocsr()
 
 
+def jaccard_graph(vectors: np.ndarray, k: int):
+    """The shared-nearest-neighbour graph of PhenoGraph (Levine et al. 2015): each neighbour edge weighted by the
+    Jaccard overlap of the two contacts' neighbourhoods (each with the contact itself), so an edge between two
+    contacts that share no neighbours (a bridge between two reasons) weighs little whatever its cosine."""
+    from scipy import sparse
+
+    from pipeline.model.cluster import top_neighbours
+
+    indices, _ = top_neighbours(vectors, k)
+    n, kk = indices.shape
+    rows = np.repeat(np.arange(n), kk + 1)
+    members = sparse.csr_matrix((np.ones(n * (kk + 1)), (rows, np.c_[np.arange(n), indices].ravel())), shape=(n, n))
+    edges = sparse.csr_matrix((np.ones(n * kk), (np.repeat(np.arange(n), kk), indices.ravel())), shape=(n, n))
+    edges = edges.maximum(edges.T).tocoo()
+    shared = np.asarray(members[edges.row].multiply(members[edges.col]).sum(axis=1)).ravel()
+    weights = np.clip(shared / (2 * (kk + 1) - shared), 1e-6, None)
+    return sparse.csr_matrix((weights, (edges.row, edges.col)), shape=(n, n))
+
+
 def chosen(table: pd.DataFrame, base: int, tolerance: float | None) -> pd.Series:
     """The row touchless's rule picks in one set's sweep (`table`, one weighting)."""
     by_step = table.set_index("step")
@@ -136,7 +157,7 @@ def leave_one_out(sweeps: pd.DataFrame, weightings: tuple[str, ...]) -> pd.DataF
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
-    parser.add_argument("--work", type=Path, default=None, help="folder for inputs and the embedding cache")
+    parser.add_argument("--work", type=Path, default=None, help="folder for inputs, the embedding cache and sweeps.csv")
     args = parser.parse_args()
     print(f"reproduce: python -m benchmarks.graph_weights --datasets {args.datasets}", flush=True)
     work = args.work or Path(tempfile.mkdtemp(prefix="touchless-weights-"))
@@ -147,6 +168,8 @@ def main() -> None:
         best = sweeps[-1].loc[sweeps[-1].groupby("weights")["NMI"].idxmax()]
         print(f"{name}: best NMI over resolutions " + ", ".join(f"{w} {n:.3f}" for w, n in zip(best.weights, best.NMI)))
     sweeps = pd.concat(sweeps, ignore_index=True)
+    sweeps.to_csv(work / "sweeps.csv", index=False)  # every partition's scores, for trying other rules offline
+    print(f"every partition's scores: {work / 'sweeps.csv'}")
     tables = {key: t for key, t in sweeps.groupby(["dataset", "weights"])}
     fixed = pd.DataFrame(
         {
@@ -156,7 +179,7 @@ def main() -> None:
                 if weighting == w
                 for r in [chosen(t, base, tol)]
             }
-            for w, base, tol in (("cosine", *SHIPPED), ("cosine", 6, 0.025), ("fuzzy", 2, 0.025))
+            for w, base, tol in (("cosine", *SHIPPED), ("cosine", 6, 0.025), ("fuzzy", 2, 0.025), ("jaccard", 4, 0.025))
         }
     )
     print("\nNMI / ARI (clusters) at fixed settings, silhouette tolerance 0.025 (cosine 4: the shipped default):")
