@@ -21,6 +21,7 @@ newborn). `--no-split` leaves out the split of recent topics out of older cluste
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -54,7 +55,7 @@ def timeline(labelled: LabelledSet, seed: int, contacts: int) -> tuple[pd.DataFr
     old = [i for i in intents if i not in new]
     days = pd.date_range("2026-08-31", periods=WEEKS * 7, freq="D", tz="UTC")
     growth = np.linspace(1.0, 1.4, len(days))
-    weekday = np.where(days.weekday >= 5, 0.7, 1.0)
+    weekday = np.where(days.day_of_week >= 5, 0.7, 1.0)
     orders = np.round(10_000 * growth * weekday * rng.normal(1.0, 0.03, len(days)))
     rate = np.linspace(1.0, 0.8, len(days))
     per_order = contacts / 1.2 / float((orders * rate).sum())
@@ -151,18 +152,23 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--no-split", action="store_true")
     parser.add_argument("--legacy", action="store_true")
+    parser.add_argument("--override", default=None, help="config overrides as JSON, to tune a setting")
     args = parser.parse_args()
     if args.legacy:
         return legacy_main()
     print(
         f"reproduce: python -m benchmarks.over_time --sets {args.sets} --seeds {args.seeds}"
-        + (" --no-split" if args.no_split else ""),
+        + (" --no-split" if args.no_split else "")
+        + (f" --override '{args.override}'" if args.override else ""),
         flush=True,
     )
     import torch
 
     torch.set_num_threads(1)
-    cfg = config({"trends": {"split_new_topics": False}} if args.no_split else None)
+    overrides = json.loads(args.override) if args.override else {}
+    if args.no_split:
+        overrides = {**overrides, "trends": {**overrides.get("trends", {}), "split_new_topics": False}}
+    cfg = config(overrides or None)
     rows = []
     for name in args.sets.split(","):
         labelled = load_set(name, per_label=10**6)

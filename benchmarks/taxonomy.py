@@ -205,7 +205,12 @@ def main() -> None:
     parser.add_argument("--per-label", type=int, default=50)
     parser.add_argument("--override", default=None, help="config overrides as JSON, to tune a setting")
     args = parser.parse_args()
-    print(f"reproduce: python -m benchmarks.taxonomy --sets {args.sets} --seeds {args.seeds}", flush=True)
+    print(
+        f"reproduce: python -m benchmarks.taxonomy --sets {args.sets} --seeds {args.seeds}"
+        + (f" --per-label {args.per_label}" if args.per_label != 50 else "")
+        + (f" --override '{args.override}'" if args.override else ""),
+        flush=True,
+    )
     import torch
 
     torch.set_num_threads(1)

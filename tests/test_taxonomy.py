@@ -121,6 +121,11 @@ def test_the_run_proposes_what_the_taxonomy_misses(reviewed, six_intents):
     by_cluster = contacts.groupby("cluster_id")["intent"].agg(lambda v: v.value_counts().index[0])
     new = proposals[proposals["kind"] == "new_reason"]
     assert "change_pin" in {by_cluster[c[0]] for c in new["cluster_ids"]}
+    # its contacts count as unassigned while the proposal is open; what some were read as is kept, not lost
+    missing = contacts["cluster_id"].isin([c[0] for c in new["cluster_ids"]])
+    assert contacts.loc[missing, "reason_id"].isna().all()
+    assert contacts.loc[missing, "withheld_reason_id"].notna().any()
+    assert contacts.loc[~missing, "withheld_reason_id"].isna().all()
     split = proposals[
         (proposals["kind"] == "split") & proposals["reason_ids"].map(lambda r: list(r) == ["money_problems"])
     ]
