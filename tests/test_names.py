@@ -129,3 +129,38 @@ def test_a_name_points_to_its_own_cluster_first():
         return np.stack([vectors[p] for p in phrases])
 
     assert Meaning(centres, embed, **NAMING).choose({0: ["seam", "home"]}) == {0: "home"}
+
+
+def test_a_phrasal_noun_stays_whole_in_its_written_order():
+    """'top up' is two of spaCy's stop words, parsed as a noun and the verb's adverb; the demo's clusters were
+    named 'verify up top' and 'top reverted'."""
+    from pipeline.model.names import candidate_phrases, phrase_nlp
+
+    nlp = phrase_nlp()
+    assert "verify top up" in candidate_phrases(nlp("Why do I need to verify my top up?"))
+    assert "verify top up" in candidate_phrases(nlp("Do I need to verify my top-up?"))
+    assert "top up reverted" in candidate_phrases(nlp("My top up was reverted"))
+    # a particle that belongs to the verb stays with the verb
+    assert "pick up card" in candidate_phrases(nlp("I picked my card up"))
+    names = name_clusters(
+        {
+            0: ["verify my top up", "why verify my top-up", "do I have to verify a top up", "how to verify my top up"],
+            1: ["my top up was reverted", "the top up got reverted", "why was my top up reverted", "top up reverted"],
+        },
+        {0: [], 1: []},
+    )
+    assert names == {0: "verify top up", 1: "top up reverted"}, names
+
+
+def test_no_keyword_spans_two_contacts():
+    """A cluster's keywords come from its contacts' terms; a two-word term never joins the end of one contact to the
+    start of the next (a cluster was named 'top up (limit limit)' out of '... limit' and 'limit ...')."""
+    import numpy as np
+
+    from pipeline.model.describe import class_tfidf_keywords
+
+    terms = ["auto top limit", "limit auto top", "card arrive", "card arrive late"]
+    keywords = class_tfidf_keywords(terms, np.array([0, 0, 1, 1]), 10)
+    spans = {"limit limit", "arrive card"}  # "... limit" + "limit ...", "... arrive" + "card ..."
+    assert not spans & {k for words in keywords.values() for k in words}, keywords
+    assert "auto top" in keywords[0] and "card arrive" in keywords[1], keywords

@@ -76,6 +76,9 @@ EMPTY_NOUNS = {
     "hi",
     "hello",
 }
+# Particles that make a noun of a verb when written right after it ("top up", "log in", "cash back"); spaCy often
+# parses them as the verb's adverb.
+_PARTICLES = {"up", "in", "out", "off", "back", "over", "down", "on"}
 _PROPER_PENALTY = 0.2  # a phrase holding a proper name scores this much of what it would
 _MAX_WORDS = 5
 
@@ -94,13 +97,28 @@ def _word(tok: Token) -> str:
 
 
 def _noun_phrase(noun: Token) -> str:
-    """A noun with its compound and adjective modifiers: 'virtual card', 'exchange rate'."""
+    """A noun with its compound and adjective modifiers: 'virtual card', 'exchange rate'; a noun compound is kept
+    even when spaCy lists it as a stop word ('top' of 'top-up'), and so is a particle written right after the noun
+    that spaCy hung on the verb ('verify my top up' -> 'top up')."""
     mods = [
         c
         for c in noun.lefts
-        if c.dep_ in ("compound", "amod") and c.is_alpha and not c.is_stop and c.lemma_.lower() not in EMPTY_NOUNS
+        if c.is_alpha
+        and c.lemma_.lower() not in EMPTY_NOUNS
+        and ((c.dep_ == "compound" and c.pos_ in _NOUNISH) or (c.dep_ in ("compound", "amod") and not c.is_stop))
     ]
-    return " ".join([_word(m) for m in mods] + [_word(noun)])
+    words = [_word(m) for m in mods] + [_word(noun)]
+    after = noun.nbor(1) if noun.i + 1 < len(noun.doc) else None
+    if (
+        after is not None
+        and noun.whitespace_
+        and after.lower_ in _PARTICLES
+        and (
+            (after.dep_ == "prt" and after.head == noun) or (after.dep_ == "advmod" and after.head in (noun, noun.head))
+        )
+    ):
+        words.append(after.lower_)
+    return " ".join(words)
 
 
 def _tag_counts(doc: Doc, cluster: int, proper: Counter, seen: Counter, where: dict[str, Counter]) -> None:
@@ -120,8 +138,10 @@ def candidate_phrases(doc: Doc) -> set[str]:
     found: set[str] = set()
     for chunk in doc.noun_chunks:
         root = chunk.root
-        if root.pos_ in _NOUNISH and root.is_alpha and not root.is_stop and root.lemma_.lower() not in EMPTY_NOUNS:
-            found.add(_noun_phrase(root))
+        if root.pos_ in _NOUNISH and root.is_alpha and root.lemma_.lower() not in EMPTY_NOUNS:
+            phrase = _noun_phrase(root)
+            if not root.is_stop or " " in phrase:  # 'up' alone says nothing; 'top up' does
+                found.add(phrase)
     for tok in doc:
         if tok.pos_ != "VERB" or tok.lemma_.lower() in LIGHT_VERBS or not tok.is_alpha:
             continue
