@@ -49,6 +49,25 @@ def test_scores_read_a_repeated_contact_id_as_the_reader_keeps_it(tmp_path):
     assert scores.contacts == 3 and scores.every_contact.nmi == 1.0 and scores.every_contact.acc == 1.0
 
 
+def test_scores_read_only_the_ids_and_labels_alike_from_every_format(tmp_path):
+    """Scoring reads two columns of the input, not its texts (a million contacts' texts read again at the end of a
+    run were its peak memory): the same labels from CSV, JSONL and Parquet, and a missing column still named."""
+    from pipeline.errors import InputError
+    from pipeline.read.files import read_table
+
+    frame = pd.DataFrame({"contact_id": ["007", "8", "9"], "text": ["a", "b", "c"], "intent": ["x", None, "y"]})
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    frame.to_json(tmp_path / "a.jsonl", orient="records", lines=True)
+    frame.to_parquet(tmp_path / "a.parquet")
+    for ext in ("csv", "jsonl", "parquet"):
+        path = tmp_path / f"a.{ext}"
+        assert list(read_table(path, columns={"contact_id", "intent", "absent"}).columns) == ["contact_id", "intent"]
+        assert read_table(path, columns={"absent"}).columns.empty, ext  # nothing to read is not an empty file
+        assert load_labels(path, load_config().input, "intent").to_dict() == {"007": "x", "9": "y"}, ext
+        with pytest.raises(InputError, match=r"column 'reason' is missing \(columns found: contact_id, text, intent\)"):
+            load_labels(path, load_config().input, "reason")
+
+
 @pytest.fixture(scope="module")
 def six_vectors(embedding_cache):
     texts = pd.read_csv(SIX_INTENTS)["text"].tolist()

@@ -90,13 +90,15 @@ def evaluate(truth, predicted, noise: int = -1) -> Evaluation:
 def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
     """The known reason of each contact (for scoring), indexed by contact id; rows without one are left out.
     In a messages export the contact is the conversation, and its reason the label most of its messages carry."""
-    raw = read_table(path, cfg.encoding)
+    wanted = {cfg.columns.contact_id, cfg.messages.columns.conversation_id, cfg.messages.columns.role, column}
+    raw = read_table(path, cfg.encoding, columns=wanted)
     messages = is_messages(raw, cfg)
     id_column = cfg.messages.columns.conversation_id if messages else cfg.columns.contact_id
     for name in (id_column, column):
         if name not in raw.columns:
+            found = read_table(path, cfg.encoding).columns  # every column, to name them
             raise InputError(
-                f"column '{name}' is missing (columns found: {', '.join(map(str, raw.columns))})",
+                f"column '{name}' is missing (columns found: {', '.join(map(str, found))})",
                 file=str(path),
                 column=name,
             )

@@ -23,9 +23,10 @@ from pipeline.read.report import list_rows
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def read_table(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
+def read_table(path: str | Path, encoding: str = "utf-8", columns: set[str] | None = None) -> pd.DataFrame:
     """Every column as strings (ids like '007' stay as written); empty cells as missing. `path` may be a URL
-    fsspec understands (s3://, gcs://, https:// ... with the matching fsspec package installed)."""
+    fsspec understands (s3://, gcs://, https:// ... with the matching fsspec package installed). `columns`: only
+    those of them the file has (scoring a million contacts needs their ids and labels, not their texts)."""
     location = str(path)
     path = PurePosixPath(location.split("://", 1)[-1])
     check_readable(location)
@@ -34,7 +35,7 @@ def read_table(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
         suffixes = suffixes[:-1]
     kind = suffixes[-1] if suffixes else ""
     if kind in (".parquet", ".pq"):
-        return _read_parquet(location)
+        return _read_parquet(location, columns)
     if kind not in (".csv", ".tsv", ".jsonl", ".ndjson"):
         raise InputError(
             f"unsupported file type '{kind or path.name}'",
@@ -45,8 +46,9 @@ def read_table(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
     if not text.strip():
         raise InputError("file is empty", file=location)
     if kind in (".jsonl", ".ndjson"):
-        return _read_jsonl(text, location)
-    return _read_delimited(text, location, sep="\t" if kind == ".tsv" else ",")
+        frame = _read_jsonl(text, location)
+        return frame if columns is None else frame[[c for c in frame.columns if c in columns]]
+    return _read_delimited(text, location, sep="\t" if kind == ".tsv" else ",", columns=columns)
 
 
 def check_readable(location: str) -> None:
@@ -105,14 +107,21 @@ def _decode(location: str, encoding: str) -> str:
         raise InputError(f"unknown encoding '{encoding}' (input.encoding)", file=location) from None
 
 
-def _read_delimited(text: str, location: str, sep: str) -> pd.DataFrame:
+def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None = None) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            usecols=None if columns is None else lambda name: name in columns,
+        )
     except pd.errors.ParserError as exc:
         raise InputError(f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'}: {exc}", file=location) from None
     except pd.errors.EmptyDataError:
         raise InputError("file is empty", file=location) from None
-    if frame.empty:
+    if frame.empty and len(frame.columns):  # none of `columns` in the file: the caller names what is missing
         raise InputError("file has a header but no rows", file=location)
     return frame
 
@@ -159,9 +168,11 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
     return frame
 
 
-def _read_parquet(location: str) -> pd.DataFrame:
+def _read_parquet(location: str, columns: set[str] | None = None) -> pd.DataFrame:
     try:
-        table = pq.read_table(io.BytesIO(read_bytes(location)))
+        data = io.BytesIO(read_bytes(location))
+        names = None if columns is None else [c for c in pq.read_schema(data).names if c in columns]
+        table = pq.read_table(data, columns=names)
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise InputError(f"cannot be read as Parquet: {exc}", file=location) from None
     if table.num_rows == 0:
