@@ -1,7 +1,7 @@
 """Shared scenario machinery for benchmarks/taxonomy.py and benchmarks/over_time.py.
 
-Labelled sets from $TOUCHLESS_DATA (BANKING77, HWU64, DSTC11 development, MultiDoGO conversations), sampled to a few
-thousand contacts each, and a fast path through discover's own steps (flows/steps.py: prepare, embed, cluster,
+Labelled sets from $TOUCHLESS_DATA (BANKING77, HWU64, DSTC11 development, MultiDoGO conversations; on request
+`mix141`, BANKING77 and HWU64 together), sampled to a few thousand contacts each, and a fast path through discover's own steps (flows/steps.py: prepare, embed, cluster,
 describe, reasons, refresh) with no Prefect server and no output folder, so that 5 seeds x 4 sets run in minutes
 on a laptop. What varies between the seeds of the taxonomy benchmark (the taxonomy) does not touch the clustering,
 so each set is prepared, clustered and described once and held against 5 taxonomies.
@@ -56,6 +56,12 @@ def load_set(name: str, per_label: int = 50, seed: int = 0) -> LabelledSet:
     elif name == "dstc11":
         frame = dstc11().assign(domain="insurance")
         names = {}
+    elif name == "mix141":  # many fine reasons across domains: a stand-in for a 150-reason multi-domain set
+        frame = pd.concat(
+            [banking77("all").assign(domain="banking"), hwu64().rename(columns={"scenario": "domain"})],
+            ignore_index=True,
+        )
+        names = dict(REASONS)
     elif name == "multidogo":
         parts = []
         for domain in ("airline", "finance", "media"):

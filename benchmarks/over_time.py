@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -155,11 +156,13 @@ def main() -> None:
     parser.add_argument("--override", default=None, help="config overrides as JSON, to tune a setting")
     args = parser.parse_args()
     if args.legacy:
+        if args.override:
+            parser.error("--legacy runs the earlier timeline with the shipped config: no --override")
         return legacy_main()
     print(
         f"reproduce: python -m benchmarks.over_time --sets {args.sets} --seeds {args.seeds}"
         + (" --no-split" if args.no_split else "")
-        + (f" --override '{args.override}'" if args.override else ""),
+        + (f" --override {shlex.quote(args.override)}" if args.override else ""),
         flush=True,
     )
     import torch

@@ -19,11 +19,14 @@ judged proposal to benchmarks/out/taxonomy-proposals.parquet.
 
     python -m benchmarks.taxonomy                       # all sets
     python -m benchmarks.taxonomy --sets banking77,dstc11 --seeds 3
+    python -m benchmarks.taxonomy --sets mix141         # BANKING77 + HWU64: 141 reasons, ~7,000 contacts (a
+                                                        # stand-in for a 150-reason multi-domain set; not in the default)
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -208,7 +211,7 @@ def main() -> None:
     print(
         f"reproduce: python -m benchmarks.taxonomy --sets {args.sets} --seeds {args.seeds}"
         + (f" --per-label {args.per_label}" if args.per_label != 50 else "")
-        + (f" --override '{args.override}'" if args.override else ""),
+        + (f" --override {shlex.quote(args.override)}" if args.override else ""),
         flush=True,
     )
     import torch

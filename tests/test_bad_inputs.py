@@ -225,7 +225,7 @@ def test_a_mistyped_command_or_flag_is_a_usage_message(capsys):
 
 # case: (content, the warning's words); the run goes on and keeps every contact
 WARNED = {
-    "byte_order_mark": ("\ufeffcontact_id,text\n" + SIX.to_csv(index=False).split("\n", 1)[1], None),
+    "byte_order_mark": ("\ufeff" + SIX.to_csv(index=False), None),
     "a_megabyte_text": (
         contacts(60, text=["my card " * 130_000] + SIX["text"].head(59).tolist()).to_csv(index=False),
         "longer than 5000 characters were cut",
@@ -261,7 +261,8 @@ def test_what_is_only_warned_about_is_said_and_every_contact_kept(case, tmp_path
     assert code == 0, message
     if warning:
         assert warning in message, message
-    assert len(pd.read_parquet(out / "contacts.parquet")) == len(pd.read_csv(path))
+    written = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    assert pd.read_parquet(out / "contacts.parquet")["contact_id"].tolist() == written["contact_id"].tolist()
 
 
 def test_unknown_roles_and_a_broken_character_are_warned_about(tmp_path, test_config, capsys):

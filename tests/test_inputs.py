@@ -56,6 +56,25 @@ def test_missing_ids_name_the_row(tmp_path):
         load_contacts(tmp_path / "a.csv", CFG)
 
 
+def test_rows_ending_in_a_delimiter_are_read_as_written(tmp_path):
+    """pandas takes a row's one value more than the header names for an index and shifts every column by one: the
+    ids became the texts, and the texts the next column."""
+    (tmp_path / "a.csv").write_text("contact_id,text,channel\n7,card lost,chat,\n8,refund please,email,\n")
+    contacts, _ = load_contacts(tmp_path / "a.csv", CFG)
+    assert contacts["contact_id"].tolist() == ["7", "8"]
+    assert contacts["text"].tolist() == ["card lost", "refund please"]
+    assert contacts["channel"].tolist() == ["chat", "email"]
+
+
+@pytest.mark.parametrize("body", ["7,card, lost,chat\n8,refund,email\n", "7,card,lost,chat\n8,refund,please,email\n"])
+def test_a_value_past_the_header_names_its_row(tmp_path, body):
+    """An unquoted comma in a text: a row with one value too many (pandas' own error), or every row (pandas read
+    them as shifted columns, or dropped the last values with only a warning)."""
+    (tmp_path / "a.csv").write_text("contact_id,text,channel\n" + body)
+    with pytest.raises(InputError, match=r"a.csv(, row 1)?: (holds more values|cannot be parsed)"):
+        load_contacts(tmp_path / "a.csv", CFG)
+
+
 def test_duplicate_ids_can_keep_the_first(tmp_path):
     (tmp_path / "a.csv").write_text("contact_id,text\n1,card lost\n1,card stolen\n2,refund please\n")
     cfg = CFG.model_copy(update={"on_duplicate_id": "keep_first"})

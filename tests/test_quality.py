@@ -66,6 +66,12 @@ def test_scores_read_only_the_ids_and_labels_alike_from_every_format(tmp_path):
         assert load_labels(path, load_config().input, "intent").to_dict() == {"007": "x", "9": "y"}, ext
         with pytest.raises(InputError, match=r"column 'reason' is missing \(columns found: contact_id, text, intent\)"):
             load_labels(path, load_config().input, "reason")
+    with pytest.raises(InputError, match="the label column 'contact_id' is the column of ids"):
+        load_labels(tmp_path / "a.csv", load_config().input, "contact_id")
+    # reading two columns still stops at a row holding a value past the header's (pandas alone would not see it)
+    (tmp_path / "b.csv").write_text("contact_id,text,intent\n1,a,x\n2,b, c,y\n")
+    with pytest.raises(InputError, match="row 2: holds more values than the header names columns"):
+        load_labels(tmp_path / "b.csv", load_config().input, "intent")
 
 
 @pytest.fixture(scope="module")

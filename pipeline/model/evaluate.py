@@ -94,6 +94,13 @@ def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
     raw = read_table(path, cfg.encoding, columns=wanted)
     messages = is_messages(raw, cfg)
     id_column = cfg.messages.columns.conversation_id if messages else cfg.columns.contact_id
+    if column == id_column:
+        raise InputError(
+            f"the label column '{column}' is the column of ids",
+            file=str(path),
+            column=column,
+            hint="give the column that holds each contact's known reason (--label-column)",
+        )
     for name in (id_column, column):
         if name not in raw.columns:
             found = read_table(path, cfg.encoding).columns  # every column, to name them

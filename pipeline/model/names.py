@@ -130,8 +130,13 @@ def _tag_counts(doc: Doc, cluster: int, proper: Counter, seen: Counter, where: d
 
 
 def _once(phrase: str) -> str:
-    """Each word once, in first-seen order: 'shut shut' -> 'shut'."""
-    return " ".join(dict.fromkeys(phrase.split()))
+    """Each word once, in first-seen order ('shut shut' -> 'shut'), but a particle may come back after other words:
+    'set up top up' keeps the noun's 'up' as it keeps the verb's."""
+    words: list[str] = []
+    for word in phrase.split():
+        if word not in words or (word in _PARTICLES and words[-1] != word):
+            words.append(word)
+    return " ".join(words)
 
 
 def candidate_phrases(doc: Doc) -> set[str]:

@@ -6,11 +6,13 @@ raises `InputError` naming the file, and the line where it knows it.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import json
 import os
 import re
+import warnings
 import zlib
 from pathlib import Path, PurePosixPath
 
@@ -108,22 +110,46 @@ def _decode(location: str, encoding: str) -> str:
 
 
 def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None = None) -> pd.DataFrame:
+    """`index_col=False`: rows that end in a delimiter are read as written. pandas would otherwise take one value more
+    than the header names for an index and shift every column by one; a value past the header's columns (that pandas
+    drops with a warning, or does not see when reading some columns) stops the read, naming its row."""
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            usecols=None if columns is None else lambda name: name in columns,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                index_col=False,
+                usecols=None if columns is None else lambda name: name in columns,
+            )
+        extra = _first_extra_value(text, sep) if columns is not None else None
+    except pd.errors.ParserWarning:
+        extra = _first_extra_value(text, sep)
     except pd.errors.ParserError as exc:
         raise InputError(f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'}: {exc}", file=location) from None
     except pd.errors.EmptyDataError:
         raise InputError("file is empty", file=location) from None
+    if extra is not None:
+        raise InputError(
+            "holds more values than the header names columns",
+            file=location,
+            row=extra,
+            hint="a text holding a delimiter must be quoted; or the header lacks a column name",
+        )
     if frame.empty and len(frame.columns):  # none of `columns` in the file: the caller names what is missing
         raise InputError("file has a header but no rows", file=location)
     return frame
+
+
+def _first_extra_value(text: str, sep: str) -> int | None:
+    """The first row (1 = the first after the header) holding a value past the header's columns; an empty one (a
+    row ending in a delimiter) does not count."""
+    rows = (row for row in csv.reader(io.StringIO(text), delimiter=sep) if row)  # pandas skips blank lines too
+    width = len(next(rows, []))
+    return next((number for number, row in enumerate(rows, start=1) if any(v.strip() for v in row[width:])), None)
 
 
 def _read_jsonl(text: str, location: str) -> pd.DataFrame:

@@ -134,9 +134,10 @@ def refresh(
         else pd.Series(None, index=contacts.index, dtype=object)
     )
     contacts = contacts.drop(columns=["agent_reason", "issue_id", "touch"], errors="ignore").assign(agent_reason=agent)
-    # proposals first: the contacts of a missing reason (an open, confident new_reason) have the reason they were
-    # given withheld, so they count as unassigned volume in touches, trends and the ranking instead of hiding inside
-    # a wrong reason; `withheld_reason_id` keeps it, and a later refresh gives it back when the proposal is decided
+    # proposals first: the contacts of a missing reason (an open new_reason of `unassign_min_confidence` or more)
+    # have the reason they were given withheld, so they count as unassigned volume in touches, trends and the ranking
+    # instead of hiding inside a wrong reason; `withheld_reason_id` keeps it, and a later refresh gives it back when
+    # the proposal is decided
     contacts = _restore_withheld(contacts)
     facts = _facts(contacts, cfg.input.dimensions)
     cluster_trends = trends(facts[facts["cluster_id"] >= 0], "cluster_id", context.volume, cfg.trends)
