@@ -59,7 +59,7 @@ def test_missing_ids_name_the_row(tmp_path):
 def test_rows_ending_in_a_delimiter_are_read_as_written(tmp_path):
     """pandas takes a row's one value more than the header names for an index and shifts every column by one: the
     ids became the texts, and the texts the next column."""
-    (tmp_path / "a.csv").write_text("contact_id,text,channel\n7,card lost,chat,\n8,refund please,email,\n")
+    (tmp_path / "a.csv").write_text("contact_id,text,channel\n7,card lost,chat,\n8,refund please,email, \n")
     contacts, _ = load_contacts(tmp_path / "a.csv", CFG)
     assert contacts["contact_id"].tolist() == ["7", "8"]
     assert contacts["text"].tolist() == ["card lost", "refund please"]

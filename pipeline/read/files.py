@@ -114,8 +114,8 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
     than the header names for an index and shift every column by one; a value past the header's columns (that pandas
     drops with a warning, or does not see when reading some columns) stops the read, naming its row."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
             frame = pd.read_csv(
                 io.StringIO(text),
                 sep=sep,
@@ -125,9 +125,11 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
                 index_col=False,
                 usecols=None if columns is None else lambda name: name in columns,
             )
-        extra = _first_extra_value(text, sep) if columns is not None else None
-    except pd.errors.ParserWarning:
-        extra = _first_extra_value(text, sep)
+        dropped = any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
+        for w in caught:  # what else pandas warned of is passed on
+            if not issubclass(w.category, pd.errors.ParserWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        extra = _first_extra_value(text, sep) if dropped or columns is not None else None
     except pd.errors.ParserError as exc:
         raise InputError(f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'}: {exc}", file=location) from None
     except pd.errors.EmptyDataError:
