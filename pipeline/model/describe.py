@@ -24,7 +24,7 @@ def class_tfidf_keywords(terms: list[str], labels: np.ndarray, n_keywords: int) 
         return {}
     clustered = labels >= 0  # each class's terms joined in one pass, not a pass over every contact per class
     # contacts joined with a separator token, so that no two-word term spans the end of one contact and the start of
-    # the next ('limit limit' out of "... a limit?" and "limit for ..."); terms holding it are dropped below
+    # the next ('limit limit' out of "... a limit?" and "limit for ..."); terms holding it are dropped
     joined = pd.Series(terms, dtype=object)[clustered].groupby(labels[clustered], sort=False).agg(f" {_BETWEEN} ".join)
     docs = [joined[c] for c in ids]
     from sklearn.feature_extraction.text import (
@@ -37,7 +37,8 @@ def class_tfidf_keywords(terms: list[str], labels: np.ndarray, n_keywords: int) 
     except ValueError:  # no terms at all (e.g. every text was a number)
         return {c: [] for c in ids}
     vocab = np.array(vectorizer.get_feature_names_out())
-    counts = counts @ sparse.diags([float(_BETWEEN not in term.split(" ")) for term in vocab])
+    real = np.array([_BETWEEN not in term.split(" ") for term in vocab], dtype=bool)
+    counts, vocab = counts[:, real], vocab[real]
     tf = sparse.diags(1.0 / np.maximum(counts.sum(axis=1).A1, 1.0)) @ counts
     words_per_class = counts.sum() / len(ids)
     idf = np.log(1.0 + words_per_class / np.maximum(counts.sum(axis=0).A1, 1.0))

@@ -125,10 +125,10 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
                 index_col=False,
                 usecols=None if columns is None else lambda name: name in columns,
             )
-        dropped = any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
-        for w in caught:  # what else pandas warned of is passed on
-            if not issubclass(w.category, pd.errors.ParserWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        others = [w for w in caught if not issubclass(w.category, pd.errors.ParserWarning)]
+        for w in others:  # what else pandas warned of is passed on
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        dropped = len(others) < len(caught)  # pandas dropped values past the header's columns
         extra = _first_extra_value(text, sep) if dropped or columns is not None else None
     except pd.errors.ParserError as exc:
         raise InputError(f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'}: {exc}", file=location) from None
