@@ -48,9 +48,19 @@ DATASETS = {
 _LAUNCHER = (
     "import os, subprocess, sys, time; start = time.perf_counter(); p = subprocess.Popen(sys.argv[2:]); "
     "_, status, usage = os.wait4(p.pid, 0); "
-    "open(sys.argv[1], 'w').write(f'{time.perf_counter() - start} {usage.ru_maxrss}'); "
-    "sys.exit(os.waitstatus_to_exitcode(status))"
+    "code = os.waitstatus_to_exitcode(status); "
+    "open(sys.argv[1], 'w').write(f'{time.perf_counter() - start} {usage.ru_maxrss} {code}'); "
+    "sys.exit(code)"
 )
+
+
+class MeasuredFailure(RuntimeError):
+    """A measured command that failed or was killed, with what it had cost by then (a method that runs out of
+    memory at a size is a result to print, not a crash of the benchmark)."""
+
+    def __init__(self, message: str, wall: float, peak: float, signal: int | None) -> None:
+        super().__init__(message)
+        self.wall, self.peak, self.signal = wall, peak, signal
 
 
 def run_measured(cmd: list[str]) -> tuple[float, float, str]:
@@ -64,9 +74,12 @@ def run_measured(cmd: list[str]) -> tuple[float, float, str]:
         done = subprocess.run([sys.executable, "-c", _LAUNCHER, measured.name, *cmd], stdout=out, stderr=err, cwd=ROOT)
         out.seek(0)
         err.seek(0)
+        wall, peak_kb, code = measured.read().split() or ("nan", "0", "1")
         if done.returncode:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.read()[-3000:]}")
-        wall, peak_kb = measured.read().split()
+            signal = -int(code) if int(code) < 0 else None  # a negative code: ended by that signal
+            raise MeasuredFailure(
+                f"{' '.join(cmd)} failed:\n{err.read()[-3000:]}", float(wall), int(peak_kb) / 1024, signal
+            )
         return float(wall), int(peak_kb) / 1024, out.read()
 
 
