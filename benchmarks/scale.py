@@ -222,11 +222,14 @@ def main() -> None:
         if not args.no_bertopic and not args.distinct:
             try:
                 metrics, wall, peak = bertopic_run(csv, work / f"bertopic-{size}.json", None)
-            except MeasuredFailure as failed:  # e.g. killed for memory at a million: a result, and the run goes on
-                how = f"killed by signal {failed.signal}" if failed.signal else "failed"  # 9: e.g. out of memory
+            except MeasuredFailure as failed:
+                if failed.signal is None:  # an error, not a result: its message must be seen
+                    raise
+                # killed (9: e.g. by the kernel when memory ran out, as at a million): a result, and the run goes on
                 print(
-                    f"{'BERTopic defaults':18s} {size:>9,} contacts  {how} after {failed.wall:.1f} s at "
-                    f"{failed.peak:.0f} MB peak; touchless/BERTopic time < {rows[-1][3] / failed.wall:.2f}",
+                    f"{'BERTopic defaults':18s} {size:>9,} contacts  killed by signal {failed.signal} after "
+                    f"{failed.wall:.1f} s at {failed.peak:.0f} MB peak; touchless/BERTopic time < "
+                    f"{rows[-1][3] / failed.wall:.2f}",
                     flush=True,
                 )
                 continue
