@@ -19,6 +19,7 @@ from pipeline.taxonomy.decisions import (
     apply_decisions,
     find_proposal,
     load_decisions,
+    mark_status,
     next_taxonomy,
     record,
     taxonomy_for_run,
@@ -167,3 +168,17 @@ def test_the_command_line_shows_the_whole_id_and_what_a_decision_replaces(six_in
     code, said = cli("proposals", "undo", pid[:6], "--run", str(run))
     assert code == 0 and "took back rejected by ben" in said.out and load_decisions(own) == []
     assert sorted(p.name for p in run.parent.iterdir()) == sorted([*first, "run.taxonomy.decisions.yaml"])
+
+
+def test_a_rejection_holds_for_the_same_cluster_after_its_keywords_are_spelt_as_written(taxonomy):
+    """Versions before pipeline.text.lemmas wrote keywords such as "payment pend"; the same cluster's proposal now
+    reads "payment pending" (another id). The rejection taken on the old one still covers it."""
+    before = proposal("0a1b2c3d4e", "Payment pending").model_copy(
+        update={"keywords": ["payment pend", "pend payment", "card pend", "card payment"]}
+    )
+    record(taxonomy, before, "rejected", why="a symptom of slow transfers, not a reason")
+    now = proposal("9f8e7d6c5b", "Payment pending").model_copy(
+        update={"keywords": ["payment pending", "pending payment", "card pending", "card payment"]}
+    )
+    mark_status([now], load_decisions(taxonomy), growth=0.5)
+    assert now.status == "rejected"

@@ -217,3 +217,28 @@ def test_messages_input_kind_can_be_forced(tmp_path, test_config, capsys):
         assert not exc.code, capsys.readouterr().err
     out = pd.read_parquet(tmp_path / "out" / "contacts.parquet")
     assert len(out) == 60 and out["conversation_id"].notna().all() and (out["turns"] > 1).all()
+
+
+def test_terms_keep_words_the_lookup_table_would_turn_into_other_words():
+    """Keywords are built of terms: "pending" and "number" are words of their own, not forms of "pend" and "numb"
+    (spaCy's lookup table maps them so, not knowing the part of speech), while true inflections still meet their
+    lemma ("cards" and "card", "charged" and "charge")."""
+    from pipeline.text.prepare import content_terms
+
+    terms = content_terms(
+        ["My payment is pending and the tracking number is wrong", "Both cards were charged for a second rent"], 16
+    )
+    assert terms[0].split() == ["payment", "pending", "track", "number", "wrong"]
+    assert terms[1].split() == ["card", "charge", "rent"]
+
+
+def test_the_shipped_spellings_match_the_installed_lookup_data():
+    """kept_spellings.txt is derived from spacy-lookups-data: regenerate it (`python -m pipeline.text.lemmas`)
+    whenever that pin moves."""
+    from pipeline.text.lemmas import as_looked_up, derive_kept_spellings, kept_spellings
+
+    derived = derive_kept_spellings()
+    assert {"number": "numb", "pending": "pend", "matter": "matt"}.items() <= derived.items()
+    assert "cards" not in derived and "charged" not in derived
+    assert derived == kept_spellings()
+    assert as_looked_up("pin number") == "pin numb"

@@ -36,6 +36,7 @@ from pipeline.config import load_config, read_yaml, write_yaml
 from pipeline.errors import TaxonomyError
 from pipeline.taxonomy.proposals import Proposal, sentence_case
 from pipeline.taxonomy.tree import Reason, Taxonomy, load_taxonomy, parse_taxonomy, slug, taxonomy_data
+from pipeline.text.lemmas import as_looked_up
 
 NOT_CHECKED = "not-checked"  # `seen` of a change that replaces whatever is there (the CLI then says what it replaced)
 MIN_PREFIX = 4  # the fewest first characters of a proposal id that people may type for the whole id
@@ -413,7 +414,9 @@ def _same(p: Proposal, d: Decision) -> bool:
     old = d.proposal
     if old.kind != p.kind or sorted(old.reason_ids) != sorted(p.reason_ids):
         return False
-    a, b = set(old.keywords[:8]), set(p.keywords[:8])
+    # keywords compared as the lookup table spells them, so a decision of a version that wrote "pin numb" holds for
+    # the proposal now keyed "pin number" (pipeline.text.lemmas)
+    a, b = ({as_looked_up(k) for k in keywords[:8]} for keywords in (old.keywords, p.keywords))
     return bool(a or b) and len(a & b) / max(len(a | b), 1) >= 0.5
 
 

@@ -32,6 +32,7 @@ from pipeline.read.messages import conversations, is_messages
 from pipeline.read.report import InputReport, list_rows
 from pipeline.text import REMOVED_KINDS
 from pipeline.text.clean import Cleaner
+from pipeline.text.lemmas import kept_spellings
 from pipeline.text.redact import PLACEHOLDER, IdPattern, Redactor, redact_name_answer
 
 # control characters, zero-width marks, and lone surrogates (half of a character pair: not valid Unicode)
@@ -240,16 +241,18 @@ def content_terms(texts: list[str], batch_size: int) -> list[str]:
     lemmas of the words that carry meaning, no stop words, punctuation, numbers or placeholders.
 
     The lookup lemmatizer's lemma and each of those tests depend on a word's spelling alone, so they are decided
-    once per spelling (the tokenizer's ids) instead of once per token: the same words, ~4x faster."""
+    once per spelling (the tokenizer's ids) instead of once per token: the same words, ~4x faster. A spelling whose
+    lookup lemma is another word ("number" -> "numb", "pending" -> "pend") stays as written (`pipeline.text.lemmas`)."""
     nlp = lemma_nlp()
     table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup", {})
+    as_written = kept_spellings()
     decided: dict[int, str | None] = {}
 
     def content_lemma(orth: int) -> str | None:
         word = nlp.vocab[orth]
         if word.is_stop or word.is_punct or word.is_space or word.like_num or not word.is_alpha:
             return None
-        lemma = table.get(word.orth_, word.orth_).lower()
+        lemma = word.lower_ if word.lower_ in as_written else table.get(word.orth_, word.orth_).lower()
         return lemma if len(lemma) > 1 and lemma not in STOP_WORDS else None
 
     def terms(distinct: list[str]) -> list[str]:
