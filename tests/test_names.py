@@ -68,7 +68,7 @@ def test_names_chosen_by_meaning_keep_the_brand_drop_the_city_and_say_more_than_
     assert "google pay" in names[0], names
     assert all("angeles" not in names[c] for c in (1, 2, 3)), names
     assert "flight" in names[1] and "luggage" in names[4], names
-    assert (names[1], names[2], names[4]) == ("book flight", "weather", "luggage lost"), names
+    assert (names[1], names[2]) == ("book flight", "weather") and names[4] in ("luggage lost", "lost luggage"), names
 
 
 def test_meaning_chooses_the_candidate_that_says_what_the_contacts_ask():
@@ -141,7 +141,7 @@ def test_a_phrasal_noun_stays_whole_in_its_written_order():
     assert "verify top up" in candidate_phrases(nlp("Do I need to verify my top-up?"))
     assert "top up reverted" in candidate_phrases(nlp("My top up was reverted"))
     # a particle that belongs to the verb stays with the verb
-    assert "pick up card" in candidate_phrases(nlp("I picked my card up"))
+    assert "pick up card" in candidate_phrases(nlp("Can I pick my card up?"))
     names = name_clusters(
         {
             0: ["verify my top up", "why verify my top-up", "do I have to verify a top up", "how to verify my top up"],
@@ -150,6 +150,18 @@ def test_a_phrasal_noun_stays_whole_in_its_written_order():
         {0: [], 1: []},
     )
     assert names == {0: "verify top up", 1: "top up reverted"}, names
+
+
+def test_what_happened_is_named_as_written_and_what_is_wanted_in_the_base_form():
+    """Customers who lost their credit card were named 'lose credit card' (MultiDoGO): a verb written in the past
+    says what happened and stays so; a request keeps the verb's base form."""
+    from pipeline.model.names import candidate_phrases, phrase_nlp
+
+    nlp = phrase_nlp()
+    lost = candidate_phrases(nlp("I lost my credit card yesterday"))
+    assert "lost credit card" in lost and "lose credit card" not in lost
+    assert "picked up card" in candidate_phrases(nlp("I picked my card up"))
+    assert "book flight" in candidate_phrases(nlp("I want to book a flight"))
 
 
 def test_no_keyword_spans_two_contacts():

@@ -2,7 +2,8 @@
 
 Candidate phrases come from spaCy's parse of each cluster's most typical contacts: noun chunks ("exchange rate"),
 verb-object pairs ("cancel transfer"), and subject-verb pairs ("luggage lost", "card not arrived"). Nouns are
-singular and the verb of a verb-object pair is in its base form ("book flight"); every other word keeps the form
+singular and the verb of a verb-object pair is in its base form ("book flight") unless it was written in the past,
+which says what happened ("lost credit card", not "lose credit card"); every other word keeps the form
 the customers wrote ("pending payment", not "pende payment"; "luggage lost", not "luggage lose"). A phrase scores
 high when many of the cluster's contacts use it and few other clusters do; longer phrases get a small bonus because
 "card not arrived" says more than "card". Proper names ("los angeles", the assistant's name) and empty nouns
@@ -79,6 +80,7 @@ EMPTY_NOUNS = {
 # Particles that make a noun of a verb when written right after it ("top up", "log in", "cash back"); spaCy often
 # parses them as the verb's adverb.
 _PARTICLES = {"up", "in", "out", "off", "back", "over", "down", "on"}
+_PAST = {"VBD", "VBN"}  # past tense and past participle
 _PROPER_PENALTY = 0.2  # a phrase holding a proper name scores this much of what it would
 _MAX_WORDS = 5
 
@@ -150,7 +152,9 @@ def candidate_phrases(doc: Doc) -> set[str]:
     for tok in doc:
         if tok.pos_ != "VERB" or tok.lemma_.lower() in LIGHT_VERBS or not tok.is_alpha:
             continue
-        verb = " ".join([tok.lemma_.lower()] + [c.lemma_.lower() for c in tok.children if c.dep_ == "prt"])
+        # the base form for what customers want done ("book flight"); as written for what happened ("lost card")
+        head = tok.text.lower() if tok.tag_ in _PAST else tok.lemma_.lower()
+        verb = " ".join([head] + [c.lemma_.lower() for c in tok.children if c.dep_ == "prt"])
         children = list(tok.children)
         negated = any(c.dep_ == "neg" for c in children)
 
