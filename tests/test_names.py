@@ -164,6 +164,13 @@ def test_what_happened_is_named_as_written_and_what_is_wanted_in_the_base_form()
     assert "book flight" in candidate_phrases(nlp("I want to book a flight"))
 
 
+def test_a_contraction_written_without_its_apostrophe_is_no_verb():
+    """HWU64's weather cluster was named 'weather s': spaCy reads "whats" as "what" + the verb "s"."""
+    from pipeline.model.names import candidate_phrases, phrase_nlp
+
+    assert candidate_phrases(phrase_nlp()("whats the weather like this week")) == {"weather", "week"}
+
+
 def test_no_keyword_spans_two_contacts():
     """A cluster's keywords come from its contacts' terms; a two-word term never joins the end of one contact to the
     start of the next (a cluster was named 'top up (limit limit)' out of '... limit' and 'limit ...')."""

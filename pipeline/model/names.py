@@ -150,8 +150,8 @@ def candidate_phrases(doc: Doc) -> set[str]:
             if not root.is_stop or " " in phrase:  # 'up' alone says nothing; 'top up' does
                 found.add(phrase)
     for tok in doc:
-        if tok.pos_ != "VERB" or tok.lemma_.lower() in LIGHT_VERBS or not tok.is_alpha:
-            continue
+        if tok.pos_ != "VERB" or tok.lemma_.lower() in LIGHT_VERBS or not tok.is_alpha or len(tok.text) < 2:
+            continue  # a one-letter "verb" is a contraction's tail: "whats" -> "what" + "s"
         # the base form for what customers want done ("book flight"); as written for what happened ("lost card")
         head = tok.text.lower() if tok.tag_ in _PAST else tok.lemma_.lower()
         verb = " ".join([head] + [c.lemma_.lower() for c in tok.children if c.dep_ == "prt"])
