@@ -171,14 +171,15 @@ def test_the_command_line_shows_the_whole_id_and_what_a_decision_replaces(six_in
 
 
 def test_a_rejection_holds_for_the_same_cluster_after_its_keywords_are_spelt_as_written(taxonomy):
-    """Versions before pipeline.text.lemmas wrote keywords such as "payment pend"; the same cluster's proposal now
-    reads "payment pending" (another id). The rejection taken on the old one still covers it."""
+    """Versions before pipeline.text.lemmas wrote keywords such as "payment pend" (and both orders of a pair); the
+    same cluster's proposal now reads "payment pending" (another id). The rejection taken on the old one still
+    covers it."""
     before = proposal("0a1b2c3d4e", "Payment pending").model_copy(
         update={"keywords": ["payment pend", "pend payment", "card pend", "card payment"]}
     )
     record(taxonomy, before, "rejected", why="a symptom of slow transfers, not a reason")
     now = proposal("9f8e7d6c5b", "Payment pending").model_copy(
-        update={"keywords": ["payment pending", "pending payment", "card pending", "card payment"]}
+        update={"keywords": ["payment pending", "card pending", "card payment", "pending transaction"]}
     )
     mark_status([now], load_decisions(taxonomy), growth=0.5)
     assert now.status == "rejected"

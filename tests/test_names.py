@@ -183,3 +183,16 @@ def test_no_keyword_spans_two_contacts():
     spans = {"limit limit", "arrive card"}  # "... limit" + "limit ...", "... arrive" + "card ..."
     assert not spans & {k for words in keywords.values() for k in words}, keywords
     assert "auto top" in keywords[0] and "card arrive" in keywords[1], keywords
+
+
+def test_keywords_give_the_same_words_once():
+    """'payment pending' and 'pending payment' side by side in a cluster's keywords tell a person nothing more than
+    one of them, and take the place of a word that would."""
+    import numpy as np
+
+    from pipeline.model.describe import class_tfidf_keywords
+
+    terms = ["payment pending", "pending payment", "card payment pending", "pending payment card", "weather rain"]
+    keywords = class_tfidf_keywords(terms, np.array([0, 0, 0, 0, 1]), 10)[0]
+    orders = [k for k in keywords if set(k.split()) == {"payment", "pending"}]
+    assert len(orders) == 1 and "card" in " ".join(keywords), keywords

@@ -52,9 +52,19 @@ def class_tfidf_keywords(terms: list[str], labels: np.ndarray, n_keywords: int) 
 
 
 def _drop_covered(terms: list[str]) -> list[str]:
-    """Drop a word once a longer term holding it ranks in the list (`exchange rate` makes `rate` redundant)."""
+    """Drop a word once a longer term holding it ranks in the list (`exchange rate` makes `rate` redundant), and a
+    term whose words a higher-ranked term already gives in another order (`pending payment` after `payment
+    pending`): the same words twice tell a person nothing more."""
     phrases = [set(t.split()) for t in terms if " " in t]
-    return [t for t in terms if " " in t or not any(set(t.split()) <= p for p in phrases)]
+    seen: set[frozenset[str]] = set()
+    kept = []
+    for t in terms:
+        words = frozenset(t.split())
+        if words in seen or (" " not in t and any(words <= p for p in phrases)):
+            continue
+        seen.add(words)
+        kept.append(t)
+    return kept
 
 
 def typical_members(

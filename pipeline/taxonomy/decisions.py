@@ -414,9 +414,9 @@ def _same(p: Proposal, d: Decision) -> bool:
     old = d.proposal
     if old.kind != p.kind or sorted(old.reason_ids) != sorted(p.reason_ids):
         return False
-    # keywords compared as the lookup table spells them, so a decision of a version that wrote "pin numb" holds for
-    # the proposal now keyed "pin number" (pipeline.text.lemmas)
-    a, b = ({as_looked_up(k) for k in keywords[:8]} for keywords in (old.keywords, p.keywords))
+    # keywords compared as the lookup table spells them and in any order, so a decision of a version that wrote
+    # "pin numb" and "numb pin" holds for the proposal now keyed "pin number" (pipeline.text.lemmas, describe.py)
+    a, b = ({frozenset(as_looked_up(k).split()) for k in keywords[:8]} for keywords in (old.keywords, p.keywords))
     return bool(a or b) and len(a & b) / max(len(a | b), 1) >= 0.5
 
 
