@@ -181,5 +181,13 @@ def test_a_rejection_holds_for_the_same_cluster_after_its_keywords_are_spelt_as_
     now = proposal("9f8e7d6c5b", "Payment pending").model_copy(
         update={"keywords": ["payment pending", "card pending", "card payment", "pending transaction"]}
     )
+    reordered = proposal("5a4b3c2d1e", "Payment pending").model_copy(
+        update={"keywords": ["pending payment", "pending card"]}  # other words for the same pairs
+    )
+    decided = before.model_copy(update={"keywords": ["pend payment", "card pend"]})
     mark_status([now], load_decisions(taxonomy), growth=0.5)
     assert now.status == "rejected"
+    # compared as word pairs in any order: the old 'pend payment' and 'card pend' are the new ones reordered
+    record(taxonomy, decided.model_copy(update={"proposal_id": "1a2b3c4d5e"}), "rejected", why="the same symptom")
+    mark_status([reordered], [d for d in load_decisions(taxonomy) if d.proposal_id == "1a2b3c4d5e"], growth=0.5)
+    assert reordered.status == "rejected"

@@ -239,6 +239,6 @@ def test_the_shipped_spellings_match_the_installed_lookup_data():
 
     derived = derive_kept_spellings()
     assert {"number": "numb", "pending": "pend", "matter": "matt"}.items() <= derived.items()
-    assert "cards" not in derived and "charged" not in derived
+    assert "cards" not in derived and "charged" not in derived and "deleted" not in derived
     assert derived == kept_spellings()
-    assert as_looked_up("pin number") == "pin numb"
+    assert as_looked_up("pin number") == as_looked_up("Pin Number") == "pin numb"

@@ -141,20 +141,23 @@ def _once(phrase: str) -> str:
     return " ".join(words)
 
 
-def candidate_phrases(doc: Doc) -> set[str]:
-    found: set[str] = set()
+def candidate_phrases(doc: Doc) -> dict[str, str]:
+    """A text's candidate phrases: each phrase counted under a key with the verb in its base form, so "lost card"
+    and "lose card" count as one phrase, shown as written ("lost card": what happened)."""
+    found: dict[str, str] = {}
     for chunk in doc.noun_chunks:
         root = chunk.root
         if root.pos_ in _NOUNISH and root.is_alpha and root.lemma_.lower() not in EMPTY_NOUNS:
             phrase = _noun_phrase(root)
             if not root.is_stop or " " in phrase:  # 'up' alone says nothing; 'top up' does
-                found.add(phrase)
+                found[phrase] = phrase
     for tok in doc:
         if tok.pos_ != "VERB" or tok.lemma_.lower() in LIGHT_VERBS or not tok.is_alpha or len(tok.text) < 2:
             continue  # a one-letter "verb" is a contraction's tail: "whats" -> "what" + "s"
-        # the base form for what customers want done ("book flight"); as written for what happened ("lost card")
-        head = tok.text.lower() if tok.tag_ in _PAST else tok.lemma_.lower()
-        verb = " ".join([head] + [c.lemma_.lower() for c in tok.children if c.dep_ == "prt"])
+        particles = [c.lemma_.lower() for c in tok.children if c.dep_ == "prt"]
+        verb = " ".join([tok.lemma_.lower(), *particles])
+        # shown in the base form for what customers want done ("book flight"), as written for what happened
+        shown = " ".join([tok.text.lower() if tok.tag_ in _PAST else tok.lemma_.lower(), *particles])
         children = list(tok.children)
         negated = any(c.dep_ == "neg" for c in children)
 
@@ -167,13 +170,16 @@ def candidate_phrases(doc: Doc) -> set[str]:
         ]
         subjects = [c for c in children if c.dep_ in ("nsubj", "nsubjpass") and meaningful(c)]
         for obj in objects:
-            found.add(f"{'not ' if negated else ''}{verb} {_noun_phrase(obj)}")
+            found[f"{'not ' if negated else ''}{verb} {_noun_phrase(obj)}"] = (
+                f"{'not ' if negated else ''}{shown} {_noun_phrase(obj)}"
+            )
         for subj in subjects:  # as written: 'luggage lost', 'card not arrived'
             said = " ".join([tok.text.lower()] + [c.text.lower() for c in tok.children if c.dep_ == "prt"])
-            found.add(f"{_noun_phrase(subj)} {'not ' if negated else ''}{said}")
+            phrase = f"{_noun_phrase(subj)} {'not ' if negated else ''}{said}"
+            found[phrase] = phrase
         if not objects and not subjects and negated:
-            found.add(f"not {verb}")
-    return {_once(p) for p in found if 1 <= len(p.split()) <= _MAX_WORDS}
+            found[f"not {verb}"] = f"not {verb}"
+    return {_once(key): _once(p) for key, p in found.items() if 1 <= len(key.split()) <= _MAX_WORDS}
 
 
 def name_clusters(
@@ -189,9 +195,13 @@ def name_clusters(
     nlp = phrase_nlp()
     order = [(c, t) for c, texts in samples.items() for t in texts]
     per_cluster: dict[int, Counter] = {c: Counter() for c in samples}
+    written: dict[int, dict[str, Counter]] = {c: {} for c in samples}  # each key's forms as the contacts wrote them
     tagged, seen, where = Counter(), Counter(), {}
     for (c, _), doc in zip(order, nlp.pipe([t for _, t in order], batch_size=batch_size)):
-        per_cluster[c].update(candidate_phrases(doc))
+        phrases = candidate_phrases(doc)
+        per_cluster[c].update(phrases.keys())
+        for key, phrase in phrases.items():
+            written[c].setdefault(key, Counter())[phrase] += 1
         _tag_counts(doc, c, tagged, seen, where)
     # a proper name that recurs across clusters (a city, the assistant's name) says nothing of why; one mostly in one
     # cluster (a brand: "google pay") is that cluster's reason
@@ -226,6 +236,8 @@ def name_clusters(
             names[c] = _once(" ".join(_common(keywords.get(c, []), proper)[:2])) or f"cluster {c}"
         if not brands[c] & set(names[c].split()):  # a brand that is the cluster's reason keeps its name
             shortlists[c] = list(dict.fromkeys([names[c], *(p for p in best if not proper & set(p.split()))]))
+    names = {c: _as_written(name, written[c]) for c, name in names.items()}
+    shortlists = {c: [_as_written(p, written[c]) for p in options] for c, options in shortlists.items()}
     if meaning is not None:
         names |= meaning.choose(shortlists)
     return _disambiguate(names, keywords)
@@ -268,6 +280,11 @@ class Meaning:
             return [p for p in options if int(likeness[p].argmax()) == row[c]] or options
 
         return {c: max(pointing_home(c, options), key=lambda p, c=c: score(c, p)) for c, options in picked.items()}
+
+
+def _as_written(key: str, written: dict[str, Counter]) -> str:
+    """A phrase key as most of the cluster's contacts wrote it ("lost card" where most lost theirs)."""
+    return written[key].most_common(1)[0][0] if key in written else key
 
 
 def _common(keywords: list[str], proper: set[str]) -> list[str]:

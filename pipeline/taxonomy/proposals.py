@@ -20,7 +20,8 @@ Kinds:
 - `secondary`: a cluster that is a process step (authentication, "speak to a human"), proposed for exclusion.
 
 A proposal's id hashes its kind, reasons and the keywords of its clusters, so the same evidence gives the same id
-in every run. Proposals are ranked by the touches they affect.
+in every run of one version (a version that spells keywords differently gives the proposals it touches new ids once;
+decisions still find them by their keywords: `decisions._same`). Proposals are ranked by the touches they affect.
 """
 
 from __future__ import annotations

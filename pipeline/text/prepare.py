@@ -242,7 +242,8 @@ def content_terms(texts: list[str], batch_size: int) -> list[str]:
 
     The lookup lemmatizer's lemma and each of those tests depend on a word's spelling alone, so they are decided
     once per spelling (the tokenizer's ids) instead of once per token: the same words, ~4x faster. A spelling whose
-    lookup lemma is another word ("number" -> "numb", "pending" -> "pend") stays as written (`pipeline.text.lemmas`)."""
+    lookup lemma is a far rarer word ("number" -> "numb", "pending" -> "pend") stays as written
+    (`pipeline.text.lemmas`)."""
     nlp = lemma_nlp()
     table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup", {})
     as_written = kept_spellings()
