@@ -5,8 +5,9 @@ that is a noun or adjective in its own right is read as the inflection of a rare
 "pending" -> "pend", "matter" -> "matt", "rent" -> "rend", "data" -> "datum". Keywords built of such lemmas
 ("pin numb", "payment pend") name words no customer wrote. A lemma is kept only when it is at least 1/20 as common
 as the spelling it replaces (`lexeme_prob` of the same spacy-lookups-data release); a true inflection's lemma is
-common ("cards" -> "card", "charged" -> "charge"). Those frequencies were counted on Reddit comments, where
-"[deleted]" stands in every removed comment: "deleted" is read as "delete" whatever they say (`_SKEWED`).
+common ("cards" -> "card", "charged" -> "charge"). Those frequencies appear to be counted on Reddit comments, where
+"[deleted]" stands in every removed comment ("deleted" ranks with "time"): "deleted" is read as "delete" whatever
+they say (`_SKEWED`).
 
 The spellings and the lemmas they escape are derived once from the lookup data and shipped beside this module
 (`kept_spellings.txt`), because loading the million-word frequency table costs ~3 s in every process;
