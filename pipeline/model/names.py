@@ -174,7 +174,7 @@ def candidate_phrases(doc: Doc) -> dict[str, str]:
                 f"{'not ' if negated else ''}{shown} {_noun_phrase(obj)}"
             )
         for subj in subjects:  # as written: 'luggage lost', 'card not arrived'
-            said = " ".join([tok.text.lower()] + [c.text.lower() for c in tok.children if c.dep_ == "prt"])
+            said = " ".join([tok.text.lower(), *particles])
             phrase = f"{_noun_phrase(subj)} {'not ' if negated else ''}{said}"
             found[phrase] = phrase
         if not objects and not subjects and negated:
