@@ -201,3 +201,37 @@ def test_keywords_give_the_same_words_once():
     keywords = class_tfidf_keywords(terms, np.array([0, 0, 0, 0, 1]), 10)[0]
     orders = [k for k in keywords if set(k.split()) == {"payment", "pending"}]
     assert len(orders) == 1 and "card" in " ".join(keywords), keywords
+
+
+def test_an_acronym_spread_over_several_clusters_is_a_thing_not_a_proper_name():
+    """Customers write "PIN" in capitals and spaCy tags it a proper noun; spread over several clusters, it was taken
+    for a recurring name (a city) and could not name the clusters about it."""
+    samples = {
+        0: [
+            "How do I change my PIN?",
+            "Can I change my PIN at a cash machine?",
+            "I would like to change the PIN on my card",
+            "Can I change my PIN at any cash machine?",
+        ],
+        1: [
+            "My PIN is blocked",
+            "I entered my PIN wrong too many times and now it is blocked",
+            "How do I unblock my PIN?",
+            "PIN blocked after three tries",
+        ],
+        2: [
+            "The ATM kept my card",
+            "An ATM swallowed my card",
+            "the ATM did not give my card back",
+            "My card is stuck in the ATM",
+        ],
+        3: [
+            "Where do I find my PIN?",
+            "I can't find my PIN anywhere",
+            "Is my PIN in the app?",
+            "Where is the PIN for my new card?",
+        ],
+    }
+    names = name_clusters(samples, {c: [] for c in samples})
+    assert names[0] == "change pin", names
+    assert "pin" in names[1].split(), names

@@ -127,7 +127,8 @@ def _tag_counts(doc: Doc, cluster: int, proper: Counter, seen: Counter, where: d
     for t in doc:
         if t.is_alpha:
             seen[t.text.lower()] += 1
-            proper[t.text.lower()] += t.pos_ == "PROPN"
+            # an acronym is as often a thing ("PIN", "ATM", "SIM") as a name ("UK"): its capitals say nothing
+            proper[t.text.lower()] += t.pos_ == "PROPN" and not (t.text.isupper() and len(t.text) > 1)
             where.setdefault(t.text.lower(), Counter())[cluster] += 1
 
 
