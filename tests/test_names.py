@@ -152,6 +152,17 @@ def test_a_phrasal_noun_stays_whole_in_its_written_order():
     assert names == {0: "verify top up", 1: "top up reverted"}, names
 
 
+def test_a_phrasal_modifier_keeps_its_particle():
+    """BANKING77's top-up limits cluster was named 'top up': 'the top up limit' gave only 'limit' ('top' is a stop
+    word, its 'up' hangs on it), and 'a limit on top-ups' only 'up'."""
+    from pipeline.model.names import candidate_phrases, phrase_nlp
+
+    nlp = phrase_nlp()
+    assert set(candidate_phrases(nlp("what is the top up limit")).values()) == {"top up limit"}
+    assert "maximum top up amount" in candidate_phrases(nlp("What is the maximum top-up amount?")).values()
+    assert "top up" in candidate_phrases(nlp("Is there a limit on top-ups?")).values()
+
+
 def test_what_happened_is_named_as_written_and_what_is_wanted_in_the_base_form():
     """Customers who lost their credit card were named 'lose credit card' (MultiDoGO): a verb written in the past
     says what happened and is shown so; a request keeps the verb's base form. Both count as one phrase, shown as

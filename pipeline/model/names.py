@@ -107,9 +107,12 @@ def _noun_phrase(noun: Token) -> str:
         for c in noun.lefts
         if c.is_alpha
         and c.lemma_.lower() not in EMPTY_NOUNS
-        and ((c.dep_ == "compound" and c.pos_ in _NOUNISH) or (c.dep_ in ("compound", "amod") and not c.is_stop))
+        and (
+            (c.dep_ == "compound" and c.pos_ in _NOUNISH)
+            or (c.dep_ in ("compound", "amod") and (not c.is_stop or _particle_after(c) or _hyphened(c)))
+        )
     ]
-    words = [_word(m) for m in mods] + [_word(noun)]
+    words = [w for m in mods for w in (_word(m), _particle_after(m)) if w] + [_word(noun)]
     after = noun.nbor(1) if noun.i + 1 < len(noun.doc) else None
     if (
         after is not None
@@ -121,6 +124,23 @@ def _noun_phrase(noun: Token) -> str:
     ):
         words.append(after.lower_)
     return " ".join(words)
+
+
+def _particle_after(modifier: Token) -> str | None:
+    """The particle of a phrasal modifier, written right after it: 'top up' of 'the top up limit' and of 'the
+    top-up amount' (a stop word such as 'top' says what the noun is only with it)."""
+    doc, i = modifier.doc, modifier.i + 1
+    if i < len(doc) and doc[i].text == "-" and not modifier.whitespace_:
+        i += 1
+    if i < len(doc) and doc[i].lower_ in _PARTICLES and doc[i].dep_ == "prt" and doc[i].head == modifier:
+        return doc[i].lower_
+    return None
+
+
+def _hyphened(modifier: Token) -> bool:
+    """A modifier joined to the next word by a hyphen ('top-ups'): one word to whoever wrote it."""
+    doc, i = modifier.doc, modifier.i + 1
+    return i + 1 < len(doc) and doc[i].text == "-" and not modifier.whitespace_ and not doc[i].whitespace_
 
 
 def _tag_counts(doc: Doc, cluster: int, proper: Counter, seen: Counter, where: dict[str, Counter]) -> None:
