@@ -246,16 +246,3 @@ def test_an_acronym_spread_over_several_clusters_is_a_thing_not_a_proper_name():
     names = name_clusters(samples, {c: [] for c in samples})
     assert names[0] == "change pin", names
     assert "pin" in names[1].split(), names
-
-
-def test_a_prepositional_object_beside_a_direct_object_is_a_circumstance():
-    """BANKING77's cluster of customers who make several disposable cards a day was named 'make day'; a verb's
-    prepositional object names what it acts on only when it has no direct object."""
-    from pipeline.model.names import candidate_phrases, phrase_nlp
-
-    nlp = phrase_nlp()
-    made = candidate_phrases(nlp("I need to make several disposable cards per day."))
-    assert "make disposable card" in made and "make day" not in made, made
-    sent = candidate_phrases(nlp("How do I send money to China?"))
-    assert "send money" in sent and "send china" not in sent, sent
-    assert "complain fee" in candidate_phrases(nlp("I want to complain about a fee"))

@@ -186,10 +186,9 @@ def candidate_phrases(doc: Doc) -> dict[str, str]:
             return t.pos_ in _NOUNISH and t.lemma_.lower() not in EMPTY_NOUNS
 
         objects = [c for c in children if c.dep_ in ("dobj", "attr") and meaningful(c)]
-        if not objects:  # 'complain about fee'; beside a direct object it is a circumstance ('make cards per day')
-            objects = [
-                g for c in children if c.dep_ == "prep" for g in c.children if g.dep_ == "pobj" and meaningful(g)
-            ][:1]
+        objects += [g for c in children if c.dep_ == "prep" for g in c.children if g.dep_ == "pobj" and meaningful(g)][
+            :1
+        ]
         subjects = [c for c in children if c.dep_ in ("nsubj", "nsubjpass") and meaningful(c)]
         for obj in objects:
             found[f"{'not ' if negated else ''}{verb} {_noun_phrase(obj)}"] = (
