@@ -214,35 +214,36 @@ def test_keywords_give_the_same_words_once():
     assert len(orders) == 1 and "card" in " ".join(keywords), keywords
 
 
-def test_an_acronym_spread_over_several_clusters_is_a_thing_not_a_proper_name():
+def test_an_acronym_also_written_in_lower_case_is_a_thing_and_one_only_in_capitals_a_name():
     """Customers write "PIN" in capitals and spaCy tags it a proper noun; spread over several clusters, it was taken
-    for a recurring name (a city) and could not name the clusters about it."""
+    for a recurring name (a city) and could not name the clusters about it, though others write "my pin". A place
+    only ever written in capitals ("UK") spread so stays a name that says nothing of why anyone came."""
     samples = {
         0: [
             "How do I change my PIN?",
             "Can I change my PIN at a cash machine?",
-            "I would like to change the PIN on my card",
+            "I would like to change the pin on my card",
             "Can I change my PIN at any cash machine?",
         ],
         1: [
             "My PIN is blocked",
-            "I entered my PIN wrong too many times and now it is blocked",
+            "I entered my pin wrong too many times and now it is blocked",
             "How do I unblock my PIN?",
             "PIN blocked after three tries",
         ],
         2: [
-            "The ATM kept my card",
-            "An ATM swallowed my card",
-            "the ATM did not give my card back",
-            "My card is stuck in the ATM",
-        ],
-        3: [
             "Where do I find my PIN?",
-            "I can't find my PIN anywhere",
+            "I can't find my pin anywhere",
             "Is my PIN in the app?",
             "Where is the PIN for my new card?",
         ],
     }
     names = name_clusters(samples, {c: [] for c in samples})
     assert names[0] == "change pin", names
-    assert "pin" in names[1].split(), names
+    abroad = {
+        0: ["How do I send money to the UK?", "Can I transfer money to the UK?", "Sending money to the UK takes long"],
+        1: ["Can I get a card delivered in the UK?", "Card delivery to the UK", "is the card delivered to the UK"],
+        2: ["What is the exchange rate in the UK?", "exchange rate for the UK", "UK exchange rate is bad"],
+    }
+    names = name_clusters(abroad, {c: [] for c in abroad})
+    assert not any("uk" in name.split() for name in names.values()), names

@@ -144,12 +144,27 @@ def _hyphened(modifier: Token) -> bool:
 
 
 def _tag_counts(doc: Doc, cluster: int, proper: Counter, seen: Counter, where: dict[str, Counter]) -> None:
+    """Per word and casing (written in capitals or not): how often spaCy tags it a proper noun, and how often it
+    is written; per word: in which clusters."""
     for t in doc:
         if t.is_alpha:
-            seen[t.text.lower()] += 1
-            # an acronym is as often a thing ("PIN", "ATM", "SIM") as a name ("UK"): its capitals say nothing
-            proper[t.text.lower()] += t.pos_ == "PROPN" and not (t.text.isupper() and len(t.text) > 1)
+            key = (t.text.lower(), t.text.isupper() and len(t.text) > 1)
+            seen[key] += 1
+            proper[key] += t.pos_ == "PROPN"
             where.setdefault(t.text.lower(), Counter())[cluster] += 1
+
+
+def _named(proper: Counter, seen: Counter) -> set[str]:
+    """Words spaCy mostly tags as proper nouns. Capitals make it tag any word so ("PIN", "ATM"), so a word that is
+    also written in lower or title case is judged where it is ("change my pin": a thing); one only ever written in
+    capitals ("UK", "GBP") is judged by its tags there."""
+    words = {w for w, _ in seen}
+    out = set()
+    for w in words:
+        key = (w, False) if seen[(w, False)] else (w, True)
+        if proper[key] >= 0.5 * seen[key]:
+            out.add(w)
+    return out
 
 
 def _once(phrase: str) -> str:
@@ -226,8 +241,8 @@ def name_clusters(
         _tag_counts(doc, c, tagged, seen, where)
     # a proper name that recurs across clusters (a city, the assistant's name) says nothing of why; one mostly in one
     # cluster (a brand: "google pay") is that cluster's reason
-    named = {w for w, n in tagged.items() if n >= 0.5 * seen[w]}
-    proper = {w for w in named if max(where[w].values()) < 0.5 * seen[w]}
+    named = _named(tagged, seen)
+    proper = {w for w in named if max(where[w].values()) < 0.5 * where[w].total()}
     brands = {c: {w for w in named - proper if where[w].most_common(1)[0][0] == c} for c in samples}
     spread = Counter(p for counts in per_cluster.values() for p in counts)
     n_clusters = max(len(samples), 1)
