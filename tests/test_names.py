@@ -161,6 +161,8 @@ def test_a_phrasal_modifier_keeps_its_particle():
     assert set(candidate_phrases(nlp("what is the top up limit")).values()) == {"top up limit"}
     assert "maximum top up amount" in candidate_phrases(nlp("What is the maximum top-up amount?")).values()
     assert "top up" in candidate_phrases(nlp("Is there a limit on top-ups?")).values()
+    assert "top up payment" in candidate_phrases(nlp("My top up payment is pending")).values()  # 'up': advmod
+    assert "log in page" in candidate_phrases(nlp("where is the log-in page")).values()  # 'log': nmod
 
 
 def test_what_happened_is_named_as_written_and_what_is_wanted_in_the_base_form():

@@ -101,18 +101,20 @@ def _word(tok: Token) -> str:
 def _noun_phrase(noun: Token) -> str:
     """A noun with its compound and adjective modifiers: 'virtual card', 'exchange rate'; a noun compound is kept
     even when spaCy lists it as a stop word ('top' of 'top-up'), and so is a particle written right after the noun
-    that spaCy hung on the verb ('verify my top up' -> 'top up')."""
-    mods = [
-        c
-        for c in noun.lefts
-        if c.is_alpha
-        and c.lemma_.lower() not in EMPTY_NOUNS
-        and (
-            (c.dep_ == "compound" and c.pos_ in _NOUNISH)
-            or (c.dep_ in ("compound", "amod") and (not c.is_stop or _particle_after(c) or _hyphened(c)))
-        )
-    ]
-    words = [w for m in mods for w in (_word(m), _particle_after(m)) if w] + [_word(noun)]
+    that spaCy hung on the verb ('verify my top up' -> 'top up'). A phrasal modifier keeps its particle ('top up
+    limit', 'log in page')."""
+    words = []
+    for m in noun.lefts:
+        if not m.is_alpha or m.lemma_.lower() in EMPTY_NOUNS:
+            continue
+        particle = _particle_after(m)
+        if (
+            (m.dep_ == "compound" and m.pos_ in _NOUNISH)
+            or (m.dep_ in ("compound", "amod") and (not m.is_stop or particle or _hyphened(m)))
+            or (m.dep_ == "nmod" and particle)
+        ):
+            words += [_word(m), particle] if particle else [_word(m)]
+    words.append(_word(noun))
     after = noun.nbor(1) if noun.i + 1 < len(noun.doc) else None
     if (
         after is not None
@@ -132,7 +134,7 @@ def _particle_after(modifier: Token) -> str | None:
     doc, i = modifier.doc, modifier.i + 1
     if i < len(doc) and doc[i].text == "-" and not modifier.whitespace_:
         i += 1
-    if i < len(doc) and doc[i].lower_ in _PARTICLES and doc[i].dep_ == "prt" and doc[i].head == modifier:
+    if i < len(doc) and doc[i].lower_ in _PARTICLES and doc[i].dep_ in ("prt", "advmod") and doc[i].head == modifier:
         return doc[i].lower_
     return None
 
