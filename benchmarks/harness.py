@@ -40,6 +40,7 @@ _RUN_TOGETHER = {
     "closeaccount": "close account",
     "commandstop": "command stop",
     "createoradd": "create or add",
+    "datetime": "date time",
     "disputecharge": "dispute charge",
     "dontcare": "don't care",
     "getboardingpass": "get boarding pass",
