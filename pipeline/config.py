@@ -282,13 +282,37 @@ def load_config(
         raise ConfigError(_describe_errors(exc, layers)) from None
 
 
+class _OnceLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: YAML keeps the last one silently, so a person
+    who wrote `input:` twice, or `examples:` twice in one reason, would lose the first without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<': merged keys are meant to be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in lines:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"the key '{key}' is given twice in one mapping (lines {lines[key]} and {line}); YAML would keep "
+                    "only the second: write it once",
+                    key_node.start_mark,
+                )
+            lines[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path, what: str, error: type[TouchlessError] = ConfigError) -> dict[str, Any]:
     """A YAML file a person writes (config, taxonomy, decisions, deployments) as a mapping ({} when empty); a missing
-    file, broken YAML or a non-mapping raises `error` naming the file as `what` ("config file", ...)."""
+    file, broken YAML, a key given twice or a non-mapping raises `error` naming the file as `what` ("config file",
+    ...)."""
     if not path.is_file():
         raise error(f"{what} {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_OnceLoader)
     except yaml.YAMLError as exc:
         raise error(f"{what} {path} is not valid YAML: {exc}") from None
     if data is None:

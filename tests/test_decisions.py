@@ -191,3 +191,28 @@ def test_a_rejection_holds_for_the_same_cluster_after_its_keywords_are_spelt_as_
     record(taxonomy, decided.model_copy(update={"proposal_id": "1a2b3c4d5e"}), "rejected", why="the same symptom")
     mark_status([reordered], [d for d in load_decisions(taxonomy) if d.proposal_id == "1a2b3c4d5e"], growth=0.5)
     assert reordered.status == "rejected"
+
+
+def test_applying_never_overwrites_a_file_where_the_current_version_would_be_kept(taxonomy):
+    """The current taxonomy is kept as `<stem>.v<version>.yaml` before the next is written; a file of that name the
+    person wrote is refused, not replaced."""
+    theirs = taxonomy.with_name("taxonomy.v1.yaml")
+    theirs.write_text("my own notes\n")
+    record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="cards")
+    before = taxonomy.read_bytes()
+    with pytest.raises(TaxonomyError, match=r"taxonomy\.v1\.yaml already exists.*move or rename it"):
+        apply_decisions(taxonomy)
+    assert theirs.read_text() == "my own notes\n" and taxonomy.read_bytes() == before
+    theirs.unlink()
+    assert apply_decisions(taxonomy)[0].version == 2
+    assert theirs.read_bytes() == before
+
+
+def test_a_key_written_twice_is_refused_not_dropped(taxonomy):
+    """YAML keeps the last of two equal keys without a word: a reason's first examples would be lost."""
+    taxonomy.write_text(
+        "version: 1\nreasons:\n  - id: cards\n    name: Cards\n    examples: [lost card, card stolen]\n"
+        "    examples: [card expired]\n"
+    )
+    with pytest.raises(TaxonomyError, match=r"the key 'examples' is given twice in one mapping \(lines 5 and 6\)"):
+        load_taxonomy(taxonomy)

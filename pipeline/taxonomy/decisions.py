@@ -455,7 +455,14 @@ def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tupl
             )
         current, updated = preview.current, preview.updated
         if current is not None:
-            shutil.copy2(taxonomy_path, taxonomy_path.with_name(f"{taxonomy_path.stem}.v{current.version}.yaml"))
+            kept = taxonomy_path.with_name(f"{taxonomy_path.stem}.v{current.version}.yaml")
+            if kept.exists() and kept.read_bytes() != taxonomy_path.read_bytes():
+                raise TaxonomyError(
+                    f"{kept} already exists and is not the current taxonomy {taxonomy_path}: touchless keeps version "
+                    f"{current.version} there before writing the next, and never overwrites a file it did not "
+                    "write; move or rename it, then apply again"
+                )
+            shutil.copy2(taxonomy_path, kept)
         write_yaml(taxonomy_path, taxonomy_data(updated))
         taken = {d.proposal_id for d in preview.pending}
         save_decisions(
