@@ -105,6 +105,23 @@ def test_a_messages_export_becomes_one_contact_per_conversation(tmp_path):
     assert c1["conversation_id"] == "c1"
     assert contacts.set_index("contact_id").loc["c2", "text_status"] == "no_reason"
     assert any("'supervisor'" in w for w in report.warnings)
+    assert report.columns.startswith("read as messages (one row per message, 2 conversations by 'conversation_id'")
+
+
+def test_a_file_with_the_columns_of_both_kinds_says_how_it_was_read(tmp_path):
+    """A contacts export that also has conversation and role columns is read as messages, as documented; the
+    person is told, with the flag that reads one contact per row."""
+    rows = pd.DataFrame(
+        {
+            "contact_id": ["k1", "k2", "k3"],
+            "conversation_id": ["c1", "c2", "c3"],
+            "role": ["user", "user", "admin"],
+            "text": ["my card was declined", "where is my refund", "the app keeps crashing"],
+        }
+    )
+    _, report = prepare(tmp_path, rows)
+    assert report.kind == "messages"
+    assert any("if each row is one contact, run with --input-kind contacts" in w for w in report.warnings)
 
 
 def test_multidogo_chats_are_read_as_messages(tmp_path):

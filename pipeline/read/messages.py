@@ -91,6 +91,18 @@ def conversations(
     if contacts["created_at"].notna().any():
         report.optional_columns.append("sent_at")
     describe_columns(raw.columns, {**cfg.messages.columns.model_dump(), **{c: c for c in dimensions}}, report)
+    report.columns = (
+        f"read as messages (one row per message, {len(contacts):,} conversations by '{columns.conversation_id}'"
+        + (f", found by its columns '{columns.conversation_id}' and '{columns.role}'" if cfg.kind == "auto" else "")
+        + "). "
+        + report.columns
+    )
+    if cfg.kind == "auto" and cfg.columns.contact_id in raw.columns:
+        report.warnings.append(
+            f"the file has the columns of a messages export ('{columns.conversation_id}', '{columns.role}') and "
+            f"of a contacts export ('{cfg.columns.contact_id}'): it was read as messages, one contact per "
+            "conversation from the customer's turns; if each row is one contact, run with --input-kind contacts"
+        )
     report.conversations = len(contacts)
     return contacts, pd.DataFrame(turns, columns=["contact", "text", "echo", "answers_name"]), report
 
