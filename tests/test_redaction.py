@@ -192,6 +192,15 @@ def test_checks_keep_look_alikes_out():
     assert "4111111111111112" not in out  # still an account-like number: redacted as [NUMBER]
 
 
+def test_an_identifier_with_a_long_number_is_one_word_never_a_cut_phone():
+    """'ORD-12345678' was redacted as 'ORD-[PHONE]': a word cut, and an order number called a phone."""
+    redactor = Redactor(names=False)
+    assert redactor.redact("My order ORD-12345678 has not arrived") == "My order [NUMBER] has not arrived"
+    assert redactor.redact("Invoice INV-2026-000123456 is wrong") == "Invoice [NUMBER] is wrong"
+    assert redactor.redact("COVID-19 delays, model X-100") == "COVID-19 delays, model X-100"
+    assert redactor.redact("call me on +44-20-7946-0958") == "call me on [PHONE]"
+
+
 def test_company_id_patterns_and_urls():
     redactor = Redactor([IdPattern("ORDER", r"\bORD-\d{6}\b")], names=False)
     out = redactor.redact("order ORD-123456 see https://shop.example.com/track?id=99&u=anna 10.0.0.12")

@@ -35,6 +35,9 @@ _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _LONG_NUMBER = re.compile(r"(?<![\d-])(?:\d[ -]?){11,}\d(?![\d-])")  # account-like digit runs no check claims
 # a digit run with optional +, brackets, spaces, dots and dashes between digits
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{5,22}\d(?![\w])")
+# an identifier: letters joined by a hyphen to 7 or more digits ("ORD-12345678", "INV-2026-000123456"): one word, an
+# account-like number, never a phone number, and never cut ("ORD-[PHONE]")
+_IDENTIFIER = re.compile(r"\b[A-Za-z]+(?:-\d+)+(?:-[A-Za-z\d]+)*\b")
 # Dates, times and amounts are set aside before the number patterns run, so none of them is taken for a phone.
 _CURRENCY = r"(?:[$€£¥₹]|\b(?:usd|eur|gbp|chf|aud|cad|inr|jpy|rs)\.?)"
 _NUMBER = r"\d{1,3}(?:[,.\u00a0 ]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
@@ -562,6 +565,7 @@ class Redactor:
         text = sub(_LABELLED_POSTCODE, "ADDRESS", text, group="code")
         text = sub(_IBAN, "IBAN", text, lambda m: iban_ok(m.group(0)))
         text = sub(_CARD, "CARD", text, lambda m: luhn_ok(re.sub(r"\D", "", m.group(0))))
+        text = sub(_IDENTIFIER, "NUMBER", text, lambda m: len(re.sub(r"\D", "", m.group(0))) >= 7)
         text = sub(_PHONE, "PHONE", text, lambda m: _looks_like_phone(m.group(0)))
         text = sub(_LONG_NUMBER, "NUMBER", text)
         return re.sub("\ue000(\\d+)\ue001", lambda m: protected[int(m.group(1))], text), count
