@@ -56,6 +56,19 @@ def test_missing_ids_name_the_row(tmp_path):
         load_contacts(tmp_path / "a.csv", CFG)
 
 
+def test_a_column_named_twice_stops_the_run_and_a_name_off_by_case_or_spaces_is_pointed_at(tmp_path):
+    """pandas reads a second 'text' as 'text.1', a name not in the file, and the first was used without a word."""
+    (tmp_path / "a.csv").write_text("contact_id,text,created_at,text\n1,card lost,2026-01-01,refund\n")
+    with pytest.raises(InputError, match=r"the header names column 'text' more than once \(columns 2, 4\)"):
+        load_contacts(tmp_path / "a.csv", CFG)
+    (tmp_path / "b.csv").write_text("contact_id,Text ,created_at\n1,card lost,2026-01-01\n")
+    with pytest.raises(InputError, match=r"'Text ' differs from it only in case or spaces(.|\n)*--column text=COLUMN"):
+        load_contacts(tmp_path / "b.csv", CFG)
+    (tmp_path / "c.csv").write_text("contact_id,text,created_at \n1,card lost,2026-01-01\n")
+    _, report = load_contacts(tmp_path / "c.csv", CFG)
+    assert any("--column created_at=created_at " in w for w in report.warnings), report.warnings
+
+
 def test_rows_ending_in_a_delimiter_are_read_as_written(tmp_path):
     """pandas takes a row's one value more than the header names for an index and shifts every column by one: the
     ids became the texts, and the texts the next column."""

@@ -19,7 +19,6 @@ from pipeline.read.report import SHOWN, InputReport, list_rows, rows_error
 
 REQUIRED = ("contact_id", "text")
 OPTIONAL = ("created_at", "customer_id", "ticket_id", "channel", "reason", "handle_time_s")
-_FLAGS = {"contact_id": "--id-column", "text": "--text-column"}
 
 
 def contacts_from_table(
@@ -95,7 +94,7 @@ def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> pd.Da
         {name: mapping[name] for name in REQUIRED},
         path,
         lambda name: (
-            f"name the column that holds the {name} with {_FLAGS[name]} or input.columns.{name} in your config"
+            f"name the column that holds the {name} with --column {name}=COLUMN or input.columns.{name} in your config"
         ),
     )
     frame = pd.DataFrame(index=raw.index)
@@ -110,8 +109,10 @@ def require_columns(raw: pd.DataFrame, required: dict[str, str], path: str | Pat
     `hint(field)` says how to name another column."""
     for name, source in required.items():
         if source not in raw.columns:
+            near = [str(c) for c in raw.columns if _plain(str(c)) == _plain(source)]
             raise InputError(
-                f"required column '{source}' is missing (columns found: {', '.join(map(str, raw.columns))})",
+                f"required column '{source}' is missing (columns found: {', '.join(map(str, raw.columns))})"
+                + (f"; '{near[0]}' differs from it only in case or spaces" if near else ""),
                 file=str(path),
                 column=source,
                 hint=hint(name),
@@ -237,14 +238,17 @@ def describe_columns(found: Iterable[str], mapping: dict[str, str], report: Inpu
     if unused:
         parts.append(f"columns not used: {', '.join(unused)}")
     report.columns = ". ".join(parts)
-    suggestions = [
-        f"--column {f}={c}" for f in missing for c in unused if c.lower().replace(" ", "_") in _LIKELY.get(f, ())
-    ]
+    suggestions = [f"--column {f}={c}" for f in missing for c in unused if _plain(c) in (f, *_LIKELY.get(f, ()))]
     if suggestions:
         report.warnings.append(
             f"optional fields not found: {', '.join(missing)}; the file has columns that may hold them: map them "
             f"with {' '.join(dict.fromkeys(suggestions))} (or input.columns in your config)"
         )
+
+
+def _plain(column: str) -> str:
+    """A column name as people mean it: 'Created At ' is created_at."""
+    return column.strip().lower().replace(" ", "_")
 
 
 def parse_times(

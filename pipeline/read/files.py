@@ -14,6 +14,7 @@ import os
 import re
 import warnings
 import zlib
+from collections import Counter
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
@@ -134,6 +135,16 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
         raise InputError(f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'}: {exc}", file=location) from None
     except pd.errors.EmptyDataError:
         raise InputError("file is empty", file=location) from None
+    header = next((row for row in csv.reader(io.StringIO(text), delimiter=sep) if row), [])
+    twice = [name for name, n in Counter(header).items() if n > 1]
+    if twice:  # pandas would read the second as 'text.1', a name not in the file, and use the first unsaid
+        places = ", ".join(str(i) for i, name in enumerate(header, start=1) if name == twice[0])
+        raise InputError(
+            f"the header names column '{twice[0]}' more than once (columns {places})",
+            file=location,
+            column=twice[0],
+            hint="rename all but one of them in the export",
+        )
     if extra is not None:
         raise InputError(
             "holds more values than the header names columns",
