@@ -204,6 +204,10 @@ def evaluate(
             f"{m['noise_share']:.1%}",
         )
     out.print(table)
+    if m["unlabelled"]:
+        out.print(
+            f"[yellow]{m['unlabelled']:,} contact(s) have no label in '{label_column}' and are not scored[/yellow]"
+        )
     out.print(f"metrics written to {Path(result.out_dir) / 'metrics.json'}")
 
 

@@ -19,7 +19,7 @@ from pipeline.model.cluster import (
     reassign_noise,
 )
 from pipeline.model.embed import Embedder
-from pipeline.model.evaluate import evaluate, evaluate_run, hungarian_accuracy, load_labels
+from pipeline.model.evaluate import evaluate, evaluate_run, hungarian_accuracy, load_labels, score_run
 from tests.conftest import SIX_INTENTS
 
 
@@ -201,3 +201,11 @@ def test_neighbour_vote_over_some_rows_equals_voting_on_their_copy():
     in_place = neighbour_vote(vectors, points, labels, k=7, block=64, rows=rows)
     for a, b in zip(on_copy, in_place):
         assert np.array_equal(a, b)
+
+
+def test_contacts_without_a_label_are_counted_as_not_scored(tmp_path):
+    """Rows with an empty label were left out of the scores without a word: `unlabelled` counts them."""
+    (tmp_path / "in.csv").write_text("contact_id,text,intent\n1,a,card\n2,b,card\n3,c,\n4,d,refund\n5,e,\n")
+    contacts = pd.DataFrame({"contact_id": ["1", "2", "3", "4", "5"], "cluster_id": [0, 0, 1, 1, 1]})
+    metrics = score_run(tmp_path / "in.csv", load_config(), "intent", contacts)
+    assert metrics["unlabelled"] == 2 and metrics["contacts"] == 3

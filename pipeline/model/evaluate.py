@@ -123,4 +123,9 @@ def score_run(path: str | Path, cfg: Config, column: str, contacts: pd.DataFrame
     """The run's clusters (`contacts`: contact_id, cluster_id) scored against the known reasons in `column` of the
     input, as `metrics.json` holds them."""
     known = load_labels(path, cfg.input, column)
-    return {"label_column": column, **evaluate_run(contacts[["contact_id", "cluster_id"]], known).as_dict()}
+    unlabelled = int((known.index.get_indexer(contacts["contact_id"].astype(object)) < 0).sum())
+    return {
+        "label_column": column,
+        "unlabelled": unlabelled,  # contacts of the run with no known reason: not scored
+        **evaluate_run(contacts[["contact_id", "cluster_id"]], known).as_dict(),
+    }
