@@ -49,6 +49,15 @@ def test_a_file_put_in_a_run_folder_is_never_deleted(existing, test_config, caps
     assert tree_digest(existing) == before
 
 
+def test_an_output_inside_a_run_folder_is_refused_before_anything_is_written_there(existing, test_config, capsys):
+    """A run given --out inside another run failed later and left its lock file there, a file the run did not list,
+    so the next run of the outer folder was refused."""
+    before = tree_digest(existing)
+    code = run_cli("discover", str(SIX_INTENTS), "--out", str(existing / "sub"), "--config", str(test_config))
+    assert code == 2 and "lies inside the run folder" in capsys.readouterr().err
+    assert tree_digest(existing) == before
+
+
 def test_a_run_of_an_earlier_version_is_recognised_and_a_newer_one_is_not_misread(existing):
     manifest = json.loads((existing / MANIFEST).read_text())
     legacy = {

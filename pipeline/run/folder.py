@@ -101,6 +101,12 @@ class Manifest(BaseModel):
 def output_lock(out_dir: Path) -> Iterator[None]:
     """Held for a whole run; a second run on the same folder fails at once with a clear message."""
     out_dir = Path(out_dir).resolve()
+    enclosing = next((p for p in out_dir.parents if read_manifest(p) is not None), None)
+    if enclosing is not None:  # checked before the lock file, which would lie in it as a file it does not list
+        raise OutputError(
+            f"--out {out_dir} lies inside the run folder {enclosing}, which touchless replaces as a whole on each "
+            "run: choose a folder outside it"
+        )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     lock_path = out_dir.parent / f".{out_dir.name}.lock"
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
