@@ -54,6 +54,7 @@ STOPS = {
     "empty_file": ("c.csv", b"", [], ["file is empty"]),
     "header_only": ("c.csv", csv("contact_id,text\n"), [], ["header but no rows"]),
     "non_utf8": ("c.csv", b"contact_id,text\n1,caf\xe9 payment failed\n", [], ["line 2", "not valid utf-8"]),
+    "windows_1252": ("c.csv", b"contact_id,text\n1,I can\x92t pay\n", [], ["not valid utf-8", "Windows", "cp1252"]),
     "utf16": ("c.csv", "contact_id,text\n1,my card\n".encode("utf-16"), [], ["line 1", "not valid utf-8"]),
     "unbalanced_quotes": (
         "c.csv",

@@ -69,6 +69,26 @@ def test_a_column_named_twice_stops_the_run_and_a_name_off_by_case_or_spaces_is_
     assert any("--column created_at=created_at " in w for w in report.warnings), report.warnings
 
 
+def test_parquet_categories_are_text_and_whole_number_ids_with_gaps_stay_whole(tmp_path):
+    """A dictionary-encoded text column was refused as 'category values, not text'; a customer id column of whole
+    numbers with one missing (floats in pandas) gave the id '821.0'."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "contact_id": pa.array([1.0, 2.0, 3.0]),
+            "text": pa.array(["card lost", "refund please", "card lost"]).dictionary_encode(),
+            "customer_id": pa.array([821, None, 822], pa.int64()),
+        }
+    )
+    pq.write_table(table, tmp_path / "a.parquet")
+    contacts, _ = load_contacts(tmp_path / "a.parquet", CFG)
+    assert contacts["contact_id"].tolist() == ["1", "2", "3"]
+    assert contacts["text"].tolist() == ["card lost", "refund please", "card lost"]
+    assert contacts["customer_id"].tolist()[0::2] == ["821", "822"] and pd.isna(contacts["customer_id"][1])
+
+
 def test_rows_ending_in_a_delimiter_are_read_as_written(tmp_path):
     """pandas takes a row's one value more than the header names for an index and shifts every column by one: the
     ids became the texts, and the texts the next column."""

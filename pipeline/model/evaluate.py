@@ -17,6 +17,7 @@ from sklearn.metrics.cluster import contingency_matrix
 
 from pipeline.config import Config, InputConfig
 from pipeline.errors import InputError
+from pipeline.read.contacts import as_id_text
 from pipeline.read.files import read_table
 from pipeline.read.messages import is_messages
 
@@ -110,7 +111,7 @@ def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
                 column=name,
             )
     labels = raw[[id_column, column]].dropna(subset=[id_column])
-    labels = labels.assign(**{id_column: labels[id_column].astype(str).str.strip()})
+    labels = labels.assign(**{id_column: as_id_text(labels[id_column]).astype(str).str.strip()})
     if not messages:  # a repeated contact id: its first row, the one the reader keeps
         labels = labels.drop_duplicates(subset=id_column, keep="first")
     labels = labels.dropna(subset=[column]).astype({column: str})

@@ -69,6 +69,14 @@ def dimension_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> 
     return [c for c in cfg.dimensions if c not in taken]
 
 
+def as_id_text(values: pd.Series) -> pd.Series:
+    """Ids as they were meant: a Parquet column of whole numbers with some missing arrives as floats (821.0), and its
+    ids are '821', not '821.0'."""
+    if not pd.api.types.is_float_dtype(values) or not values.dropna().mod(1).eq(0).all():
+        return values
+    return values.map(lambda v: None if pd.isna(v) else str(int(v))).astype(object)
+
+
 def _as_text(values: pd.Series) -> pd.Series:
     """Values as trimmed text, empty as missing (a dimension's values are labels, whatever their type)."""
     text = values.astype(object).where(values.notna(), None)
@@ -147,7 +155,7 @@ def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: str | Path, report: 
     if missing.any():
         rows = frame.loc[missing, "row"].tolist()
         raise rows_error("row(s) have no contact id", rows, path, cfg.columns.contact_id)
-    frame["contact_id"] = ids.astype(str).str.strip()
+    frame["contact_id"] = as_id_text(ids).astype(str).str.strip()
     dup = frame["contact_id"].duplicated(keep="first")
     if not dup.any():
         return
@@ -275,7 +283,7 @@ def _coerce_optional(frame: pd.DataFrame, cfg: InputConfig, report: InputReport,
     present = [c for c in OPTIONAL if frame[c].notna().any()]
     report.optional_columns = present
     for name in ("customer_id", "ticket_id", "channel", "reason"):
-        col = frame[name]
+        col = as_id_text(frame[name]) if name in ("customer_id", "ticket_id") else frame[name]
         frame[name] = col.where(col.isna(), col.astype(str).str.strip()).replace("", None)
     frame["created_at"] = parse_times(
         frame, "created_at", cfg.columns.created_at, report, cfg.date_format, date_orders.get("created_at")

@@ -101,10 +101,14 @@ def _decode(location: str, encoding: str) -> str:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
+        bad = data[exc.start : exc.end]
+        # bytes 0x80-0x9f are Windows' quotes, dashes and euro sign in cp1252; latin-1 reads them as control codes
+        windows = any(0x80 <= b <= 0x9F for b in bad)
         raise InputError(
-            f"bytes at line {line} (byte {exc.start}) are not valid {encoding}: {data[exc.start : exc.end]!r}",
+            f"bytes at line {line} (byte {exc.start}) are not valid {encoding}: {bad!r}",
             file=location,
-            hint="re-export the file as UTF-8, or set input.encoding in your config (e.g. latin-1)",
+            hint="re-export the file as UTF-8, or set input.encoding in your config"
+            + (" (this byte reads as a Windows character: cp1252)" if windows else " (e.g. cp1252 or latin-1)"),
         ) from None
     except LookupError:
         raise InputError(f"unknown encoding '{encoding}' (input.encoding)", file=location) from None
@@ -216,4 +220,8 @@ def _read_parquet(location: str, columns: set[str] | None = None) -> pd.DataFram
         raise InputError(f"cannot be read as Parquet: {exc}", file=location) from None
     if table.num_rows == 0:
         raise InputError("file has no rows", file=location)
-    return table.to_pandas()
+    frame = table.to_pandas()
+    for column in frame.columns:  # a dictionary-encoded column is read as its values, not as pandas categories
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import InputConfig
-from pipeline.read.contacts import describe_columns, dimension_columns, parse_times, require_columns
+from pipeline.read.contacts import as_id_text, describe_columns, dimension_columns, parse_times, require_columns
 from pipeline.read.report import InputReport, list_rows, rows_error
 from pipeline.text.redact import asks_for_name
 
@@ -60,7 +60,7 @@ def conversations(
     if missing.any():
         rows = frame.loc[missing, "row"].tolist()
         raise rows_error("message(s) have no conversation id", rows, path, columns.conversation_id)
-    frame["conversation_id"] = frame["conversation_id"].astype(str).str.strip()
+    frame["conversation_id"] = as_id_text(frame["conversation_id"]).astype(str).str.strip()
     frame["text"] = frame["text"].fillna("").astype(str)
     frame["role"] = _roles(frame, cfg, report, columns.role)
     frame["sent_at"] = parse_times(
