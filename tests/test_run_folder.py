@@ -58,6 +58,19 @@ def test_an_output_inside_a_run_folder_is_refused_before_anything_is_written_the
     assert tree_digest(existing) == before
 
 
+def test_a_folder_given_empty_keeps_its_permissions(tmp_path, test_config):
+    """The run is swapped in as a new folder: an empty folder made private (or shared through its group) came back
+    readable by everyone."""
+    import os
+    import stat
+
+    folder = tmp_path / "private"
+    folder.mkdir()
+    os.chmod(folder, 0o2750)
+    assert run_cli("discover", str(SIX_INTENTS), "--out", str(folder), "--config", str(test_config)) == 0
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o2750 and (folder / "run.json").is_file()
+
+
 def test_a_run_of_an_earlier_version_is_recognised_and_a_newer_one_is_not_misread(existing):
     manifest = json.loads((existing / MANIFEST).read_text())
     legacy = {

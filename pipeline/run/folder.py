@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -170,6 +171,7 @@ def write_run(
         shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed; we hold the lock
     staging = out_dir.parent / f".{out_dir.name}.staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
+    _keep_access(out_dir, staging)
     try:
         checkpoint("staging")
         for name, table in tables.items():
@@ -533,6 +535,20 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # a filesystem or kernel without it
         return False
     raise OSError(code, os.strerror(code), str(b))
+
+
+def _keep_access(out_dir: Path, staging: Path) -> None:
+    """The new folder gets the one it replaces' permissions and group (before anything is written into it, so a
+    set-group-id folder's files take its group): a folder a team shares stays shared, one kept private stays so."""
+    try:
+        st = out_dir.stat()
+    except FileNotFoundError:
+        return
+    try:
+        os.chown(staging, -1, st.st_gid)
+    except PermissionError:  # a group this user is not in: the mode is still kept
+        pass
+    os.chmod(staging, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)  # touchless must still write it
 
 
 def _swap(staging: Path, out_dir: Path) -> None:
