@@ -171,7 +171,12 @@ def _set_status(frame: pd.DataFrame, had_words: np.ndarray, report: InputReport)
     frame["text_status"] = np.select([nothing_left & had_words, nothing_left], ["no_reason", "empty"], "ok")
     for status, attribute, why in (
         ("empty", "empty_text", "have no text"),
-        ("no_reason", "no_reason", "only greet, thank or acknowledge (prepare.cleaning.no_reason_turns)"),
+        (
+            "no_reason",
+            "no_reason",
+            "say nothing of a problem once cleaned (greetings, thanks, links, signatures, or only numbers and signs: "
+            "prepare.cleaning)",
+        ),
     ):
         rows = frame.loc[frame["text_status"] == status, "row"].tolist()
         setattr(report, attribute, len(rows))
