@@ -89,6 +89,16 @@ def test_parquet_categories_are_text_and_whole_number_ids_with_gaps_stay_whole(t
     assert contacts["customer_id"].tolist()[0::2] == ["821", "822"] and pd.isna(contacts["customer_id"][1])
 
 
+def test_windows_characters_read_as_latin_1_are_warned_about(tmp_path):
+    """The hint for a file that is not UTF-8 said latin-1; a Windows export read so stored its quotes and dashes
+    as control codes without a word."""
+    (tmp_path / "a.csv").write_bytes(b"contact_id,text\n1,I can\x92t pay \x96 it says \x93declined\x94\n")
+    _, report = load_contacts(tmp_path / "a.csv", CFG.model_copy(update={"encoding": "latin-1"}))
+    assert any("control code(s)" in w and "cp1252" in w for w in report.warnings), report.warnings
+    contacts, report = load_contacts(tmp_path / "a.csv", CFG.model_copy(update={"encoding": "cp1252"}))
+    assert contacts["text"][0] == "I can\u2019t pay \u2013 it says \u201cdeclined\u201d" and not report.warnings
+
+
 def test_rows_ending_in_a_delimiter_are_read_as_written(tmp_path):
     """pandas takes a row's one value more than the header names for an index and shifts every column by one: the
     ids became the texts, and the texts the next column."""

@@ -24,6 +24,7 @@ from pipeline.errors import InputError
 from pipeline.read.report import list_rows
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_C1 = re.compile("[\x80-\x9f]")  # control codes no text holds
 
 
 def read_table(path: str | Path, encoding: str = "utf-8", columns: set[str] | None = None) -> pd.DataFrame:
@@ -50,8 +51,18 @@ def read_table(path: str | Path, encoding: str = "utf-8", columns: set[str] | No
         raise InputError("file is empty", file=location)
     if kind in (".jsonl", ".ndjson"):
         frame = _read_jsonl(text, location)
-        return frame if columns is None else frame[[c for c in frame.columns if c in columns]]
-    return _read_delimited(text, location, sep="\t" if kind == ".tsv" else ",", columns=columns)
+        frame = frame if columns is None else frame[[c for c in frame.columns if c in columns]]
+    else:
+        frame = _read_delimited(text, location, sep="\t" if kind == ".tsv" else ",", columns=columns)
+    controls = _C1.findall(text)
+    if controls:  # latin-1 (iso-8859-1) reads Windows' quotes, dashes and euro sign as control codes
+        frame.attrs["warnings"] = [
+            *frame.attrs.get("warnings", []),
+            f"the file holds {len(controls)} control code(s) such as {controls[0]!r} as read with encoding "
+            f"'{encoding}': most likely Windows characters (quotes, dashes, the euro sign); set input.encoding: "
+            "cp1252 in your config",
+        ]
+    return frame
 
 
 def check_readable(location: str) -> None:
