@@ -64,6 +64,9 @@ def test_a_column_named_twice_stops_the_run_and_a_name_off_by_case_or_spaces_is_
     (tmp_path / "b.csv").write_text("contact_id,Text ,created_at\n1,card lost,2026-01-01\n")
     with pytest.raises(InputError, match=r"'Text ' differs from it only in case or spaces(.|\n)*--column text=COLUMN"):
         load_contacts(tmp_path / "b.csv", CFG)
+    (tmp_path / "a.jsonl").write_text('{"contact_id": 1, "text": "card lost", "text": "refund"}\n')
+    with pytest.raises(InputError, match=r"line 1 names the key 'text' twice"):
+        load_contacts(tmp_path / "a.jsonl", CFG)
     (tmp_path / "c.csv").write_text("contact_id,text,created_at \n1,card lost,2026-01-01\n")
     _, report = load_contacts(tmp_path / "c.csv", CFG)
     assert any("--column created_at=created_at " in w for w in report.warnings), report.warnings

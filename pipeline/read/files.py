@@ -204,9 +204,13 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, object_pairs_hook=_pairs)
         except json.JSONDecodeError as exc:
             raise InputError(f"line {number} is not valid JSON: {exc.msg}", file=location) from None
+        except _KeyTwice as exc:  # json keeps the last of two equal keys without a word
+            raise InputError(
+                f"line {number} names the key '{exc.args[0]}' twice", file=location, column=exc.args[0]
+            ) from None
         if not isinstance(record, dict):
             raise InputError(f"line {number} is not a JSON object", file=location)
         row = len(records) + 1
@@ -220,6 +224,20 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
         for column, rows in broken.items()
     ]
     return frame
+
+
+class _KeyTwice(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object, refusing a key given twice in it."""
+    record: dict[str, object] = {}
+    for key, value in pairs:
+        if key in record:
+            raise _KeyTwice(key)
+        record[key] = value
+    return record
 
 
 def _read_parquet(location: str, columns: set[str] | None = None) -> pd.DataFrame:
