@@ -293,7 +293,11 @@ class _OnceLoader(yaml.SafeLoader):
                 continue
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
-            if key in lines:
+            try:
+                repeated = key in lines
+            except TypeError:  # a list or mapping as a key: YAML's own error names it below
+                continue
+            if repeated:
                 raise yaml.constructor.ConstructorError(
                     None,
                     None,

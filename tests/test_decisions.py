@@ -216,3 +216,6 @@ def test_a_key_written_twice_is_refused_not_dropped(taxonomy):
     )
     with pytest.raises(TaxonomyError, match=r"the key 'examples' is given twice in one mapping \(lines 5 and 6\)"):
         load_taxonomy(taxonomy)
+    taxonomy.write_text("version: 1\nreasons:\n  ? [a, b]\n  : 1\n")  # a list as a key: YAML's own error, no crash
+    with pytest.raises(TaxonomyError, match="not valid YAML"):
+        load_taxonomy(taxonomy)

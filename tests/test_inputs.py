@@ -59,17 +59,20 @@ def test_missing_ids_name_the_row(tmp_path):
 def test_a_column_named_twice_stops_the_run_and_a_name_off_by_case_or_spaces_is_pointed_at(tmp_path):
     """pandas reads a second 'text' as 'text.1', a name not in the file, and the first was used without a word."""
     (tmp_path / "a.csv").write_text("contact_id,text,created_at,text\n1,card lost,2026-01-01,refund\n")
-    with pytest.raises(InputError, match=r"the header names column 'text' more than once \(columns 2, 4\)"):
+    with pytest.raises(InputError, match=r"the file names column 'text' more than once \(columns 2, 4\)"):
         load_contacts(tmp_path / "a.csv", CFG)
     (tmp_path / "b.csv").write_text("contact_id,Text ,created_at\n1,card lost,2026-01-01\n")
     with pytest.raises(InputError, match=r"'Text ' differs from it only in case or spaces(.|\n)*--column text=COLUMN"):
         load_contacts(tmp_path / "b.csv", CFG)
     (tmp_path / "a.jsonl").write_text('{"contact_id": 1, "text": "card lost", "text": "refund"}\n')
-    with pytest.raises(InputError, match=r"line 1 names the key 'text' twice"):
+    with pytest.raises(InputError, match=r"names column 'text' more than once \(line 1\)"):
         load_contacts(tmp_path / "a.jsonl", CFG)
+    (tmp_path / "b.jsonl").write_text('{"contact_id": 1, "text": "card lost", "meta": {"tag": "a", "tag": "b"}}\n')
+    (tmp_path / "d.csv").write_text("contact_id,text,Tags,Tags,,\n1,card lost,a,b,,\n")  # columns not read
+    assert all(len(load_contacts(tmp_path / name, CFG)[0]) == 1 for name in ("b.jsonl", "d.csv"))
     (tmp_path / "c.csv").write_text("contact_id,text,created_at \n1,card lost,2026-01-01\n")
     _, report = load_contacts(tmp_path / "c.csv", CFG)
-    assert any("--column created_at=created_at " in w for w in report.warnings), report.warnings
+    assert any("--column 'created_at=created_at '" in w for w in report.warnings), report.warnings
 
 
 def test_parquet_categories_are_text_and_whole_number_ids_with_gaps_stay_whole(tmp_path):
@@ -83,6 +86,7 @@ def test_parquet_categories_are_text_and_whole_number_ids_with_gaps_stay_whole(t
             "contact_id": pa.array([1.0, 2.0, 3.0]),
             "text": pa.array(["card lost", "refund please", "card lost"]).dictionary_encode(),
             "customer_id": pa.array([821, None, 822], pa.int64()),
+            "ticket_id": pa.array([1234567890123456789, None, 1234567890123456790], pa.int64()),
         }
     )
     pq.write_table(table, tmp_path / "a.parquet")
@@ -90,6 +94,7 @@ def test_parquet_categories_are_text_and_whole_number_ids_with_gaps_stay_whole(t
     assert contacts["contact_id"].tolist() == ["1", "2", "3"]
     assert contacts["text"].tolist() == ["card lost", "refund please", "card lost"]
     assert contacts["customer_id"].tolist()[0::2] == ["821", "822"] and pd.isna(contacts["customer_id"][1])
+    assert contacts["ticket_id"].tolist()[0::2] == ["1234567890123456789", "1234567890123456790"]  # every digit
 
 
 def test_windows_characters_read_as_latin_1_are_warned_about(tmp_path):
@@ -100,6 +105,8 @@ def test_windows_characters_read_as_latin_1_are_warned_about(tmp_path):
     assert any("control code(s)" in w and "cp1252" in w for w in report.warnings), report.warnings
     contacts, report = load_contacts(tmp_path / "a.csv", CFG.model_copy(update={"encoding": "cp1252"}))
     assert contacts["text"][0] == "I can\u2019t pay \u2013 it says \u201cdeclined\u201d" and not report.warnings
+    (tmp_path / "b.csv").write_text("contact_id,text\n1,I can\u0092t log in\n", encoding="utf-8")
+    assert not load_contacts(tmp_path / "b.csv", CFG)[1].warnings  # UTF-8 said what it holds: cp1252 is no cure
 
 
 def test_rows_ending_in_a_delimiter_are_read_as_written(tmp_path):

@@ -199,6 +199,8 @@ def test_an_identifier_with_a_long_number_is_one_word_never_a_cut_phone():
     assert redactor.redact("Invoice INV-2026-000123456 is wrong") == "Invoice [NUMBER] is wrong"
     assert redactor.redact("COVID-19 delays, model X-100") == "COVID-19 delays, model X-100"
     assert redactor.redact("call me on +44-20-7946-0958") == "call me on [PHONE]"
+    assert redactor.redact("ref ORD-12345678-refund please") == "ref [NUMBER]-refund please"  # a word after it stays
+    assert redactor.redact("call me tel-0123456789") == "call me tel-[PHONE]"
 
 
 def test_company_id_patterns_and_urls():

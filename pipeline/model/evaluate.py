@@ -6,7 +6,7 @@ BERTopic's own evaluations use) and is never a correct match for ACC.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ class Evaluation:
     noise_share: float  # after any noise reassignment
     clustered: Scores  # over contacts in some cluster
     every_contact: Scores  # over all contacts, noise counted as wrong
+    unlabelled: int = 0  # contacts with no known reason: not scored (`evaluate_run`)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -60,7 +61,8 @@ def evaluate_run(contacts: pd.DataFrame, labels: pd.Series) -> Evaluation:
     """Score a run's contacts (`contact_id`, `cluster_id`) against known labels indexed by contact id."""
     at = labels.index.get_indexer(contacts["contact_id"].astype(object))  # a hash lookup (isin on strings is slow)
     scored = at >= 0
-    return evaluate(labels.to_numpy()[at[scored]], contacts["cluster_id"].to_numpy()[scored])
+    scores = evaluate(labels.to_numpy()[at[scored]], contacts["cluster_id"].to_numpy()[scored])
+    return replace(scores, unlabelled=int((~scored).sum()))
 
 
 def evaluate(truth, predicted, noise: int = -1) -> Evaluation:
@@ -124,9 +126,4 @@ def score_run(path: str | Path, cfg: Config, column: str, contacts: pd.DataFrame
     """The run's clusters (`contacts`: contact_id, cluster_id) scored against the known reasons in `column` of the
     input, as `metrics.json` holds them."""
     known = load_labels(path, cfg.input, column)
-    unlabelled = int((known.index.get_indexer(contacts["contact_id"].astype(object)) < 0).sum())
-    return {
-        "label_column": column,
-        "unlabelled": unlabelled,  # contacts of the run with no known reason: not scored
-        **evaluate_run(contacts[["contact_id", "cluster_id"]], known).as_dict(),
-    }
+    return {"label_column": column, **evaluate_run(contacts[["contact_id", "cluster_id"]], known).as_dict()}

@@ -7,6 +7,7 @@ before anything is written. Problems that are safe to carry past (empty texts, u
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -70,9 +71,11 @@ def dimension_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> 
 
 
 def as_id_text(values: pd.Series) -> pd.Series:
-    """Ids as they were meant: a Parquet column of whole numbers with some missing arrives as floats (821.0), and its
-    ids are '821', not '821.0'."""
-    if not pd.api.types.is_float_dtype(values) or not values.dropna().mod(1).eq(0).all():
+    """Ids as they were meant: a column of whole numbers stored as floats (821.0, as pandas writes integers with
+    gaps) gives the ids '821', not '821.0'. Only where every float is whole and exact (below 2**53): a larger one has
+    lost digits already, and is left as it reads rather than made to look like a real id."""
+    known = values.dropna()
+    if not pd.api.types.is_float_dtype(values) or not (known.mod(1).eq(0) & known.abs().lt(2**53)).all():
         return values
     return values.map(lambda v: None if pd.isna(v) else str(int(v))).astype(object)
 
@@ -97,6 +100,7 @@ def truncate_long(frame: pd.DataFrame, max_chars: int, report: InputReport) -> N
 
 def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> pd.DataFrame:
     mapping = cfg.columns.model_dump()
+    refuse_repeated(raw, [*mapping.values(), *cfg.dimensions], path)
     require_columns(
         raw,
         {name: mapping[name] for name in REQUIRED},
@@ -110,6 +114,20 @@ def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> pd.Da
         source = mapping[name]
         frame[name] = raw[source] if source in raw.columns else None
     return frame
+
+
+def refuse_repeated(raw: pd.DataFrame, used: Iterable[str], path: str | Path) -> None:
+    """A column touchless reads that the file names twice (a CSV header, a JSONL record) stops the run: which of
+    them holds the field cannot be told, and the reader would have kept one without a word."""
+    twice = raw.attrs.get("twice", {})
+    name = next((c for c in used if c in twice), None)
+    if name is not None:
+        raise InputError(
+            f"the file names column '{name}' more than once ({twice[name]})",
+            file=str(path),
+            column=name,
+            hint="rename all but one of them in the export",
+        )
 
 
 def require_columns(raw: pd.DataFrame, required: dict[str, str], path: str | Path, hint) -> None:
@@ -246,7 +264,9 @@ def describe_columns(found: Iterable[str], mapping: dict[str, str], report: Inpu
     if unused:
         parts.append(f"columns not used: {', '.join(unused)}")
     report.columns = ". ".join(parts)
-    suggestions = [f"--column {f}={c}" for f in missing for c in unused if _plain(c) in (f, *_LIKELY.get(f, ()))]
+    suggestions = [  # quoted as a shell needs it: a column may hold spaces ('Created At ')
+        f"--column {shlex.quote(f'{f}={c}')}" for f in missing for c in unused if _plain(c) in (f, *_LIKELY.get(f, ()))
+    ]
     if suggestions:
         report.warnings.append(
             f"optional fields not found: {', '.join(missing)}; the file has columns that may hold them: map them "

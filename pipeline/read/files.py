@@ -6,6 +6,7 @@ raises `InputError` naming the file, and the line where it knows it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -54,7 +55,7 @@ def read_table(path: str | Path, encoding: str = "utf-8", columns: set[str] | No
         frame = frame if columns is None else frame[[c for c in frame.columns if c in columns]]
     else:
         frame = _read_delimited(text, location, sep="\t" if kind == ".tsv" else ",", columns=columns)
-    controls = _C1.findall(text)
+    controls = _C1.findall(text) if codecs.lookup(encoding).name == "iso8859-1" else []
     if controls:  # latin-1 (iso-8859-1) reads Windows' quotes, dashes and euro sign as control codes
         frame.attrs["warnings"] = [
             *frame.attrs.get("warnings", []),
@@ -151,15 +152,13 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
     except pd.errors.EmptyDataError:
         raise InputError("file is empty", file=location) from None
     header = next((row for row in csv.reader(io.StringIO(text), delimiter=sep) if row), [])
-    twice = [name for name, n in Counter(header).items() if n > 1]
-    if twice:  # pandas would read the second as 'text.1', a name not in the file, and use the first unsaid
-        places = ", ".join(str(i) for i, name in enumerate(header, start=1) if name == twice[0])
-        raise InputError(
-            f"the header names column '{twice[0]}' more than once (columns {places})",
-            file=location,
-            column=twice[0],
-            hint="rename all but one of them in the export",
-        )
+    # pandas reads a second 'text' as 'text.1', a name not in the file: a column touchless reads must be named once
+    # (`pipeline.read.contacts.refuse_repeated`); others may repeat (their copies are only listed as not used)
+    twice = {
+        name: "columns " + ", ".join(str(i) for i, n in enumerate(header, start=1) if n == name)
+        for name, count in Counter(header).items()
+        if count > 1 and name.strip()
+    }
     if extra is not None:
         raise InputError(
             "holds more values than the header names columns",
@@ -169,6 +168,7 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
         )
     if frame.empty and len(frame.columns):  # none of `columns` in the file: the caller names what is missing
         raise InputError("file has a header but no rows", file=location)
+    frame.attrs["twice"] = twice
     return frame
 
 
@@ -187,6 +187,14 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
     records = []
     nested: dict[str, list[int]] = {}
     broken: dict[str, list[int]] = {}
+    twice: dict[str, str] = {}
+    repeated: list[list[str]] = []  # per object parsed on the line, innermost first: the keys it gave twice
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        """json keeps the last of two equal keys without a word: note them."""
+        keys = [k for k, _ in items]
+        repeated.append([k for k, n in Counter(keys).items() if n > 1])
+        return dict(items)
 
     def cell(value, column: str, row: int):
         if value is None or value == "":
@@ -203,41 +211,27 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        repeated.clear()
         try:
-            record = json.loads(line, object_pairs_hook=_pairs)
+            record = json.loads(line, object_pairs_hook=pairs)
         except json.JSONDecodeError as exc:
             raise InputError(f"line {number} is not valid JSON: {exc.msg}", file=location) from None
-        except _KeyTwice as exc:  # json keeps the last of two equal keys without a word
-            raise InputError(
-                f"line {number} names the key '{exc.args[0]}' twice", file=location, column=exc.args[0]
-            ) from None
         if not isinstance(record, dict):
             raise InputError(f"line {number} is not a JSON object", file=location)
+        for key in repeated[-1] if repeated else ():  # the record's own keys (its object is parsed last)
+            twice.setdefault(key, f"line {number}")
         row = len(records) + 1
         records.append({str(k): cell(v, str(k), row) for k, v in record.items()})
     frame = pd.DataFrame.from_records(records).astype(object)
     frame = frame.where(frame.notna(), None)
     frame.attrs["nested"] = nested
+    frame.attrs["twice"] = twice
     frame.attrs["warnings"] = [
         f"{len(rows)} value(s) of '{column}' held an escaped half of a character pair (not valid Unicode), "
         f"replaced by U+FFFD (rows {list_rows(rows)})"
         for column, rows in broken.items()
     ]
     return frame
-
-
-class _KeyTwice(ValueError):
-    pass
-
-
-def _pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    """A JSON object, refusing a key given twice in it."""
-    record: dict[str, object] = {}
-    for key, value in pairs:
-        if key in record:
-            raise _KeyTwice(key)
-        record[key] = value
-    return record
 
 
 def _read_parquet(location: str, columns: set[str] | None = None) -> pd.DataFrame:
@@ -249,7 +243,7 @@ def _read_parquet(location: str, columns: set[str] | None = None) -> pd.DataFram
         raise InputError(f"cannot be read as Parquet: {exc}", file=location) from None
     if table.num_rows == 0:
         raise InputError("file has no rows", file=location)
-    frame = table.to_pandas()
+    frame = table.to_pandas(integer_object_nulls=True)  # 821 with a gap stays 821 (pandas would make it 821.0)
     for column in frame.columns:  # a dictionary-encoded column is read as its values, not as pandas categories
         if isinstance(frame[column].dtype, pd.CategoricalDtype):
             frame[column] = frame[column].astype(object).where(frame[column].notna(), None)

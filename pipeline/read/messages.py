@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import InputConfig
-from pipeline.read.contacts import as_id_text, describe_columns, dimension_columns, parse_times, require_columns
+from pipeline.read.contacts import (
+    as_id_text,
+    describe_columns,
+    dimension_columns,
+    parse_times,
+    refuse_repeated,
+    require_columns,
+)
 from pipeline.read.report import InputReport, list_rows, rows_error
 from pipeline.text.redact import asks_for_name
 
@@ -36,6 +43,7 @@ def conversations(
     `answers_name`: follows an agent or bot turn that asked the customer's name). `date_orders`: as in
     `contacts_from_table`."""
     columns = cfg.messages.columns
+    refuse_repeated(raw, [*columns.model_dump().values(), *cfg.dimensions], path)
     require_columns(
         raw,
         {name: getattr(columns, name) for name in REQUIRED},

@@ -458,9 +458,10 @@ def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tupl
             kept = taxonomy_path.with_name(f"{taxonomy_path.stem}.v{current.version}.yaml")
             if kept.exists() and kept.read_bytes() != taxonomy_path.read_bytes():
                 raise TaxonomyError(
-                    f"{kept} already exists and is not the current taxonomy {taxonomy_path}: touchless keeps version "
-                    f"{current.version} there before writing the next, and never overwrites a file it did not "
-                    "write; move or rename it, then apply again"
+                    f"{kept} already exists and differs from the current taxonomy {taxonomy_path} (version "
+                    f"{current.version}): touchless keeps the current version under that name before writing the "
+                    f"next, and will not replace what is there (an earlier version {current.version} kept so, or a "
+                    "file of yours); move or rename it, then apply again"
                 )
             shutil.copy2(taxonomy_path, kept)
         write_yaml(taxonomy_path, taxonomy_data(updated))

@@ -35,9 +35,10 @@ _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _LONG_NUMBER = re.compile(r"(?<![\d-])(?:\d[ -]?){11,}\d(?![\d-])")  # account-like digit runs no check claims
 # a digit run with optional +, brackets, spaces, dots and dashes between digits
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{5,22}\d(?![\w])")
-# an identifier: letters joined by a hyphen to 7 or more digits ("ORD-12345678", "INV-2026-000123456"): one word, an
-# account-like number, never a phone number, and never cut ("ORD-[PHONE]")
-_IDENTIFIER = re.compile(r"\b[A-Za-z]+(?:-\d+)+(?:-[A-Za-z\d]+)*\b")
+# an identifier: a word starting with a capital, joined by hyphens to 7 or more digits ("ORD-12345678",
+# "INV-2026-000123456", "Zählernummer-12345678"): one word, an account-like number, never a phone number, and never
+# cut ("ORD-[PHONE]"); a part after the digits belongs to it only with a digit in it ("ORD-1234567-B2", not "-refund")
+_IDENTIFIER = re.compile(r"\b[A-Z][^\W_]*(?:-\d+)+(?:-[^\W_]*\d[^\W_]*)*\b")
 # Dates, times and amounts are set aside before the number patterns run, so none of them is taken for a phone.
 _CURRENCY = r"(?:[$€£¥₹]|\b(?:usd|eur|gbp|chf|aud|cad|inr|jpy|rs)\.?)"
 _NUMBER = r"\d{1,3}(?:[,.\u00a0 ]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
