@@ -58,6 +58,17 @@ def test_an_output_inside_a_run_folder_is_refused_before_anything_is_written_the
     assert tree_digest(existing) == before
 
 
+def test_an_output_under_a_file_names_the_file(tmp_path):
+    """It said 'File exists (...)' of the folder it could not make."""
+    from pipeline.errors import OutputError
+    from pipeline.run.folder import output_lock
+
+    (tmp_path / "notes.csv").write_text("x")
+    with pytest.raises(OutputError, match=r"cannot be made: .*notes\.csv is a file, not a folder"):
+        with output_lock(tmp_path / "notes.csv" / "run" / "deeper"):
+            pass
+
+
 def test_a_folder_given_empty_keeps_its_permissions(tmp_path, test_config):
     """The run is swapped in as a new folder: an empty folder made private (or shared through its group) came back
     readable by everyone."""

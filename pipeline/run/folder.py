@@ -108,7 +108,11 @@ def output_lock(out_dir: Path) -> Iterator[None]:
             f"--out {out_dir} lies inside the run folder {enclosing}, which touchless replaces as a whole on each "
             "run: choose a folder outside it"
         )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next(p for p in reversed(out_dir.parents) if p.exists() and not p.is_dir())
+        raise OutputError(f"--out {out_dir} cannot be made: {blocking} is a file, not a folder") from None
     lock_path = out_dir.parent / f".{out_dir.name}.lock"
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
