@@ -95,6 +95,10 @@ def test_parquet_categories_are_text_and_whole_number_ids_with_gaps_stay_whole(t
     assert contacts["text"].tolist() == ["card lost", "refund please", "card lost"]
     assert contacts["customer_id"].tolist()[0::2] == ["821", "822"] and pd.isna(contacts["customer_id"][1])
     assert contacts["ticket_id"].tolist()[0::2] == ["1234567890123456789", "1234567890123456790"]  # every digit
+    numbers = pa.table({"contact_id": ["1", "2"], "text": pa.array([7, None], pa.int64())})  # ints with a gap
+    pq.write_table(numbers, tmp_path / "b.parquet")
+    with pytest.raises(InputError, match="holds integer values, not text"):
+        load_contacts(tmp_path / "b.parquet", CFG)
 
 
 def test_windows_characters_read_as_latin_1_are_warned_about(tmp_path):

@@ -192,9 +192,10 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
 
     def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
         """json keeps the last of two equal keys without a word: note them."""
-        keys = [k for k, _ in items]
-        repeated.append([k for k, n in Counter(keys).items() if n > 1])
-        return dict(items)
+        record = dict(items)
+        same = len(record) == len(items)
+        repeated.append([] if same else [k for k, n in Counter(k for k, _ in items).items() if n > 1])
+        return record
 
     def cell(value, column: str, row: int):
         if value is None or value == "":
