@@ -109,6 +109,7 @@ def test_a_run_of_an_earlier_version_is_recognised_and_a_newer_one_is_not_misrea
         ("ATTACH '{out}/other.duckdb'", "Permission Error"),
         ("SET enable_external_access = true", "configuration"),
         ("CREATE TABLE mine AS SELECT 1", "read-only"),
+        ("SELECT cast(text AS int) FROM contacts", "Conversion Error"),  # fails while it runs: no crash report
     ],
 )
 def test_sql_reads_the_run_and_nothing_else(query, refused, existing, capsys):
