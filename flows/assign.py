@@ -33,7 +33,7 @@ from flows.steps import (
 )
 from pipeline.config import Config
 from pipeline.run.contacts import add_to_history
-from pipeline.run.manifests import assign_manifest
+from pipeline.run.manifests import assign_manifest, discover_only_changes
 from pipeline.run.refresh import assemble, read_context
 
 
@@ -66,6 +66,12 @@ def assign(
         descriptions = run.descriptions()
         refreshed = refresh_run(contacts, descriptions, model, models, context, cfg)
         report.warnings += warnings_of(reread or reading, refreshed)
+        unapplied = discover_only_changes(run.manifest.config, cfg)
+        if unapplied:
+            report.warnings.append(
+                f"assign places contacts in the run's clusters and keeps their names: {', '.join(unapplied)} "
+                "from your config apply at the next discover"
+            )
         manifest = assign_manifest(run.manifest, input_path, volume_path, cfg, context, report, reread, contacts)
         saved = assemble(
             refreshed, descriptions, run.frame("lineage"), model, context, manifest, cfg, run.reason_keywords()

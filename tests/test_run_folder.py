@@ -184,6 +184,21 @@ def test_assign_reads_again_what_changed(existing, tmp_path, test_config, capsys
     assert read_manifest(out).taxonomy_version == 2
 
 
+def test_an_assigns_config_is_the_runs_from_then_on_and_what_it_cannot_apply_is_said(existing, tmp_path, test_config):
+    """An assign's --config was used once and not recorded: the next assign went back to the run's old settings and
+    counted the whole history again, without a word; clustering settings were taken and did nothing."""
+    from flows.assign import assign
+
+    config = tmp_path / "wider.yaml"
+    config.write_text(test_config.read_text() + "touches:\n  window_days: 30\ncluster:\n  min_cluster_size: 200\n")
+    result = assign(input_path=str(SIX_INTENTS), out_dir=str(existing), config_path=str(config))
+    assert any("cluster.min_cluster_size" in w and "next discover" in w for w in result.warnings), result.warnings
+    assert read_manifest(existing).config["touches"]["window_days"] == 30
+    again = assign(input_path=str(SIX_INTENTS), out_dir=str(existing), config_path=str(test_config))
+    assert read_manifest(existing).config["touches"]["window_days"] == 30
+    assert not any("next discover" in w for w in again.warnings), again.warnings
+
+
 def test_a_link_to_a_folder_put_in_a_run_folder_is_named_not_taken(existing, tmp_path):
     from pipeline.errors import OutputError
     from pipeline.run.folder import check_output_folder

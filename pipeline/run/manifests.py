@@ -50,12 +50,14 @@ def assign_manifest(
     reread: Reading | None,
     contacts: pd.DataFrame,
 ) -> Manifest:
-    """The run's manifest after `assign`: what discover read stays; what this day read is added. `reread`: every
+    """The run's manifest after `assign`: what discover read stays; what this day read is added, and the config the
+    run's tables are now computed with (a `--config` of this assign holds for the next one too). `reread`: every
     contact's reasons, read again with a changed taxonomy, which the manifest then names."""
     taxonomy = _taxonomy(cfg, context, reread) if reread is not None else {}
     return previous.model_copy(
         update={
             "kind": "assign",
+            "config": cfg.model_dump(mode="json"),
             "assigned_input": where(input_path),
             "assigned_input_sha256": file_sha256(input_path),
             "contacts": len(contacts),
@@ -65,6 +67,21 @@ def assign_manifest(
             **taxonomy,
         }
     )
+
+
+_DISCOVER_ONLY = ("reduce", "cluster", "describe")  # assign places contacts in the run's clusters, named as they are
+
+
+def discover_only_changes(stored: dict, cfg: Config) -> list[str]:
+    """The settings of `cfg` that differ from the run's stored config in sections only discover uses: an assign
+    takes them without effect, so the person is told they apply at the next discover."""
+    now = cfg.model_dump(mode="json")
+    return [
+        f"{section}.{key}"
+        for section in _DISCOVER_ONLY
+        for key, value in now[section].items()
+        if key in stored.get(section, {}) and stored[section][key] != value
+    ]
 
 
 def taxonomy_changed(manifest: Manifest, context: Context) -> bool:
