@@ -113,6 +113,15 @@ def test_windows_characters_read_as_latin_1_are_warned_about(tmp_path):
     assert not load_contacts(tmp_path / "b.csv", CFG)[1].warnings  # UTF-8 said what it holds: cp1252 is no cure
 
 
+def test_dates_that_do_not_tell_their_order_are_shown_by_two_distinct_examples(tmp_path):
+    """A value written on two rows was given as both examples."""
+    (tmp_path / "a.csv").write_text(
+        "contact_id,text,created_at\n1,a,03/12/2026 10:00\n2,b,03/12/2026 10:00\n3,c,04/11/2026 09:00\n"
+    )
+    with pytest.raises(InputError, match=r"03/12/2026 10:00 = 3 December 2026, 04/11/2026 09:00 = 4 November"):
+        load_contacts(tmp_path / "a.csv", CFG)
+
+
 def test_rows_ending_in_a_delimiter_are_read_as_written(tmp_path):
     """pandas takes a row's one value more than the header names for an index and shifts every column by one: the
     ids became the texts, and the texts the next column."""

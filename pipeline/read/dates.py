@@ -319,7 +319,7 @@ def _order(planned, readings, texts, rows, file, column, known_order) -> bool | 
         fine_d, fine_m = day_first != _NAT, month_first != _NAT
         for dayfirst, alone in ((True, fine_d & ~fine_m), (False, fine_m & ~fine_d)):
             only[dayfirst] += [(members[k], i) for k in np.flatnonzero(alone)[:1]]
-        both = np.flatnonzero(fine_d & fine_m & (day_first != month_first))[:2]
+        both = np.flatnonzero(fine_d & fine_m & (day_first != month_first))[:8]  # examples: two distinct below
         ambiguous += [(members[k], day_first[k], month_first[k], i) for k in both]
     if only[True] and only[False]:
         (day, i), (month, _) = min(only[True]), min(only[False])
@@ -350,7 +350,10 @@ def _order(planned, readings, texts, rows, file, column, known_order) -> bool | 
     if not told and known_order is not None:
         return known_order == _DAY_FIRST
     if not only[True] and not only[False] and ambiguous:
-        ambiguous = sorted(ambiguous, key=lambda a: a[0])[:2]
+        shown = {}  # two distinct values as examples (a value written on many rows was shown twice)
+        for a in sorted(ambiguous, key=lambda a: a[0]):
+            shown.setdefault(texts[int(a[0])].as_py(), a)
+        ambiguous = list(shown.values())[:2]
         first, _, _, i = ambiguous[0]
         day_first = ", ".join(f"{texts[int(t)].as_py()} = {_day(d)}" for t, d, _, _ in ambiguous)
         month_first = ", ".join(f"= {_day(m)}" for _, _, m, _ in ambiguous)
