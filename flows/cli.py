@@ -22,7 +22,7 @@ from configs import CONFIG_DIR
 from flows.review_cli import proposals_app, taxonomy_app
 from pipeline.config import ColumnMap, MessageColumnMap
 from pipeline.errors import TouchlessError
-from pipeline.run.folder import DATABASE, Run, locate_run, read_manifest
+from pipeline.run.folder import DATABASE, Run, locate_run, no_run, read_manifest
 from pipeline.runtime import cache_home
 
 app = typer.Typer(
@@ -303,7 +303,7 @@ def sql(
     network, no writes)."""
     folder = locate_run(out_dir)
     if folder is None or read_manifest(out_dir) is None:
-        raise TouchlessError(f"{out_dir} holds no touchless run: run `touchless discover` with --out {out_dir} first")
+        raise no_run(out_dir, f"run `touchless discover` with --out {out_dir} first")
     _print_query(folder / DATABASE, query)
 
 

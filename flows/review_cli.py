@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.errors import TouchlessError
-from pipeline.run.folder import Run, last_run, read_manifest
+from pipeline.run.folder import Run, last_run, no_run, read_manifest
 from pipeline.run.review import KIND_NAMES
 from pipeline.taxonomy.decisions import (
     Recorded,
@@ -256,9 +256,7 @@ def run_folder(run: Path | None) -> Path:
             f"no run was made from {Path.cwd()}: give --run DIR, a folder written by `touchless discover`"
         )
     if read_manifest(folder) is None:
-        raise TouchlessError(
-            f"{folder} holds no touchless run: give --run DIR, a folder written by `touchless discover`"
-        )
+        raise no_run(folder, "give --run DIR, a folder written by `touchless discover`")
     return folder
 
 

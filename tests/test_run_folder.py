@@ -199,6 +199,13 @@ def test_an_assigns_config_is_the_runs_from_then_on_and_what_it_cannot_apply_is_
     assert not any("next discover" in w for w in again.warnings), again.warnings
 
 
+def test_a_damaged_manifest_is_named_not_taken_for_no_run(existing, capsys):
+    """'holds no run: run discover first' sent the person to replace a run whose run.json was damaged."""
+    (existing / MANIFEST).write_text('{"format": ')
+    assert run_cli("sql", str(existing), "SELECT 1") == 2
+    assert "run.json cannot be read as a touchless run's manifest (damaged" in capsys.readouterr().err
+
+
 def test_a_link_to_a_folder_put_in_a_run_folder_is_named_not_taken(existing, tmp_path):
     from pipeline.errors import OutputError
     from pipeline.run.folder import check_output_folder

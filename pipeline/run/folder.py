@@ -229,6 +229,17 @@ def locate_run(out_dir: Path) -> Path | None:
     return None
 
 
+def no_run(folder: str | Path, then: str) -> OutputError:
+    """The error for a folder that holds no run, `then` saying what to do; a run.json that cannot be read is named
+    as such, not taken for no run at all."""
+    if not is_remote(folder) and (Path(folder) / MANIFEST).is_file():
+        return OutputError(
+            f"{Path(folder) / MANIFEST} cannot be read as a touchless run's manifest (damaged, or not touchless's): "
+            f"restore it, or {then}"
+        )
+    return OutputError(f"{folder} holds no touchless run: {then}")
+
+
 def read_manifest(out_dir: Path) -> Manifest | None:
     """The run's manifest, or None when the folder holds no touchless run (no manifest, or one touchless did not
     write: `{}` in a run.json does not make a folder a run)."""
@@ -301,7 +312,7 @@ class Run:
     def load(cls, out_dir: Path) -> Run:
         manifest = read_manifest(out_dir)
         if manifest is None:
-            raise OutputError(f"{out_dir} holds no touchless run: run `touchless discover ... --out {out_dir}` first")
+            raise no_run(out_dir, f"run `touchless discover ... --out {out_dir}` first")
         folder = locate_run(out_dir)
         model = None
         if (folder / MODEL).is_file():
@@ -401,7 +412,7 @@ def stored_config(location: str | Path) -> dict[str, Any]:
         manifest = read_manifest(Path(location))
         config = manifest.config if manifest else None
     if not isinstance(config, dict):
-        raise OutputError(f"{location} holds no run: run `touchless discover ... --out {location}` first")
+        raise no_run(location, f"run `touchless discover ... --out {location}` first")
     return config
 
 
