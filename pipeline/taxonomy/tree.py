@@ -95,15 +95,6 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
         if reason.id in seen:
             problems.append(f"reason #{i}: id '{reason.id}' is already used by reason #{seen[reason.id]}")
         seen.setdefault(reason.id, i)
-    named: dict[str, str] = {}
-    for i, reason in enumerate(taxonomy.reasons, start=1):
-        if any(not c.isprintable() for c in reason.name):  # a line break would split every one-line summary
-            problems.append(f"reason #{i} ('{reason.id}'): its name {reason.name!r} holds a line break or control code")
-        key = " ".join(reason.name.casefold().split())
-        if reason.status == "active" and key in named:  # a person could not tell the two apart in any report
-            problems.append(f"reason #{i} ('{reason.id}'): the name '{reason.name}' is already that of '{named[key]}'")
-        elif reason.status == "active":
-            named[key] = reason.id
     ids = taxonomy.by_id()
     for i, reason in enumerate(taxonomy.reasons, start=1):
         if reason.parent is not None and reason.parent not in ids:
