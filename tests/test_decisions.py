@@ -208,6 +208,16 @@ def test_applying_never_overwrites_a_file_where_the_current_version_would_be_kep
     assert theirs.read_bytes() == before
 
 
+def test_a_name_given_when_accepting_is_one_line_and_not_another_reasons(taxonomy):
+    """Such names were written and made two reasons no report could tell apart, or split one-line summaries."""
+    with pytest.raises(TaxonomyError, match="'card NOT  arrived' is already the name of 'card_arrival'"):
+        record(taxonomy, proposal("a1b2c3d4e5"), "accepted", name="card NOT  arrived")
+    with pytest.raises(TaxonomyError, match="holds a line break"):
+        record(taxonomy, proposal("a1b2c3d4e5"), "accepted", name="Card\nlost")
+    assert load_decisions(taxonomy) == []
+    assert record(taxonomy, proposal("a1b2c3d4e5"), "accepted", name="Taux de change\u00a0?").decision.name
+
+
 def test_a_key_written_twice_is_refused_not_dropped(taxonomy):
     """YAML keeps the last of two equal keys without a word: a reason's first examples would be lost."""
     taxonomy.write_text(

@@ -332,6 +332,11 @@ def _check_seen(current: Decision | None, seen: str | None, proposal: Proposal) 
     )
 
 
+def _plain(name: str) -> str:
+    """A name as people read it: case and spacing aside."""
+    return " ".join(name.casefold().split())
+
+
 def _check_accept(
     path: Path,
     taxonomy: Taxonomy | None,
@@ -343,6 +348,14 @@ def _check_accept(
     parts: list[SplitPart] | None,
 ) -> None:
     """Everything `apply` would trip over later, said now, while the person deciding is still there."""
+    if name is not None and any(c in name for c in "\n\r\v\f\x85\u2028\u2029"):
+        raise TaxonomyError(f"the name {name!r} holds a line break: a reason's name is one line")
+    if name is not None and taxonomy is not None:
+        same = [r.id for r in taxonomy.reasons if r.status == "active" and _plain(r.name) == _plain(name)]
+        if same and proposal.kind != "split":  # a split part may take its reason's name
+            raise TaxonomyError(
+                f"'{name}' is already the name of '{same[0]}': give another name, or merge into it with --into"
+            )
     reasons = taxonomy.by_id() if taxonomy else {}
     if proposal.kind in _CHANGES_REASONS:
         gone = [r for r in proposal.reason_ids if r not in reasons or reasons[r].status != "active"]
