@@ -70,7 +70,7 @@ def assign(
         if unapplied:
             report.warnings.append(
                 f"assign places contacts in the run's clusters and keeps their names: {', '.join(unapplied)} "
-                "from your config apply at the next discover"
+                "from your config have no effect here; give them to discover"
             )
         manifest = assign_manifest(run.manifest, input_path, volume_path, cfg, context, report, reread, contacts)
         saved = assemble(

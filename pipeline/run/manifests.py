@@ -50,14 +50,21 @@ def assign_manifest(
     reread: Reading | None,
     contacts: pd.DataFrame,
 ) -> Manifest:
-    """The run's manifest after `assign`: what discover read stays; what this day read is added, and the config the
-    run's tables are now computed with (a `--config` of this assign holds for the next one too). `reread`: every
-    contact's reasons, read again with a changed taxonomy, which the manifest then names."""
+    """The run's manifest after `assign`: what discover read stays; what this day read is added, and the settings
+    the run's tables are now computed with (touches, trends, ranking ... of a `--config` hold for the next assign
+    too; how the clusters were made and how exports are read stay the run's). `reread`: every contact's reasons,
+    read again with a changed taxonomy, which the manifest then names."""
     taxonomy = _taxonomy(cfg, context, reread) if reread is not None else {}
+    config = cfg.model_dump(mode="json")
+    # how the clusters were made stays as it was, and so does how the first export was read (a --column given for
+    # one day's file is not the next day's)
+    config |= {
+        section: previous.config[section] for section in ("input", *_DISCOVER_ONLY) if section in previous.config
+    }
     return previous.model_copy(
         update={
             "kind": "assign",
-            "config": cfg.model_dump(mode="json"),
+            "config": config,
             "assigned_input": where(input_path),
             "assigned_input_sha256": file_sha256(input_path),
             "contacts": len(contacts),
@@ -74,7 +81,7 @@ _DISCOVER_ONLY = ("reduce", "cluster", "describe")  # assign places contacts in 
 
 def discover_only_changes(stored: dict, cfg: Config) -> list[str]:
     """The settings of `cfg` that differ from the run's stored config in sections only discover uses: an assign
-    takes them without effect, so the person is told they apply at the next discover."""
+    cannot apply them, so the person is told to give them to a discover."""
     now = cfg.model_dump(mode="json")
     return [
         f"{section}.{key}"
