@@ -200,6 +200,13 @@ def test_an_assigns_config_is_the_runs_from_then_on_and_what_it_cannot_apply_is_
     assert not any("no effect" in w for w in again.warnings), again.warnings
 
 
+def test_a_table_removed_from_a_run_is_named_as_missing_not_as_old(existing, capsys):
+    """It was said to be 'written by an older touchless'."""
+    (existing / "proposals.parquet").unlink()
+    assert run_cli("proposals", "--run", str(existing)) == 2
+    assert "proposals.parquet, which its run.json lists, is missing" in capsys.readouterr().err
+
+
 def test_a_damaged_manifest_is_named_not_taken_for_no_run(existing, capsys):
     """'holds no run: run discover first' sent the person to replace a run whose run.json was damaged."""
     (existing / MANIFEST).write_text('{"format": ')

@@ -330,6 +330,11 @@ class Run:
     def frame(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         """One table as a pandas frame (only `columns`, when given)."""
         if name not in self.tables:
+            if f"{name}.parquet" in self.manifest.files:  # listed when written, gone since
+                raise OutputError(
+                    f"this run's {name}.parquet, which its run.json lists, is missing: the folder was changed after "
+                    "touchless wrote it; restore the file, or run discover again"
+                )
             raise OutputError(
                 f"this run holds no {name} table: it was written by an older touchless; run discover again"
             )
