@@ -438,11 +438,11 @@ def _print_query(db: Path, query: str) -> None:
     with duckdb.connect(str(db), read_only=True, config=locked) as con:
         try:  # a query can fail while it runs too ("cast(text as int)"), not only when it is read
             rel = con.sql(query)
-            rows = rel.fetchall() if rel is not None else None
+            if rel is None:
+                return
+            rows = rel.fetchall()
         except duckdb.Error as exc:
             raise TouchlessError(f"the query failed: {exc}") from None
-        if rel is None:
-            return
         table = Table(*rel.columns)
         for row in rows:
             table.add_row(*(Text("" if v is None else str(v)) for v in row))

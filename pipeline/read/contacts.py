@@ -150,14 +150,11 @@ def _check_column(raw: pd.DataFrame, column: str, path: str | Path, text: bool) 
     """A text column must hold text (a Parquet column of numbers would be read as digits), and no required column
     may hold JSON objects or lists (they would be read as their printed form)."""
     dtype = raw[column].dtype
-    # whole numbers with gaps arrive from Parquet as Python ints in an object column
-    kind = pd.api.types.infer_dtype(raw[column], skipna=True) if pd.api.types.is_object_dtype(dtype) else "string"
-    if text and (
-        not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype))
-        or kind not in ("string", "empty")
-    ):
+    # an object column is judged by what it holds: whole numbers with gaps arrive from Parquet as Python ints there
+    held = pd.api.types.infer_dtype(raw[column], skipna=True) if text and pd.api.types.is_object_dtype(dtype) else None
+    if text and (held not in ("string", "empty") if held else not pd.api.types.is_string_dtype(dtype)):
         raise InputError(
-            f"holds {dtype if kind == 'string' else kind} values, not text",
+            f"holds {held or dtype} values, not text",
             file=str(path),
             column=column,
             hint="export the column as text (string), or name the right column",

@@ -13,6 +13,8 @@ from pipeline.run.folder import EmbeddingInfo, Manifest
 from pipeline.run.refresh import Context
 from pipeline.taxonomy.reasons import Reading
 
+_DISCOVER_ONLY = ("reduce", "cluster", "describe")  # assign places contacts in the run's clusters, named as they are
+
 
 def discover_manifest(
     input_path: str,
@@ -74,9 +76,6 @@ def assign_manifest(
             **taxonomy,
         }
     )
-
-
-_DISCOVER_ONLY = ("reduce", "cluster", "describe")  # assign places contacts in the run's clusters, named as they are
 
 
 def discover_only_changes(stored: dict, cfg: Config) -> list[str]:

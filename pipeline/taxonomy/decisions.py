@@ -369,7 +369,7 @@ def _check_accept(
             raise TaxonomyError(f"a parent is for the new reasons a proposal adds; this {proposal.kind} adds none")
         choices = parent_choices(taxonomy)
         if parent not in {r.id for r in choices}:
-            named = [r.id for r in choices if r.name.strip().lower() == parent.strip().lower()]
+            named = [r.id for r in choices if _plain(r.name) == _plain(parent)]
             hint = f" ('{parent}' is the name of '{named[0]}': give its id)" if named else ""
             listed = ", ".join(f"{r.id} ({r.name})" for r in choices[:12]) or "none yet: leave the parent out"
             raise TaxonomyError(f"parent '{parent}' is not a reason id of {path}{hint}; the choices: {listed}")
