@@ -144,7 +144,7 @@ def assign(
 ) -> None:
     """Put new contacts into the clusters and reasons of the run in --out, without re-clustering, and refresh its
     touches, ranking, touch index, trends and proposals. Contacts already in the run are skipped (read again when
-    their text changed)."""
+    their text or details changed)."""
     overrides = _overrides(columns=column, date_format=date_format, input_kind=input_kind)
     result = _run("assign", input, out_dir, config, overrides, verbose, volume_path=_path(volume))
     changed = f", {result.changed:,} changed and read again" if result.changed else ""

@@ -35,7 +35,7 @@ class RunResult:
     metrics: dict[str, Any] | None = None  # scores against known labels (evaluate)
     new_contacts: int = 0  # assign: contacts read from the input that the run did not hold
     skipped: int = 0  # assign: contacts the run held already, with the same text
-    changed: int = 0  # assign: contacts the run held whose text changed: read again
+    changed: int = 0  # assign: contacts the run held whose text or details changed: read again
     assigned: int = 0  # assign: new contacts that joined a cluster
 
 

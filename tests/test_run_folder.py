@@ -184,6 +184,35 @@ def test_assign_reads_again_what_changed(existing, tmp_path, test_config, capsys
     assert read_manifest(out).taxonomy_version == 2
 
 
+def test_assign_reads_again_a_contact_whose_details_changed(existing, tmp_path, test_config):
+    """A contact the run holds with the same words but a new channel (an agent's reason or handle time filled in
+    after the first export, a corrected date) was skipped: the run kept the old value without a word. A run made
+    before details were digested holds the words' digest alone, and is compared on the words only, not read again
+    whole."""
+    from flows.assign import assign
+
+    export = pd.read_csv(SIX_INTENTS)
+    export["channel"] = None
+    export.loc[0, "channel"] = "email"
+    export.to_csv(tmp_path / "export.csv", index=False)
+    first = str(export.loc[0, "contact_id"])
+    result = assign(input_path=str(tmp_path / "export.csv"), out_dir=str(existing), config_path=str(test_config))
+    after = pd.read_parquet(existing / "contacts.parquet").set_index("contact_id")
+    assert result.changed == 1 and result.skipped == len(export) - 1, (result.changed, result.skipped)
+    assert after.loc[first, "channel"] == "email" and after["channel"].notna().sum() == 1
+    again = assign(input_path=str(tmp_path / "export.csv"), out_dir=str(existing), config_path=str(test_config))
+    assert again.changed == 0 and again.skipped == len(export)
+
+    sources = existing / "models" / "sources.parquet"
+    held = pd.read_parquet(sources)
+    held["source_hash"] = held["source_hash"].str.split(":").str[0]  # as a run made before details were digested
+    held.to_parquet(sources, index=False)
+    export.loc[1, "channel"] = "chat"
+    export.to_csv(tmp_path / "export.csv", index=False)
+    older = assign(input_path=str(tmp_path / "export.csv"), out_dir=str(existing), config_path=str(test_config))
+    assert older.changed == 0 and older.skipped == len(export)
+
+
 def test_an_assigns_config_is_the_runs_from_then_on_and_what_it_cannot_apply_is_said(existing, tmp_path, test_config):
     """An assign's --config was used once and not recorded: the next assign went back to the run's old settings and
     counted the whole history again, without a word; clustering settings were taken and did nothing."""

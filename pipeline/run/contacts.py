@@ -52,7 +52,7 @@ def with_reasons(contacts: pd.DataFrame, reading: Reading) -> pd.DataFrame:
 
 def add_to_history(history: pd.DataFrame, sources: pd.Series | None, fresh: pd.DataFrame) -> pd.DataFrame:
     """The contacts a run holds (`history`, as its table has them; `sources`: their source hashes) with the day's
-    contacts added; a contact read again because its text changed replaces its old row."""
+    contacts added; a contact read again because its text or details changed replaces its old row."""
     kept = history[~history["contact_id"].isin(fresh["contact_id"])]
     kept = kept.assign(source_hash=kept["contact_id"].map(sources) if sources is not None else None)
     for column in ("text_reason_id", "withheld_reason_id"):  # a run made before the column existed

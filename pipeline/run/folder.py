@@ -53,7 +53,7 @@ CHART = "touch_index.png"
 OWNERS_CHART = "owners.png"
 METRICS = "metrics.json"
 MODEL = "models/clusters.npz"
-SOURCES = "models/sources.parquet"  # contact id -> digest of its words as read: a changed text is read again
+SOURCES = "models/sources.parquet"  # contact id -> digest of its words and details as read: a change is read again
 FORMAT = "touchless-run"
 FORMAT_VERSION = 2  # 1: touchless 0.1's run.json, which had no marker and no list of files
 # what touchless 0.1 wrote into a run folder: such a folder is recognised (and upgraded on its next write)
@@ -357,7 +357,7 @@ class Run:
 
     def sources_by_contact(self) -> pd.Series:
         """Source hash by contact id for every contact the run holds (null where a run made before hashes were
-        kept does not know it): what `assign` leaves out, unless a contact's text changed."""
+        kept does not know it): what `assign` leaves out, unless a contact's text or details changed."""
         ids = self.frame("contacts", ["contact_id"])["contact_id"].to_numpy()
         if self.sources is None:
             return pd.Series(None, index=ids, dtype=object)
