@@ -229,3 +229,16 @@ def test_a_key_written_twice_is_refused_not_dropped(taxonomy):
     taxonomy.write_text("version: 1\nreasons:\n  ? [a, b]\n  : 1\n")  # a list as a key: YAML's own error, no crash
     with pytest.raises(TaxonomyError, match="not valid YAML"):
         load_taxonomy(taxonomy)
+
+
+def test_a_new_reason_never_takes_the_id_of_one_an_earlier_version_had(taxonomy):
+    """A reason deleted by hand after an apply kept its id in the runs made then; a new reason of the same name took
+    that id again, so those runs' reason_id came to mean another reason."""
+    record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="cards")
+    assert "change_pin" in apply_decisions(taxonomy)[0].by_id()
+    data = yaml.safe_load(taxonomy.read_text())
+    data["reasons"] = [r for r in data["reasons"] if r["id"] != "change_pin"]  # deleted by hand
+    taxonomy.write_text(yaml.safe_dump(data, sort_keys=False))
+    record(taxonomy, proposal("f0e1d2c3b4"), "accepted")
+    updated, changes = apply_decisions(taxonomy)
+    assert "change_pin" not in updated.by_id() and updated.by_id()["change_pin_2"].name == "Change PIN", changes

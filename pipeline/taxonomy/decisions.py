@@ -20,6 +20,7 @@ import fcntl
 import getpass
 import hashlib
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -69,6 +70,7 @@ class Decision(BaseModel):
     into: str | None = None  # merged into this reason id, or into the new reason of this accepted proposal id
     parts: list[SplitPart] | None = None  # a split's new reasons
     applied_in: int | None = None  # the taxonomy version that took it in
+    added: list[str] = []  # the reason ids that version gave it: never given again, even once deleted by hand
     proposal: Proposal
 
     @property
@@ -101,6 +103,7 @@ class Preview:
     updated: Taxonomy
     changes: list[str]
     pending: list[Decision]
+    added: dict[str, list[str]]  # proposal id -> the reason ids it adds
 
     @property
     def revision(self) -> str:
@@ -441,14 +444,15 @@ def next_taxonomy(taxonomy_path: Path) -> Preview:
     pending = [d for d in decisions if d.decision == "accepted" and d.applied_in is None]
     current = load_taxonomy(taxonomy_path) if taxonomy_path.is_file() else None
     reasons = {r.id: r for r in current.reasons} if current else {}
-    added: dict[str, str] = {}  # proposal id -> the reason id it added
+    added: dict[str, list[str]] = {}  # proposal id -> the reason ids it adds
+    taken = _kept_versions_ids(taxonomy_path) | {rid for d in decisions for rid in d.added}
     changes: list[str] = []
     for d in sorted(pending, key=lambda d: d.into is not None):  # merges last, once what they join exists
-        changes += _apply(d, reasons, added)
+        changes += _apply(d, reasons, added, taken)
     version = current.version + 1 if current else 1
     updated = Taxonomy.model_validate({"version": version, "reasons": [r.model_dump() for r in reasons.values()]})
     parse_taxonomy(updated.model_dump(), str(taxonomy_path))  # the same structural checks as on load
-    return Preview(current, updated, changes, pending)
+    return Preview(current, updated, changes, pending, added)
 
 
 def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tuple[Taxonomy, list[str]]:
@@ -482,7 +486,7 @@ def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tupl
         save_decisions(
             taxonomy_path,
             [
-                d.model_copy(update={"applied_in": updated.version})
+                d.model_copy(update={"applied_in": updated.version, "added": preview.added.get(d.proposal_id, [])})
                 if d.proposal_id in taken and d.applied_in is None
                 else d
                 for d in load_decisions(taxonomy_path)
@@ -495,11 +499,29 @@ def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tupl
     return updated, preview.changes
 
 
-def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, str]) -> list[str]:
+def _kept_versions_ids(taxonomy_path: Path) -> set[str]:
+    """The reason ids of every earlier version kept beside the taxonomy (`<stem>.v<N>.yaml`): a new reason never
+    takes the id of one deleted by hand since, which the runs made then still name. A file of that name that is not
+    a taxonomy (a person's own) is passed over."""
+    pattern = re.compile(rf"{re.escape(taxonomy_path.stem)}\.v\d+\.yaml")
+    ids: set[str] = set()
+    for kept in sorted(taxonomy_path.parent.iterdir()):
+        if not pattern.fullmatch(kept.name):
+            continue
+        try:
+            reasons = read_yaml(kept, "kept taxonomy version", TaxonomyError).get("reasons")
+        except TaxonomyError:
+            continue
+        if isinstance(reasons, list):
+            ids |= {r["id"] for r in reasons if isinstance(r, dict) and isinstance(r.get("id"), str)}
+    return ids
+
+
+def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, list[str]], taken: set[str]) -> list[str]:
     p = d.proposal
     who = f"proposal {d.proposal_id}, accepted by {d.by} on {d.at[:10]}" + (f": {d.why}" if d.why else "")
     if d.into:
-        target = d.into if d.into in reasons else added.get(d.into)
+        target = d.into if d.into in reasons else next(iter(added.get(d.into, [])), None)
         if target is None:
             raise TaxonomyError(
                 f"proposal {d.proposal_id} is merged into '{d.into}', which is neither a reason nor a new reason "
@@ -510,7 +532,7 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, str]) -> li
         reasons[target] = reason.model_copy(update={"examples": examples})
         return [f"merged '{p.name}' into '{target}', adding its examples ({who})"]
     if p.kind in ("new_reason", "secondary"):
-        rid = _unique(slug(d.name or p.name), reasons)
+        rid = _unique(slug(d.name or p.name), reasons, taken)
         reasons[rid] = Reason(
             id=rid,
             name=d.name or p.name,
@@ -519,7 +541,7 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, str]) -> li
             parent=_parent(d.parent, reasons),
             kind="secondary" if p.kind == "secondary" else "reason",
         )
-        added[d.proposal_id] = rid
+        added[d.proposal_id] = [rid]
         return [f"added {'secondary step' if p.kind == 'secondary' else 'reason'} '{rid}' ({who})"]
     if p.kind == "split":
         old = _existing(p.reason_ids[0], reasons)
@@ -527,7 +549,7 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, str]) -> li
         names = [n.strip() for n in d.name.split(";")] if d.name else [part.name for part in parts]
         new_ids = []
         for part, name in zip(parts, names):
-            rid = _unique(slug(name), reasons)
+            rid = _unique(slug(name), reasons, taken)
             reasons[rid] = Reason(
                 id=rid,
                 name=name,
@@ -536,6 +558,7 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, str]) -> li
                 parent=_parent(d.parent, reasons) or old.parent,
             )
             new_ids.append(rid)
+        added[d.proposal_id] = new_ids
         reasons[old.id] = old.model_copy(update={"status": "retired", "replaced_by": new_ids})
         return [f"split '{old.id}' into {', '.join(repr(i) for i in new_ids)} ({who})"]
     if p.kind == "merge":
@@ -568,8 +591,9 @@ def _parent(parent: str | None, reasons: dict[str, Reason]) -> str | None:
     return parent
 
 
-def _unique(rid: str, reasons: dict[str, Reason]) -> str:
+def _unique(rid: str, reasons: dict[str, Reason], taken: set[str]) -> str:
+    """`rid`, or `rid_2`, `rid_3` ... where a reason of this or an earlier version has it."""
     candidate, n = rid, 2
-    while candidate in reasons:
+    while candidate in reasons or candidate in taken:
         candidate, n = f"{rid}_{n}", n + 1
     return candidate
