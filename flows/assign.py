@@ -86,7 +86,7 @@ def assign(
         report,
         embedded,
         before,
-        new_contacts=len(fresh),
+        new_contacts=len(fresh) - report.changed,
         skipped=report.already_known,
         changed=report.changed,
         assigned=int((placement.labels >= 0).sum()),

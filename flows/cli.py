@@ -147,10 +147,11 @@ def assign(
     their text or details changed)."""
     overrides = _overrides(columns=column, date_format=date_format, input_kind=input_kind)
     result = _run("assign", input, out_dir, config, overrides, verbose, volume_path=_path(volume))
-    changed = f", {result.changed:,} changed and read again" if result.changed else ""
+    changed = f" and {result.changed:,} changed, read again" if result.changed else ""
+    read = result.new_contacts + result.changed
     out.print(
-        f"{result.new_contacts:,} new contacts ({result.skipped:,} already in the run{changed}): "
-        f"{result.assigned:,} joined a cluster, {result.new_contacts - result.assigned:,} wait for the next "
+        f"{result.new_contacts:,} new contacts{changed} ({result.skipped:,} already in the run, unchanged): "
+        f"{result.assigned:,} joined a cluster, {read - result.assigned:,} wait for the next "
         f"discover; {result.contacts:,} contacts in {result.out_dir}",
         highlight=False,
         markup=False,

@@ -34,9 +34,9 @@ class RunResult:
     columns: str = ""  # which input columns were read, what was not found and what that turns off
     metrics: dict[str, Any] | None = None  # scores against known labels (evaluate)
     new_contacts: int = 0  # assign: contacts read from the input that the run did not hold
-    skipped: int = 0  # assign: contacts the run held already, with the same text
+    skipped: int = 0  # assign: contacts the run held already, with the same text and details
     changed: int = 0  # assign: contacts the run held whose text or details changed: read again
-    assigned: int = 0  # assign: new contacts that joined a cluster
+    assigned: int = 0  # assign: new and changed contacts that joined a cluster
 
 
 def finish(

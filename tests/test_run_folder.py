@@ -199,6 +199,7 @@ def test_assign_reads_again_a_contact_whose_details_changed(existing, tmp_path, 
     result = assign(input_path=str(tmp_path / "export.csv"), out_dir=str(existing), config_path=str(test_config))
     after = pd.read_parquet(existing / "contacts.parquet").set_index("contact_id")
     assert result.changed == 1 and result.skipped == len(export) - 1, (result.changed, result.skipped)
+    assert result.new_contacts == 0  # a changed contact is not counted new
     assert after.loc[first, "channel"] == "email" and after["channel"].notna().sum() == 1
     again = assign(input_path=str(tmp_path / "export.csv"), out_dir=str(existing), config_path=str(test_config))
     assert again.changed == 0 and again.skipped == len(export)
