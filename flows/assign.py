@@ -4,8 +4,8 @@ It costs in proportion to the new contacts: they are read, prepared and embedded
 centre it is most alike when at least as alike as that cluster's own members mostly are, else it stays noise
 until the next `discover`. Touches, ranking, touch index, trends and proposals are then refreshed over all
 contacts. Contacts already in the run are skipped, unless their text or details changed (then they are read
-again), so running the same file twice changes nothing. When the taxonomy changed since the run read its reasons, every
-contact's reason is read again.
+again), so running the same file twice changes nothing. When the taxonomy changed since the run read its reasons,
+every contact's reason is read again.
 """
 
 from __future__ import annotations

@@ -51,9 +51,10 @@ def read_and_prepare(
 
     The work runs on turns: a contacts export has one turn per contact, a messages export one per customer message.
     Each turn is cleaned and redacted; turns that carry no reason (or echo an agent) are dropped; the rest are
-    joined into the contact's text. Contacts in `known` (source hash by contact id: an earlier run holds them) are
-    left out before any of that work when their words and details are unchanged, so a daily run over a whole export costs in
-    proportion to what is new; those whose text or details changed are read again (counted in `report.changed`).
+    joined into the contact's text. Contacts in `known` (source digest by contact id: an earlier run holds them)
+    are left out before any of that work when their words and details are unchanged, so a daily run over a whole
+    export costs in proportion to what is new; those whose text or details changed are read again (counted in
+    `report.changed`).
     `date_orders`: the day/month order of each date field in the run's first input (its report's `date_orders`),
     so that a later export whose dates do not tell (1-12 September) is read the same way.
     """
