@@ -9,7 +9,6 @@ second; the trained pipeline's tagger would cost ~30x more for the same keywords
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections import Counter
@@ -27,6 +26,7 @@ from spacy.language import Language
 
 from pipeline.config import Config, LanguageConfig
 from pipeline.read.contacts import contacts_from_table, truncate_long
+from pipeline.read.digests import source_digests
 from pipeline.read.files import read_table
 from pipeline.read.messages import conversations, is_messages
 from pipeline.read.report import InputReport, list_rows
@@ -69,7 +69,7 @@ def read_and_prepare(
         for column in ("conversation_id", "turns", "customer_turns", "last_at"):
             frame[column] = None
     del raw
-    frame["source_hash"] = source_digests(frame, turns)
+    frame["source_hash"] = source_digests(frame, turns, cfg.input.dimensions)
     if known is not None and len(known):
         frame, turns = _without_known(frame, turns, known, report)
     had_words = np.bincount(turns["contact"], weights=turns["text"].str.strip().ne(""), minlength=len(frame)) > 0
@@ -80,38 +80,6 @@ def read_and_prepare(
     _mark_other_language(frame, cfg.prepare.language, report)
     frame["terms"] = content_terms(frame["text"].tolist(), cfg.prepare.batch_size)
     return frame, report
-
-
-_NOT_DETAILS = ("row", "contact_id", "text")  # the row moves when an export is sorted another way
-
-
-def source_digests(frame: pd.DataFrame, turns: pd.DataFrame) -> np.ndarray:
-    """`<words>:<details>` for each contact: a digest of its words as read (its turns, in order) and a hash of all
-    else read of it (times, customer, channel, agent reason, handle time, dimensions), so that `assign` reads a
-    contact again when either changed (an agent's reason or handle time is often filled in after the first export)."""
-    parts: list[list[str]] = [[] for _ in range(len(frame))]
-    for contact, text in zip(turns["contact"], turns["text"]):
-        parts[contact].append(text)
-    words = [
-        hashlib.blake2b("\x1e".join(p).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest() for p in parts
-    ]
-    # pandas' keyed hash of each field, in C, mixed field by field: strings joined and digested cost ~8 s a million
-    hashed = np.zeros(len(frame), dtype=np.uint64)
-    for column in sorted(c for c in frame.columns if c not in _NOT_DETAILS):  # each in its place: order matters
-        field = pd.util.hash_pandas_object(_field_text(frame[column]), index=False).to_numpy()
-        hashed = hashed * np.uint64(1_000_003) ^ field
-    return np.array([f"{w}:{h:016x}" for w, h in zip(words, hashed)], dtype=object)
-
-
-def _field_text(values: pd.Series) -> pd.Series:
-    """A field as text for its digest: a missing value reads one way whatever its type; a time as its microseconds
-    (str() of a million times costs ~8 s, this ~0.3 s)."""
-    present = values.notna()
-    if not present.any():  # most exports lack some fields: nothing to write
-        return pd.Series("", index=values.index, dtype=object)
-    if pd.api.types.is_datetime64_any_dtype(values):
-        values = pd.Series(pd.to_datetime(values, utc=True).dt.as_unit("us").array.asi8, index=values.index)
-    return values.astype(str).where(present, "")
 
 
 def _without_known(
