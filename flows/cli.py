@@ -275,7 +275,9 @@ def serve(
 @app.command()
 def review(
     run: Annotated[Optional[Path], typer.Argument(help="a run's output folder (default: the latest run)")] = None,
-    port: Annotated[int, typer.Option("--port", help="the port on 127.0.0.1 (default: a free one)")] = 0,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="the port on 127.0.0.1 (default: a free one)")
+    ] = 0,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="print the URL only; open no browser")] = False,
     taxonomy: Annotated[
         Optional[Path],

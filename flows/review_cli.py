@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.errors import TouchlessError
+from pipeline.errors import TaxonomyError, TouchlessError
 from pipeline.run.folder import Run, last_run, no_run, read_manifest
 from pipeline.run.review import KIND_NAMES
 from pipeline.taxonomy.decisions import (
@@ -31,6 +31,7 @@ from pipeline.taxonomy.proposals import Proposal
 from pipeline.taxonomy.tree import load_taxonomy
 
 out = Console()
+err = Console(stderr=True)
 
 proposals_app = typer.Typer(help="Review the changes a run proposes to the taxonomy.", invoke_without_command=True)
 taxonomy_app = typer.Typer(help="Check the taxonomy and write its next version.", no_args_is_help=True)
@@ -273,7 +274,11 @@ def _as_written(folder: Path) -> list[Proposal]:
 def _current(folder: Path) -> list[Proposal]:
     """The run's proposals with the status the decisions on file give them today."""
     manifest = read_manifest(folder)
-    decisions = load_decisions(taxonomy_for_run(folder, manifest.taxonomy))
+    try:
+        decisions = load_decisions(taxonomy_for_run(folder, manifest.taxonomy))
+    except TaxonomyError as exc:  # its taxonomy moved: the list can still be read, as the run wrote it
+        err.print(f"warning: {exc}; the statuses shown are those the run wrote", highlight=False, markup=False)
+        return _as_written(folder)
     return decided(_as_written(folder), decisions, evidence_growth(manifest.config))
 
 

@@ -8,6 +8,7 @@ key (a typo must not silently fall back to a default).
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -315,8 +316,17 @@ def read_yaml(path: Path, what: str, error: type[TouchlessError] = ConfigError) 
     ...)."""
     if not path.is_file():
         raise error(f"{what} {path} does not exist")
+    raw = path.read_bytes()
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_OnceLoader)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise error(
+            f"{what} {path} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} (a file saved as Latin-1 or "
+            "Windows-1252?); save it as UTF-8 and try again"
+        ) from None
+    try:
+        data = yaml.load(text, Loader=_OnceLoader)
     except yaml.YAMLError as exc:
         raise error(f"{what} {path} is not valid YAML: {exc}") from None
     if data is None:
@@ -326,12 +336,35 @@ def read_yaml(path: Path, what: str, error: type[TouchlessError] = ConfigError) 
     return data
 
 
+def yaml_text(data: dict[str, Any]) -> str:
+    """A mapping as YAML people read and edit: keys in the given order."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+
+
 def write_yaml(path: Path, data: dict[str, Any]) -> None:
-    """Write a file people read and edit (keys in the given order), atomically: a crash leaves the old file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110), encoding="utf-8")
-    tmp.replace(path)
+    """Write a YAML file people read and edit, atomically: a crash leaves the old file."""
+    write_together([(path, yaml_text(data))])
+
+
+def write_together(files: list[tuple[Path, str]]) -> None:
+    """Write files people read and edit, all or none: each goes to a temporary file beside it first, and only once
+    all are written are they put in place, so a failed write (a full disk) leaves every one as it was. A link is
+    followed: the file it points at is written and the link stays (a taxonomy linked from a repository)."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, text in files:
+            target = path.resolve() if path.is_symlink() else path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            staged.append((tmp, target))
+            tmp.write_text(text, encoding="utf-8")
+    except BaseException:
+        for tmp, _ in staged:
+            if tmp.is_file():
+                tmp.unlink()
+        raise
+    for tmp, target in staged:
+        tmp.replace(target)
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

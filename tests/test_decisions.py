@@ -16,7 +16,9 @@ from flows.cli import main
 from pipeline.errors import TaxonomyError
 from pipeline.taxonomy.decisions import (
     DecisionConflict,
+    SplitPart,
     apply_decisions,
+    decisions_path,
     find_proposal,
     load_decisions,
     mark_status,
@@ -242,3 +244,90 @@ def test_a_new_reason_never_takes_the_id_of_one_an_earlier_version_had(taxonomy)
     record(taxonomy, proposal("f0e1d2c3b4"), "accepted")
     updated, changes = apply_decisions(taxonomy)
     assert "change_pin" not in updated.by_id() and updated.by_id()["change_pin_2"].name == "Change PIN", changes
+
+
+def test_an_apply_that_fails_while_writing_changes_nothing_and_the_next_adds_each_reason_once(taxonomy, tmp_path):
+    """The taxonomy was written before its decisions were marked applied: a failure between the two left version 2
+    with the decisions pending, and the next apply added the reason again ('change_pin_2')."""
+    record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="cards")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    log = taxonomy.with_name("taxonomy.changelog.md")
+    log.symlink_to(blocker / "changelog.md")  # the last of the three files cannot be written
+    before, decided_before = taxonomy.read_bytes(), decisions_path(taxonomy).read_bytes()
+    with pytest.raises(OSError):
+        apply_decisions(taxonomy)
+    assert taxonomy.read_bytes() == before and decisions_path(taxonomy).read_bytes() == decided_before
+    assert not [f.name for f in tmp_path.iterdir() if f.name.endswith(".tmp")]
+    log.unlink()
+    updated, _ = apply_decisions(taxonomy)
+    assert updated.version == 2 and "change_pin" in updated.by_id() and "change_pin_2" not in updated.by_id()
+
+
+def test_a_taxonomy_kept_as_a_link_is_written_where_it_points(taxonomy, tmp_path):
+    real = tmp_path / "repo" / "taxonomy.yaml"
+    real.parent.mkdir()
+    shutil.move(taxonomy, real)
+    taxonomy.symlink_to(real)
+    record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="cards")
+    apply_decisions(taxonomy)
+    assert taxonomy.is_symlink() and load_taxonomy(real).version == 2
+
+
+def test_names_that_would_make_two_reasons_alike_or_a_broken_one_are_refused_when_deciding(taxonomy):
+    record(taxonomy, proposal("a1b2c3d4e5", "Card stolen"), "accepted")
+    with pytest.raises(TaxonomyError, match="'Card stolen' is the name of a reason proposal a1b2c3d4e5"):
+        record(taxonomy, proposal("f0e1d2c3b4", "Stolen"), "accepted", name="card  stolen")
+    with pytest.raises(TaxonomyError, match="already the name of 'exchange_rate'"):
+        record(taxonomy, proposal("f0e1d2c3b4", "Exchange rates"), "accepted")
+    with pytest.raises(TaxonomyError, match="line break or tab"):
+        record(taxonomy, proposal("f0e1d2c3b4", "Stolen"), "accepted", name="PIN\tchange")
+    split = proposal("5p1175p117", "Exchange rates / fees", kind="split", reasons=["exchange_rate"])
+    split = split.model_copy(update={"cluster_ids": [3, 4]})
+    parts = [SplitPart(name="Exchange rates"), SplitPart(name="Card not arrived")]  # the second is another's name
+    with pytest.raises(TaxonomyError, match="already the name of 'card_arrival'"):
+        record(taxonomy, split, "accepted", parts=parts)
+    with pytest.raises(TaxonomyError, match="a name is empty"):
+        record(taxonomy, split, "accepted", name="Rates;", parts=parts)
+    assert [d.proposal_id for d in load_decisions(taxonomy)] == ["a1b2c3d4e5"]
+
+
+def test_nothing_is_merged_into_a_reason_that_is_retired_or_a_decision_that_stops_adding_one(taxonomy):
+    split = proposal("5p1175p117", "Exchange rates / fees", kind="split", reasons=["exchange_rate"])
+    split = split.model_copy(update={"cluster_ids": [3, 4]})
+    record(taxonomy, split, "accepted", parts=[SplitPart(name="Rates"), SplitPart(name="Fees")])
+    with pytest.raises(TaxonomyError, match="'exchange_rate' is neither"):
+        record(taxonomy, proposal("f0e1d2c3b4", "Rate shown"), "accepted", into="exchange_rate")
+    record(taxonomy, proposal("a1b2c3d4e5", "Change PIN"), "accepted")
+    record(taxonomy, proposal("0a1b2c3d4e", "Forgot PIN"), "accepted", into="a1b2c3d4e5")
+    with pytest.raises(TaxonomyError, match="'Forgot PIN' is merged into the new reason of this proposal"):
+        record(taxonomy, proposal("a1b2c3d4e5", "Change PIN"), "rejected", why="not a reason")
+    data = yaml.safe_load(taxonomy.read_text())  # retired by hand after a merge into it was accepted
+    record(taxonomy, proposal("9a8b7c6d5e", "Card late"), "accepted", into="card_arrival")
+    next(r for r in data["reasons"] if r["id"] == "card_arrival")["status"] = "retired"
+    taxonomy.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(TaxonomyError, match="'Card late'.* merged into 'card_arrival', which is retired"):
+        apply_decisions(taxonomy)
+
+
+def test_a_note_stays_one_line_of_the_changelog(taxonomy):
+    record(taxonomy, proposal("a1b2c3d4e5"), "accepted", why="stolen cards\n\n## Version 99 (2020-01-01)\n\n- x")
+    apply_decisions(taxonomy)
+    log = taxonomy.with_name("taxonomy.changelog.md").read_text()
+    assert not [line for line in log.splitlines() if line.startswith("## Version 99")]
+    assert "stolen cards ## Version 99 (2020-01-01) - x" in log
+
+
+def test_a_taxonomy_not_saved_as_utf8_is_named_not_a_crash(taxonomy):
+    taxonomy.write_bytes(taxonomy.read_bytes().replace(b"Which rate we use.", b"caf\xe9 rates"))
+    with pytest.raises(TaxonomyError, match=r"is not UTF-8 text: byte 0xe9 on line \d+.*save it as UTF-8"):
+        load_taxonomy(taxonomy)
+
+
+def test_decisions_are_not_kept_beside_a_taxonomy_that_moved(taxonomy, tmp_path):
+    """The run's taxonomy moved: decisions went beside the missing file and started a new taxonomy at version 1."""
+    moved = tmp_path / "elsewhere.yaml"
+    shutil.move(taxonomy, moved)
+    with pytest.raises(TaxonomyError, match="not there any more.*give --taxonomy"):
+        taxonomy_for_run(tmp_path / "run", str(taxonomy))
+    assert taxonomy_for_run(tmp_path / "run", str(taxonomy), moved) == moved

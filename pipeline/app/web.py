@@ -16,10 +16,12 @@ from functools import lru_cache
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import escape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.app.state import PAGE_SIZE, ReviewState, cause_scope, proposal_scope
 from pipeline.errors import TouchlessError
@@ -138,6 +140,23 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
             status_code=500,
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        wrong = ", ".join(sorted({str(e["loc"][-1]) for e in exc.errors()}))
+        return HTMLResponse(
+            f"<!doctype html><title>touchless review</title><p>This address has a value touchless cannot read "
+            f"({escape(wrong)}). <a href='/'>Back to the proposals</a>.</p>",
+            status_code=400,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def not_here(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+        said = "There is no such page" if exc.status_code == 404 else escape(str(exc.detail))
+        return HTMLResponse(
+            f"<!doctype html><title>touchless review</title><p>{said}. <a href='/'>Back to the proposals</a>.</p>",
+            status_code=exc.status_code,
+        )
+
     @app.exception_handler(PermissionError)
     async def forbidden(request: Request, exc: PermissionError) -> HTMLResponse:
         return HTMLResponse("<!doctype html><p>Forbidden: reload the page and try again.</p>", status_code=403)
@@ -170,7 +189,9 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
         return _after(back, proposal_id, "done")
 
     @app.get("/proposals/{proposal_id}", response_class=HTMLResponse)
-    def proposal_page(request: Request, proposal_id: str, q: str = "", page_no: int = 1) -> HTMLResponse:
+    def proposal_page(
+        request: Request, proposal_id: str, q: str = "", page_no: Annotated[int, Query(ge=1, le=1_000_000)] = 1
+    ) -> HTMLResponse:
         now = state.decided()
         proposal = next((p for p in now.proposals if p.proposal_id == proposal_id), None)
         if proposal is None:
@@ -309,7 +330,11 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
 
     @app.get("/contacts", response_class=HTMLResponse)
     def contacts(
-        request: Request, reason: str | None = None, cluster: int | None = None, q: str = "", page_no: int = 1
+        request: Request,
+        reason: str | None = None,
+        cluster: int | None = None,
+        q: str = "",
+        page_no: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     ) -> HTMLResponse:
         if reason is None and cluster is None:
             return page(request, "message.html", 404, message="choose a reason or a cluster", back="/causes")

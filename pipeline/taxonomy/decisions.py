@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pipeline.config import load_config, read_yaml, write_yaml
+from pipeline.config import load_config, read_yaml, write_together, yaml_text
 from pipeline.errors import TaxonomyError
 from pipeline.taxonomy.proposals import Proposal, sentence_case
 from pipeline.taxonomy.tree import Reason, Taxonomy, load_taxonomy, parse_taxonomy, slug, taxonomy_data
@@ -119,10 +120,21 @@ def decisions_path(taxonomy_path: Path) -> Path:
 def taxonomy_for_run(run_folder: Path, used: str | None, given: Path | None = None) -> Path:
     """The taxonomy a run's decisions go beside: the one given, else the one the run read, else the run's own,
     `<folder>.taxonomy.yaml` beside the run folder (never inside it: each run replaces its folder whole), which
-    the first `apply` creates."""
+    the first `apply` creates. The one the run read, gone since, is an error: decisions beside it would start a new
+    taxonomy at version 1, its earlier decisions open again."""
     if given:
         return Path(given)
     if used:
+        if "://" in used:
+            raise TaxonomyError(
+                f"this run read its reasons from {used}: decisions are kept beside a taxonomy file on this machine; "
+                "give --taxonomy with a copy of it here"
+            )
+        if not Path(used).is_file():
+            raise TaxonomyError(
+                f"this run read its reasons from {used}, which is not there any more (moved or deleted?): give "
+                "--taxonomy with where it is now, or put it back"
+            )
         return Path(used)
     folder = Path(run_folder).resolve()
     return folder.with_name(f"{folder.name}.taxonomy.yaml")
@@ -143,7 +155,11 @@ def load_decisions(taxonomy_path: Path) -> list[Decision]:
 
 
 def save_decisions(taxonomy_path: Path, decisions: list[Decision]) -> None:
-    write_yaml(decisions_path(taxonomy_path), Decisions(decisions=decisions).model_dump(mode="json", exclude_none=True))
+    write_together([(decisions_path(taxonomy_path), _decisions_text(decisions))])
+
+
+def _decisions_text(decisions: list[Decision]) -> str:
+    return yaml_text(Decisions(decisions=decisions).model_dump(mode="json", exclude_none=True))
 
 
 @contextmanager
@@ -225,8 +241,14 @@ def parent_choices(taxonomy: Taxonomy | None) -> list[Reason]:
 
 def merge_choices(taxonomy: Taxonomy | None, decisions: list[Decision], proposal: Proposal) -> list[tuple[str, str]]:
     """(id, name) of what a new-reason proposal can be merged into: the taxonomy's reasons that contacts are
-    given, and the new reasons accepted but not yet applied (by proposal id)."""
-    reasons = [(r.id, r.name) for r in taxonomy.assignable() if r.kind == "reason"] if taxonomy else []
+    given, and the new reasons accepted but not yet applied (by proposal id); not a reason an accepted split, merge
+    or retirement will retire."""
+    retiring = _retired_by_pending(decisions)
+    reasons = (
+        [(r.id, r.name) for r in taxonomy.assignable() if r.kind == "reason" and r.id not in retiring]
+        if taxonomy
+        else []
+    )
     accepted = [
         (d.proposal_id, d.name or d.proposal.name)
         for d in decisions
@@ -237,6 +259,26 @@ def merge_choices(taxonomy: Taxonomy | None, decisions: list[Decision], proposal
         and d.proposal_id != proposal.proposal_id
     ]
     return reasons + accepted
+
+
+def _retired_by_pending(decisions: list[Decision], but: str | None = None) -> dict[str, Decision]:
+    """reason id -> the accepted, not yet applied decision (other than on proposal `but`) that will retire it."""
+    out = {}
+    for d in decisions:
+        if d.decision == "accepted" and d.applied_in is None and d.into is None and d.proposal_id != but:
+            kind, ids = d.proposal.kind, d.proposal.reason_ids
+            if kind in ("split", "retire") or (kind == "merge" and len(ids) > 1):
+                out[ids[-1] if kind == "merge" else ids[0]] = d
+    return out
+
+
+def new_names(proposal: Proposal, name: str | None, parts: Sequence[SplitPart] | None) -> list[str]:
+    """The names of the reasons accepting `proposal` so adds or renames (none for a merge into a reason)."""
+    if proposal.kind == "split":
+        return [n.strip() for n in name.split(";")] if name else [part.name.strip() for part in parts or []]
+    if proposal.kind in ("new_reason", "secondary"):
+        return [(name or proposal.name).strip()]
+    return [name.strip()] if name and proposal.kind == "merge" else []
 
 
 def decision_for(proposal: Proposal, decisions: list[Decision]) -> Decision | None:
@@ -279,6 +321,12 @@ def record(
             raise TaxonomyError(
                 f"proposal {proposal.proposal_id} was written into version {current.applied_in} of {taxonomy_path}; "
                 "run discover again to see what is left to decide"
+            )
+        joined = [d.proposal.name for d in decisions if d.into == proposal.proposal_id and d.applied_in is None]
+        if joined and not (decision == "accepted" and into is None):
+            raise TaxonomyError(
+                f"{', '.join(repr(n) for n in joined)} {'is' if len(joined) == 1 else 'are'} merged into the new "
+                f"reason of this proposal: undo {'that' if len(joined) == 1 else 'those'} first"
             )
         if decision == "accepted":
             taxonomy = load_taxonomy(taxonomy_path) if taxonomy_path.is_file() else None
@@ -351,14 +399,7 @@ def _check_accept(
     parts: list[SplitPart] | None,
 ) -> None:
     """Everything `apply` would trip over later, said now, while the person deciding is still there."""
-    if name is not None and any(c in name for c in "\n\r\v\f\x85\u2028\u2029"):
-        raise TaxonomyError(f"the name {name!r} holds a line break: a reason's name is one line")
-    if name is not None and taxonomy is not None:
-        same = [r.id for r in taxonomy.reasons if r.status == "active" and _plain(r.name) == _plain(name)]
-        if same and proposal.kind != "split":  # a split part may take its reason's name
-            raise TaxonomyError(
-                f"'{name}' is already the name of '{same[0]}': give another name, or merge into it with --into"
-            )
+    _check_names(taxonomy, decisions, proposal, [] if into else new_names(proposal, name, parts))
     reasons = taxonomy.by_id() if taxonomy else {}
     if proposal.kind in _CHANGES_REASONS:
         gone = [r for r in proposal.reason_ids if r not in reasons or reasons[r].status != "active"]
@@ -376,6 +417,15 @@ def _check_accept(
             hint = f" ('{parent}' is the name of '{named[0]}': give its id)" if named else ""
             listed = ", ".join(f"{r.id} ({r.name})" for r in choices[:12]) or "none yet: leave the parent out"
             raise TaxonomyError(f"parent '{parent}' is not a reason id of {path}{hint}; the choices: {listed}")
+    if proposal.kind in _CHANGES_REASONS:
+        retired = proposal.reason_ids[-1] if proposal.kind == "merge" else proposal.reason_ids[0]
+        joined = [d.proposal.name for d in decisions if d.into == retired and d.applied_in is None]
+        if joined:
+            raise TaxonomyError(
+                f"{', '.join(repr(n) for n in joined)} {'is' if len(joined) == 1 else 'are'} merged into "
+                f"'{retired}', which this {proposal.kind} retires: undo {'that' if len(joined) == 1 else 'those'} "
+                "first"
+            )
     if into:
         if proposal.kind != "new_reason":
             raise TaxonomyError("only a new-reason proposal can be merged into a reason")
@@ -392,6 +442,37 @@ def _check_accept(
             raise TaxonomyError(f"this split makes {len(proposal.cluster_ids)} reasons: give one part for each")
         if name and len(name.split(";")) != len(parts):
             raise TaxonomyError(f"this split has {len(parts)} parts: give {len(parts)} names separated by ';'")
+
+
+def _check_names(taxonomy: Taxonomy | None, decisions: list[Decision], proposal: Proposal, names: list[str]) -> None:
+    """The names a decision gives: each one line, not empty, and not the name of an active reason (a split part may
+    keep its reason's) or of a reason another accepted decision adds: two reasons of one name cannot be told apart."""
+    for name in names:
+        if not name:
+            raise TaxonomyError("a name is empty: give each new reason a name")
+        if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
+            raise TaxonomyError(f"the name {name!r} holds a line break or tab: a reason's name is one line")
+    seen: dict[str, str] = {}
+    for name in names:
+        if _plain(name) in seen:
+            raise TaxonomyError(f"'{name}' is given twice: give each new reason its own name")
+        seen[_plain(name)] = name
+    changed = set(proposal.reason_ids) if proposal.kind in ("split", "merge") else set()
+    for r in taxonomy.reasons if taxonomy else []:
+        if r.status == "active" and r.id not in changed and _plain(r.name) in seen:
+            raise TaxonomyError(
+                f"'{seen[_plain(r.name)]}' is already the name of '{r.id}': give another name, or merge the "
+                "proposal into that reason"
+            )
+    for d in decisions:
+        if d.decision != "accepted" or d.applied_in is not None or d.into or d.proposal_id == proposal.proposal_id:
+            continue
+        taken = [n for n in new_names(d.proposal, d.name, d.parts) if _plain(n) in seen]
+        if taken:
+            raise TaxonomyError(
+                f"'{taken[0]}' is the name of a reason proposal {d.proposal_id} ('{d.proposal.name}') adds, accepted by "
+                f"{d.by} and not yet applied: give another name, or merge this proposal into that one"
+            )
 
 
 def decided(proposals: list[Proposal], decisions: list[Decision], growth: float) -> list[Proposal]:
@@ -481,21 +562,25 @@ def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tupl
                     "file of yours); move or rename it, then apply again"
                 )
             shutil.copy2(taxonomy_path, kept)
-        write_yaml(taxonomy_path, taxonomy_data(updated))
         taken = {d.proposal_id for d in preview.pending}
-        save_decisions(
-            taxonomy_path,
-            [
-                d.model_copy(update={"applied_in": updated.version, "added": preview.added.get(d.proposal_id, [])})
-                if d.proposal_id in taken and d.applied_in is None
-                else d
-                for d in load_decisions(taxonomy_path)
-            ],
-        )
+        decisions = [
+            d.model_copy(update={"applied_in": updated.version, "added": preview.added.get(d.proposal_id, [])})
+            if d.proposal_id in taken and d.applied_in is None
+            else d
+            for d in load_decisions(taxonomy_path)
+        ]
         log = taxonomy_path.with_name(f"{taxonomy_path.stem}.changelog.md")
         date = datetime.now(UTC).date().isoformat()
-        with log.open("a", encoding="utf-8") as fh:
-            fh.write(f"\n## Version {updated.version} ({date})\n\n" + "".join(f"- {c}\n" for c in preview.changes))
+        entry = f"\n## Version {updated.version} ({date})\n\n" + "".join(f"- {c}\n" for c in preview.changes)
+        # the taxonomy, its decisions marked applied and the changelog: all or none (one written alone, the next
+        # apply would add its reasons twice)
+        write_together(
+            [
+                (taxonomy_path, yaml_text(taxonomy_data(updated))),
+                (decisions_path(taxonomy_path), _decisions_text(decisions)),
+                (log, (log.read_text(encoding="utf-8") if log.is_file() else "") + entry),
+            ]
+        )
     return updated, preview.changes
 
 
@@ -519,7 +604,10 @@ def _kept_versions_ids(taxonomy_path: Path) -> set[str]:
 
 def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, list[str]], taken: set[str]) -> list[str]:
     p = d.proposal
-    who = f"proposal {d.proposal_id}, accepted by {d.by} on {d.at[:10]}" + (f": {d.why}" if d.why else "")
+    # one line of the changelog: a note's own line breaks could write headings into it ("## Version 99")
+    who = f"proposal {d.proposal_id}, accepted by {d.by} on {d.at[:10]}" + (
+        f": {' '.join(d.why.split())}" if d.why else ""
+    )
     if d.into:
         target = d.into if d.into in reasons else next(iter(added.get(d.into, [])), None)
         if target is None:
@@ -528,6 +616,12 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, list[str]],
                 "accepted with it: undo that decision, or accept the proposal it names"
             )
         reason = reasons[target]
+        if reason.status != "active":
+            raise TaxonomyError(
+                f"proposal {d.proposal_id} ('{p.name}') is merged into '{target}', which is {reason.status} in the "
+                f"taxonomy now: undo that decision (touchless proposals undo {d.proposal_id}) and merge the proposal "
+                "into an active reason"
+            )
         examples = list(dict.fromkeys(reason.examples + p.examples[:5]))[:10]
         reasons[target] = reason.model_copy(update={"examples": examples})
         return [f"merged '{p.name}' into '{target}', adding its examples ({who})"]
@@ -544,7 +638,7 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, list[str]],
         added[d.proposal_id] = [rid]
         return [f"added {'secondary step' if p.kind == 'secondary' else 'reason'} '{rid}' ({who})"]
     if p.kind == "split":
-        old = _existing(p.reason_ids[0], reasons)
+        old = _existing(p.reason_ids[0], reasons, d)
         parts = d.parts or []
         names = [n.strip() for n in d.name.split(";")] if d.name else [part.name for part in parts]
         new_ids = []
@@ -562,7 +656,7 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, list[str]],
         reasons[old.id] = old.model_copy(update={"status": "retired", "replaced_by": new_ids})
         return [f"split '{old.id}' into {', '.join(repr(i) for i in new_ids)} ({who})"]
     if p.kind == "merge":
-        keep, gone = (_existing(r, reasons) for r in p.reason_ids)
+        keep, gone = (_existing(r, reasons, d) for r in p.reason_ids)
         reasons[keep.id] = keep.model_copy(
             update={
                 "name": d.name or keep.name,
@@ -573,15 +667,19 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, list[str]],
         reasons[gone.id] = gone.model_copy(update={"status": "retired", "replaced_by": [keep.id]})
         return [f"merged '{gone.id}' into '{keep.id}' ({who})"]
     if p.kind == "retire":
-        reason = _existing(p.reason_ids[0], reasons)
+        reason = _existing(p.reason_ids[0], reasons, d)
         reasons[reason.id] = reason.model_copy(update={"status": "retired"})
         return [f"retired '{reason.id}' ({who})"]
     return [f"noted mislabelling {' -> '.join(p.reason_ids)}; no change to the reasons ({who})"]
 
 
-def _existing(rid: str, reasons: dict[str, Reason]) -> Reason:
+def _existing(rid: str, reasons: dict[str, Reason], d: Decision) -> Reason:
     if rid not in reasons:
-        raise TaxonomyError(f"the accepted proposal names reason '{rid}', which is no longer in the taxonomy")
+        raise TaxonomyError(
+            f"proposal {d.proposal_id} ('{d.proposal.name}'), accepted by {d.by}, changes reason '{rid}', which is no "
+            f"longer in the taxonomy: undo that decision (touchless proposals undo {d.proposal_id}), or put the "
+            "reason back"
+        )
     return reasons[rid]
 
 
