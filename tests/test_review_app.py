@@ -191,6 +191,14 @@ def test_the_command_prints_one_url_and_without_its_token_everything_answers_403
     with httpx.Client() as person:
         assert person.get(app_url).status_code == 200  # the token, then its cookie
         assert person.get(f"{origin}/causes").status_code == 200
+        for path, code, said in [  # a page for people, never raw JSON or a crash
+            ("/contacts?cluster=abc", 400, "cannot read (cluster)"),
+            ("/contacts?page_no=99999999999999999999", 400, "cannot read (page_no)"),
+            ("/no-such-page", 404, "There is no such page"),
+        ]:
+            answer = person.get(origin + path)
+            assert (answer.status_code, answer.headers["content-type"][:9]) == (code, "text/html"), path
+            assert said in answer.text, answer.text
         key = re.search(r'name="key" value="([^"]+)"', person.get(f"{origin}/").text).group(1)
         action = f"{origin}/proposals/{pid}/accept"
         assert person.post(action, data={"key": "forged"}).status_code == 403
