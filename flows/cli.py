@@ -294,7 +294,9 @@ def review(
     from flows.review_cli import run_folder
     from pipeline.app.server import serve as serve_review
 
-    serve_review(run_folder(run), taxonomy, port, open_browser=not no_browser)
+    serve_review(
+        run_folder(run, "the run's folder (touchless review DIR)"), taxonomy, port, open_browser=not no_browser
+    )
 
 
 @app.command()

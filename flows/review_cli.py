@@ -249,15 +249,16 @@ def init(
     )
 
 
-def run_folder(run: Path | None) -> Path:
-    """The run given with --run, else the latest run made from this working directory (never another project's)."""
+def run_folder(run: Path | None, given_as: str = "--run DIR") -> Path:
+    """The run given (with --run, or as `given_as` says), else the latest run made from this working directory
+    (never another project's)."""
     folder = run or last_run()
     if folder is None:
         raise TouchlessError(
-            f"no run was made from {Path.cwd()}: give --run DIR, a folder written by `touchless discover`"
+            f"no run was made from {Path.cwd()}: give {given_as}, a folder written by `touchless discover`"
         )
     if read_manifest(folder) is None:
-        raise no_run(folder, "give --run DIR, a folder written by `touchless discover`")
+        raise no_run(folder, f"give {given_as}, a folder written by `touchless discover`")
     return folder
 
 

@@ -546,7 +546,12 @@ def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tupl
     with decisions_lock(taxonomy_path):
         preview = next_taxonomy(taxonomy_path)
         if not preview.pending:
-            raise TaxonomyError(f"no accepted proposals wait to be applied to {taxonomy_path}")
+            there = (
+                ""
+                if taxonomy_path.is_file()
+                else f" ({taxonomy_path} does not exist: give --taxonomy with the file `proposals accept` named)"
+            )
+            raise TaxonomyError(f"no accepted proposals wait to be applied to {taxonomy_path}{there}")
         if seen not in (NOT_CHECKED, preview.revision):
             raise DecisionConflict(
                 "the decisions or the taxonomy changed since you read the next version; reload to read it again"
