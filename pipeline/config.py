@@ -328,12 +328,24 @@ def read_yaml(path: Path, what: str, error: type[TouchlessError] = ConfigError) 
     try:
         data = yaml.load(text, Loader=_OnceLoader)
     except yaml.YAMLError as exc:
-        raise error(f"{what} {path} is not valid YAML: {exc}") from None
+        raise error(f"{what} {path} is not valid YAML: {_yaml_problem(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise error(f"{what} {path} must hold a mapping, not {type(data).__name__}")
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What the YAML parser found, on one line with the place named ("line 4, column 11"), without its picture of
+    the line: a caret under a column means nothing once a web page or a log has re-flowed it."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return " ".join(str(exc).split())
+    said = []
+    for text, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)):
+        if text:
+            said.append(f"{text}{f' (line {mark.line + 1}, column {mark.column + 1})' if mark else ''}")
+    return "; ".join(said) or " ".join(str(exc).split())
 
 
 def yaml_text(data: dict[str, Any]) -> str:
