@@ -296,7 +296,7 @@ def test_nothing_is_merged_into_a_reason_that_is_retired_or_a_decision_that_stop
     split = proposal("5p1175p117", "Exchange rates / fees", kind="split", reasons=["exchange_rate"])
     split = split.model_copy(update={"cluster_ids": [3, 4]})
     record(taxonomy, split, "accepted", parts=[SplitPart(name="Rates"), SplitPart(name="Fees")])
-    with pytest.raises(TaxonomyError, match="'exchange_rate' is neither"):
+    with pytest.raises(TaxonomyError, match="'exchange_rate' is retired by proposal 5p1175p117"):
         record(taxonomy, proposal("f0e1d2c3b4", "Rate shown"), "accepted", into="exchange_rate")
     record(taxonomy, proposal("a1b2c3d4e5", "Change PIN"), "accepted")
     record(taxonomy, proposal("0a1b2c3d4e", "Forgot PIN"), "accepted", into="a1b2c3d4e5")

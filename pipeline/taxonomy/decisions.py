@@ -415,7 +415,10 @@ def _check_accept(
         if parent not in {r.id for r in choices}:
             named = [r.id for r in choices if _plain(r.name) == _plain(parent)]
             hint = f" ('{parent}' is the name of '{named[0]}': give its id)" if named else ""
-            listed = ", ".join(f"{r.id} ({r.name})" for r in choices[:12]) or "none yet: leave the parent out"
+            listed = ", ".join(f"{r.id} ({r.name})" for r in choices[:12]) + (
+                f" and {len(choices) - 12} more" if len(choices) > 12 else ""
+            )
+            listed = listed or "none yet: leave the parent out"
             raise TaxonomyError(f"parent '{parent}' is not a reason id of {path}{hint}; the choices: {listed}")
     if proposal.kind in _CHANGES_REASONS:
         retired = proposal.reason_ids[-1] if proposal.kind == "merge" else proposal.reason_ids[0]
@@ -433,10 +436,23 @@ def _check_accept(
             raise TaxonomyError("a merge keeps the name and place of the reason it joins: give no name or parent")
         targets = dict(merge_choices(taxonomy, decisions, proposal))
         if into not in targets:
-            listed = ", ".join(f"{k} ({v})" for k, v in list(targets.items())[:12]) or "none"
-            raise TaxonomyError(
-                f"'{into}' is neither a reason of {path} nor a new reason accepted from this run; the choices: {listed}"
+            reason, retiring = (taxonomy.by_id() if taxonomy else {}).get(into), _retired_by_pending(decisions)
+            if into in retiring:
+                why = (
+                    f"'{into}' is retired by proposal {retiring[into].proposal_id} ('{retiring[into].proposal.name}'), "
+                    "accepted and not yet applied"
+                )
+            elif reason is not None and reason.status == "active":
+                why = f"'{into}' is a reason group or a secondary step: contacts are not given it"
+            elif reason is not None:
+                why = f"'{into}' is {reason.status} in {path}"
+            else:
+                why = f"'{into}' is neither a reason of {path} nor a new reason accepted from this run"
+            shown = list(targets.items())
+            listed = ", ".join(f"{k} ({v})" for k, v in shown[:12]) + (
+                f" and {len(shown) - 12} more" if len(shown) > 12 else ""
             )
+            raise TaxonomyError(f"{why}; the choices: {listed or 'none'}")
     if proposal.kind == "split":
         if not parts or len(parts) != len(proposal.cluster_ids):
             raise TaxonomyError(f"this split makes {len(proposal.cluster_ids)} reasons: give one part for each")
