@@ -377,9 +377,14 @@ def _check_seen(current: Decision | None, seen: str | None, proposal: Proposal) 
             f"the decision on '{proposal.name}' ({proposal.proposal_id}) was undone while you were looking; "
             "reload to see it as it is now"
         )
+    then = (
+        f"it is written into version {current.applied_in} of the taxonomy now and can no longer be changed"
+        if current.applied_in is not None
+        else "reload to see their decision, then change it if you still want to"
+    )
     raise DecisionConflict(
         f"{current.by} {current.decision} '{proposal.name}' ({proposal.proposal_id}) at {current.at} while you were "
-        "looking; reload to see their decision, then change it if you still want to"
+        f"looking; {then}"
     )
 
 
