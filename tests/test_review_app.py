@@ -207,6 +207,21 @@ def test_the_command_prints_one_url_and_without_its_token_everything_answers_403
     assert decided(reviewed) == {}
 
 
+def test_a_broken_taxonomy_leaves_the_pages_that_do_not_need_it(app_url, reviewed):
+    """A taxonomy file someone broke took every page down, causes and report included."""
+    origin = app_url.split("/?token=")[0]
+    kept = reviewed.taxonomy.read_bytes()
+    reviewed.taxonomy.write_bytes(kept + b"version: [2\n")
+    try:
+        with httpx.Client() as person:
+            person.get(app_url)
+            causes, proposals = person.get(f"{origin}/causes"), person.get(f"{origin}/")
+    finally:
+        reviewed.taxonomy.write_bytes(kept)
+    assert causes.status_code == 200 and "cannot be read" in causes.text and "not valid YAML" in causes.text
+    assert proposals.status_code == 400 and "not valid YAML" in proposals.text
+
+
 def test_accepting_by_clicking_lands_in_the_decisions_file(browser, reviewed):
     page = browser.window()
     first, renamed = take(reviewed, "new_reason"), take(reviewed, "new_reason")

@@ -23,8 +23,8 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipeline.app.state import PAGE_SIZE, ReviewState, cause_scope, proposal_scope
-from pipeline.errors import TouchlessError
+from pipeline.app.state import PAGE_SIZE, Decided, ReviewState, cause_scope, proposal_scope
+from pipeline.errors import TaxonomyError, TouchlessError
 from pipeline.run.charts import line_chart, sparkline
 from pipeline.run.report import owner_totals, report_page
 from pipeline.run.review import COLOURS, KIND_NAMES, bar
@@ -92,7 +92,10 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
 
     def page(request: Request, name: str, http_status: int = 200, **values) -> HTMLResponse:
         loaded = state.loaded()
-        now = state.decided()
+        try:
+            now, unreadable = state.decided(), None
+        except TaxonomyError as exc:  # a broken taxonomy or decisions file: pages that need neither still show
+            now, unreadable = Decided(None, [], loaded.proposals), str(exc)
         counts = {s: sum(p.status == s for p in now.proposals) for s in ("open", "accepted", "rejected")}
         html = (
             templates()
@@ -103,6 +106,7 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
                 run=loaded,
                 o=loaded.overview,
                 now=now,
+                unreadable=unreadable,
                 counts=counts,
                 pending=sum(d.decision == "accepted" and d.applied_in is None for d in now.decisions),
                 taxonomy_path=state.taxonomy_path,
