@@ -90,7 +90,8 @@ def assign(
         new_contacts=len(fresh) - report.changed,
         skipped=report.already_known,
         changed=report.changed,
-        assigned=int((placement.labels >= 0).sum()),
+        details_changed=report.details_changed,
+        assigned=int((contacts["cluster_id"].to_numpy()[len(contacts) - len(fresh) :] >= 0).sum()),  # added last
     )
 
 

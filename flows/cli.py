@@ -147,7 +147,8 @@ def assign(
     their text or details changed)."""
     overrides = _overrides(columns=column, date_format=date_format, input_kind=input_kind)
     result = _run("assign", input, out_dir, config, overrides, verbose, volume_path=_path(volume))
-    changed = f" and {result.changed:,} changed, read again" if result.changed else ""
+    details = f", {result.details_changed:,} of them only in their details" if result.details_changed else ""
+    changed = f" and {result.changed:,} changed, read again{details}" if result.changed else ""
     read = result.new_contacts + result.changed
     out.print(
         f"{result.new_contacts:,} new contacts{changed} ({result.skipped:,} already in the run, unchanged): "

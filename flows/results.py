@@ -36,6 +36,7 @@ class RunResult:
     new_contacts: int = 0  # assign: contacts read from the input that the run did not hold
     skipped: int = 0  # assign: contacts the run held already, with the same text and details
     changed: int = 0  # assign: contacts the run held whose text or details changed: read again
+    details_changed: int = 0  # assign: of them, those whose words are the same: they keep their cluster
     assigned: int = 0  # assign: new and changed contacts that joined a cluster
 
 

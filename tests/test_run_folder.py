@@ -188,19 +188,25 @@ def test_assign_reads_again_a_contact_whose_details_changed(existing, tmp_path, 
     """A contact the run holds with the same words but a new channel (an agent's reason or handle time filled in
     after the first export, a corrected date) was skipped: the run kept the old value without a word. A run made
     before details were digested holds the words' digest alone: its contacts get the details it holds, so a change is
-    seen at once and the run is not read again whole."""
+    seen at once and the run is not read again whole. A contact whose details alone changed keeps its cluster (placed
+    anew, 18 of 300 fell out of theirs)."""
     from flows.assign import assign
 
+    placed = ["cluster_id", "probability", "was_noise", "duplicate_group"]
+    before = pd.read_parquet(existing / "contacts.parquet").set_index("contact_id")[placed]
     export = pd.read_csv(SIX_INTENTS)
     export["channel"] = None
     export.loc[0, "channel"] = "email"
+    export["handle_time_s"] = 120.0  # filled in for every contact since the first export
     export.to_csv(tmp_path / "export.csv", index=False)
     first = str(export.loc[0, "contact_id"])
     result = assign(input_path=str(tmp_path / "export.csv"), out_dir=str(existing), config_path=str(test_config))
     after = pd.read_parquet(existing / "contacts.parquet").set_index("contact_id")
-    assert result.changed == 1 and result.skipped == len(export) - 1, (result.changed, result.skipped)
-    assert result.new_contacts == 0  # a changed contact is not counted new
+    assert result.changed == result.details_changed == len(export) and result.skipped == 0, result
+    assert result.new_contacts == 0 and result.assigned == (before["cluster_id"] >= 0).sum()  # changed, not new
     assert after.loc[first, "channel"] == "email" and after["channel"].notna().sum() == 1
+    assert (after["handle_time_s"] == 120.0).all()
+    pd.testing.assert_frame_equal(after.loc[before.index, placed], before)
     again = assign(input_path=str(tmp_path / "export.csv"), out_dir=str(existing), config_path=str(test_config))
     assert again.changed == 0 and again.skipped == len(export)
 

@@ -61,3 +61,10 @@ def _field_text(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         values = pd.Series(pd.to_datetime(values, utc=True).dt.as_unit("us").array.asi8, index=values.index)
     return values.astype(str).where(present, "")
+
+
+def same_words(held: pd.Series, read: pd.Series) -> np.ndarray:
+    """Whether each pair of digests has the same words (whatever their details): such a contact keeps where the
+    run put it."""
+    words = [h.split(":", 1)[0] if isinstance(h, str) else None for h in held]
+    return np.array([w is not None and w == r.split(":", 1)[0] for w, r in zip(words, read)], dtype=bool)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.model.cluster import Clustering
+from pipeline.read.digests import same_words
 from pipeline.taxonomy.reasons import Reading
 from pipeline.taxonomy.tree import Taxonomy
 
@@ -50,9 +51,21 @@ def with_reasons(contacts: pd.DataFrame, reading: Reading) -> pd.DataFrame:
     return out
 
 
+_PLACEMENT = ("cluster_id", "probability", "was_noise", "duplicate_group")  # where the run put a contact
+
+
 def add_to_history(history: pd.DataFrame, sources: pd.Series | None, fresh: pd.DataFrame) -> pd.DataFrame:
-    """The contacts a run holds (`history`, as its table has them; `sources`: their source hashes) with the day's
-    contacts added; a contact read again because its text or details changed replaces its old row."""
+    """The contacts a run holds (`history`, as its table has them; `sources`: their source digests by contact id)
+    with the day's contacts added last; a contact read again because its text or details changed replaces its old
+    row. One whose words are the same (only a detail changed: a handle time filled in) keeps its cluster: placed
+    anew by the nearest centre it could leave the cluster discover gave it."""
+    fresh = fresh.copy()
+    if sources is not None:
+        kept_place = same_words(fresh["contact_id"].map(sources), fresh["source_hash"])
+        if kept_place.any():
+            before = history.set_index("contact_id").loc[fresh.loc[kept_place, "contact_id"]]
+            for column in _PLACEMENT:
+                fresh.loc[kept_place, column] = before[column].to_numpy()
     kept = history[~history["contact_id"].isin(fresh["contact_id"])]
     kept = kept.assign(source_hash=kept["contact_id"].map(sources) if sources is not None else None)
     for column in ("text_reason_id", "withheld_reason_id"):  # a run made before the column existed

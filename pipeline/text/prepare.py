@@ -26,7 +26,7 @@ from spacy.language import Language
 
 from pipeline.config import Config, LanguageConfig
 from pipeline.read.contacts import contacts_from_table, truncate_long
-from pipeline.read.digests import source_digests
+from pipeline.read.digests import same_words, source_digests
 from pipeline.read.files import read_table
 from pipeline.read.messages import conversations, is_messages
 from pipeline.read.report import InputReport, list_rows
@@ -85,20 +85,18 @@ def read_and_prepare(
 def _without_known(
     frame: pd.DataFrame, turns: pd.DataFrame, known: pd.Series, report: InputReport
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Leave out the contacts an earlier run holds with the same words and details; `known` may hold a null digest
-    (a run made before digests were kept), which counts as unchanged, or the words' digest alone (a run made before
-    details were digested), compared with the words' part only."""
+    """Leave out the contacts an earlier run holds with the same words and details (`known`: their digests,
+    `pipeline.read.digests`); a null digest (a run made before digests were kept) counts as unchanged."""
     # one hash lookup of each new id (pandas' isin on strings converts every id the run holds, ~10 s at 1M)
     at = known.index.get_indexer(frame["contact_id"].astype(object))
     in_run = at >= 0
     held = pd.Series(known.to_numpy(dtype=object)[at], dtype=object).where(in_run)
     digests = pd.Series(frame["source_hash"].to_numpy(), dtype=object)
-    words_only = held.notna() & ~held.str.contains(":", regex=False).fillna(False).astype(bool)
-    compared = digests.where(~words_only, digests.str.split(":", n=1).str[0])
-    same = in_run & (held.isna() | (held == compared)).to_numpy()
+    same = in_run & (held.isna() | (held == digests)).to_numpy()
     keep = ~same
     report.already_known = int(same.sum())
     report.changed = int((in_run & ~same).sum())
+    report.details_changed = int((in_run & ~same & same_words(held, digests)).sum())
     position = np.cumsum(keep) - 1  # each kept contact's new position
     turns = turns[keep[turns["contact"].to_numpy()]].assign(contact=lambda t: position[t["contact"].to_numpy()])
     return frame[keep].reset_index(drop=True), turns.reset_index(drop=True)
