@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any, Literal
 
@@ -358,25 +359,27 @@ def write_yaml(path: Path, data: dict[str, Any]) -> None:
     write_together([(path, yaml_text(data))])
 
 
-def write_together(files: list[tuple[Path, str]]) -> None:
-    """Write files people read and edit, all or none: each goes to a temporary file beside it first, and only once
-    all are written are they put in place, so a failed write (a full disk) leaves every one as it was. A link is
+def write_together(files: list[tuple[Path, str | bytes]]) -> None:
+    """Write files people read and edit, all or none: each goes to a temporary file beside it first (with the mode
+    of the file it replaces), and only once all are written are they put in place, so a failed write (a full disk)
+    leaves every one as it was; only a kill between the renames, a moment, could leave them apart. A link is
     followed: the file it points at is written and the link stays (a taxonomy linked from a repository)."""
     staged: list[tuple[Path, Path]] = []
     try:
-        for path, text in files:
+        for path, content in files:
             target = path.resolve() if path.is_symlink() else path
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             staged.append((tmp, target))
-            tmp.write_text(text, encoding="utf-8")
-    except BaseException:
+            tmp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+            if target.is_file():
+                shutil.copymode(target, tmp)
+        for tmp, target in staged:
+            tmp.replace(target)
+    finally:
         for tmp, _ in staged:
             if tmp.is_file():
                 tmp.unlink()
-        raise
-    for tmp, target in staged:
-        tmp.replace(target)
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

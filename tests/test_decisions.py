@@ -270,8 +270,10 @@ def test_a_taxonomy_kept_as_a_link_is_written_where_it_points(taxonomy, tmp_path
     shutil.move(taxonomy, real)
     taxonomy.symlink_to(real)
     record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="cards")
+    assert [d.proposal_id for d in load_decisions(real)] == ["a1b2c3d4e5"]  # beside the file a run records
     apply_decisions(taxonomy)
     assert taxonomy.is_symlink() and load_taxonomy(real).version == 2
+    assert real.with_name("taxonomy.changelog.md").is_file() and real.with_name("taxonomy.v1.yaml").is_file()
 
 
 def test_names_that_would_make_two_reasons_alike_or_a_broken_one_are_refused_when_deciding(taxonomy):
@@ -331,3 +333,14 @@ def test_decisions_are_not_kept_beside_a_taxonomy_that_moved(taxonomy, tmp_path)
     with pytest.raises(TaxonomyError, match="not there any more.*give --taxonomy"):
         taxonomy_for_run(tmp_path / "run", str(taxonomy))
     assert taxonomy_for_run(tmp_path / "run", str(taxonomy), moved) == moved
+
+
+def test_a_changelog_is_appended_to_as_it_is(taxonomy):
+    """Rewriting the changelog whole read it as UTF-8 (a Windows-1252 one crashed apply) and lost its line ends."""
+    log = taxonomy.with_name("taxonomy.changelog.md")
+    log.write_bytes(b"# Changes\r\n\r\ncaf\xe9 notes\r\n")
+    log.chmod(0o640)
+    record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="cards")
+    apply_decisions(taxonomy)
+    assert log.read_bytes().startswith(b"# Changes\r\n\r\ncaf\xe9 notes\r\n\n## Version 2")
+    assert log.stat().st_mode & 0o777 == 0o640

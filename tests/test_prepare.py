@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -259,3 +260,20 @@ def test_the_shipped_spellings_match_the_installed_lookup_data():
     assert "cards" not in derived and "charged" not in derived and "deleted" not in derived
     assert derived == kept_spellings()
     assert as_looked_up("pin number") == as_looked_up("Pin Number") == "pin numb"
+
+
+def test_the_details_digest_does_not_move_between_versions():
+    """Every run keeps these digests: if a new pandas (its keyed hash) or a change here moved them, the next assign
+    would read every contact of every run again. This value was printed when the digest was made."""
+    from pipeline.read.digests import with_details
+
+    details = pd.DataFrame(
+        {
+            "created_at": pd.to_datetime(["2026-08-31T09:36:16Z", None], utc=True),
+            "customer_id": ["K1", None],
+            "handle_time_s": [91.0, np.nan],
+            "turns": [3.0, np.nan],  # counts with a gap, as a run's table gives them back
+            "plan": ["gold", ""],
+        }
+    )
+    assert with_details(["w1", "w2"], details, ["plan"]).tolist() == ["w1:33aa99e8b7195716", "w2:29fa2e413dd9696a"]

@@ -193,6 +193,7 @@ def test_the_command_prints_one_url_and_without_its_token_everything_answers_403
         assert person.get(f"{origin}/causes").status_code == 200
         for path, code, said in [  # a page for people, never raw JSON or a crash
             ("/contacts?cluster=abc", 400, "cannot read (cluster)"),
+            ("/contacts?cluster=" + "9" * 41, 400, "cannot read (cluster)"),
             ("/contacts?page_no=99999999999999999999", 400, "cannot read (page_no)"),
             ("/no-such-page", 404, "There is no such page"),
         ]:

@@ -336,7 +336,7 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
     def contacts(
         request: Request,
         reason: str | None = None,
-        cluster: int | None = None,
+        cluster: Annotated[int | None, Query(ge=-1, le=2**31 - 1)] = None,
         q: str = "",
         page_no: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     ) -> HTMLResponse:

@@ -71,7 +71,7 @@ class Decision(BaseModel):
     into: str | None = None  # merged into this reason id, or into the new reason of this accepted proposal id
     parts: list[SplitPart] | None = None  # a split's new reasons
     applied_in: int | None = None  # the taxonomy version that took it in
-    added: list[str] = []  # the reason ids that version gave it: never given again, even once deleted by hand
+    added: list[str] | None = None  # the reason ids its version gave it: never given again, even deleted by hand
     proposal: Proposal
 
     @property
@@ -114,7 +114,15 @@ class Preview:
 
 
 def decisions_path(taxonomy_path: Path) -> Path:
-    return taxonomy_path.with_name(f"{taxonomy_path.stem}.decisions.yaml")
+    real = _real(taxonomy_path)
+    return real.with_name(f"{real.stem}.decisions.yaml")
+
+
+def _real(taxonomy_path: Path) -> Path:
+    """The file a taxonomy path names, through a link: its decisions, kept versions and changelog sit beside the
+    real file, so the link and the path a run recorded (resolved) find the same ones."""
+    path = Path(taxonomy_path)
+    return path.resolve() if path.is_symlink() else path
 
 
 def taxonomy_for_run(run_folder: Path, used: str | None, given: Path | None = None) -> Path:
@@ -261,19 +269,24 @@ def merge_choices(taxonomy: Taxonomy | None, decisions: list[Decision], proposal
     return reasons + accepted
 
 
-def _retired_by_pending(decisions: list[Decision], but: str | None = None) -> dict[str, Decision]:
-    """reason id -> the accepted, not yet applied decision (other than on proposal `but`) that will retire it."""
+def _retired_by_pending(decisions: list[Decision]) -> dict[str, Decision]:
+    """reason id -> the accepted, not yet applied decision that will retire it."""
     out = {}
     for d in decisions:
-        if d.decision == "accepted" and d.applied_in is None and d.into is None and d.proposal_id != but:
+        if d.decision == "accepted" and d.applied_in is None and d.into is None:
             kind, ids = d.proposal.kind, d.proposal.reason_ids
             if kind in ("split", "retire") or (kind == "merge" and len(ids) > 1):
                 out[ids[-1] if kind == "merge" else ids[0]] = d
     return out
 
 
-def new_names(proposal: Proposal, name: str | None, parts: Sequence[SplitPart] | None) -> list[str]:
-    """The names of the reasons accepting `proposal` so adds or renames (none for a merge into a reason)."""
+def _new_names(d: Decision) -> list[str]:
+    """The names of the reasons decision `d` adds or renames (none for a merge into a reason)."""
+    return [] if d.into else _names_given(d.proposal, d.name, d.parts)
+
+
+def _names_given(proposal: Proposal, name: str | None, parts: Sequence[SplitPart] | None) -> list[str]:
+    """The names of the reasons accepting `proposal` with this name (or these parts) adds or renames."""
     if proposal.kind == "split":
         return [n.strip() for n in name.split(";")] if name else [part.name.strip() for part in parts or []]
     if proposal.kind in ("new_reason", "secondary"):
@@ -404,7 +417,7 @@ def _check_accept(
     parts: list[SplitPart] | None,
 ) -> None:
     """Everything `apply` would trip over later, said now, while the person deciding is still there."""
-    _check_names(taxonomy, decisions, proposal, [] if into else new_names(proposal, name, parts))
+    _check_names(taxonomy, decisions, proposal, [] if into else _names_given(proposal, name, parts))
     reasons = taxonomy.by_id() if taxonomy else {}
     if proposal.kind in _CHANGES_REASONS:
         gone = [r for r in proposal.reason_ids if r not in reasons or reasons[r].status != "active"]
@@ -486,9 +499,14 @@ def _check_names(taxonomy: Taxonomy | None, decisions: list[Decision], proposal:
                 "proposal into that reason"
             )
     for d in decisions:
-        if d.decision != "accepted" or d.applied_in is not None or d.into or d.proposal_id == proposal.proposal_id:
+        if d.decision != "accepted" or d.applied_in is not None or d.proposal_id == proposal.proposal_id:
             continue
-        taken = [n for n in new_names(d.proposal, d.name, d.parts) if _plain(n) in seen]
+        taken = [n for n in _new_names(d) if _plain(n) in seen]
+        if taken and _same(proposal, d):
+            raise TaxonomyError(
+                f"proposal {d.proposal_id} of an earlier run, on the same evidence, is accepted already as "
+                f"'{taken[0]}' (by {d.by}): nothing more to do, or undo that decision first"
+            )
         if taken:
             raise TaxonomyError(
                 f"'{taken[0]}' is the name of a reason proposal {d.proposal_id} ('{d.proposal.name}') adds, accepted by "
@@ -541,13 +559,15 @@ def _same(p: Proposal, d: Decision) -> bool:
 def next_taxonomy(taxonomy_path: Path) -> Preview:
     """The next version from the accepted, not yet applied decisions, without writing anything: what `apply`
     writes, for people to read first. A missing taxonomy file starts at version 1."""
-    taxonomy_path = Path(taxonomy_path)
+    taxonomy_path = _real(taxonomy_path)
     decisions = load_decisions(taxonomy_path)
     pending = [d for d in decisions if d.decision == "accepted" and d.applied_in is None]
     current = load_taxonomy(taxonomy_path) if taxonomy_path.is_file() else None
     reasons = {r.id: r for r in current.reasons} if current else {}
     added: dict[str, list[str]] = {}  # proposal id -> the reason ids it adds
-    taken = _kept_versions_ids(taxonomy_path) | {rid for d in decisions for rid in d.added}
+    taken = _kept_versions_ids(taxonomy_path) | {rid for d in decisions for rid in d.added or []}
+    # applied before decisions recorded their ids: the id each new name was most likely given
+    taken |= {slug(n) for d in decisions if d.applied_in is not None and d.added is None for n in _new_names(d) if n}
     changes: list[str] = []
     for d in sorted(pending, key=lambda d: d.into is not None):  # merges last, once what they join exists
         changes += _apply(d, reasons, added, taken)
@@ -563,7 +583,7 @@ def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tupl
     The current file is kept as `<stem>.v<version>.yaml`; `<stem>.changelog.md` gets one line per change. A
     missing taxonomy file starts at version 1 (accepting the first run's new reasons builds the taxonomy).
     `seen`: the revision of the preview the person read; when the decisions changed since, nothing is written."""
-    taxonomy_path = Path(taxonomy_path)
+    taxonomy_path = _real(taxonomy_path)
     with decisions_lock(taxonomy_path):
         preview = next_taxonomy(taxonomy_path)
         if not preview.pending:
@@ -590,7 +610,7 @@ def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tupl
             shutil.copy2(taxonomy_path, kept)
         taken = {d.proposal_id for d in preview.pending}
         decisions = [
-            d.model_copy(update={"applied_in": updated.version, "added": preview.added.get(d.proposal_id, [])})
+            d.model_copy(update={"applied_in": updated.version, "added": preview.added.get(d.proposal_id) or None})
             if d.proposal_id in taken and d.applied_in is None
             else d
             for d in load_decisions(taxonomy_path)
@@ -604,7 +624,7 @@ def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tupl
             [
                 (taxonomy_path, yaml_text(taxonomy_data(updated))),
                 (decisions_path(taxonomy_path), _decisions_text(decisions)),
-                (log, (log.read_text(encoding="utf-8") if log.is_file() else "") + entry),
+                (log, (log.read_bytes() if log.is_file() else b"") + entry.encode("utf-8")),  # appended as is
             ]
         )
     return updated, preview.changes
