@@ -74,8 +74,9 @@ def test_ambiguous_column_is_an_error_until_a_format_is_given():
         "or month-first (= 9 January 2026, = 4 March 2026)" in error.problem
     )
     assert error.hint == (
-        "set input.date_format in your config or pass --date-format: %d/%m/%Y if the export is day-first, "
-        "%m/%d/%Y if month-first"
+        "write these dates year first (2026-09-01), or set input.date_format in your config or pass --date-format: "
+        "%d/%m/%Y if the export is day-first, %m/%d/%Y if month-first (a format given is for the dates of every file "
+        "a run reads)"
     )
     assert parse(values, date_format="%d/%m/%Y")[0].tolist() == utc("2026-09-01", None, "2026-04-03", "2026-05-05")
     assert parse(values, date_format="%m/%d/%Y")[0].tolist() == utc("2026-01-09", None, "2026-03-04", "2026-05-05")
@@ -328,3 +329,14 @@ def test_arrow_backed_text_in_several_chunks_is_read():
     assert pd.isna(parsed.tolist()[1])
     assert parsed.tolist()[2:] == utc("2026-09-01 09:30", "2026-09-02 08:00")
     assert order is not None and not warnings
+
+
+def test_a_format_that_reads_none_of_a_column_is_an_error_not_an_empty_column():
+    """A volume file asked for --date-format %d/%m/%Y; given, it also read the contacts' ISO dates, every one of
+    them left empty with a warning: no trend, no touch index."""
+    with pytest.raises(InputError) as caught:
+        parse(["2026-08-31T09:36:16Z", None, "2026-09-01T10:00:00Z"], date_format="%d/%m/%Y")
+    assert caught.value.row == 1 and "none of the 2 values of 'created_at'" in caught.value.problem
+    assert "every file a run reads" in caught.value.hint
+    parsed, warnings = parse(["2026-08-31", "31/08/2026"], date_format="%d/%m/%Y")  # some read: a warning, as before
+    assert parsed.notna().sum() == 1 and warnings

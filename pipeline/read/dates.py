@@ -123,6 +123,17 @@ def parse_dates(
     parsed = _series(ns, values.index)
     warnings = []
     bad = present & (ns == _NAT)
+    if date_format is not None and (bad == present).all():  # every date of the column would be lost
+        first = int(np.flatnonzero(present)[0])
+        raise InputError(
+            f"none of the {int(present.sum()):,} values of '{column}' is a date in the format given ({date_format}): "
+            f"'{texts[first].as_py()}' (row {int(rows[first])}) is not",
+            file=file,
+            row=int(rows[first]),
+            column=column,
+            hint="a format given (input.date_format or --date-format) is for the dates of every file a run reads; "
+            "give the format these dates are written in, or leave it out if they are written year first",
+        )
     if bad.any():
         where = f"in the column's format ({described})" if described else "in any format touchless reads"
         hint = "" if described else ": if they are dates, set input.date_format in your config or pass --date-format"
@@ -364,8 +375,9 @@ def _order(planned, readings, texts, rows, file, column, known_order) -> bool | 
             file=file,
             row=int(rows[first]),
             column=column,
-            hint=f"set input.date_format in your config or pass --date-format: {formats[0]} if the export is "
-            f"day-first, {formats[1]} if month-first",
+            hint=f"write these dates year first (2026-09-01), or set input.date_format in your config or pass "
+            f"--date-format: {formats[0]} if the export is day-first, {formats[1]} if month-first (a format given "
+            "is for the dates of every file a run reads)",
         )
     return told[0] if told else None
 
