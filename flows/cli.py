@@ -256,7 +256,7 @@ def serve(
     schedules until stopped."""
     from prefect.settings import PREFECT_API_URL
 
-    from flows.serve import load_deployments
+    from flows.serve import load_deployments, refuse_taking_over
     from flows.serve import main as serve_main
 
     if not PREFECT_API_URL.value():  # a temporary server would vanish with this process, and its schedules with it
@@ -265,8 +265,9 @@ def serve(
             "http://127.0.0.1:4200/api after `prefect server start`); see the README's Schedule it"
         )
     spec = load_deployments(deployments)
+    refuse_taking_over(spec)  # before saying it serves
     out.print(
-        f"serving touchless-daily ({spec.daily.cron}) and touchless-weekly ({spec.weekly.cron}) for {spec.out}; "
+        f"serving {spec.name}-daily ({spec.daily.cron}) and {spec.name}-weekly ({spec.weekly.cron}) for {spec.out}; "
         "Ctrl-C stops",
         highlight=False,
     )

@@ -13,8 +13,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 import flows  # noqa: F401  (Prefect settings)
 from configs import CONFIG_DIR
@@ -27,9 +28,33 @@ class Schedule(BaseModel):
     cron: str
     timezone: str = "UTC"
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{zone}' is not a time zone (IANA names, e.g. Europe/Paris, UTC)") from None
+        return zone
+
+    @field_validator("cron")
+    @classmethod
+    def _a_cron(cls, cron: str) -> str:
+        """Checked when the file is read, not once serving has begun (it failed as 'unexpected', after 'serving')."""
+        from prefect.client.schemas.schedules import CronSchedule
+
+        try:
+            CronSchedule(cron=cron)
+        except (ValueError, ValidationError):
+            raise ValueError(
+                f"'{cron}' is not a cron schedule (minute hour day month weekday, e.g. '0 6 * * *')"
+            ) from None
+        return cron
+
 
 class Deployments(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    name: str = Field("touchless", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # deployments <name>-daily, <name>-weekly
     out: str
     input: str
     volume: str | None = None
@@ -44,7 +69,9 @@ def load_deployments(path: str | Path) -> Deployments:
     try:
         return Deployments.model_validate(read_yaml(path, "deployments file"))
     except ValidationError as exc:
-        problems = "; ".join(f"'{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"'{'.'.join(map(str, e['loc']))}': {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
         raise ConfigError(f"deployments file {path} is not valid: {problems}") from None
 
 
@@ -70,14 +97,14 @@ def deployments(path: str | Path) -> list:
         "volume_path": spec.volume,
     }
     daily = configured(assign, daily_cfg).to_deployment(
-        name="touchless-daily",
+        name=f"{spec.name}-daily",
         schedule=Cron(spec.daily.cron, timezone=spec.daily.timezone),
         parameters=common,
         description="A day's new contacts into the existing clusters and reasons; touches, ranking, index, trends.",
         tags=["touchless"],
     )
     weekly = configured(discover, cfg).to_deployment(
-        name="touchless-weekly",
+        name=f"{spec.name}-weekly",
         schedule=Cron(spec.weekly.cron, timezone=spec.weekly.timezone),
         parameters=common,
         description="Full re-discovery: re-cluster (ids kept, lineage), proposals, ranking, index, trends.",
@@ -89,7 +116,29 @@ def deployments(path: str | Path) -> list:
 def main(path: str | Path = CONFIG_DIR / "deployments.yaml") -> None:
     from prefect import serve
 
+    refuse_taking_over(load_deployments(path))
     serve(*deployments(path))
+
+
+def refuse_taking_over(spec: Deployments) -> None:
+    """Deployments are named on the Prefect server: serving a second file under the same names replaced the first
+    one's parameters without a word (its runs then wrote into the other folder), and stopping either paused both."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        for flow_name, name in (("assign", f"{spec.name}-daily"), ("discover", f"{spec.name}-weekly")):
+            try:
+                held = (client.read_deployment_by_name(f"{flow_name}/{name}").parameters or {}).get("out_dir")
+            except ObjectNotFound:
+                continue
+            if held is not None and held != spec.out:
+                raise ConfigError(
+                    f"the deployment '{flow_name}/{name}' on this Prefect server already keeps {held} up to date "
+                    f"(another deployments file?); serving this one would take it over for {spec.out}. Give this file "
+                    f"its own name: (e.g. name: {spec.name}-2), or, if it replaces that one, delete the old: prefect "
+                    f"deployment delete '{flow_name}/{name}'"
+                )
 
 
 if __name__ == "__main__":

@@ -129,6 +129,20 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
 
         state = wait(finished, 300, "the daily flow run to finish", every=2)
         assert state["type"] == "COMPLETED", state
+
+        # a second team's file under the same names took these deployments over without a word
+        other = tmp_path / "team-b.yaml"
+        other.write_text(spec.read_text().replace(str(run), str(tmp_path / "team-b")))
+        second = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "serve", "--deployments", str(other)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert second.returncode == 2 and "already keeps" in second.stderr and "name:" in second.stderr, second.stderr
+        assert httpx.get(f"{api}/deployments/{daily['id']}").json()["parameters"]["out_dir"] == str(run)
     finally:
         served.terminate()
         served.wait(timeout=60)
