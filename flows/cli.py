@@ -479,6 +479,13 @@ def main(argv: list[str] | None = None) -> None:
             2,
         )
     except Exception as exc:  # a bug: one line here, the whole story in a file
+        url = _prefect_unreachable(exc)
+        if url:
+            _fail(
+                f"the Prefect server at {url} (PREFECT_API_URL) cannot be reached: start it (prefect server start), "
+                "or unset PREFECT_API_URL to run on a temporary one (not for serve)",
+                2,
+            )
         log = cache_home() / "last-error.txt"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(traceback.format_exc())
@@ -487,6 +494,20 @@ def main(argv: list[str] | None = None) -> None:
             "report it with that file",
             3,
         )
+
+
+def _prefect_unreachable(exc: BaseException) -> str | None:
+    """The URL of the Prefect server PREFECT_API_URL names, when `exc` says it does not answer: the user's to start,
+    not a touchless bug."""
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.ConnectError) or "Failed to reach API" in str(seen):
+            return PREFECT_API_URL.value() or None
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _fail(message: str, code: int) -> None:

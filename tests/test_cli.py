@@ -143,3 +143,22 @@ def test_a_daily_file_whose_dates_do_not_tell_is_read_as_the_run_read_its_first(
     contacts = pd.read_parquet(out / "contacts.parquet").set_index("contact_id")
     added = contacts.loc[daily["contact_id"], "created_at"]
     assert (added.dt.month == 9).all() and sorted(added.dt.day.unique()) == list(range(1, 10))
+
+
+def test_a_prefect_server_that_does_not_answer_is_named_not_reported_as_a_bug(tmp_path):
+    """PREFECT_API_URL naming a server that is down read 'touchless failed unexpectedly ... please report it'."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "discover", str(SIX_INTENTS), "--out", str(tmp_path / "run")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "http://127.0.0.1:9/api (PREFECT_API_URL) cannot be reached" in done.stderr
+    assert not (tmp_path / "run").exists()
