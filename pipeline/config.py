@@ -128,7 +128,10 @@ class ReduceConfig(Section):
     n_components: int = Field(ge=2)
     n_neighbors: int = Field(ge=2)
     min_dist: float = Field(ge=0)
-    metric: str
+    # UMAP's named distances that suit sentence vectors: a misspelt one failed deep inside UMAP, naming no key
+    metric: Literal[
+        "cosine", "euclidean", "manhattan", "chebyshev", "minkowski", "correlation", "canberra", "braycurtis"
+    ]
 
 
 class HdbscanConfig(Section):
