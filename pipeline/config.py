@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from configs import DEFAULT_CONFIG_PATH
 from pipeline.errors import ConfigError, TouchlessError
@@ -160,6 +160,16 @@ class ClusterConfig(Section):
         if value is not None and not 1 <= value[0] <= value[1]:
             raise ValueError("give [low, high] with 1 <= low <= high")
         return value
+
+    @model_validator(mode="after")
+    def _one_way_to_the_count(self) -> ClusterConfig:
+        """`target_reasons` searches the resolution itself: a granularity beside it was ignored without a word."""
+        if self.target_reasons is not None and self.granularity != "medium":
+            raise ValueError(
+                f"granularity '{self.granularity}' has no effect when target_reasons ({self.target_reasons[0]}-"
+                f"{self.target_reasons[1]}, --reasons) sets the number of clusters: give one of the two"
+            )
+        return self
 
 
 class DescribeConfig(Section):
@@ -407,7 +417,9 @@ def _describe_errors(exc: ValidationError, layers: list[tuple[str, dict[str, Any
             tip = f" (did you mean '{guess[0]}'?)" if guess else f" (known keys here: {', '.join(known)})"
             lines.append(f"  - unknown key '{loc}' {source}{tip}")
         else:
-            lines.append(f"  - '{loc}' {source}: {err['msg']} (got {err.get('input')!r})")
+            given = err.get("input")  # a whole section (a check across its keys) is not worth repeating
+            got = "" if isinstance(given, dict) else f" (got {given!r})"
+            lines.append(f"  - '{loc}' {source}: {err['msg'].removeprefix('Value error, ')}{got}")
     return "\n".join(lines)
 
 

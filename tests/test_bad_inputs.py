@@ -134,6 +134,18 @@ STOPS = {
         ["unknown key 'cluster.min_clustr_size'", "min_cluster_size"],
     ),
     "bad_option_value": ("c.csv", None, ["--granularity", "medum"], ["'cluster.granularity' on the command line"]),
+    "granularity_beside_reasons": (
+        "c.csv",
+        None,
+        ["--reasons", "2-3", "--granularity", "fine"],
+        ["granularity 'fine' has no effect", "--reasons"],
+    ),
+    "a_format_that_reads_no_date": (
+        "c.csv",
+        lambda p: write(contacts(created_at=["2026-08-31", "2026-09-01"] * 20), p),
+        ["--date-format", "%d/%m/%Y"],
+        ["none of the 40 values of 'created_at'", "column 'created_at'", "every file a run reads"],
+    ),
     "bad_column_flag": ("c.csv", None, ["--column", "opened_on"], ["--column takes FIELD=COLUMN"]),
     "broken_taxonomy": ("c.csv", None, ["--taxonomy", "{broken_taxonomy}"], ["is not a valid taxonomy", "reason #1"]),
     "decisions_a_string": (
@@ -206,6 +218,7 @@ def test_what_stops_a_run_is_named_and_changes_nothing(case, existing_output, fi
     if case not in (
         "unknown_config_key",
         "bad_option_value",
+        "granularity_beside_reasons",
         "bad_column_flag",
         "broken_taxonomy",
         "decisions_a_string",
