@@ -338,3 +338,14 @@ def test_dates_take_any_text(values):
         assert len(parsed) == len(values)
     except InputError:
         pass
+
+
+def test_a_volume_file_of_other_weeks_is_said_not_left_as_an_empty_touch_index(tmp_path, test_config, capsys):
+    path, volume = tmp_path / "c.csv", tmp_path / "volume.csv"
+    contacts(60, created_at=["2026-03-02"] * 30 + ["2026-03-09"] * 30).to_csv(path, index=False)
+    volume.write_text("date,volume\n2020-01-01,1000\n")
+    code = run_cli(
+        "discover", str(path), "--out", str(tmp_path / "out"), "--config", str(test_config), "--volume", str(volume)
+    )
+    message = capsys.readouterr().err
+    assert code == 0 and "the volume file covers none of the weeks that have contacts" in message, message

@@ -166,7 +166,22 @@ def refresh(
     contacts = contacts.join(issues(_facts(contacts, cfg.input.dimensions), cfg.touches.window_days))
     names = dict(zip(descriptions["cluster_id"], descriptions["label"]))
     time = over_time(_facts(contacts, cfg.input.dimensions), context.volume, taxonomy, names, cfg, cluster_trends)
-    return Refreshed(contacts, time, proposals, warnings)
+    return Refreshed(contacts, time, proposals, warnings + _volume_unmatched(time.touch_index, context.volume))
+
+
+def _volume_unmatched(index: pd.DataFrame, volume: pd.DataFrame | None) -> list[str]:
+    """A volume file given that covers none of the weeks with contacts leaves the touch index empty: say so (it
+    was left without a word)."""
+    if volume is None or volume.empty or index.empty or "per_1000" not in index:
+        return []
+    with_contacts = index[index["contacts"] > 0]
+    if with_contacts.empty or with_contacts["per_1000"].notna().any():
+        return []
+    return [
+        f"the volume file covers none of the weeks that have contacts (its weeks: {volume['week'].min()} to "
+        f"{volume['week'].max()}; contacts: {with_contacts['week'].min()} to {with_contacts['week'].max()}): "
+        "the touch index has no values; give the volume of the same weeks"
+    ]
 
 
 def assemble(
