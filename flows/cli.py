@@ -256,7 +256,7 @@ def serve(
     schedules until stopped."""
     from prefect.settings import PREFECT_API_URL
 
-    from flows.serve import load_deployments, refuse_taking_over
+    from flows.serve import load_deployments, not_ready, refuse_taking_over
     from flows.serve import main as serve_main
 
     if not PREFECT_API_URL.value():  # a temporary server would vanish with this process, and its schedules with it
@@ -266,6 +266,8 @@ def serve(
         )
     spec = load_deployments(deployments)
     refuse_taking_over(spec)  # before saying it serves
+    for line in not_ready(spec):
+        err.print(f"warning: {line}", highlight=False, markup=False)
     out.print(
         f"serving {spec.name}-daily ({spec.daily.cron}) and {spec.name}-weekly ({spec.weekly.cron}) for {spec.out}; "
         "Ctrl-C stops",

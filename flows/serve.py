@@ -120,6 +120,24 @@ def main(path: str | Path = CONFIG_DIR / "deployments.yaml") -> None:
     serve(*deployments(path))
 
 
+def not_ready(spec: Deployments) -> list[str]:
+    """What will make the scheduled runs fail until someone acts, said when serving starts (each run failed in the
+    serve log, with a traceback, day after day)."""
+    from pipeline.run.folder import read_manifest
+
+    lines = []
+    for key in ("input", "volume", "taxonomy", "config"):
+        given = getattr(spec, key)
+        if given and "://" not in given and not Path(given).exists():
+            lines.append(f"{key} {given} does not exist (yet): the runs fail until it does")
+    if "://" not in spec.out and read_manifest(Path(spec.out)) is None:
+        lines.append(
+            f"{spec.out} holds no run yet: the daily runs fail until the weekly one makes it; make it now with "
+            f"`touchless discover {spec.input} --out {spec.out}`"
+        )
+    return lines
+
+
 def refuse_taking_over(spec: Deployments) -> None:
     """Deployments are named on the Prefect server: serving a second file under the same names replaced the first
     one's parameters without a word (its runs then wrote into the other folder), and stopping either paused both."""

@@ -328,6 +328,8 @@ def read_yaml(path: Path, what: str, error: type[TouchlessError] = ConfigError) 
     """A YAML file a person writes (config, taxonomy, decisions, deployments) as a mapping ({} when empty); a missing
     file, broken YAML, a key given twice or a non-mapping raises `error` naming the file as `what` ("config file",
     ...)."""
+    if path.is_dir():
+        raise error(f"{what} {path} is a folder, not a file")
     if not path.is_file():
         raise error(f"{what} {path} does not exist")
     raw = path.read_bytes()

@@ -153,3 +153,23 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
     summary = {a["key"]: a for a in artifacts}
     assert {"touchless-summary", "touchless-ranking"} <= set(summary)
     assert "Top causes by touches" in summary["touchless-summary"]["data"]
+
+
+def test_what_will_make_the_scheduled_runs_fail_is_said_when_serving_starts(tmp_path, six_intents_run):
+    """A missing export, or no run yet for the daily assign, failed each scheduled run in the serve log, day after
+    day, with a traceback."""
+    from flows.serve import load_deployments, not_ready
+
+    spec = tmp_path / "deployments.yaml"
+    daily = {"cron": "0 6 * * *"}
+    spec.write_text(
+        yaml.safe_dump(
+            {"out": str(tmp_path / "run"), "input": str(tmp_path / "nope.csv"), "daily": daily, "weekly": daily}
+        )
+    )
+    said = not_ready(load_deployments(spec))
+    assert any("nope.csv does not exist" in s for s in said) and any("holds no run yet" in s for s in said), said
+    spec.write_text(
+        yaml.safe_dump({"out": str(six_intents_run[0]), "input": str(SIX_INTENTS), "daily": daily, "weekly": daily})
+    )
+    assert not_ready(load_deployments(spec)) == []
