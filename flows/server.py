@@ -176,9 +176,17 @@ def _serve(parent: int, port: int) -> None:
     _die_with(parent)
     import uvicorn
 
+    # quiet as the command that started it (Prefect's logs at CRITICAL unless --verbose): stopped while it was still
+    # starting (a config error found first), uvicorn printed a shutdown traceback into the user's terminal
+    quiet = os.environ.get("PREFECT_LOGGING_LEVEL", "").upper() == "CRITICAL"
     # sys.exit(3) when the port is taken, which the parent retries
     uvicorn.run(
-        "prefect.server.api.server:create_app", factory=True, host=HOST, port=port, log_level="error", lifespan="on"
+        "prefect.server.api.server:create_app",
+        factory=True,
+        host=HOST,
+        port=port,
+        log_level="critical" if quiet else "error",
+        lifespan="on",
     )
 
 
