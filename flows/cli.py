@@ -254,10 +254,11 @@ def serve(
 ) -> None:
     """Register the daily and weekly deployments with your Prefect server (PREFECT_API_URL) and run them on their
     schedules until stopped."""
+    from prefect import serve as serve_them
     from prefect.settings import PREFECT_API_URL
 
+    from flows.serve import deployments as build
     from flows.serve import load_deployments, not_ready, refuse_taking_over
-    from flows.serve import main as serve_main
 
     if not PREFECT_API_URL.value():  # a temporary server would vanish with this process, and its schedules with it
         raise TouchlessError(
@@ -265,7 +266,8 @@ def serve(
             "http://127.0.0.1:4200/api after `prefect server start`); see the README's Schedule it"
         )
     spec = load_deployments(deployments)
-    refuse_taking_over(spec)  # before saying it serves
+    refuse_taking_over(spec)  # all that can stop it is checked before it says it serves: the config too
+    built = build(deployments)
     for line in not_ready(spec):
         err.print(f"warning: {line}", highlight=False, markup=False)
     out.print(
@@ -273,7 +275,7 @@ def serve(
         "Ctrl-C stops",
         highlight=False,
     )
-    serve_main(deployments)
+    serve_them(*built)
 
 
 @app.command()
@@ -329,6 +331,11 @@ def _overrides(
     taxonomy: Path | None = None,
 ) -> dict:
     """CLI flags as config overrides, so they are validated like the config file."""
+    if granularity and reasons:
+        raise TouchlessError(
+            f"--granularity {granularity} has no effect beside --reasons {reasons}, which sets the number of "
+            "clusters itself: give one of the two"
+        )
     contact_fields, message_fields = ColumnMap.model_fields, MessageColumnMap.model_fields
     mapped = [("text", text_column), ("contact_id", id_column), ("conversation_id", id_column)]
     for given in columns or []:
@@ -505,7 +512,9 @@ def _prefect_unreachable(exc: BaseException) -> str | None:
     from prefect.settings import PREFECT_API_URL
 
     seen: BaseException | None = exc
-    while seen is not None:
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:  # a re-raised error can make the chain a loop
+        visited.add(id(seen))
         if isinstance(seen, httpx.ConnectError) or "Failed to reach API" in str(seen):
             return PREFECT_API_URL.value() or None
         seen = seen.__cause__ or seen.__context__

@@ -73,6 +73,11 @@ def discover(
         embedded = embedded.counts()  # the vectors are not needed past this point: writing the run peaks lower
         refreshed = refresh_run(joined, descriptions, model, models, context, cfg)
         report.warnings += warnings_of(reading, refreshed)
+        if cfg.cluster.target_reasons and cfg.cluster.granularity != "medium":
+            report.warnings.append(
+                f"cluster.granularity ({cfg.cluster.granularity}) had no effect: cluster.target_reasons "
+                f"({cfg.cluster.target_reasons[0]}-{cfg.cluster.target_reasons[1]}) set the number of clusters"
+            )
         manifest = discover_manifest(
             input_path, volume_path, cfg, context, report, reading, model.fingerprint, next_id, joined
         )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -31,9 +30,11 @@ class Schedule(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, zone: str) -> str:
+        from prefect.client.schemas.schedules import CronSchedule
+
         try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
+            CronSchedule(cron="0 0 * * *", timezone=zone)  # as Prefect checks it (it refuses some zoneinfo names)
+        except (ValueError, ValidationError):
             raise ValueError(f"'{zone}' is not a time zone (IANA names, e.g. Europe/Paris, UTC)") from None
         return zone
 
@@ -91,7 +92,7 @@ def deployments(path: str | Path) -> list:
         daily_cfg = cfg
     common = {
         "input_path": spec.input,
-        "out_dir": spec.out,
+        "out_dir": place(spec.out),
         "config_path": spec.config,
         "overrides": overrides or None,
         "volume_path": spec.volume,
@@ -120,20 +121,31 @@ def main(path: str | Path = CONFIG_DIR / "deployments.yaml") -> None:
     serve(*deployments(path))
 
 
+def place(out: str) -> str:
+    """A run folder as one spelling: a local path made absolute (two teams' `runs/main` from two folders are two
+    places; `./runs/main/` and `runs/main` one), a URL as given."""
+    return out if "://" in out else str(Path(out).resolve())
+
+
 def not_ready(spec: Deployments) -> list[str]:
     """What will make the scheduled runs fail until someone acts, said when serving starts (each run failed in the
     serve log, with a traceback, day after day)."""
     from pipeline.run.folder import read_manifest
 
     lines = []
-    for key in ("input", "volume", "taxonomy", "config"):
+    for key in ("input", "volume", "taxonomy"):  # a missing config stops serve itself
         given = getattr(spec, key)
         if given and "://" not in given and not Path(given).exists():
             lines.append(f"{key} {given} does not exist (yet): the runs fail until it does")
     if "://" not in spec.out and read_manifest(Path(spec.out)) is None:
+        options = "".join(
+            f" --{key} {value}"
+            for key, value in (("config", spec.config), ("taxonomy", spec.taxonomy), ("volume", spec.volume))
+            if value
+        )
         lines.append(
             f"{spec.out} holds no run yet: the daily runs fail until the weekly one makes it; make it now with "
-            f"`touchless discover {spec.input} --out {spec.out}`"
+            f"`touchless discover {spec.input} --out {spec.out}{options}`"
         )
     return lines
 
@@ -150,7 +162,7 @@ def refuse_taking_over(spec: Deployments) -> None:
                 held = (client.read_deployment_by_name(f"{flow_name}/{name}").parameters or {}).get("out_dir")
             except ObjectNotFound:
                 continue
-            if held is not None and held != spec.out:
+            if held is not None and place(held) != place(spec.out):
                 raise ConfigError(
                     f"the deployment '{flow_name}/{name}' on this Prefect server already keeps {held} up to date "
                     f"(another deployments file?); serving this one would take it over for {spec.out}. Give this file "

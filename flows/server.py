@@ -120,6 +120,7 @@ def _start(
         f"the temporary Prefect server did not start within {timeout:.0f} s"
         if code is None
         else f"the temporary Prefect server exited with status {code}"
+        + " (run again with --verbose to see its own messages)"
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from configs import DEFAULT_CONFIG_PATH
 from pipeline.errors import ConfigError, TouchlessError
@@ -160,16 +160,6 @@ class ClusterConfig(Section):
         if value is not None and not 1 <= value[0] <= value[1]:
             raise ValueError("give [low, high] with 1 <= low <= high")
         return value
-
-    @model_validator(mode="after")
-    def _one_way_to_the_count(self) -> ClusterConfig:
-        """`target_reasons` searches the resolution itself: a granularity beside it was ignored without a word."""
-        if self.target_reasons is not None and self.granularity != "medium":
-            raise ValueError(
-                f"granularity '{self.granularity}' has no effect when target_reasons ({self.target_reasons[0]}-"
-                f"{self.target_reasons[1]}, --reasons) sets the number of clusters: give one of the two"
-            )
-        return self
 
 
 class DescribeConfig(Section):

@@ -138,7 +138,7 @@ STOPS = {
         "c.csv",
         None,
         ["--reasons", "2-3", "--granularity", "fine"],
-        ["granularity 'fine' has no effect", "--reasons"],
+        ["--granularity fine has no effect beside --reasons 2-3"],
     ),
     "a_format_that_reads_no_date": (
         "c.csv",

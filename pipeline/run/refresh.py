@@ -172,10 +172,10 @@ def refresh(
 def _volume_unmatched(index: pd.DataFrame, volume: pd.DataFrame | None) -> list[str]:
     """A volume file given that covers none of the weeks with contacts leaves the touch index empty: say so (it
     was left without a word)."""
-    if volume is None or volume.empty or index.empty or "per_1000" not in index:
+    if volume is None or volume.empty or index.empty or "volume" not in index:
         return []
     with_contacts = index[index["contacts"] > 0]
-    if with_contacts.empty or with_contacts["per_1000"].notna().any():
+    if with_contacts.empty or with_contacts["volume"].notna().any():
         return []
     return [
         f"the volume file covers none of the weeks that have contacts (its weeks: {volume['week'].min()} to "
