@@ -134,6 +134,12 @@ STOPS = {
         ["unknown key 'cluster.min_clustr_size'", "min_cluster_size"],
     ),
     "bad_option_value": ("c.csv", None, ["--granularity", "medum"], ["'cluster.granularity' on the command line"]),
+    "cache_dir_under_a_file": (
+        "c.csv",
+        None,
+        ["--config", "{cache_in_a_file}"],
+        ["embedding.cache_dir", "a-file is a file, not a folder"],
+    ),
     "granularity_beside_reasons": (
         "c.csv",
         None,
@@ -181,6 +187,10 @@ def files(tmp_path) -> dict[str, str]:
     broken.parent.mkdir()
     broken.write_text("version: 1\nreasons:\n  - id: Not An Id\n    name: x\n")
     found = {"bad_config": str(bad_config), "broken_taxonomy": str(broken)}
+    (tmp_path / "a-file").write_text("x")
+    cache_in_a_file = tmp_path / "cache-config.yaml"
+    cache_in_a_file.write_text(f"embedding:\n  cache_dir: {tmp_path / 'a-file' / 'cache'}\n")
+    found["cache_in_a_file"] = str(cache_in_a_file)
     for name, decisions in (("string", "just a sentence\n"), ("list", "decisions:\n  - 3\n  - 4\n")):
         folder = tmp_path / f"decisions-{name}"
         folder.mkdir()
@@ -219,6 +229,7 @@ def test_what_stops_a_run_is_named_and_changes_nothing(case, existing_output, fi
         "unknown_config_key",
         "bad_option_value",
         "granularity_beside_reasons",
+        "cache_dir_under_a_file",
         "bad_column_flag",
         "broken_taxonomy",
         "decisions_a_string",

@@ -22,7 +22,7 @@ import yaml
 
 from models import EMBEDDING_REFERENCE
 from pipeline.config import EmbeddingConfig
-from pipeline.errors import ModelError
+from pipeline.errors import ConfigError, ModelError
 from pipeline.model.encoders import load_encoder
 from pipeline.model.vector_file import allocate, release, take
 from pipeline.runtime import cache_home
@@ -172,6 +172,11 @@ class Embedder:
         self.ref = resolve_model(cfg.model)
         self.precision = resolve_precision(cfg.precision)
         folder = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else cache_home() / "embeddings"
+        blocked = next((f for f in (folder, *folder.parents) if f.exists() and not f.is_dir()), None)
+        if blocked is not None:  # mkdir's "File exists" named neither the setting nor what to do
+            raise ConfigError(
+                f"embedding.cache_dir {folder}: {blocked} is a file, not a folder; give a folder for the embedding cache"
+            )
         self.cache = EmbeddingCache(folder)
         self._model = None
 
