@@ -254,28 +254,27 @@ def serve(
 ) -> None:
     """Register the daily and weekly deployments with your Prefect server (PREFECT_API_URL) and run them on their
     schedules until stopped."""
-    from prefect import serve as serve_them
     from prefect.settings import PREFECT_API_URL
 
-    from flows.serve import deployments as build
-    from flows.serve import load_deployments, not_ready, refuse_taking_over
+    from flows.serve import main as serve_main
+    from flows.serve import not_ready
 
     if not PREFECT_API_URL.value():  # a temporary server would vanish with this process, and its schedules with it
         raise TouchlessError(
             "serve needs your Prefect server: set PREFECT_API_URL (e.g. "
             "http://127.0.0.1:4200/api after `prefect server start`); see the README's Schedule it"
         )
-    spec = load_deployments(deployments)
-    refuse_taking_over(spec)  # all that can stop it is checked before it says it serves: the config too
-    built = build(deployments)
-    for line in not_ready(spec):
-        err.print(f"warning: {line}", highlight=False, markup=False)
-    out.print(
-        f"serving {spec.name}-daily ({spec.daily.cron}) and {spec.name}-weekly ({spec.weekly.cron}) for {spec.out}; "
-        "Ctrl-C stops",
-        highlight=False,
-    )
-    serve_them(*built)
+
+    def announce(spec) -> None:
+        for line in not_ready(spec):
+            err.print(f"warning: {line}", highlight=False, markup=False)
+        out.print(
+            f"serving {spec.name}-daily ({spec.daily.cron}) and {spec.name}-weekly ({spec.weekly.cron}) for "
+            f"{spec.out}; Ctrl-C stops",
+            highlight=False,
+        )
+
+    serve_main(deployments, announce)
 
 
 @app.command()

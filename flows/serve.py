@@ -11,6 +11,7 @@ Point PREFECT_API_URL at your Prefect server first; the README's "Schedule it" s
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,11 +115,19 @@ def deployments(path: str | Path) -> list:
     return [daily, weekly]
 
 
-def main(path: str | Path = CONFIG_DIR / "deployments.yaml") -> None:
+def main(
+    path: str | Path = CONFIG_DIR / "deployments.yaml", announce: Callable[[Deployments], None] | None = None
+) -> None:
+    """Serve the deployments of the file at `path`; all that can stop it (another folder's deployments under these
+    names, the config) is checked before `announce` says it serves."""
     from prefect import serve
 
-    refuse_taking_over(load_deployments(path))
-    serve(*deployments(path))
+    spec = load_deployments(path)
+    refuse_taking_over(spec)
+    built = deployments(path)
+    if announce is not None:
+        announce(spec)
+    serve(*built)
 
 
 def place(out: str) -> str:

@@ -131,39 +131,32 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
 
     @app.exception_handler(TouchlessError)
     async def said(request: Request, exc: TouchlessError) -> HTMLResponse:
-        return HTMLResponse(f"<!doctype html><title>touchless review</title><p>{escape(str(exc))}</p>", status_code=400)
+        return _bare(escape(str(exc)), 400)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> HTMLResponse:
         log = cache_home() / "last-error.txt"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("".join(traceback.format_exception(exc)))
-        return HTMLResponse(
-            f"<!doctype html><title>touchless review</title><p>touchless failed unexpectedly "
-            f"({escape(type(exc).__name__)}); the details are in {escape(str(log))}: please report it with that file.</p>",
-            status_code=500,
+        return _bare(
+            f"touchless failed unexpectedly ({escape(type(exc).__name__)}); the details are in {escape(str(log))}: "
+            "please report it with that file.",
+            500,
         )
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError) -> HTMLResponse:
         wrong = ", ".join(sorted({str(e["loc"][-1]) for e in exc.errors()}))
-        return HTMLResponse(
-            f"<!doctype html><title>touchless review</title><p>This address has a value touchless cannot read "
-            f"({escape(wrong)}). <a href='/'>Back to the proposals</a>.</p>",
-            status_code=400,
-        )
+        return _bare(f"This address has a value touchless cannot read ({escape(wrong)}). {_BACK}", 400)
 
     @app.exception_handler(StarletteHTTPException)
     async def not_here(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
         said = "There is no such page" if exc.status_code == 404 else escape(str(exc.detail))
-        return HTMLResponse(
-            f"<!doctype html><title>touchless review</title><p>{said}. <a href='/'>Back to the proposals</a>.</p>",
-            status_code=exc.status_code,
-        )
+        return _bare(f"{said}. {_BACK}", exc.status_code)
 
     @app.exception_handler(PermissionError)
     async def forbidden(request: Request, exc: PermissionError) -> HTMLResponse:
-        return HTMLResponse("<!doctype html><p>Forbidden: reload the page and try again.</p>", status_code=403)
+        return _bare("Forbidden: reload the page and try again.", 403)
 
     @app.get("/", response_class=HTMLResponse)
     def proposals(request: Request, status: str = "", done: str = "", undone: str = "") -> HTMLResponse:
@@ -448,6 +441,14 @@ def _cause_link(cause) -> str:
     if cause.reason_id is not None:
         return f"/contacts?reason={quote(cause.reason_id)}"
     return f"/contacts?cluster={cause.cluster_id}"
+
+
+_BACK = "<a href='/'>Back to the proposals</a>."
+
+
+def _bare(message_html: str, status: int) -> HTMLResponse:
+    """A page of one message, for answers given before or without the run's pages (errors, refusals)."""
+    return HTMLResponse(f"<!doctype html><title>touchless review</title><p>{message_html}</p>", status_code=status)
 
 
 def _cause_name(state: ReviewState, reason: str | None, cluster: int | None) -> str:

@@ -20,6 +20,7 @@ from pipeline.read.report import SHOWN, InputReport, list_rows, rows_error
 
 REQUIRED = ("contact_id", "text")
 OPTIONAL = ("created_at", "customer_id", "ticket_id", "channel", "reason", "handle_time_s")
+CONVERSATION = ("conversation_id", "last_at", "turns", "customer_turns")  # a messages export's, empty otherwise
 
 
 def contacts_from_table(
@@ -48,7 +49,7 @@ def contacts_from_table(
 def dimension_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> list[str]:
     """The input's dimension columns (`input.dimensions`) that are not touchless's own field names; a dimension
     the file lacks is an error (it was asked for by name), one that clashes with a field's name too."""
-    taken = set(REQUIRED + OPTIONAL) | {"row", "conversation_id", "turns", "customer_turns", "last_at"}
+    taken = {*REQUIRED, *OPTIONAL, *CONVERSATION, "row"}
     fields = set(cfg.columns.model_dump().values()) | set(cfg.messages.columns.model_dump().values())
     for column in cfg.dimensions:
         if column not in raw.columns:

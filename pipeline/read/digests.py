@@ -13,19 +13,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-# all that is read of a contact beside its words and its dimensions (not its row: that moves when an export is sorted)
-DETAILS = (
-    "created_at",
-    "customer_id",
-    "ticket_id",
-    "channel",
-    "reason",
-    "handle_time_s",
-    "conversation_id",
-    "last_at",
-    "turns",
-    "customer_turns",
-)
+from pipeline.read.contacts import CONVERSATION, OPTIONAL
+
+# all that is read of a contact beside its words and its dimensions (not its row: that moves when an export is
+# sorted); the order is the hash's, fixed (tests/test_prepare.py pins it)
+DETAILS = (*OPTIONAL, *CONVERSATION)
 
 
 def source_digests(frame: pd.DataFrame, turns: pd.DataFrame, dimensions: Sequence[str]) -> np.ndarray:

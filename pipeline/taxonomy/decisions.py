@@ -335,12 +335,8 @@ def record(
                 f"proposal {proposal.proposal_id} was written into version {current.applied_in} of {taxonomy_path}; "
                 "run discover again to see what is left to decide"
             )
-        joined = [d.proposal.name for d in decisions if d.into == proposal.proposal_id and d.applied_in is None]
-        if joined and not (decision == "accepted" and into is None):
-            raise TaxonomyError(
-                f"{', '.join(repr(n) for n in joined)} {'is' if len(joined) == 1 else 'are'} merged into the new "
-                f"reason of this proposal: undo {'that' if len(joined) == 1 else 'those'} first"
-            )
+        if not (decision == "accepted" and into is None):  # its new reason is what others merge into
+            _refuse_if_merged_into(decisions, proposal.proposal_id, "the new reason of this proposal")
         if decision == "accepted":
             taxonomy = load_taxonomy(taxonomy_path) if taxonomy_path.is_file() else None
             _check_accept(taxonomy_path, taxonomy, decisions, proposal, name, parent, into, parts)
@@ -372,14 +368,21 @@ def undo(taxonomy_path: Path, proposal_id: str, seen: str | None = NOT_CHECKED) 
                 f"proposal {proposal_id} is already in version {current.applied_in} of {taxonomy_path}: "
                 "change the taxonomy file itself, or accept a later proposal"
             )
-        joined = [d.proposal.name for d in decisions if d.into == proposal_id and d.applied_in is None]
-        if joined:
-            raise TaxonomyError(
-                f"{', '.join(repr(n) for n in joined)} {'is' if len(joined) == 1 else 'are'} merged into the new "
-                f"reason of proposal {proposal_id}: undo {'that' if len(joined) == 1 else 'those'} first"
-            )
+        _refuse_if_merged_into(decisions, proposal_id, f"the new reason of proposal {proposal_id}")
         save_decisions(taxonomy_path, [d for d in decisions if d is not current])
     return current
+
+
+def _refuse_if_merged_into(decisions: list[Decision], target: str, what: str) -> None:
+    """Refuse a change to `target` (a reason id, or the proposal id of a new reason) while pending decisions merge
+    into it: they would be left merged into nothing, and apply would stop on them."""
+    joined = [d.proposal.name for d in decisions if d.into == target and d.applied_in is None]
+    if joined:
+        one = len(joined) == 1
+        raise TaxonomyError(
+            f"{', '.join(repr(n) for n in joined)} {'is' if one else 'are'} merged into {what}: undo "
+            f"{'that' if one else 'those'} first"
+        )
 
 
 def _check_seen(current: Decision | None, seen: str | None, proposal: Proposal) -> None:
@@ -440,13 +443,7 @@ def _check_accept(
             raise TaxonomyError(f"parent '{parent}' is not a reason id of {path}{hint}; the choices: {listed}")
     if proposal.kind in _CHANGES_REASONS:
         retired = proposal.reason_ids[-1] if proposal.kind == "merge" else proposal.reason_ids[0]
-        joined = [d.proposal.name for d in decisions if d.into == retired and d.applied_in is None]
-        if joined:
-            raise TaxonomyError(
-                f"{', '.join(repr(n) for n in joined)} {'is' if len(joined) == 1 else 'are'} merged into "
-                f"'{retired}', which this {proposal.kind} retires: undo {'that' if len(joined) == 1 else 'those'} "
-                "first"
-            )
+        _refuse_if_merged_into(decisions, retired, f"'{retired}', which this {proposal.kind} retires")
     if into:
         if proposal.kind != "new_reason":
             raise TaxonomyError("only a new-reason proposal can be merged into a reason")

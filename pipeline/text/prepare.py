@@ -25,7 +25,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 
 from pipeline.config import Config, LanguageConfig
-from pipeline.read.contacts import contacts_from_table, truncate_long
+from pipeline.read.contacts import CONVERSATION, contacts_from_table, truncate_long
 from pipeline.read.digests import same_words, source_digests
 from pipeline.read.files import read_table
 from pipeline.read.messages import conversations, is_messages
@@ -66,7 +66,7 @@ def read_and_prepare(
         turns = pd.DataFrame(
             {"contact": np.arange(len(frame)), "text": frame["text"].to_numpy(), "echo": False, "answers_name": False}
         )
-        for column in ("conversation_id", "turns", "customer_turns", "last_at"):
+        for column in CONVERSATION:
             frame[column] = None
     del raw
     frame["source_hash"] = source_digests(frame, turns, cfg.input.dimensions)
@@ -95,8 +95,9 @@ def _without_known(
     same = in_run & (held.isna() | (held == digests)).to_numpy()
     keep = ~same
     report.already_known = int(same.sum())
-    report.changed = int((in_run & ~same).sum())
-    report.details_changed = int((in_run & ~same & same_words(held, digests)).sum())
+    changed = in_run & ~same
+    report.changed = int(changed.sum())
+    report.details_changed = int(same_words(held[changed], digests[changed]).sum())  # the changed only: few
     position = np.cumsum(keep) - 1  # each kept contact's new position
     turns = turns[keep[turns["contact"].to_numpy()]].assign(contact=lambda t: position[t["contact"].to_numpy()])
     return frame[keep].reset_index(drop=True), turns.reset_index(drop=True)
