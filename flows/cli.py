@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import errno
+import json
 import logging
 import os
 import shutil
 import sys
 import traceback
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,14 +20,16 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from configs import CONFIG_DIR
 from flows.review_cli import proposals_app, taxonomy_app
 from pipeline.config import ColumnMap, MessageColumnMap
-from pipeline.errors import TouchlessError
+from pipeline.errors import QueryError, TouchlessError
 from pipeline.run.folder import DATABASE, Run, locate_run, no_run, read_manifest
+from pipeline.run.views import QueryResult, run_query
 from pipeline.runtime import cache_home
 
 app = typer.Typer(
@@ -238,7 +245,8 @@ def demo(
     out.print(f"\nOutputs are in [bold]{out_dir.resolve()}[/bold]. Query them with SQL, e.g.:")
     for query in queries:
         out.print(f'\n  touchless sql {out_dir} "{query}"', soft_wrap=True, highlight=False)
-        _print_query(db, query)
+        for found in run_query(db, query):
+            _print_table(found)
     out.print(
         f"\nThe touch index is charted in {out_dir / 'touch_index.png'}. Review the {result.proposals} proposals to "
         f"refine the taxonomy in {out_dir / 'review.html'} or with `touchless proposals`; the demo's taxonomy is "
@@ -304,17 +312,70 @@ def review(
     )
 
 
-@app.command()
+class QueryFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command(context_settings={"ignore_unknown_options": True})  # a query may start with a "-- comment" line
 def sql(
     out_dir: Annotated[Path, typer.Argument(help="a run's output folder")],
-    query: Annotated[str, typer.Argument(help="SQL over the tables contacts, clusters, ...")],
+    query: Annotated[str, typer.Argument(help="SQL over the tables contacts, clusters, ... and the views")],
+    output_format: Annotated[
+        QueryFormat,
+        typer.Option("--format", help="table (to read), csv or json (for scripts: every row, nulls as empty / null)"),
+    ] = QueryFormat.table,
 ) -> None:
     """Run a read-only SQL query over a run's tables; it can read those tables and nothing else (no files, no
-    network, no writes)."""
+    network, no writes). Times are in UTC, as the tables hold them. Several statements print one result each."""
     folder = locate_run(out_dir)
     if folder is None or read_manifest(out_dir) is None:
         raise no_run(out_dir, f"run `touchless discover` with --out {out_dir} first")
-    _print_query(folder / DATABASE, query)
+    results = run_query(folder / DATABASE, query)
+    if output_format is QueryFormat.table:
+        for result in results:
+            _print_table(result)
+        return
+    if len(results) != 1:
+        raise QueryError(
+            f"--format {output_format.value} writes the rows of one query; this one gives {len(results)} results: "
+            "run its statements one at a time"
+        )
+    if output_format is QueryFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(results[0].columns)
+        writer.writerows([_csv_value(v) for v in row] for row in results[0].rows)
+    else:
+        rows = [dict(zip(results[0].columns, row, strict=True)) for row in results[0].rows]
+        sys.stdout.write(json.dumps(rows, default=_json_value, ensure_ascii=False) + "\n")
+
+
+def _print_table(result: QueryResult) -> None:
+    """Rows for a person: null shown as NULL (an empty text stays empty), as wide as the values need when the
+    output goes to a file or a pipe (a terminal's width would squash every column of a wide query to nothing)."""
+    table = Table(*result.columns, caption=f"{len(result.rows):,} row{'s' if len(result.rows) != 1 else ''}")
+    for row in result.rows:
+        table.add_row(*(Text("NULL", style="dim") if v is None else Text(str(v)) for v in row))
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(width=Measurement.get(out, out.options.update_width(1 << 20), table).maximum).print(table)
+
+
+def _csv_value(value):
+    return json.dumps(value, default=_json_value, ensure_ascii=False) if isinstance(value, list | dict) else value
+
+
+def _json_value(value):
+    """What the JSON module cannot write by itself: times and dates as ISO text, decimals as numbers."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return str(value)
 
 
 def _overrides(
@@ -438,30 +499,6 @@ def _print_clusters(result) -> None:
         f"noise (in no cluster): {result.noise} of {result.contacts} ({result.noise / max(result.contacts, 1):.1%}); "
         f"embedded {result.embedded_new} new texts, {result.embedded_cached} from cache"
     )
-
-
-def _print_query(db: Path, query: str) -> None:
-    import duckdb
-
-    # the run's tables only: no reading or writing files, no extensions from the network, settings locked
-    locked = {
-        "enable_external_access": False,
-        "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False,
-        "lock_configuration": True,
-    }
-    with duckdb.connect(str(db), read_only=True, config=locked) as con:
-        try:  # a query can fail while it runs too ("cast(text as int)"), not only when it is read
-            rel = con.sql(query)
-            if rel is None:
-                return
-            rows = rel.fetchall()
-        except duckdb.Error as exc:
-            raise TouchlessError(f"the query failed: {exc}") from None
-        table = Table(*rel.columns)
-        for row in rows:
-            table.add_row(*(Text("" if v is None else str(v)) for v in row))
-        out.print(table)
 
 
 def main(argv: list[str] | None = None) -> None:

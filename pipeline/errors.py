@@ -52,3 +52,7 @@ class ModelError(TouchlessError):
 
 class TaxonomyError(TouchlessError):
     """The taxonomy file, or the decisions kept beside it, cannot be used as they are."""
+
+
+class QueryError(TouchlessError):
+    """A person's SQL over a run's tables is empty or fails."""

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from pipeline.config import load_config
 from pipeline.errors import InputError
+from pipeline.read.volume import load_volume
 from tests.conftest import SIX_INTENTS, run_cli, tree_digest
 
 SIX = pd.read_csv(SIX_INTENTS)
@@ -166,7 +167,12 @@ STOPS = {
         ["--taxonomy", "{taxonomy_with_list_decisions}"],
         ["decisions file", "is not valid"],
     ),
-    "broken_volume": ("c.csv", None, ["--volume", "{broken_volume}"], ["volume.csv", "row 2", "no date or no"]),
+    "broken_volume": (
+        "c.csv",
+        None,
+        ["--volume", "{broken_volume}"],
+        ["volume.csv", "row 2", "column 'date'", "have no date"],
+    ),
     "input_inside_out": ("in-out", None, [], ["lies inside the output folder"]),
 }
 
@@ -360,3 +366,35 @@ def test_a_volume_file_of_other_weeks_is_said_not_left_as_an_empty_touch_index(t
     )
     message = capsys.readouterr().err
     assert code == 0 and "the volume file covers none of the weeks that have contacts" in message, message
+
+
+def test_a_volume_file_that_misses_some_weeks_is_said(tmp_path, test_config, capsys):
+    path, volume = tmp_path / "c.csv", tmp_path / "volume.csv"
+    contacts(60, created_at=["2026-03-02"] * 20 + ["2026-03-09"] * 20 + ["2026-03-16 23:00"] * 20).to_csv(
+        path, index=False
+    )
+    volume.write_text("date,volume,segment\n2026-03-02,600,web\n2026-03-02,400,app\n2026-03-16,900,web\n")
+    code = run_cli(
+        "discover", str(path), "--out", str(tmp_path / "out"), "--config", str(test_config), "--volume", str(volume)
+    )
+    message = " ".join(capsys.readouterr().err.split())
+    assert code == 0, message
+    assert "gives no volume for 1 of the 2 whole weeks that have contacts (weeks of 2026-03-09)" in message, message
+    assert "1 date(s) are on more than one row (the first, 2026-03-02, on rows 1, 2)" in message, message
+    assert "columns not used: segment" in message, message
+
+
+@pytest.mark.parametrize(
+    "rows, bad_row, column",
+    [
+        ("2026-01-05,100\n2026-01-12,inf\n", 2, "volume"),  # an infinite volume would read as a perfect week
+        ("2026-01-05,100\n2026-01-12,-3\n", 2, "volume"),
+        (",100\n2026-01-12,-3\n", 1, "date"),  # each row is blamed on its own column
+    ],
+)
+def test_a_volume_row_without_a_usable_volume_is_named(rows, bad_row, column, tmp_path):
+    volume = tmp_path / "volume.csv"
+    volume.write_text("date,volume\n" + rows)
+    with pytest.raises(InputError) as raised:
+        load_volume(volume)
+    assert raised.value.row == bad_row and raised.value.column == column, str(raised.value)

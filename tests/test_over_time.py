@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.demo.simulate import simulate
-from pipeline.overtime.touch_index import touch_index
+from pipeline.overtime.touch_index import direction, touch_index
 from pipeline.overtime.touches import issues, touch_stats
 from pipeline.overtime.trends import trends
 from pipeline.read.volume import week_start
@@ -82,6 +82,16 @@ def test_touch_index_matches_a_hand_computation():
     assert partial["complete"].tolist() == [True] * 7 + [False]
     assert partial["rolling_6w"].iloc[-1] != partial["rolling_6w"].iloc[-1]  # NaN: not part of the index
     assert partial["per_1000"].iloc[-1] == 2.0  # still shown
+
+
+def test_the_index_direction_compares_with_six_weeks_before_not_the_last_known_figure():
+    steady = pd.Series([10.0] * 6 + [20.0] * 7)  # stepped up, then flat for 7 weeks
+    assert direction(steady) == "flat"  # the latest (20) against 6 weeks before it (20)
+    gap = steady.copy()
+    gap.iloc[6] = float("nan")  # volume unknown that week: the figure 6 weeks before the latest is unknown
+    assert direction(gap) is None  # not "rising" against the 10 of a week 7 weeks back
+    assert direction(pd.Series([float("nan")] * 3 + [10.0] * 6 + [8.0])) == "falling"
+    assert direction(pd.Series([10.0] * 6)) is None  # no figure 6 weeks before yet
 
 
 def test_trends_find_what_is_new_and_hold_false_alarms():

@@ -3,6 +3,7 @@ the run and nothing else, and "the latest run" is this project's, named when sho
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -120,6 +121,53 @@ def test_sql_reads_the_run_and_nothing_else(query, refused, existing, capsys):
     assert tree_digest(existing) == before
     assert run_cli("sql", str(existing), "SELECT count(*) AS n FROM contacts") == 0
     assert " 300 " in capsys.readouterr().out
+
+
+def test_sql_output_serves_a_reader_and_a_script(existing, capsys, monkeypatch):
+    contacts = pd.read_parquet(existing / "contacts.parquet")
+    # piped (not a terminal): every column of a wide query keeps its name and values, and null is not ''
+    assert run_cli("sql", str(existing), "SELECT *, NULL AS nothing, '' AS blank FROM contacts LIMIT 2") == 0
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in contacts.columns) and contacts["text"].iloc[0] in printed
+    assert "NULL" in printed and "2 rows" in printed
+    # for scripts: every row, in csv or json; times in UTC whatever the caller's time zone
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    query = "-- a saved query starts with a comment\nSELECT contact_id, created_at, current_setting('TimeZone') AS tz FROM contacts"
+    assert run_cli("sql", str(existing), query, "--format", "csv") == 0
+    rows = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert len(rows) == len(contacts) and set(rows["tz"]) == {"UTC"}
+    assert run_cli("sql", str(existing), query, "--format", "json") == 0
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == len(contacts)
+    late_sunday = "TIMESTAMPTZ '2026-01-04 23:30:00+00'"  # Monday already in Tokyo
+    assert (
+        run_cli(
+            "sql",
+            str(existing),
+            f"SELECT {late_sunday} AS t, date_trunc('week', {late_sunday}) AS week",
+            "--format",
+            "json",
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out) == [
+        {"t": "2026-01-04T23:30:00+00:00", "week": "2025-12-29T00:00:00+00:00"}
+    ]
+    # several statements: one table each; a script's format wants one
+    assert run_cli("sql", str(existing), "SELECT 1 AS first; SELECT 2 AS second") == 0
+    printed = capsys.readouterr().out
+    assert "first" in printed and "second" in printed
+    assert run_cli("sql", str(existing), "SELECT 1; SELECT 2", "--format", "csv") == 2
+    assert "one at a time" in capsys.readouterr().err
+    assert run_cli("sql", str(existing), "  ") == 2
+    assert "the query is empty" in capsys.readouterr().err
+
+
+def test_sql_names_a_missing_database(existing, capsys):
+    (existing / "touchless.duckdb").unlink()
+    assert run_cli("sql", str(existing), "SELECT 1") == 2
+    message = capsys.readouterr().err
+    assert "touchless.duckdb" in message and "Parquet tables" in message and "Traceback" not in message
 
 
 def test_the_latest_run_is_this_directorys_and_is_named(existing, tmp_path, test_config, capsys, monkeypatch):

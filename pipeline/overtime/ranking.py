@@ -51,7 +51,7 @@ def rank_causes(
     if not rows:
         return pd.DataFrame()
     table = pd.concat(rows, ignore_index=True)
-    table["total_touches"] = table["issues"] * table["touches_per_issue"]
+    table["total_touches"] = table["contacts"].astype(float)  # issues x touches per issue, exactly (no 25.999...)
     table["score"] = _score(table, cfg)
     table["key"] = table["reason_id"].fillna("~cluster " + table["cluster_id"].astype(str).str.zfill(6))
     table = table.sort_values(["score", "issues", "key"], ascending=[False, False, True], kind="stable")

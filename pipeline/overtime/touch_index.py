@@ -87,12 +87,14 @@ def _complete(weeks: pd.Index, times: pd.Series) -> np.ndarray:
 
 
 def direction(rolling: pd.Series) -> str | None:
-    """falling / rising / flat: the latest rolling figure against the one ROLLING_WEEKS earlier."""
-    known = rolling.dropna()
-    if len(known) <= ROLLING_WEEKS:
+    """falling / rising / flat: the latest rolling figure against the one ROLLING_WEEKS weeks before it (`rolling`:
+    one value a week, weeks in order); None when that one is unknown (a gap in the volume), not an earlier one."""
+    values = rolling.to_numpy(dtype=float)
+    known = np.flatnonzero(~np.isnan(values))
+    if not len(known) or known[-1] < ROLLING_WEEKS:
         return None
-    now, before = known.iloc[-1], known.iloc[-1 - ROLLING_WEEKS]
-    if before == 0:
+    now, before = values[known[-1]], values[known[-1] - ROLLING_WEEKS]
+    if np.isnan(before) or before == 0:
         return None
     change = now / before - 1
     return "falling" if change < -FLAT else "rising" if change > FLAT else "flat"

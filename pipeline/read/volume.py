@@ -10,12 +10,14 @@ import pandas as pd
 from pipeline.errors import InputError
 from pipeline.read.dates import parse_dates
 from pipeline.read.files import read_table
-from pipeline.read.report import rows_error
+from pipeline.read.report import list_rows, rows_error
 
 
-def load_volume(path: str | Path, date_format: str | None = None) -> pd.DataFrame:
-    """A business-volume table (`date`, `volume`), daily or weekly, summed per week (weeks start on Monday). Every
-    row must have a date (one format for the column) and a volume: a row that has not is an error, not a gap."""
+def load_volume(path: str | Path, date_format: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """A business-volume table (`date`, `volume`), daily or weekly, summed per week (weeks start on Monday), and the
+    warnings a person should read (dates given on several rows are added together; columns not read). Every row
+    must have a date (one format for the column) and a finite, non-negative volume: a row that has not is an
+    error, not a gap."""
     raw = read_table(path)
     missing = [c for c in ("date", "volume") if c not in raw.columns]
     if missing:
@@ -25,17 +27,34 @@ def load_volume(path: str | Path, date_format: str | None = None) -> pd.DataFram
             file=str(path),
             column=missing[0],
         )
-    dates, _, _ = parse_dates(
-        raw["date"], file=str(path), column="date", rows=np.arange(1, len(raw) + 1), date_format=date_format
-    )
+    rows = np.arange(1, len(raw) + 1)
+    dates, _, _ = parse_dates(raw["date"], file=str(path), column="date", rows=rows, date_format=date_format)
+    if dates.isna().any():
+        raise rows_error("row(s) have no date", rows[dates.isna().to_numpy()].tolist(), path, "date")
     volume = pd.to_numeric(raw["volume"], errors="coerce")
-    bad = dates.isna() | volume.isna() | (volume < 0)
+    bad = ~np.isfinite(volume.to_numpy(dtype=float)) | (volume < 0).to_numpy()
     if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
-        column = "date" if dates.isna().any() else "volume"
-        raise rows_error("row(s) have no date or no non-negative volume", rows, path, column)
+        what = "row(s) have no volume, or one that is negative or infinite"
+        raise rows_error(what, rows[bad].tolist(), path, "volume")
     weeks = week_start(dates)
-    return pd.DataFrame({"week": weeks, "volume": volume.to_numpy()}).groupby("week", as_index=False)["volume"].sum()
+    warnings = []
+    repeated = dates.duplicated(keep=False).to_numpy()
+    if repeated.any():
+        first = dates[repeated].iloc[0]
+        at = rows[(dates == first).to_numpy()].tolist()
+        warnings.append(
+            f"{path}: {dates[repeated].nunique()} date(s) are on more than one row (the first, {_day(first)}, "
+            f"on rows {list_rows(at)}): their volumes are added together"
+        )
+    unused = [str(c) for c in raw.columns if c not in ("date", "volume")]
+    if unused:
+        warnings.append(f"{path}: columns not used: {', '.join(unused)} (volume is one total per date)")
+    frame = pd.DataFrame({"week": weeks, "volume": volume.to_numpy()}).groupby("week", as_index=False)["volume"].sum()
+    return frame, warnings
+
+
+def _day(time: pd.Timestamp) -> str:
+    return str(time.date()) if time == time.normalize() else time.isoformat()
 
 
 def week_start(times: pd.Series) -> pd.Series:

@@ -7,7 +7,7 @@ holds, whichever flow added them, so a daily `assign` leaves the same kind of ru
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ class Context:
     taxonomy_sha256: str | None
     decisions: list[Decision]
     volume: pd.DataFrame | None
+    volume_warnings: list[str] = field(default_factory=list)
 
 
 def read_context(cfg: Config, volume_path: str | None) -> Context:
@@ -50,8 +51,8 @@ def read_context(cfg: Config, volume_path: str | None) -> Context:
         taxonomy = load_taxonomy(path)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         decisions = load_decisions(path)
-    volume = load_volume(volume_path, cfg.input.date_format) if volume_path else None
-    return Context(taxonomy, digest, decisions, volume)
+    volume, warnings = load_volume(volume_path, cfg.input.date_format) if volume_path else (None, [])
+    return Context(taxonomy, digest, decisions, volume, warnings)
 
 
 @dataclass(frozen=True)
@@ -166,21 +167,32 @@ def refresh(
     contacts = contacts.join(issues(_facts(contacts, cfg.input.dimensions), cfg.touches.window_days))
     names = dict(zip(descriptions["cluster_id"], descriptions["label"]))
     time = over_time(_facts(contacts, cfg.input.dimensions), context.volume, taxonomy, names, cfg, cluster_trends)
-    return Refreshed(contacts, time, proposals, warnings + _volume_unmatched(time.touch_index, context.volume))
+    return Refreshed(contacts, time, proposals, warnings + _volume_warnings(time.touch_index, context))
 
 
-def _volume_unmatched(index: pd.DataFrame, volume: pd.DataFrame | None) -> list[str]:
-    """A volume file given that covers none of the weeks with contacts leaves the touch index empty: say so (it
-    was left without a word)."""
+def _volume_warnings(index: pd.DataFrame, context: Context) -> list[str]:
+    """The volume file's own warnings, and the whole weeks with contacts it gives no volume for: the touch index
+    has no value there, nor 6-week figures that hold them (they were left without a word)."""
+    volume = context.volume
     if volume is None or volume.empty or index.empty or "volume" not in index:
-        return []
-    with_contacts = index[index["contacts"] > 0]
-    if with_contacts.empty or with_contacts["volume"].notna().any():
-        return []
+        return list(context.volume_warnings)
+    overall = index[(index["scope"] == "overall") & (index["contacts"] > 0)]
+    if not overall.empty and overall["volume"].isna().all():
+        return [
+            *context.volume_warnings,
+            f"the volume file covers none of the weeks that have contacts (its weeks: {volume['week'].min()} to "
+            f"{volume['week'].max()}; contacts: {overall['week'].min()} to {overall['week'].max()}): "
+            "the touch index has no values; give the volume of the same weeks",
+        ]
+    lacking = overall.loc[overall["complete"] & overall["volume"].isna(), "week"]
+    if lacking.empty:
+        return list(context.volume_warnings)
+    weeks = ", ".join(str(w) for w in lacking.head(5)) + (", ..." if len(lacking) > 5 else "")
     return [
-        f"the volume file covers none of the weeks that have contacts (its weeks: {volume['week'].min()} to "
-        f"{volume['week'].max()}; contacts: {with_contacts['week'].min()} to {with_contacts['week'].max()}): "
-        "the touch index has no values; give the volume of the same weeks"
+        *context.volume_warnings,
+        f"the volume file gives no volume for {len(lacking)} of the {int(overall['complete'].sum())} whole weeks "
+        f"that have contacts (weeks of {weeks}): the touch index has no value for them, nor a 6-week figure "
+        "that holds them",
     ]
 
 

@@ -9,9 +9,12 @@ in every run and a query written today keeps working.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from pipeline.errors import InputError, QueryError
 
 # {owner}, {owner_join} and {cost} are filled by what the run holds (see `create_views`)
 VIEWS: dict[str, str] = {
@@ -58,7 +61,8 @@ LEFT JOIN reasons r ON r.reason_id = c.reason_id
 LEFT JOIN clusters k ON k.cluster_id = c.cluster_id""",
     "weekly_touch_index": """
 SELECT week, scope, reason_id, cluster_id, name, contacts, CAST(round(volume) AS BIGINT) AS volume,
-       round(per_1000, 2) AS per_1000, round(rolling_6w, 2) AS rolling_6w, trend
+       round(per_1000, 2) AS per_1000, round(rolling_6w, 2) AS rolling_6w, trend, {index_cost} AS cost,
+       {index_complete} AS complete
 FROM touch_index
 ORDER BY scope <> 'overall', name, week""",
     "cost_by_owner": """
@@ -72,7 +76,7 @@ ORDER BY cost DESC NULLS LAST, touches DESC, owner""",
 
 def create_views(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create (or replace) every view on a connection that holds the run's tables; returns their names."""
-    ranking, reasons = _columns(con, "ranking"), _columns(con, "reasons")
+    ranking, reasons, index = _columns(con, "ranking"), _columns(con, "reasons"), _columns(con, "touch_index")
     if "owner" in ranking:
         owner, owner_join = "r.owner", ""
     elif "owner" in reasons:
@@ -84,6 +88,8 @@ def create_views(con: duckdb.DuckDBPyConnection) -> list[str]:
         "owner_join": owner_join,
         "cost": "round(r.cost, 2)" if "cost" in ranking else "CAST(NULL AS DOUBLE)",
         "reason_owner": "owner" if "owner" in reasons else "CAST(NULL AS VARCHAR)",
+        "index_cost": "round(cost, 2)" if "cost" in index else "CAST(NULL AS DOUBLE)",
+        "index_complete": "complete" if "complete" in index else "CAST(NULL AS BOOLEAN)",
     }
     for name, sql in VIEWS.items():
         con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql.format(**fill)}')
@@ -100,6 +106,46 @@ def open_run_views(folder: Path) -> duckdb.DuckDBPyConnection:
             con.execute(f"CREATE VIEW \"{path.stem}\" AS SELECT * FROM read_parquet('{quoted}')")
     create_views(con)
     return con
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple]
+
+
+def run_query(db: Path, query: str) -> list[QueryResult]:
+    """A person's SQL over a run's database, one result per statement that returns rows. Read only, the run's
+    tables alone (no files, network or extensions), settings locked; the session's time zone is UTC, as the
+    tables' times and weeks are, so a query groups times the same way on every machine (DuckDB would otherwise
+    read them in the caller's time zone). Raises `InputError` for a database that cannot be opened and
+    `QueryError` for a query that fails."""
+    if not query.strip():
+        raise QueryError('the query is empty: give the SQL to run, e.g. "SELECT * FROM top_causes LIMIT 10"')
+    try:
+        con = duckdb.connect(str(db), read_only=True, config=_LOCKED)
+    except duckdb.Error as exc:
+        raise InputError(
+            f"the run's database cannot be opened ({exc}); every run writes it beside its Parquet tables, which "
+            "hold the same data, and the next discover or assign into this folder writes it again",
+            file=str(db),
+        ) from None
+    with con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET lock_configuration = true")
+        results = []
+        try:  # a query can fail while it runs too ("cast(text as int)"), not only when it is read
+            for statement in con.extract_statements(query):
+                relation = con.sql(statement.query)
+                if relation is not None:
+                    results.append(QueryResult(relation.columns, [str(t) for t in relation.types], relation.fetchall()))
+        except duckdb.Error as exc:
+            raise QueryError(f"the query failed: {exc}") from None
+    return results
+
+
+_LOCKED = {"enable_external_access": False, "autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
