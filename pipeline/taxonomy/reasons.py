@@ -109,16 +109,21 @@ def agent_reasons(values: pd.Series, taxonomy: Taxonomy) -> tuple[pd.Series, lis
     for reason in taxonomy.reasons:
         lookup[reason.id.lower()] = reason.id
         lookup[reason.name.lower()] = reason.id
-    given = values.astype("string").str.strip().str.lower()
-    mapped = given.map(lookup)
-    unknown = given.notna() & mapped.isna()
+    codes, uniques = pd.factorize(values)  # a few distinct values over a long history: each is looked up once
+    plain = pd.Series(uniques, dtype="string").str.strip().str.lower()
+    found = plain.map(lookup).astype(object)
+    known = np.append(found.where(found.notna(), None).to_numpy(dtype=object), None)  # code -1: no value
+    mapped = pd.Series(known[codes], index=values.index, dtype=object)
+    unknown_values = plain.notna() & found.isna()
     warnings = []
-    if unknown.any():
-        names = ", ".join(f"'{v}'" for v in given[unknown].value_counts().index[:8])
+    if unknown_values.any():
+        counts = pd.Series(np.bincount(codes[codes >= 0], minlength=len(uniques)))[unknown_values.to_numpy()]
+        by_value = counts.groupby(plain[unknown_values].to_numpy()).sum().sort_values(ascending=False, kind="stable")
+        names = ", ".join(f"'{v}'" for v in by_value.index[:8])
         warnings.append(
-            f"{int(unknown.sum())} agent-chosen reason(s) are not in the taxonomy ({names}); they are not used"
+            f"{int(by_value.sum())} agent-chosen reason(s) are not in the taxonomy ({names}); they are not used"
         )
-    return mapped.astype(object).where(mapped.notna(), None), warnings
+    return mapped, warnings
 
 
 def assign_reasons(
