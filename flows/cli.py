@@ -278,7 +278,8 @@ def serve(
             err.print(f"warning: {line}", highlight=False, markup=False)
         out.print(
             f"serving {spec.name}-daily ({spec.daily.cron}) and {spec.name}-weekly ({spec.weekly.cron}) for "
-            f"{spec.out}; Ctrl-C stops",
+            f"{spec.out}; Ctrl-C stops. Run one now: prefect deployment run 'assign/{spec.name}-daily' (or "
+            f"'discover/{spec.name}-weekly')",
             highlight=False,
         )
 

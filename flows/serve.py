@@ -10,6 +10,7 @@ Point PREFECT_API_URL at your Prefect server first; the README's "Schedule it" s
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -118,16 +119,86 @@ def deployments(path: str | Path) -> list:
 def main(
     path: str | Path = CONFIG_DIR / "deployments.yaml", announce: Callable[[Deployments], None] | None = None
 ) -> None:
-    """Serve the deployments of the file at `path`; all that can stop it (another folder's deployments under these
-    names, the config) is checked before `announce` says it serves."""
-    from prefect import serve
+    """Serve the deployments of the file at `path` until stopped (Ctrl-C, SIGTERM); all that can stop it (another
+    folder's deployments under these names, the config) is checked before `announce` says it serves. What prefect's
+    `serve` does, with one thing more: a run still going when serving stops is marked Crashed (`crash_unfinished`)."""
+    import asyncio
+
+    from prefect.exceptions import TerminationSignal
+    from prefect.runner import Runner
 
     spec = load_deployments(path)
     refuse_taking_over(spec)
-    built = deployments(path)
+    runner = Runner(pause_on_shutdown=True)
+    for deployment in deployments(path):
+        runner.add_deployment(deployment)
     if announce is not None:
         announce(spec)
-    serve(*built)
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal):
+        pass
+    finally:
+        crash_unfinished(spec)
+
+
+def crash_unfinished(spec: Deployments, grace_s: float = 30.0) -> list[str]:
+    """When serving stops, the runs of these deployments left Running or Pending though nothing runs them any more
+    are marked Crashed, saying why: they stayed Running on the server for ever, in the UI and for automations (a run
+    stopped by Ctrl-C in the middle of a step never reported). Runs only this process serves: it first waits (up to
+    `grace_s`) for the runs it started to end; while one of them still goes, it reports its own end and nothing is
+    marked. A run folder keeps its last complete output either way (a run replaces it whole, or not at all).
+    Returns the ids marked."""
+    import os
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.exceptions import Abort, ObjectNotFound
+    from prefect.states import Crashed
+    from prefect.utilities.engine import propose_state_sync
+
+    deadline = time.monotonic() + grace_s
+    while True:  # a child of this process is a run it started (prefect runs each flow run in a subprocess)
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                if time.monotonic() > deadline:
+                    return []  # still running: it will report its own end
+                time.sleep(0.2)
+        except ChildProcessError:
+            break
+    marked = []
+    with get_client(sync_client=True) as client:
+        ids = []
+        for flow_name, name in (("assign", f"{spec.name}-daily"), ("discover", f"{spec.name}-weekly")):
+            with contextlib.suppress(ObjectNotFound):
+                ids.append(client.read_deployment_by_name(f"{flow_name}/{name}").id)
+        if not ids:
+            return marked
+        stranded = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=ids)),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))
+            ),
+        )
+        for flow_run in stranded:
+            crashed = Crashed(
+                message="touchless serve stopped while this run was going; its run folder keeps the last complete "
+                "output"
+            )
+            try:
+                propose_state_sync(client, crashed, flow_run_id=flow_run.id)
+            except Abort:  # it ended meanwhile: its own state stands
+                continue
+            marked.append(str(flow_run.id))
+    return marked
 
 
 def place(out: str) -> str:

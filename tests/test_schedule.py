@@ -4,6 +4,7 @@ triggered through the API; then its outputs and its artifact are checked, and th
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -104,6 +105,7 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, to be stopped as Ctrl-C stops it
     )
     try:
 
@@ -143,6 +145,21 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
         )
         assert second.returncode == 2 and "already keeps" in second.stderr and "name:" in second.stderr, second.stderr
         assert httpx.get(f"{api}/deployments/{daily['id']}").json()["parameters"]["out_dir"] == str(run)
+
+        # Ctrl-C while a run goes: serving stops, and the run is not left Running on the server for ever
+        weekly = found["touchless-weekly"]
+        answer = httpx.post(f"{api}/deployments/{weekly['id']}/create_flow_run", json={}, timeout=30)
+        stopped = answer.json()
+
+        def running():
+            state = httpx.get(f"{api}/flow_runs/{stopped['id']}").json()["state"]
+            return state if state and state["type"] != "SCHEDULED" and state["type"] != "PENDING" else None
+
+        assert wait(running, 120, "the weekly run to start", every=0.2)["type"] == "RUNNING"
+        os.killpg(served.pid, signal.SIGINT)  # what Ctrl-C sends: serve and the run it started
+        served.wait(timeout=120)
+        state = httpx.get(f"{api}/flow_runs/{stopped['id']}").json()["state"]
+        assert state["type"] == "CRASHED", state
     finally:
         served.terminate()
         served.wait(timeout=60)
