@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,8 @@ def main(
         runner.add_deployment(deployment)
     if announce is not None:
         announce(spec)
+    # prefect 3.8's runner answers SIGTERM with a stop it never awaits, and warns about it: noise in a data team's log
+    warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited", category=RuntimeWarning)
     try:
         asyncio.run(runner.start())
     except (KeyboardInterrupt, TerminationSignal):
