@@ -55,7 +55,8 @@ def assign(
         volume_path = volume_path or run.manifest.volume
         context = read_context(cfg, volume_path)
         sources = run.sources_by_contact(cfg.input.dimensions)
-        fresh, report = prepare(input_path, cfg, sources, run.manifest.report.get("date_orders"))
+        held = run.conversations(cfg.input.dimensions)
+        fresh, report = prepare(input_path, cfg, sources, run.manifest.report.get("date_orders"), held)
         usable = usable_rows(fresh)
         embedded = embed(fresh["text"].iloc[usable].tolist(), cfg, show_progress)
         placement = model.place(embedded.vectors, usable, len(fresh))

@@ -69,12 +69,16 @@ def run_folder(out_dir: str, user_files: list[str | None]) -> Iterator[tuple[Pat
 
 @io_step
 def prepare(
-    input_path: str, cfg: Config, known: pd.Series | None = None, date_orders: dict[str, str] | None = None
+    input_path: str,
+    cfg: Config,
+    known: pd.Series | None = None,
+    date_orders: dict[str, str] | None = None,
+    held: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, InputReport]:
     """Read, clean and redact in one step: the raw text never leaves it. `known`: source digests by contact id of
     contacts a run holds already (left out unless their text or details changed); `date_orders`: how its dates
-    were read."""
-    return read_and_prepare(input_path, cfg, known, date_orders)
+    were read; `held`: the run's conversations, which a messages export may continue."""
+    return read_and_prepare(input_path, cfg, known, date_orders, held)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from pipeline.run.folder import MANIFEST, read_manifest
-from tests.conftest import SIX_INTENTS, run_cli, tree_digest
+from tests.conftest import DATA, SIX_INTENTS, run_cli, tree_digest
 
 
 @pytest.fixture()
@@ -168,6 +168,39 @@ def test_sql_names_a_missing_database(existing, capsys):
     assert run_cli("sql", str(existing), "SELECT 1") == 2
     message = capsys.readouterr().err
     assert "touchless.duckdb" in message and "Parquet tables" in message and "Traceback" not in message
+
+
+def test_a_conversation_cut_between_two_daily_exports_keeps_both_parts(tmp_path, test_config, capsys):
+    """A chat export of each day holds the messages sent that day: a conversation that goes on past midnight is in
+    two files. The second part used to replace the first (the reason was in the first half)."""
+    messages = pd.read_csv(DATA / "multidogo_finance_messages.csv").drop(columns="label")
+    longest = messages.groupby("conversation_id").size().idxmax()
+    own = messages[messages["conversation_id"] == longest]
+    later = own.iloc[len(own) // 2 :]
+    messages.drop(later.index).to_csv(tmp_path / "monday.csv", index=False)
+    later.to_csv(tmp_path / "tuesday.csv", index=False)
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--config", str(test_config)]
+    assert run_cli("discover", str(tmp_path / "monday.csv"), *args) == 0
+    first = pd.read_parquet(out / "contacts.parquet").set_index("contact_id").loc[longest]
+    capsys.readouterr()
+    assert run_cli("assign", str(tmp_path / "tuesday.csv"), *args) == 0
+    assert "1 conversation(s) continue ones the run holds" in " ".join(capsys.readouterr().err.split())
+    contacts = pd.read_parquet(out / "contacts.parquet").set_index("contact_id")
+    both = contacts.loc[longest]
+    assert len(contacts) == messages["conversation_id"].nunique()
+    assert both["text"].startswith(first["text"]) and len(both["text"]) > len(first["text"])
+    assert both["turns"] == len(own) and both["created_at"] == first["created_at"]
+    assert both["last_at"] == pd.Timestamp(later["sent_at"].iloc[-1])
+    # the same day's file again: nothing new in it
+    assert run_cli("assign", str(tmp_path / "tuesday.csv"), *args) == 0
+    assert "0 new contacts (1 already in the run, unchanged)" in " ".join(capsys.readouterr().out.split())
+    assert pd.read_parquet(out / "contacts.parquet").set_index("contact_id").loc[longest, "text"] == both["text"]
+    # the whole conversation exported again (from its first message) is read again as the whole
+    own.to_csv(tmp_path / "whole.csv", index=False)
+    assert run_cli("assign", str(tmp_path / "whole.csv"), *args) == 0
+    again = pd.read_parquet(out / "contacts.parquet").set_index("contact_id").loc[longest]
+    assert again["text"] == both["text"] and again["turns"] == len(own)
 
 
 def test_the_latest_run_is_this_directorys_and_is_named(existing, tmp_path, test_config, capsys, monkeypatch):

@@ -26,6 +26,20 @@ from pipeline.read.report import InputReport, list_rows, rows_error
 from pipeline.text.redact import asks_for_name
 
 REQUIRED = ("conversation_id", "role", "text")
+CONVERSATION_CONTACT = [  # a conversation's contact, in the canonical layout (`_conversation`)
+    "contact_id",
+    "row",
+    "created_at",
+    "last_at",
+    "customer_id",
+    "ticket_id",
+    "channel",
+    "reason",
+    "handle_time_s",
+    "conversation_id",
+    "turns",
+    "customer_turns",
+]
 
 
 def is_messages(raw: pd.DataFrame, cfg: InputConfig) -> bool:
@@ -36,12 +50,22 @@ def is_messages(raw: pd.DataFrame, cfg: InputConfig) -> bool:
 
 
 def conversations(
-    raw: pd.DataFrame, cfg: InputConfig, path: str | Path, date_orders: dict[str, str] | None = None
+    raw: pd.DataFrame,
+    cfg: InputConfig,
+    path: str | Path,
+    date_orders: dict[str, str] | None = None,
+    held: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, InputReport]:
     """(contacts, turns, report): one contact per conversation in the canonical layout plus conversation columns,
     and its customer turns (`contact`: position of the contact, `text`, `echo`: repeats an agent or bot,
     `answers_name`: follows an agent or bot turn that asked the customer's name). `date_orders`: as in
-    `contacts_from_table`."""
+    `contacts_from_table`.
+
+    `held`: the conversations a run holds already (`created_at`, `last_at` by conversation id). A daily export
+    often holds only the part of a conversation sent since the last one (cut at midnight): when its first message
+    is later than the held conversation's first, it continues it, and only its messages sent after the held last
+    one are read (`continues`: True; `pipeline.text.prepare` adds them to the held text); one with none of those
+    is left out as already read. A conversation whose first message is not later is a whole one: read again."""
     columns = cfg.messages.columns
     refuse_repeated(raw, [*columns.model_dump().values(), *cfg.dimensions], path)
     require_columns(
@@ -75,13 +99,18 @@ def conversations(
         frame, "sent_at", columns.sent_at, report, cfg.date_format, (date_orders or {}).get("sent_at")
     )
 
-    contacts, turns = [], []
-    for position, (conversation, messages) in enumerate(frame.groupby("conversation_id", sort=False)):
+    contacts, turns, position = [], [], 0
+    for conversation, messages in frame.groupby("conversation_id", sort=False):
         messages = messages.sort_values(["sent_at", "row"], kind="stable", na_position="last")
-        contacts.append(_conversation(conversation, messages, dimensions))
+        messages, continues = _since_held(conversation, messages, held, report)
+        if messages.empty:
+            continue
+        contacts.append({**_conversation(conversation, messages, dimensions), "continues": continues})
         said_by_others: set[str] = set()
         asked_name = False  # the turn before asked the customer's name: a bare name may answer it
         for role, text in zip(messages["role"], messages["text"]):
+            if role == "unknown":  # left out (warned about in `_roles`)
+                continue
             if role == "customer":
                 turns.append(
                     {
@@ -94,7 +123,13 @@ def conversations(
             else:
                 said_by_others.add(_key(text))
             asked_name = role != "customer" and asks_for_name(text)
-    contacts = pd.DataFrame(contacts)
+        position += 1
+    contacts = pd.DataFrame(contacts, columns=[*dimensions, *CONVERSATION_CONTACT, "continues"])
+    if report.continued:
+        report.warnings.append(
+            f"{report.continued:,} conversation(s) continue ones the run holds (their first message here is later "
+            "than the run's first): their messages sent since were added to them"
+        )
     report.optional_columns = [c for c in ("created_at", "customer_id", "channel") if contacts[c].notna().any()]
     if contacts["created_at"].notna().any():
         report.optional_columns.append("sent_at")
@@ -112,17 +147,39 @@ def conversations(
             "conversation from the customer's turns; if each row is one contact, run with --input-kind contacts"
         )
     report.conversations = len(contacts)
-    return contacts, pd.DataFrame(turns, columns=["contact", "text", "echo", "answers_name"]), report
+    turns = pd.DataFrame(turns, columns=["contact", "text", "echo", "answers_name"]).astype({"contact": np.int64})
+    return contacts, turns, report
+
+
+def _since_held(
+    conversation: str, messages: pd.DataFrame, held: pd.DataFrame | None, report: InputReport
+) -> tuple[pd.DataFrame, bool]:
+    """The messages of a conversation to read, and whether they continue one the run holds (see `conversations`)."""
+    if held is None or conversation not in held.index:
+        return messages, False
+    first, last = held.at[conversation, "created_at"], held.at[conversation, "last_at"]
+    times = messages["sent_at"]
+    if pd.isna(first) or pd.isna(last) or times.isna().any() or not times.min() > first:
+        return messages, False  # a whole conversation (or one whose times cannot tell): read again
+    newer = messages[times > last]
+    if newer.empty:
+        report.already_known += 1
+    else:
+        report.continued += 1
+    return newer, True
 
 
 def _conversation(conversation: str, messages: pd.DataFrame, dimensions: list[str]) -> dict:
-    """One contact; a dimension takes the first value the customer's messages carry (else any message's)."""
+    """One contact; a dimension takes the first value the customer's messages carry (else any message's). Messages
+    of a role touchless does not know are left out of it (its times and turns too); its row is its first message's."""
+    rows = messages["row"]
+    messages = messages[messages["role"] != "unknown"]
     customer = messages[messages["role"] == "customer"]
     times = messages["sent_at"].dropna()
     return {
         **{c: _first(customer[c]) or _first(messages[c]) for c in dimensions},
         "contact_id": conversation,
-        "row": int(messages["row"].min()),
+        "row": int(rows.min()),
         "created_at": times.min() if len(times) else pd.NaT,
         "last_at": times.max() if len(times) else pd.NaT,
         "customer_id": _first(customer["customer_id"]) or _first(messages["customer_id"]),

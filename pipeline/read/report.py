@@ -30,6 +30,7 @@ class InputReport:
     already_known: int = 0  # contacts an earlier run holds with the same text: not prepared again (assign)
     changed: int = 0  # contacts an earlier run holds whose text or details changed since: read again (assign)
     details_changed: int = 0  # of them, those whose words are the same: they keep their cluster (assign)
+    continued: int = 0  # conversations an earlier run holds that this export continues: messages added (assign)
     redacted: dict[str, int] = field(default_factory=dict)
     optional_columns: list[str] = field(default_factory=list)  # optional fields found, with values
     # day-first | month-first per date field whose values told (created_at, sent_at): `assign` reads its files so

@@ -33,6 +33,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -373,6 +374,20 @@ class Run:
             digests = digests.astype(object)
             digests[words_only] = with_details(digests[words_only].tolist(), details, dimensions)
         return digests
+
+    def conversations(self, dimensions: Sequence[str]) -> pd.DataFrame | None:
+        """The conversations the run holds (messages input), by id: their text (cleaned and redacted), first and
+        last times, turn counts, customer, channel and `dimensions`, for `assign` to continue one that a later
+        export carries on. None when the run holds none."""
+        table = self.tables["contacts"]
+        if "conversation_id" not in table.column_names:
+            return None
+        wanted = ["contact_id", "text", "created_at", "last_at", "turns", "customer_turns", "customer_id", "channel"]
+        columns = [c for c in dict.fromkeys([*wanted, *dimensions]) if c in table.column_names]
+        held = table.select([*columns, "conversation_id"]).filter(pc.is_valid(table["conversation_id"]))
+        if not held.num_rows:
+            return None
+        return held.drop_columns("conversation_id").to_pandas().set_index("contact_id")
 
     def previous_clusters(self, fingerprint: str) -> PreviousClusters | None:
         """This run's clusters as the previous run for stable ids; None when it used another embedding model."""

@@ -44,7 +44,11 @@ T = TypeVar("T")
 
 
 def read_and_prepare(
-    path: str | Path, cfg: Config, known: pd.Series | None = None, date_orders: dict[str, str] | None = None
+    path: str | Path,
+    cfg: Config,
+    known: pd.Series | None = None,
+    date_orders: dict[str, str] | None = None,
+    held: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, InputReport]:
     """Every contact once: `text` cleaned and redacted, `terms` (content lemmas), `language`, `text_status`
     (ok | empty | no_reason | other_language), `removed_*` counts, and the canonical input columns.
@@ -57,10 +61,12 @@ def read_and_prepare(
     `report.changed`).
     `date_orders`: the day/month order of each date field in the run's first input (its report's `date_orders`),
     so that a later export whose dates do not tell (1-12 September) is read the same way.
+    `held`: the conversations the run holds (`text`, `created_at`, `last_at`, `turns`, `customer_turns` by id): a
+    messages export that continues one adds its new messages to it (`pipeline.read.messages.conversations`).
     """
     raw = read_table(path, cfg.input.encoding)
     if is_messages(raw, cfg.input):
-        frame, turns, report = conversations(raw, cfg.input, path, date_orders)
+        frame, turns, report = conversations(raw, cfg.input, path, date_orders, held)
     else:
         frame, report = contacts_from_table(raw, cfg.input, path, date_orders)
         turns = pd.DataFrame(
@@ -68,18 +74,43 @@ def read_and_prepare(
         )
         for column in CONVERSATION:
             frame[column] = None
+        frame["continues"] = False
     del raw
     frame["source_hash"] = source_digests(frame, turns, cfg.input.dimensions)
     if known is not None and len(known):
         frame, turns = _without_known(frame, turns, known, report)
     had_words = np.bincount(turns["contact"], weights=turns["text"].str.strip().ne(""), minlength=len(frame)) > 0
     frame["text"] = pd.Series(_customer_words(turns, len(frame), cfg, frame, report), index=frame.index, dtype="str")
+    if frame["continues"].any():
+        had_words |= _continue_held(frame, held)
+    frame = frame.drop(columns="continues")
     truncate_long(frame, cfg.input.max_text_chars, report)
     _set_status(frame, had_words, report)
     frame["language"] = detect_languages(frame["text"].tolist(), cfg.prepare.language)
     _mark_other_language(frame, cfg.prepare.language, report)
     frame["terms"] = content_terms(frame["text"].tolist(), cfg.prepare.batch_size)
     return frame, report
+
+
+_CONTINUED = ("text", "created_at", "last_at", "turns", "customer_turns")  # the rest of `held` fills gaps
+
+
+def _continue_held(frame: pd.DataFrame, held: pd.DataFrame) -> np.ndarray:
+    """Conversations that continue held ones (`continues`) become the whole: the held text (cleaned and redacted
+    when it was read) and the new one's, the held first time, both turn counts. Returns which now have words."""
+    at = frame["continues"].to_numpy(dtype=bool)
+    before = held.loc[frame.loc[at, "contact_id"]]
+    earlier, later = before["text"].fillna("").to_numpy(dtype=object), frame.loc[at, "text"].to_numpy(dtype=object)
+    frame.loc[at, "text"] = ["\n".join(t for t in pair if t) for pair in zip(earlier, later)]
+    frame.loc[at, "created_at"] = before["created_at"].to_numpy()
+    for column in ("turns", "customer_turns"):
+        frame.loc[at, column] = frame.loc[at, column].to_numpy() + before[column].fillna(0).to_numpy(dtype=int)
+    for column in [c for c in before.columns if c not in _CONTINUED]:  # customer, channel, dimensions: kept
+        given = frame.loc[at, column].to_numpy(dtype=object)
+        frame.loc[at, column] = np.where(pd.isna(given), before[column].to_numpy(dtype=object), given)
+    words = np.zeros(len(frame), dtype=bool)
+    words[at] = [bool(t.strip()) for t in frame.loc[at, "text"]]
+    return words
 
 
 def _without_known(
@@ -92,9 +123,9 @@ def _without_known(
     in_run = at >= 0
     held = pd.Series(known.to_numpy(dtype=object)[at], dtype=object).where(in_run)
     digests = pd.Series(frame["source_hash"].to_numpy(), dtype=object)
-    same = in_run & (held.isna() | (held == digests)).to_numpy()
+    same = in_run & (held.isna() | (held == digests)).to_numpy() & ~frame["continues"].to_numpy(dtype=bool)
     keep = ~same
-    report.already_known = int(same.sum())
+    report.already_known += int(same.sum())
     changed = in_run & ~same
     report.changed = int(changed.sum())
     report.details_changed = int(same_words(held[changed], digests[changed]).sum())  # the changed only: few
