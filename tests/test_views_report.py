@@ -41,6 +41,10 @@ def test_the_report_is_one_page_without_scripts_and_shows_owners_costs_and_drive
     plain = report_page(run)
     assert "<script" not in plain and "src=" not in plain
     assert "Top causes by touches" in plain and "no dates" in plain and "Cost by owner" not in plain
+    # no dates, no customer or ticket ids: said, never shown as measured ("1.00 per issue, 0% repeat")
+    assert "what is new or growing cannot be told" in plain and "No cause is new or growing" not in plain
+    assert "no customer or ticket ids" in plain and ">n/a<" in plain
+    assert "run written now" not in plain and " UTC" in plain
 
     ranking = run.tables["ranking"]
     first = ranking.column("cluster_id")[0].as_py()

@@ -91,7 +91,8 @@ def evaluate(truth, predicted, noise: int = -1) -> Evaluation:
 
 
 def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
-    """The known reason of each contact (for scoring), indexed by contact id; rows without one are left out.
+    """The known reason of each contact (for scoring), indexed by contact id, spaces around it dropped; rows without
+    one (empty, or only spaces) are left out.
     In a messages export the contact is the conversation, and its reason the label most of its messages carry."""
     wanted = {cfg.columns.contact_id, cfg.messages.columns.conversation_id, cfg.messages.columns.role, column}
     raw = read_table(path, cfg.encoding, columns=wanted)
@@ -117,6 +118,8 @@ def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
     if not messages:  # a repeated contact id: its first row, the one the reader keeps
         labels = labels.drop_duplicates(subset=id_column, keep="first")
     labels = labels.dropna(subset=[column]).astype({column: str})
+    labels[column] = labels[column].str.strip()  # " Card lost" and "Card lost " are one reason; "   " is none
+    labels = labels[labels[column] != ""]
     if messages:
         return labels.groupby(id_column, sort=False)[column].agg(lambda v: v.value_counts().index[0])
     return labels.set_index(id_column)[column]

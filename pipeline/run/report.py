@@ -6,13 +6,14 @@ every text is escaped (Jinja2 autoescaping)."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from pipeline.run.charts import line_chart, sparkline
 from pipeline.run.insights import Overview, overview
-from pipeline.run.review import KIND_NAMES, templates
+from pipeline.run.review import KIND_NAMES, kind_counts, templates
 
 if TYPE_CHECKING:
     from pipeline.run.folder import Run
@@ -36,12 +37,13 @@ def report_page(run: Run) -> str:
             period=period(run),
             taxonomy=manifest.taxonomy,
             taxonomy_version=manifest.taxonomy_version,
-            written=manifest.written_at[:16].replace("T", " ") + " UTC" if manifest.written_at else "now",
+            written=(manifest.written_at or datetime.now(UTC).isoformat())[:16].replace("T", " ") + " UTC",
             top=o.causes[:TOP_CAUSES],
             more=max(len(o.causes) - TOP_CAUSES, 0),
             owners=owner_totals(o),
+            currency=(manifest.config.get("cost") or {}).get("currency", ""),
             proposals=list(open_.itertuples()),
-            summary=", ".join(f"{n} {KIND_NAMES.get(k, k).lower()}" for k, n in counts.most_common()),
+            summary=kind_counts(counts),
             kinds=KIND_NAMES,
             line_chart=line_chart,
             sparkline=sparkline,

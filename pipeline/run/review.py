@@ -6,6 +6,7 @@ Jinja2 template (`templates/review.html`) with autoescaping on, so every text sh
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -23,6 +24,14 @@ KIND_NAMES = {
     "mislabel": "Agents' labels disagree",
     "secondary": "Process step, not a reason",
 }
+
+
+def kind_counts(counts: Mapping[str, int]) -> str:
+    """'new reason × 3, split a reason × 1': how many proposals of each kind, most first."""
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{KIND_NAMES.get(k, k).lower()} × {n}" for k, n in ordered)
+
+
 COLOURS = {
     "new_reason": "#1b7f5b",
     "split": "#8a5a00",
@@ -58,7 +67,7 @@ def review_page(proposals: pd.DataFrame, clusters: pd.DataFrame, manifest: Manif
         when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         proposals=[_row(p) for p in shown.itertuples()],
         hidden=int((proposals["status"] == "rejected").sum()),
-        summary=", ".join(f"{n} {KIND_NAMES[k].lower()}" for k, n in counts.items()) or "nothing to review",
+        summary=kind_counts(counts) or "nothing to review",
         clusters=clusters,
         largest=[_row(r) for r in largest.itertuples()],
         biggest_cluster=max(int(largest["size"].max()) if len(largest) else 1, 1),
