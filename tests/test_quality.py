@@ -40,10 +40,14 @@ def test_scores_read_a_repeated_contact_id_as_the_reader_keeps_it(tmp_path):
     and a contact without a known reason is left out of it."""
     path = tmp_path / "labelled.csv"
     pd.DataFrame(
-        {"contact_id": ["a", "b", "a", "c", "d"], "text": list("vwxyz"), "intent": ["x", "y", "z", "y", None]}
+        {
+            "contact_id": ["a", "b", "a", "c", "d", "e"],
+            "text": list("vwxyzq"),
+            "intent": ["x", "y ", "z", " y", None, "   "],  # spaces around a label are not another reason
+        }
     ).to_csv(path, index=False)
     labels = load_labels(path, load_config().input, "intent")
-    assert labels.to_dict() == {"a": "x", "b": "y", "c": "y"}
+    assert labels.to_dict() == {"a": "x", "b": "y", "c": "y"}  # "   " is no label, as an empty one is
     run = pd.DataFrame({"contact_id": ["d", "c", "b", "a"], "cluster_id": [5, 1, 1, 0]})
     scores = evaluate_run(run, labels)
     assert scores.contacts == 3 and scores.every_contact.nmi == 1.0 and scores.every_contact.acc == 1.0
