@@ -241,11 +241,11 @@ def test_an_acronym_also_written_in_lower_case_is_a_thing_and_one_only_in_capita
         ],
     }
     names = name_clusters(samples, {c: [] for c in samples})
-    assert names[0] == "change pin", names
+    assert names[0] == "change PIN", names  # written as most customers write it (9 of 12 here)
     abroad = {
         0: ["How do I send money to the UK?", "Can I transfer money to the UK?", "Sending money to the UK takes long"],
         1: ["Can I get a card delivered in the UK?", "Card delivery to the UK", "is the card delivered to the UK"],
         2: ["What is the exchange rate in the UK?", "exchange rate for the UK", "UK exchange rate is bad"],
     }
     names = name_clusters(abroad, {c: [] for c in abroad})
-    assert not any("uk" in name.split() for name in names.values()), names
+    assert not any("uk" in name.lower().split() for name in names.values()), names

@@ -278,7 +278,13 @@ def name_clusters(
     shortlists = {c: [_as_written(p, written[c]) for p in options] for c, options in shortlists.items()}
     if meaning is not None:
         names |= meaning.choose(shortlists)
-    return _disambiguate(names, keywords)
+    return {c: _in_capitals(name, seen) for c, name in _disambiguate(names, keywords).items()}
+
+
+def _in_capitals(name: str, seen: Counter) -> str:
+    """A name with the words customers mostly write in capitals written so: 'ATM machine', 'change PIN' (phrases
+    are matched in lower case: 'Atm machine' read as a typo). `seen`: per word and casing, how often written."""
+    return " ".join(w.upper() if seen[(w, True)] > seen[(w, False)] else w for w in name.split())
 
 
 @dataclass(frozen=True)
