@@ -199,7 +199,8 @@ def evaluate(
     result = _run("discover", input, out_dir, config, overrides, verbose, label_column=label_column)
     _print_clusters(result)
     m = result.metrics
-    table = Table(title=f"scores against '{label_column}' ({m['labels']} known reasons)", title_justify="left")
+    known = f"{m['labels']:,} known reason{'s' if m['labels'] != 1 else ''}"
+    table = Table(title=f"scores against '{label_column}' ({known})", title_justify="left")
     for name in ("contacts", "NMI", "ARI", "ACC", "clusters", "noise"):
         table.add_column(name, justify="right")
     for name, key in (("clustered contacts", "clustered"), ("every contact", "every_contact")):
@@ -217,6 +218,12 @@ def evaluate(
     if m["unlabelled"]:
         out.print(
             f"[yellow]{m['unlabelled']:,} contact(s) have no label in '{label_column}' and are not scored[/yellow]"
+        )
+    if m["labels"] < 2 or m["labels"] >= 0.5 * m["contacts"]:  # scores that say nothing of the clustering
+        what = "one label for every contact" if m["labels"] < 2 else "about as many labels as contacts"
+        out.print(
+            f"[yellow]'{label_column}' holds {what}: NMI, ARI and ACC cannot tell a good clustering from a bad "
+            "one against it; is it the column of known reasons?[/yellow]"
         )
     out.print(f"metrics written to {Path(result.out_dir) / 'metrics.json'}")
 
