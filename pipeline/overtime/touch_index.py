@@ -8,6 +8,7 @@ fall while the business grows.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +119,7 @@ def chart(index: pd.DataFrame, path: Path, rising: set[str] = frozenset()) -> No
             frame["rolling_6w"],
             linewidth=2.6 if overall or hot else 1.2,
             color="black" if overall else ("#c0392b" if hot else None),
-            label=("▲ " if hot else "") + str(name)[:40],
+            label=_legend(("▲ " if hot else "") + str(name)),
         )
         partial = ~frame["complete"].astype(bool)
         ax.scatter(when[partial], frame["per_1000"][partial], facecolors="none", edgecolors="grey", s=18, zorder=3)
@@ -127,6 +128,7 @@ def chart(index: pd.DataFrame, path: Path, rising: set[str] = frozenset()) -> No
             ax.axvspan(week, week + pd.Timedelta(days=7), color="grey", alpha=0.12, linewidth=0)
         ax.grid(alpha=0.3)
         ax.set_ylabel("contacts per 1,000")
+    causes.set_xlabel("week (Monday)")
     top.set_title("Touch index: contacts per 1,000 units of volume, rolling 6 weeks (whole weeks only)")
     causes.set_title("Top causes, each on this scale (▲ red: new or growing)", fontsize=10)
     causes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -150,12 +152,15 @@ def owner_chart(owners: pd.DataFrame, path: Path, currency: str) -> None:
     )
     for owner, frame in owners.groupby("owner", sort=False):
         when = pd.to_datetime(frame["week"])
-        axes[0, 0].plot(when, frame["cost"] if priced else frame["contacts"], label=str(owner)[:40])
+        axes[0, 0].plot(when, frame["cost"] if priced else frame["contacts"], label=_legend(str(owner)))
         if indexed:
-            axes[1, 0].plot(when, frame["rolling_6w"], label=str(owner)[:40])
+            axes[1, 0].plot(when, frame["rolling_6w"], label=_legend(str(owner)))
     axes[0, 0].set_title(f"Weekly {'cost (' + currency + ')' if priced else 'contacts'} by owner")
+    axes[0, 0].set_ylabel(f"cost ({currency}) a week" if priced else "contacts a week")
     if indexed:
         axes[1, 0].set_title("Touch index by owner: contacts per 1,000 units of volume, rolling 6 weeks", fontsize=10)
+        axes[1, 0].set_ylabel("contacts per 1,000")
+    axes[-1, 0].set_xlabel("week (Monday)")
     for ax in axes[:, 0]:
         for week in pd.to_datetime(owners.loc[~owners["complete"].astype(bool), "week"]).unique():
             ax.axvspan(week, week + pd.Timedelta(days=7), color="grey", alpha=0.12, linewidth=0)
@@ -165,6 +170,11 @@ def owner_chart(owners: pd.DataFrame, path: Path, currency: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _legend(name: str) -> str:
+    """A legend entry whole, over lines of at most 32 characters (names cut at 40 told two owners apart no more)."""
+    return textwrap.fill(name, 32)
 
 
 def _pyplot():
