@@ -6,6 +6,7 @@ import csv
 import errno
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -326,7 +327,7 @@ class QueryFormat(StrEnum):
     json = "json"
 
 
-@app.command(context_settings={"ignore_unknown_options": True})  # a query may start with a "-- comment" line
+@app.command()
 def sql(
     out_dir: Annotated[Path, typer.Argument(help="a run's output folder")],
     query: Annotated[str, typer.Argument(help="SQL over the tables contacts, clusters, ... and the views")],
@@ -347,16 +348,19 @@ def sql(
         return
     if len(results) != 1:
         raise QueryError(
-            f"--format {output_format.value} writes the rows of one query; this one gives {len(results)} results: "
-            "run its statements one at a time"
+            f"--format {output_format.value} writes the rows of one query; this one gives {len(results)} tables"
+            + (": run its statements one at a time" if results else "")
         )
     if output_format is QueryFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(results[0].columns)
         writer.writerows([_csv_value(v) for v in row] for row in results[0].rows)
     else:
-        rows = [dict(zip(results[0].columns, row, strict=True)) for row in results[0].rows]
-        sys.stdout.write(json.dumps(rows, default=_json_value, ensure_ascii=False) + "\n")
+        rows = [
+            {name: None if isinstance(v, float) and not math.isfinite(v) else v for name, v in zip(names, row)}
+            for names, row in ((results[0].columns, row) for row in results[0].rows)
+        ]  # NaN and infinity are not JSON: null, as a strict parser (jq, a browser) needs
+        sys.stdout.write(json.dumps(rows, default=_json_value, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def _print_table(result: QueryResult) -> None:
@@ -509,12 +513,24 @@ def _print_clusters(result) -> None:
     )
 
 
+def _queries_as_arguments(argv: list[str]) -> list[str]:
+    """`touchless sql DIR "-- weekly dashboard ..."`: a saved query that starts with a comment looks like an option
+    to the parser; an option never holds a space or a line break, so such a word is passed as the query (the
+    query is sql's last argument)."""
+    if not argv or argv[0] != "sql":
+        return argv
+    at = next((i for i, a in enumerate(argv) if a.startswith("-") and any(c.isspace() for c in a)), None)
+    if at is None or "--" in argv[:at]:
+        return argv
+    return [*argv[:at], *argv[at + 1 :], "--", argv[at]]  # the query last, after '--': options may follow it
+
+
 def main(argv: list[str] | None = None) -> None:
     """Every way a command can end, as one clear message and an exit code: a usage mistake (2), touchless's own
     error (2), a file system error such as a full disk (2), an interruption (130); anything else is a bug, told in
     one line with the traceback saved to a file."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=_queries_as_arguments(sys.argv[1:] if argv is None else argv), standalone_mode=False)
     except TouchlessError as exc:
         _fail(str(exc), 2)
     except typer.Exit as exc:

@@ -148,9 +148,10 @@ def main(
 def crash_unfinished(spec: Deployments, grace_s: float = 30.0) -> list[str]:
     """When serving stops, the runs of these deployments left Running or Pending though nothing runs them any more
     are marked Crashed, saying why: they stayed Running on the server for ever, in the UI and for automations (a run
-    stopped by Ctrl-C in the middle of a step never reported). Runs only this process serves: it first waits (up to
-    `grace_s`) for the runs it started to end; while one of them still goes, it reports its own end and nothing is
-    marked. A run folder keeps its last complete output either way (a run replaces it whole, or not at all).
+    stopped by Ctrl-C in the middle of a step never reported). It first waits (up to `grace_s`) for the runs it
+    started to end; while one of them still goes, that run reports its own end and nothing is marked. It takes the
+    runs of these deployments for its own: one process serves a deployments file (`refuse_taking_over` refuses
+    another folder's, and two processes serving one file pause each other's schedules when either stops). A run folder keeps its last complete output either way (a run replaces it whole, or not at all).
     Returns the ids marked."""
     import os
     import time

@@ -161,6 +161,12 @@ def test_sql_output_serves_a_reader_and_a_script(existing, capsys, monkeypatch):
     assert "one at a time" in capsys.readouterr().err
     assert run_cli("sql", str(existing), "  ") == 2
     assert "the query is empty" in capsys.readouterr().err
+    assert run_cli("sql", str(existing), "-- only a comment") == 2
+    assert "holds no statement" in capsys.readouterr().err
+    assert run_cli("sql", str(existing), "--formt", "csv", "SELECT 1") == 2  # a mistyped option is still named
+    assert "No such option: --formt" in capsys.readouterr().err
+    assert run_cli("sql", str(existing), "SELECT 'nan'::double AS x, 'inf'::double AS y", "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out) == [{"x": None, "y": None}]  # strict JSON: no NaN, no Infinity
 
 
 def test_sql_names_a_missing_database(existing, capsys):
@@ -195,6 +201,10 @@ def test_a_conversation_cut_between_two_daily_exports_keeps_both_parts(tmp_path,
     # the same day's file again: nothing new in it
     assert run_cli("assign", str(tmp_path / "tuesday.csv"), *args) == 0
     assert "0 new contacts (1 already in the run, unchanged)" in " ".join(capsys.readouterr().out.split())
+    assert pd.read_parquet(out / "contacts.parquet").set_index("contact_id").loc[longest, "text"] == both["text"]
+    # the first day's file again (yesterday's export re-run): an older copy, which never shortens the run's
+    assert run_cli("assign", str(tmp_path / "monday.csv"), *args) == 0
+    assert "the run keeps its longer copy" in " ".join(capsys.readouterr().err.split())
     assert pd.read_parquet(out / "contacts.parquet").set_index("contact_id").loc[longest, "text"] == both["text"]
     # the whole conversation exported again (from its first message) is read again as the whole
     own.to_csv(tmp_path / "whole.csv", index=False)

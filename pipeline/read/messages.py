@@ -8,6 +8,7 @@ an analyst can go back to the conversation.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -99,10 +100,10 @@ def conversations(
         frame, "sent_at", columns.sent_at, report, cfg.date_format, (date_orders or {}).get("sent_at")
     )
 
-    contacts, turns, position = [], [], 0
+    contacts, turns, position, held_seen = [], [], 0, Counter()
     for conversation, messages in frame.groupby("conversation_id", sort=False):
         messages = messages.sort_values(["sent_at", "row"], kind="stable", na_position="last")
-        messages, continues = _since_held(conversation, messages, held, report)
+        messages, continues = _since_held(conversation, messages, held, report, held_seen)
         if messages.empty:
             continue
         contacts.append({**_conversation(conversation, messages, dimensions), "continues": continues})
@@ -130,6 +131,7 @@ def conversations(
             f"{report.continued:,} conversation(s) continue ones the run holds (their first message here is later "
             "than the run's first): their messages sent since were added to them"
         )
+    report.warnings += _held_warnings(held_seen)
     report.optional_columns = [c for c in ("created_at", "customer_id", "channel") if contacts[c].notna().any()]
     if contacts["created_at"].notna().any():
         report.optional_columns.append("sent_at")
@@ -152,21 +154,55 @@ def conversations(
 
 
 def _since_held(
-    conversation: str, messages: pd.DataFrame, held: pd.DataFrame | None, report: InputReport
+    conversation: str, messages: pd.DataFrame, held: pd.DataFrame | None, report: InputReport, seen: Counter
 ) -> tuple[pd.DataFrame, bool]:
-    """The messages of a conversation to read, and whether they continue one the run holds (see `conversations`)."""
+    """The messages of a conversation to read, and whether they continue one the run holds (see `conversations`).
+    Judged by the messages' times: a part that begins after the run's copy continues it (its messages after the
+    copy's last one are read; those without a time are left out: they cannot be placed); a part that begins no
+    later and ends earlier is an older export of it (the run keeps its longer copy); one that spans it is read
+    again whole. Without times on either side it cannot be told: read again whole, and said (`seen` counts each
+    case, for `_held_warnings`)."""
     if held is None or conversation not in held.index:
         return messages, False
     first, last = held.at[conversation, "created_at"], held.at[conversation, "last_at"]
-    times = messages["sent_at"]
-    if pd.isna(first) or pd.isna(last) or times.isna().any() or not times.min() > first:
-        return messages, False  # a whole conversation (or one whose times cannot tell): read again
-    newer = messages[times > last]
-    if newer.empty:
+    times = messages["sent_at"].dropna()
+    if pd.isna(first) or pd.isna(last) or times.empty:
+        seen["untimed"] += 1
+        return messages, False
+    if times.min() > first:
+        newer = messages[messages["sent_at"] > last]
+        seen["untimed_left_out"] += int(messages["sent_at"].isna().sum())
+        if newer.empty:
+            report.already_known += 1
+        else:
+            report.continued += 1
+        return newer, True
+    if times.max() < last:
+        seen["older"] += 1
         report.already_known += 1
-    else:
-        report.continued += 1
-    return newer, True
+        return messages.iloc[:0], True
+    return messages, False
+
+
+def _held_warnings(seen: Counter) -> list[str]:
+    said = []
+    if seen["older"]:
+        said.append(
+            f"{seen['older']:,} conversation(s) end here before the run's copy of them ends (an older export of them): "
+            "the run keeps its longer copy"
+        )
+    if seen["untimed"]:
+        said.append(
+            f"{seen['untimed']:,} conversation(s) the run holds come again without message times (or the run's copy "
+            "has none): whether they continue it cannot be told, and this export's messages were read as the whole "
+            "conversation"
+        )
+    if seen["untimed_left_out"]:
+        said.append(
+            f"{seen['untimed_left_out']:,} message(s) without a time in conversations this export continues were "
+            "left out: they cannot be placed before or after what the run holds"
+        )
+    return said
 
 
 def _conversation(conversation: str, messages: pd.DataFrame, dimensions: list[str]) -> dict:

@@ -380,14 +380,15 @@ class Run:
         last times, turn counts, customer, channel and `dimensions`, for `assign` to continue one that a later
         export carries on. None when the run holds none."""
         table = self.tables["contacts"]
-        if "conversation_id" not in table.column_names:
-            return None
+        if not {"conversation_id", "created_at", "last_at"} <= set(table.column_names):
+            return None  # a run too old to say where its conversations end: they are read again whole
         wanted = ["contact_id", "text", "created_at", "last_at", "turns", "customer_turns", "customer_id", "channel"]
         columns = [c for c in dict.fromkeys([*wanted, *dimensions]) if c in table.column_names]
         held = table.select([*columns, "conversation_id"]).filter(pc.is_valid(table["conversation_id"]))
         if not held.num_rows:
             return None
-        return held.drop_columns("conversation_id").to_pandas().set_index("contact_id")
+        held = held.drop_columns("conversation_id").to_pandas().set_index("contact_id")
+        return held.assign(**{c: held[c] if c in held else 0 for c in ("turns", "customer_turns")})
 
     def previous_clusters(self, fingerprint: str) -> PreviousClusters | None:
         """This run's clusters as the previous run for stable ids; None when it used another embedding model."""

@@ -136,7 +136,10 @@ def run_query(db: Path, query: str) -> list[QueryResult]:
         con.execute("SET lock_configuration = true")
         results = []
         try:  # a query can fail while it runs too ("cast(text as int)"), not only when it is read
-            for statement in con.extract_statements(query):
+            statements = con.extract_statements(query)
+            if not statements:  # only a comment, or only ';'
+                raise QueryError(f"the query holds no statement, only comments or ';': {query.strip()[:80]!r}")
+            for statement in statements:
                 relation = con.sql(statement.query)
                 if relation is not None:
                     results.append(QueryResult(relation.columns, [str(t) for t in relation.types], relation.fetchall()))
