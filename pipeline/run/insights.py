@@ -65,6 +65,7 @@ class Overview:
     has_cost: bool
     has_drivers: bool
     links_repeats: bool = True  # the input had customer or ticket ids: touches of one issue could be told
+    currency: str = ""  # of the costs (`cost.currency`)
 
     @property
     def emerging(self) -> list[Cause]:
@@ -124,6 +125,7 @@ def overview(run: Run) -> Overview:
         has_cost=bool(costs),
         has_drivers=drivers is not None and not drivers.empty,
         links_repeats=_links_repeats(run),
+        currency=(run.manifest.config.get("cost") or {}).get("currency", ""),
     )
 
 

@@ -41,7 +41,6 @@ def report_page(run: Run) -> str:
             top=o.causes[:TOP_CAUSES],
             more=max(len(o.causes) - TOP_CAUSES, 0),
             owners=owner_totals(o),
-            currency=(manifest.config.get("cost") or {}).get("currency", ""),
             proposals=list(open_.itertuples()),
             summary=kind_counts(counts),
             kinds=KIND_NAMES,
