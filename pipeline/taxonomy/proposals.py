@@ -199,16 +199,16 @@ def _new_reason(
         confidence = 0.5
     else:
         linked = (
-            f"; {apart.attach:.1%} of its neighbour links reach the nearest claimed cluster {apart.neighbour} "
-            f"('{clusters.labels.get(apart.neighbour, '')}')"
+            f"; only {apart.attach:.1%} of its contacts' closest matches are in the nearest cluster a reason holds "
+            f"({apart.neighbour}, '{clusters.labels.get(apart.neighbour, '')}')"
             if apart.neighbour is not None
             else ""
         )
         evidence = (
-            f"{int(sizes[c])} contacts form cluster {c} ('{label}'), where no reason's name or example lies; its "
-            f"centre is at most {fit:.2f} alike to any reason (nearest: '{nearest}'){linked}; "
-            f"{unassigned:.0%} of its contacts fit no reason; it is {apart.relative:.1f} times the size of a typical "
-            "cluster a reason holds"
+            f"{int(sizes[c])} contacts form cluster {c} ('{label}'), where no reason's name or example lies; they "
+            f"read like no reason (the closest, '{nearest}', at a likeness of {fit:.2f}, where 1 is the same)"
+            f"{linked}; {unassigned:.0%} of them fit no reason; the cluster is {apart.relative:.1f} times the size "
+            "of a typical cluster a reason holds"
             + (" (its rate stepped up in the recent weeks: a young cluster is small by age)" if apart.young else "")
         )
         confidence = _new_reason_confidence(fit, apart, cfg)
@@ -378,8 +378,8 @@ def _splits(
                 touches=_touches(parts, sizes),
                 keywords=[k for c in parts for k in clusters.keywords[c][:4]],
                 examples=[e for c in parts for e in clusters.examples[c][:3]][:6],
-                evidence=f"the texts of '{reason}' lie in {len(parts)} distinct clusters ({texts} of its "
-                f"{int((model.owner == r).sum())} texts), which hold its contacts: {share}",
+                evidence=f"the name and examples of '{reason}' lie in {len(parts)} distinct clusters ({texts} of "
+                f"its {int((model.owner == r).sum())} texts), which hold its contacts: {share}",
             )
         )
     return out
