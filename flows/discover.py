@@ -55,7 +55,7 @@ def discover(
     cfg = cfg or settings(config_path, overrides)
     with run_folder(out_dir, [input_path, volume_path, config_path, cfg.taxonomy.path]) as (out, previous):
         context = read_context(cfg, volume_path)
-        contacts, report = prepare(input_path, cfg)
+        contacts, report = prepare(input_path, cfg, scored=label_column)
         usable = usable_rows(contacts, report, at_least=MIN_CONTACTS)
         embedded = embed(contacts["text"].iloc[usable].tolist(), cfg, show_progress)
         found, lineage, next_id, model = keep_ids(

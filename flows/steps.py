@@ -74,11 +74,13 @@ def prepare(
     known: pd.Series | None = None,
     date_orders: dict[str, str] | None = None,
     held: pd.DataFrame | None = None,
+    scored: str | None = None,
 ) -> tuple[pd.DataFrame, InputReport]:
     """Read, clean and redact in one step: the raw text never leaves it. `known`: source digests by contact id of
     contacts a run holds already (left out unless their text or details changed); `date_orders`: how its dates
-    were read; `held`: the run's conversations, which a messages export may continue."""
-    return read_and_prepare(input_path, cfg, known, date_orders, held)
+    were read; `held`: the run's conversations, which a messages export may continue; `scored`: evaluate's column
+    of known reasons, set aside."""
+    return read_and_prepare(input_path, cfg, known, date_orders, held, scored)
 
 
 @dataclass(frozen=True)

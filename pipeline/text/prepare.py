@@ -24,7 +24,7 @@ from spacy.attrs import ORTH
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 
-from pipeline.config import Config, LanguageConfig
+from pipeline.config import Config, InputConfig, LanguageConfig
 from pipeline.read.contacts import CONVERSATION, contacts_from_table, truncate_long
 from pipeline.read.digests import same_words, source_digests
 from pipeline.read.files import read_table
@@ -49,6 +49,7 @@ def read_and_prepare(
     known: pd.Series | None = None,
     date_orders: dict[str, str] | None = None,
     held: pd.DataFrame | None = None,
+    scored: str | None = None,
 ) -> tuple[pd.DataFrame, InputReport]:
     """Every contact once: `text` cleaned and redacted, `terms` (content lemmas), `language`, `text_status`
     (ok | empty | no_reason | other_language), `removed_*` counts, and the canonical input columns.
@@ -63,8 +64,13 @@ def read_and_prepare(
     so that a later export whose dates do not tell (1-12 September) is read the same way.
     `held`: the conversations the run holds (`text`, `created_at`, `last_at`, `turns`, `customer_turns` by id): a
     messages export that continues one adds its new messages to it (`pipeline.read.messages.conversations`).
+    `scored`: the column of known reasons `evaluate` scores against: not read, nor offered as a field to map (as
+    the agents' reason it would hand the answers to the run), unless the config maps it itself.
     """
     raw = read_table(path, cfg.input.encoding)
+    aside = scored is not None and scored in raw.columns and scored not in _mapped(cfg.input)
+    if aside:
+        raw = raw.drop(columns=scored)
     if is_messages(raw, cfg.input):
         frame, turns, report = conversations(raw, cfg.input, path, date_orders, held)
     else:
@@ -76,6 +82,8 @@ def read_and_prepare(
             frame[column] = None
         frame["continues"] = False
     del raw
+    if aside:
+        report.columns += f". '{scored}': the known reasons, kept for scoring only"
     frame["source_hash"] = source_digests(frame, turns, cfg.input.dimensions)
     if known is not None and len(known):
         frame, turns = _without_known(frame, turns, known, report)
@@ -90,6 +98,11 @@ def read_and_prepare(
     _mark_other_language(frame, cfg.prepare.language, report)
     frame["terms"] = content_terms(frame["text"].tolist(), cfg.prepare.batch_size)
     return frame, report
+
+
+def _mapped(cfg: InputConfig) -> set[str]:
+    """The input columns the config reads: its fields' columns, messages' columns and dimensions."""
+    return {*cfg.columns.model_dump().values(), *cfg.messages.columns.model_dump().values(), *cfg.dimensions}
 
 
 _CONTINUED = ("text", "created_at", "last_at", "turns", "customer_turns")  # the rest of `held` fills gaps
