@@ -132,8 +132,10 @@ def conversations(
             "than the run's first): their messages sent since were added to them"
         )
     report.warnings += _held_warnings(held_seen)
-    report.optional_columns = [c for c in ("created_at", "customer_id", "channel") if contacts[c].notna().any()]
-    if contacts["created_at"].notna().any():
+    # found in the file's messages (conversations already read may leave no contact to look at)
+    found = {"created_at": "sent_at", "customer_id": "customer_id", "channel": "channel"}
+    report.optional_columns = [field for field, source in found.items() if frame[source].notna().any()]
+    if frame["sent_at"].notna().any():
         report.optional_columns.append("sent_at")
     describe_columns(raw.columns, {**cfg.messages.columns.model_dump(), **{c: c for c in dimensions}}, report)
     report.columns = (
