@@ -199,10 +199,9 @@ def _said(done: Recorded) -> None:
 
 
 @taxonomy_app.command("apply")
-def apply(
-    taxonomy: Annotated[Path, typer.Option("--taxonomy", help="the taxonomy file")] = Path("configs/taxonomy.yaml"),
-) -> None:
+def apply(taxonomy: TaxonomyOpt = None, run: RunOpt = None) -> None:
     """Write the next taxonomy version from the accepted proposals; the previous version is kept."""
+    taxonomy = _to_apply(taxonomy, run)
     updated, changes = apply_decisions(taxonomy)
     out.print(f"wrote version {updated.version} of {taxonomy} ({len(updated.reasons)} reasons):")
     for change in changes:
@@ -260,6 +259,27 @@ def run_folder(run: Path | None, given_as: str = "--run DIR") -> Path:
     if read_manifest(folder) is None:
         raise no_run(folder, f"give {given_as}, a folder written by `touchless discover`")
     return folder
+
+
+def _to_apply(taxonomy: Path | None, run: Path | None) -> Path:
+    """The taxonomy `apply` writes: the one given, else the one the decisions went beside (the run's, as
+    `proposals accept` chose it). Earlier versions took configs/taxonomy.yaml here whatever the run read; with no run
+    made from this directory, that file is still taken where it exists, and said."""
+    if taxonomy:
+        return taxonomy
+    if run or last_run():
+        folder = run_folder(run)
+        return taxonomy_for_run(folder, read_manifest(folder).taxonomy)
+    earlier = Path("configs/taxonomy.yaml")
+    if earlier.is_file():
+        err.print(
+            f"no run was made from {Path.cwd()}: applying {earlier}, the earlier default; give --taxonomy FILE or "
+            "--run DIR to choose",
+            highlight=False,
+            markup=False,
+        )
+        return earlier
+    raise TouchlessError(f"no run was made from {Path.cwd()}: give --taxonomy FILE, or --run DIR for the run's")
 
 
 def _describe(folder: Path) -> str:

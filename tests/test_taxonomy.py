@@ -185,7 +185,7 @@ def test_owners_decide_and_the_next_version_is_written(reviewed, tmp_path, test_
     assert [d.decision for d in decisions] == ["accepted", "accepted", "rejected"]
     assert decisions[2].why == "seasonal: comes back in spring" and decisions[0].by == "ana"
 
-    cli("taxonomy", "apply", "--taxonomy", str(path))
+    cli("taxonomy", "apply", "--run", str(out))  # the taxonomy the run read, where the decisions went
     updated = load_taxonomy(path)
     assert updated.version == 2 and (path.parent / "taxonomy.v1.yaml").is_file()
     reasons = updated.by_id()
