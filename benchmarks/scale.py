@@ -9,7 +9,8 @@ are scored on every contact. The encoder part
 measures matrix-product throughput here (the ceiling) in fp32 and, where the CPU has bf16 units (what
 `embedding.precision: auto` picks then), in bf16; then embeds 4,000 texts with touchless's encoder in each and
 reports texts/s, the useful GFLOP/s (2 x non-embedding parameters per real token, plus attention), its share of the
-ceiling of its own precision, and how close bf16's vectors are to fp32's (least cosine).
+ceiling of its own precision, and how close bf16's vectors are to fp32's (least cosine). One line then times the
+large-set vote's product and its pick of each contact's nearest sampled points (argpartition against top-k).
 
 The light perturbation leaves many texts alike: a million contacts hold ~205,000 distinct texts. `--distinct`
 appends two seeded words of the texts' own vocabulary to each, so that nearly every text differs, and fills the
@@ -171,6 +172,36 @@ def encoder_lines(probe: list[str]) -> None:
             )
 
 
+def selection_line(points: int = 50_000, queries: int = 8_192, k: int = 15, block: int = 256) -> None:
+    """The large-set vote's two costs per million queries, each block of similarities computed once: the product
+    with the sampled points and picking each query's `k` most alike, by numpy's argpartition (before) and torch's
+    top-k (`pipeline.model.cluster.most_alike`), on random unit vectors."""
+    from pipeline.model.cluster import most_alike
+
+    rng = np.random.default_rng(0)
+    unit = rng.standard_normal((points + queries, 384)).astype(np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    sampled, asked = unit[:points], unit[points:]
+    most_alike(asked[:2] @ sampled.T, k)  # torch imported before the clock runs
+    spent = {"product": 0.0, "argpartition": 0.0, "top-k": 0.0}
+    for start in range(0, queries, block):
+        begin = time.perf_counter()
+        sims = asked[start : start + block] @ sampled.T
+        product = time.perf_counter()
+        np.argpartition(sims, -k, axis=1)[:, -k:]
+        partitioned = time.perf_counter()
+        most_alike(sims, k)
+        spent["product"] += product - begin
+        spent["argpartition"] += partitioned - product
+        spent["top-k"] += time.perf_counter() - partitioned
+    per_million = {name: seconds * 1e6 / queries for name, seconds in spent.items()}
+    print(
+        f"vote of a million queries onto {points:,} sampled points, seconds: product {per_million['product']:.0f}, "
+        f"picking the {k} nearest: argpartition {per_million['argpartition']:.0f}, top-k {per_million['top-k']:.0f}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000", help="comma-separated numbers of contacts")
@@ -196,6 +227,7 @@ def main() -> None:
         flush=True,
     )
     encoder_lines(build(4000, seed=1)["text"].tolist())
+    selection_line()
     rows = []
     for size in sizes:
         data = build(size, distinct=args.distinct)
