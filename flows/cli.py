@@ -277,8 +277,14 @@ def serve(
 
     if not PREFECT_API_URL.value():  # a temporary server would vanish with this process, and its schedules with it
         raise TouchlessError(
-            "serve needs your Prefect server: set PREFECT_API_URL (e.g. "
+            "serve needs your Prefect server: export PREFECT_API_URL (e.g. "
             "http://127.0.0.1:4200/api after `prefect server start`); see the README's Schedule it"
+            + (
+                "; a server saved with `prefect config set` is not read by touchless, which keeps Prefect's home "
+                "in its own cache"
+                if (Path.home() / ".prefect" / "profiles.toml").is_file()
+                else ""
+            )
         )
 
     def announce(spec) -> None:

@@ -265,10 +265,12 @@ def _to_apply(taxonomy: Path | None, run: Path | None) -> Path:
     """The taxonomy `apply` writes: the one given, else the one the decisions went beside (the run's, as
     `proposals accept` chose it). Earlier versions took configs/taxonomy.yaml here whatever the run read; with no run
     made from this directory, that file is still taken where it exists, and said."""
+    folder = run_folder(run) if run else None  # a --run given is checked, even beside --taxonomy
     if taxonomy:
         return taxonomy
-    if run or last_run():
-        folder = run_folder(run)
+    if folder is None and last_run():
+        folder = run_folder(None)
+    if folder is not None:
         return taxonomy_for_run(folder, read_manifest(folder).taxonomy)
     earlier = Path("configs/taxonomy.yaml")
     if earlier.is_file():
@@ -277,6 +279,7 @@ def _to_apply(taxonomy: Path | None, run: Path | None) -> Path:
             "--run DIR to choose",
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
         return earlier
     raise TouchlessError(f"no run was made from {Path.cwd()}: give --taxonomy FILE, or --run DIR for the run's")

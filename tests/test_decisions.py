@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -344,3 +345,24 @@ def test_a_changelog_is_appended_to_as_it_is(taxonomy):
     apply_decisions(taxonomy)
     assert log.read_bytes().startswith(b"# Changes\r\n\r\ncaf\xe9 notes\r\n\n## Version 2")
     assert log.stat().st_mode & 0o777 == 0o640
+
+
+def test_apply_with_no_run_here_takes_the_earlier_default_and_says_so(tmp_path, monkeypatch, capsys):
+    """`taxonomy apply` without --taxonomy writes the taxonomy a run's decisions went beside; where no run was made
+    from this directory it still takes configs/taxonomy.yaml, as earlier versions always did, and says so."""
+    monkeypatch.chdir(tmp_path)
+
+    def apply() -> tuple[int, str]:
+        try:
+            main(["taxonomy", "apply"])
+        except SystemExit as end:
+            return end.code, capsys.readouterr().err
+        return 0, capsys.readouterr().err
+
+    code, said = apply()
+    assert code == 2 and f"no run was made from {tmp_path}" in said and "give --taxonomy FILE" in said
+    (tmp_path / "configs").mkdir()
+    shutil.copy(Path(__file__).parents[1] / "configs" / "taxonomy.yaml", tmp_path / "configs" / "taxonomy.yaml")
+    code, said = apply()
+    assert code == 2 and "applying configs/taxonomy.yaml, the earlier default" in said
+    assert "no accepted proposals wait to be applied to configs/taxonomy.yaml" in said

@@ -193,26 +193,3 @@ def test_what_will_make_the_scheduled_runs_fail_is_said_when_serving_starts(tmp_
         yaml.safe_dump({"out": str(six_intents_run[0]), "input": str(SIX_INTENTS), "daily": daily, "weekly": daily})
     )
     assert not_ready(load_deployments(spec)) == []
-
-
-def test_a_server_saved_in_the_teams_prefect_profile_is_used(tmp_path):
-    """`prefect config set PREFECT_API_URL=...` saves the server in ~/.prefect/profiles.toml; touchless moves
-    Prefect's home into its own cache, which hid that file: serve then refused, and the other commands ran on a
-    temporary server instead of the team's."""
-    (tmp_path / ".prefect").mkdir()
-    (tmp_path / ".prefect" / "profiles.toml").write_text(
-        'active = "team"\n\n[profiles.team]\nPREFECT_API_URL = "http://127.0.0.1:4299/api"\n'
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(HOME=str(tmp_path), TOUCHLESS_CACHE_DIR=str(tmp_path / "cache"))
-    probe = "import flows, prefect.settings as s; print(s.PREFECT_API_URL.value(), s.PREFECT_HOME.value())"
-
-    def settings() -> list[str]:
-        done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.split()
-
-    url, home = settings()
-    assert url == "http://127.0.0.1:4299/api" and Path(home) == tmp_path / "cache" / "prefect"
-    (tmp_path / ".prefect" / "profiles.toml").unlink()
-    assert settings() == ["None", str(tmp_path / "cache" / "prefect")]
