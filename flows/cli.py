@@ -271,6 +271,7 @@ def serve(
     """Register the daily and weekly deployments with your Prefect server (PREFECT_API_URL) and run them on their
     schedules until stopped."""
     from prefect.settings import PREFECT_API_URL
+    from prefect.settings.constants import DEFAULT_PREFECT_HOME
 
     from flows.serve import main as serve_main
     from flows.serve import not_ready
@@ -282,7 +283,7 @@ def serve(
             + (
                 "; a server saved with `prefect config set` is not read by touchless, which keeps Prefect's home "
                 "in its own cache"
-                if (Path.home() / ".prefect" / "profiles.toml").is_file()
+                if (DEFAULT_PREFECT_HOME / "profiles.toml").is_file()
                 else ""
             )
         )

@@ -265,12 +265,12 @@ def _to_apply(taxonomy: Path | None, run: Path | None) -> Path:
     """The taxonomy `apply` writes: the one given, else the one the decisions went beside (the run's, as
     `proposals accept` chose it). Earlier versions took configs/taxonomy.yaml here whatever the run read; with no run
     made from this directory, that file is still taken where it exists, and said."""
-    folder = run_folder(run) if run else None  # a --run given is checked, even beside --taxonomy
     if taxonomy:
+        if run:
+            run_folder(run)  # a --run given is checked, even beside --taxonomy
         return taxonomy
-    if folder is None and last_run():
-        folder = run_folder(None)
-    if folder is not None:
+    if run or last_run():
+        folder = run_folder(run)
         return taxonomy_for_run(folder, read_manifest(folder).taxonomy)
     earlier = Path("configs/taxonomy.yaml")
     if earlier.is_file():
