@@ -72,6 +72,30 @@ def test_embedding_through_the_cache_gives_each_text_its_own_vector(tmp_path):
     assert embedder.embed([]).vectors.shape[0] == 0
 
 
+def test_a_cache_file_of_the_earlier_layout_is_read_and_written(tmp_path):
+    """Cache files made before rows were appended by rowid keep their layout (rows in key order, WITHOUT ROWID):
+    what they hold is found, and new vectors go in beside it."""
+    import sqlite3
+
+    from pipeline.config import load_config
+    from pipeline.model.embed import Embedder
+
+    cfg = load_config(overrides={"embedding": {"cache_dir": str(tmp_path)}}).embedding
+    fresh = Embedder(load_config(overrides={"embedding": {"cache_dir": str(tmp_path / "fresh")}}).embedding)
+    known = fresh.encode(["card lost"])[0]
+    with sqlite3.connect(tmp_path / "embeddings.sqlite") as db:
+        db.execute("CREATE TABLE vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID")
+        db.execute("INSERT INTO vectors VALUES (?, ?)", (fresh.key("card lost"), known.tobytes()))
+    embedder = Embedder(cfg)
+    first = embedder.embed(["card lost", "refund please"])
+    assert (first.computed, first.cached) == (1, 1)
+    assert np.array_equal(first.vectors[0], known)
+    assert (embedder.embed(["refund please"]).cached, len(embedder.cache.holds([fresh.key("refund please")]))) == (1, 1)
+    with sqlite3.connect(tmp_path / "embeddings.sqlite") as db:
+        (schema,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'vectors'").fetchone()
+    assert "WITHOUT ROWID" in schema
+
+
 @pytest.mark.parametrize("name", PLAIN_TORCH)
 def test_bf16_encoder_keeps_fp32_vectors(name):
     """bf16 (what `precision: auto` picks on a CPU with bf16 units) computes on bf16 weights: its vectors stay

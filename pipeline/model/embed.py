@@ -115,7 +115,11 @@ class EmbeddingCache:
             # each row spilled into an overflow page of its own (2.5x the file, two reads a lookup)
             db.execute("PRAGMA page_size=16384")
             db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer; a crash keeps committed chunks
-            db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID")
+            # a new file only: rows appended in a rowid table, the key in an index of its own. Keyed by a hash, rows
+            # kept in key order (WITHOUT ROWID, the layout before) were inserted all over the file: a million
+            # vectors took 378 s to cache against 121 s (reading them back 1.2-1.3x slower; holds() 2x faster).
+            # Older files keep their layout: the statements below read and write both
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60)
@@ -132,7 +136,7 @@ class EmbeddingCache:
         return {key for (key,) in self._select(keys, "key")}
 
     def _select(self, keys: Sequence[bytes], columns: str) -> Iterator[tuple]:
-        keys = sorted(keys)  # in key order the B-tree is read in one pass: 204k lookups on a cold disk 105 -> 10 s
+        keys = sorted(keys)  # in key order the key's B-tree is read in one pass: 204k lookups on a cold disk 105 -> 10 s
         with closing(self._connect()) as db:
             for start in range(0, len(keys), 900):  # SQLite's bound-parameter limit
                 part = keys[start : start + 900]
