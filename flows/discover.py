@@ -57,9 +57,10 @@ def discover(
         context = read_context(cfg, volume_path)
         contacts, report = prepare(input_path, cfg, scored=label_column)
         usable = usable_rows(contacts, report, at_least=MIN_CONTACTS)
-        embedded = embed(contacts["text"].iloc[usable].tolist(), cfg, show_progress)
+        texts = contacts["text"].iloc[usable].tolist()
+        embedded = embed(texts, cfg, show_progress)
         found, lineage, next_id, model = keep_ids(
-            cluster(embedded.vectors, cfg, contact_times(contacts, usable)),
+            cluster(embedded.vectors, texts, cfg, contact_times(contacts, usable)),
             embedded.vectors,
             contacts["contact_id"].to_numpy()[usable],
             previous,

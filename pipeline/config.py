@@ -144,6 +144,7 @@ class HdbscanConfig(Section):
 class ClusterConfig(Section):
     method: Literal["graph", "hdbscan"]
     neighbors: int = Field(ge=2)
+    word_weight: float = Field(ge=0, le=1)
     resolution: float = Field(gt=0)
     granularity: Literal["coarse", "medium", "fine"]
     target_reasons: tuple[int, int] | None

@@ -26,6 +26,7 @@ from scipy.stats import binom
 from pipeline.config import TrendsConfig
 from pipeline.model.cluster import (
     Clustering,
+    Words,
     cluster_links,
     distinct_rows,
     knn_graph,
@@ -127,11 +128,12 @@ def split_emerging(
     neighbours: int,
     separate_below: float = 0.0,
     seed: int = 0,
+    words: Words | None = None,
 ) -> Clustering:
     """The clustering with each new topic found inside an older cluster (`recent_groups`) as a cluster of its own
-    (the next free ids); links and memberships recomputed. `times`: each contact's creation time (any form
-    pandas reads as times, zone-aware or not; NaT: unknown). `separate_below`: see the module's docstring (0: a
-    linked group is one topic)."""
+    (the next free ids); links and memberships recomputed on the clustering's own graph (`words`: the contacts'
+    words it was built with). `times`: each contact's creation time (any form pandas reads as times, zone-aware
+    or not; NaT: unknown). `separate_below`: see the module's docstring (0: a linked group is one topic)."""
     labels = clustering.labels.copy()
     groups = recent_groups(vectors, times, labels, cfg, neighbours, separate_below, seed)
     if not groups:
@@ -140,7 +142,7 @@ def split_emerging(
     for group in groups:
         labels[group] = next_id
         next_id += 1
-    graph = knn_graph(vectors, neighbours)
+    graph = knn_graph(vectors, neighbours, words)
     links = cluster_links(graph, labels, np.ones(len(labels)))
     probabilities = np.where(labels >= 0, membership(graph, labels), 0.0).astype(np.float32)
     return Clustering(labels, probabilities, clustering.was_noise, links)
