@@ -11,12 +11,15 @@ import pytest
 from flows.cli import main
 from pipeline.config import load_config
 from pipeline.model.cluster import (
+    Words,
     cluster_contacts,
     distinct_rows,
     drop_small,
     merge_near_duplicates,
     neighbour_vote,
     reassign_noise,
+    top_neighbours,
+    word_matrix,
 )
 from pipeline.model.embed import Embedder
 from pipeline.model.evaluate import evaluate, evaluate_run, hungarian_accuracy, load_labels, score_run
@@ -208,6 +211,44 @@ def test_neighbour_vote_over_some_rows_equals_voting_on_their_copy():
     in_place = neighbour_vote(vectors, points, labels, k=7, block=64, rows=rows)
     for a, b in zip(on_copy, in_place):
         assert np.array_equal(a, b)
+
+
+def test_words_weigh_only_what_contacts_wrote_in_common():
+    """A placeholder of redaction is not a word, nor is a word no other distinct text holds; a text pasted many
+    times weighs its words as once (the same rows as without the copies)."""
+    texts = [
+        "my card [NUMBER] is lost",
+        "card [NUMBER] lost again",
+        "where is my refund",
+        "refund not here",
+        "zebra refund",
+    ]
+    matrix = word_matrix(texts)
+    pasted = word_matrix(texts + [texts[1]] * 20)
+    assert matrix.shape[0] == len(texts) and np.allclose(pasted[: len(texts)].toarray(), matrix.toarray())
+    assert np.allclose(pasted[len(texts) :].toarray(), matrix[1].toarray())
+    rows = matrix.toarray()
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0)
+    assert rows.shape[1] == 5  # card, lost, my, is, refund: not NUMBER (twice, but a placeholder), nor the rest
+    assert word_matrix(["alpha", "beta"]).shape == (2, 1)  # no word shared: nothing links, nothing fails
+
+
+def test_words_re_rank_neighbours_the_embeddings_hold_nearly_as_alike():
+    """Two candidates nearly as alike by their embeddings: the one that shares the query's words comes first, and
+    without words the embeddings' order stands."""
+    texts = ["set an alarm for six", "what alarms do i have", "set an alarm for seven", "what alarms are set"]
+    angles = np.array([0.0, 0.05, 0.06, 0.5])  # by embeddings, text 1 is nearer text 0 than text 2 is
+    vectors = np.c_[np.cos(angles), np.sin(angles)].astype(np.float32)
+    plain, _ = top_neighbours(vectors, 2, rows=np.array([0]))
+    assert plain[0].tolist() == [1, 2]
+    words = Words(word_matrix(texts), 0.1)
+    ranked, likeness = top_neighbours(vectors, 2, rows=np.array([0]), words=words)
+    assert ranked[0].tolist() == [2, 1]
+    assert likeness[0, 0] == pytest.approx(
+        0.9 * np.cos(0.06) + 0.1 * float(words.matrix[0].multiply(words.matrix[2]).sum())
+    )
+    on_points = neighbour_vote(vectors[:1], vectors[1:3], np.array([5, 7]), k=1, words=(words[[0]], words[[1, 2]]))
+    assert on_points[0].tolist() == [7] and on_points[2][0] == pytest.approx(np.cos(0.05))  # nearest by embeddings
 
 
 def test_contacts_without_a_label_are_counted_as_not_scored(tmp_path):
