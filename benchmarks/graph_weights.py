@@ -186,7 +186,8 @@ def main() -> None:
         }
     )
     print(
-        "\nNMI / ARI (clusters) at fixed settings, silhouette tolerance 0.025 (words at resolution 4: the shipped default; cosine 4: the same without words):"
+        "\nNMI / ARI (clusters) at fixed settings, silhouette tolerance 0.025 "
+        "(words at resolution 4: the shipped default; cosine 4: the same without words):"
     )
     print(fixed.to_string())
     for weightings in [(w,) for w in WEIGHTS] + [WEIGHTS]:
