@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchmarks.datasets import multidogo_messages
 from pipeline.config import load_config
-from pipeline.model.cluster import cluster_contacts
+from pipeline.model.cluster import Words, cluster_contacts
 from pipeline.model.embed import Embedder
 from pipeline.model.evaluate import evaluate, load_labels
 from pipeline.text.prepare import read_and_prepare
@@ -26,9 +26,10 @@ def run(path: Path, clean: bool) -> dict:
     cfg = load_config(overrides={"prepare": {"clean": clean}})
     contacts, report = read_and_prepare(path, cfg)
     usable = contacts["text_status"] == "ok"
-    vectors = Embedder(cfg.embedding).embed(contacts.loc[usable, "text"].tolist()).vectors
+    texts = contacts.loc[usable, "text"].tolist()
+    vectors = Embedder(cfg.embedding).embed(texts).vectors
     labels = pd.Series(-1, index=contacts.index)
-    labels[usable] = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed).labels
+    labels[usable] = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, Words.of(texts, cfg.cluster)).labels
     truth = load_labels(path, cfg.input, "label")
     e = evaluate(truth.loc[contacts["contact_id"]].to_numpy(), labels.to_numpy())
     words = contacts["text"].str.split().str.len().mean()

@@ -161,10 +161,10 @@ def prepare_base(frame: pd.DataFrame, cfg: Config, work: Path, volume: pd.DataFr
         volume.to_csv(volume_path, index=False)
     contacts, report = steps.prepare.fn(str(path), cfg)
     usable = steps.usable_rows(contacts, report, at_least=MIN_CONTACTS)
-    vectors = embedder(cfg.embedding).embed(contacts["text"].iloc[usable].tolist()).vectors
-    found = steps.cluster.fn(vectors, cfg, steps.contact_times(contacts, usable))
-    found, _, _, model = steps.keep_ids.fn(found, vectors, contacts["contact_id"].to_numpy()[usable], None, cfg)
     texts, terms = contacts["text"].iloc[usable].tolist(), contacts["terms"].iloc[usable].tolist()
+    vectors = embedder(cfg.embedding).embed(texts).vectors
+    found = steps.cluster.fn(vectors, texts, cfg, steps.contact_times(contacts, usable))
+    found, _, _, model = steps.keep_ids.fn(found, vectors, contacts["contact_id"].to_numpy()[usable], None, cfg)
     described = describe_clusters(texts, terms, vectors, found.labels, cfg.describe, embedder(cfg.embedding).encode)
     groups = describe_groups(texts, terms, vectors, found.labels, model.ids, model.centres, cfg.describe)
     return Base(
