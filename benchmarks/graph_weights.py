@@ -49,7 +49,7 @@ def sweep(name: str, work: Path) -> pd.DataFrame:
     known = load_labels(csv, cfg.input, "label")
     first, same_as, weights = c.distinct_rows(vectors)
     distinct = vectors[first]
-    words = c.Words(c.word_matrix([texts[i] for i in first]), cfg.cluster.word_weight)
+    words = c.Words.of(texts, cfg.cluster)[first]  # as discover weighs them
     scale = c.resolution_for(cfg.cluster, len(distinct)) / cfg.cluster.resolution
     sample, distances = c.silhouette_sample(distinct, cfg.seed)
     graphs = {

@@ -94,6 +94,9 @@ def test_a_cache_file_of_the_earlier_layout_is_read_and_written(tmp_path):
     with sqlite3.connect(tmp_path / "embeddings.sqlite") as db:
         (schema,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'vectors'").fetchone()
     assert "WITHOUT ROWID" in schema
+    with sqlite3.connect(tmp_path / "fresh" / "embeddings.sqlite") as db:
+        (schema,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'vectors'").fetchone()
+    assert "WITHOUT ROWID" not in schema  # new files append rows
 
 
 @pytest.mark.parametrize("name", PLAIN_TORCH)

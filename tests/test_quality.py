@@ -211,6 +211,23 @@ def test_neighbour_vote_over_some_rows_equals_voting_on_their_copy():
     in_place = neighbour_vote(vectors, points, labels, k=7, block=64, rows=rows)
     for a, b in zip(on_copy, in_place):
         assert np.array_equal(a, b)
+    # words (one row per query, one per point) ride along with the rows they belong to
+    vocabulary = "card lost refund alarm set weather music play stop bill pay top cash".split()
+    words = Words(
+        word_matrix([f"{vocabulary[i % 9]} {vocabulary[i % 13]} {vocabulary[i % 5]}" for i in range(700)]), 1.0
+    )
+    on_copy = neighbour_vote(
+        vectors[rows], points, labels, k=7, block=64, query_words=words[rows], point_words=words[:200]
+    )
+    in_place = neighbour_vote(
+        vectors, points, labels, k=7, block=64, rows=rows, query_words=words[rows], point_words=words[:200]
+    )
+    shuffled = neighbour_vote(
+        vectors, points, labels, k=7, block=64, rows=rows, query_words=words[rows[::-1]], point_words=words[:200]
+    )
+    for a, b in zip(on_copy, in_place):
+        assert np.array_equal(a, b)
+    assert not np.array_equal(in_place[0], shuffled[0])  # the words decide the votes at weight 1
 
 
 def test_words_weigh_only_what_contacts_wrote_in_common():
@@ -247,7 +264,9 @@ def test_words_re_rank_neighbours_the_embeddings_hold_nearly_as_alike():
     assert likeness[0, 0] == pytest.approx(
         0.9 * np.cos(0.06) + 0.1 * float(words.matrix[0].multiply(words.matrix[2]).sum())
     )
-    on_points = neighbour_vote(vectors[:1], vectors[1:3], np.array([5, 7]), k=1, words=(words[[0]], words[[1, 2]]))
+    on_points = neighbour_vote(
+        vectors[:1], vectors[1:3], np.array([5, 7]), k=1, query_words=words[[0]], point_words=words[[1, 2]]
+    )
     assert on_points[0].tolist() == [7] and on_points[2][0] == pytest.approx(np.cos(0.05))  # nearest by embeddings
 
 

@@ -2,8 +2,8 @@
 
 The default method builds a k-nearest-neighbour graph of the embeddings (cosine, with the contacts' words
 re-ranking each one's nearest: `Words`) and finds its communities with Leiden: on customer-service text it beat
-UMAP + HDBSCAN on every tuning set, leaves no contact out, and needs no UMAP fit (benchmarks/quality.py). UMAP + HDBSCAN stays available (`cluster.method: hdbscan`). Both are followed by
-the same clean-up: groups too small to be a reason become noise, near-duplicate clusters merge, and noise joins its
+UMAP + HDBSCAN on every tuning set, leaves no contact out, and needs no UMAP fit (benchmarks/quality.py). UMAP +
+HDBSCAN stays available (`cluster.method: hdbscan`). Both are followed by the same clean-up: groups too small to be a reason become noise, near-duplicate clusters merge, and noise joins its
 nearest cluster when close enough (the original noise flag is kept).
 """
 
@@ -32,6 +32,7 @@ MIN_SCALED_SIZE = 1_000
 SIZE_EXPONENT = 0.6
 RESOLUTION_STEPS = range(-7, 2)  # choose_resolution weighs resolutions base x 2^step: 1/128 to 2 times the base
 WORD_CANDIDATES = 3  # words re-rank each contact's 3 x k nearest by meaning (as good as an exact search on both)
+WORD_CHARS = 1500  # about what the embedding model reads (256 tokens)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,9 @@ class Words:
         shared = queries.matrix[np.repeat(np.arange(n), m)].multiply(self.matrix[candidates.ravel()])
         likeness = (1 - self.weight) * alike + self.weight * np.asarray(shared.sum(axis=1)).reshape(n, m)
         best = np.argsort(-likeness, axis=1, kind="stable")[:, :k]
-        return np.take_along_axis(candidates, best, 1), np.take_along_axis(likeness, best, 1).astype(np.float32)
+        return np.take_along_axis(candidates, best, 1), np.take_along_axis(likeness, best, 1).astype(
+            np.float32, copy=False
+        )
 
 
 def word_matrix(texts: Sequence[str]) -> sparse.csr_matrix:
@@ -95,7 +98,8 @@ def word_matrix(texts: Sequence[str]) -> sparse.csr_matrix:
     does not make its words look common."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    codes, distinct = pd.factorize(pd.Series(list(texts), dtype=object))
+    # the words the model reads: a 5,000-character text would hold far more than its 256 tokens
+    codes, distinct = pd.factorize(pd.Series([text[:WORD_CHARS] for text in texts], dtype=object))
     vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2, token_pattern=r"(?u)\b[^\W\d_]{2,}\b", dtype=np.float32)
     try:
         matrix = vectorizer.fit_transform([PLACEHOLDER.sub(" ", text) for text in distinct])
@@ -445,7 +449,8 @@ def _cluster_sample(
         found.labels[labelled],
         cfg.neighbors,
         rows=distinct[rest],
-        words=None if words is None else (words[rest], sampled_words[labelled]),
+        query_words=None if words is None else words[rest],
+        point_words=None if words is None else sampled_words[labelled],
     )
     close = nearest >= cfg.reassign_similarity
     out.labels[rest[close]] = label[close]
@@ -461,15 +466,16 @@ def neighbour_vote(
     k: int,
     block: int = 256,
     rows: np.ndarray | None = None,
-    words: tuple[Words, Words] | None = None,
+    query_words: Words | None = None,
+    point_words: Words | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each query (each of `queries` at `rows`, when given): the label most of its `k` nearest points carry
-    (votes weighted by cosine; with `words`, the queries' (one row per query) and the points', by the likeness of
+    (votes weighted by cosine; with `query_words`, one row per query, and `point_words`, by the likeness of
     `Words`), that label's share of the votes, and the cosine of the nearest point. Exact, in blocks of queries
     (bounded memory: the queries at `rows` are gathered a block at a time, never copied whole)."""
     rows = np.arange(len(queries)) if rows is None else rows
     k = min(k, len(points))
-    pool = k if words is None else min(WORD_CANDIDATES * k, len(points))
+    pool = k if point_words is None else min(WORD_CANDIDATES * k, len(points))
     n_labels = int(labels.max()) + 1
     label = np.empty(len(rows), dtype=np.int32)
     share = np.empty(len(rows), dtype=np.float32)
@@ -478,8 +484,8 @@ def neighbour_vote(
         sims = queries[rows[start : start + block]] @ points.T
         top, alike = most_alike(sims, pool)
         nearest[start : start + len(top)] = alike.max(axis=1)  # the nearest is among them: no second pass
-        if words is not None:
-            top, alike = words[1].rerank(words[0][start : start + block], top, alike, k)
+        if point_words is not None:
+            top, alike = point_words.rerank(query_words[start : start + block], top, alike, k)
         weight = alike.clip(min=0)
         voter = np.repeat(np.arange(len(top)), k)
         votes = np.zeros((len(top), n_labels), dtype=np.float32)

@@ -12,6 +12,8 @@ each other in the neighbour graph, and gives each group of at least `trends.emer
 flag it. Two new topics born near each other can be linked into one group: its Leiden communities that are barely
 linked (below `separate_below`, the share of links under which a cluster is a community of its own and not a
 fragment: `taxonomy.proposals.fragment_min_links`) are separate topics, each tested and split out on its own.
+Recent contacts' neighbours are found by their embeddings alone (`emerging_min_recent` was measured so); the
+graph links are then recomputed on is the clustering's own, words included (`cluster.word_weight`).
 A pure function of the vectors, the times and a clustering: discover calls it between clustering and stable ids.
 """
 
