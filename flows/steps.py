@@ -138,7 +138,6 @@ def cluster(vectors: np.ndarray, texts: list[str], cfg: Config, times: np.ndarra
         cfg.cluster.neighbors,
         separate_below=cfg.taxonomy.proposals.fragment_min_links,
         seed=cfg.seed,
-        words=words,
     )
 
 

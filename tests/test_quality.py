@@ -15,6 +15,8 @@ from pipeline.model.cluster import (
     cluster_contacts,
     distinct_rows,
     drop_small,
+    knn_graph,
+    knn_graphs,
     merge_near_duplicates,
     neighbour_vote,
     reassign_noise,
@@ -268,6 +270,16 @@ def test_words_re_rank_neighbours_the_embeddings_hold_nearly_as_alike():
         vectors[:1], vectors[1:3], np.array([5, 7]), k=1, query_words=words[[0]], point_words=words[[1, 2]]
     )
     assert on_points[0].tolist() == [7] and on_points[2][0] == pytest.approx(np.cos(0.05))  # nearest by embeddings
+
+
+def test_links_are_read_on_the_embeddings_own_graph(six_vectors):
+    """Words find the clusters; the graph their links and memberships are read on is the one of embeddings alone
+    (the thresholds proposals hold links to were measured on it), found in the same search."""
+    texts = pd.read_csv(SIX_INTENTS)["text"].tolist()
+    words = Words(word_matrix(texts), 0.1)
+    with_words, by_embedding = knn_graphs(six_vectors, 15, words)
+    assert (by_embedding != knn_graph(six_vectors, 15)).nnz == 0
+    assert (with_words != by_embedding).nnz > 0
 
 
 def test_contacts_without_a_label_are_counted_as_not_scored(tmp_path):

@@ -12,8 +12,8 @@ each other in the neighbour graph, and gives each group of at least `trends.emer
 flag it. Two new topics born near each other can be linked into one group: its Leiden communities that are barely
 linked (below `separate_below`, the share of links under which a cluster is a community of its own and not a
 fragment: `taxonomy.proposals.fragment_min_links`) are separate topics, each tested and split out on its own.
-Recent contacts' neighbours are found by their embeddings alone (`emerging_min_recent` was measured so); the
-graph links are then recomputed on is the clustering's own, words included (`cluster.word_weight`).
+Neighbours here are by embeddings alone, as the clustering's links and memberships are (`cluster.word_weight`
+weighs words in finding the clusters only).
 A pure function of the vectors, the times and a clustering: discover calls it between clustering and stable ids.
 """
 
@@ -28,7 +28,6 @@ from scipy.stats import binom
 from pipeline.config import TrendsConfig
 from pipeline.model.cluster import (
     Clustering,
-    Words,
     cluster_links,
     distinct_rows,
     knn_graph,
@@ -130,12 +129,11 @@ def split_emerging(
     neighbours: int,
     separate_below: float = 0.0,
     seed: int = 0,
-    words: Words | None = None,
 ) -> Clustering:
     """The clustering with each new topic found inside an older cluster (`recent_groups`) as a cluster of its own
-    (the next free ids); links and memberships recomputed on the clustering's own graph (`words`: the contacts'
-    words it was built with). `times`: each contact's creation time (any form pandas reads as times, zone-aware
-    or not; NaT: unknown). `separate_below`: see the module's docstring (0: a linked group is one topic)."""
+    (the next free ids); links and memberships recomputed. `times`: each contact's creation time (any form
+    pandas reads as times, zone-aware or not; NaT: unknown). `separate_below`: see the module's docstring (0: a
+    linked group is one topic)."""
     labels = clustering.labels.copy()
     groups = recent_groups(vectors, times, labels, cfg, neighbours, separate_below, seed)
     if not groups:
@@ -144,7 +142,7 @@ def split_emerging(
     for group in groups:
         labels[group] = next_id
         next_id += 1
-    graph = knn_graph(vectors, neighbours, words)
+    graph = knn_graph(vectors, neighbours)
     links = cluster_links(graph, labels, np.ones(len(labels)))
     probabilities = np.where(labels >= 0, membership(graph, labels), 0.0).astype(np.float32)
     return Clustering(labels, probabilities, clustering.was_noise, links)
