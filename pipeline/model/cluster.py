@@ -3,8 +3,9 @@
 The default method builds a k-nearest-neighbour graph of the embeddings (cosine, with the contacts' words
 re-ranking each one's nearest: `Words`) and finds its communities with Leiden: on customer-service text it beat
 UMAP + HDBSCAN on every tuning set, leaves no contact out, and needs no UMAP fit (benchmarks/quality.py). UMAP +
-HDBSCAN stays available (`cluster.method: hdbscan`). Both are followed by the same clean-up: groups too small to be a reason become noise, near-duplicate clusters merge, and noise joins its
-nearest cluster when close enough (the original noise flag is kept).
+HDBSCAN stays available (`cluster.method: hdbscan`). Both are followed by the same clean-up: groups too small to be
+a reason become noise, near-duplicate clusters merge, and noise joins its nearest cluster when close enough (the
+original noise flag is kept).
 """
 
 from __future__ import annotations
@@ -208,7 +209,8 @@ def graph_clusters(
     data (`choose_resolution`), then scaled by the granularity; with `target_reasons`, the resolution is searched
     until the count is in range. The graph returned beside them is the embeddings' own: the clusters' links and
     memberships are read on it, as the thresholds proposals hold links to (`taxonomy.proposals`) were measured
-    (on the words' graph, BANKING77's new-reason precision fell 0.63 -> 0.39: benchmarks/taxonomy.py)."""
+    (with links read on the words' graph, BANKING77's new-reason precision fell 0.63 -> 0.39 in
+    benchmarks/taxonomy.py over 3 seeds)."""
     graph, by_embedding = knn_graphs(vectors, cfg.neighbors, words)
     resolution = resolution_for(cfg, len(vectors))
     if cfg.target_reasons is not None:
