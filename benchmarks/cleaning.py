@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchmarks.datasets import multidogo_messages
 from pipeline.config import load_config
-from pipeline.model.cluster import Words, cluster_contacts
+from pipeline.model.cluster import cluster_contacts
 from pipeline.model.embed import Embedder
 from pipeline.model.evaluate import evaluate, load_labels
 from pipeline.text.prepare import read_and_prepare
@@ -29,7 +29,7 @@ def run(path: Path, clean: bool) -> dict:
     texts = contacts.loc[usable, "text"].tolist()
     vectors = Embedder(cfg.embedding).embed(texts).vectors
     labels = pd.Series(-1, index=contacts.index)
-    labels[usable] = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, Words.of(texts, cfg.cluster)).labels
+    labels[usable] = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, texts).labels
     truth = load_labels(path, cfg.input, "label")
     e = evaluate(truth.loc[contacts["contact_id"]].to_numpy(), labels.to_numpy())
     words = contacts["text"].str.split().str.len().mean()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from benchmarks.datasets import banking77
 from pipeline.config import load_config
-from pipeline.model.cluster import Words, cluster_contacts
+from pipeline.model.cluster import cluster_contacts
 from pipeline.model.embed import embedder
 from pipeline.overtime.drivers import drivers
 
@@ -34,8 +34,7 @@ def main() -> None:
     cfg = load_config()
     data = banking77("test")
     vectors = embedder(cfg.embedding).embed(data["text"].tolist()).vectors
-    words = Words.of(data["text"].tolist(), cfg.cluster)
-    labels = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, words).labels
+    labels = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, data["text"].tolist()).labels
     frame = data.assign(cluster_id=labels, reason_id=None)
     print(f"{len(data):,} texts, {labels.max() + 1} clusters")
     print(f"{'seed':>4s} {'share':>5s} {'planted':>7s} {'found':>5s} {'false':>5s}")

@@ -16,7 +16,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from benchmarks.datasets import data_dir, multidogo_conversations
 from pipeline.config import load_config
-from pipeline.model.cluster import Words, centroids, cluster_contacts
+from pipeline.model.cluster import centroids, cluster_contacts
 from pipeline.model.embed import embedder
 from pipeline.model.groups import group_clusters
 
@@ -38,7 +38,7 @@ def main() -> None:
     print(f"{'set':24s} {'clusters':>8s} {'groups':>6s} {'NMI':>6s} {'ARI':>6s}   oracle (true intents) NMI / ARI")
     for name, (texts, intents, upper) in sets().items():
         vectors = embedder(cfg.embedding).embed(texts).vectors
-        labels = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, Words.of(texts, cfg.cluster)).labels
+        labels = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, texts).labels
         ids, centres = centroids(vectors, labels)
         groups = group_clusters(centres, np.bincount(labels[labels >= 0])[ids], cfg.describe.max_groups)
         lookup = np.full(ids.max() + 2, -1)

@@ -21,7 +21,7 @@ from flows.progress import progress_bar, timed
 from pipeline.config import Config
 from pipeline.errors import InputError, ModelError
 from pipeline.model.centres import ClusterModel, fit_cluster_model
-from pipeline.model.cluster import Clustering, Words, cluster_contacts, relabel
+from pipeline.model.cluster import Clustering, cluster_contacts, relabel
 from pipeline.model.describe import describe_clusters, reason_keywords
 from pipeline.model.embed import embedder
 from pipeline.model.groups import describe_groups
@@ -122,12 +122,11 @@ def embed(texts: list[str], cfg: Config, show_progress: bool) -> Embedded:
 
 @step
 def cluster(vectors: np.ndarray, texts: list[str], cfg: Config, times: np.ndarray | None = None) -> Clustering:
-    """The clusters of the contacts' `vectors` and `texts` (their words count beside the vectors: `Words`); then,
+    """The clusters of the contacts' `vectors` and `texts` (their words count beside the vectors); then,
     with contact `times`, a new topic hidden inside an older cluster gets a cluster of its own
     (pipeline/overtime/emerging.py), so that its trend can show. Not above `cluster.sample_size` contacts, where
     the neighbour graph is a sample's."""
-    words = Words.of(texts, cfg.cluster)
-    found = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, words)
+    found = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, texts)
     if times is None or not cfg.trends.split_new_topics or len(vectors) > cfg.cluster.sample_size:
         return found
     return split_emerging(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import load_config
-from pipeline.model.cluster import Words, cluster_contacts
+from pipeline.model.cluster import cluster_contacts
 from tests.conftest import SIX_INTENTS
 
 
@@ -35,6 +35,6 @@ def test_very_large_sets_are_clustered_on_a_sample(embedding_cache):
     cfg = load_config(overrides={"embedding": {"cache_dir": str(embedding_cache)}, "cluster": {"sample_size": 150}})
     texts = pd.read_csv(SIX_INTENTS)["text"].tolist()
     vectors = Embedder(cfg.embedding).embed(texts).vectors
-    found = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, Words.of(texts, cfg.cluster))
+    found = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, texts)
     assert (found.labels >= 0).mean() >= 0.9  # the 150 outside the sample joined clusters
     assert len(np.unique(found.labels[found.labels >= 0])) >= 4

@@ -61,10 +61,11 @@ class Words:
     neighbour graph: (1 - weight) x the embeddings' cosine + weight x the words' cosine.
 
     Sentence embeddings place reasons that differ by a word or two side by side ("set an alarm" / "what alarms do I
-    have"); the words a contact shares with its neighbours tell them apart. At weight 0.1, NMI rose on each of nine
-    labelled sets (mean of three Leiden seeds; over the sets 0.728 -> 0.754, ARI 0.510 -> 0.550), and 0.1 was the
-    weight (of 0, 0.1, 0.2) chosen on the other eight for each set left out. benchmarks/graph_weights.py compares
-    the graphs with and without words; benchmarks/quality.py scores the default against BERTopic."""
+    have"); the words a contact shares with its neighbours tell them apart. The weight (0, 0.1 or 0.2) was chosen
+    leave-one-dataset-out on nine labelled sets, three Leiden seeds each: every fold chose 0.1, and the held-out NMI
+    was 0.754 on the mean and 0.238 on the worst set (MultiDoGO media) against 0.728 and 0.169 without words; NMI
+    rose on every set (a scratch sweep, stop 34's note). benchmarks/graph_weights.py compares the graphs with and
+    without words at one seed; benchmarks/quality.py scores the default against BERTopic."""
 
     matrix: sparse.csr_matrix
     weight: float
@@ -209,8 +210,8 @@ def graph_clusters(
     data (`choose_resolution`), then scaled by the granularity; with `target_reasons`, the resolution is searched
     until the count is in range. The graph returned beside them is the embeddings' own: the clusters' links and
     memberships are read on it, as the thresholds proposals hold links to (`taxonomy.proposals`) were measured
-    (with links read on the words' graph, BANKING77's new-reason precision fell 0.63 -> 0.39 in
-    benchmarks/taxonomy.py over 3 seeds)."""
+    (a first version read them on the words' graph: BANKING77's new-reason precision in benchmarks/taxonomy.py fell
+    0.63 -> 0.39 over 3 seeds, and no proposal kept a confidence of 0.8)."""
     graph, by_embedding = knn_graphs(vectors, cfg.neighbors, words)
     resolution = resolution_for(cfg, len(vectors))
     if cfg.target_reasons is not None:
@@ -393,10 +394,14 @@ def renumber_by_size(labels: np.ndarray, weights: np.ndarray | None = None) -> n
 
 
 def cluster_contacts(
-    vectors: np.ndarray, cfg: ClusterConfig, reduce_cfg: ReduceConfig, seed: int, words: Words | None = None
+    vectors: np.ndarray,
+    cfg: ClusterConfig,
+    reduce_cfg: ReduceConfig,
+    seed: int,
+    texts: Sequence[str] | None = None,
 ) -> Clustering:
-    """The clustering step: find groups, drop slivers, merge near-duplicates, reassign close noise. `words`: the
-    contacts' words (`Words.of` their texts), which the graph method weighs beside the vectors.
+    """The clustering step: find groups, drop slivers, merge near-duplicates, reassign close noise. `texts`: the
+    contacts' texts, whose words the graph method weighs beside the vectors (`Words`; None: vectors alone).
 
     Identical texts (identical vectors) are clustered once and weigh as many contacts as they stand for, so a
     complaint pasted many times forms one group instead of a clique that breaks the graph.
@@ -406,7 +411,9 @@ def cluster_contacts(
             f"only {len(vectors)} contacts have text; touchless needs at least {MIN_CONTACTS} to find reasons"
         )
     first, pick, weights = distinct_rows(vectors)
-    words = None if words is None else words[first]
+    words = None if texts is None else Words.of(texts, cfg)
+    if words is not None:
+        words = words[first]  # one row per distinct vector
     if len(first) > cfg.sample_size:  # the distinct vectors are never copied out whole (1.5 GB at 1M contacts)
         found = _cluster_sample(vectors, first, weights, cfg, reduce_cfg, seed, words)
     else:
