@@ -288,6 +288,37 @@ def test_two_new_topics_born_side_by_side_are_split_out_as_two():
     assert (apart.labels[:200] == 0).all() and (apart.labels[262:] == 1).all()
 
 
+def test_two_new_topics_that_fill_most_of_an_older_cluster_are_split_out_as_two():
+    """Two reasons born side by side took most of a small older cluster (62 of its 82 contacts are theirs): one new
+    topic that fills a cluster leaves it whole (the cluster is new on its own), but two must each get their own."""
+    from pipeline.overtime.emerging import split_emerging
+
+    rng = np.random.default_rng(0)
+    axes = np.eye(16)
+    first, second = 0.5 * axes[0] + 0.85 * axes[1], 0.5 * axes[0] + 0.6 * axes[1] + 0.6 * axes[3]
+    between = first / np.linalg.norm(first) + second / np.linalg.norm(second)
+    vectors = np.vstack(
+        [
+            _blob(rng, axes[0], 20),
+            _blob(rng, first, 30),
+            _blob(rng, second, 30),
+            _blob(rng, between, 2, 0.02),
+            _blob(rng, axes[2], 200),
+        ]
+    )
+    times = _times(rng, (20, 0), (62, 66), (200, 0))
+    found = _as_found([0] * 82 + [1] * 200)
+
+    split = split_emerging(vectors, times, found, CFG.trends, neighbours=15, separate_below=0.07)
+    one, two = split.labels[20:50], split.labels[50:80]
+    assert len(set(one)) == 1 and len(set(two)) == 1 and one[0] != two[0] and {one[0], two[0]}.isdisjoint({0, 1})
+    assert (split.labels[82:] == 1).all()
+
+    alone = _as_found([0] * 45 + [1] * 200)  # one new topic, 30 of the cluster's 45 contacts: new on its own
+    keep = np.r_[0:15, 20:50, 82:282]
+    assert (split_emerging(vectors[keep], times[keep], alone, CFG.trends, 15, 0.07).labels == alone.labels).all()
+
+
 def test_one_text_pasted_by_many_in_the_last_weeks_is_not_a_new_topic():
     from pipeline.overtime.emerging import split_emerging
 

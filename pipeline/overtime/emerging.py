@@ -8,8 +8,8 @@ while the neighbours of an old reason's recent contacts are recent only as often
 `split_emerging` finds, inside each cluster, the recent contacts (the last `trends.emerging_days`) whose
 `neighbours` nearest contacts are at least `trends.emerging_min_recent` recent, keeps the groups of them linked to
 each other in the neighbour graph, and gives each group of at least `trends.emerging_min_contacts` distinct texts
-(that is not most of its cluster already) a cluster of its own; its rate then steps up from nothing and the trends
-flag it. Two new topics born near each other can be linked into one group: its Leiden communities that are barely
+(that is not most of its cluster already, unless it is two or more topics) a cluster of its own; its rate then
+steps up from nothing and the trends flag it. Two new topics born near each other can be linked into one group: its Leiden communities that are barely
 linked (below `separate_below`, the share of links under which a cluster is a community of its own and not a
 fragment: `taxonomy.proposals.fragment_min_links`) are separate topics, each tested and split out on its own.
 Neighbours here are by embeddings alone, as the clustering's links and memberships are (`cluster.word_weight`
@@ -76,8 +76,12 @@ def recent_groups(
         size = int((labels == c).sum())
         for part in range(count):
             group = members[parts == part]
-            if _distinct(vectors, group) >= cfg.emerging_min_contacts and len(group) <= cfg.emerging_max_share * size:
-                candidates += _topics(vectors, group, edges, cfg.emerging_min_contacts, separate_below, seed)
+            if _distinct(vectors, group) < cfg.emerging_min_contacts:
+                continue
+            topics = _topics(vectors, group, edges, cfg.emerging_min_contacts, separate_below, seed)
+            if len(group) <= cfg.emerging_max_share * size or len(topics) > 1:
+                candidates += topics  # one topic that fills its cluster makes the cluster new on its own; two
+                # or more do not: each needs its own
     # each group's neighbours are recent far more often than recent contacts are common (one-sided binomial test,
     # Bonferroni across the groups tested)
     groups = [
