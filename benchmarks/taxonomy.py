@@ -7,6 +7,8 @@ left out and about 7% are merged in pairs of the same domain into one reason eac
 two of one, one of the other) -- the proportions of a 150-reason taxonomy missing 15 and merging 10 pairs.
 
 - a `new_reason` is right when its cluster is at least 70% one left-out intent (recall: left-out intents found);
+  `new_reachable` is the share of left-out intents that have such a cluster at all, proposed or not: the recall the
+  proposals could reach on this clustering (an intent mixed into another reason's cluster cannot be proposed);
 - a `split` is right when its reason is a merged pair and its parts are mostly the pair's two intents;
 - `merge`, `retire`, `secondary` proposals are wrong here: nothing of the kind was planted;
 - assignment: contacts of reasons that exist given their own reason; contacts of left-out intents given a reason
@@ -120,7 +122,10 @@ def build_taxonomy(labelled: LabelledSet, missing: list[str], pairs: list[tuple[
     return {"version": 1, "reasons": reasons}
 
 
-def judge(contacts: pd.DataFrame, proposals: list, missing: list[str], pairs: list[tuple[str, str]]) -> dict:
+def judge(
+    contacts: pd.DataFrame, proposals: list, missing: list[str], pairs: list[tuple[str, str]], min_contacts: int = 10
+) -> dict:
+    """The scores above; `min_contacts`: the smallest cluster that makes a proposal (a smaller one is not reachable)."""
     clustered = contacts[contacts["cluster_id"] >= 0]
     purity = clustered.groupby("cluster_id")["label"].agg(
         lambda v: (v.value_counts().index[0], v.value_counts().iloc[0] / len(v))
@@ -153,11 +158,18 @@ def judge(contacts: pd.DataFrame, proposals: list, missing: list[str], pairs: li
     judged = pd.DataFrame(
         rows, columns=["kind", "right", "confidence", "contacts", "cluster_ids", "reason_ids", "evidence"]
     )
+    sizes = clustered["cluster_id"].value_counts()
+    reachable = {
+        intent
+        for c, (intent, share) in purity.items()
+        if intent in missing and share >= 0.7 and sizes[c] >= min_contacts
+    }
     truth = contacts["label"].map(lambda i: None if i in missing else reason_id(i, pairs))
     exists = truth.notna()
     return {
         "judged": judged,
         "new_recall": len(found_missing) / len(missing),
+        "new_reachable": len(reachable) / len(missing),
         "new_precision": judged.loc[judged["kind"] == "new_reason", "right"].mean()
         if (judged["kind"] == "new_reason").any()
         else float("nan"),
@@ -238,7 +250,9 @@ def main() -> None:
                 contacts = refreshed.contacts.assign(label=refreshed.contacts["contact_id"].map(truth))
                 if names is None:
                     names, n_pure = name_score(contacts, base.descriptions, labelled)
-                result = judge(contacts, refreshed.proposals, missing, pairs)
+                result = judge(
+                    contacts, refreshed.proposals, missing, pairs, cfg.taxonomy.proposals.min_cluster_contacts
+                )
                 judged_all.append(result.pop("judged").assign(set=name, seed=seed))
                 rows.append(
                     {
@@ -267,6 +281,7 @@ def main() -> None:
 
 METRICS = {  # metric -> worse is lower (True) or higher (False)
     "new_recall": True,
+    "new_reachable": True,
     "new_precision": True,
     "split_recall": True,
     "wrong": False,
