@@ -9,7 +9,8 @@ newborn as new or growing, as its own cluster (a flagged cluster whose majority 
 
 Prints per set the mean and the worst over the seeds of: newborns flagged (own cluster), newborns whose contacts'
 home cluster is flagged, false flags (flagged clusters whose majority is an old intent, and flagged reasons: every
-reason of the taxonomy is an old intent), and how many `new_reason` proposals are right (their cluster at least 70% one
+reason of the taxonomy is an old intent; of the clusters, those that are some newborn's home are shown apart: the
+newborn's contacts made them grow, though they stay mostly old), and how many `new_reason` proposals are right (their cluster at least 70% one
 newborn). `--no-split` leaves out the split of recent topics out of older clusters
 (pipeline/overtime/emerging.py, as discover does unless `trends.split_new_topics` is off).
 
@@ -131,11 +132,13 @@ def judge(contacts: pd.DataFrame, refreshed, new: list[str]) -> dict:
     right = [c for c in proposed if majority.get(c) in new and purity.get(c, 0.0) >= 0.7]
     reason_trend = refreshed.time.reason_trends["trend"]
     false_clusters = [c for c in flagged if majority.get(c) not in new]
+    homes = {h for h in home.values() if h is not None}
     false_reasons = [r for r in reason_trend.index if reason_trend[r] in ("new", "growing")]
     return {
         "flagged_own": sum(bool(v) for v in own.values()) / len(new),
         "flagged_home": sum(home[i] is not None and trend.get(home[i]) in ("new", "growing") for i in new) / len(new),
         "false_clusters": len(false_clusters),
+        "false_homes": len([c for c in false_clusters if c in homes]),
         "false_reasons": len(false_reasons),
         "false_flags": len(false_clusters) + len(false_reasons),
         "new_reasons": len(proposed),
@@ -204,6 +207,7 @@ def main() -> None:
             "home cluster flagged": f"{group['flagged_home'].mean():.2f} ({group['flagged_home'].min():.2f})",
             "false flags": f"{group['false_flags'].mean():.1f} ({group['false_flags'].max()})",
             "of which clusters": f"{group['false_clusters'].mean():.1f} ({group['false_clusters'].max()})",
+            "(newborns' homes)": f"{group['false_homes'].mean():.1f} ({group['false_homes'].max()})",
             "of which reasons": f"{group['false_reasons'].mean():.1f} ({group['false_reasons'].max()})",
             "new_reason proposals right": f"{group['new_reasons_right'].sum()} of {group['new_reasons'].sum()}",
         }
