@@ -10,8 +10,8 @@ newborn as new or growing, as its own cluster (a flagged cluster whose majority 
 Prints per set the mean and the worst over the seeds of: newborns flagged (own cluster), newborns whose contacts'
 home cluster is flagged, false flags (flagged clusters whose majority is an old intent, and flagged reasons: every
 reason of the taxonomy is an old intent; of the clusters, those that are some newborn's home are shown apart: the
-newborn's contacts made them grow, though they stay mostly old), and how many `new_reason` proposals are right (their cluster at least 70% one
-newborn). `--no-split` leaves out the split of recent topics out of older clusters
+newborn's contacts made them grow, though they stay mostly old), and how many `new_reason` proposals are right
+(their cluster at least 70% one newborn). `--no-split` leaves out the split of recent topics out of older clusters
 (pipeline/overtime/emerging.py, as discover does unless `trends.split_new_topics` is off).
 
     python -m benchmarks.over_time
@@ -138,7 +138,7 @@ def judge(contacts: pd.DataFrame, refreshed, new: list[str]) -> dict:
         "flagged_own": sum(bool(v) for v in own.values()) / len(new),
         "flagged_home": sum(home[i] is not None and trend.get(home[i]) in ("new", "growing") for i in new) / len(new),
         "false_clusters": len(false_clusters),
-        "false_homes": len([c for c in false_clusters if c in homes]),
+        "false_homes": len(set(false_clusters) & homes),
         "false_reasons": len(false_reasons),
         "false_flags": len(false_clusters) + len(false_reasons),
         "new_reasons": len(proposed),

@@ -288,9 +288,10 @@ def test_two_new_topics_born_side_by_side_are_split_out_as_two():
     assert (apart.labels[:200] == 0).all() and (apart.labels[262:] == 1).all()
 
 
-def test_two_new_topics_that_fill_most_of_an_older_cluster_are_split_out_as_two():
-    """Two reasons born side by side took most of a small older cluster (62 of its 82 contacts are theirs): one new
-    topic that fills a cluster leaves it whole (the cluster is new on its own), but two must each get their own."""
+def test_two_new_topics_that_fill_most_of_an_older_cluster_become_two_clusters():
+    """Two reasons born side by side took most of a small older cluster (62 of its 82 contacts are theirs). One new
+    topic that fills a cluster leaves it as it is (the cluster is new on its own); of two, the larger keeps the
+    cluster and the other gets its own, and no cluster is left empty, even when the two were all of it."""
     from pipeline.overtime.emerging import split_emerging
 
     rng = np.random.default_rng(0)
@@ -307,12 +308,16 @@ def test_two_new_topics_that_fill_most_of_an_older_cluster_are_split_out_as_two(
         ]
     )
     times = _times(rng, (20, 0), (62, 66), (200, 0))
-    found = _as_found([0] * 82 + [1] * 200)
 
-    split = split_emerging(vectors, times, found, CFG.trends, neighbours=15, separate_below=0.07)
-    one, two = split.labels[20:50], split.labels[50:80]
-    assert len(set(one)) == 1 and len(set(two)) == 1 and one[0] != two[0] and {one[0], two[0]}.isdisjoint({0, 1})
-    assert (split.labels[82:] == 1).all()
+    for old in (20, 0):  # 20 old contacts in the cluster beside the two topics; none
+        keep = np.r_[20 - old : 282]
+        found = _as_found([0] * (62 + old) + [1] * 200)
+        split = split_emerging(vectors[keep], times[keep], found, CFG.trends, neighbours=15, separate_below=0.07)
+        labels = dict(zip(keep, split.labels))
+        one, two = {labels[i] for i in range(20, 50)}, {labels[i] for i in range(50, 80)}
+        assert len(one) == 1 and len(two) == 1 and one != two and 0 in one | two and 1 not in one | two
+        assert all(labels[i] == 0 for i in range(20 - old, 20)) and all(labels[i] == 1 for i in range(82, 282))
+        assert (np.bincount(split.labels) > 0).all(), "no cluster id is left without contacts"
 
     alone = _as_found([0] * 45 + [1] * 200)  # one new topic, 30 of the cluster's 45 contacts: new on its own
     keep = np.r_[0:15, 20:50, 82:282]

@@ -7,11 +7,13 @@ while the neighbours of an old reason's recent contacts are recent only as often
 
 `split_emerging` finds, inside each cluster, the recent contacts (the last `trends.emerging_days`) whose
 `neighbours` nearest contacts are at least `trends.emerging_min_recent` recent, keeps the groups of them linked to
-each other in the neighbour graph, and gives each group of at least `trends.emerging_min_contacts` distinct texts
-(that is not most of its cluster already, unless it is two or more topics) a cluster of its own; its rate then
-steps up from nothing and the trends flag it. Two new topics born near each other can be linked into one group: its Leiden communities that are barely
-linked (below `separate_below`, the share of links under which a cluster is a community of its own and not a
-fragment: `taxonomy.proposals.fragment_min_links`) are separate topics, each tested and split out on its own.
+each other in the neighbour graph, and gives each group of at least `trends.emerging_min_contacts` distinct texts a
+cluster of its own; its rate then steps up from nothing and the trends flag it. Two new topics born near each other
+can be linked into one group: its Leiden communities that are barely linked (below `separate_below`, the share of
+links under which a cluster is a community of its own and not a fragment: `taxonomy.proposals.fragment_min_links`)
+are separate topics, each tested and split out on its own. Topics that are most of their cluster already (over
+`trends.emerging_max_share`) leave the largest in it: the cluster is new on its own, and the others get their own
+(split out whole, they would leave the old cluster empty or a sliver).
 Neighbours here are by embeddings alone, as the clustering's links and memberships are (`cluster.word_weight`
 weighs words in finding the clusters only).
 A pure function of the vectors, the times and a clustering: discover calls it between clustering and stable ids.
@@ -73,15 +75,16 @@ def recent_groups(
         if len(members) < cfg.emerging_min_contacts:
             continue
         count, parts = connected_components(edges[members][:, members], directed=False)
-        size = int((labels == c).sum())
+        topics = []
         for part in range(count):
             group = members[parts == part]
-            if _distinct(vectors, group) < cfg.emerging_min_contacts:
-                continue
-            topics = _topics(vectors, group, edges, cfg.emerging_min_contacts, separate_below, seed)
-            if len(group) <= cfg.emerging_max_share * size or len(topics) > 1:
-                candidates += topics  # one topic that fills its cluster makes the cluster new on its own; two
-                # or more do not: each needs its own
+            if _distinct(vectors, group) >= cfg.emerging_min_contacts:
+                topics += _topics(vectors, group, edges, cfg.emerging_min_contacts, separate_below, seed)
+        # topics that are most of their cluster leave the largest in it (the cluster is new on its own) and only
+        # the others out: split out whole, they would leave the cluster empty or a sliver
+        if sum(len(t) for t in topics) > cfg.emerging_max_share * (labels == c).sum():
+            topics.pop(max(range(len(topics)), key=lambda i: (len(topics[i]), -int(topics[i][0]))))
+        candidates += topics
     # each group's neighbours are recent far more often than recent contacts are common (one-sided binomial test,
     # Bonferroni across the groups tested)
     groups = [
