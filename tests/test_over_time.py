@@ -222,6 +222,31 @@ def test_a_reason_born_weeks_ago_is_new_though_its_first_days_fill_the_last_week
     assert (result.drop(index=[99])["trend"].isin(["new", "growing"])).sum() <= 1
 
 
+def test_contacts_past_the_volume_file_s_last_day_do_not_make_causes_grow():
+    """A daily run a few days past the volume file's last week: those days' contacts have no volume to weigh them,
+    so counting them against the volume of the days before made steady causes look 'growing'. The windows end on
+    the last day with volume, and the run says which contacts it left out."""
+    from pipeline.run.refresh import _past_volume
+
+    rng = np.random.default_rng(5)
+    start = pd.Timestamp("2026-01-05")  # a Monday: 12 whole weeks of volume, to Sunday 2026-03-29
+    rows = [
+        (f"s{c}-{d}-{k}", start + pd.Timedelta(days=d, hours=12), None, None, None, c)
+        for c in range(20)
+        for d in range(87)  # 3 days past the volume
+        for k in range(rng.poisson(3))
+    ]
+    volume = pd.DataFrame({"week": [str((start + pd.Timedelta(weeks=w)).date()) for w in range(12)], "volume": 7000})
+    contacts = frame(rows)
+    result = trends(contacts, "cluster_id", volume, CFG.trends)
+    assert not result["trend"].isin(["new", "growing"]).any(), result["trend"].value_counts()
+    assert result["recent_contacts"].sum() < (contacts["created_at"] >= "2026-03-23").sum()  # the 3 days left out
+
+    (warning,) = _past_volume(contacts["created_at"], volume)
+    assert "ends on 2026-03-29" in warning and "2026-03-30 to 2026-04-01" in warning
+    assert _past_volume(contacts.loc[contacts["created_at"] < "2026-03-30", "created_at"], volume) == []
+
+
 def _blob(rng: np.random.Generator, centre: np.ndarray, n: int, spread: float = 0.08) -> np.ndarray:
     """`n` unit vectors scattered around the direction of `centre`."""
     v = centre / np.linalg.norm(centre) + rng.normal(0, spread, (n, len(centre)))

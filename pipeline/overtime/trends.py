@@ -63,6 +63,25 @@ def exposures(bounds, volume: pd.DataFrame | None, cfg: TrendsConfig) -> tuple[f
     return float(base), float(now)
 
 
+def volume_end(volume: pd.DataFrame | None) -> pd.Timestamp | None:
+    """The end of the last day the volume covers (its last week's Sunday, midnight after), or None."""
+    daily = _daily_exposure(volume)
+    return None if daily is None else daily.index.max() + pd.Timedelta(days=1)
+
+
+def _volume_span(end: pd.Timestamp, first: pd.Timestamp, volume: pd.DataFrame | None):
+    """(end, first) of the contacts the windows compare: with volume, only the days it covers. A contact on a day
+    with no volume would raise its window's rate with nothing to weigh it (a daily assign a few days past the
+    volume file's last week made half the causes 'growing')."""
+    daily = _daily_exposure(volume)
+    if daily is None:
+        return end, first
+    covered_from, covered_to = daily.index.min(), volume_end(volume)
+    if covered_to <= first or covered_from > end:  # no overlap: rates per day, as without volume
+        return end, first
+    return min(end, covered_to - pd.Timedelta(microseconds=1)), max(first, covered_from)
+
+
 def _window_days(cfg: TrendsConfig) -> list[int]:
     return sorted({cfg.recent_days, *cfg.windows})
 
@@ -74,8 +93,7 @@ def trends(contacts: pd.DataFrame, by: str, volume: pd.DataFrame | None, cfg: Tr
     times = contacts["created_at"]
     if times.dropna().empty:
         return pd.DataFrame({"trend": None}, index=pd.Index(keys, name=by))
-    end = times.max()
-    first = times.min()
+    end, first = _volume_span(times.max(), times.min(), volume)
     tests = []
     for w in _window_days(cfg):
         recent = end - pd.Timedelta(days=w)

@@ -19,7 +19,7 @@ from pipeline.model.embed import embedder
 from pipeline.overtime.measures import OverTime, over_time
 from pipeline.overtime.touch_index import chart, owner_chart
 from pipeline.overtime.touches import issues
-from pipeline.overtime.trends import trends
+from pipeline.overtime.trends import trends, volume_end
 from pipeline.read.volume import load_volume
 from pipeline.run.folder import CHART, OWNERS_CHART, Manifest, Run
 from pipeline.run.report import report_page
@@ -167,7 +167,22 @@ def refresh(
     contacts = contacts.join(issues(_facts(contacts, cfg.input.dimensions), cfg.touches.window_days))
     names = dict(zip(descriptions["cluster_id"], descriptions["label"]))
     time = over_time(_facts(contacts, cfg.input.dimensions), context.volume, taxonomy, names, cfg, cluster_trends)
-    return Refreshed(contacts, time, proposals, warnings + _volume_warnings(time.touch_index, context))
+    warnings += _volume_warnings(time.touch_index, context) + _past_volume(contacts["created_at"], context.volume)
+    return Refreshed(contacts, time, proposals, warnings)
+
+
+def _past_volume(times: pd.Series, volume: pd.DataFrame | None) -> list[str]:
+    """Contacts after the last day the volume covers: trends read up to that day and leave them out (`trends`)."""
+    end = volume_end(volume) if volume is not None and not volume.empty else None
+    later = times[times >= end] if end is not None and times.notna().any() else times.iloc[:0]
+    if later.empty or (times < end).sum() == 0:
+        return []
+    last = (end - pd.Timedelta(days=1)).date()
+    return [
+        f"the volume file ends on {last}, before {len(later):,} contact(s) of {later.min().date()} to "
+        f"{later.max().date()}: trends and emerging flags read only up to {last}; give the volume of the later "
+        "days to have them counted"
+    ]
 
 
 def _volume_warnings(index: pd.DataFrame, context: Context) -> list[str]:
