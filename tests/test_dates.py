@@ -90,11 +90,11 @@ def test_a_column_where_both_readings_agree_is_not_ambiguous():
 
 def test_given_format_reads_every_value_and_reports_the_others():
     parsed, warnings = parse(["28/08/2026 10:30", "2026-08-28", "28/08/2026"], date_format="%d/%m/%Y %H:%M")
-    assert parsed.tolist() == utc("2026-08-28 10:30", None, None)
+    assert parsed.tolist() == utc("2026-08-28 10:30", "2026-08-28", None)  # ISO reads one way only: read
     assert warnings == [
         (
-            "2 value(s) of 'created_at' are not dates in the column's format (%d/%m/%Y %H:%M) and were left empty "
-            "(rows 2, 3)"
+            "1 value(s) of 'created_at' are not dates in the column's format (%d/%m/%Y %H:%M) and were left empty "
+            "(rows 3)"
         )
     ]
     # a format no shape here has goes through pandas' strptime, with the same result
@@ -332,11 +332,24 @@ def test_arrow_backed_text_in_several_chunks_is_read():
 
 
 def test_a_format_that_reads_none_of_a_column_is_an_error_not_an_empty_column():
-    """A volume file asked for --date-format %d/%m/%Y; given, it also read the contacts' ISO dates, every one of
-    them left empty with a warning: no trend, no touch index."""
+    """A volume file asked for --date-format %d/%m/%Y; given, it also read the contacts' dates, every one of them
+    left empty with a warning: no trend, no touch index."""
     with pytest.raises(InputError) as caught:
-        parse(["2026-08-31T09:36:16Z", None, "2026-09-01T10:00:00Z"], date_format="%d/%m/%Y")
+        parse(["08-31-2026", None, "09-01-2026"], date_format="%d/%m/%Y")
     assert caught.value.row == 1 and "none of the 2 values of 'created_at'" in caught.value.problem
     assert "every file a run reads" in caught.value.hint
-    parsed, warnings = parse(["2026-08-31", "31/08/2026"], date_format="%d/%m/%Y")  # some read: a warning, as before
+    parsed, warnings = parse(["08-31-2026", "31/08/2026"], date_format="%d/%m/%Y")  # some read: a warning, as before
     assert parsed.notna().sum() == 1 and warnings
+
+
+def test_a_given_format_still_reads_the_dates_that_can_be_read_only_one_way():
+    """A column of 03/04/2026 and 2026-04-03 stops and asks for a format; given the one it suggests (%d/%m/%Y), the
+    ISO half was left empty. Year-first and month-name dates read one way only, so they are read; a year-first
+    format of the user's own keeps its reading of every year-first value."""
+    parsed, warnings = parse(
+        ["03/04/2026", "2026-04-03", "2026-08-31T09:36:16Z", "5 Aug 2026", "04/03/2026"], date_format="%d/%m/%Y"
+    )
+    assert parsed.tolist() == utc("2026-04-03", "2026-04-03", "2026-08-31 09:36:16", "2026-08-05", "2026-03-04")
+    assert warnings == []
+    parsed, warnings = parse(["2026-05-04", "2026-05-28"], date_format="%Y-%d-%m")
+    assert parsed.tolist() == utc("2026-04-05", None) and len(warnings) == 1

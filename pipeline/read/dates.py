@@ -101,7 +101,8 @@ def parse_dates(
     Unix times are read only in a column with no other dates: 10 digits as seconds (2001-09-09 to 2262),
     13 digits as milliseconds; if both lengths occur, the more common one is the column's and the rest are
     reported. Among other dates such numbers are more likely ids, and are reported, not read.
-    With `date_format` (strptime, e.g. "%d/%m/%Y %H:%M") every value is read with it.
+    With `date_format` (strptime, e.g. "%d/%m/%Y %H:%M") every value is read with it; a value it does not read
+    that can be read only one way (year first, or with a month name) is read that way.
     Dates outside 1678-2261 cannot be held and are reported as unreadable; dates later than a day after `now`
     (default: the current time) are kept and reported. `rows` are the data-row numbers of `values`, for messages.
     """
@@ -383,22 +384,30 @@ def _order(planned, readings, texts, rows, file, column, known_order) -> bool | 
 
 
 def _given(texts: pa.StringArray, groups, date_format: str) -> np.ndarray:
-    """Each value's time read with `date_format`; shapes whose own format it is take the fast path."""
+    """Each value's time read with `date_format`; shapes whose own format it is take the fast path. A value the
+    format does not read that can be read only one way (year first, as ISO 8601, or with a month name) is read so:
+    the format asked for was for the values that cannot tell (a column of 03/04/2026 and 2026-04-03 lost its ISO
+    dates to `--date-format %d/%m/%Y`, the format its own error message suggested)."""
     ns = np.full(len(texts), _NAT)
     others = []
     for plan, members, chars in groups:
         if plan is not None and date_format in plan.formats:
             ns[members] = _read(plan, chars, dayfirst=plan.formats[0] == date_format)
         else:
-            others.append(members)
+            others.append((plan, members, chars))
     if others:
-        members = np.concatenate(others)
+        members = np.concatenate([m for _, m, _ in others])
         given = texts.take(pa.array(members)).to_numpy(zero_copy_only=False)
         try:
             parsed = pd.to_datetime(pd.Series(given, dtype=object), format=date_format, errors="coerce", utc=True)
         except ValueError as exc:
             raise ConfigError(f"input.date_format '{date_format}' is not a date format: {exc}") from None
         ns[members] = _from_pandas(parsed)
+    year_first = date_format.lstrip().startswith(("%Y", "%y"))  # its own reading of year-first values stands alone
+    for plan, members, chars in others:
+        unread = ns[members] == _NAT
+        if plan is not None and not (plan.open_order or plan.epoch or year_first) and unread.any():
+            ns[members[unread]] = _read(plan, chars[unread], dayfirst=True)
     return ns
 
 
