@@ -426,6 +426,13 @@ def _overrides(
             known = sorted(set(contact_fields) | set(message_fields))
             raise TouchlessError(f"--column {given}: '{field}' is not a field touchless knows ({', '.join(known)})")
         mapped.append((field, column))
+    chosen: dict[str, str] = {}
+    for field, column in mapped:
+        if column and chosen.setdefault(field, column) != column:
+            raise TouchlessError(
+                f"two columns are given for {field}: '{chosen[field]}' and '{column}' (--column, --text-column or "
+                "--id-column): give one"
+            )
     input_: dict = {}
     for field, column in mapped:
         if column and field in contact_fields and field != "conversation_id":

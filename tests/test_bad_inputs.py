@@ -149,11 +149,23 @@ STOPS = {
     ),
     "a_format_that_reads_no_date": (
         "c.csv",
-        lambda p: write(contacts(created_at=["2026-08-31", "2026-09-01"] * 20), p),
+        lambda p: write(contacts(created_at=["08-31-2026", "09-01-2026"] * 20), p),
         ["--date-format", "%d/%m/%Y"],
         ["none of the 40 values of 'created_at'", "column 'created_at'", "every file a run reads"],
     ),
     "bad_column_flag": ("c.csv", None, ["--column", "opened_on"], ["--column takes FIELD=COLUMN"]),
+    "a_mapped_column_the_file_lacks": (
+        "c.csv",
+        None,
+        ["--column", "created_at=opened"],
+        ["created_at is mapped to column 'opened', which the file does not have", "column 'opened'"],
+    ),
+    "two_columns_for_one_field": (
+        "c.csv",
+        None,
+        ["--column", "text=channel", "--text-column", "text"],
+        ["two columns are given for text: 'text' and 'channel'"],
+    ),
     "broken_taxonomy": ("c.csv", None, ["--taxonomy", "{broken_taxonomy}"], ["is not a valid taxonomy", "reason #1"]),
     "decisions_a_string": (
         "c.csv",
@@ -237,6 +249,7 @@ def test_what_stops_a_run_is_named_and_changes_nothing(case, existing_output, fi
         "granularity_beside_reasons",
         "cache_dir_under_a_file",
         "bad_column_flag",
+        "two_columns_for_one_field",
         "broken_taxonomy",
         "decisions_a_string",
         "decisions_not_mappings",
