@@ -353,3 +353,23 @@ def test_a_given_format_still_reads_the_dates_that_can_be_read_only_one_way():
     assert warnings == []
     parsed, warnings = parse(["2026-05-04", "2026-05-28"], date_format="%Y-%d-%m")
     assert parsed.tolist() == utc("2026-04-05", None) and len(warnings) == 1
+
+
+def test_two_digit_years_that_read_year_first_as_well_stop_the_run():
+    """26/04/03 was read day-first as 26 April 2003 without a word; in a yy/mm/dd export it is 3 April 2026. A
+    column whose values read year-first too, in no more years than the order chosen, asks for the format; one whose
+    year-first reading scatters over many years (the day taken for a year) does not."""
+    with pytest.raises(InputError) as caught:
+        parse(["26/05/06", "26/04/03"])
+    error = caught.value
+    assert error.row == 1 and error.column == "created_at"
+    assert "26/05/06 = 26 May 2006" in error.problem and "year first (26/05/06 = 6 May 2026)" in error.problem
+    assert "%d/%m/%y if the export is day-first, %y/%m/%d if it is year first" in error.hint
+    assert parse(["26/04/03", "26/05/06"], date_format="%y/%m/%d")[0].tolist() == utc("2026-04-03", "2026-05-06")
+    assert parse(["28/08/26", "01/09/26", "15/09/26"])[0].tolist() == utc("2026-08-28", "2026-09-01", "2026-09-15")
+    assert parse(["08/28/26", "09/01/26"])[0].tolist() == utc("2026-08-28", "2026-09-01")
+    # a daily file of one date reads as the run's first export was read: it told, and it was not year first
+    parsed = parse_dates(
+        pd.Series(["23/11/26", "23/11/26"]), file="d.csv", column="created_at", rows=[1, 2], known_order="day-first"
+    )[0]
+    assert parsed.tolist() == utc("2026-11-23", "2026-11-23")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -313,6 +313,8 @@ def _infer(texts, groups, rows, file, column, known_order) -> tuple[np.ndarray, 
     ns = np.full(len(texts), _NAT)
     for i, (plan, members, chars) in enumerate(planned):
         ns[members] = readings[i][0 if dayfirst else 1] if i in readings else _read(plan, chars, True)
+    if known_order is None:  # else the run's first export told, and was not year-first
+        _refuse_year_first(planned, ns, dayfirst, texts, rows, file, column)
     by_size = sorted(planned, key=lambda group: -len(group[1]))  # formats that read something, most used first
     formats = list(
         dict.fromkeys(plan.formats[0 if dayfirst else 1] for plan, members, _ in by_size if (ns[members] != _NAT).any())
@@ -381,6 +383,56 @@ def _order(planned, readings, texts, rows, file, column, known_order) -> bool | 
             "is for the dates of every file a run reads)",
         )
     return told[0] if told else None
+
+
+def _refuse_year_first(planned, ns, dayfirst, texts, rows, file, column) -> None:
+    """Two-digit years put the year first in some exports (yy/mm/dd: 26/04/03 is 3 April 2026), which reads just as
+    well day- or month-first (26 April 2003). When every such value reads year-first too, and that puts them in no
+    more years than the order chosen (the field that varies like a day spreads a wrong reading over many years),
+    the column cannot tell: stop and ask for the format, as for a column whose days are all 12 or less."""
+    short = [(plan, members, chars) for plan, members, chars in planned if plan.open_order and _short_year(plan)]
+    if not short:
+        return
+    members = np.concatenate([m for _, m, _ in short])
+    year_first = np.concatenate([_read(_as_year_first(plan), chars, True) for plan, _, chars in short])
+    chosen = ns[members]
+    if (year_first == _NAT).any() or (chosen == _NAT).all() or (year_first == chosen).all():
+        return
+    years = {
+        name: len(np.unique(t[t != _NAT].astype("datetime64[ns]").astype("datetime64[Y]")))
+        for name, t in (("chosen", chosen), ("year_first", year_first))
+    }
+    if years["year_first"] > years["chosen"]:
+        return
+    differ = np.flatnonzero(year_first != chosen)
+    k = int(differ[np.argmin(rows[members[differ]])])
+    value, row, plan = texts[int(members[k])].as_py(), int(rows[members[k]]), short[0][0]
+    order = _DAY_FIRST if dayfirst else _MONTH_FIRST
+    given = plan.formats[0 if dayfirst else 1]
+    raise InputError(
+        f"the dates in this column have two-digit years and can be read {order} ({value} = {_day(int(chosen[k]))}) "
+        f"or year first ({value} = {_day(int(year_first[k]))})",
+        file=file,
+        row=row,
+        column=column,
+        hint=f"write the years with four digits, or set input.date_format in your config or pass --date-format: "
+        f"{given} if the export is {order}, {_year_first_format(plan.formats[0])} if it is year first",
+    )
+
+
+def _short_year(plan: _Plan) -> bool:
+    start, end = plan.spans["year"]
+    return end - start == 2
+
+
+def _as_year_first(plan: _Plan) -> _Plan:
+    """The plan that reads an a/b/yy shape as yy/b/a: its first number the year, its last the day."""
+    return replace(plan, spans={**plan.spans, "year": plan.spans["a"], "a": plan.spans["year"]})
+
+
+def _year_first_format(day_first: str) -> str:
+    """%d/%m/%y ... as %y/%m/%d ...: the first and last numbers swapped."""
+    return day_first.replace("%d", "\0", 1).replace("%y", "%d", 1).replace("\0", "%y", 1)
 
 
 def _given(texts: pa.StringArray, groups, date_format: str) -> np.ndarray:
