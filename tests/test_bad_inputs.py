@@ -120,6 +120,12 @@ STOPS = {
         ["column 'created_at'", "mix day-first and month-first", "row 1"],
     ),
     "unsupported_type": ("c.xlsx", b"PK\x03\x04", [], ["unsupported file type"]),
+    "semicolons_in_a_csv": (
+        "c.csv",
+        b"contact_id;text\n1;my card, it broke\n2;a refund, please\n",
+        [],
+        ["row 1", "the header is split by semicolons"],
+    ),
     "a_folder": ("folder", lambda p: p.mkdir(), [], ["is a folder, not a file"]),
     "a_link_loop": (
         "loop.csv",

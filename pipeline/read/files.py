@@ -148,7 +148,11 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
         dropped = len(others) < len(caught)  # pandas dropped values past the header's columns
         extra = _first_extra_value(text, sep) if dropped or columns is not None else None
     except pd.errors.ParserError as exc:
-        raise InputError(f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'}: {exc}", file=location) from None
+        raise InputError(
+            f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'}: {str(exc).strip()}",
+            file=location,
+            hint=_other_delimiter(text, sep),
+        ) from None
     except pd.errors.EmptyDataError:
         raise InputError("file is empty", file=location) from None
     header = next((row for row in csv.reader(io.StringIO(text), delimiter=sep) if row), [])
@@ -164,12 +168,24 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
             "holds more values than the header names columns",
             file=location,
             row=extra,
-            hint="a text holding a delimiter must be quoted; or the header lacks a column name",
+            hint=_other_delimiter(text, sep)
+            or "a text holding a delimiter must be quoted; or the header lacks a column name",
         )
     if frame.empty and len(frame.columns):  # none of `columns` in the file: the caller names what is missing
         raise InputError("file has a header but no rows", file=location)
     frame.attrs["twice"] = twice
     return frame
+
+
+def _other_delimiter(text: str, sep: str) -> str | None:
+    """A hint when the header is split by another delimiter than the file's type says (a CSV saved with semicolons,
+    as spreadsheets in many locales do, or with tabs)."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    names = {";": "semicolons", "\t": "tabs", "|": "'|'"}
+    found = max(names, key=header.count)
+    if header.count(sep) or not header.count(found):
+        return None
+    return f"the header is split by {names[found]}: save the file with commas (a .csv) or tabs (a .tsv)"
 
 
 def _first_extra_value(text: str, sep: str) -> int | None:
