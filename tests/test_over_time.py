@@ -284,25 +284,31 @@ def test_a_new_topic_inside_an_older_cluster_is_split_out():
     assert split.links is not None and split.links.shape == (3, 3)
 
 
-def test_two_new_topics_born_side_by_side_are_split_out_as_two():
-    """Two new topics near each other (joined by a couple of contacts between them) form one linked group of recent
-    contacts; its communities are barely linked, so each becomes a cluster of its own."""
-    from pipeline.overtime.emerging import split_emerging
-
+def _two_new_topics(old: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, times): `old` contacts of an older topic over 12 weeks; two new topics near it and each other, 30
+    contacts each in the last 18 days, joined by 2 contacts between them; 200 contacts of another older topic."""
     rng = np.random.default_rng(0)
     axes = np.eye(16)
     first, second = 0.5 * axes[0] + 0.85 * axes[1], 0.5 * axes[0] + 0.6 * axes[1] + 0.6 * axes[3]
     between = first / np.linalg.norm(first) + second / np.linalg.norm(second)
     vectors = np.vstack(
         [
-            _blob(rng, axes[0], 200),
+            _blob(rng, axes[0], old),
             _blob(rng, first, 30),
             _blob(rng, second, 30),
             _blob(rng, between, 2, 0.02),
             _blob(rng, axes[2], 200),
         ]
     )
-    times = _times(rng, (200, 0), (62, 66), (200, 0))
+    return vectors, _times(rng, (old, 0), (62, 66), (200, 0))
+
+
+def test_two_new_topics_born_side_by_side_are_split_out_as_two():
+    """Two new topics near each other (joined by a couple of contacts between them) form one linked group of recent
+    contacts; its communities are barely linked, so each becomes a cluster of its own."""
+    from pipeline.overtime.emerging import split_emerging
+
+    vectors, times = _two_new_topics(old=200)
     found = _as_found([0] * 262 + [1] * 200)  # the clusterer put both new topics into cluster 0
 
     together = split_emerging(vectors, times, found, CFG.trends, neighbours=15)
@@ -319,20 +325,7 @@ def test_two_new_topics_that_fill_most_of_an_older_cluster_become_two_clusters()
     cluster and the other gets its own, and no cluster is left empty, even when the two were all of it."""
     from pipeline.overtime.emerging import split_emerging
 
-    rng = np.random.default_rng(0)
-    axes = np.eye(16)
-    first, second = 0.5 * axes[0] + 0.85 * axes[1], 0.5 * axes[0] + 0.6 * axes[1] + 0.6 * axes[3]
-    between = first / np.linalg.norm(first) + second / np.linalg.norm(second)
-    vectors = np.vstack(
-        [
-            _blob(rng, axes[0], 20),
-            _blob(rng, first, 30),
-            _blob(rng, second, 30),
-            _blob(rng, between, 2, 0.02),
-            _blob(rng, axes[2], 200),
-        ]
-    )
-    times = _times(rng, (20, 0), (62, 66), (200, 0))
+    vectors, times = _two_new_topics(old=20)
 
     for old in (20, 0):  # 20 old contacts in the cluster beside the two topics; none
         keep = np.r_[20 - old : 282]

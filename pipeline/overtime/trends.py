@@ -65,18 +65,23 @@ def exposures(bounds, volume: pd.DataFrame | None, cfg: TrendsConfig) -> tuple[f
 
 def volume_end(volume: pd.DataFrame | None) -> pd.Timestamp | None:
     """The end of the last day the volume covers (its last week's Sunday, midnight after), or None."""
-    daily = _daily_exposure(volume)
-    return None if daily is None else daily.index.max() + pd.Timedelta(days=1)
+    if volume is None or volume.empty:
+        return None
+    return _week_starts(volume).max() + pd.Timedelta(days=7)
+
+
+def _week_starts(volume: pd.DataFrame) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex([pd.Timestamp(w) for w in volume["week"]], tz="UTC")
 
 
 def _volume_span(end: pd.Timestamp, first: pd.Timestamp, volume: pd.DataFrame | None):
     """(end, first) of the contacts the windows compare: with volume, only the days it covers. A contact on a day
     with no volume would raise its window's rate with nothing to weigh it (a daily assign a few days past the
     volume file's last week made half the causes 'growing')."""
-    daily = _daily_exposure(volume)
-    if daily is None:
+    covered_to = volume_end(volume)
+    if covered_to is None:
         return end, first
-    covered_from, covered_to = daily.index.min(), volume_end(volume)
+    covered_from = _week_starts(volume).min()
     if covered_to <= first or covered_from > end:  # no overlap: rates per day, as without volume
         return end, first
     return min(end, covered_to - pd.Timedelta(microseconds=1)), max(first, covered_from)

@@ -110,9 +110,8 @@ def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> pd.Da
             f"name the column that holds the {name} with --column {name}=COLUMN or input.columns.{name} in your config"
         ),
     )
-    renamed = [name for name in OPTIONAL if mapping[name] != name and mapping[name] not in raw.columns]
-    if renamed:  # asked for by name, as a dimension is: not quietly off
-        name = renamed[0]
+    name = next((n for n in OPTIONAL if mapping[n] != n and mapping[n] not in raw.columns), None)
+    if name is not None:  # asked for by name, as a dimension is: not quietly off
         raise InputError(
             f"{name} is mapped to column '{mapping[name]}', which the file does not have (columns found: "
             f"{', '.join(map(str, raw.columns))})",

@@ -394,19 +394,16 @@ def _refuse_year_first(planned, ns, dayfirst, texts, rows, file, column) -> None
     if not short:
         return
     members = np.concatenate([m for _, m, _ in short])
+    shape = np.concatenate([np.full(len(m), i) for i, (_, m, _) in enumerate(short)])  # each value's group
     year_first = np.concatenate([_read(_as_year_first(plan), chars, True) for plan, _, chars in short])
     chosen = ns[members]
     if (year_first == _NAT).any() or (chosen == _NAT).all() or (year_first == chosen).all():
         return
-    years = {
-        name: len(np.unique(t[t != _NAT].astype("datetime64[ns]").astype("datetime64[Y]")))
-        for name, t in (("chosen", chosen), ("year_first", year_first))
-    }
-    if years["year_first"] > years["chosen"]:
+    if _years(year_first) > _years(chosen):
         return
     differ = np.flatnonzero(year_first != chosen)
     k = int(differ[np.argmin(rows[members[differ]])])
-    value, row, plan = texts[int(members[k])].as_py(), int(rows[members[k]]), short[0][0]
+    value, row, plan = texts[int(members[k])].as_py(), int(rows[members[k]]), short[shape[k]][0]
     order = _DAY_FIRST if dayfirst else _MONTH_FIRST
     given = plan.formats[0 if dayfirst else 1]
     raise InputError(
@@ -418,6 +415,11 @@ def _refuse_year_first(planned, ns, dayfirst, texts, rows, file, column) -> None
         hint=f"write the years with four digits, or set input.date_format in your config or pass --date-format: "
         f"{given} if the export is {order}, {_year_first_format(plan.formats[0])} if it is year first",
     )
+
+
+def _years(ns: np.ndarray) -> int:
+    """How many calendar years the times (nanoseconds, _NAT skipped) fall in."""
+    return len(np.unique(ns[ns != _NAT].astype("datetime64[ns]").astype("datetime64[Y]")))
 
 
 def _short_year(plan: _Plan) -> bool:

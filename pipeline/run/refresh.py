@@ -173,9 +173,11 @@ def refresh(
 
 def _past_volume(times: pd.Series, volume: pd.DataFrame | None) -> list[str]:
     """Contacts after the last day the volume covers: trends read up to that day and leave them out (`trends`)."""
-    end = volume_end(volume) if volume is not None and not volume.empty else None
-    later = times[times >= end] if end is not None and times.notna().any() else times.iloc[:0]
-    if later.empty or (times < end).sum() == 0:
+    end = volume_end(volume)
+    if end is None or times.isna().all():
+        return []
+    later = times[times >= end]
+    if later.empty or not (times < end).any():  # none covered: `_volume_warnings` says so
         return []
     last = (end - pd.Timedelta(days=1)).date()
     return [
