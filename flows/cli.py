@@ -29,7 +29,7 @@ from configs import CONFIG_DIR
 from flows.review_cli import proposals_app, taxonomy_app
 from pipeline.config import ColumnMap, MessageColumnMap
 from pipeline.errors import QueryError, TouchlessError
-from pipeline.run.folder import DATABASE, Run, locate_run, no_run, read_manifest
+from pipeline.run.folder import DATABASE, Run, check_output_folder, locate_run, no_run, read_manifest
 from pipeline.run.views import QueryResult, run_query
 from pipeline.runtime import cache_home
 
@@ -238,6 +238,7 @@ def demo(
     query the results and review the proposals."""
     demo = resources.files("pipeline") / "demo"
     taxonomy = out_dir.with_name(f"{out_dir.name}-taxonomy.yaml")
+    check_output_folder(out_dir)  # a folder the run will refuse gets no taxonomy copy beside it either
     if not taxonomy.exists():  # the demo's own copy: accepting proposals evolves it, never the shipped example
         shutil.copyfile(EXAMPLE_TAXONOMY, taxonomy)
     with resources.as_file(demo / "banking77_demo.csv") as data, resources.as_file(demo / "demo_volume.csv") as volume:

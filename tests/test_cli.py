@@ -162,3 +162,13 @@ def test_a_prefect_server_that_does_not_answer_is_named_not_reported_as_a_bug(tm
     assert done.returncode == 2, done.stderr
     assert "http://127.0.0.1:9/api (PREFECT_API_URL) cannot be reached" in done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_demo_refused_its_output_folder_writes_nothing_beside_it(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    code = run_cli("demo", "--out", str(folder))
+    assert code == 2 and "did not write" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no mine-taxonomy.yaml beside it
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
