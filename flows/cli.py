@@ -257,12 +257,19 @@ def demo(
         for found in run_query(db, query):
             _print_table(found)
     out.print(
-        f"\nThe touch index is charted in {out_dir / 'touch_index.png'}. Review the {result.proposals} proposals to "
-        f"refine the taxonomy in {out_dir / 'review.html'} or with `touchless proposals`; the demo's taxonomy is "
-        f"{taxonomy}.",
+        f"\nThe touch index is charted in {out_dir / 'touch_index.png'}. {review_hint(result.proposals, out_dir)}; "
+        f"the demo's taxonomy is {taxonomy}.",
         soft_wrap=True,
         highlight=False,
     )
+
+
+def review_hint(proposals: int, out_dir: Path) -> str:
+    """What to do with a run's proposals, said right for none, one and many."""
+    if proposals == 0:
+        return f"The run proposes no change to the taxonomy (its review page: {out_dir / 'review.html'})"
+    what = "the proposal" if proposals == 1 else f"the {proposals} proposals"
+    return f"Review {what} to refine the taxonomy in {out_dir / 'review.html'} or with `touchless proposals`"
 
 
 @app.command()

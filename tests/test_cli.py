@@ -172,3 +172,11 @@ def test_a_demo_refused_its_output_folder_writes_nothing_beside_it(tmp_path, cap
     assert code == 2 and "did not write" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no mine-taxonomy.yaml beside it
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+def test_the_demo_says_what_to_review_for_none_one_and_many_proposals():
+    from flows.cli import review_hint
+
+    assert review_hint(0, Path("d")).startswith("The run proposes no change to the taxonomy")
+    assert review_hint(1, Path("d")).startswith("Review the proposal to refine")
+    assert review_hint(7, Path("d")).startswith("Review the 7 proposals to refine")
