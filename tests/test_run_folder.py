@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +16,8 @@ import pytest
 
 from pipeline.run.folder import MANIFEST, read_manifest
 from tests.conftest import DATA, SIX_INTENTS, run_cli, tree_digest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
@@ -68,6 +73,90 @@ def test_an_output_under_a_file_names_the_file(tmp_path):
     with pytest.raises(OutputError, match=r"cannot be made: .*notes\.csv is a file, not a folder"):
         with output_lock(tmp_path / "notes.csv" / "run" / "deeper"):
             pass
+
+
+def test_a_run_leaves_no_lock_file_beside_its_folder(existing, tmp_path, test_config, capsys):
+    """A hidden `.x.lock` stayed beside the run folder after every run, a failed one too."""
+    runs = existing.parent
+    data = pd.read_csv(SIX_INTENTS)
+    data.head(20).to_csv(tmp_path / "today.csv", index=False)
+    assert run_cli("assign", str(tmp_path / "today.csv"), "--out", str(existing), "--config", str(test_config)) == 0
+    assert sorted(p.name for p in runs.iterdir()) == ["x"]
+    data.drop(columns="text").to_csv(tmp_path / "no-text.csv", index=False)
+    failed = run_cli("discover", str(tmp_path / "no-text.csv"), "--out", str(runs / "y"), "--config", str(test_config))
+    assert failed == 2 and "text" in capsys.readouterr().err
+    assert sorted(p.name for p in runs.iterdir()) == ["x"]
+
+
+def test_a_lock_left_by_a_killed_run_is_taken_over_and_removed(tmp_path):
+    from pipeline.run.folder import output_lock
+
+    left = tmp_path / ".out.lock"
+    left.write_text("pid 4194999 since 2026-12-01T09:00:00+00:00")  # what a run killed while it wrote leaves
+    with output_lock(tmp_path / "out"):
+        assert left.read_text().startswith(f"pid {os.getpid()} since")
+    assert not left.exists()
+
+
+@pytest.mark.parametrize("kind", ["link", "file"])
+def test_a_lock_path_touchless_did_not_write_is_left_alone(kind, tmp_path):
+    """A file of the lock's name with other words in it, or a link there, is refused, never emptied or removed."""
+    from pipeline.errors import OutputError
+    from pipeline.run.folder import output_lock
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    lock = tmp_path / ".out.lock"
+    if kind == "link":
+        lock.symlink_to(notes)
+    else:
+        lock.write_text("mine")
+    with pytest.raises(OutputError, match=r"\.out\.lock is not touchless's lock file"):
+        with output_lock(tmp_path / "out"):
+            pass
+    assert lock.is_symlink() == (kind == "link") and lock.read_text() == notes.read_text() == "mine"
+
+
+HOLDER = """
+import os, sys, time
+from pathlib import Path
+from pipeline.errors import OutputError
+from pipeline.run.folder import output_lock
+
+out, inside, until = Path(sys.argv[1]), Path(sys.argv[2]), time.monotonic() + float(sys.argv[3])
+held = 0
+while time.monotonic() < until:
+    try:
+        with output_lock(out):
+            os.close(os.open(inside, os.O_CREAT | os.O_EXCL))  # fails if another holder is inside too
+            time.sleep(0.001)
+            os.unlink(inside)
+            held += 1
+    except OutputError:
+        pass
+print(held)
+"""
+
+
+def test_runs_ending_and_starting_at_once_never_hold_the_lock_together(tmp_path):
+    """The lock file is removed as a run ends: a run that opened it just before must not lock the removed file while
+    a third makes a new one. Processes race for the lock; each, once in, marks the folder taken, which fails while
+    another holds it too."""
+    out, inside = tmp_path / "out", tmp_path / "inside"
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(out), str(inside), "4"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [racer.communicate(timeout=120) for racer in racers]
+    assert all(racer.returncode == 0 for racer in racers), [err[-2000:] for _, err in results]
+    assert sum(int(held) for held, _ in results) > 100  # they did take turns
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_a_folder_given_empty_keeps_its_permissions(tmp_path, test_config):

@@ -8,7 +8,8 @@ other file is refused with the names of those files, so touchless never deletes 
 Everything is written into a staging folder beside the output folder first, then swapped in with one atomic
 `renameat2(RENAME_EXCHANGE)` (Linux); readers see the previous run or the new one, never a mix or nothing. Where
 the exchange is not available, two renames are used and readers recover a run caught between them
-(`locate_run`). A lock file beside the folder keeps two runs from writing the same output at once.
+(`locate_run`). A lock file beside the folder keeps two runs from writing the same output at once; the run removes
+it when it ends.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import uuid
@@ -61,6 +63,7 @@ FORMAT_VERSION = 2  # 1: touchless 0.1's run.json, which had no marker and no li
 # what touchless 0.1 wrote into a run folder: such a folder is recognised (and upgraded on its next write)
 _LEGACY_FILES = {f"{name}.parquet" for name in TABLES} | {DATABASE, MANIFEST, REVIEW, CHART, METRICS, MODEL}
 _CHARTS = (CHART, OWNERS_CHART)
+_LOCK_TEXT = re.compile(rb"(pid \d+ since \S+)?\Z")  # what a run writes in its lock file
 _SHOWN = 8  # foreign files named in a refusal before "and N more"
 
 
@@ -116,21 +119,59 @@ def output_lock(out_dir: Path) -> Iterator[None]:
         blocking = next(p for p in reversed(out_dir.parents) if p.exists() and not p.is_dir())
         raise OutputError(f"--out {out_dir} cannot be made: {blocking} is a file, not a folder") from None
     lock_path = out_dir.parent / f".{out_dir.name}.lock"
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _hold_lock(lock_path, out_dir)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-            raise OutputError(
-                f"another touchless run is writing {out_dir} ({holder}); wait for it to finish or choose another --out"
-            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} since {_now()}".encode(), 0)
         checkpoint("lock")
         yield
     finally:
+        # removed while still held, so a run waiting on it finds it gone (and makes its own) rather than locking a
+        # file no longer there; a killed run leaves it, and the next run takes it over
+        if _names(lock_path, fd):
+            os.unlink(lock_path)
         os.close(fd)  # closing releases the lock, also when the process dies
+
+
+def _hold_lock(lock_path: Path, out_dir: Path) -> int:
+    """The open lock file, locked. A run ending removes its lock file while another may have opened it: the lock is
+    held only once the path still names the file locked, else it is taken again on the path's new file."""
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.EISDIR):
+                raise
+            raise _not_our_lock(lock_path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise OutputError(
+                f"another touchless run is writing {out_dir} ({holder}); wait for it to finish or choose another --out"
+            ) from None
+        if not _names(lock_path, fd):
+            os.close(fd)
+            continue
+        if not _LOCK_TEXT.match(os.pread(fd, 200, 0)):  # empty, or what a killed run wrote, is ours to take over
+            os.close(fd)
+            raise _not_our_lock(lock_path)
+        return fd
+
+
+def _not_our_lock(lock_path: Path) -> OutputError:
+    return OutputError(f"{lock_path} is not touchless's lock file: move it away, or choose another --out")
+
+
+def _names(path: Path, fd: int) -> bool:
+    """Whether `path` is still the file open as `fd`."""
+    try:
+        found = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)
 
 
 def check_output_folder(out_dir: Path, user_files: Iterable[str | Path | None] = ()) -> None:
