@@ -15,15 +15,18 @@ from pipeline.errors import TaxonomyError, TouchlessError
 from pipeline.run.folder import Run, last_run, no_run, read_manifest
 from pipeline.run.review import KIND_NAMES
 from pipeline.taxonomy.decisions import (
+    Decision,
     Recorded,
     apply_decisions,
     decided,
+    decision_text,
     evidence_growth,
     find_proposal,
     load_decisions,
     proposals_from_table,
     record,
     split_parts,
+    standing_decision,
     taxonomy_for_run,
     undo,
 )
@@ -58,7 +61,7 @@ def list_proposals(
         return
     folder = run_folder(run)
     proposals = _current(folder)
-    shown = [(rank, p) for rank, p in enumerate(proposals, start=1) if all_ or p.status != "rejected"]
+    shown = [(rank, p, d) for rank, (p, d) in enumerate(proposals, start=1) if all_ or p.status != "rejected"]
     table = Table(title=f"{len(shown)} proposal(s) in the run {_describe(folder)}", title_justify="left")
     for name, justify in (
         ("#", "right"),
@@ -71,13 +74,13 @@ def list_proposals(
         ("conf.", "right"),
     ):
         table.add_column(name, justify=justify, overflow="fold", no_wrap=name in ("#", "id", "contacts", "touches"))
-    for rank, p in shown:
+    for rank, p, d in shown:
         table.add_row(
             str(rank),
             p.proposal_id,
             KIND_NAMES.get(p.kind, p.kind),
-            p.status,
-            Text(p.name[:60]),
+            p.status if d is None else _decided(d),
+            Text(_name(p, d)[:60]),
             f"{p.contacts:,}",
             f"{p.touches:,}",
             f"{p.confidence:.2f}",
@@ -90,9 +93,16 @@ def list_proposals(
 def show(proposal_id: str, run: RunOpt = None) -> None:
     """Show the evidence for one proposal."""
     folder = run_folder(run)
-    p = find_proposal(_current(folder), proposal_id)  # people type the first characters of an id
+    current = {p.proposal_id: (p, d) for p, d in _current(folder)}
+    p = find_proposal([p for p, _ in current.values()], proposal_id)  # people type the first characters of an id
+    d = current[p.proposal_id][1]
+    name = _name(p, d)
     out.print(f"run {_describe(folder)}", highlight=False)
-    out.print(f"[bold]{escape(p.name)}[/bold]  ({KIND_NAMES.get(p.kind, p.kind)}, {p.proposal_id}, {p.status})")
+    out.print(f"[bold]{escape(name)}[/bold]  ({KIND_NAMES.get(p.kind, p.kind)}, {p.proposal_id}, {_status(p, d)})")
+    if name != p.name:
+        out.print(f"suggested name: {p.name}", highlight=False, markup=False)
+    if d is not None:
+        out.print(f"decision: {decision_text(d)}", highlight=False, markup=False, soft_wrap=True)
     out.print(p.description, markup=False)
     out.print(f"evidence: {p.evidence}", highlight=False, markup=False)
     out.print(f"contacts {p.contacts:,} · touches {p.touches:,} · confidence {p.confidence:.2f}")
@@ -170,28 +180,42 @@ def undo_decision(proposal_id: str, run: RunOpt = None, taxonomy: TaxonomyOpt = 
     _, proposal, path = _to_decide(run, proposal_id, taxonomy)
     gone = undo(path, proposal.proposal_id)
     out.print(
-        f"took back {gone.decision} by {gone.by} on {gone.at[:10]} of {proposal.proposal_id} '{proposal.name}'",
+        f"Took back the {'acceptance' if gone.decision == 'accepted' else 'rejection'} of proposal "
+        f"{proposal.proposal_id} '{proposal.name}' (made by {gone.by} on {gone.at[:10]}); it is open again",
         highlight=False,
         markup=False,
+        soft_wrap=True,
     )
+
+
+def _decided(d: Decision) -> str:
+    """'accepted by ana on 2026-12-05', and the taxonomy version it went into."""
+    applied = f", applied in version {d.applied_in}" if d.applied_in is not None else ""
+    return f"{d.decision} by {d.by} on {d.at[:10]}{applied}"
+
+
+def _status(p: Proposal, d: Decision | None) -> str:
+    """open / accepted / rejected, or the taxonomy version an accepted proposal went into."""
+    return p.status if d is None or d.applied_in is None else f"applied in version {d.applied_in}"
+
+
+def _name(p: Proposal, d: Decision | None) -> str:
+    """The name a proposal goes by: the one its acceptance gave it, else the suggested one."""
+    return d.name if d is not None and d.decision == "accepted" and d.name else p.name
 
 
 def _said(done: Recorded) -> None:
     """The whole id and name of what was decided (people type the first characters), and what it replaced."""
     d = done.decision
-    detail = f" as '{d.name}'" if d.name else ""
-    detail += f" under '{d.parent}'" if d.parent else ""
-    detail += f" into '{d.into}'" if d.into else ""
-    detail += f": {d.why}" if d.decision == "rejected" else ""
     out.print(
-        f"{d.decision} {d.proposal_id} '{d.proposal.name}'{detail}", highlight=False, markup=False, soft_wrap=True
+        f"proposal {d.proposal_id} '{d.proposal.name}': {decision_text(d)}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
     )
     if done.replaced is not None:
-        was = done.replaced
         out.print(
-            f"this replaces the earlier decision: {was.decision} by {was.by} on {was.at[:10]}"
-            + (f" as '{was.name}'" if was.name else "")
-            + (f" ({was.why})" if was.why else ""),
+            f"this replaces the earlier decision: {decision_text(done.replaced)}",
             highlight=False,
             markup=False,
             soft_wrap=True,
@@ -295,15 +319,17 @@ def _as_written(folder: Path) -> list[Proposal]:
     return proposals_from_table(Run.load(folder).frame("proposals").sort_values("rank"))
 
 
-def _current(folder: Path) -> list[Proposal]:
-    """The run's proposals with the status the decisions on file give them today."""
+def _current(folder: Path) -> list[tuple[Proposal, Decision | None]]:
+    """The run's proposals with the status the decisions on file give them today, each with the decision that
+    stands on it."""
     manifest = read_manifest(folder)
     try:
         decisions = load_decisions(taxonomy_for_run(folder, manifest.taxonomy))
     except TaxonomyError as exc:  # its taxonomy moved: the list can still be read, as the run wrote it
         err.print(f"warning: {exc}; the statuses shown are those the run wrote", highlight=False, markup=False)
-        return _as_written(folder)
-    return decided(_as_written(folder), decisions, evidence_growth(manifest.config))
+        return [(p, None) for p in _as_written(folder)]
+    proposals = decided(_as_written(folder), decisions, evidence_growth(manifest.config))
+    return [(p, standing_decision(p, decisions)) for p in proposals]
 
 
 def _to_decide(run: Path | None, proposal_id: str, taxonomy: Path | None) -> tuple[Path, Proposal, Path]:

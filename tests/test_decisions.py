@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from flows.cli import main
+from flows.review_cli import out
 from pipeline.errors import TaxonomyError
 from pipeline.taxonomy.decisions import (
     DecisionConflict,
@@ -140,7 +141,10 @@ def test_many_processes_deciding_at_once_lose_nothing(taxonomy):
     assert sorted(d.proposal_id for d in load_decisions(taxonomy)) == ids
 
 
-def test_the_command_line_shows_the_whole_id_and_what_a_decision_replaces(six_intents_run, tmp_path, capsys):
+def test_the_command_line_shows_the_whole_id_and_what_a_decision_replaces(
+    six_intents_run, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(out, "width", 200)  # a wide terminal: each proposal on one line of the list
     source, _ = six_intents_run
     run = tmp_path / "run"
     shutil.copytree(source, run)
@@ -158,6 +162,12 @@ def test_the_command_line_shows_the_whole_id_and_what_a_decision_replaces(six_in
 
     code, said = cli("proposals", "accept", pid[:5], "--run", str(run), "--name", "Card PIN", "--by", "ana")
     assert code == 0 and pid in said.out and "Card PIN" in said.out
+    today = load_decisions(own)[0].at[:10]
+    code, said = cli("proposals", "show", pid, "--run", str(run))  # the name given and who gave it, not the machine's
+    assert code == 0 and said.out.splitlines()[1].startswith("Card PIN  (") and f"{pid}, accepted)" in said.out
+    assert f"decision: accepted by ana on {today} as 'Card PIN'" in said.out
+    code, said = cli("proposals", "--run", str(run))
+    assert code == 0 and "Card PIN" in said.out and f"accepted by ana on {today}" in said.out
     code, said = cli("proposals", "accept", pid, "--run", str(run), "--parent", "Cards")
     assert code == 2 and "parent 'Cards'" in said.err
     code, said = cli("proposals", "reject", pid, "--run", str(run), "--reason", "not now", "--by", "ben")
@@ -166,10 +176,12 @@ def test_the_command_line_shows_the_whole_id_and_what_a_decision_replaces(six_in
     assert code == 0 and pid not in said.out  # the list hides what is rejected today, whatever the run said
     code, said = cli("proposals", "show", pid, "--run", str(run))
     assert code == 0 and f"{pid}, rejected)" in said.out  # and one proposal shown says so too
+    assert f"decision: rejected by ben on {today}: not now" in said.out
     code, said = cli("proposals", "--run", str(run), "--all")
     assert code == 0 and pid in said.out and "rejected" in said.out
     code, said = cli("proposals", "undo", pid[:6], "--run", str(run))
-    assert code == 0 and "took back rejected by ben" in said.out and load_decisions(own) == []
+    assert code == 0 and load_decisions(own) == []
+    assert f"Took back the rejection of proposal {pid} '" in said.out and f"(made by ben on {today})" in said.out
     assert sorted(p.name for p in run.parent.iterdir()) == sorted([*first, "run.taxonomy.decisions.yaml"])
 
 

@@ -301,6 +301,24 @@ def decision_for(proposal: Proposal, decisions: list[Decision]) -> Decision | No
     return exact[-1] if exact else next((d for d in decisions if _same(proposal, d)), None)
 
 
+def decision_text(d: Decision) -> str:
+    """A decision as people read it: what, by whom, when, the name and place given, and why."""
+    text = f"{d.decision} by {d.by} on {d.at[:10]}"
+    text += f" as '{d.name}'" if d.name else ""
+    text += f" under '{d.parent}'" if d.parent else ""
+    text += f" into '{d.into}'" if d.into else ""
+    text += f": {d.why}" if d.why else ""
+    return text + (f"; applied in taxonomy version {d.applied_in}" if d.applied_in is not None else "")
+
+
+def standing_decision(proposal: Proposal, decisions: list[Decision]) -> Decision | None:
+    """The decision to show beside a proposal: the one that gives it its status now, or the accept of this very
+    proposal that a taxonomy version took in (its status is open again: nothing is left to decide)."""
+    if proposal.status != "open":
+        return decision_for(proposal, decisions)
+    return next((d for d in decisions if d.proposal_id == proposal.proposal_id and d.applied_in is not None), None)
+
+
 def record(
     taxonomy_path: Path,
     proposal: Proposal,
