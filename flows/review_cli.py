@@ -177,7 +177,11 @@ def reject(
 @proposals_app.command("undo")
 def undo_decision(proposal_id: str, run: RunOpt = None, taxonomy: TaxonomyOpt = None) -> None:
     """Take back the decision on a proposal that is not applied yet; it is open again."""
-    _, proposal, path = _to_decide(run, proposal_id, taxonomy)
+    folder = run_folder(run)
+    path = taxonomy_for_run(folder, read_manifest(folder).taxonomy, taxonomy)
+    # a proposal decided from an earlier run is found in the decisions (a later run may no longer propose it)
+    known = {p.proposal_id: p for p in [*(d.proposal for d in load_decisions(path)), *_as_written(folder)]}
+    proposal = find_proposal(list(known.values()), proposal_id)
     gone = undo(path, proposal.proposal_id)
     out.print(
         f"Took back the {'acceptance' if gone.decision == 'accepted' else 'rejection'} of proposal "

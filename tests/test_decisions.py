@@ -31,6 +31,7 @@ from pipeline.taxonomy.decisions import (
 )
 from pipeline.taxonomy.proposals import Proposal
 from pipeline.taxonomy.tree import load_taxonomy
+from tests.conftest import run_cli
 
 TAXONOMY = {
     "version": 1,
@@ -378,3 +379,22 @@ def test_apply_with_no_run_here_takes_the_earlier_default_and_says_so(tmp_path, 
     code, said = apply()
     assert code == 2 and "applying configs/taxonomy.yaml, the earlier default" in said
     assert "no accepted proposals wait to be applied to configs/taxonomy.yaml" in said
+
+
+def test_undoing_an_applied_decision_says_when_it_was_applied_and_what_to_do(
+    six_intents_run, taxonomy, tmp_path, capsys
+):
+    """The proposal may come from an earlier run: the run given need not propose it any more."""
+    run, _ = six_intents_run
+    record(taxonomy, proposal("a1b2c3d4e5"), "accepted", by="ana")
+    apply_decisions(taxonomy)
+    today = load_decisions(taxonomy)[0].applied_at[:10]
+    code = run_cli("proposals", "undo", "a1b2c3", "--run", str(run), "--taxonomy", str(taxonomy))
+    said = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "no proposal" not in said
+    assert (
+        f"proposal a1b2c3d4e5 'Change PIN' (accepted by ana on {today}) was already applied to taxonomy version 2 on {today}, so undo cannot take it back"
+        in said
+    )
+    assert f"kept as {tmp_path / 'taxonomy.v1.yaml'}" in said
+    assert load_decisions(taxonomy)[0].applied_in == 2

@@ -71,6 +71,7 @@ class Decision(BaseModel):
     into: str | None = None  # merged into this reason id, or into the new reason of this accepted proposal id
     parts: list[SplitPart] | None = None  # a split's new reasons
     applied_in: int | None = None  # the taxonomy version that took it in
+    applied_at: str | None = None  # when (decisions applied before this was kept: the changelog says)
     added: list[str] | None = None  # the reason ids its version gave it: never given again, even deleted by hand
     proposal: Proposal
 
@@ -382,13 +383,31 @@ def undo(taxonomy_path: Path, proposal_id: str, seen: str | None = NOT_CHECKED) 
             raise DecisionConflict(f"proposal {proposal_id} has no decision to undo (someone may have undone it)")
         _check_seen(current, seen, current.proposal)
         if current.applied_in is not None:
-            raise TaxonomyError(
-                f"proposal {proposal_id} is already in version {current.applied_in} of {taxonomy_path}: "
-                "change the taxonomy file itself, or accept a later proposal"
-            )
+            raise TaxonomyError(_applied_already(taxonomy_path, current))
         _refuse_if_merged_into(decisions, proposal_id, f"the new reason of proposal {proposal_id}")
         save_decisions(taxonomy_path, [d for d in decisions if d is not current])
     return current
+
+
+def _applied_already(taxonomy_path: Path, d: Decision) -> str:
+    """Why an applied decision cannot be undone, and what to do instead."""
+    taxonomy_path = _real(taxonomy_path)
+    when = d.applied_at or _changelog_date(taxonomy_path, d.applied_in)
+    before = taxonomy_path.with_name(f"{taxonomy_path.stem}.v{d.applied_in - 1}.yaml")
+    kept = f" (version {d.applied_in - 1}, from before it, is kept as {before})" if before.is_file() else ""
+    return (
+        f"proposal {d.proposal_id} '{d.proposal.name}' ({d.decision} by {d.by} on {d.at[:10]}) was already applied "
+        f"to taxonomy version {d.applied_in}{f' on {when[:10]}' if when else ''}, so undo cannot take it back: "
+        f"change the reason in {taxonomy_path} itself{kept}"
+    )
+
+
+def _changelog_date(taxonomy_path: Path, version: int) -> str | None:
+    """The date the changelog gives a version ('## Version 2 (2026-12-05)', as `apply_decisions` writes it)."""
+    log = taxonomy_path.with_name(f"{taxonomy_path.stem}.changelog.md")
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    found = re.search(rf"^## Version {version} \((\d{{4}}-\d{{2}}-\d{{2}})\)", text, re.MULTILINE)
+    return found.group(1) if found else None
 
 
 def _refuse_if_merged_into(decisions: list[Decision], target: str, what: str) -> None:
@@ -624,14 +643,21 @@ def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tupl
                 )
             shutil.copy2(taxonomy_path, kept)
         taken = {d.proposal_id for d in preview.pending}
+        now = datetime.now(UTC)
         decisions = [
-            d.model_copy(update={"applied_in": updated.version, "added": preview.added.get(d.proposal_id) or None})
+            d.model_copy(
+                update={
+                    "applied_in": updated.version,
+                    "applied_at": now.isoformat(timespec="seconds"),
+                    "added": preview.added.get(d.proposal_id) or None,
+                }
+            )
             if d.proposal_id in taken and d.applied_in is None
             else d
             for d in load_decisions(taxonomy_path)
         ]
         log = taxonomy_path.with_name(f"{taxonomy_path.stem}.changelog.md")
-        date = datetime.now(UTC).date().isoformat()
+        date = now.date().isoformat()
         entry = f"\n## Version {updated.version} ({date})\n\n" + "".join(f"- {c}\n" for c in preview.changes)
         # the taxonomy, its decisions marked applied and the changelog: all or none (one written alone, the next
         # apply would add its reasons twice)
