@@ -70,8 +70,13 @@ def taxonomy(tmp_path):
 def test_a_parent_given_by_name_is_refused_when_accepting_with_the_choices(taxonomy):
     with pytest.raises(TaxonomyError, match=r"'Cards' is the name of 'cards': give its id.*cards \(Cards\)"):
         record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="Cards")
-    with pytest.raises(TaxonomyError, match="not a reason id"):
+    with pytest.raises(TaxonomyError) as refused:
         record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="card_arrival")  # a reason, not a group
+    assert str(refused.value) == (
+        f"'card_arrival' (Card not arrived) is a reason of {taxonomy} but not a reason group: it is itself under "
+        "'cards' (reasons go two levels deep); the groups to use: cards (Cards), exchange_rate (Exchange rates), or "
+        f"add a reason without a parent to {taxonomy} to make a new group"
+    )
     assert load_decisions(taxonomy) == []
     done = record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="cards")
     assert done.decision.parent == "cards" and done.replaced is None

@@ -441,6 +441,32 @@ def _check_seen(current: Decision | None, seen: str | None, proposal: Proposal) 
     )
 
 
+def _not_a_group(path: Path, reason: Reason | None, parent: str, choices: list[Reason]) -> str:
+    """Why `parent` cannot hold a new reason, and the groups that can (or how to make one)."""
+    if reason is None:
+        named = [r.id for r in choices if _plain(r.name) == _plain(parent)]
+        why = f"parent '{parent}' is not a reason id of {path}" + (
+            f" ('{parent}' is the name of '{named[0]}': give its id)" if named else ""
+        )
+    else:
+        why = f"'{parent}' ({reason.name}) is a reason of {path} but not a reason group: " + (
+            f"it is itself under '{reason.parent}' (reasons go two levels deep)"
+            if reason.parent
+            else f"it is {reason.status}"
+            if reason.status != "active"
+            else "it is a secondary step"
+        )
+    listed = ", ".join(f"{r.id} ({r.name})" for r in choices[:12]) + (
+        f" and {len(choices) - 12} more" if len(choices) > 12 else ""
+    )
+    make = f"add a reason without a parent to {path} to make a new group"
+    return (
+        f"{why}; the groups to use: {listed}, or {make}"
+        if listed
+        else f"{why}; {path} has no groups yet: leave --parent out, or {make}"
+    )
+
+
 def _plain(name: str) -> str:
     """A name as people read it: case and spacing aside."""
     return " ".join(name.casefold().split())
@@ -471,13 +497,7 @@ def _check_accept(
             raise TaxonomyError(f"a parent is for the new reasons a proposal adds; this {proposal.kind} adds none")
         choices = parent_choices(taxonomy)
         if parent not in {r.id for r in choices}:
-            named = [r.id for r in choices if _plain(r.name) == _plain(parent)]
-            hint = f" ('{parent}' is the name of '{named[0]}': give its id)" if named else ""
-            listed = ", ".join(f"{r.id} ({r.name})" for r in choices[:12]) + (
-                f" and {len(choices) - 12} more" if len(choices) > 12 else ""
-            )
-            listed = listed or "none yet: leave the parent out"
-            raise TaxonomyError(f"parent '{parent}' is not a reason id of {path}{hint}; the choices: {listed}")
+            raise TaxonomyError(_not_a_group(path, reasons.get(parent), parent, choices))
     if proposal.kind in _CHANGES_REASONS:
         retired = proposal.reason_ids[-1] if proposal.kind == "merge" else proposal.reason_ids[0]
         _refuse_if_merged_into(decisions, retired, f"'{retired}', which this {proposal.kind} retires")
