@@ -54,9 +54,28 @@ STOPS = {
     "missing_column": ("c.csv", csv("contact_id,body\n1,hello there\n"), [], ["column 'text'", "is missing"]),
     "empty_file": ("c.csv", b"", [], ["file is empty"]),
     "header_only": ("c.csv", csv("contact_id,text\n"), [], ["header but no rows"]),
-    "non_utf8": ("c.csv", b"contact_id,text\n1,caf\xe9 payment failed\n", [], ["line 2", "not valid utf-8"]),
+    "non_utf8": (
+        "c.csv",
+        b"contact_id,text\n1,caf\xe9 payment failed\n",
+        [],
+        ["row 1, column 'text': bytes at line 2", "not valid utf-8"],
+    ),
+    # the message said line 5: a quoted text over two lines and a blank line make it row 2
+    "non_utf8_after_a_text_over_lines": (
+        "c.csv",
+        b'contact_id,text\n1,"my card\nnever came"\n\n2,caf\xe9 payment failed\n',
+        [],
+        ["row 2, column 'text': bytes at line 5", "not valid utf-8"],
+    ),
+    "non_utf8_in_the_header": ("c.csv", b"contact_id,t\xe9xt\n1,hi\n", [], ["bytes in the header at line 1"]),
+    "non_utf8_jsonl": (
+        "c.jsonl",
+        b'{"contact_id": "1", "text": "my card"}\n\n{"contact_id": "2", "text": "caf\xe9"}\n',
+        [],
+        ["row 2: bytes at line 3", "not valid utf-8"],
+    ),
     "windows_1252": ("c.csv", b"contact_id,text\n1,I can\x92t pay\n", [], ["not valid utf-8", "Windows", "cp1252"]),
-    "utf16": ("c.csv", "contact_id,text\n1,my card\n".encode("utf-16"), [], ["line 1", "not valid utf-8"]),
+    "utf16": ("c.csv", "contact_id,text\n1,my card\n".encode("utf-16"), [], ["header at line 1", "not valid utf-8"]),
     "unbalanced_quotes": (
         "c.csv",
         csv('contact_id,text\n1,"my card never came\n2,refund\n'),
@@ -92,7 +111,7 @@ STOPS = {
         "c.jsonl",
         b'{"contact_id": "1", "text": "my card"}\n{"contact_id": "2", "text": \n',
         [],
-        ["line 2 is not valid JSON"],
+        ["row 2: line 2 is not valid JSON"],
     ),
     "json_object_as_text": (
         "c.jsonl",

@@ -156,3 +156,53 @@ def test_unsupported_type_and_bad_json_are_named(tmp_path):
     (tmp_path / "a.jsonl").write_text('{"contact_id": 1, "text": "a"}\n{"contact_id": 2, "text": \n')
     with pytest.raises(InputError, match="line 2 is not valid JSON"):
         load_contacts(tmp_path / "a.jsonl", CFG)
+
+
+# "@" marks where a byte that is not UTF-8 is put, one place at a time: rows over lines, blank and space-only lines,
+# CRLF endings, quoted delimiters, a last line without its line end
+BAD_BYTE_FILES = {
+    "csv": 'contact_id,te@xt,channel\r\n1,"my card@\r\nnever came",email\n\n   \n2,@refund,@chat\n'
+    '3,"a, b and ""c""@",\n\n4,,phone@\n5,last@',
+    "jsonl": '{"contact_id": "1", "text": "my card@"}\n\n   \n{"contact_id": "2", "text": "@refund"}\r\n'
+    '{"contact_id": "3", "text": "x@"}',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_BYTE_FILES))
+def test_bad_bytes_are_named_by_the_row_and_column_the_file_reads_them_in(kind, tmp_path):
+    """The message counted lines ('bytes at line 6') where every other message counts rows: it names the row (1 =
+    the first after the header) and column that the same file, its byte mended, reads the character in, and the
+    line."""
+    from pipeline.read.files import read_table
+
+    template = BAD_BYTE_FILES[kind]
+    places = [i for i, c in enumerate(template) if c == "@"]
+    for place in places:
+
+        def file_with(byte: bytes, template=template, place=place) -> str:
+            path = tmp_path / f"c.{kind}"
+            content = template[:place].replace("@", "") + "\0" + template[place + 1 :].replace("@", "")
+            path.write_bytes(content.encode().replace(b"\0", byte))
+            return str(path)
+
+        with pytest.raises(InputError) as bad:
+            read_table(file_with(b"\xe9"))
+        line = template[:place].count("\n") + 1
+        if kind == "csv" and place < template.index("\n"):  # in the header
+            assert bad.value.row is None and f"bytes in the header at line {line} " in str(bad.value)
+            continue
+        mended = read_table(file_with("é".encode()))
+        found = mended.map(lambda v: isinstance(v, str) and "é" in v)
+        row, column = found.stack().idxmax()
+        assert bad.value.row == row + 1, str(bad.value)
+        assert bad.value.column == (column if kind == "csv" else None), str(bad.value)
+        assert f"bytes at line {line} " in str(bad.value) and str(tmp_path) in str(bad.value)
+
+
+def test_a_value_past_the_header_is_named_by_its_row_past_a_line_of_spaces(tmp_path):
+    """A line of spaces is no row (pandas skips it), but the message counted it: row 3 for the file's second row."""
+    from pipeline.read.files import read_table
+
+    (tmp_path / "a.csv").write_text("contact_id,text,intent\n1,a,x\n   \n2,b, c,y\n")
+    with pytest.raises(InputError, match="row 2: holds more values than the header names columns"):
+        read_table(tmp_path / "a.csv", columns={"contact_id", "intent"})

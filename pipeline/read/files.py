@@ -1,7 +1,8 @@
 """Read an export file (CSV, TSV, JSONL or Parquet, gzipped or not, local or by URL) into a frame of text.
 
 Every column is read as text as it was written (ids like '007' stay as written); a file that cannot be read at all
-raises `InputError` naming the file, and the line where it knows it.
+raises `InputError` naming the file, and where it knows them the row (1 = the first after the header, as every
+message counts rows) and the line, which differ where a quoted text runs over lines or lines are blank.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import os
 import re
 import warnings
 import zlib
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
@@ -47,14 +49,15 @@ def read_table(path: str | Path, encoding: str = "utf-8", columns: set[str] | No
             file=location,
             hint="give a .csv, .tsv, .jsonl or .parquet file (.csv.gz and .jsonl.gz work too)",
         )
-    text = _decode(location, encoding)
+    sep = None if kind in (".jsonl", ".ndjson") else "\t" if kind == ".tsv" else ","
+    text = _decode(location, encoding, sep)
     if not text.strip():
         raise InputError("file is empty", file=location)
-    if kind in (".jsonl", ".ndjson"):
+    if sep is None:
         frame = _read_jsonl(text, location)
         frame = frame if columns is None else frame[[c for c in frame.columns if c in columns]]
     else:
-        frame = _read_delimited(text, location, sep="\t" if kind == ".tsv" else ",", columns=columns)
+        frame = _read_delimited(text, location, sep=sep, columns=columns)
     controls = _C1.findall(text) if codecs.lookup(encoding).name == "iso8859-1" else []
     if controls:  # latin-1 (iso-8859-1) reads Windows' quotes, dashes and euro sign as control codes
         frame.attrs["warnings"] = [
@@ -97,7 +100,9 @@ def read_bytes(location: str) -> bytes:
         return fh.read()
 
 
-def _decode(location: str, encoding: str) -> str:
+def _decode(location: str, encoding: str, sep: str | None) -> str:
+    """The file as text; bytes the encoding cannot read are named by line, and by row and column where the file's
+    delimiter `sep` (None: JSON lines) tells them."""
     data = read_bytes(location)
     if location.lower().endswith(".gz"):
         try:
@@ -112,18 +117,46 @@ def _decode(location: str, encoding: str) -> str:
     try:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        before = data[: exc.start].decode(codec, errors="replace")  # read up to them
+        row, column = _place(before, sep)
+        line = ("in the header at " if row == 0 else "at ") + f"line {before.count(chr(10)) + 1}"
         bad = data[exc.start : exc.end]
         # bytes 0x80-0x9f are Windows' quotes, dashes and euro sign in cp1252; latin-1 reads them as control codes
         windows = any(0x80 <= b <= 0x9F for b in bad)
         raise InputError(
-            f"bytes at line {line} (byte {exc.start}) are not valid {encoding}: {bad!r}",
+            f"bytes {line} (byte {exc.start}) are not valid {encoding}: {bad!r}",
             file=location,
+            row=row or None,
+            column=column,
             hint="re-export the file as UTF-8, or set input.encoding in your config"
             + (" (this byte reads as a Windows character: cp1252)" if windows else " (e.g. cp1252 or latin-1)"),
         ) from None
     except LookupError:
         raise InputError(f"unknown encoding '{encoding}' (input.encoding)", file=location) from None
+
+
+def _place(before: str, sep: str | None) -> tuple[int | None, str | None]:
+    """The row (1 = the first after the header, 0 = the header) and column of what follows `before`, numbered as
+    the rest of touchless numbers them: a quoted text running over lines is one row, blank lines are no row; in JSON
+    lines, each line that is not blank is a row (no header, no column). (None, None) where the CSV cannot be
+    followed that far."""
+    text = before + "x"  # a stand-in for what follows, so that its row is the last one read
+    if sep is None:
+        return sum(1 for line in text.splitlines() if line.strip()), None
+    rows = _records(text, sep)
+    try:
+        header = next(rows)
+        tail = deque(enumerate(rows, start=1), maxlen=1)
+    except csv.Error:
+        return None, None
+    row, last = tail[0] if tail else (0, header)
+    return row, header[len(last) - 1] if row and len(last) <= len(header) else None
+
+
+def _records(text: str, sep: str) -> Iterator[list[str]]:
+    """The header and rows of a CSV or TSV text as pandas reads them: a line that is blank, or spaces only, is no
+    row."""
+    return (row for row in csv.reader(io.StringIO(text), delimiter=sep) if row and (len(row) > 1 or row[0].strip()))
 
 
 def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None = None) -> pd.DataFrame:
@@ -155,7 +188,7 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
         ) from None
     except pd.errors.EmptyDataError:
         raise InputError("file is empty", file=location) from None
-    header = next((row for row in csv.reader(io.StringIO(text), delimiter=sep) if row), [])
+    header = next(_records(text, sep), [])
     # pandas reads a second 'text' as 'text.1', a name not in the file: a column touchless reads must be named once
     # (`pipeline.read.contacts.refuse_repeated`); others may repeat (their copies are only listed as not used)
     twice = {
@@ -191,7 +224,7 @@ def _other_delimiter(text: str, sep: str) -> str | None:
 def _first_extra_value(text: str, sep: str) -> int | None:
     """The first row (1 = the first after the header) holding a value past the header's columns; an empty one (a
     row ending in a delimiter) does not count."""
-    rows = (row for row in csv.reader(io.StringIO(text), delimiter=sep) if row)  # pandas skips blank lines too
+    rows = _records(text, sep)
     width = len(next(rows, []))
     return next((number for number, row in enumerate(rows, start=1) if any(v.strip() for v in row[width:])), None)
 
@@ -229,15 +262,15 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
         if not line.strip():
             continue
         repeated.clear()
+        row = len(records) + 1  # rows count records; blank lines are none
         try:
             record = json.loads(line, object_pairs_hook=pairs)
         except json.JSONDecodeError as exc:
-            raise InputError(f"line {number} is not valid JSON: {exc.msg}", file=location) from None
+            raise InputError(f"line {number} is not valid JSON: {exc.msg}", file=location, row=row) from None
         if not isinstance(record, dict):
-            raise InputError(f"line {number} is not a JSON object", file=location)
+            raise InputError(f"line {number} is not a JSON object", file=location, row=row)
         for key in repeated[-1] if repeated else ():  # the record's own keys (its object is parsed last)
             twice.setdefault(key, f"line {number}")
-        row = len(records) + 1
         records.append({str(k): cell(v, str(k), row) for k, v in record.items()})
     frame = pd.DataFrame.from_records(records).astype(object)
     frame = frame.where(frame.notna(), None)
