@@ -392,3 +392,29 @@ def test_a_classifier_is_fitted_on_a_bounded_seeded_sample():
     chosen = reasons[np.searchsorted(many, kept)]
     assert (chosen == "five").sum() == 5 and (chosen == "rare").sum() == 50
     assert abs(len(kept) - _MAX_TRAINING) < 10 and np.all(np.diff(kept) > 0)
+
+
+def test_evidence_cites_reasons_by_name_and_says_no_empty_shares(test_config):
+    """A reason is cited by the name its owners know ('Card arrival'), its id in brackets; a share that rounds to
+    0% is left out, not written as '0% of them fit no reason' (real model, real BANKING77 texts)."""
+    import re
+
+    import numpy as np
+
+    from pipeline.taxonomy.proposals import propose
+    from pipeline.taxonomy.reasons import reason_model
+
+    cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config)
+    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), np.zeros((0, facts.centres.shape[1])))
+    [new] = [p for p in propose(*args, cfg.taxonomy.proposals) if p.kind == "new_reason"]
+    assert re.search(r"the closest, '(Card arrival' \(card_arrival|Exchange rate' \(exchange_rate)\), at", new.evidence)
+    assert not re.search(r"(?<![\d.])0(\.0)?% of", new.evidence), new.evidence
+
+
+def test_keywords_hold_no_pieces_of_contractions():
+    """spaCy cuts "won't" into "wo" + "n't" and "can't" into "ca" + "n't": keywords such as 'atm wo' told a
+    person nothing."""
+    from pipeline.text.prepare import content_terms
+
+    terms = content_terms(["The ATM won't give my card back", "I can't get my card out", "it didnt work"], 8)
+    assert terms == ["atm card", "card", "work"]

@@ -145,14 +145,14 @@ def propose(
                     c,
                     clusters,
                     sizes,
-                    model.ids[best],
+                    _cited(taxonomy, model.ids[best]),
                     float(fit[i, best]),
                     Separation(attach, clusters.ids[near] if near is not None else None, relative, born, young),
                     _unassigned_share(contacts, c),
                     cfg,
                 )
             )
-        out += _splits(contacts, clusters, model, votes, big, sizes, cfg)
+        out += _splits(contacts, taxonomy, clusters, model, votes, big, sizes, cfg)
         out += _merges(contacts, taxonomy, clusters, cfg, embed)
         out += _retires(contacts, taxonomy, model, votes, [position[c] for c in big], cfg, embed, read_at)
         if "agent_reason" in contacts and contacts["agent_reason"].notna().any():
@@ -187,7 +187,7 @@ def _new_reason(
     c: int,
     clusters: ClusterFacts,
     sizes: pd.Series,
-    nearest: str | None,
+    nearest: str | None,  # the closest reason, as `_cited` names it
     fit: float | None,
     apart: Separation,
     unassigned: float,
@@ -198,17 +198,19 @@ def _new_reason(
         evidence = f"{int(sizes[c])} contacts form cluster {c} ('{label}'); no taxonomy was given to hold it against"
         confidence = 0.5
     else:
+        # a share that rounds to 0% is said as none, or left out: "0% of them fit no reason" reads as a riddle
         linked = (
-            f"; only {apart.attach:.1%} of its contacts' closest matches are in the nearest cluster a reason holds "
-            f"({apart.neighbour}, '{clusters.labels.get(apart.neighbour, '')}')"
+            f"; {f'only {apart.attach:.1%}' if round(apart.attach, 3) else 'none'} of its contacts' closest matches "
+            f"are in the nearest cluster a reason holds ({apart.neighbour}, "
+            f"'{clusters.labels.get(apart.neighbour, '')}')"
             if apart.neighbour is not None
             else ""
         )
+        unfit = f"; {unassigned:.0%} of them fit no reason" if round(unassigned, 2) else ""
         evidence = (
             f"{int(sizes[c])} contacts form cluster {c} ('{label}'), where no reason's name or example lies; they "
-            f"read like no reason (the closest, '{nearest}', at a likeness of {fit:.2f}, where 1 is the same)"
-            f"{linked}; {unassigned:.0%} of them fit no reason; the cluster is {apart.relative:.1f} times the size "
-            "of a typical cluster a reason holds"
+            f"read like no reason (the closest, {nearest}, at a likeness of {fit:.2f}, where 1 is the same)"
+            f"{linked}{unfit}; the cluster is {apart.relative:.1f} times the size of a typical cluster a reason holds"
             + (" (its rate stepped up in the recent weeks: a young cluster is small by age)" if apart.young else "")
         )
         confidence = _new_reason_confidence(fit, apart, cfg)
@@ -317,8 +319,15 @@ def _unassigned_share(contacts: pd.DataFrame, c: int) -> float:
     return float(mine.isna().mean()) if len(mine) else 0.0
 
 
+def _cited(taxonomy: Taxonomy | None, reason_id: str) -> str:
+    """A reason as evidence cites it: by the name people know it by, its id in brackets to find it in the file."""
+    reason = taxonomy.by_id().get(reason_id) if taxonomy else None
+    return f"'{reason.name}' ({reason_id})" if reason else f"'{reason_id}'"
+
+
 def _splits(
     contacts: pd.DataFrame,
+    taxonomy: Taxonomy | None,
     clusters: ClusterFacts,
     model: ReasonModel,
     votes: np.ndarray,
@@ -370,7 +379,7 @@ def _splits(
                 reason_ids=[reason],
                 cluster_ids=parts,
                 name=" / ".join(sentence_case(clusters.labels[c]) for c in parts),
-                description=f"Split '{reason}' into: "
+                description=f"Split {_cited(taxonomy, reason)} into: "
                 + "; ".join(sentence_case(clusters.labels[c]) for c in parts)
                 + ".",
                 confidence=round(confidence, 3),
@@ -378,7 +387,7 @@ def _splits(
                 touches=_touches(parts, sizes),
                 keywords=[k for c in parts for k in clusters.keywords[c][:4]],
                 examples=[e for c in parts for e in clusters.examples[c][:3]][:6],
-                evidence=f"the name and examples of '{reason}' lie in {len(parts)} distinct clusters ({texts} of "
+                evidence=f"the name and examples of {_cited(taxonomy, reason)} lie in {len(parts)} distinct clusters ({texts} of "
                 f"its {int((model.owner == r).sum())} texts), which hold its contacts: {share}",
             )
         )
@@ -562,7 +571,8 @@ def _mislabels(contacts: pd.DataFrame, taxonomy: Taxonomy, cfg: ProposalsConfig)
                     touches=int(n),
                     keywords=[],
                     examples=examples,
-                    evidence=f"{int(n)} of {len(group)} contacts ({share:.0%}) labelled '{agent}' read like '{other}'",
+                    evidence=f"{int(n)} of {len(group)} contacts ({share:.0%}) labelled {_cited(taxonomy, agent)} read "
+                    f"like {_cited(taxonomy, other)}",
                 )
             )
     return out

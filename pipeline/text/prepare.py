@@ -20,7 +20,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 import spacy
-from spacy.attrs import ORTH
+from spacy.attrs import NORM, ORTH
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 
@@ -288,14 +288,18 @@ def content_terms(texts: list[str], batch_size: int) -> list[str]:
     lemmas of the words that carry meaning, no stop words, punctuation, numbers or placeholders.
 
     The lookup lemmatizer's lemma and each of those tests depend on a word's spelling alone, so they are decided
-    once per spelling (the tokenizer's ids) instead of once per token: the same words, ~4x faster."""
+    once per spelling (the tokenizer's ids) instead of once per token: the same words, ~4x faster. A piece the
+    tokenizer cuts from a contraction ("wo" and "n't" of "won't", "ca" of "can't") is decided by the word it stands
+    for (its norm: "will", "not", "can"), so no such fragment becomes a keyword ("atm wo")."""
     nlp = lemma_nlp()
     table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup", {})
-    decided: dict[int, str | None] = {}
+    decided: dict[tuple[int, int], str | None] = {}
 
-    def content_lemma(orth: int) -> str | None:
+    def content_lemma(orth: int, norm: int) -> str | None:
         word = nlp.vocab[orth]
         if word.is_stop or word.is_punct or word.is_space or word.like_num or not word.is_alpha:
+            return None
+        if nlp.vocab.strings[norm] in STOP_WORDS:  # a contraction's piece: "wo" (will) of "won't"
             return None
         lemma = table.get(word.orth_, word.orth_).lower()
         return lemma if len(lemma) > 1 and lemma not in STOP_WORDS else None
@@ -304,11 +308,11 @@ def content_terms(texts: list[str], batch_size: int) -> list[str]:
         out = []
         for doc in nlp.tokenizer.pipe((PLACEHOLDER.sub(" ", t) for t in distinct), batch_size=batch_size):
             lemmas = []
-            for orth in doc.to_array(ORTH).tolist():
-                if orth not in decided:
-                    decided[orth] = content_lemma(orth)
-                if decided[orth] is not None:
-                    lemmas.append(decided[orth])
+            for orth, norm in doc.to_array([ORTH, NORM]).tolist():
+                if (orth, norm) not in decided:
+                    decided[orth, norm] = content_lemma(orth, norm)
+                if decided[orth, norm] is not None:
+                    lemmas.append(decided[orth, norm])
             out.append(" ".join(lemmas))
         return out
 
