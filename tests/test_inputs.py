@@ -149,6 +149,19 @@ def test_duplicate_ids_can_keep_the_first(tmp_path):
     assert report.duplicates_dropped == 1
 
 
+def test_a_jsonl_text_holding_a_line_separator_is_read_whole(tmp_path):
+    """JSON strings may hold U+2028 and U+0085 as they are (json.dumps and pandas write them so): the line was cut
+    there and read as 'line 1 is not valid JSON: Unterminated string'."""
+    from pipeline.read.files import read_table
+
+    texts = ["my card\u2028never came", "refund\x85please", "where\x0cis it"]
+    pd.DataFrame({"contact_id": ["1", "2", "3"], "text": texts}).to_json(
+        tmp_path / "a.jsonl", orient="records", lines=True, force_ascii=False
+    )
+    assert "\u2028" in (tmp_path / "a.jsonl").read_text(encoding="utf-8")
+    assert read_table(tmp_path / "a.jsonl")["text"].tolist() == texts
+
+
 def test_unsupported_type_and_bad_json_are_named(tmp_path):
     (tmp_path / "a.xlsx").write_bytes(b"PK")
     with pytest.raises(InputError, match="unsupported file type"):
@@ -163,7 +176,7 @@ def test_unsupported_type_and_bad_json_are_named(tmp_path):
 BAD_BYTE_FILES = {
     "csv": 'contact_id,te@xt,channel\r\n1,"my card@\r\nnever came",email\n\n   \n2,@refund,@chat\n'
     '3,"a, b and ""c""@",\n\n4,,phone@\n5,last@',
-    "jsonl": '{"contact_id": "1", "text": "my card@"}\n\n   \n{"contact_id": "2", "text": "@refund"}\r\n'
+    "jsonl": '{"contact_id": "1", "text": "my\u2028card@"}\n\n   \n{"contact_id": "2", "text": "@refund"}\r\n'
     '{"contact_id": "3", "text": "x@"}',
 }
 

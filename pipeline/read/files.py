@@ -142,7 +142,7 @@ def _place(before: str, sep: str | None) -> tuple[int | None, str | None]:
     followed that far."""
     text = before + "x"  # a stand-in for what follows, so that its row is the last one read
     if sep is None:
-        return sum(1 for line in text.splitlines() if line.strip()), None
+        return sum(1 for line in _json_lines(text) if line.strip()), None
     rows = _records(text, sep)
     try:
         header = next(rows)
@@ -258,7 +258,7 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
             nested.setdefault(column, []).append(row)
         return json.dumps(value, ensure_ascii=False)
 
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_json_lines(text), start=1):
         if not line.strip():
             continue
         repeated.clear()
@@ -282,6 +282,12 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
         for column, rows in broken.items()
     ]
     return frame
+
+
+def _json_lines(text: str) -> list[str]:
+    """The lines of a JSON lines text, split at line feeds only: a JSON string may hold U+2028, U+0085 and other
+    characters `str.splitlines` also splits at, as they are (json.dumps and pandas write them so)."""
+    return text.split("\n")
 
 
 def _read_parquet(location: str, columns: set[str] | None = None) -> pd.DataFrame:
