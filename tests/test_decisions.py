@@ -403,3 +403,36 @@ def test_undoing_an_applied_decision_says_when_it_was_applied_and_what_to_do(
     )
     assert f"kept as {tmp_path / 'taxonomy.v1.yaml'}" in said
     assert load_decisions(taxonomy)[0].applied_in == 2
+
+
+def test_applying_keeps_the_owners_comments_and_layout_where_nothing_changed(taxonomy):
+    """Owners comment their taxonomy and indent it their way; apply changes the lines it must and no others."""
+    mine = """\
+# Our reasons. Ask Dana before adding a group.
+version: 1
+reasons:
+  # cards first: most contacts are about cards
+  - id: cards
+    name: Cards
+    description: "Anything about cards."   # quoted on purpose
+  - id: card_arrival
+    name: Card not arrived
+    parent: cards
+    description: Still waiting.
+  - id: exchange_rate
+    name: Exchange rates
+    description: Which rate we use.
+    status: active   # said out loud, though it is the default
+"""
+    taxonomy.write_text(mine)
+    record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="cards", by="ana")
+    apply_decisions(taxonomy)
+    assert taxonomy.read_text() == mine.replace("version: 1", "version: 2") + (
+        "  - id: change_pin\n"
+        "    name: Change PIN\n"
+        "    description: Customers contact us about change pin (machine words).\n"
+        "    examples:\n"
+        "      - how do I change pin?\n"
+        "    parent: cards\n"
+    )
+    assert (taxonomy.parent / "taxonomy.v1.yaml").read_text() == mine

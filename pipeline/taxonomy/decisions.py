@@ -37,7 +37,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pipeline.config import load_config, read_yaml, write_together, yaml_text
 from pipeline.errors import TaxonomyError
 from pipeline.taxonomy.proposals import Proposal, sentence_case
-from pipeline.taxonomy.tree import Reason, Taxonomy, load_taxonomy, parse_taxonomy, slug, taxonomy_data
+from pipeline.taxonomy.tree import (
+    Reason,
+    Taxonomy,
+    edited_text,
+    load_taxonomy,
+    parse_taxonomy,
+    slug,
+    taxonomy_data,
+)
 from pipeline.text.lemmas import as_looked_up
 
 NOT_CHECKED = "not-checked"  # `seen` of a change that replaces whatever is there (the CLI then says what it replaced)
@@ -683,7 +691,12 @@ def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tupl
         # apply would add its reasons twice)
         write_together(
             [
-                (taxonomy_path, yaml_text(taxonomy_data(updated))),
+                (
+                    taxonomy_path,
+                    edited_text(taxonomy_path.read_text("utf-8"), updated)
+                    if current
+                    else yaml_text(taxonomy_data(updated)),
+                ),
                 (decisions_path(taxonomy_path), _decisions_text(decisions)),
                 (log, (log.read_bytes() if log.is_file() else b"") + entry.encode("utf-8")),  # appended as is
             ]

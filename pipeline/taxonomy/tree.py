@@ -10,14 +10,16 @@ simplify, keep). Validation names what is wrong and where (duplicate ids, unknow
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.config import read_yaml
+from pipeline.config import read_yaml, yaml_text
 from pipeline.errors import TaxonomyError
 
 
@@ -137,6 +139,48 @@ def taxonomy_data(taxonomy: Taxonomy) -> dict:
     data = taxonomy.model_dump(exclude_defaults=True)
     data["version"] = taxonomy.version
     return data
+
+
+def edited_text(text: str, updated: Taxonomy) -> str:
+    """`updated` as YAML written over `text`, the file its owners keep: their comments, order, quoting and layout
+    stay wherever the content did not change (a value changed is written anew, a new reason is added at the end).
+    Should the edited text not read back as `updated`, it is written plainly (the kept version has the comments)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.util import load_yaml_guess_indent
+
+    data = taxonomy_data(updated)
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.width = 4096  # their long lines stay as they are, never folded anew
+    doc, indent, dash = load_yaml_guess_indent(text, yaml=rt)
+    rt.indent(mapping=2, sequence=indent or 2, offset=dash or 0)  # their lists' indent, as guessed
+    if not isinstance(doc, dict) or not isinstance(doc.get("reasons"), list):
+        return yaml_text(data)
+    doc["version"] = updated.version
+    reasons = doc["reasons"]
+    entries = {entry.get("id"): entry for entry in reasons if isinstance(entry, dict)}
+    for wanted, reason in zip(data["reasons"], updated.reasons):
+        if reason.id in entries:
+            _edit(entries[reason.id], wanted, reason)
+        else:
+            reasons.append(wanted)
+    for gone in [e for e in reasons if not isinstance(e, dict) or e.get("id") not in updated.by_id()]:
+        reasons.remove(gone)
+    out = io.StringIO()
+    rt.dump(doc, out)
+    written = out.getvalue()
+    return written if parse_taxonomy(yaml.safe_load(written), "the edited taxonomy") == updated else yaml_text(data)
+
+
+def _edit(entry: dict, data: dict, reason: Reason) -> None:
+    """One reason's mapping as the file holds it, changed where `reason` differs: a value written out at its default
+    and still so is left."""
+    full = reason.model_dump()
+    for key in [k for k in entry if k not in data and entry[k] != full.get(k)]:
+        del entry[key]
+    for key, value in data.items():
+        if entry.get(key) != value:
+            entry[key] = value
 
 
 def from_clusters(clusters: pd.DataFrame) -> Taxonomy:
