@@ -247,6 +247,46 @@ def test_contacts_past_the_volume_file_s_last_day_do_not_make_causes_grow():
     assert _past_volume(contacts.loc[contacts["created_at"] < "2026-03-30", "created_at"], volume) == []
 
 
+def test_a_daily_volume_file_that_ends_mid_week_is_not_counted_as_a_whole_week(tmp_path):
+    """A daily volume file that ends on a Wednesday gave its last week three days of volume, counted as a week's:
+    spread over 7 days, the contacts of Thursday to Sunday made steady causes 'growing', and the touch index of that
+    week read about 7/3 too high inside the 6-week figure. That week is partial now: its volume covers its three
+    days, trends end with them, the touch index leaves it out, and the run says so."""
+    from pipeline.read.volume import load_volume
+
+    rng = np.random.default_rng(5)  # the old reading made 13-18 of these 20 steady causes 'growing' (seeds 0-7)
+    start = pd.Timestamp("2026-01-05")  # a Monday; contacts to Sunday 2026-03-29 (12 whole weeks)
+    days = pd.date_range(start, periods=80, freq="D")  # volume to Wednesday 2026-03-25
+    (tmp_path / "volume.csv").write_text(
+        "date,volume\n" + "".join(f"{d.date()},1000\n" for d in days), encoding="utf-8"
+    )
+    volume, warnings = load_volume(tmp_path / "volume.csv")
+    assert volume["complete"].tolist() == [True] * 11 + [False]
+    assert volume["volume"].iloc[-1] == 3000
+    assert any("1 week(s) hold fewer days" in w and "2026-03-23 (2026-03-23 to 2026-03-25)" in w for w in warnings)
+
+    rows = [
+        (f"s{c}-{d}-{k}", start + pd.Timedelta(days=d, hours=12), None, None, None, c)
+        for c in range(20)
+        for d in range(84)
+        for k in range(rng.poisson(3))
+    ]
+    contacts = frame(rows)
+    result = trends(contacts, "cluster_id", volume, CFG.trends)
+    assert not result["trend"].isin(["new", "growing"]).any(), result["trend"].value_counts()
+
+    index = touch_index(contacts.assign(created_at=pd.to_datetime(contacts["created_at"], utc=True)), volume, {})
+    last = index[index["week"] == pd.Timestamp("2026-03-23").date()].iloc[0]
+    assert not last["complete"] and last["volume"] == 3000
+    whole = index[index["complete"]]
+    assert len(whole) == 11 and whole["rolling_6w"].dropna().between(50, 70).all()  # ~420 a week over 7,000
+
+    weekly = pd.DataFrame({"date": [str((start + pd.Timedelta(weeks=w)).date()) for w in range(12)], "volume": 7000})
+    weekly.to_csv(tmp_path / "weekly.csv", index=False)
+    weekly_volume, weekly_warnings = load_volume(tmp_path / "weekly.csv")
+    assert weekly_volume["complete"].all() and not weekly_warnings  # one date a week: each week whole
+
+
 def _blob(rng: np.random.Generator, centre: np.ndarray, n: int, spread: float = 0.08) -> np.ndarray:
     """`n` unit vectors scattered around the direction of `centre`."""
     v = centre / np.linalg.norm(centre) + rng.normal(0, spread, (n, len(centre)))

@@ -26,8 +26,8 @@ def touch_index(
     """Weekly contacts, cost, volume, per-1,000 and rolling 6-week figures, overall and for each named group.
 
     `groups`: scope name -> a boolean mask over `contacts` (e.g. one per top reason); rows carry `scope`. `cost`:
-    each contact's cost, summed per week (null without one). A week the contacts do not cover whole (the export
-    starts or ends inside it) is not `complete`: its figures are shown but left out of the rolling index and the
+    each contact's cost, summed per week (null without one). A week the contacts or the volume do not cover whole
+    (the export or a daily volume file starts or ends inside it) is not `complete`: its figures are shown but left out of the rolling index and the
     direction, since a partial week reads as a fall that did not happen.
     """
     timed = contacts.dropna(subset=["created_at"])
@@ -44,6 +44,8 @@ def touch_index(
         else pd.Series(float("nan"), index=index)
     )
     complete = _complete(index, timed["created_at"])
+    if volume is not None and "complete" in volume:  # a partial week of a daily volume file (`load_volume`)
+        complete = complete & volume.set_index("week")["complete"].reindex(index, fill_value=True).to_numpy(dtype=bool)
     out = []
     for scope, mask in {"overall": pd.Series(True, index=contacts.index), **groups}.items():
         inside = mask.reindex(timed.index, fill_value=False).to_numpy()

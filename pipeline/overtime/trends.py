@@ -39,14 +39,28 @@ def windows(contacts: pd.DataFrame, cfg: TrendsConfig) -> tuple[pd.Timestamp, pd
 
 
 def _daily_exposure(volume: pd.DataFrame | None) -> pd.Series | None:
+    """Each week's volume spread evenly over the days it covers (`covered_days`)."""
     if volume is None or volume.empty:
         return None
-    return pd.Series(
-        np.repeat(volume["volume"].to_numpy() / 7.0, 7),
-        index=pd.DatetimeIndex(
-            [pd.Timestamp(w) + pd.Timedelta(days=d) for w in volume["week"] for d in range(7)], tz="UTC"
-        ),
-    )
+    days, values = [], []
+    for (first, last), amount in zip(covered_days(volume), volume["volume"].to_numpy()):
+        span = pd.date_range(first, last, freq="D", tz="UTC")
+        days.extend(span)
+        values.extend([amount / len(span)] * len(span))
+    return pd.Series(values, index=pd.DatetimeIndex(days))
+
+
+def covered_days(volume: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """(first, last) day each week's volume covers: the whole week, or for a partial week of a daily file (one it
+    gives fewer days of than its usual week: `load_volume`) the days from its first to its last date."""
+    weeks = [pd.Timestamp(w) for w in volume["week"]]
+    whole = [(w, w + pd.Timedelta(days=6)) for w in weeks]
+    if "complete" not in volume:
+        return whole
+    return [
+        span if done else (pd.Timestamp(first), pd.Timestamp(last))
+        for span, done, first, last in zip(whole, volume["complete"], volume["first_day"], volume["last_day"])
+    ]
 
 
 def exposures(bounds, volume: pd.DataFrame | None, cfg: TrendsConfig) -> tuple[float, float]:
@@ -64,14 +78,10 @@ def exposures(bounds, volume: pd.DataFrame | None, cfg: TrendsConfig) -> tuple[f
 
 
 def volume_end(volume: pd.DataFrame | None) -> pd.Timestamp | None:
-    """The end of the last day the volume covers (its last week's Sunday, midnight after), or None."""
+    """The end of the last day the volume covers (midnight after it), or None."""
     if volume is None or volume.empty:
         return None
-    return _week_starts(volume).max() + pd.Timedelta(days=7)
-
-
-def _week_starts(volume: pd.DataFrame) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex([pd.Timestamp(w) for w in volume["week"]], tz="UTC")
+    return max(last for _, last in covered_days(volume)).tz_localize("UTC") + pd.Timedelta(days=1)
 
 
 def _volume_span(end: pd.Timestamp, first: pd.Timestamp, volume: pd.DataFrame | None):
@@ -81,7 +91,7 @@ def _volume_span(end: pd.Timestamp, first: pd.Timestamp, volume: pd.DataFrame | 
     covered_to = volume_end(volume)
     if covered_to is None:
         return end, first
-    covered_from = _week_starts(volume).min()
+    covered_from = min(start for start, _ in covered_days(volume)).tz_localize("UTC")
     if covered_to <= first or covered_from > end:  # no overlap: rates per day, as without volume
         return end, first
     return min(end, covered_to - pd.Timedelta(microseconds=1)), max(first, covered_from)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,11 @@ from pipeline.read.report import list_rows, rows_error
 
 
 def load_volume(path: str | Path, date_format: str | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """A business-volume table (`date`, `volume`), daily or weekly, summed per week (weeks start on Monday), and the
-    warnings a person should read (dates given on several rows are added together; columns not read). Every row
-    must have a date (one format for the column) and a finite, non-negative volume: a row that has not is an
-    error, not a gap."""
+    """A business-volume table (`date`, `volume`), daily or weekly, summed per week (weeks start on Monday; with the
+    first and last day the file gives in each week, and whether it gives the week whole: `_weekly`), and the
+    warnings a person should read (dates given on several rows are added together; columns not read; partial
+    weeks). Every row must have a date (one format for the column) and a finite, non-negative volume: a row that
+    has not is an error, not a gap."""
     raw = read_table(path)
     missing = [c for c in ("date", "volume") if c not in raw.columns]
     if missing:
@@ -49,8 +51,36 @@ def load_volume(path: str | Path, date_format: str | None = None) -> tuple[pd.Da
     unused = [str(c) for c in raw.columns if c not in ("date", "volume")]
     if unused:
         warnings.append(f"{path}: columns not used: {', '.join(unused)} (volume is one total per date)")
-    frame = pd.DataFrame({"week": weeks, "volume": volume.to_numpy()}).groupby("week", as_index=False)["volume"].sum()
+    frame = _weekly(weeks, dates, volume)
+    partial = frame[~frame["complete"]]
+    if len(partial):
+        shown = ", ".join(f"{r.week} ({r.first_day} to {r.last_day})" for r in partial.head(3).itertuples())
+        warnings.append(
+            f"{path}: {len(partial)} week(s) hold fewer days than its usual week (the week of {shown}"
+            f"{', ...' if len(partial) > 3 else ''}): their volume is spread over the days given only, and the touch "
+            "index leaves those weeks out of its 6-week figures, as a partial week would read as a rise"
+        )
     return frame, warnings
+
+
+def _weekly(weeks: pd.Series, dates: pd.Series, volume: pd.Series) -> pd.DataFrame:
+    """Volume per week, with the first and last day the file gives in it and whether it gives the week whole. A
+    weekly file (one date a week) gives each week whole; in a daily file, a week holding fewer dates than its usual
+    week (the median: a business closed on Sundays gives 6) is partial: a file that ends on a Wednesday gives its
+    last week three days of volume, and counted whole that week's contacts per unit would read as a jump."""
+    days = dates.dt.tz_convert("UTC").dt.normalize().dt.tz_localize(None).dt.date
+    frame = (
+        pd.DataFrame({"week": weeks, "day": days, "volume": volume.to_numpy()})
+        .groupby("week", as_index=False)
+        .agg(volume=("volume", "sum"), first_day=("day", "min"), last_day=("day", "max"), days=("day", "nunique"))
+    )
+    if (frame["days"] > 1).any():
+        frame["complete"] = frame["days"] >= frame["days"].median()
+    else:
+        frame["first_day"] = frame["week"]
+        frame["last_day"] = [w + timedelta(days=6) for w in frame["week"]]
+        frame["complete"] = True
+    return frame.drop(columns="days")
 
 
 def _day(time: pd.Timestamp) -> str:

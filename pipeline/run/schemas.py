@@ -151,7 +151,7 @@ TOUCH_INDEX = pa.schema(
         pa.field("rolling_6w", pa.float64()),  # over the last 6 weeks: sum of contacts / sum of volume x 1,000
         pa.field("trend", pa.string()),  # falling | rising | flat: latest rolling figure against 6 weeks before
         _COST,
-        pa.field("complete", pa.bool_()),  # the contacts cover the whole week (the first and last often do not)
+        pa.field("complete", pa.bool_()),  # contacts and volume cover the whole week (the first and last often do not)
     ]
 )
 
