@@ -160,6 +160,9 @@ def test_a_jsonl_text_holding_a_line_separator_is_read_whole(tmp_path):
     )
     assert "\u2028" in (tmp_path / "a.jsonl").read_text(encoding="utf-8")
     assert read_table(tmp_path / "a.jsonl")["text"].tolist() == texts
+    # a bare carriage return (old Mac files) still ends a line: it cannot lie inside a JSON string
+    (tmp_path / "mac.jsonl").write_bytes(b'{"contact_id": "1", "text": "a"}\r{"contact_id": "2", "text": "b"}\r')
+    assert read_table(tmp_path / "mac.jsonl")["text"].tolist() == ["a", "b"]
 
 
 def test_unsupported_type_and_bad_json_are_named(tmp_path):

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -98,22 +99,28 @@ def test_a_lock_left_by_a_killed_run_is_taken_over_and_removed(tmp_path):
     assert not left.exists()
 
 
-@pytest.mark.parametrize("kind", ["link", "file"])
+@pytest.mark.parametrize("kind", ["link", "file", "pipe"])
 def test_a_lock_path_touchless_did_not_write_is_left_alone(kind, tmp_path):
-    """A file of the lock's name with other words in it, or a link there, is refused, never emptied or removed."""
+    """A file of the lock's name with other words in it, a link or a pipe there, is refused, never emptied, read
+    or removed."""
     from pipeline.errors import OutputError
     from pipeline.run.folder import output_lock
 
     notes = tmp_path / "notes.txt"
     notes.write_text("mine")
     lock = tmp_path / ".out.lock"
-    if kind == "link":
+    if kind == "pipe":
+        os.mkfifo(lock)
+    elif kind == "link":
         lock.symlink_to(notes)
     else:
         lock.write_text("mine")
     with pytest.raises(OutputError, match=r"\.out\.lock is not touchless's lock file"):
         with output_lock(tmp_path / "out"):
             pass
+    if kind == "pipe":
+        assert stat.S_ISFIFO(lock.stat().st_mode)
+        return
     assert lock.is_symlink() == (kind == "link") and lock.read_text() == notes.read_text() == "mine"
 
 

@@ -286,8 +286,9 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
 
 def _json_lines(text: str) -> list[str]:
     """The lines of a JSON lines text, split at line feeds only: a JSON string may hold U+2028, U+0085 and other
-    characters `str.splitlines` also splits at, as they are (json.dumps and pandas write them so)."""
-    return text.split("\n")
+    characters `str.splitlines` also splits at, as they are (json.dumps and pandas write them so); a bare carriage
+    return (old Mac files) still ends a line, as it cannot lie inside a JSON string."""
+    return re.split(r"\r\n|\r|\n", text)
 
 
 def _read_parquet(location: str, columns: set[str] | None = None) -> pd.DataFrame:

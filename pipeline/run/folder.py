@@ -143,6 +143,9 @@ def _hold_lock(lock_path: Path, out_dir: Path) -> int:
             if exc.errno not in (errno.ELOOP, errno.EISDIR):
                 raise
             raise _not_our_lock(lock_path) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a pipe or device of that name: not ours, never read or locked
+            os.close(fd)
+            raise _not_our_lock(lock_path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -206,7 +206,7 @@ def _new_reason(
             if apart.neighbour is not None
             else ""
         )
-        unfit = f"; {unassigned:.0%} of them fit no reason" if round(unassigned, 2) else ""
+        unfit = f"; {unassigned:.0%} of them fit no reason" if f"{unassigned:.0%}" != "0%" else ""
         evidence = (
             f"{int(sizes[c])} contacts form cluster {c} ('{label}'), where no reason's name or example lies; they "
             f"read like no reason (the closest, {nearest}, at a likeness of {fit:.2f}, where 1 is the same)"

@@ -163,13 +163,36 @@ def edited_text(text: str, updated: Taxonomy) -> str:
         if reason.id in entries:
             _edit(entries[reason.id], wanted, reason)
         else:
-            reasons.append(wanted)
+            reasons.append(_as_read(wanted))
     for gone in [e for e in reasons if not isinstance(e, dict) or e.get("id") not in updated.by_id()]:
         reasons.remove(gone)
     out = io.StringIO()
     rt.dump(doc, out)
     written = out.getvalue()
-    return written if parse_taxonomy(yaml.safe_load(written), "the edited taxonomy") == updated else yaml_text(data)
+    try:
+        same = parse_taxonomy(yaml.safe_load(written), "the edited taxonomy") == updated
+    except (TaxonomyError, yaml.YAMLError):
+        same = False
+    return written if same else yaml_text(data)
+
+
+def _as_read(value):
+    """`value` with each string that YAML 1.1 (how the file is read back) would read as something else quoted:
+    ruamel writes YAML 1.2, which leaves 'no', 'on' or '1:30' plain, and those would come back as a bool or a
+    number."""
+    from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+    if isinstance(value, dict):
+        return {k: _as_read(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_read(v) for v in value]
+    if isinstance(value, str):
+        try:
+            plain = yaml.safe_load(value) == value
+        except yaml.YAMLError:
+            plain = False
+        return value if plain else SingleQuotedScalarString(value)
+    return value
 
 
 def _edit(entry: dict, data: dict, reason: Reason) -> None:
@@ -180,7 +203,7 @@ def _edit(entry: dict, data: dict, reason: Reason) -> None:
         del entry[key]
     for key, value in data.items():
         if entry.get(key) != value:
-            entry[key] = value
+            entry[key] = _as_read(value)
 
 
 def from_clusters(clusters: pd.DataFrame) -> Taxonomy:
