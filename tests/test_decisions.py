@@ -439,8 +439,8 @@ reasons:
 
     # texts YAML 1.1 reads as something else ('no', 'On', '1:30') are quoted, comments kept: ruamel writes YAML 1.2,
     # which left them plain, and apply failed reading its own result back
-    odd = proposal("f6e5d4c3b2", name="Declined").model_copy(update={"examples": ["no", "On", "1:30"]})
+    odd = proposal("f6e5d4c3b2", name="Declined").model_copy(update={"examples": ["no", "On", "1:30", "2026-02-30"]})
     record(taxonomy, odd, "accepted", parent="cards", by="ana")
     apply_decisions(taxonomy)
     assert taxonomy.read_text().startswith("# Our reasons.")
-    assert load_taxonomy(taxonomy).by_id()["declined"].examples == ["no", "On", "1:30"]
+    assert load_taxonomy(taxonomy).by_id()["declined"].examples == ["no", "On", "1:30", "2026-02-30"]

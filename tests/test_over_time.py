@@ -263,7 +263,14 @@ def test_a_daily_volume_file_that_ends_mid_week_is_not_counted_as_a_whole_week(t
     volume, warnings = load_volume(tmp_path / "volume.csv")
     assert volume["complete"].tolist() == [True] * 11 + [False]
     assert volume["volume"].iloc[-1] == 3000
-    assert any("1 week(s) hold fewer days" in w and "2026-03-23 (2026-03-23 to 2026-03-25)" in w for w in warnings)
+    assert any("last week holds fewer days" in w and "2026-03-23 (2026-03-23 to 2026-03-25)" in w for w in warnings)
+    # a holiday inside the file leaves its week whole; a short file is judged by its inner weeks, not their median
+    holiday = "".join(f"{d.date()},1000\n" for d in days if d != pd.Timestamp("2026-02-16"))
+    (tmp_path / "holiday.csv").write_text("date,volume\n" + holiday, encoding="utf-8")
+    assert load_volume(tmp_path / "holiday.csv")[0]["complete"].tolist() == [True] * 11 + [False]
+    short = pd.date_range("2026-01-02", "2026-01-14", freq="D")  # Friday to the Wednesday of the week after next
+    (tmp_path / "short.csv").write_text("date,volume\n" + "".join(f"{d.date()},1\n" for d in short))
+    assert load_volume(tmp_path / "short.csv")[0]["complete"].tolist() == [False, True, False]
 
     rows = [
         (f"s{c}-{d}-{k}", start + pd.Timedelta(days=d, hours=12), None, None, None, c)

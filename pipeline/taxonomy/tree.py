@@ -189,7 +189,7 @@ def _as_read(value):
     if isinstance(value, str):
         try:
             plain = yaml.safe_load(value) == value
-        except yaml.YAMLError:
+        except Exception:  # noqa: BLE001 - PyYAML raises ValueError too ('2026-02-30', '!!int abc'): quoted then
             plain = False
         return value if plain else SingleQuotedScalarString(value)
     return value
