@@ -19,6 +19,7 @@ from pipeline.taxonomy.decisions import (
     Recorded,
     apply_decisions,
     decided,
+    decided_by,
     decision_text,
     evidence_growth,
     find_proposal,
@@ -195,7 +196,7 @@ def undo_decision(proposal_id: str, run: RunOpt = None, taxonomy: TaxonomyOpt = 
 def _decided(d: Decision) -> str:
     """'accepted by ana on 2026-12-05', and the taxonomy version it went into."""
     applied = f", applied in version {d.applied_in}" if d.applied_in is not None else ""
-    return f"{d.decision} by {d.by} on {d.at[:10]}{applied}"
+    return decided_by(d) + applied
 
 
 def _status(p: Proposal, d: Decision | None) -> str:

@@ -310,9 +310,14 @@ def decision_for(proposal: Proposal, decisions: list[Decision]) -> Decision | No
     return exact[-1] if exact else next((d for d in decisions if _same(proposal, d)), None)
 
 
+def decided_by(d: Decision) -> str:
+    """'accepted by ana on 2026-12-05'."""
+    return f"{d.decision} by {d.by} on {d.at[:10]}"
+
+
 def decision_text(d: Decision) -> str:
     """A decision as people read it: what, by whom, when, the name and place given, and why."""
-    text = f"{d.decision} by {d.by} on {d.at[:10]}"
+    text = decided_by(d)
     text += f" as '{d.name}'" if d.name else ""
     text += f" under '{d.parent}'" if d.parent else ""
     text += f" into '{d.into}'" if d.into else ""
@@ -404,7 +409,7 @@ def _applied_already(taxonomy_path: Path, d: Decision) -> str:
     before = taxonomy_path.with_name(f"{taxonomy_path.stem}.v{d.applied_in - 1}.yaml")
     kept = f" (version {d.applied_in - 1}, from before it, is kept as {before})" if before.is_file() else ""
     return (
-        f"proposal {d.proposal_id} '{d.proposal.name}' ({d.decision} by {d.by} on {d.at[:10]}) was already applied "
+        f"proposal {d.proposal_id} '{d.proposal.name}' ({decided_by(d)}) was already applied "
         f"to taxonomy version {d.applied_in}{f' on {when[:10]}' if when else ''}, so undo cannot take it back: "
         f"change the reason in {taxonomy_path} itself{kept}"
     )

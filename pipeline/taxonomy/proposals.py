@@ -387,8 +387,8 @@ def _splits(
                 touches=_touches(parts, sizes),
                 keywords=[k for c in parts for k in clusters.keywords[c][:4]],
                 examples=[e for c in parts for e in clusters.examples[c][:3]][:6],
-                evidence=f"the name and examples of {_cited(taxonomy, reason)} lie in {len(parts)} distinct clusters ({texts} of "
-                f"its {int((model.owner == r).sum())} texts), which hold its contacts: {share}",
+                evidence=f"the name and examples of {_cited(taxonomy, reason)} lie in {len(parts)} distinct clusters "
+                f"({texts} of its {int((model.owner == r).sum())} texts), which hold its contacts: {share}",
             )
         )
     return out
