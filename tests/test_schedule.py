@@ -121,15 +121,25 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
         daily = found["touchless-daily"]
         assert daily["schedules"][0]["schedule"]["cron"] == "0 6 * * *"
 
-        def created():  # a busy server answers 503 for a moment: ask again, as a client would
-            answer = httpx.post(f"{api}/deployments/{daily['id']}/create_flow_run", json={}, timeout=30)
-            return answer.json() if answer.status_code in (200, 201) else None
+        def create_run(deployment: dict) -> dict:
+            """A busy server answers 503 for a moment: ask again, as a client would."""
 
-        flow_run = wait(created, 120, "the flow run to be created", every=3)
+            def created():
+                answer = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json={}, timeout=30)
+                return answer.json() if answer.status_code in (200, 201) else None
+
+            return wait(created, 120, f"a run of {deployment['name']} to be created", every=3)
+
+        def state_of(flow_run: dict) -> dict | None:
+            """None while the server is too busy to answer, so that waiting asks again."""
+            answer = httpx.get(f"{api}/flow_runs/{flow_run['id']}", timeout=30)
+            return answer.json()["state"] if answer.status_code == 200 else None
+
+        flow_run = create_run(daily)
         assert "id" in flow_run, flow_run
 
         def finished():
-            state = httpx.get(f"{api}/flow_runs/{flow_run['id']}").json()["state"]
+            state = state_of(flow_run)
             return state if state and state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
 
         state = wait(finished, 300, "the daily flow run to finish", every=2)
@@ -150,12 +160,11 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
         assert httpx.get(f"{api}/deployments/{daily['id']}").json()["parameters"]["out_dir"] == str(run)
 
         # Ctrl-C while a run goes: serving stops, and the run is not left Running on the server for ever
-        weekly = found["touchless-weekly"]
-        answer = httpx.post(f"{api}/deployments/{weekly['id']}/create_flow_run", json={}, timeout=30)
-        stopped = answer.json()
+        stopped = create_run(found["touchless-weekly"])
+        assert "id" in stopped, stopped
 
         def running():
-            state = httpx.get(f"{api}/flow_runs/{stopped['id']}").json()["state"]
+            state = state_of(stopped)
             return state if state and state["type"] != "SCHEDULED" and state["type"] != "PENDING" else None
 
         assert wait(running, 120, "the weekly run to start", every=0.2)["type"] == "RUNNING"
