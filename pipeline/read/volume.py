@@ -92,6 +92,9 @@ def _day(time: pd.Timestamp) -> str:
 
 
 def week_start(times: pd.Series) -> pd.Series:
-    """The Monday (00:00 UTC) of each time's ISO week, as a date."""
+    """The Monday (00:00 UTC) of each time's ISO week, as a date (NaT where the time is unknown). One date object
+    per distinct week, shared: making one per contact cost a fourth of a second at a million contacts."""
     days = times.dt.tz_convert("UTC").dt.normalize().dt.tz_localize(None)
-    return (days - pd.to_timedelta(days.dt.weekday, unit="D")).dt.date
+    codes, mondays = pd.factorize(days - pd.to_timedelta(days.dt.day_of_week, unit="D"))
+    dates = np.array([*(monday.date() for monday in mondays), pd.NaT], dtype=object)
+    return pd.Series(dates[codes], index=times.index)

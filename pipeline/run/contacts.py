@@ -72,10 +72,35 @@ def add_to_history(history: pd.DataFrame, sources: pd.Series | None, fresh: pd.D
         if column not in kept:
             kept = kept.assign(**{column: None})
     columns = [c for c in kept.columns if c in fresh]  # the table's columns, dimensions included
-    # times in the run's own type: pandas makes a column of objects of times in two units or time-zone types
+    # the day's few rows in the history's own types: a column whose types differ is concatenated as Python objects,
+    # and a million of them cost more than the rest of a day's run (times: pandas makes objects of two units too)
     times = {c: kept[c].dtype for c in ("created_at", "last_at")}
     fresh = fresh.assign(**{c: pd.to_datetime(fresh[c], utc=True).astype(dtype) for c, dtype in times.items()})
-    return pd.concat([kept[columns], fresh[columns]], ignore_index=True)
+    return pd.concat([kept[columns], _in_types_of(fresh[columns], kept)], ignore_index=True)
+
+
+def _in_types_of(fresh: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """`fresh` with each column in the type the history holds it in, where that keeps every value as it is: text
+    as text, whole numbers as whole numbers (a count that does not fit, or a number where the history has text,
+    stays as it was; fractions keep their precision)."""
+    if history.empty:
+        return fresh
+    out = {}
+    for column in fresh.columns:
+        want, values = history[column].dtype, fresh[column]
+        if values.dtype == want or pd.api.types.is_float_dtype(values):
+            continue
+        if pd.api.types.is_string_dtype(want) and not pd.api.types.is_object_dtype(want):
+            if values.map(lambda v: v is None or isinstance(v, str) or v != v).all():
+                out[column] = values.astype(want)
+        elif pd.api.types.is_numeric_dtype(want) and not pd.api.types.is_bool_dtype(want):
+            try:
+                cast, given = values.astype(want), pd.to_numeric(values)
+            except (TypeError, ValueError):
+                continue
+            if np.array_equal(cast.to_numpy("float64"), given.to_numpy("float64"), equal_nan=True):
+                out[column] = cast
+    return fresh.assign(**out)
 
 
 def lost_reasons(contacts: pd.DataFrame, taxonomy: Taxonomy) -> int:
