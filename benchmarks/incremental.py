@@ -74,7 +74,7 @@ def onto_histories(sizes: list[int]) -> None:
     from benchmarks.quality import run_measured
 
     texts = banking77("all").rename(columns={"label": "intent"})
-    cli = [sys.executable, "-m", "flows.cli"]
+    cli = [sys.executable, "-m", "flows"]
     rows = []
     with tempfile.TemporaryDirectory(prefix="touchless-histories-") as tmp:
         work = Path(tmp)
@@ -136,7 +136,7 @@ def main() -> None:
         history.to_csv(work / "history.csv", index=False)
         day.to_csv(work / "day.csv", index=False)
         pd.concat([history, day]).to_csv(work / "all.csv", index=False)
-        cli = ["-m", "flows.cli"]
+        cli = ["-m", "flows"]
         env = {**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"}
         env.pop("PREFECT_API_URL", None)
 

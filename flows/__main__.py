@@ -1,5 +1,5 @@
 """`python -m flows ...`: the `touchless` command without the installed script."""
 
-from flows.cli import main
+from flows.launch import main
 
 main()

@@ -472,10 +472,11 @@ def _overrides(
 def _run(kind: str, input: Path, out_dir: Path, config: Path | None, overrides: dict, verbose: bool, **params):
     """Call the `discover` or `assign` flow the one way the CLI and `serve` share: the config loaded once (for
     assign over the run's stored config), on the task runner it names; then print what reading found."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    from flows.server import local_prefect_api, quiet_prefect
+
+    quiet_prefect(verbose)
     if not verbose:  # Prefect's event sender says at exit that it is still sending: nothing a person can act on
         logging.getLogger("EventsWorker").setLevel(logging.ERROR)
-    from flows.server import local_prefect_api
 
     # Prefect's temporary server, which cannot outlive this process, starts first: it gets ready while the flows
     # are imported and the config is read

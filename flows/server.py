@@ -13,6 +13,7 @@ serves Prefect's app in-process with uvicorn, as Prefect's own temporary server 
 from __future__ import annotations
 
 import argparse
+import atexit
 import http.client
 import os
 import signal
@@ -40,21 +41,14 @@ def local_prefect_api() -> Iterator[Callable[[], str | None]]:
     when the thread that started the child ends. Call flows synchronously inside it.
     """
     import prefect.context
-    from prefect.settings import (
-        PREFECT_API_URL,
-        PREFECT_SERVER_EPHEMERAL_ENABLED,
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-        get_current_settings,
-        temporary_settings,
-    )
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 
-    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+    if not _temporary_server_wanted():
         yield lambda: None  # the user's server, or Prefect's own error about having none
         return
-    env = {**os.environ, **SERVER_ENV, **get_current_settings().to_environment_variables(exclude_unset=True)}
-    env.pop("PREFECT_API_URL", None)  # an empty one counts as unset
+    env = _server_env()
     timeout = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-    server = _launch(env)
+    server = _take_early(env) or _launch(env)
     url: str | None = None
     with ExitStack() as pointed:
 
@@ -76,6 +70,63 @@ def local_prefect_api() -> Iterator[Callable[[], str | None]]:
         finally:
             pointed.close()  # logs and events sent while the server is still up
             _stop(server[0])
+
+
+def quiet_prefect(verbose: bool) -> None:
+    """Prefect's own log lines (the server's too) only with --verbose: what a person sees is touchless's."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+
+
+_early: list[tuple[tuple[subprocess.Popen, int], dict[str, str]]] = []  # launched by `launch_early`, with its env
+
+
+def launch_early(verbose: bool) -> None:
+    """Launch the temporary server before the command imports torch, spaCy and the flows (~3 s), so its own start
+    (~5 s) runs beside them instead of after; `local_prefect_api` takes it over when its environment is still the
+    same, else stops it. One never taken over is stopped at exit. Nothing when the user has a server."""
+    quiet_prefect(verbose)
+    if not _temporary_server_wanted():
+        return
+    env = _server_env()
+    _early.append((_launch(env), _prefect_part(env)))
+    atexit.register(lambda: [_discard(server[0]) for server, _ in _early])
+
+
+def _take_early(env: dict[str, str]) -> tuple[subprocess.Popen, int] | None:
+    """The server `launch_early` started, when Prefect's settings are still those it was given."""
+    if not _early:
+        return None
+    server, settings = _early.pop()
+    if settings == _prefect_part(env) and server[0].poll() is None:
+        return server
+    _discard(server[0])
+    return None
+
+
+def _prefect_part(env: dict[str, str]) -> dict[str, str]:
+    """What the server reads of its environment: Prefect's settings (torch sets OpenMP variables on import)."""
+    return {k: v for k, v in env.items() if k.startswith("PREFECT_")}
+
+
+def _discard(process: subprocess.Popen) -> None:
+    """A server never used, perhaps still starting: killed, as a stop in the middle of its start-up makes it print
+    a traceback (its database is SQLite's, safe from a kill)."""
+    process.kill()
+    process.wait()
+
+
+def _temporary_server_wanted() -> bool:
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    return not PREFECT_API_URL.value() and bool(PREFECT_SERVER_EPHEMERAL_ENABLED.value())
+
+
+def _server_env() -> dict[str, str]:
+    from prefect.settings import get_current_settings
+
+    env = {**os.environ, **SERVER_ENV, **get_current_settings().to_environment_variables(exclude_unset=True)}
+    env.pop("PREFECT_API_URL", None)  # an empty one counts as unset
+    return env
 
 
 def _launch(env: dict[str, str]) -> tuple[subprocess.Popen, int]:

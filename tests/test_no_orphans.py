@@ -158,3 +158,47 @@ def test_a_port_taken_before_the_server_binds_it_is_retried(monkeypatch, prefect
             assert not ports and url != f"http://127.0.0.1:{taken.getsockname()[1]}/api"
         finally:
             _stop(server)
+
+
+def test_the_command_starts_its_server_early_and_uses_that_one(tmp_path, prefect_home):
+    """`touchless discover|assign|demo` launch the temporary server before their imports; the flow then runs on
+    that same server (no second one), and a command that ends before any flow stops it without a word."""
+    script = tmp_path / "early.py"
+    script.write_text(
+        """
+import sys
+import flows
+from flows import server
+
+server.launch_early(verbose=False)
+(_, port), _ = server._early[0]
+import flows.cli  # what the command imports before its flow: torch, spaCy, the flows
+with server.local_prefect_api() as ready:
+    url = ready()
+    import psutil
+    children = [" ".join(c.cmdline()[1:3]) for c in psutil.Process().children(recursive=True)]
+    print(url == f"http://127.0.0.1:{port}/api", children == ["-m flows.server"])
+"""
+    )
+    env = no_api_env(prefect_home)
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, timeout=240, start_new_session=True
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().split() == ["True", "True"]
+
+    usage = subprocess.Popen(  # no --out: a usage error after the early launch, before any flow
+        [sys.executable, "-m", "flows", "discover", "contacts.csv"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = usage.communicate(timeout=120)
+        assert usage.returncode == 2
+        assert "--out" in stderr.decode() and "Traceback" not in stderr.decode()
+        assert left_after(usage.pid, 10) == []
+    finally:
+        kill_session(usage.pid)

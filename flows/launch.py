@@ -1,0 +1,23 @@
+"""The `touchless` command's entry point: a command that runs a flow starts Prefect's temporary server first.
+
+The CLI's own imports (torch, spaCy, pandas, the flows) take ~3 s before a flow can start, and the temporary
+server takes ~5 s to answer; launched here, before those imports, it gets ready beside them (see
+`flows.server.launch_early`). Every other command starts no server.
+"""
+
+from __future__ import annotations
+
+import sys
+
+FLOW_COMMANDS = {"discover", "assign", "evaluate", "demo"}  # the commands that call `flows.cli._run`
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args and args[0] in FLOW_COMMANDS and not {"--help", "-h"} & set(args):
+        from flows.server import launch_early
+
+        launch_early(verbose=bool({"--verbose", "-v"} & set(args)))
+    from flows.cli import main as cli
+
+    cli()
