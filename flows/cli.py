@@ -7,7 +7,6 @@ import errno
 import json
 import logging
 import math
-import os
 import shutil
 import sys
 import traceback
