@@ -264,8 +264,10 @@ def write_run(
 
 
 def _write_database(path: Path, tables: dict[str, pa.Table]) -> None:
-    """Every table in one DuckDB file, in the same types as its Parquet file, and the views."""
-    with duckdb.connect(str(path)) as db:
+    """Every table in one DuckDB file, in the same types as its Parquet file, and the views. On all cores but the
+    one that writes the rest of the run (on 2 cores, one thread built a million contacts' table in 2.0 s and 250
+    MB more memory, two in 2.4 s and 410 MB)."""
+    with duckdb.connect(str(path), config={"threads": max(1, (os.cpu_count() or 2) - 1)}) as db:
         for name, table in tables.items():
             db.register("written", table)
             db.execute(f'CREATE TABLE "{name}" AS SELECT * FROM written')

@@ -88,29 +88,21 @@ def _withhold(contacts: pd.DataFrame, clusters: list[int]) -> tuple[pd.DataFrame
     ]
 
 
-# what touches, trends and the measures read of a contact: they select rows many times, and selecting them from
-# these columns costs a fraction of selecting them from the whole table with its texts (a day's `assign` onto a
-# million contacts spent most of its refresh copying texts it never read)
-_FACT_COLUMNS = [
-    "contact_id",
-    "row",
-    "cluster_id",
-    "reason_id",
-    "created_at",
-    "customer_id",
-    "ticket_id",
-    "duplicate_group",
-    "handle_time_s",
-    "issue_id",
-]
+# what trends and the measures read of a contact, and what `issues` reads besides: they select rows many times, and
+# selecting them from these columns costs a fraction of selecting them from the whole table with its texts (a day's
+# `assign` onto a million contacts spent most of its refresh copying texts it never read), and the measures
+# selected the ids of contacts, customers and tickets they never read as well (a third of the refresh)
+_FACT_COLUMNS = ["cluster_id", "reason_id", "created_at", "handle_time_s", "issue_id"]
+_ISSUE_COLUMNS = ["contact_id", "row", "customer_id", "ticket_id", "duplicate_group"]
 
 
-def _facts(contacts: pd.DataFrame, dimensions: list[str]) -> pd.DataFrame:
-    """The columns of `contacts` that the over-time measures read, with the dimensions (`input.dimensions`).
-    `issue_id` as a number per issue: the measures only ask which contacts share an issue, and a number is
-    counted without hashing a million ids as strings; `reason_id` as a category, for the same reason (it is
-    grouped and compared a dozen times)."""
-    facts = contacts[[c for c in dict.fromkeys([*_FACT_COLUMNS, *dimensions]) if c in contacts]]
+def _facts(contacts: pd.DataFrame, dimensions: list[str], for_issues: bool = False) -> pd.DataFrame:
+    """The columns of `contacts` that the over-time measures read, with the dimensions (`input.dimensions`), and
+    with `for_issues` those `issues` links contacts by. `issue_id` as a number per issue: the measures only ask
+    which contacts share an issue, and a number is counted without hashing a million ids as strings; `reason_id`
+    as a category, for the same reason (it is grouped and compared a dozen times)."""
+    wanted = [*_FACT_COLUMNS, *(_ISSUE_COLUMNS if for_issues else []), *dimensions]
+    facts = contacts[[c for c in dict.fromkeys(wanted) if c in contacts]]
     facts = facts.assign(reason_id=facts["reason_id"].astype("category"))
     if "issue_id" not in facts:
         return facts
@@ -166,7 +158,7 @@ def refresh(
         and p.confidence >= cfg.taxonomy.proposals.unassign_min_confidence
     ]
     contacts, warnings = _withhold(contacts, missing)
-    contacts = contacts.join(issues(_facts(contacts, cfg.input.dimensions), cfg.touches.window_days))
+    contacts = contacts.join(issues(_facts(contacts, cfg.input.dimensions, for_issues=True), cfg.touches.window_days))
     names = dict(zip(descriptions["cluster_id"], descriptions["label"]))
     time = over_time(_facts(contacts, cfg.input.dimensions), context.volume, taxonomy, names, cfg, cluster_trends)
     warnings += _volume_warnings(time.touch_index, context) + _past_volume(contacts["created_at"], context.volume)
