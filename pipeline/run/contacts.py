@@ -66,7 +66,8 @@ def add_to_history(history: pd.DataFrame, sources: pd.Series | None, fresh: pd.D
             before = history.set_index("contact_id").loc[fresh.loc[kept_place, "contact_id"]]
             for column in _PLACEMENT:
                 fresh.loc[kept_place, column] = before[column].to_numpy()
-    kept = history[~history["contact_id"].isin(fresh["contact_id"])]
+    again = history["contact_id"].isin(fresh["contact_id"]).to_numpy()
+    kept = history[~again] if again.any() else history  # no copy of a million rows when none is read again
     kept = kept.assign(source_hash=kept["contact_id"].map(sources) if sources is not None else None)
     for column in ("text_reason_id", "withheld_reason_id"):  # a run made before the column existed
         if column not in kept:
