@@ -303,7 +303,7 @@ def timed(fn) -> float:
 
 def cli(*args: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "flows.cli", *args], check=True, cwd=ROOT, capture_output=True)
+    subprocess.run([sys.executable, "-m", "flows", *args], check=True, cwd=ROOT, capture_output=True)
     return time.perf_counter() - start
 
 

@@ -90,7 +90,7 @@ def touchless_run(csv: Path, out: Path, cache: Path, more_config: str = "") -> t
     cmd = [
         sys.executable,
         "-m",
-        "flows.cli",
+        "flows",
         "evaluate",
         str(csv),
         "--label-column",

@@ -38,7 +38,7 @@ def test_killed_while_embedding_then_run_again(tmp_path, six_intents_run):
     shutil.copytree(six_intents_run[0], out)  # a previous good output the crash must not touch
     before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
     run = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "discover", str(DEMO), "--out", str(out), "--config", str(config)],
+        [sys.executable, "-m", "flows", "discover", str(DEMO), "--out", str(out), "--config", str(config)],
         cwd=ROOT,
         env=os.environ.copy(),
         stdout=subprocess.DEVNULL,

@@ -129,7 +129,7 @@ def test_the_killed_command_leaves_a_whole_run_and_no_process(previous, test_con
         [
             sys.executable,
             "-m",
-            "flows.cli",
+            "flows",  # the installed command's entry: its server is launched early (flows/launch.py)
             "discover",
             str(SIX_INTENTS),
             "--out",

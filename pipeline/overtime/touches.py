@@ -73,8 +73,8 @@ def touch_stats(contacts: pd.DataFrame, by: str) -> pd.DataFrame:
     rows = contacts.dropna(subset=[by])
     if rows.empty:
         return pd.DataFrame(columns=STAT_COLUMNS)
-    grouped = rows.groupby(by)
-    per_issue = rows.groupby([by, "issue_id"]).size()  # its issues: one pass, not a second for nunique
+    grouped = rows.groupby(by, observed=True)  # `reason_id` may be a category (`refresh._facts`): only its values
+    per_issue = rows.groupby([by, "issue_id"], observed=True).size()  # its issues: one pass, not a second for nunique
     stats = pd.DataFrame({"contacts": grouped.size(), "issues": per_issue.groupby(level=0).size()})
     stats["issues"] = stats["issues"].fillna(0).astype("int64")  # a value whose contacts have no issue id
     stats["touches_per_issue"] = stats["contacts"] / stats["issues"]

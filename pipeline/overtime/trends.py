@@ -117,8 +117,8 @@ def trends(contacts: pd.DataFrame, by: str, volume: pd.DataFrame | None, cfg: Tr
             continue
         in_base = (times > start) & (times <= recent)
         in_recent = (times > recent) & (times <= end)
-        base = contacts[in_base].groupby(by).size().reindex(keys, fill_value=0)
-        now = contacts[in_recent].groupby(by).size().reindex(keys, fill_value=0)
+        base = contacts[in_base].groupby(by, observed=True).size().reindex(keys, fill_value=0)
+        now = contacts[in_recent].groupby(by, observed=True).size().reindex(keys, fill_value=0)
         e_base, e_now = exposures((start, recent, end), volume, cfg)
         share = e_now / (e_base + e_now)
         p = np.array([binomtest(int(k), int(k + b), share).pvalue if k + b else 1.0 for k, b in zip(now, base)])
@@ -148,7 +148,7 @@ def trends(contacts: pd.DataFrame, by: str, volume: pd.DataFrame | None, cfg: Tr
     rise = rises.drop_duplicates(by).set_index(by)
     decided = latest.copy()
     decided.loc[rise.index] = rise
-    before = contacts[times <= end - pd.Timedelta(days=max(_window_days(cfg)))].groupby(by).size()
+    before = contacts[times <= end - pd.Timedelta(days=max(_window_days(cfg)))].groupby(by, observed=True).size()
     before = before.reindex(keys, fill_value=0)
     rising = decided.index.isin(rise.index)
     born = (

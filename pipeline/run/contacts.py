@@ -82,8 +82,8 @@ def add_to_history(history: pd.DataFrame, sources: pd.Series | None, fresh: pd.D
 
 def _in_types_of(fresh: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     """`fresh` with each column in the type the history holds it in, where that keeps every value as it is: text
-    as text, whole numbers as whole numbers (a count that does not fit, or a number where the history has text,
-    stays as it was; fractions keep their precision)."""
+    as text, numbers as numbers (a count that does not fit, text or flags where the history has numbers, or a
+    number where it has text, stay as they were; fractions keep their precision)."""
     if history.empty:
         return fresh
     out = {}
@@ -91,10 +91,13 @@ def _in_types_of(fresh: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
         want, values = history[column].dtype, fresh[column]
         if values.dtype == want or pd.api.types.is_float_dtype(values):
             continue
+        held = pd.api.types.infer_dtype(values, skipna=True)  # what the values are, missing ones aside
         if pd.api.types.is_string_dtype(want) and not pd.api.types.is_object_dtype(want):
-            if values.map(lambda v: v is None or isinstance(v, str) or v != v).all():
+            if held in ("string", "empty"):
                 out[column] = values.astype(want)
         elif pd.api.types.is_numeric_dtype(want) and not pd.api.types.is_bool_dtype(want):
+            if held not in ("integer", "floating", "mixed-integer-float", "empty"):
+                continue  # text or flags where the history has numbers: left as they are
             try:
                 cast, given = values.astype(want), pd.to_numeric(values)
             except (TypeError, ValueError):

@@ -229,7 +229,7 @@ def write_run(
         # the DuckDB file is built from the tables in memory while the Parquet files and the extras are written:
         # at a million contacts it is the longest part of a write (~2.2 s), and DuckDB works outside Python's lock
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="touchless-duckdb") as pool:
-            database = pool.submit(_write_database, staging / DATABASE, tables)
+            database = pool.submit(_write_database, staging / DATABASE, tables, staging.parent)
             for name, table in tables.items():
                 pq.write_table(table, staging / f"{name}.parquet")
                 checkpoint(f"table:{name}")
@@ -264,14 +264,16 @@ def write_run(
     return written
 
 
-def _write_database(path: Path, tables: dict[str, pa.Table]) -> None:
+def _write_database(path: Path, tables: dict[str, pa.Table], spill_beside: Path) -> None:
     """Every table in one DuckDB file, in the same types as its Parquet file, and the views. On all cores but the
     one that writes the rest of the run (on 2 cores, one thread built a million contacts' table in 2.0 s and 250
     MB more memory, two in 2.4 s and 410 MB), and in bounded memory: DuckDB writes the table's blocks out as it
-    goes instead of holding them all (130 MB more, not 250, in the same time), spilling, if ever, into a
-    temporary folder of its own, never into the run."""
-    with tempfile.TemporaryDirectory(prefix="touchless-duckdb-") as spill:
-        config = {"threads": max(1, (os.cpu_count() or 2) - 1), "memory_limit": "256MB", "temp_directory": spill}
+    goes instead of holding them all (130 MB more, not 250, in the same time), spilling, if ever, into a folder
+    beside the staging folder (on the run's disk, not in a temporary folder that may be memory; named so that a
+    killed run's is removed with its staging folder by the next run)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
+    with tempfile.TemporaryDirectory(prefix=f"{path.parent.name}-spill-", dir=spill_beside) as spill:
+        config = {"threads": max(1, cores - 1), "memory_limit": "256MB", "temp_directory": spill}
         with duckdb.connect(str(path), config=config) as db:
             for name, table in tables.items():
                 db.register("written", table)
@@ -465,6 +467,8 @@ class Run:
         names = self.column_names("contacts")
         if not {"conversation_id", "created_at", "last_at"} <= set(names):
             return None  # a run too old to say where its conversations end: they are read again whole
+        if not pc.any(pc.is_valid(self.arrow("contacts", ["conversation_id"])["conversation_id"])).as_py():
+            return None  # a run of tickets or e-mails: its texts are not read a second time for nothing
         wanted = ["contact_id", "text", "created_at", "last_at", "turns", "customer_turns", "customer_id", "channel"]
         columns = [c for c in dict.fromkeys([*wanted, *dimensions]) if c in names]
         table = self.arrow("contacts", [*columns, "conversation_id"])
