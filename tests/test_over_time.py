@@ -400,3 +400,29 @@ def test_one_text_pasted_by_many_in_the_last_weeks_is_not_a_new_topic():
     times = _times(rng, (200, 0), (40, 66))
     split = split_emerging(vectors, times, _as_found([0] * 240), CFG.trends, neighbours=15)
     assert (split.labels == 0).all()
+
+
+def test_a_volume_date_with_a_utc_offset_stays_on_the_day_written(tmp_path):
+    """A volume file's dates name days of the business's calendar. Monday midnight in Paris (+01:00) was moved to
+    Sunday 23:00 UTC, so a weekly file's every week slid to the week before, and a daily file's days to the day
+    before, without a word. They are read as written now, in text and in typed (Parquet) columns."""
+    from pipeline.read.volume import load_volume
+
+    mondays = pd.date_range("2026-03-02", periods=3, freq="7D")
+    (tmp_path / "weekly.csv").write_text(
+        "date,volume\n" + "".join(f"{d.date()}T00:00:00+01:00,{100 + i}\n" for i, d in enumerate(mondays))
+    )
+    weekly, _ = load_volume(tmp_path / "weekly.csv")
+    assert [str(w) for w in weekly["week"]] == ["2026-03-02", "2026-03-09", "2026-03-16"]
+    assert weekly["volume"].tolist() == [100, 101, 102]
+
+    days = pd.date_range("2026-03-02", periods=14, freq="D")  # two whole weeks, each day at 23:30 in New York
+    typed = pd.DataFrame(
+        {"date": (days + pd.Timedelta(hours=23, minutes=30)).tz_localize("America/New_York"), "volume": 10}
+    )
+    typed.to_parquet(tmp_path / "daily.parquet")
+    daily, warnings = load_volume(tmp_path / "daily.parquet")
+    assert [str(w) for w in daily["week"]] == ["2026-03-02", "2026-03-09"]
+    assert daily["volume"].tolist() == [70, 70] and daily["complete"].all()
+    assert [str(d) for d in daily["first_day"]] == ["2026-03-02", "2026-03-09"]
+    assert not any("fewer days" in w for w in warnings)

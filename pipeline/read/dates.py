@@ -85,6 +85,7 @@ def parse_dates(
     date_format: str | None = None,
     now: pd.Timestamp | None = None,
     known_order: str | None = None,
+    as_written: bool = False,
 ) -> tuple[pd.Series, list[str], str | None]:
     """`values` as UTC times (NaT where missing or unreadable), the warnings to show the user, and the column's
     day/month order ("day-first" or "month-first"; None when no value has day and month as two numbers).
@@ -97,7 +98,9 @@ def parse_dates(
     was read in (a run's first input, for the files `assign` adds): it reads values that do not tell on their own
     (the dates of 1-12 September), and a value that can only be read the other way is an error. Two-digit years
     follow strptime: 69-99 are 19xx, 00-68 20xx.
-    A UTC offset or Z is applied; times without one are taken as UTC.
+    A UTC offset or Z is applied; times without one are taken as UTC. With `as_written` the offset is not applied:
+    each time is read as written, for values that name a calendar day (a volume file's 2026-03-02T00:00+01:00 is
+    2 March, which applying its offset made 1 March and the week before).
     Unix times are read only in a column with no other dates: 10 digits as seconds (2001-09-09 to 2262),
     13 digits as milliseconds; if both lengths occur, the more common one is the column's and the rest are
     reported. Among other dates such numbers are more likely ids, and are reported, not read.
@@ -108,6 +111,8 @@ def parse_dates(
     """
     rows = np.asarray(rows)
     if pd.api.types.infer_dtype(values, skipna=True) in ("datetime64", "datetime", "date"):
+        if as_written:  # typed times in a zone: their wall-clock time there
+            values = values.map(lambda v: v.replace(tzinfo=None) if getattr(v, "tzinfo", None) else v)
         parsed = _series(_from_pandas(pd.to_datetime(values, errors="coerce", utc=True)), values.index)
         return parsed, _future(parsed, rows, column, now), None
     texts = _texts(values)
@@ -121,6 +126,8 @@ def parse_dates(
         ns, described, order = _infer(texts, groups, rows, file, column, known_order)
     else:
         ns, described = _given(texts, groups, date_format), date_format
+    if as_written:
+        ns = np.where(ns != _NAT, ns + _offsets(groups, len(ns)) * 60 * 10**9, _NAT)
     parsed = _series(ns, values.index)
     warnings = []
     bad = present & (ns == _NAT)
@@ -246,17 +253,22 @@ def _format(match: re.Match, found: dict[str, str], example: str, dayfirst: bool
     return "".join(pieces) + example[position:].replace("%", "%%")
 
 
+def _read_number(plan: _Plan, chars: np.ndarray, name: str) -> np.ndarray | int:
+    """The number in field `name` of each row of `chars` (0 where the shape has no such field)."""
+    if name not in plan.spans:
+        return 0
+    start, end = plan.spans[name]
+    value = chars[:, start].astype(np.int64) - ord("0")
+    for column in range(start + 1, end):
+        value = value * 10 + chars[:, column] - ord("0")
+    return value
+
+
 def _read(plan: _Plan, chars: np.ndarray, dayfirst: bool) -> np.ndarray:
     """Nanoseconds since 1970 (UTC) of each row of `chars`, _NAT where it is no valid time."""
 
     def number(name: str) -> np.ndarray | int:
-        if name not in plan.spans:
-            return 0
-        start, end = plan.spans[name]
-        value = chars[:, start].astype(np.int64) - ord("0")
-        for column in range(start + 1, end):
-            value = value * 10 + chars[:, column] - ord("0")
-        return value
+        return _read_number(plan, chars, name)
 
     if plan.epoch:
         count = number("epoch")
@@ -277,6 +289,16 @@ def _read(plan: _Plan, chars: np.ndarray, dayfirst: bool) -> np.ndarray:
         fraction = fraction * 10 ** (9 - (plan.spans["frac"][1] - plan.spans["frac"][0]))
     offset = plan.offset_sign * (number("offset_h") * 60 + number("offset_m"))
     return _assemble(year, month, day, hour, number("minute"), number("sec"), fraction, offset, valid)
+
+
+def _offsets(groups, n: int) -> np.ndarray:
+    """Each value's numeric UTC offset in minutes as written (0 without one), from its shape's plan."""
+    minutes = np.zeros(n, dtype=np.int64)
+    for plan, members, chars in groups:
+        if plan is not None and plan.offset_sign:
+            hours = _read_number(plan, chars, "offset_h")
+            minutes[members] = plan.offset_sign * (hours * 60 + _read_number(plan, chars, "offset_m"))
+    return minutes
 
 
 def _assemble(year, month, day, hour, minute, second, nanos, offset_minutes, valid) -> np.ndarray:

@@ -30,7 +30,10 @@ def load_volume(path: str | Path, date_format: str | None = None) -> tuple[pd.Da
             column=missing[0],
         )
     rows = np.arange(1, len(raw) + 1)
-    dates, _, _ = parse_dates(raw["date"], file=str(path), column="date", rows=rows, date_format=date_format)
+    # a volume's date names a day of the business's calendar: read as written, not moved by its UTC offset
+    dates, _, _ = parse_dates(
+        raw["date"], file=str(path), column="date", rows=rows, date_format=date_format, as_written=True
+    )
     if dates.isna().any():
         raise rows_error("row(s) have no date", rows[dates.isna().to_numpy()].tolist(), path, "date")
     volume = pd.to_numeric(raw["volume"], errors="coerce")
