@@ -263,7 +263,7 @@ def test_a_daily_volume_file_that_ends_mid_week_is_not_counted_as_a_whole_week(t
     volume, warnings = load_volume(tmp_path / "volume.csv")
     assert volume["complete"].tolist() == [True] * 11 + [False]
     assert volume["volume"].iloc[-1] == 3000
-    assert any("last week holds fewer days" in w and "2026-03-23 (2026-03-23 to 2026-03-25)" in w for w in warnings)
+    assert any("last week ends earlier" in w and "2026-03-23 (2026-03-23 to 2026-03-25)" in w for w in warnings)
     # a holiday inside the file leaves its week whole; a short file is judged by its inner weeks, not their median
     holiday = "".join(f"{d.date()},1000\n" for d in days if d != pd.Timestamp("2026-02-16"))
     (tmp_path / "holiday.csv").write_text("date,volume\n" + holiday, encoding="utf-8")
@@ -271,6 +271,11 @@ def test_a_daily_volume_file_that_ends_mid_week_is_not_counted_as_a_whole_week(t
     short = pd.date_range("2026-01-02", "2026-01-14", freq="D")  # Friday to the Wednesday of the week after next
     (tmp_path / "short.csv").write_text("date,volume\n" + "".join(f"{d.date()},1\n" for d in short))
     assert load_volume(tmp_path / "short.csv")[0]["complete"].tolist() == [False, True, False]
+    # a weekday business whose last week lost its Monday to a holiday: 4 days, not its usual 5, still whole
+    open_days = pd.date_range("2026-01-05", "2026-03-27", freq="D")  # to a Friday
+    weekdays = [d for d in open_days if d.dayofweek < 5 and d != pd.Timestamp("2026-03-23")]
+    (tmp_path / "weekdays.csv").write_text("date,volume\n" + "".join(f"{d.date()},1\n" for d in weekdays))
+    assert load_volume(tmp_path / "weekdays.csv")[0]["complete"].tolist() == [True] * 12
 
     rows = [
         (f"s{c}-{d}-{k}", start + pd.Timedelta(days=d, hours=12), None, None, None, c)
@@ -425,4 +430,4 @@ def test_a_volume_date_with_a_utc_offset_stays_on_the_day_written(tmp_path):
     assert [str(w) for w in daily["week"]] == ["2026-03-02", "2026-03-09"]
     assert daily["volume"].tolist() == [70, 70] and daily["complete"].all()
     assert [str(d) for d in daily["first_day"]] == ["2026-03-02", "2026-03-09"]
-    assert not any("fewer days" in w for w in warnings)
+    assert not any("ends earlier" in w for w in warnings)

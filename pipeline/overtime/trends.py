@@ -51,8 +51,9 @@ def _daily_exposure(volume: pd.DataFrame | None) -> pd.Series | None:
 
 
 def covered_days(volume: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """(first, last) day each week's volume covers: the whole week, or for a partial week of a daily file (one it
-    gives fewer days of than its usual week: `load_volume`) the days from its first to its last date."""
+    """(first, last) day each week's volume covers: the whole week, or for a partial week of a daily file (its
+    first week starting later, or its last ending earlier, than its other weeks: `load_volume`) the days from its
+    first to its last date."""
     weeks = [pd.Timestamp(w) for w in volume["week"]]
     whole = [(w, w + pd.Timedelta(days=6)) for w in weeks]
     if "complete" not in volume:

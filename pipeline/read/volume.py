@@ -59,7 +59,7 @@ def load_volume(path: str | Path, date_format: str | None = None) -> tuple[pd.Da
     if len(partial):
         shown = ", ".join(f"{r.week} ({r.first_day} to {r.last_day})" for r in partial.head(3).itertuples())
         warnings.append(
-            f"{path}: its first or last week holds fewer days than its usual week (the week of {shown}"
+            f"{path}: its first week starts later, or its last week ends earlier, than its other weeks (the week of {shown}"
             f"{', ...' if len(partial) > 3 else ''}): their volume is spread over the days given only, and the touch "
             "index leaves those weeks out of its 6-week figures, as a partial week would read as a rise"
         )
@@ -68,10 +68,11 @@ def load_volume(path: str | Path, date_format: str | None = None) -> tuple[pd.Da
 
 def _weekly(weeks: pd.Series, dates: pd.Series, volume: pd.Series) -> pd.DataFrame:
     """Volume per week, with the first and last day the file gives in it and whether it gives the week whole. A
-    weekly file (one date a week) gives each week whole; a daily file's first or last week holding fewer dates than
-    its usual week (the median of the weeks between them: a business closed on Sundays gives 6) is partial: a file
-    that ends on a Wednesday gives its last week three days of volume, and counted whole that week's contacts per
-    unit would read as a jump. A week inside the file short of a day (a holiday) stays whole, as it was."""
+    weekly file (one date a week) gives each week whole; a daily file's first week is partial when it starts later
+    in the week than the weeks between its first and last do, and its last week when it ends earlier: a file that
+    ends on a Wednesday gives its last week three days of volume, and counted whole that week's contacts per unit
+    would read as a jump. A week short of a day (a holiday) stays whole wherever it lies: a weekday business's last
+    week without its Monday still ends on its Friday (counting days had made it partial, and left it out)."""
     days = dates.dt.tz_convert("UTC").dt.normalize().dt.tz_localize(None).dt.date
     frame = (
         pd.DataFrame({"week": weeks, "day": days, "volume": volume.to_numpy()})
@@ -79,10 +80,13 @@ def _weekly(weeks: pd.Series, dates: pd.Series, volume: pd.Series) -> pd.DataFra
         .agg(volume=("volume", "sum"), first_day=("day", "min"), last_day=("day", "max"), days=("day", "nunique"))
     )
     if (frame["days"] > 1).any():
-        usual = frame["days"].iloc[1:-1].median() if len(frame) > 2 else frame["days"].max()
-        edge = np.zeros(len(frame), dtype=bool)
-        edge[[0, -1]] = True
-        frame["complete"] = ~edge | (frame["days"] >= usual)
+        first = pd.to_datetime(frame["first_day"]).dt.dayofweek.to_numpy()  # Monday 0
+        last = pd.to_datetime(frame["last_day"]).dt.dayofweek.to_numpy()
+        inner = slice(1, -1) if len(frame) > 2 else slice(None)
+        complete = np.ones(len(frame), dtype=bool)
+        complete[0] &= first[0] <= first[inner].min()
+        complete[-1] &= last[-1] >= last[inner].max()
+        frame["complete"] = complete
     else:
         frame["first_day"] = frame["week"]
         frame["last_day"] = [w + timedelta(days=6) for w in frame["week"]]
