@@ -264,7 +264,7 @@ def test_a_daily_volume_file_that_ends_mid_week_is_not_counted_as_a_whole_week(t
     assert volume["complete"].tolist() == [True] * 11 + [False]
     assert volume["volume"].iloc[-1] == 3000
     assert any("last week ends earlier" in w and "2026-03-23 (2026-03-23 to 2026-03-25)" in w for w in warnings)
-    # a holiday inside the file leaves its week whole; a short file is judged by its inner weeks, not their median
+    # a holiday inside the file leaves its week whole; a short file is judged by its inner weeks
     holiday = "".join(f"{d.date()},1000\n" for d in days if d != pd.Timestamp("2026-02-16"))
     (tmp_path / "holiday.csv").write_text("date,volume\n" + holiday, encoding="utf-8")
     assert load_volume(tmp_path / "holiday.csv")[0]["complete"].tolist() == [True] * 11 + [False]
@@ -276,6 +276,10 @@ def test_a_daily_volume_file_that_ends_mid_week_is_not_counted_as_a_whole_week(t
     weekdays = [d for d in open_days if d.dayofweek < 5 and d != pd.Timestamp("2026-03-23")]
     (tmp_path / "weekdays.csv").write_text("date,volume\n" + "".join(f"{d.date()},1\n" for d in weekdays))
     assert load_volume(tmp_path / "weekdays.csv")[0]["complete"].tolist() == [True] * 12
+    # one Saturday opened in February does not make Saturday the week's usual last day
+    saturday = [*weekdays, pd.Timestamp("2026-02-14")]
+    (tmp_path / "saturday.csv").write_text("date,volume\n" + "".join(f"{d.date()},1\n" for d in saturday))
+    assert load_volume(tmp_path / "saturday.csv")[0]["complete"].tolist() == [True] * 12
 
     rows = [
         (f"s{c}-{d}-{k}", start + pd.Timedelta(days=d, hours=12), None, None, None, c)
@@ -420,6 +424,14 @@ def test_a_volume_date_with_a_utc_offset_stays_on_the_day_written(tmp_path):
     weekly, _ = load_volume(tmp_path / "weekly.csv")
     assert [str(w) for w in weekly["week"]] == ["2026-03-02", "2026-03-09", "2026-03-16"]
     assert weekly["volume"].tolist() == [100, 101, 102]
+    # a shape read only through a given format, with a zone name or a compact offset, is read as written too
+    for values, given in (
+        ([f"{d:%Y%m%d}T000000+0100" for d in mondays], "%Y%m%dT%H%M%S%z"),
+        ([f"{d.date()} 00:00 CET" for d in mondays], "%Y-%m-%d %H:%M %Z"),
+    ):
+        (tmp_path / "given.csv").write_text("date,volume\n" + "".join(f"{v},1\n" for v in values))
+        read, _ = load_volume(tmp_path / "given.csv", date_format=given)
+        assert [str(w) for w in read["week"]] == ["2026-03-02", "2026-03-09", "2026-03-16"], given
 
     days = pd.date_range("2026-03-02", periods=14, freq="D")  # two whole weeks, each day at 23:30 in New York
     typed = pd.DataFrame(

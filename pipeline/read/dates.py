@@ -121,13 +121,13 @@ def parse_dates(
     if not present.any():
         return _series(np.full(len(values), _NAT), values.index), [], None
     groups = _shape_groups(texts, lengths, np.flatnonzero(present))
+    if as_written:  # every shape read with its offset left out
+        groups = [(replace(plan, offset_sign=0) if plan else None, members, chars) for plan, members, chars in groups]
     order = None
     if date_format is None:
         ns, described, order = _infer(texts, groups, rows, file, column, known_order)
     else:
-        ns, described = _given(texts, groups, date_format), date_format
-    if as_written:
-        ns = np.where(ns != _NAT, ns + _offsets(groups, len(ns)) * 60 * 10**9, _NAT)
+        ns, described = _given(texts, groups, date_format, as_written), date_format
     parsed = _series(ns, values.index)
     warnings = []
     bad = present & (ns == _NAT)
@@ -253,22 +253,17 @@ def _format(match: re.Match, found: dict[str, str], example: str, dayfirst: bool
     return "".join(pieces) + example[position:].replace("%", "%%")
 
 
-def _read_number(plan: _Plan, chars: np.ndarray, name: str) -> np.ndarray | int:
-    """The number in field `name` of each row of `chars` (0 where the shape has no such field)."""
-    if name not in plan.spans:
-        return 0
-    start, end = plan.spans[name]
-    value = chars[:, start].astype(np.int64) - ord("0")
-    for column in range(start + 1, end):
-        value = value * 10 + chars[:, column] - ord("0")
-    return value
-
-
 def _read(plan: _Plan, chars: np.ndarray, dayfirst: bool) -> np.ndarray:
     """Nanoseconds since 1970 (UTC) of each row of `chars`, _NAT where it is no valid time."""
 
     def number(name: str) -> np.ndarray | int:
-        return _read_number(plan, chars, name)
+        if name not in plan.spans:
+            return 0
+        start, end = plan.spans[name]
+        value = chars[:, start].astype(np.int64) - ord("0")
+        for column in range(start + 1, end):
+            value = value * 10 + chars[:, column] - ord("0")
+        return value
 
     if plan.epoch:
         count = number("epoch")
@@ -289,16 +284,6 @@ def _read(plan: _Plan, chars: np.ndarray, dayfirst: bool) -> np.ndarray:
         fraction = fraction * 10 ** (9 - (plan.spans["frac"][1] - plan.spans["frac"][0]))
     offset = plan.offset_sign * (number("offset_h") * 60 + number("offset_m"))
     return _assemble(year, month, day, hour, number("minute"), number("sec"), fraction, offset, valid)
-
-
-def _offsets(groups, n: int) -> np.ndarray:
-    """Each value's numeric UTC offset in minutes as written (0 without one), from its shape's plan."""
-    minutes = np.zeros(n, dtype=np.int64)
-    for plan, members, chars in groups:
-        if plan is not None and plan.offset_sign:
-            hours = _read_number(plan, chars, "offset_h")
-            minutes[members] = plan.offset_sign * (hours * 60 + _read_number(plan, chars, "offset_m"))
-    return minutes
 
 
 def _assemble(year, month, day, hour, minute, second, nanos, offset_minutes, valid) -> np.ndarray:
@@ -459,7 +444,7 @@ def _year_first_format(day_first: str) -> str:
     return day_first.replace("%d", "\0", 1).replace("%y", "%d", 1).replace("\0", "%y", 1)
 
 
-def _given(texts: pa.StringArray, groups, date_format: str) -> np.ndarray:
+def _given(texts: pa.StringArray, groups, date_format: str, as_written: bool = False) -> np.ndarray:
     """Each value's time read with `date_format`; shapes whose own format it is take the fast path. A value the
     format does not read that can be read only one way (year first, as ISO 8601, or with a month name) is read so:
     the format asked for was for the values that cannot tell (a column of 03/04/2026 and 2026-04-03 lost its ISO
@@ -475,7 +460,10 @@ def _given(texts: pa.StringArray, groups, date_format: str) -> np.ndarray:
         members = np.concatenate([m for _, m, _ in others])
         given = texts.take(pa.array(members)).to_numpy(zero_copy_only=False)
         try:
-            parsed = pd.to_datetime(pd.Series(given, dtype=object), format=date_format, errors="coerce", utc=True)
+            if as_written:  # each value on its own: a column's offsets may differ, and each is left out
+                parsed = pd.Series([_wall(v, date_format) for v in given], dtype="datetime64[ns]").dt.tz_localize("UTC")
+            else:
+                parsed = pd.to_datetime(pd.Series(given, dtype=object), format=date_format, errors="coerce", utc=True)
         except ValueError as exc:
             raise ConfigError(f"input.date_format '{date_format}' is not a date format: {exc}") from None
         ns[members] = _from_pandas(parsed)
@@ -485,6 +473,14 @@ def _given(texts: pa.StringArray, groups, date_format: str) -> np.ndarray:
         if plan is not None and not (plan.open_order or plan.epoch or year_first) and unread.any():
             ns[members[unread]] = _read(plan, chars[unread], dayfirst=True)
     return ns
+
+
+def _wall(value: str, date_format: str) -> pd.Timestamp:
+    """`value` read with `date_format`, its time zone dropped: the time as written (NaT where it does not read)."""
+    time = pd.to_datetime(value, format=date_format, errors="coerce")
+    if pd.isna(time) or not _FIRST_YEAR <= time.year <= _LAST_YEAR:
+        return pd.NaT
+    return time.tz_localize(None) if time.tzinfo is not None else time
 
 
 def _from_pandas(parsed: pd.Series) -> np.ndarray:

@@ -69,10 +69,11 @@ def load_volume(path: str | Path, date_format: str | None = None) -> tuple[pd.Da
 def _weekly(weeks: pd.Series, dates: pd.Series, volume: pd.Series) -> pd.DataFrame:
     """Volume per week, with the first and last day the file gives in it and whether it gives the week whole. A
     weekly file (one date a week) gives each week whole; a daily file's first week is partial when it starts later
-    in the week than the weeks between its first and last do, and its last week when it ends earlier: a file that
-    ends on a Wednesday gives its last week three days of volume, and counted whole that week's contacts per unit
-    would read as a jump. A week short of a day (a holiday) stays whole wherever it lies: a weekday business's last
-    week without its Monday still ends on its Friday (counting days had made it partial, and left it out)."""
+    in the week than the weeks between its first and last usually do, and its last week when it ends earlier: a
+    file that ends on a Wednesday gives its last week three days of volume, and counted whole that week's contacts
+    per unit would read as a jump. A day missing inside a week (a holiday) leaves it whole, the last week's too: a
+    weekday business's last week without its Monday still ends on its Friday (counting days had made it partial,
+    and left it out). A day missing at the file's very edge cannot be told from an export cut there: partial."""
     days = dates.dt.tz_convert("UTC").dt.normalize().dt.tz_localize(None).dt.date
     frame = (
         pd.DataFrame({"week": weeks, "day": days, "volume": volume.to_numpy()})
@@ -84,8 +85,9 @@ def _weekly(weeks: pd.Series, dates: pd.Series, volume: pd.Series) -> pd.DataFra
         last = pd.to_datetime(frame["last_day"]).dt.dayofweek.to_numpy()
         inner = slice(1, -1) if len(frame) > 2 else slice(None)
         complete = np.ones(len(frame), dtype=bool)
-        complete[0] &= first[0] <= first[inner].min()
-        complete[-1] &= last[-1] >= last[inner].max()
+        # against the weeks' usual first and last weekday (the median: one Saturday opened is no new usual)
+        complete[0] &= first[0] <= np.median(first[inner])
+        complete[-1] &= last[-1] >= np.median(last[inner])
         frame["complete"] = complete
     else:
         frame["first_day"] = frame["week"]
