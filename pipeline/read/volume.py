@@ -97,7 +97,8 @@ def _weekly(weeks: pd.Series, dates: pd.Series, volume: pd.Series) -> pd.DataFra
 
 
 def _day(time: pd.Timestamp) -> str:
-    return str(time.date()) if time == time.normalize() else time.isoformat()
+    """A volume date as the file wrote it (read as written: no zone to show)."""
+    return str(time.date()) if time == time.normalize() else time.tz_localize(None).isoformat()
 
 
 def week_start(times: pd.Series) -> pd.Series:
