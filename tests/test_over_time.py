@@ -443,3 +443,20 @@ def test_a_volume_date_with_a_utc_offset_stays_on_the_day_written(tmp_path):
     assert daily["volume"].tolist() == [70, 70] and daily["complete"].all()
     assert [str(d) for d in daily["first_day"]] == ["2026-03-02", "2026-03-09"]
     assert not any("ends earlier" in w for w in warnings)
+
+
+def test_the_binomial_test_for_many_counts_equals_scipys_to_the_last_bit():
+    """Trends test every cluster and reason in every window at once (a call each cost half a second of every
+    refresh); the p-values must be scipy's own, not close to them, or a q-value could cross the line."""
+    from scipy.stats import binomtest
+
+    from pipeline.overtime.trends import two_sided_binomial
+
+    rng = np.random.default_rng(3)
+    for p in (0.5, 0.25, 1 / 7, 3 / 13, 0.9, 0.0137):
+        n = np.concatenate([np.arange(1, 90), [200, 333, 1000, 5000, 123_457]]).repeat(6)
+        k = np.concatenate([[0, 1, m // 2, int(p * m), int(p * m) + 1, m] for m in n[::6]])
+        k = np.where(rng.random(len(k)) < 0.3, rng.integers(0, n + 1), k)
+        expected = [binomtest(int(a), int(b), p).pvalue for a, b in zip(k, n)]
+        assert two_sided_binomial(k, n, p).tolist() == expected, p
+    assert two_sided_binomial(np.array([0, 3]), np.array([0, 3]), 0.4).tolist() == [1.0, binomtest(3, 3, 0.4).pvalue]

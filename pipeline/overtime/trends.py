@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest, false_discovery_control
+from scipy.stats import binom, false_discovery_control
 
 from pipeline.config import TrendsConfig
 
@@ -98,6 +98,47 @@ def _volume_span(end: pd.Timestamp, first: pd.Timestamp, volume: pd.DataFrame | 
     return min(end, covered_to - pd.Timedelta(microseconds=1)), max(first, covered_from)
 
 
+def two_sided_binomial(k: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
+    """The exact two-sided binomial test's p-value of `k` successes in `n` trials at rate `p`, for many at once
+    (1.0 where `n` is 0): scipy's `binomtest(k, n, p).pvalue` with the same arithmetic, equal to the last bit
+    (tests/test_over_time.py), but one call for all, where a call each cost ~0.7 ms and half a second of every
+    refresh. The other tail is found as scipy finds it: a binary search for the last count as unlikely as `k`."""
+    k, n = np.asarray(k, dtype=np.int64), np.asarray(n, dtype=np.int64)
+    out = np.ones(len(k))
+    likely = binom.pmf(k, n, p) * (1 + 1e-7)  # scipy's tolerance for equally likely counts
+    below = (n > 0) & (k < p * n)
+    if below.any():
+        kb, nb, db = k[below], n[below], likely[below]
+        at = _search(lambda x: -binom.pmf(x, nb, p), -db, np.ceil(p * nb).astype(np.int64), nb)
+        upper = nb - at + (db == binom.pmf(at, nb, p))
+        out[below] = binom.cdf(kb, nb, p) + binom.sf(nb - upper, nb, p)
+    above = (n > 0) & (k > p * n)
+    if above.any():
+        ka, na, da = k[above], n[above], likely[above]
+        at = _search(
+            lambda x: binom.pmf(x, na, p), da, np.zeros(len(ka), dtype=np.int64), np.floor(p * na).astype(np.int64)
+        )
+        out[above] = binom.cdf(at, na, p) + binom.sf(ka - 1, na, p)
+    return np.minimum(out, 1.0)
+
+
+def _search(a, target: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """scipy's `_binary_search_for_binom_tst` for each element at once: the i in [lo, hi] with a(i) <= target <
+    a(i + 1) (`a` ascending there), or one where a(i) equals it."""
+    lo, hi = lo.copy(), hi.copy()
+    found = np.full(len(lo), -1, dtype=np.int64)
+    active = lo < hi
+    while active.any():
+        mid = lo + (hi - lo) // 2
+        value = a(mid)
+        less, more = active & (value < target), active & (value > target)
+        equal = active & ~less & ~more
+        found[equal] = mid[equal]
+        lo, hi = np.where(less, mid + 1, lo), np.where(more, mid - 1, hi)
+        active &= ~equal & (lo < hi)
+    return np.where(found >= 0, found, np.where(a(lo) <= target, lo, lo - 1))
+
+
 def _window_days(cfg: TrendsConfig) -> list[int]:
     return sorted({cfg.recent_days, *cfg.windows})
 
@@ -122,7 +163,7 @@ def trends(contacts: pd.DataFrame, by: str, volume: pd.DataFrame | None, cfg: Tr
         now = contacts[in_recent].groupby(by, observed=True).size().reindex(keys, fill_value=0)
         e_base, e_now = exposures((start, recent, end), volume, cfg)
         share = e_now / (e_base + e_now)
-        p = np.array([binomtest(int(k), int(k + b), share).pvalue if k + b else 1.0 for k, b in zip(now, base)])
+        p = two_sided_binomial(now.to_numpy(), (now + base).to_numpy(), share)
         ratio = (now / e_now) / (base / e_base).replace(0, np.nan)
         up = (now / e_now) > (base / e_base)
         tests.append(
