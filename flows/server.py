@@ -82,8 +82,8 @@ _early: list[tuple[tuple[subprocess.Popen, int], dict[str, str]]] = []  # launch
 
 def launch_early(verbose: bool) -> None:
     """Launch the temporary server before the command imports torch, spaCy and the flows (~3 s), so its own start
-    (~5 s) runs beside them instead of after; `local_prefect_api` takes it over when its environment is still the
-    same, else stops it. One never taken over is stopped at exit. Nothing when the user has a server."""
+    runs beside them instead of after; `local_prefect_api` takes it over when Prefect's settings are still the
+    same, else kills it, as it does one never taken over at exit. Nothing when the user has a server."""
     quiet_prefect(verbose)
     if not _temporary_server_wanted():
         return

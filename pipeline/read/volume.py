@@ -59,7 +59,8 @@ def load_volume(path: str | Path, date_format: str | None = None) -> tuple[pd.Da
     if len(partial):
         shown = ", ".join(f"{r.week} ({r.first_day} to {r.last_day})" for r in partial.head(3).itertuples())
         warnings.append(
-            f"{path}: its first week starts later, or its last week ends earlier, than its other weeks (the week of {shown}"
+            f"{path}: its first week starts later, or its last week ends earlier, than its other weeks "
+            f"(the week of {shown}"
             f"{', ...' if len(partial) > 3 else ''}): their volume is spread over the days given only, and the touch "
             "index leaves those weeks out of its 6-week figures, as a partial week would read as a rise"
         )
@@ -103,7 +104,7 @@ def _day(time: pd.Timestamp) -> str:
 
 def week_start(times: pd.Series) -> pd.Series:
     """The Monday (00:00 UTC) of each time's ISO week, as a date (NaT where the time is unknown). One date object
-    per distinct week, shared: making one per contact cost a fourth of a second at a million contacts."""
+    per distinct week, shared: making one per contact took 0.17 s a call at a million contacts (now 0.04 s)."""
     days = times.dt.tz_convert("UTC").dt.normalize().dt.tz_localize(None)
     codes, mondays = pd.factorize(days - pd.to_timedelta(days.dt.day_of_week, unit="D"))
     dates = np.array([*(monday.date() for monday in mondays), pd.NaT], dtype=object)

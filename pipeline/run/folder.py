@@ -229,7 +229,7 @@ def write_run(
         # the DuckDB file is built from the tables in memory while the Parquet files and the extras are written:
         # at a million contacts it is the longest part of a write (~2.2 s), and DuckDB works outside Python's lock
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="touchless-duckdb") as pool:
-            database = pool.submit(_write_database, staging / DATABASE, tables, staging.parent)
+            database = pool.submit(_write_database, staging, tables)
             for name, table in tables.items():
                 pq.write_table(table, staging / f"{name}.parquet")
                 checkpoint(f"table:{name}")
@@ -264,17 +264,17 @@ def write_run(
     return written
 
 
-def _write_database(path: Path, tables: dict[str, pa.Table], spill_beside: Path) -> None:
-    """Every table in one DuckDB file, in the same types as its Parquet file, and the views. On all cores but the
-    one that writes the rest of the run (on 2 cores, one thread built a million contacts' table in 2.0 s and 250
-    MB more memory, two in 2.4 s and 410 MB), and in bounded memory: DuckDB writes the table's blocks out as it
-    goes instead of holding them all (130 MB more, not 250, in the same time), spilling, if ever, into a folder
-    beside the staging folder (on the run's disk, not in a temporary folder that may be memory; named so that a
-    killed run's is removed with its staging folder by the next run)."""
+def _write_database(staging: Path, tables: dict[str, pa.Table]) -> None:
+    """Every table in one DuckDB file in `staging`, in the same types as its Parquet file, and the views. On all
+    cores but the one that writes the rest of the run (on 2 cores, one thread built a million contacts' table in
+    2.0 s and 250 MB more memory, two in 2.4 s and 410 MB), and in bounded memory: DuckDB writes the table's blocks
+    out as it goes instead of holding them all (with 200 MB, 130 MB more instead of 250 in the same time), spilling,
+    if ever, into a folder beside the staging folder (on the run's disk, not in a temporary folder that may be
+    memory; named so that a killed run's is removed with its staging folder by the next run)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
-    with tempfile.TemporaryDirectory(prefix=f"{path.parent.name}-spill-", dir=spill_beside) as spill:
+    with tempfile.TemporaryDirectory(prefix=f"{staging.name}-spill-", dir=staging.parent) as spill:
         config = {"threads": max(1, cores - 1), "memory_limit": "256MB", "temp_directory": spill}
-        with duckdb.connect(str(path), config=config) as db:
+        with duckdb.connect(str(staging / DATABASE), config=config) as db:
             for name, table in tables.items():
                 db.register("written", table)
                 db.execute(f'CREATE TABLE "{name}" AS SELECT * FROM written')
@@ -400,12 +400,12 @@ class Run:
         sources = None
         if (folder / SOURCES).is_file():
             table = pq.read_table(folder / SOURCES)
-            # as Arrow-backed text, not a million Python strings (0.8 s and 400 MB at a million contacts)
+            # as Arrow-backed text, not a million Python strings (0.8 s at a million contacts)
             sources = table.to_pandas().set_index("contact_id")["source_hash"].rename_axis(None)
         return cls(manifest, _Tables(folder), model, sources)
 
     def frame(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """One table as a pandas frame (only `columns`, when given)."""
+        """One table as a pandas frame (only `columns`, when given: none for an empty list, its rows kept)."""
         if name not in self.tables:
             if f"{name}.parquet" in self.manifest.files:  # listed when written, gone since
                 raise OutputError(
@@ -420,8 +420,8 @@ class Run:
     def arrow(self, name: str, columns: list[str] | None = None) -> pa.Table:
         """One table as Arrow (only `columns`, when given); a loaded run reads it from its file (see `_Tables`)."""
         if isinstance(self.tables, _Tables):
-            return self.tables.read(name, columns or None)
-        return self.tables[name].select(columns) if columns else self.tables[name]
+            return self.tables.read(name, columns)
+        return self.tables[name].select(columns) if columns is not None else self.tables[name]
 
     def column_names(self, name: str) -> list[str]:
         if isinstance(self.tables, _Tables):

@@ -132,9 +132,8 @@ def overview(run: Run) -> Overview:
 def _links_repeats(run: Run) -> bool:
     """Whether a contact could be found to repeat an earlier one: without customer and ticket ids every contact is
     an issue of its own, and '1.00 per issue, 0% repeat contacts' would read as measured."""
-    ids = [c for c in ("customer_id", "ticket_id") if c in run.column_names("contacts")]
-    table = run.arrow("contacts", ids) if ids else None
-    return table is not None and any(column.null_count < table.num_rows for column in table.columns)
+    table = run.arrow("contacts", [c for c in ("customer_id", "ticket_id") if c in run.column_names("contacts")])
+    return any(column.null_count < table.num_rows for column in table.columns)
 
 
 def weekly_counts(contacts: pd.DataFrame, weeks: int = SPARK_WEEKS) -> tuple[list[date], dict[Key, list[int]]]:

@@ -91,7 +91,7 @@ def _withhold(contacts: pd.DataFrame, clusters: list[int]) -> tuple[pd.DataFrame
 # what trends and the measures read of a contact, and what `issues` reads besides: they select rows many times, and
 # selecting them from these columns costs a fraction of selecting them from the whole table with its texts (a day's
 # `assign` onto a million contacts spent most of its refresh copying texts it never read), and the measures
-# selected the ids of contacts, customers and tickets they never read as well (a third of the refresh)
+# selected the ids of contacts, customers and tickets they never read as well (0.3 s of 3.6 at a million)
 _FACT_COLUMNS = ["cluster_id", "reason_id", "created_at", "handle_time_s", "issue_id"]
 _ISSUE_COLUMNS = ["contact_id", "row", "customer_id", "ticket_id", "duplicate_group"]
 
