@@ -145,9 +145,12 @@ class Base:
     volume_path: str | None
 
 
-def prepare_base(frame: pd.DataFrame, cfg: Config, work: Path, volume: pd.DataFrame | None = None) -> Base:
+def prepare_base(
+    frame: pd.DataFrame, cfg: Config, work: Path, volume: pd.DataFrame | None = None, taxonomy: dict | None = None
+) -> Base:
     """discover's steps up to the description of clusters (flows/discover.py), without Prefect or an output folder
-    (with times, recent topics are split out of older clusters as discover does: `trends.split_new_topics`)."""
+    (with times, recent topics are split out of older clusters as discover does: `trends.split_new_topics`; with
+    a `taxonomy`, at least as many clusters as the reasons its reading finds: `cluster.taxonomy_floor`)."""
     from flows import steps
     from pipeline.model.describe import describe_clusters
     from pipeline.model.embed import embedder
@@ -163,7 +166,10 @@ def prepare_base(frame: pd.DataFrame, cfg: Config, work: Path, volume: pd.DataFr
     usable = steps.usable_rows(contacts, report, at_least=MIN_CONTACTS)
     texts, terms = contacts["text"].iloc[usable].tolist(), contacts["terms"].iloc[usable].tolist()
     vectors = embedder(cfg.embedding).embed(texts).vectors
-    found = steps.cluster.fn(vectors, texts, cfg, steps.contact_times(contacts, usable))
+    reading = None
+    if taxonomy is not None:
+        reading = steps.give_reasons.fn(vectors, contacts, usable, *_reasons(taxonomy, cfg, work))
+    found = steps.cluster.fn(vectors, texts, cfg, steps.contact_times(contacts, usable), reading)
     found, _, _, model = steps.keep_ids.fn(found, vectors, contacts["contact_id"].to_numpy()[usable], None, cfg)
     described = describe_clusters(texts, terms, vectors, found.labels, cfg.describe, embedder(cfg.embedding).encode)
     groups = describe_groups(texts, terms, vectors, found.labels, model.ids, model.centres, cfg.describe)
@@ -179,15 +185,29 @@ def with_taxonomy(base: Base, taxonomy: dict | None, cfg: Config, work: Path):
     from pipeline.run.refresh import read_context
 
     if taxonomy is not None:
-        path = work / "taxonomy.yaml"
-        path.write_text(yaml.safe_dump(taxonomy, sort_keys=False))
-        cfg = cfg.model_copy(update={"taxonomy": cfg.taxonomy.model_copy(update={"path": str(path)})})
+        cfg = _with_taxonomy_file(taxonomy, cfg, work)
     context = read_context(cfg, base.volume_path)
     models = steps.reason_models.fn(context, cfg)
     reading = steps.give_reasons.fn(base.vectors, base.contacts, base.usable, context, models[0], cfg)
     duplicates = steps.find_duplicates.fn(base.contacts, base.vectors, base.usable, base.clustering.labels, cfg)
     joined = steps.join.fn(base.contacts, base.clustering.expand(base.usable, len(base.contacts)), duplicates, reading)
     return steps.refresh_run.fn(joined, base.descriptions, base.model, models, context, cfg)
+
+
+def _with_taxonomy_file(taxonomy: dict, cfg: Config, work: Path) -> Config:
+    path = work / "taxonomy.yaml"
+    path.write_text(yaml.safe_dump(taxonomy, sort_keys=False))
+    return cfg.model_copy(update={"taxonomy": cfg.taxonomy.model_copy(update={"path": str(path)})})
+
+
+def _reasons(taxonomy: dict, cfg: Config, work: Path) -> tuple:
+    """(context, reason model, config) to read the contacts' reasons with, as discover does before clustering."""
+    from flows import steps
+    from pipeline.run.refresh import read_context
+
+    cfg = _with_taxonomy_file(taxonomy, cfg, work)
+    context = read_context(cfg, None)
+    return context, steps.reason_models.fn(context, cfg)[0], cfg
 
 
 def cached_base(key: str, make) -> Base:

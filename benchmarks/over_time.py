@@ -183,10 +183,11 @@ def main() -> None:
             frame, volume, birth = timeline(labelled, seed, CONTACTS[name])
             new = sorted(birth)
             old = sorted(i for i in labelled.names if i not in birth)
+            taxonomy = taxonomy_of(labelled, old, seed)
             with scratch() as tmp:
                 work = Path(tmp)
-                base = prepare_base(frame, cfg, work, volume)
-                refreshed = with_taxonomy(base, taxonomy_of(labelled, old, seed), cfg, work)
+                base = prepare_base(frame, cfg, work, volume, taxonomy)
+                refreshed = with_taxonomy(base, taxonomy, cfg, work)
             contacts = refreshed.contacts.merge(frame[["contact_id", "intent"]], on="contact_id")
             result = judge(contacts, refreshed, new)
             sizes = frame["intent"].value_counts()

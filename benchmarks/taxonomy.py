@@ -238,14 +238,15 @@ def main() -> None:
         start = time.perf_counter()
         with scratch() as tmp:
             work = Path(tmp)
-            base = cached_base(
-                f"taxonomy-{name}-{args.per_label}", lambda w=work, d=labelled.data: prepare_base(d, cfg, w)
-            )
             truth = labelled.data.set_index("contact_id")["label"]
             names, n_pure = None, 0
             for seed in range(args.seeds):
                 missing, pairs = scenario(labelled, seed)
                 taxonomy = build_taxonomy(labelled, missing, pairs, seed)
+                base = cached_base(  # clustered as discover does with this taxonomy (`cluster.taxonomy_floor`)
+                    f"taxonomy-{name}-{args.per_label}-{seed}",
+                    lambda w=work, d=labelled.data, t=taxonomy: prepare_base(d, cfg, w, taxonomy=t),
+                )
                 refreshed = with_taxonomy(base, taxonomy, cfg, work)
                 contacts = refreshed.contacts.assign(label=refreshed.contacts["contact_id"].map(truth))
                 if names is None:

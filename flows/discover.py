@@ -59,15 +59,15 @@ def discover(
         usable = usable_rows(contacts, report, at_least=MIN_CONTACTS)
         texts = contacts["text"].iloc[usable].tolist()
         embedded = embed(texts, cfg, show_progress)
+        models = reason_models(context, cfg)
+        reading = give_reasons(embedded.vectors, contacts, usable, context, models[0], cfg)
         found, lineage, next_id, model = keep_ids(
-            cluster(embedded.vectors, texts, cfg, contact_times(contacts, usable)),
+            cluster(embedded.vectors, texts, cfg, contact_times(contacts, usable), reading),
             embedded.vectors,
             contacts["contact_id"].to_numpy()[usable],
             previous,
             cfg,
         )
-        models = reason_models(context, cfg)
-        reading = give_reasons(embedded.vectors, contacts, usable, context, models[0], cfg)
         duplicates = find_duplicates(contacts, embedded.vectors, usable, found.labels, cfg)
         joined = join(contacts, found.expand(usable, len(contacts)), duplicates, reading)
         descriptions, keywords = describe(contacts, usable, embedded.vectors, found.labels, model, reading, cfg)

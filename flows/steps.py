@@ -121,12 +121,21 @@ def embed(texts: list[str], cfg: Config, show_progress: bool) -> Embedded:
 
 
 @step
-def cluster(vectors: np.ndarray, texts: list[str], cfg: Config, times: np.ndarray | None = None) -> Clustering:
-    """The clusters of the contacts' `vectors` and `texts` (their words count beside the vectors); then,
+def cluster(
+    vectors: np.ndarray,
+    texts: list[str],
+    cfg: Config,
+    times: np.ndarray | None = None,
+    reading: Reading | None = None,
+) -> Clustering:
+    """The clusters of the contacts' `vectors` and `texts` (their words count beside the vectors), at least as
+    many as the reasons the taxonomy's `reading` of them finds (`cluster.taxonomy_floor`); then,
     with contact `times`, a new topic hidden inside an older cluster gets a cluster of its own
     (pipeline/overtime/emerging.py), so that its trend can show. Not above `cluster.sample_size` contacts, where
     the neighbour graph is a sample's."""
-    found = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, texts)
+    floor = cfg.cluster.taxonomy_floor and cfg.cluster.target_reasons is None and reading is not None
+    at_least = reading.present(cfg.cluster.min_cluster_size) if floor else 0
+    found = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, texts, at_least)
     if times is None or not cfg.trends.split_new_topics or len(vectors) > cfg.cluster.sample_size:
         return found
     return split_emerging(

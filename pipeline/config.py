@@ -148,6 +148,7 @@ class ClusterConfig(Section):
     resolution: float = Field(gt=0)
     granularity: Literal["coarse", "medium", "fine"]
     target_reasons: tuple[int, int] | None
+    taxonomy_floor: bool = True  # configs written before it existed read as the default
     silhouette_tolerance: float = Field(ge=0, le=1)
     sample_size: int = Field(ge=100)
     min_cluster_size: int = Field(ge=1)

@@ -123,6 +123,19 @@ def test_a_target_range_of_reasons_is_met(six_vectors):
     assert 9 <= int(found.labels.max()) + 1 <= 12
 
 
+def test_the_fewest_clusters_asked_for_are_found_and_a_floor_already_met_changes_nothing(six_vectors):
+    """A taxonomy whose reasons the contacts hold outnumber the clusters the resolution gives raises the resolution
+    (discover passes `Reading.present` as `at_least`); one with fewer leaves the clustering as it was."""
+    cfg = load_config()
+    plain = cluster_contacts(six_vectors, cfg.cluster, cfg.reduce, cfg.seed)
+    found = int(plain.labels.max()) + 1
+    same = cluster_contacts(six_vectors, cfg.cluster, cfg.reduce, cfg.seed, at_least=found)
+    assert (same.labels == plain.labels).all()
+    finer = cluster_contacts(six_vectors, cfg.cluster, cfg.reduce, cfg.seed, at_least=found + 4)
+    assert int(finer.labels.max()) + 1 >= found + 3  # near-duplicate clusters may still merge: one here at most
+    assert (finer.labels >= 0).mean() >= (plain.labels >= 0).mean() - 0.05
+
+
 def test_hdbscan_method_still_works(six_vectors):
     cfg = load_config(overrides={"cluster": {"method": "hdbscan"}})
     found = cluster_contacts(six_vectors, cfg.cluster, cfg.reduce, cfg.seed)

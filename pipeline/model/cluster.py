@@ -205,10 +205,12 @@ def graph_clusters(
     seed: int,
     weights: np.ndarray | None = None,
     words: Words | None = None,
+    at_least: int = 0,
 ) -> tuple[np.ndarray, sparse.csr_matrix]:
     """Leiden communities of the neighbour graph (with `words`, of their likeness) at a resolution chosen for the
-    data (`choose_resolution`), then scaled by the granularity; with `target_reasons`, the resolution is searched
-    until the count is in range. The graph returned beside them is the embeddings' own: the clusters' links and
+    data (`choose_resolution`), then scaled by the granularity, and raised where that gives fewer than `at_least`
+    clusters (`fewest_at`); with `target_reasons`, the resolution is searched until the count is in range (and
+    `at_least` is not used). The graph returned beside them is the embeddings' own: the clusters' links and
     memberships are read on it, as the thresholds proposals hold links to (`taxonomy.proposals`) were measured
     (a first version read them on the words' graph: BANKING77's new-reason precision in benchmarks/taxonomy.py fell
     0.63 -> 0.39 over 3 seeds, and no proposal kept a confidence of 0.8)."""
@@ -218,7 +220,11 @@ def graph_clusters(
         return _in_range(graph, cfg, seed, resolution, weights), by_embedding
     if cfg.silhouette_tolerance > 0:
         resolution = choose_resolution(vectors, graph, cfg, seed)
-    return leiden(graph, resolution * GRANULARITY[cfg.granularity], seed), by_embedding
+    resolution *= GRANULARITY[cfg.granularity]
+    labels = leiden(graph, resolution, seed)
+    if _count(drop_small(labels, cfg.min_cluster_size, weights)) < at_least:
+        labels = fewest_at(graph, cfg, seed, resolution, weights, at_least)
+    return labels, by_embedding
 
 
 def choose_resolution(vectors: np.ndarray, graph: sparse.csr_matrix, cfg: ClusterConfig, seed: int) -> float:
@@ -280,6 +286,35 @@ def _in_range(
         resolution = float(np.sqrt(lo * hi))
         labels = leiden(graph, resolution, seed)
     return labels
+
+
+def fewest_at(
+    graph: sparse.csr_matrix,
+    cfg: ClusterConfig,
+    seed: int,
+    resolution: float,
+    weights: np.ndarray | None,
+    at_least: int,
+    steps: int = 8,
+) -> np.ndarray:
+    """The partition at the lowest resolution above `resolution` (which gives fewer) whose clusters, once small
+    ones are dropped, number at least `at_least`: the resolution is doubled until they do, then bisected on a log
+    scale `steps` times (each step halves the gap: 8 steps find it within 0.3%)."""
+    low, high = resolution, resolution * 2.0
+    found = leiden(graph, high, seed)
+    while _count(drop_small(found, cfg.min_cluster_size, weights)) < at_least:
+        if high > resolution * 2.0**10:  # the graph cannot be cut that fine: the finest partition tried
+            return found
+        low, high = high, high * 2.0
+        found = leiden(graph, high, seed)
+    for _ in range(steps):
+        middle = float(np.sqrt(low * high))
+        labels = leiden(graph, middle, seed)
+        if _count(drop_small(labels, cfg.min_cluster_size, weights)) >= at_least:
+            high, found = middle, labels
+        else:
+            low = middle
+    return found
 
 
 def hdbscan_clusters(vectors: np.ndarray, cfg: ClusterConfig, reduce_cfg: ReduceConfig, seed: int) -> np.ndarray:
@@ -399,9 +434,12 @@ def cluster_contacts(
     reduce_cfg: ReduceConfig,
     seed: int,
     texts: Sequence[str] | None = None,
+    at_least: int = 0,
 ) -> Clustering:
     """The clustering step: find groups, drop slivers, merge near-duplicates, reassign close noise. `texts`: the
     contacts' texts, whose words the graph method weighs beside the vectors (`Words`; None: vectors alone).
+    `at_least`: the fewest groups the graph method may find (the reasons a taxonomy holds that the contacts are
+    read as: `pipeline.taxonomy.reasons.Reading.present`); the merge of near-duplicates may still join a few.
 
     Identical texts (identical vectors) are clustered once and weigh as many contacts as they stand for, so a
     complaint pasted many times forms one group instead of a clique that breaks the graph.
@@ -415,9 +453,9 @@ def cluster_contacts(
     if words is not None:
         words = words[first]  # one row per distinct vector
     if len(first) > cfg.sample_size:  # the distinct vectors are never copied out whole (1.5 GB at 1M contacts)
-        found = _cluster_sample(vectors, first, weights, cfg, reduce_cfg, seed, words)
+        found = _cluster_sample(vectors, first, weights, cfg, reduce_cfg, seed, words, at_least)
     else:
-        found = _cluster_distinct(take(vectors, first), weights, cfg, reduce_cfg, seed, words)
+        found = _cluster_distinct(take(vectors, first), weights, cfg, reduce_cfg, seed, words, at_least)
     return Clustering(found.labels[pick], found.probabilities[pick], found.was_noise[pick], found.links)
 
 
@@ -460,6 +498,7 @@ def _cluster_sample(
     reduce_cfg: ReduceConfig,
     seed: int,
     words: Words | None = None,
+    at_least: int = 0,
 ) -> Clustering:
     """Very large sets: of the distinct vectors (`vectors` at rows `distinct`, each weighing `weights`; `words`: one
     row per distinct one), cluster a seeded sample of `sample_size`, then every other one takes the cluster most of
@@ -470,7 +509,7 @@ def _cluster_sample(
     sample = np.sort(rng.choice(len(distinct), cfg.sample_size, replace=False))
     sampled = take(vectors, distinct[sample])
     sampled_words = None if words is None else words[sample]
-    found = _cluster_distinct(sampled, weights[sample], cfg, reduce_cfg, seed, sampled_words)
+    found = _cluster_distinct(sampled, weights[sample], cfg, reduce_cfg, seed, sampled_words, at_least)
     out = found.expand(sample, len(distinct))
     rest = np.setdiff1d(np.arange(len(distinct)), sample)
     labelled = np.flatnonzero(found.labels >= 0)
@@ -533,11 +572,12 @@ def _cluster_distinct(
     reduce_cfg: ReduceConfig,
     seed: int,
     words: Words | None = None,
+    at_least: int = 0,
 ) -> Clustering:
     if len(vectors) < 3:  # one or two distinct texts: each is its own group
         raw, graph = np.arange(len(vectors), dtype=np.int32), None
     elif cfg.method == "graph":
-        raw, graph = graph_clusters(vectors, cfg, seed, weights, words)
+        raw, graph = graph_clusters(vectors, cfg, seed, weights, words, at_least)
     else:
         raw, graph = hdbscan_clusters(vectors, cfg, reduce_cfg, seed), knn_graph(vectors, cfg.neighbors)
     labels, was_noise = clean_up(vectors, raw, weights, cfg)

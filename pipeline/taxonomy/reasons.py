@@ -69,6 +69,12 @@ class Reading:
         """How reasons were read, for the run's manifest: zero-shot or a classifier, with held-out accuracies."""
         return {"method": self.assignment.method, "held_out_accuracy": self.assignment.held_out}
 
+    def present(self, min_contacts: int) -> int:
+        """How many reasons at least `min_contacts` contacts are read as: the reasons of the taxonomy these contacts
+        hold, each of which the clustering should be able to give a cluster of its own."""
+        counts = pd.Series(self.assignment.reason_id, dtype=object).value_counts()
+        return int((counts >= min_contacts).sum())
+
 
 def read_reasons(
     vectors: np.ndarray,
