@@ -418,3 +418,32 @@ def test_keywords_hold_no_pieces_of_contractions():
 
     terms = content_terms(["The ATM won't give my card back", "I can't get my card out", "it didnt work"], 8)
     assert terms == ["atm card", "card", "work"]
+
+
+def test_a_taxonomy_of_more_reasons_than_clusters_gets_a_cluster_for_each(tmp_path, test_config, six_intents):
+    """Six intents cluster into five at the size-scaled resolution; a taxonomy naming all six raises it
+    (`cluster.taxonomy_floor`) until there are six, and each intent has a cluster it is most of."""
+    from flows.discover import discover
+
+    names = {
+        "card_arrival": "Card not arrived",
+        "cash_withdrawal_charge": "Fee on a cash withdrawal",
+        "change_pin": "Change PIN",
+        "exchange_rate": "Exchange rates",
+        "lost_or_stolen_card": "Card lost or stolen",
+        "top_up_failed": "Top-up failed",
+    }
+    examples = six_intents.groupby("intent")["text"].apply(lambda texts: texts.head(3).tolist())
+    reasons = [{"id": i, "name": n, "examples": examples[i]} for i, n in names.items()]
+    taxonomy = tmp_path / "six.yaml"
+    taxonomy.write_text(yaml.safe_dump({"version": 1, "reasons": reasons}))
+    counts = {}
+    for floor in (False, True):
+        out = tmp_path / f"floor-{floor}"
+        overrides = {"taxonomy": {"path": str(taxonomy)}, "cluster": {"taxonomy_floor": floor}}
+        discover(input_path=str(SIX_INTENTS), out_dir=str(out), config_path=str(test_config), overrides=overrides)
+        contacts = pd.read_parquet(out / "contacts.parquet").merge(six_intents, on="contact_id")
+        counts[floor] = contacts.loc[contacts["cluster_id"] >= 0, "cluster_id"].nunique()
+    assert counts[False] < len(names) <= counts[True]
+    majority = contacts.groupby("cluster_id")["intent"].agg(lambda v: v.value_counts().index[0])
+    assert set(majority) == set(names)
