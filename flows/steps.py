@@ -7,6 +7,7 @@ Prefect's storage) and no hashing of large inputs for cache keys.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -133,8 +134,12 @@ def cluster(
     with contact `times`, a new topic hidden inside an older cluster gets a cluster of its own
     (pipeline/overtime/emerging.py), so that its trend can show. Not above `cluster.sample_size` contacts, where
     the neighbour graph is a sample's."""
-    floor = cfg.cluster.taxonomy_floor and cfg.cluster.target_reasons is None and reading is not None
-    at_least = reading.present(cfg.cluster.min_cluster_size) if floor else 0
+    at_least = 0
+    if cfg.cluster.taxonomy_floor and cfg.cluster.target_reasons is None and reading is not None:
+        # above sample_size the clusters are found on a sample: a reason counts when its share of the contacts
+        # would give the sample min_cluster_size of them (a rare reason, absent from the sample, cannot have one)
+        sampled = max(1.0, len(vectors) / cfg.cluster.sample_size)
+        at_least = reading.present(math.ceil(cfg.cluster.min_cluster_size * sampled))
     found = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, texts, at_least)
     if times is None or not cfg.trends.split_new_topics or len(vectors) > cfg.cluster.sample_size:
         return found

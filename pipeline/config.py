@@ -148,7 +148,7 @@ class ClusterConfig(Section):
     resolution: float = Field(gt=0)
     granularity: Literal["coarse", "medium", "fine"]
     target_reasons: tuple[int, int] | None
-    taxonomy_floor: bool = True  # configs written before it existed read as the default
+    taxonomy_floor: bool
     silhouette_tolerance: float = Field(ge=0, le=1)
     sample_size: int = Field(ge=100)
     min_cluster_size: int = Field(ge=1)
@@ -188,6 +188,7 @@ class ProposalsConfig(Section):
     new_reason_max_fit: float = Field(ge=-1, le=1)
     fragment_min_links: float = Field(ge=0, le=1)
     new_reason_min_size: float = Field(ge=0)
+    new_reason_unfit_share: float | None = Field(gt=0, le=1)
     unassign_min_confidence: float = Field(ge=0, le=1)
     min_cluster_contacts: int = Field(ge=1)
     split_min_share: float = Field(gt=0, le=1)

@@ -311,9 +311,10 @@ def test_a_stray_example_does_not_hold_a_cluster_that_just_grew(test_config):
     assert [p.cluster_ids for p in grown if p.kind == "new_reason"] == [[1]]
 
 
-def _two_reasons_and_a_third_topic(test_config, pin_contacts: int | None = None):
+def _two_reasons_and_a_third_topic(test_config, pin_contacts: int | None = None, pin_read_as: str | None = None):
     """Clusters of card_arrival, exchange_rate and change_pin (its first `pin_contacts` texts); a taxonomy of the
-    first two, each with three of its texts as examples."""
+    first two, each with three of its texts as examples. The first two clusters' contacts are read as their
+    reasons, change_pin's as `pin_read_as`."""
     from pipeline.config import load_config
 
     cfg = load_config(test_config)
@@ -329,18 +330,21 @@ def _two_reasons_and_a_third_topic(test_config, pin_contacts: int | None = None)
         },
         "taxonomy.yaml",
     )
-    return cfg, taxonomy, *_clusters_of(cfg, texts)
+    facts, contacts, embed = _clusters_of(cfg, texts)
+    contacts["reason_id"] = contacts["cluster_id"].map({0: "card_arrival", 1: "exchange_rate", 2: pin_read_as})
+    return cfg, taxonomy, facts, contacts, embed
 
 
 def test_a_young_cluster_is_not_too_small_to_be_a_missing_reason(test_config):
-    """A cluster a fifth the size of those the reasons hold is a sliver of old news; the same cluster whose rate
-    just stepped up is small because it is young, and is proposed (real model, real BANKING77 texts)."""
+    """A cluster a fifth the size of those the reasons hold, whose contacts are read as a reason, is a sliver of
+    old news; the same cluster whose rate just stepped up is small because it is young, and is proposed (real
+    model, real BANKING77 texts)."""
     import numpy as np
 
     from pipeline.taxonomy.proposals import propose
     from pipeline.taxonomy.reasons import reason_model
 
-    cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config, pin_contacts=10)
+    cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config, 10, "card_arrival")
     args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), np.zeros((0, facts.centres.shape[1])))
     rules = cfg.taxonomy.proposals
 
@@ -348,6 +352,26 @@ def test_a_young_cluster_is_not_too_small_to_be_a_missing_reason(test_config):
     young = [p for p in propose(*args, rules, growing_clusters={2}) if p.kind == "new_reason"]
     assert [p.cluster_ids for p in young] == [[2]]
     assert "young" in young[0].evidence and young[0].confidence > 0
+
+
+def test_a_sliver_whose_contacts_fit_no_reason_is_proposed_at_confidence_zero(test_config):
+    """The same sliver, its contacts read as no reason: what the taxonomy lacks, however small, is proposed, with
+    no confidence and the evidence saying why; with `new_reason_unfit_share` null it is not."""
+    import numpy as np
+
+    from pipeline.taxonomy.proposals import propose
+    from pipeline.taxonomy.reasons import reason_model
+
+    cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config, 10, None)
+    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), np.zeros((0, facts.centres.shape[1])))
+    rules = cfg.taxonomy.proposals
+
+    unfit = [p for p in propose(*args, rules) if p.kind == "new_reason"]
+    assert [p.cluster_ids for p in unfit] == [[2]]
+    assert unfit[0].confidence == 0
+    assert "100% of them fit no reason (so many that it is proposed though" in unfit[0].evidence
+    never = rules.model_copy(update={"new_reason_unfit_share": None})
+    assert not [p for p in propose(*args, never) if p.kind == "new_reason"]
 
 
 def test_a_cluster_whose_links_mostly_leave_it_is_no_missing_reason(test_config):

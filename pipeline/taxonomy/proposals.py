@@ -10,7 +10,9 @@ Kinds:
   `fragment_min_links`; a missing sibling is a community of its own) and whose centre is not very alike to some
   reason (`new_reason_max_fit`). A cluster whose rate just stepped up (trend new or growing) is claimed only by a
   reason whose texts lie there most (one stray example of a reason that lives in another cluster must not hide a
-  new topic), and is not judged too small (it is young);
+  new topic), and is not judged too small (it is young). A cluster most of whose contacts fit no reason
+  (`new_reason_unfit_share`) is proposed however linked or small it is, at confidence 0: the taxonomy lacks what
+  they ask, or no example of a reason covers how they ask it;
 - `split`: a reason whose texts claim two or more distinct clusters (few links between them, centres apart), each
   with a fair share of the reason's contacts;
 - `merge`: two reasons whose contacts fall into the same clusters and cannot be told apart: a classifier trained on
@@ -133,10 +135,12 @@ def propose(
             best = int(fit[i].argmax())
             relative = float(sizes[c]) / typical if typical else 1.0
             born, young = c in new_clusters, c in trending
+            unfit = _unassigned_share(contacts, c)
+            unplaced = cfg.new_reason_unfit_share is not None and unfit >= cfg.new_reason_unfit_share
             if not born and (
                 not _community(i, clusters)
-                or attach >= cfg.fragment_min_links
-                or (relative < cfg.new_reason_min_size and not young)
+                or (attach >= cfg.fragment_min_links and not unplaced)
+                or (relative < cfg.new_reason_min_size and not young and not unplaced)
                 or fit[i, best] >= cfg.new_reason_max_fit
             ):
                 continue  # no community, a fragment of a claimed cluster (linked to it, or a sliver), or a reason
@@ -148,7 +152,7 @@ def propose(
                     _cited(taxonomy, model.ids[best]),
                     float(fit[i, best]),
                     Separation(attach, clusters.ids[near] if near is not None else None, relative, born, young),
-                    _unassigned_share(contacts, c),
+                    unfit,
                     cfg,
                 )
             )
@@ -199,14 +203,17 @@ def _new_reason(
         confidence = 0.5
     else:
         # a share that rounds to 0% is said as none, or left out: "0% of them fit no reason" reads as a riddle
-        linked = (
-            f"; {f'only {apart.attach:.1%}' if round(apart.attach, 3) else 'none'} of its contacts' closest matches "
-            f"are in the nearest cluster a reason holds ({apart.neighbour}, "
-            f"'{clusters.labels.get(apart.neighbour, '')}')"
-            if apart.neighbour is not None
-            else ""
-        )
+        fragment = apart.attach >= cfg.fragment_min_links
+        linked = ""
+        if apart.neighbour is not None:
+            share = f"{apart.attach:.1%}" if fragment else f"only {apart.attach:.1%}"
+            linked = (
+                f"; {share if round(apart.attach, 3) else 'none'} of its contacts' closest matches are in the nearest "
+                f"cluster a reason holds ({apart.neighbour}, '{clusters.labels.get(apart.neighbour, '')}')"
+            )
         unfit = f"; {unassigned:.0%} of them fit no reason" if f"{unassigned:.0%}" != "0%" else ""
+        if not apart.born and (fragment or (apart.relative < cfg.new_reason_min_size and not apart.young)):
+            unfit += " (so many that it is proposed though it is that linked to a reason's cluster, or that small)"
         evidence = (
             f"{int(sizes[c])} contacts form cluster {c} ('{label}'), where no reason's name or example lies; they "
             f"read like no reason (the closest, {nearest}, at a likeness of {fit:.2f}, where 1 is the same)"
