@@ -354,24 +354,40 @@ def test_a_young_cluster_is_not_too_small_to_be_a_missing_reason(test_config):
     assert "young" in young[0].evidence and young[0].confidence > 0
 
 
-def test_a_sliver_whose_contacts_fit_no_reason_is_proposed_at_confidence_zero(test_config):
-    """The same sliver, its contacts read as no reason: what the taxonomy lacks, however small, is proposed, with
-    no confidence and the evidence saying why; with `new_reason_unfit_share` null it is not."""
+def test_a_linked_cluster_whose_contacts_fit_no_reason_is_no_fragment(test_config):
+    """change_pin's cluster, a community linked to card_arrival's past `fragment_min_links`: a fragment of that
+    reason while its contacts are read as it; proposed, at confidence 0 and saying why, when they fit no reason;
+    not with `new_reason_unfit_share` null."""
+    from dataclasses import replace
+
     import numpy as np
 
+    from pipeline.config import load_config
     from pipeline.taxonomy.proposals import propose
     from pipeline.taxonomy.reasons import reason_model
 
-    cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config, 10, None)
-    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), np.zeros((0, facts.centres.shape[1])))
-    rules = cfg.taxonomy.proposals
+    def proposed(read_as: str | None, rules=None) -> list:
+        cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config, None, read_as)
+        links = np.diag([0.8, 0.8, 0.8])
+        links[2, 0] = links[0, 2] = 0.1
+        process = np.zeros((0, facts.centres.shape[1]))
+        found = propose(
+            contacts,
+            replace(facts, links=links),
+            taxonomy,
+            reason_model(taxonomy, embed),
+            process,
+            rules or cfg.taxonomy.proposals,
+        )
+        return [p for p in found if p.kind == "new_reason"]
 
-    unfit = [p for p in propose(*args, rules) if p.kind == "new_reason"]
+    assert proposed("card_arrival") == []
+    unfit = proposed(None)
     assert [p.cluster_ids for p in unfit] == [[2]]
     assert unfit[0].confidence == 0
-    assert "100% of them fit no reason (so many that it is proposed though" in unfit[0].evidence
-    never = rules.model_copy(update={"new_reason_unfit_share": None})
-    assert not [p for p in propose(*args, never) if p.kind == "new_reason"]
+    assert "100% of them fit no reason (so many that it is no fragment of that cluster's reason" in unfit[0].evidence
+    never = load_config(test_config).taxonomy.proposals.model_copy(update={"new_reason_unfit_share": None})
+    assert proposed(None, never) == []
 
 
 def test_a_cluster_whose_links_mostly_leave_it_is_no_missing_reason(test_config):

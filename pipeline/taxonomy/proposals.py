@@ -10,9 +10,9 @@ Kinds:
   `fragment_min_links`; a missing sibling is a community of its own) and whose centre is not very alike to some
   reason (`new_reason_max_fit`). A cluster whose rate just stepped up (trend new or growing) is claimed only by a
   reason whose texts lie there most (one stray example of a reason that lives in another cluster must not hide a
-  new topic), and is not judged too small (it is young). A cluster most of whose contacts fit no reason
-  (`new_reason_unfit_share`) is proposed however linked or small it is, at confidence 0: the taxonomy lacks what
-  they ask, or no example of a reason covers how they ask it;
+  new topic), and is not judged too small (it is young). A cluster linked to a claimed one is no fragment of its
+  reason when most of its contacts fit no reason (`new_reason_unfit_share`): a fragment's contacts read as the
+  reason. It is proposed at confidence 0: the taxonomy lacks what they ask, or no example covers how they ask it;
 - `split`: a reason whose texts claim two or more distinct clusters (few links between them, centres apart), each
   with a fair share of the reason's contacts;
 - `merge`: two reasons whose contacts fall into the same clusters and cannot be told apart: a classifier trained on
@@ -140,7 +140,7 @@ def propose(
             if not born and (
                 not _community(i, clusters)
                 or (attach >= cfg.fragment_min_links and not unplaced)
-                or (relative < cfg.new_reason_min_size and not young and not unplaced)
+                or (relative < cfg.new_reason_min_size and not young)
                 or fit[i, best] >= cfg.new_reason_max_fit
             ):
                 continue  # no community, a fragment of a claimed cluster (linked to it, or a sliver), or a reason
@@ -212,8 +212,8 @@ def _new_reason(
                 f"cluster a reason holds ({apart.neighbour}, '{clusters.labels.get(apart.neighbour, '')}')"
             )
         unfit = f"; {unassigned:.0%} of them fit no reason" if f"{unassigned:.0%}" != "0%" else ""
-        if not apart.born and (fragment or (apart.relative < cfg.new_reason_min_size and not apart.young)):
-            unfit += " (so many that it is proposed though it is that linked to a reason's cluster, or that small)"
+        if fragment and not apart.born:
+            unfit += " (so many that it is no fragment of that cluster's reason, though that linked to it)"
         evidence = (
             f"{int(sizes[c])} contacts form cluster {c} ('{label}'), where no reason's name or example lies; they "
             f"read like no reason (the closest, {nearest}, at a likeness of {fit:.2f}, where 1 is the same)"
