@@ -168,7 +168,8 @@ def prepare_base(
     vectors = embedder(cfg.embedding).embed(texts).vectors
     reading = None
     if taxonomy is not None:
-        reading = steps.give_reasons.fn(vectors, contacts, usable, *_reasons(taxonomy, cfg, work))
+        with_file, context, models = _reasons(taxonomy, cfg, work, volume_path)
+        reading = steps.give_reasons.fn(vectors, contacts, usable, context, models[0], with_file)
     found = steps.cluster.fn(vectors, texts, cfg, steps.contact_times(contacts, usable), reading)
     found, _, _, model = steps.keep_ids.fn(found, vectors, contacts["contact_id"].to_numpy()[usable], None, cfg)
     described = describe_clusters(texts, terms, vectors, found.labels, cfg.describe, embedder(cfg.embedding).encode)
@@ -182,32 +183,26 @@ def with_taxonomy(base: Base, taxonomy: dict | None, cfg: Config, work: Path):
     """discover's steps from the reasons on (reasons, join, refresh): the refreshed run (contacts, time,
     proposals)."""
     from flows import steps
-    from pipeline.run.refresh import read_context
 
-    if taxonomy is not None:
-        cfg = _with_taxonomy_file(taxonomy, cfg, work)
-    context = read_context(cfg, base.volume_path)
-    models = steps.reason_models.fn(context, cfg)
+    cfg, context, models = _reasons(taxonomy, cfg, work, base.volume_path)
     reading = steps.give_reasons.fn(base.vectors, base.contacts, base.usable, context, models[0], cfg)
     duplicates = steps.find_duplicates.fn(base.contacts, base.vectors, base.usable, base.clustering.labels, cfg)
     joined = steps.join.fn(base.contacts, base.clustering.expand(base.usable, len(base.contacts)), duplicates, reading)
     return steps.refresh_run.fn(joined, base.descriptions, base.model, models, context, cfg)
 
 
-def _with_taxonomy_file(taxonomy: dict, cfg: Config, work: Path) -> Config:
-    path = work / "taxonomy.yaml"
-    path.write_text(yaml.safe_dump(taxonomy, sort_keys=False))
-    return cfg.model_copy(update={"taxonomy": cfg.taxonomy.model_copy(update={"path": str(path)})})
-
-
-def _reasons(taxonomy: dict, cfg: Config, work: Path) -> tuple:
-    """(context, reason model, config) to read the contacts' reasons with, as discover does before clustering."""
+def _reasons(taxonomy: dict | None, cfg: Config, work: Path, volume_path: str | None) -> tuple:
+    """(config naming the taxonomy written to `work`, the run's context, its reason models), as discover reads
+    them (the taxonomy None: the config's own)."""
     from flows import steps
     from pipeline.run.refresh import read_context
 
-    cfg = _with_taxonomy_file(taxonomy, cfg, work)
-    context = read_context(cfg, None)
-    return context, steps.reason_models.fn(context, cfg)[0], cfg
+    if taxonomy is not None:
+        path = work / "taxonomy.yaml"
+        path.write_text(yaml.safe_dump(taxonomy, sort_keys=False))
+        cfg = cfg.model_copy(update={"taxonomy": cfg.taxonomy.model_copy(update={"path": str(path)})})
+    context = read_context(cfg, volume_path)
+    return cfg, context, steps.reason_models.fn(context, cfg)
 
 
 def cached_base(key: str, make) -> Base:

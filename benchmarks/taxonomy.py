@@ -239,18 +239,19 @@ def main() -> None:
         with scratch() as tmp:
             work = Path(tmp)
             truth = labelled.data.set_index("contact_id")["label"]
-            names, n_pure = None, 0
+            clusters, pure = [], []
             for seed in range(args.seeds):
                 missing, pairs = scenario(labelled, seed)
                 taxonomy = build_taxonomy(labelled, missing, pairs, seed)
                 base = cached_base(  # clustered as discover does with this taxonomy (`cluster.taxonomy_floor`)
-                    f"taxonomy-{name}-{args.per_label}-{seed}",
+                    f"taxonomy-{name}-{args.per_label}-{seed}" + ("" if cfg.cluster.taxonomy_floor else "-nofloor"),
                     lambda w=work, d=labelled.data, t=taxonomy: prepare_base(d, cfg, w, taxonomy=t),
                 )
                 refreshed = with_taxonomy(base, taxonomy, cfg, work)
                 contacts = refreshed.contacts.assign(label=refreshed.contacts["contact_id"].map(truth))
-                if names is None:
-                    names, n_pure = name_score(contacts, base.descriptions, labelled)
+                names, n_pure = name_score(contacts, base.descriptions, labelled)
+                clusters.append(len(base.model.ids))
+                pure.append(n_pure)
                 result = judge(
                     contacts, refreshed.proposals, missing, pairs, cfg.taxonomy.proposals.min_cluster_contacts
                 )
@@ -267,9 +268,11 @@ def main() -> None:
                         **result,
                     }
                 )
+        named = [r["names"] for r in rows if r["set"] == name]
         print(
-            f"  {name}: {len(labelled.data):,} contacts, {len(base.model.ids)} clusters, "
-            f"{time.perf_counter() - start:.0f} s; names right in {names:.0%} of {n_pure} pure clusters",
+            f"  {name}: {len(labelled.data):,} contacts, {min(clusters)}-{max(clusters)} clusters over the seeds, "
+            f"{time.perf_counter() - start:.0f} s; names right in {np.mean(named):.0%} of {min(pure)}-{max(pure)} "
+            "pure clusters",
             flush=True,
         )
     table = pd.DataFrame(rows)

@@ -129,11 +129,11 @@ def cluster(
     times: np.ndarray | None = None,
     reading: Reading | None = None,
 ) -> Clustering:
-    """The clusters of the contacts' `vectors` and `texts` (their words count beside the vectors), at least as
-    many as the reasons the taxonomy's `reading` of them finds (`cluster.taxonomy_floor`); then,
-    with contact `times`, a new topic hidden inside an older cluster gets a cluster of its own
-    (pipeline/overtime/emerging.py), so that its trend can show. Not above `cluster.sample_size` contacts, where
-    the neighbour graph is a sample's."""
+    """The clusters of the contacts' `vectors` and `texts` (their words count beside the vectors); with the
+    taxonomy's `reading` of them, at least as many as its reasons given to `cluster.min_cluster_size` contacts
+    (`cluster.taxonomy_floor`: graph method, no `target_reasons`). Then, with contact `times`, a new topic hidden
+    inside an older cluster gets a cluster of its own (pipeline/overtime/emerging.py), so that its trend can show;
+    not above `cluster.sample_size` contacts, where the neighbour graph is a sample's."""
     at_least = 0
     if cfg.cluster.taxonomy_floor and cfg.cluster.target_reasons is None and reading is not None:
         # above sample_size the clusters are found on a sample: a reason counts when its share of the contacts

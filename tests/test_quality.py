@@ -134,6 +134,11 @@ def test_the_fewest_clusters_asked_for_are_found_and_a_floor_already_met_changes
     finer = cluster_contacts(six_vectors, cfg.cluster, cfg.reduce, cfg.seed, at_least=found + 4)
     assert int(finer.labels.max()) + 1 >= found + 3  # near-duplicate clusters may still merge: one here at most
     assert (finer.labels >= 0).mean() >= (plain.labels >= 0).mean() - 0.05
+    # more than 300 texts can hold (60 groups of the smallest size): the finest partition that still keeps the
+    # most clusters, not one of slivers that leaves every contact in none
+    beyond = cluster_contacts(six_vectors, cfg.cluster, cfg.reduce, cfg.seed, at_least=61)
+    assert int(beyond.labels.max()) + 1 > found + 4
+    assert (beyond.labels >= 0).mean() >= 0.9
 
 
 def test_hdbscan_method_still_works(six_vectors):

@@ -11,7 +11,7 @@ Kinds:
   reason (`new_reason_max_fit`). A cluster whose rate just stepped up (trend new or growing) is claimed only by a
   reason whose texts lie there most (one stray example of a reason that lives in another cluster must not hide a
   new topic), and is not judged too small (it is young). A cluster linked to a claimed one is no fragment of its
-  reason when most of its contacts fit no reason (`new_reason_unfit_share`): a fragment's contacts read as the
+  reason when at least `new_reason_unfit_share` of its contacts fit no reason: a fragment's contacts read as the
   reason. It is proposed at confidence 0: the taxonomy lacks what they ask, or no example covers how they ask it;
 - `split`: a reason whose texts claim two or more distinct clusters (few links between them, centres apart), each
   with a fair share of the reason's contacts;
@@ -213,7 +213,7 @@ def _new_reason(
             )
         unfit = f"; {unassigned:.0%} of them fit no reason" if f"{unassigned:.0%}" != "0%" else ""
         if fragment and not apart.born:
-            unfit += " (so many that it is no fragment of that cluster's reason, though that linked to it)"
+            unfit += " (so many that it is no fragment of that cluster's reason, however linked to it)"
         evidence = (
             f"{int(sizes[c])} contacts form cluster {c} ('{label}'), where no reason's name or example lies; they "
             f"read like no reason (the closest, {nearest}, at a likeness of {fit:.2f}, where 1 is the same)"
