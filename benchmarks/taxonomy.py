@@ -14,7 +14,10 @@ two of one, one of the other) -- the proportions of a 150-reason taxonomy missin
 - assignment: contacts of reasons that exist given their own reason; contacts of left-out intents given a reason
   anyway (they should stay unassigned);
 - names: of the clusters at least 70% one intent, the share whose label is nearer (MiniLM cosine) to that intent's
-  name than to any other intent's name.
+  name than to any other intent's name;
+- the clustering: its clusters, NMI and ARI against the intents (usable contacts, noise as one more cluster). With
+  the scenario's taxonomy, discover finds at least as many clusters as the reasons the contacts are read as
+  (`cluster.taxonomy_floor`); `--override '{"cluster":{"taxonomy_floor":false}}'` shows the clustering without.
 
 Prints, per set, the mean and the worst over the seeds, the reliability of the proposals' confidence, and writes every
 judged proposal to benchmarks/out/taxonomy-proposals.parquet.
@@ -35,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from benchmarks.harness import (
     SETS,
@@ -250,6 +254,8 @@ def main() -> None:
                 refreshed = with_taxonomy(base, taxonomy, cfg, work)
                 contacts = refreshed.contacts.assign(label=refreshed.contacts["contact_id"].map(truth))
                 names, n_pure = name_score(contacts, base.descriptions, labelled)
+                found = base.clustering.labels  # usable contacts; noise (-1) counts as one more cluster
+                known = base.contacts["contact_id"].iloc[base.usable].map(truth).to_numpy()
                 clusters.append(len(base.model.ids))
                 pure.append(n_pure)
                 result = judge(
@@ -265,6 +271,9 @@ def main() -> None:
                         "pairs": len(pairs),
                         "contacts": len(labelled.data),
                         "names": names,
+                        "clusters": len(base.model.ids),
+                        "nmi": normalized_mutual_info_score(known, found),
+                        "ari": adjusted_rand_score(known, found),
                         **result,
                     }
                 )
@@ -294,6 +303,8 @@ METRICS = {  # metric -> worse is lower (True) or higher (False)
     "missing_assigned": False,
     "accuracy": True,
     "names": True,
+    "nmi": True,
+    "ari": True,
 }
 
 
