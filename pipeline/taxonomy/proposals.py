@@ -213,7 +213,10 @@ def _new_reason(
             )
         unfit = f"; {unassigned:.0%} of them fit no reason" if f"{unassigned:.0%}" != "0%" else ""
         if fragment and not apart.born:
-            unfit += " (so many that it is no fragment of that cluster's reason, however linked to it)"
+            unfit += (
+                " (so many that it is no fragment of that cluster's reason, however linked to it: a reason the "
+                "taxonomy lacks, or one whose examples miss how these contacts ask)"
+            )
         evidence = (
             f"{int(sizes[c])} contacts form cluster {c} ('{label}'), where no reason's name or example lies; they "
             f"read like no reason (the closest, {nearest}, at a likeness of {fit:.2f}, where 1 is the same)"
