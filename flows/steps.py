@@ -7,7 +7,6 @@ Prefect's storage) and no hashing of large inputs for cache keys.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from pipeline.run.contacts import join_contacts, lost_reasons, with_reasons
 from pipeline.run.folder import Manifest, Run, check_output_folder, local_copy, output_lock, read_manifest
 from pipeline.run.manifests import taxonomy_changed
 from pipeline.run.refresh import Context, Refreshed, refresh
-from pipeline.taxonomy.reasons import Reading, ReasonModel, read_reasons, reason_model
+from pipeline.taxonomy.reasons import Reading, ReasonModel, fewest_clusters, read_reasons, reason_model
 from pipeline.text.duplicates import duplicate_groups
 from pipeline.text.prepare import read_and_prepare
 
@@ -134,12 +133,7 @@ def cluster(
     (`cluster.taxonomy_floor`: graph method, no `target_reasons`). Then, with contact `times`, a new topic hidden
     inside an older cluster gets a cluster of its own (pipeline/overtime/emerging.py), so that its trend can show;
     not above `cluster.sample_size` contacts, where the neighbour graph is a sample's."""
-    at_least = 0
-    if cfg.cluster.taxonomy_floor and cfg.cluster.target_reasons is None and reading is not None:
-        # above sample_size the clusters are found on a sample: a reason counts when its share of the contacts
-        # would give the sample min_cluster_size of them (a rare reason, absent from the sample, cannot have one)
-        sampled = max(1.0, len(vectors) / cfg.cluster.sample_size)
-        at_least = reading.present(math.ceil(cfg.cluster.min_cluster_size * sampled))
+    at_least = fewest_clusters(reading, len(vectors), cfg.cluster)
     found = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, texts, at_least)
     if times is None or not cfg.trends.split_new_topics or len(vectors) > cfg.cluster.sample_size:
         return found

@@ -126,6 +126,8 @@ def propose(
         votes = _claims(model, clusters)  # (clusters, reasons): texts of each reason lying in each cluster
         most = votes[[position[c] for c in big]].max(axis=0) if big else np.zeros(len(model.ids))
         claimed = [c for c in big if _held(votes[position[c]], most, c in trending)]
+        # each cluster's share of contacts that fit no reason, in one pass (not one over every contact per cluster)
+        unplaced_share = contacts["reason_id"].isna().groupby(contacts["cluster_id"]).mean()
         typical = float(np.median([sizes[c] for c in claimed])) if claimed else 0.0
         for c in candidates:
             if c in claimed:
@@ -135,7 +137,7 @@ def propose(
             best = int(fit[i].argmax())
             relative = float(sizes[c]) / typical if typical else 1.0
             born, young = c in new_clusters, c in trending
-            unfit = _unassigned_share(contacts, c)
+            unfit = float(unplaced_share.get(c, 0.0))
             unplaced = cfg.new_reason_unfit_share is not None and unfit >= cfg.new_reason_unfit_share
             if not born and (
                 not _community(i, clusters)
@@ -322,11 +324,6 @@ def _attachment(i: int, others: list[int], clusters: ClusterFacts) -> tuple[floa
     links = clusters.links[i, others]
     k = int(links.argmax())
     return float(links[k]), others[k]
-
-
-def _unassigned_share(contacts: pd.DataFrame, c: int) -> float:
-    mine = contacts.loc[contacts["cluster_id"] == c, "reason_id"]
-    return float(mine.isna().mean()) if len(mine) else 0.0
 
 
 def _cited(taxonomy: Taxonomy | None, reason_id: str) -> str:

@@ -11,12 +11,13 @@ beats the text-only reading on a held-out part of those contacts; it then needs 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from pipeline.config import TaxonomyConfig
+from pipeline.config import ClusterConfig, TaxonomyConfig
 from pipeline.model.vector_file import blockwise, releasing, take
 from pipeline.taxonomy.tree import Taxonomy
 
@@ -74,6 +75,17 @@ class Reading:
         hold, each of which the clustering should be able to give a cluster of its own."""
         counts = pd.Series(self.assignment.reason_id, dtype=object).value_counts()
         return int((counts >= min_contacts).sum())
+
+
+def fewest_clusters(reading: Reading | None, contacts: int, cfg: ClusterConfig) -> int:
+    """The fewest clusters the clustering of `contacts` may find (`cluster.taxonomy_floor`): the reasons `reading`
+    gives to `min_cluster_size` contacts each; 0 without a reading or with `target_reasons`. Above `sample_size`
+    the clusters are found on a sample: a reason counts when its share of the contacts would give the sample
+    `min_cluster_size` of them (a rare reason, absent from the sample, cannot have a cluster)."""
+    if reading is None or not cfg.taxonomy_floor or cfg.target_reasons is not None:
+        return 0
+    sampled = max(1.0, contacts / cfg.sample_size)
+    return reading.present(math.ceil(cfg.min_cluster_size * sampled))
 
 
 def read_reasons(
