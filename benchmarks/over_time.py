@@ -8,7 +8,8 @@ the other intents. One discover (discover's own steps, benchmarks/harness.py) ov
 newborn as new or growing, as its own cluster (a flagged cluster whose majority is that intent), and flag little else.
 
 Prints per set the mean and the worst over the seeds of: newborns flagged (own cluster), newborns whose contacts'
-home cluster is flagged, false flags (flagged clusters whose majority is an old intent, and flagged reasons: every
+home cluster is flagged, flagged again (a newborn's flagged clusters past its first: one reason cut in parts; worst
+with `--newborn-contacts 90`), false flags (flagged clusters whose majority is an old intent, and flagged reasons: every
 reason of the taxonomy is an old intent; of the clusters, those that are some newborn's home are shown apart: the
 newborn's contacts made them grow, though they stay mostly old), and how many `new_reason` proposals are right
 (their cluster at least 70% one newborn). `--no-split` leaves out the split of recent topics out of older clusters
@@ -16,6 +17,7 @@ newborn's contacts made them grow, though they stay mostly old), and how many `n
 
     python -m benchmarks.over_time
     python -m benchmarks.over_time --sets dstc11 --seeds 2
+    python -m benchmarks.over_time --newborn-contacts 90   # larger newborns: is one cut into several clusters?
     python -m benchmarks.over_time --legacy      # the earlier BANKING77 timeline: ranking, stable ids, assign cost
 """
 
@@ -46,13 +48,15 @@ N_NEW, WEEKS, NEWBORN_CONTACTS = 4, 12, 30
 CONTACTS = {"banking77": 4000, "hwu64": 4000, "dstc11": 2500, "multidogo": 3000}
 
 
-def timeline(labelled: LabelledSet, seed: int, contacts: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(contacts, daily volume, {newborn intent: birth day}). Simulated times over real texts."""
+def timeline(
+    labelled: LabelledSet, seed: int, contacts: int, newborn: int = NEWBORN_CONTACTS
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(contacts, daily volume, {newborn intent: birth day}); about `newborn` contacts of each newborn intent, of
+    intents with at least that many distinct texts. Simulated times over real texts."""
     rng = np.random.default_rng(seed)
-    texts = pd.concat([labelled.data, labelled.pool], ignore_index=True)
-    pool = {i: g["text"].drop_duplicates().tolist() for i, g in texts.groupby("label")}
+    pool = distinct_texts(labelled)
     intents = sorted(pool)
-    eligible = [i for i in intents if len(pool[i]) >= NEWBORN_CONTACTS]
+    eligible = [i for i in intents if len(pool[i]) >= newborn]
     new = sorted(rng.choice(eligible, N_NEW, replace=False).tolist())
     old = [i for i in intents if i not in new]
     days = pd.date_range("2026-08-31", periods=WEEKS * 7, freq="D", tz="UTC")
@@ -92,13 +96,19 @@ def timeline(labelled: LabelledSet, seed: int, contacts: int) -> tuple[pd.DataFr
                 add(intent, when + pd.Timedelta(hours=float(rng.exponential(24))), who)
         for intent, b in birth.items():
             if d >= b:
-                for _ in range(rng.poisson(NEWBORN_CONTACTS / (len(days) - b))):
+                for _ in range(rng.poisson(newborn / (len(days) - b))):
                     add(intent, day + pd.Timedelta(seconds=int(rng.integers(8 * 3600, 20 * 3600))), customer())
     frame = pd.DataFrame(rows).sort_values("created_at", kind="stable").reset_index(drop=True)
     frame.insert(0, "contact_id", [f"S{seed}-{i:06d}" for i in range(1, len(frame) + 1)])
     frame["created_at"] = frame["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     volume = pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "volume": orders.astype(int)})
     return frame, volume, {i: str(days[b].date()) for i, b in birth.items()}
+
+
+def distinct_texts(labelled: LabelledSet) -> dict[str, list[str]]:
+    """Each intent's distinct texts."""
+    texts = pd.concat([labelled.data, labelled.pool], ignore_index=True)
+    return {i: g["text"].drop_duplicates().tolist() for i, g in texts.groupby("label")}
 
 
 def taxonomy_of(labelled: LabelledSet, old: list[str], seed: int) -> dict:
@@ -137,6 +147,7 @@ def judge(contacts: pd.DataFrame, refreshed, new: list[str]) -> dict:
     return {
         "flagged_own": sum(bool(v) for v in own.values()) / len(new),
         "flagged_home": sum(home[i] is not None and trend.get(home[i]) in ("new", "growing") for i in new) / len(new),
+        "flagged_twice": sum(max(len(v) - 1, 0) for v in own.values()),
         "false_clusters": len(false_clusters),
         "false_homes": len(set(false_clusters) & homes),
         "false_reasons": len(false_reasons),
@@ -155,6 +166,9 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--no-split", action="store_true")
+    parser.add_argument(
+        "--newborn-contacts", type=int, default=NEWBORN_CONTACTS, help="contacts of each newborn intent (30)"
+    )
     parser.add_argument("--legacy", action="store_true")
     parser.add_argument("--override", default=None, help="config overrides as JSON, to tune a setting")
     args = parser.parse_args()
@@ -165,6 +179,7 @@ def main() -> None:
     print(
         f"reproduce: python -m benchmarks.over_time --sets {args.sets} --seeds {args.seeds}"
         + (" --no-split" if args.no_split else "")
+        + (f" --newborn-contacts {args.newborn_contacts}" if args.newborn_contacts != NEWBORN_CONTACTS else "")
         + (f" --override {shlex.quote(args.override)}" if args.override else ""),
         flush=True,
     )
@@ -178,9 +193,12 @@ def main() -> None:
     rows = []
     for name in args.sets.split(","):
         labelled = load_set(name, per_label=10**6)
+        if sum(len(t) >= args.newborn_contacts for t in distinct_texts(labelled).values()) < N_NEW:
+            print(f"  {name}: skipped, fewer than {N_NEW} intents have {args.newborn_contacts} distinct texts")
+            continue
         for seed in range(args.seeds):
             start = time.perf_counter()
-            frame, volume, birth = timeline(labelled, seed, CONTACTS[name])
+            frame, volume, birth = timeline(labelled, seed, CONTACTS[name], args.newborn_contacts)
             new = sorted(birth)
             old = sorted(i for i in labelled.names if i not in birth)
             taxonomy = taxonomy_of(labelled, old, seed)
@@ -206,6 +224,7 @@ def main() -> None:
         out[name] = {
             "newborns flagged (own cluster)": f"{group['flagged_own'].mean():.2f} ({group['flagged_own'].min():.2f})",
             "home cluster flagged": f"{group['flagged_home'].mean():.2f} ({group['flagged_home'].min():.2f})",
+            "flagged again": f"{group['flagged_twice'].mean():.1f} ({group['flagged_twice'].max()})",
             "false flags": f"{group['false_flags'].mean():.1f} ({group['false_flags'].max()})",
             "of which clusters": f"{group['false_clusters'].mean():.1f} ({group['false_clusters'].max()})",
             "(newborns' homes)": f"{group['false_homes'].mean():.1f} ({group['false_homes'].max()})",

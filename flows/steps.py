@@ -137,15 +137,7 @@ def cluster(
     found = cluster_contacts(vectors, cfg.cluster, cfg.reduce, cfg.seed, texts, at_least)
     if times is None or not cfg.trends.split_new_topics or len(vectors) > cfg.cluster.sample_size:
         return found
-    return split_emerging(
-        vectors,
-        times,
-        found,
-        cfg.trends,
-        cfg.cluster.neighbors,
-        separate_below=cfg.taxonomy.proposals.fragment_min_links,
-        seed=cfg.seed,
-    )
+    return split_emerging(vectors, times, found, cfg.trends, cfg.cluster.neighbors, seed=cfg.seed)
 
 
 def contact_times(contacts: pd.DataFrame, usable: np.ndarray) -> np.ndarray | None:

@@ -236,6 +236,7 @@ class TrendsConfig(Section):
     emerging_min_recent: float = Field(gt=0, le=1)
     emerging_min_contacts: int = Field(ge=2)
     emerging_max_share: float = Field(gt=0, le=1)
+    emerging_separate_below: float = Field(ge=0, le=1)
 
     @field_validator("windows")
     @classmethod

@@ -367,12 +367,43 @@ def test_two_new_topics_born_side_by_side_are_split_out_as_two():
     vectors, times = _two_new_topics(old=200)
     found = _as_found([0] * 262 + [1] * 200)  # the clusterer put both new topics into cluster 0
 
-    together = split_emerging(vectors, times, found, CFG.trends, neighbours=15)
+    never = CFG.trends.model_copy(update={"emerging_separate_below": 0.0})
+    together = split_emerging(vectors, times, found, never, neighbours=15)
     assert len(set(together.labels[200:260])) == 1, "without separation the linked group is one topic"
-    apart = split_emerging(vectors, times, found, CFG.trends, neighbours=15, separate_below=0.07)
+    apart = split_emerging(vectors, times, found, CFG.trends, neighbours=15)
     one, two = apart.labels[200:230], apart.labels[230:260]
     assert len(set(one)) == 1 and len(set(two)) == 1 and one[0] != two[0] and {one[0], two[0]}.isdisjoint({0, 1})
     assert (apart.labels[:200] == 0).all() and (apart.labels[262:] == 1).all()
+
+
+def test_two_new_topics_that_share_neighbours_are_two_and_one_large_topic_stays_one():
+    """Two intents born side by side share some neighbours (13% of each one's links go to the other, as measured
+    between MultiDoGO's newborn intents); they are two topics. One large new topic, which Leiden cuts into several
+    communities each linked to the others by a share below the same threshold, stays one: what counts is the share
+    of a community's links that leave it for the rest of its group, not for any one other community."""
+    from pipeline.model.cluster import cluster_links, knn_graph
+    from pipeline.overtime.emerging import split_emerging
+
+    rng = np.random.default_rng(0)
+    axes = np.eye(16)
+    first, second = 0.5 * axes[0] + 0.85 * axes[1], 0.5 * axes[0] + 0.85 * (0.75 * axes[1] + 0.25 * axes[3])
+    vectors = np.vstack(
+        [_blob(rng, axes[0], 200), _blob(rng, first, 30), _blob(rng, second, 30), _blob(rng, axes[2], 200)]
+    )
+    times = _times(rng, (200, 0), (60, 66), (200, 0))
+    shared = cluster_links(knn_graph(vectors[200:260], 15), np.repeat([0, 1], 30), np.ones(60))[0, 1]
+    assert 0.1 <= shared <= 0.2, shared
+    split = split_emerging(vectors, times, _as_found([0] * 260 + [1] * 200), CFG.trends, neighbours=15)
+    one, two = np.bincount(split.labels[200:230]).argmax(), np.bincount(split.labels[230:260]).argmax()
+    assert one != two and {one, two}.isdisjoint({0, 1})
+    assert (split.labels[200:230] == one).mean() >= 0.9 and (split.labels[230:260] == two).mean() >= 0.9
+
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        large = np.vstack([_blob(rng, axes[0], 200), _blob(rng, first, 90), _blob(rng, axes[2], 200)])
+        times = _times(rng, (200, 0), (90, 66), (200, 0))
+        split = split_emerging(large, times, _as_found([0] * 290 + [1] * 200), CFG.trends, neighbours=15)
+        assert len(set(split.labels[200:290])) == 1 and split.labels[200] not in (0, 1), seed
 
 
 def test_two_new_topics_that_fill_most_of_an_older_cluster_become_two_clusters():
@@ -386,7 +417,7 @@ def test_two_new_topics_that_fill_most_of_an_older_cluster_become_two_clusters()
     for old in (20, 0):  # 20 old contacts in the cluster beside the two topics; none
         keep = np.r_[20 - old : 282]
         found = _as_found([0] * (62 + old) + [1] * 200)
-        split = split_emerging(vectors[keep], times[keep], found, CFG.trends, neighbours=15, separate_below=0.07)
+        split = split_emerging(vectors[keep], times[keep], found, CFG.trends, neighbours=15)
         labels = dict(zip(keep, split.labels))
         one, two = {labels[i] for i in range(20, 50)}, {labels[i] for i in range(50, 80)}
         assert len(one) == 1 and len(two) == 1 and one != two and 0 in one | two and 1 not in one | two
@@ -395,7 +426,7 @@ def test_two_new_topics_that_fill_most_of_an_older_cluster_become_two_clusters()
 
     alone = _as_found([0] * 45 + [1] * 200)  # one new topic, 30 of the cluster's 45 contacts: new on its own
     keep = np.r_[0:15, 20:50, 82:282]
-    assert (split_emerging(vectors[keep], times[keep], alone, CFG.trends, 15, 0.07).labels == alone.labels).all()
+    assert (split_emerging(vectors[keep], times[keep], alone, CFG.trends, 15).labels == alone.labels).all()
 
 
 def test_one_text_pasted_by_many_in_the_last_weeks_is_not_a_new_topic():

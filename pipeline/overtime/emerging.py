@@ -9,11 +9,16 @@ while the neighbours of an old reason's recent contacts are recent only as often
 `neighbours` nearest contacts are at least `trends.emerging_min_recent` recent, keeps the groups of them linked to
 each other in the neighbour graph, and gives each group of at least `trends.emerging_min_contacts` distinct texts a
 cluster of its own; its rate then steps up from nothing and the trends flag it. Two new topics born near each other
-can be linked into one group: its Leiden communities that are barely linked (below `separate_below`, the share of
-links under which a cluster is a community of its own and not a fragment: `taxonomy.proposals.fragment_min_links`)
-are separate topics, each tested and split out on its own. Topics that are most of their cluster already (over
-`trends.emerging_max_share`) leave the largest in it: the cluster is new on its own, and the others get their own
-(split out whole, they would leave the old cluster empty or a sliver).
+can be linked into one group: it is cut into its Leiden communities, merged (the least apart first) until each
+sends less than `trends.emerging_separate_below` of its links to the rest of the group; two or more left are
+separate topics, each tested and split out on its own. It is its own threshold, not
+`taxonomy.proposals.fragment_min_links`: that one is measured between whole clusters of the full neighbour graph,
+this one inside a few dozen recent contacts, where MultiDoGO's intents born side by side were linked 0.0-0.24 and
+the parts of one intent 0.26-0.54 (`benchmarks.over_time`). A community's share of links to the whole rest of its
+group, not to any one other community, keeps one large topic whole: Leiden cuts it into more communities as it
+grows, and the share between any two of them falls with their number. Topics that are most of their cluster
+already (over `trends.emerging_max_share`) leave the largest in it: the cluster is new on its own, and the others
+get their own (split out whole, they would leave the old cluster empty or a sliver).
 Neighbours here are by embeddings alone, as the clustering's links and memberships are (`cluster.word_weight`
 weighs words in finding the clusters only).
 A pure function of the vectors, the times and a clustering: discover calls it between clustering and stable ids.
@@ -45,7 +50,6 @@ def recent_groups(
     labels: np.ndarray,
     cfg: TrendsConfig,
     neighbours: int,
-    separate_below: float = 0.0,
     seed: int = 0,
 ) -> list[np.ndarray]:
     """Groups of contacts (indices) inside older clusters that are a new topic, largest first. Only the recent
@@ -79,7 +83,7 @@ def recent_groups(
         for part in range(count):
             group = members[parts == part]
             if _distinct(vectors, group) >= cfg.emerging_min_contacts:
-                topics += _topics(vectors, group, edges, cfg.emerging_min_contacts, separate_below, seed)
+                topics += _topics(vectors, group, edges, cfg.emerging_min_contacts, cfg.emerging_separate_below, seed)
         # topics that are most of their cluster leave the largest in it (the cluster is new on its own) and only
         # the others out: split out whole, they would leave the cluster empty or a sliver
         if sum(len(t) for t in topics) > cfg.emerging_max_share * (labels == c).sum():
@@ -104,28 +108,29 @@ def _distinct(vectors: np.ndarray, group: np.ndarray) -> int:
 def _topics(
     vectors: np.ndarray, group: np.ndarray, edges: sparse.csr_matrix, min_contacts: int, below: float, seed: int
 ) -> list[np.ndarray]:
-    """The group as one topic, or as several where its Leiden communities are linked less than `below` (a share of
-    the smaller one's links); a community too small to stand alone stays with the topic it links to most."""
+    """The group as one topic, or as several: its Leiden communities are merged, the least separate first, into the
+    one each links to most, until each left keeps all but less than `below` of its links inside (a topic too small
+    to stand alone is merged first). The share that leaves a topic for the rest of its group is what tells two
+    intents from one: a pairwise share would fall as Leiden cuts a large topic into more communities."""
     if below <= 0:
         return [group]
     graph = edges[group][:, group]
     graph = graph.maximum(graph.T).tocsr()
-    parts = leiden(graph, 1.0, seed)
-    if parts.max() == 0:
-        return [group]
-    links = cluster_links(graph, parts, np.ones(len(group)))
-    _, topic = connected_components(sparse.csr_matrix(links >= below), directed=False)
-    sizes = {int(t): _distinct(vectors, group[topic[parts] == t]) for t in np.unique(topic)}
-    kept = [t for t, size in sizes.items() if size >= min_contacts]
-    if len(kept) < 2:
-        return [group]
-    communities = {t: np.flatnonzero(topic == t) for t in sizes}
-    home = {
-        t: t if t in kept else max(kept, key=lambda b, t=t: links[np.ix_(communities[t], communities[b])].max())
-        for t in sizes
-    }
-    of = np.array([home[int(t)] for t in topic[parts]])
-    return [group[of == t] for t in sorted(kept)]
+    topic = leiden(graph, 1.0, seed)
+    while topic.max() > 0:
+        links = cluster_links(graph, topic, np.ones(len(group)))
+        leaves = 1.0 - np.diag(links)
+        small = [t for t in range(len(links)) if _distinct(vectors, group[topic == t]) < min_contacts]
+        if small:
+            worst = min(small, key=lambda t: (np.sum(topic == t), t))
+        elif leaves.max() >= below:
+            worst = int(np.argmax(leaves))
+        else:
+            break
+        np.fill_diagonal(links, -1.0)
+        into = int(np.argmax(links[worst]))
+        topic = np.unique(np.where(topic == worst, into, topic), return_inverse=True)[1]
+    return [group[topic == t] for t in range(topic.max() + 1)]
 
 
 def split_emerging(
@@ -134,15 +139,13 @@ def split_emerging(
     clustering: Clustering,
     cfg: TrendsConfig,
     neighbours: int,
-    separate_below: float = 0.0,
     seed: int = 0,
 ) -> Clustering:
     """The clustering with each new topic found inside an older cluster (`recent_groups`) as a cluster of its own
     (the next free ids); links and memberships recomputed. `times`: each contact's creation time (any form
-    pandas reads as times, zone-aware or not; NaT: unknown). `separate_below`: see the module's docstring (0: a
-    linked group is one topic)."""
+    pandas reads as times, zone-aware or not; NaT: unknown)."""
     labels = clustering.labels.copy()
-    groups = recent_groups(vectors, times, labels, cfg, neighbours, separate_below, seed)
+    groups = recent_groups(vectors, times, labels, cfg, neighbours, seed)
     if not groups:
         return clustering
     next_id = int(labels.max()) + 1
