@@ -173,8 +173,10 @@ def main() -> None:
     parser.add_argument("--override", default=None, help="config overrides as JSON, to tune a setting")
     args = parser.parse_args()
     if args.legacy:
-        if args.override:
-            parser.error("--legacy runs the earlier timeline with the shipped config: no --override")
+        if args.override or args.newborn_contacts != NEWBORN_CONTACTS:
+            parser.error(
+                "--legacy runs the earlier timeline with the shipped config: no --override, --newborn-contacts"
+            )
         return legacy_main()
     print(
         f"reproduce: python -m benchmarks.over_time --sets {args.sets} --seeds {args.seeds}"
@@ -217,6 +219,8 @@ def main() -> None:
                 + f"\n    {result['detail']}",
                 flush=True,
             )
+    if not rows:
+        sys.exit(f"no set has {N_NEW} intents of {args.newborn_contacts} distinct texts: nothing was measured")
     table = pd.DataFrame(rows)
     print("\nper set: mean over seeds (worst seed)")
     out = {}

@@ -377,29 +377,28 @@ def test_two_new_topics_born_side_by_side_are_split_out_as_two():
 
 
 def test_two_new_topics_that_share_neighbours_are_two_and_one_large_topic_stays_one():
-    """Two intents born side by side share some neighbours (13% of each one's links go to the other, as measured
-    between MultiDoGO's newborn intents); they are two topics. One large new topic, which Leiden cuts into several
-    communities each linked to the others by a share below the same threshold, stays one: what counts is the share
-    of a community's links that leave it for the rest of its group, not for any one other community."""
+    """Two intents born side by side share some neighbours (7-16% of each one's links go to the other here; 0-24% was
+    measured between MultiDoGO's newborn intents); they are two topics. One large new topic, which Leiden cuts into
+    several communities each linked to the others by a share below the same threshold, stays one: what counts is the
+    share of a community's links that leave it for the rest of its group, not for any one other community."""
     from pipeline.model.cluster import cluster_links, knn_graph
     from pipeline.overtime.emerging import split_emerging
 
-    rng = np.random.default_rng(0)
     axes = np.eye(16)
-    first, second = 0.5 * axes[0] + 0.85 * axes[1], 0.5 * axes[0] + 0.85 * (0.75 * axes[1] + 0.25 * axes[3])
-    vectors = np.vstack(
-        [_blob(rng, axes[0], 200), _blob(rng, first, 30), _blob(rng, second, 30), _blob(rng, axes[2], 200)]
-    )
-    times = _times(rng, (200, 0), (60, 66), (200, 0))
-    shared = cluster_links(knn_graph(vectors[200:260], 15), np.repeat([0, 1], 30), np.ones(60))[0, 1]
-    assert 0.1 <= shared <= 0.2, shared
-    split = split_emerging(vectors, times, _as_found([0] * 260 + [1] * 200), CFG.trends, neighbours=15)
-    one, two = np.bincount(split.labels[200:230]).argmax(), np.bincount(split.labels[230:260]).argmax()
-    assert one != two and {one, two}.isdisjoint({0, 1})
-    assert (split.labels[200:230] == one).mean() >= 0.9 and (split.labels[230:260] == two).mean() >= 0.9
-
-    for seed in range(3):
+    first, second = 0.5 * axes[0] + 0.85 * axes[1], 0.5 * axes[0] + 0.85 * (0.7 * axes[1] + 0.3 * axes[3])
+    for seed in range(5):
         rng = np.random.default_rng(seed)
+        vectors = np.vstack(
+            [_blob(rng, axes[0], 200), _blob(rng, first, 30), _blob(rng, second, 30), _blob(rng, axes[2], 200)]
+        )
+        times = _times(rng, (200, 0), (60, 66), (200, 0))
+        shared = cluster_links(knn_graph(vectors[200:260], 15), np.repeat([0, 1], 30), np.ones(60))[0, 1]
+        assert 0.05 <= shared <= 0.2, (seed, shared)
+        split = split_emerging(vectors, times, _as_found([0] * 260 + [1] * 200), CFG.trends, neighbours=15)
+        one, two = np.bincount(split.labels[200:230]).argmax(), np.bincount(split.labels[230:260]).argmax()
+        assert one != two and {one, two}.isdisjoint({0, 1}), seed
+        assert (split.labels[200:230] == one).mean() >= 0.9 and (split.labels[230:260] == two).mean() >= 0.9, seed
+
         large = np.vstack([_blob(rng, axes[0], 200), _blob(rng, first, 90), _blob(rng, axes[2], 200)])
         times = _times(rng, (200, 0), (90, 66), (200, 0))
         split = split_emerging(large, times, _as_found([0] * 290 + [1] * 200), CFG.trends, neighbours=15)

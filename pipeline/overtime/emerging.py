@@ -109,9 +109,10 @@ def _topics(
     vectors: np.ndarray, group: np.ndarray, edges: sparse.csr_matrix, min_contacts: int, below: float, seed: int
 ) -> list[np.ndarray]:
     """The group as one topic, or as several: its Leiden communities are merged, the least separate first, into the
-    one each links to most, until each left keeps all but less than `below` of its links inside (a topic too small
-    to stand alone is merged first). The share that leaves a topic for the rest of its group is what tells two
-    intents from one: a pairwise share would fall as Leiden cuts a large topic into more communities."""
+    one each links to most (as a share of the smaller one's links, `cluster_links`), until each left keeps all but
+    less than `below` of its links inside (a topic too small to stand alone is merged first). The share that leaves a
+    topic for the rest of its group is what tells two intents from one: a pairwise share would fall as Leiden cuts a
+    large topic into more communities."""
     if below <= 0:
         return [group]
     graph = edges[group][:, group]
