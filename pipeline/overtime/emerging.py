@@ -13,12 +13,13 @@ can be linked into one group: it is cut into its Leiden communities, merged (the
 sends less than `trends.emerging_separate_below` of its links to the rest of the group; two or more left are
 separate topics, each tested and split out on its own. It is its own threshold, not
 `taxonomy.proposals.fragment_min_links`: that one is measured between whole clusters of the full neighbour graph,
-this one inside a few dozen recent contacts, where MultiDoGO's intents born side by side were linked 0.0-0.24 and
-the parts of one intent 0.26-0.54 (`benchmarks.over_time`). A community's share of links to the whole rest of its
-group, not to any one other community, keeps one large topic whole: Leiden cuts it into more communities as it
-grows, and the share between any two of them falls with their number. Topics that are most of their cluster
-already (over `trends.emerging_max_share`) leave the largest in it: the cluster is new on its own, and the others
-get their own (split out whole, they would leave the old cluster empty or a sliver).
+this one inside a few dozen recent contacts. On the MultiDoGO timelines of `benchmarks.over_time` (5 seeds), the
+communities of a group that was one intent each sent 0.27-0.85 of their links to the rest of it, and a community
+that was an intent of its own 0.05-0.21 (measured once, by a scratch probe of this function). A community's share
+of links to the whole rest of its group, not to any one other community, keeps one large topic whole: Leiden cuts it
+into more communities as it grows, and the share between any two of them falls with their number. Topics that are
+most of their cluster already (over `trends.emerging_max_share`) leave the largest in it: the cluster is new on its
+own, and the others get their own (split out whole, they would leave the old cluster empty or a sliver).
 Neighbours here are by embeddings alone, as the clustering's links and memberships are (`cluster.word_weight`
 weighs words in finding the clusters only).
 A pure function of the vectors, the times and a clustering: discover calls it between clustering and stable ids.
@@ -117,11 +118,12 @@ def _topics(
         return [group]
     graph = edges[group][:, group]
     graph = graph.maximum(graph.T).tocsr()
+    text = distinct_rows(vectors[group])[1]  # each contact's distinct text, to count a topic's texts
     topic = leiden(graph, 1.0, seed)
     while topic.max() > 0:
         links = cluster_links(graph, topic, np.ones(len(group)))
         leaves = 1.0 - np.diag(links)
-        small = [t for t in range(len(links)) if _distinct(vectors, group[topic == t]) < min_contacts]
+        small = [t for t in range(len(links)) if len(np.unique(text[topic == t])) < min_contacts]
         if small:
             worst = min(small, key=lambda t: (np.sum(topic == t), t))
         elif leaves.max() >= below:
