@@ -355,9 +355,9 @@ def test_a_young_cluster_is_not_too_small_to_be_a_missing_reason(test_config):
 
 
 def test_a_linked_cluster_whose_contacts_fit_no_reason_is_no_fragment(test_config):
-    """change_pin's cluster, a community linked to card_arrival's past `fragment_min_links`: a fragment of that
-    reason while its contacts are read as it; proposed, at confidence 0 and saying why, when they fit no reason;
-    not with `new_reason_unfit_share` null."""
+    """change_pin's cluster, a community linked to card_arrival's past the fragment limit (`fragment_min_links`
+    scaled by its cohesion: 0.112 here): a fragment of that reason while its contacts are read as it; proposed, at
+    confidence 0 and saying why, when they fit no reason; not with `new_reason_unfit_share` null."""
     from dataclasses import replace
 
     import numpy as np
@@ -369,7 +369,7 @@ def test_a_linked_cluster_whose_contacts_fit_no_reason_is_no_fragment(test_confi
     def proposed(read_as: str | None, rules=None) -> list:
         cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config, None, read_as)
         links = np.diag([0.8, 0.8, 0.8])
-        links[2, 0] = links[0, 2] = 0.1
+        links[2, 0] = links[0, 2] = 0.15
         process = np.zeros((0, facts.centres.shape[1]))
         found = propose(
             contacts,
@@ -388,6 +388,35 @@ def test_a_linked_cluster_whose_contacts_fit_no_reason_is_no_fragment(test_confi
     assert "100% of them fit no reason (so many that it is no fragment of that cluster's reason" in unfit[0].evidence
     never = load_config(test_config).taxonomy.proposals.model_copy(update={"new_reason_unfit_share": None})
     assert proposed(None, never) == []
+
+
+def test_a_tight_cluster_bears_more_links_to_a_reason_than_a_loose_one_before_it_is_a_fragment(test_config):
+    """change_pin's cluster, its contacts read as card_arrival and linked 0.1 to card_arrival's cluster: a fragment
+    of that reason when it keeps 60% of its links inside (limit 0.07 x 0.6 / 0.5 = 0.084), a missing reason when it
+    keeps 90% (limit 0.126), with a confidence that says how near the limit it lies."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from pipeline.taxonomy.proposals import propose
+    from pipeline.taxonomy.reasons import reason_model
+
+    cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config, None, "card_arrival")
+    model = reason_model(taxonomy, embed)
+
+    def proposed(cohesion: float) -> list:
+        links = np.diag([0.9, 0.9, cohesion])
+        links[2, 0] = links[0, 2] = 0.1
+        process = np.zeros((0, facts.centres.shape[1]))
+        found = propose(contacts, replace(facts, links=links), taxonomy, model, process, cfg.taxonomy.proposals)
+        return [p for p in found if p.kind == "new_reason"]
+
+    assert proposed(0.6) == []
+    tight = proposed(0.9)
+    assert [p.cluster_ids for p in tight] == [[2]]
+    assert 0 < tight[0].confidence <= round(1 - 0.1 / 0.126, 3)
+    assert "only 10.0% of its contacts' closest matches are in the nearest cluster a reason holds" in tight[0].evidence
+    assert "against 90% in it" in tight[0].evidence
 
 
 def test_a_cluster_whose_links_mostly_leave_it_is_no_missing_reason(test_config):

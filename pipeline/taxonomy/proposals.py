@@ -7,10 +7,10 @@ few written texts: each text of a reason (its name and description, each example
 Kinds:
 - `new_reason`: a cluster no reason's text claims, that is a community (more of its neighbour links inside it than
   outside), not a fragment of a claimed cluster (a fragment is densely linked to it in the neighbour graph:
-  `fragment_min_links`; a missing sibling is a community of its own) and whose centre is not very alike to some
-  reason (`new_reason_max_fit`). A cluster whose rate just stepped up (trend new or growing) is claimed only by a
-  reason whose texts lie there most (one stray example of a reason that lives in another cluster must not hide a
-  new topic), and is not judged too small (it is young). A cluster linked to a claimed one is no fragment of its
+  `fragment_min_links` for a loose community, more for a tight one; a missing sibling is a community of its own)
+  and whose centre is not very alike to some reason (`new_reason_max_fit`). A cluster whose rate just stepped up
+  (trend new or growing) is claimed only by a reason whose texts lie there most (one stray example of a reason that
+  lives in another cluster must not hide a new topic), and is not judged too small (it is young). A cluster linked to a claimed one is no fragment of its
   reason when at least `new_reason_unfit_share` of its contacts fit no reason: a fragment's contacts read as the
   reason. It is proposed at confidence 0: the taxonomy lacks what they ask, or no example covers how they ask it;
 - `split`: a reason whose texts claim two or more distinct clusters (few links between them, centres apart), each
@@ -134,6 +134,8 @@ def propose(
                 continue
             i = position[c]
             attach, near = _attachment(i, [position[h] for h in claimed if h != c], clusters)
+            cohesion = float(clusters.links[i, i]) if clusters.links is not None else None
+            limit = _fragment_limit(cohesion, cfg)
             best = int(fit[i].argmax())
             relative = float(sizes[c]) / typical if typical else 1.0
             born, young = c in new_clusters, c in trending
@@ -141,7 +143,7 @@ def propose(
             unplaced = cfg.new_reason_unfit_share is not None and unfit >= cfg.new_reason_unfit_share
             if not born and (
                 not _community(i, clusters)
-                or (attach >= cfg.fragment_min_links and not unplaced)
+                or (attach >= limit and not unplaced)
                 or (relative < cfg.new_reason_min_size and not young)
                 or fit[i, best] >= cfg.new_reason_max_fit
             ):
@@ -153,7 +155,9 @@ def propose(
                     sizes,
                     _cited(taxonomy, model.ids[best]),
                     float(fit[i, best]),
-                    Separation(attach, clusters.ids[near] if near is not None else None, relative, born, young),
+                    Separation(
+                        attach, clusters.ids[near] if near is not None else None, cohesion, relative, born, young
+                    ),
                     unfit,
                     cfg,
                 )
@@ -184,6 +188,7 @@ class Separation:
 
     attach: float = 0.0  # its strongest neighbour-graph link to such a cluster (share of its links)
     neighbour: int | None = None  # that cluster
+    cohesion: float | None = None  # the share of its links that stay inside it (None: no graph)
     relative: float = 1.0  # its size over the median size of such clusters
     born: bool = False  # its contacts began in the recent weeks (trend: new)
     young: bool = False  # its rate stepped up in the recent weeks (trend: new or growing): small because young
@@ -205,13 +210,14 @@ def _new_reason(
         confidence = 0.5
     else:
         # a share that rounds to 0% is said as none, or left out: "0% of them fit no reason" reads as a riddle
-        fragment = apart.attach >= cfg.fragment_min_links
+        fragment = apart.attach >= _fragment_limit(apart.cohesion, cfg)
         linked = ""
         if apart.neighbour is not None:
             share = f"{apart.attach:.1%}" if fragment else f"only {apart.attach:.1%}"
+            inside = f", against {apart.cohesion:.0%} in it" if apart.cohesion is not None else ""
             linked = (
                 f"; {share if round(apart.attach, 3) else 'none'} of its contacts' closest matches are in the nearest "
-                f"cluster a reason holds ({apart.neighbour}, '{clusters.labels.get(apart.neighbour, '')}')"
+                f"cluster a reason holds ({apart.neighbour}, '{clusters.labels.get(apart.neighbour, '')}'){inside}"
             )
         unfit = f"; {unassigned:.0%} of them fit no reason" if f"{unassigned:.0%}" != "0%" else ""
         if fragment and not apart.born:
@@ -256,7 +262,8 @@ def _new_reason_confidence(fit: float, apart: Separation, cfg: ProposalsConfig) 
     """How sure a cluster is a missing reason: apart from every claimed cluster (few links), not a sliver (the size
     of a typical reason's cluster) and not very like a reason's texts. Each margin is scaled to 0 at its limit and
     1 at a clear distance; the weakest counts."""
-    links = 1.0 - apart.attach / cfg.fragment_min_links if cfg.fragment_min_links > 0 else 1.0
+    limit = _fragment_limit(apart.cohesion, cfg)
+    links = 1.0 - apart.attach / limit if limit > 0 else 1.0
     whole = (
         1.0 if apart.young else (apart.relative - cfg.new_reason_min_size) / max(1.0 - cfg.new_reason_min_size, 1e-6)
     )
@@ -311,6 +318,20 @@ def _community(i: int, clusters: ClusterFacts) -> bool:
     them, not a missing reason. Without links, and in runs of versions that kept 1.0 on the diagonal, every cluster
     counts as one."""
     return clusters.links is None or bool(clusters.links[i, i] > _WEAK_COMMUNITY)
+
+
+def _fragment_limit(cohesion: float | None, cfg: ProposalsConfig) -> float:
+    """The link to a claimed cluster past which a cluster is a fragment of it: `fragment_min_links` for the loosest
+    community (half its links inside), more in proportion to the share of its links it keeps inside (`cohesion`).
+    Two sibling reasons share words: a missing one lies close to the reason it is mistaken for, yet holds together;
+    a piece the clustering broke off one reason holds together little better than it clings to the rest. In a
+    scratch probe over the five sets of `benchmarks.taxonomy` (default config, 5 seeds), unclaimed clusters linked
+    0.07-0.12 to a claimed one kept 0.72-0.90 of their links inside when they were a missing reason (one 0.56), and
+    0.49-0.62 when they were a piece of the same reason as that cluster. Without a graph (`cohesion` None) the
+    limit stays as configured."""
+    if cohesion is None:
+        return cfg.fragment_min_links
+    return cfg.fragment_min_links * max(cohesion, _WEAK_COMMUNITY) / _WEAK_COMMUNITY
 
 
 def _attachment(i: int, others: list[int], clusters: ClusterFacts) -> tuple[float, int | None]:
