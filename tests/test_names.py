@@ -182,6 +182,41 @@ def test_what_happened_is_named_as_written_and_what_is_wanted_in_the_base_form()
     }
 
 
+def test_what_is_asked_for_is_named_with_what_it_concerns():
+    """DSTC11's quote clusters were named 'pet insurance' and 'condo insurance', its claim clusters 'car insurance':
+    customers write what they ask for and what it concerns apart ('a quote for pet insurance'), and the name lost
+    the first. A noun and the noun a preposition hangs on it now make one phrase, compounded as English does."""
+    from pipeline.model.names import candidate_phrases, phrase_nlp
+
+    nlp = phrase_nlp()
+    assert "pet insurance quote" in candidate_phrases(nlp("I want a quote for pet insurance")).values()
+    assert "account balance" in candidate_phrases(nlp("what is the balance of my account")).values()
+    names = name_clusters(
+        {
+            0: [
+                "I want a quote for pet insurance",
+                "can I get a quote for pet insurance",
+                "how much is a quote for pet insurance for my dog",
+                "I need a pet insurance quote",
+            ],
+            1: [
+                "I need to file a claim for my car insurance",
+                "file a claim on my car insurance",
+                "how do I make a claim on my car insurance",
+                "my car was hit, I want a claim for car insurance",
+            ],
+            2: [
+                "what is the price of life insurance",
+                "I would like life insurance",
+                "tell me about life insurance",
+                "life insurance options please",
+            ],
+        },
+        {0: [], 1: [], 2: []},
+    )
+    assert names == {0: "pet insurance quote", 1: "car insurance claim", 2: "life insurance"}, names
+
+
 def test_a_contraction_written_without_its_apostrophe_is_no_verb():
     """HWU64's weather cluster was named 'weather s': spaCy reads "whats" as "what" + the verb "s"."""
     from pipeline.model.names import candidate_phrases, phrase_nlp

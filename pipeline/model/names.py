@@ -189,6 +189,8 @@ def candidate_phrases(doc: Doc) -> dict[str, str]:
             phrase = _noun_phrase(root)
             if not root.is_stop or " " in phrase:  # 'up' alone says nothing; 'top up' does
                 found[phrase] = phrase
+            for of in _of_what(root):  # 'a quote for pet insurance' -> 'pet insurance quote'
+                found[f"{_noun_phrase(of)} {phrase}"] = f"{_noun_phrase(of)} {phrase}"
     for tok in doc:
         if tok.pos_ != "VERB" or tok.lemma_.lower() in LIGHT_VERBS or not tok.is_alpha or len(tok.text) < 2:
             continue  # a one-letter "verb" is a contraction's tail: "whats" -> "what" + "s"
@@ -218,6 +220,22 @@ def candidate_phrases(doc: Doc) -> dict[str, str]:
         if not objects and not subjects and negated:
             found[f"not {verb}"] = f"not {verb}"
     return {_once(key): _once(p) for key, p in found.items() if 1 <= len(key.split()) <= _MAX_WORDS}
+
+
+_OF = {"for", "on", "of", "about"}  # prepositions that say what a noun is about ('claim on my car insurance')
+
+
+def _of_what(noun: Token) -> list[Token]:
+    """The nouns a noun is about, through a preposition hung on it: 'insurance' of 'a quote for pet insurance'.
+    Customers write what they ask for and what it concerns apart ('a claim on my car insurance'); the name says
+    both, in the order English compounds them ('car insurance claim')."""
+    return [
+        g
+        for c in noun.children
+        if c.dep_ == "prep" and c.lower_ in _OF
+        for g in c.children
+        if g.dep_ == "pobj" and g.pos_ in _NOUNISH and g.is_alpha and g.lemma_.lower() not in EMPTY_NOUNS
+    ]
 
 
 def name_clusters(
