@@ -1,7 +1,8 @@
 """Short readable names for clusters ("card not arrived", "change pin"), built from key phrases.
 
 Candidate phrases come from spaCy's parse of each cluster's most typical contacts: noun chunks ("exchange rate"),
-verb-object pairs ("cancel transfer"), and subject-verb pairs ("luggage lost", "card not arrived"). Nouns are
+nouns with what they concern ("car insurance claim" of "a claim on my car insurance"), verb-object pairs ("cancel
+transfer"), and subject-verb pairs ("luggage lost", "card not arrived"). Nouns are
 singular and the verb of a verb-object pair is in its base form ("book flight") unless it was written in the past,
 which says what happened ("lost credit card", not "lose credit card"); every other word keeps the form
 the customers wrote ("pending payment", not "pende payment"; "luggage lost", not "luggage lose"). A phrase scores
