@@ -74,6 +74,13 @@ def discover(
         embedded = embedded.counts()  # the vectors are not needed past this point: writing the run peaks lower
         refreshed = refresh_run(joined, descriptions, model, models, context, cfg)
         report.warnings += warnings_of(reading, refreshed)
+        if found.floor is not None:
+            report.warnings.append(
+                f"cluster.taxonomy_floor raised the number of clusters: the data's own resolution kept "
+                f"{found.floor.found}, fewer than the {found.floor.reasons} reasons of the taxonomy that at least "
+                f"cluster.min_cluster_size contacts each are read as, so it was raised until each can have a cluster "
+                "of its own to be checked against; set cluster.taxonomy_floor to false to keep the data's own count"
+            )
         if cfg.cluster.target_reasons and cfg.cluster.granularity != "medium":
             report.warnings.append(
                 f"cluster.granularity ({cfg.cluster.granularity}) had no effect: cluster.target_reasons "

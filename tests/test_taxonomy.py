@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pandas as pd
 import pytest
 import yaml
@@ -506,14 +509,24 @@ def test_a_taxonomy_of_more_reasons_than_clusters_gets_a_cluster_for_each(tmp_pa
     reasons = [{"id": i, "name": n, "examples": examples[i]} for i, n in names.items()]
     taxonomy = tmp_path / "six.yaml"
     taxonomy.write_text(yaml.safe_dump({"version": 1, "reasons": reasons}))
-    counts = {}
+    counts, said = {}, {}
     for floor in (False, True):
         out = tmp_path / f"floor-{floor}"
         overrides = {"taxonomy": {"path": str(taxonomy)}, "cluster": {"taxonomy_floor": floor}}
-        discover(input_path=str(SIX_INTENTS), out_dir=str(out), config_path=str(test_config), overrides=overrides)
+        result = discover(
+            input_path=str(SIX_INTENTS), out_dir=str(out), config_path=str(test_config), overrides=overrides
+        )
         contacts = pd.read_parquet(out / "contacts.parquet").merge(six_intents, on="contact_id")
         counts[floor] = contacts.loc[contacts["cluster_id"] >= 0, "cluster_id"].nunique()
+        said[floor] = [w for w in result.warnings if w.startswith("cluster.taxonomy_floor raised")]
     assert counts[False] < len(names) <= counts[True]
+    # the run says why it found more clusters than the data alone gave, in its summary and in run.json
+    assert said[False] == []
+    assert len(said[True]) == 1
+    kept = re.search(r"the data's own resolution kept (\d+), fewer than the 6 reasons of the taxonomy", said[True][0])
+    assert kept and int(kept[1]) < 6, said[True]
+    assert said[True][0].endswith("set cluster.taxonomy_floor to false to keep the data's own count")
+    assert said[True][0] in json.loads((out / "run.json").read_text())["report"]["warnings"]
     clustered = contacts[contacts["cluster_id"] >= 0]
     majority = clustered.groupby("cluster_id")["intent"].agg(lambda v: v.value_counts().index[0])
     assert set(majority) == set(names)

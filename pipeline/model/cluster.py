@@ -11,7 +11,7 @@ original noise flag is kept).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,15 @@ MAX_DOUBLINGS = 10  # a taxonomy's floor raises the resolution at most 2^10 time
 
 
 @dataclass(frozen=True)
+class Floor:
+    """Where a taxonomy's floor (`cluster.taxonomy_floor`) raised the resolution: a run says so, since its clusters
+    then follow the taxonomy's granularity rather than the data's alone."""
+
+    reasons: int  # the fewest clusters asked for: the reasons `min_cluster_size` contacts each are read as
+    found: int  # the clusters the data's own resolution kept, fewer than that
+
+
+@dataclass(frozen=True)
 class Clustering:
     labels: np.ndarray  # (n,) int32; -1 = noise; 0 is the largest cluster
     probabilities: np.ndarray  # (n,) float32 in [0, 1]: how firmly a contact belongs to its cluster
@@ -46,6 +55,7 @@ class Clustering:
     # nothing links them, higher when they blur into each other; on the diagonal, each cluster's cohesion (the share
     # of its edge weight that stays inside it; above 0.5 it is a community in the weak sense of Radicchi et al.)
     links: np.ndarray | None = None
+    floor: Floor | None = None  # set where a taxonomy's floor raised the resolution
 
     def expand(self, rows: np.ndarray, n: int) -> Clustering:
         """The same clustering over `n` contacts of which only `rows` were clustered; the others are noise."""
@@ -53,7 +63,7 @@ class Clustering:
         probabilities = np.zeros(n, dtype=np.float32)
         was_noise = np.ones(n, dtype=bool)
         labels[rows], probabilities[rows], was_noise[rows] = self.labels, self.probabilities, self.was_noise
-        return Clustering(labels, probabilities, was_noise, self.links)
+        return replace(self, labels=labels, probabilities=probabilities, was_noise=was_noise)
 
 
 @dataclass(frozen=True)
@@ -207,25 +217,26 @@ def graph_clusters(
     weights: np.ndarray | None = None,
     words: Words | None = None,
     at_least: int = 0,
-) -> tuple[np.ndarray, sparse.csr_matrix]:
+) -> tuple[np.ndarray, sparse.csr_matrix, Floor | None]:
     """Leiden communities of the neighbour graph (with `words`, of their likeness) at a resolution chosen for the
     data (`choose_resolution`), then scaled by the granularity, and raised where that gives fewer than `at_least`
-    clusters (`_at_least`); with `target_reasons`, the resolution is searched until the count is in range (and
-    `at_least` is not used). The graph returned beside them is the embeddings' own: the clusters' links and
+    clusters (`_at_least`: the `Floor` returned says so); with `target_reasons`, the resolution is searched until
+    the count is in range (and `at_least` is not used). The graph returned beside them is the embeddings' own: the clusters' links and
     memberships are read on it, as the thresholds proposals hold links to (`taxonomy.proposals`) were measured
     (a first version read them on the words' graph: BANKING77's new-reason precision in benchmarks/taxonomy.py fell
     0.63 -> 0.39 over 3 seeds, and no proposal kept a confidence of 0.8)."""
     graph, by_embedding = knn_graphs(vectors, cfg.neighbors, words)
     resolution = resolution_for(cfg, len(vectors))
     if cfg.target_reasons is not None:
-        return _in_range(graph, cfg, seed, resolution, weights), by_embedding
+        return _in_range(graph, cfg, seed, resolution, weights), by_embedding, None
     if cfg.silhouette_tolerance > 0:
         resolution = choose_resolution(vectors, graph, cfg, seed)
     resolution *= GRANULARITY[cfg.granularity]
     labels = leiden(graph, resolution, seed)
-    if _kept(labels, cfg, weights) < at_least:
-        labels = _at_least(graph, cfg, seed, resolution, weights, at_least, labels)
-    return labels, by_embedding
+    kept = _kept(labels, cfg, weights)
+    if kept >= at_least:
+        return labels, by_embedding, None
+    return _at_least(graph, cfg, seed, resolution, weights, at_least, labels), by_embedding, Floor(at_least, kept)
 
 
 def choose_resolution(vectors: np.ndarray, graph: sparse.csr_matrix, cfg: ClusterConfig, seed: int) -> float:
@@ -472,7 +483,9 @@ def cluster_contacts(
         found = _cluster_sample(vectors, first, weights, cfg, reduce_cfg, seed, words, at_least)
     else:
         found = _cluster_distinct(take(vectors, first), weights, cfg, reduce_cfg, seed, words, at_least)
-    return Clustering(found.labels[pick], found.probabilities[pick], found.was_noise[pick], found.links)
+    return replace(
+        found, labels=found.labels[pick], probabilities=found.probabilities[pick], was_noise=found.was_noise[pick]
+    )
 
 
 def distinct_rows(matrix: np.ndarray, block: int = 16_384) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -590,17 +603,18 @@ def _cluster_distinct(
     words: Words | None = None,
     at_least: int = 0,
 ) -> Clustering:
+    floor = None
     if len(vectors) < 3:  # one or two distinct texts: each is its own group
         raw, graph = np.arange(len(vectors), dtype=np.int32), None
     elif cfg.method == "graph":
-        raw, graph = graph_clusters(vectors, cfg, seed, weights, words, at_least)
+        raw, graph, floor = graph_clusters(vectors, cfg, seed, weights, words, at_least)
     else:
         raw, graph = hdbscan_clusters(vectors, cfg, reduce_cfg, seed), knn_graph(vectors, cfg.neighbors)
     labels, was_noise = clean_up(vectors, raw, weights, cfg)
     labels = renumber_by_size(labels, weights)
     if graph is None:
         return Clustering(labels, (labels >= 0).astype(np.float32), was_noise)
-    return Clustering(labels, membership(graph, labels), was_noise, cluster_links(graph, labels, weights))
+    return Clustering(labels, membership(graph, labels), was_noise, cluster_links(graph, labels, weights), floor)
 
 
 def clean_up(
@@ -627,7 +641,7 @@ def relabel(clustering: Clustering, mapping: dict[int, int]) -> Clustering:
         old = np.array(list(mapping))
         new = np.array([mapping[o] for o in old])
         links[np.ix_(new, new)] = clustering.links[np.ix_(old, old)]
-    return Clustering(labels, clustering.probabilities, clustering.was_noise, links)
+    return replace(clustering, labels=labels, links=links)
 
 
 def _count(labels: np.ndarray) -> int:

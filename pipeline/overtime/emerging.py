@@ -27,6 +27,8 @@ A pure function of the vectors, the times and a clustering: discover calls it be
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -158,4 +160,4 @@ def split_emerging(
     graph = knn_graph(vectors, neighbours)
     links = cluster_links(graph, labels, np.ones(len(labels)))
     probabilities = np.where(labels >= 0, membership(graph, labels), 0.0).astype(np.float32)
-    return Clustering(labels, probabilities, clustering.was_noise, links)
+    return replace(clustering, labels=labels, probabilities=probabilities, links=links)
