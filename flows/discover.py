@@ -75,11 +75,13 @@ def discover(
         refreshed = refresh_run(joined, descriptions, model, models, context, cfg)
         report.warnings += warnings_of(reading, refreshed)
         if found.floor is not None:
+            floor = found.floor
+            short = " (as many as the data hold)" if floor.reached < floor.reasons else ""
             report.warnings.append(
-                f"cluster.taxonomy_floor raised the number of clusters: the data's own resolution kept "
-                f"{found.floor.found}, fewer than the {found.floor.reasons} reasons of the taxonomy that at least "
-                f"cluster.min_cluster_size contacts each are read as, so it was raised until each can have a cluster "
-                "of its own to be checked against; set cluster.taxonomy_floor to false to keep the data's own count"
+                f"cluster.taxonomy_floor raised the number of clusters from {floor.found} (the data's own "
+                f"resolution) to {floor.reached}{short}: the taxonomy has {floor.reasons} reasons that enough "
+                "contacts are read as to fill a cluster each (cluster.min_cluster_size), and each should have one "
+                "to be checked against; set cluster.taxonomy_floor to false to keep the data's own count"
             )
         if cfg.cluster.target_reasons and cfg.cluster.granularity != "medium":
             report.warnings.append(

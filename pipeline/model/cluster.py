@@ -44,6 +44,7 @@ class Floor:
 
     reasons: int  # the fewest clusters asked for: the reasons `min_cluster_size` contacts each are read as
     found: int  # the clusters the data's own resolution kept, fewer than that
+    reached: int  # the clusters the raised resolution keeps: `reasons` or more, fewer where the data hold no more
 
 
 @dataclass(frozen=True)
@@ -220,11 +221,12 @@ def graph_clusters(
 ) -> tuple[np.ndarray, sparse.csr_matrix, Floor | None]:
     """Leiden communities of the neighbour graph (with `words`, of their likeness) at a resolution chosen for the
     data (`choose_resolution`), then scaled by the granularity, and raised where that gives fewer than `at_least`
-    clusters (`_at_least`: the `Floor` returned says so); with `target_reasons`, the resolution is searched until
-    the count is in range (and `at_least` is not used). The graph returned beside them is the embeddings' own: the clusters' links and
-    memberships are read on it, as the thresholds proposals hold links to (`taxonomy.proposals`) were measured
-    (a first version read them on the words' graph: BANKING77's new-reason precision in benchmarks/taxonomy.py fell
-    0.63 -> 0.39 over 3 seeds, and no proposal kept a confidence of 0.8)."""
+    clusters (`_at_least`; the `Floor` returned says so when that kept more clusters); with `target_reasons`, the
+    resolution is searched until the count is in range (and `at_least` is not used). The graph returned beside them
+    is the embeddings' own: the clusters' links and memberships are read on it, as the thresholds proposals hold
+    links to (`taxonomy.proposals`) were measured (a first version read them on the words' graph: BANKING77's
+    new-reason precision in benchmarks/taxonomy.py fell 0.63 -> 0.39 over 3 seeds, and no proposal kept a
+    confidence of 0.8)."""
     graph, by_embedding = knn_graphs(vectors, cfg.neighbors, words)
     resolution = resolution_for(cfg, len(vectors))
     if cfg.target_reasons is not None:
@@ -236,7 +238,9 @@ def graph_clusters(
     kept = _kept(labels, cfg, weights)
     if kept >= at_least:
         return labels, by_embedding, None
-    return _at_least(graph, cfg, seed, resolution, weights, at_least, labels), by_embedding, Floor(at_least, kept)
+    raised = _at_least(graph, cfg, seed, resolution, weights, at_least, labels)
+    reached = _kept(raised, cfg, weights)
+    return raised, by_embedding, Floor(at_least, kept, reached) if reached > kept else None
 
 
 def choose_resolution(vectors: np.ndarray, graph: sparse.csr_matrix, cfg: ClusterConfig, seed: int) -> float:

@@ -2,8 +2,8 @@
 
 Candidate phrases come from spaCy's parse of each cluster's most typical contacts: noun chunks ("exchange rate"),
 nouns with what they concern ("car insurance claim" of "a claim on my car insurance"), verb-object pairs ("cancel
-transfer"), and subject-verb pairs ("luggage lost", "card not arrived"). Nouns are
-singular and the verb of a verb-object pair is in its base form ("book flight") unless it was written in the past,
+transfer"), and subject-verb pairs ("luggage lost", "card not arrived"). Nouns are singular and the verb of a
+verb-object pair is in its base form ("book flight") unless it was written in the past,
 which says what happened ("lost credit card", not "lose credit card"); every other word keeps the form
 the customers wrote ("pending payment", not "pende payment"; "luggage lost", not "luggage lose"). A phrase scores
 high when many of the cluster's contacts use it and few other clusters do; longer phrases get a small bonus because
@@ -82,6 +82,9 @@ EMPTY_NOUNS = {
 # parses them as the verb's adverb.
 _PARTICLES = {"up", "in", "out", "off", "back", "over", "down", "on"}
 _PAST = {"VBD", "VBN"}  # past tense and past participle
+_ABOUT = {"for", "on", "of", "about"}  # prepositions that say what a noun concerns ('a claim on my car insurance')
+_QUANTITIES = {"number", "couple", "pair", "rest", "end", "part", "half", "lot", "bunch", "few"}
+_TIMES = {"second", "minute", "hour", "day", "night", "week", "weekend", "month", "year", "time"}
 _PROPER_PENALTY = 0.2  # a phrase holding a proper name scores this much of what it would
 _MAX_WORDS = 5
 
@@ -188,10 +191,12 @@ def candidate_phrases(doc: Doc) -> dict[str, str]:
         root = chunk.root
         if root.pos_ in _NOUNISH and root.is_alpha and root.lemma_.lower() not in EMPTY_NOUNS:
             phrase = _noun_phrase(root)
-            if not root.is_stop or " " in phrase:  # 'up' alone says nothing; 'top up' does
-                found[phrase] = phrase
-            for of in _of_what(root):  # 'a quote for pet insurance' -> 'pet insurance quote'
-                found[f"{_noun_phrase(of)} {phrase}"] = f"{_noun_phrase(of)} {phrase}"
+            if root.is_stop and " " not in phrase:  # 'up' alone says nothing; 'top up' does
+                continue
+            found[phrase] = phrase
+            for topic in _of_what(root):  # 'a quote for pet insurance' -> 'pet insurance quote'
+                compound = f"{_noun_phrase(topic)} {phrase}"
+                found[compound] = compound
     for tok in doc:
         if tok.pos_ != "VERB" or tok.lemma_.lower() in LIGHT_VERBS or not tok.is_alpha or len(tok.text) < 2:
             continue  # a one-letter "verb" is a contraction's tail: "whats" -> "what" + "s"
@@ -223,19 +228,19 @@ def candidate_phrases(doc: Doc) -> dict[str, str]:
     return {_once(key): _once(p) for key, p in found.items() if 1 <= len(key.split()) <= _MAX_WORDS}
 
 
-_OF = {"for", "on", "of", "about"}  # prepositions that say what a noun is about ('claim on my car insurance')
-
-
 def _of_what(noun: Token) -> list[Token]:
     """The nouns a noun is about, through a preposition hung on it: 'insurance' of 'a quote for pet insurance'.
     Customers write what they ask for and what it concerns apart ('a claim on my car insurance'); the name says
-    both, in the order English compounds them ('car insurance claim')."""
+    both, in the order English compounds them ('car insurance claim'). Not for a noun of quantity ('a number of
+    issues') nor a span of time ('a loan for 5 years'): no compound says those."""
+    if noun.lemma_.lower() in _QUANTITIES:
+        return []
     return [
         g
         for c in noun.children
-        if c.dep_ == "prep" and c.lower_ in _OF
+        if c.dep_ == "prep" and c.lower_ in _ABOUT
         for g in c.children
-        if g.dep_ == "pobj" and g.pos_ in _NOUNISH and g.is_alpha and g.lemma_.lower() not in EMPTY_NOUNS
+        if g.dep_ == "pobj" and g.pos_ in _NOUNISH and g.is_alpha and g.lemma_.lower() not in EMPTY_NOUNS | _TIMES
     ]
 
 
