@@ -78,10 +78,11 @@ def discover(
             floor = found.floor
             short = " (as many as the data hold)" if floor.reached < floor.reasons else ""
             report.warnings.append(
-                f"cluster.taxonomy_floor raised the number of clusters from {floor.found} (the data's own "
-                f"resolution) to {floor.reached}{short}: the taxonomy has {floor.reasons} reasons that enough "
-                "contacts are read as to fill a cluster each (cluster.min_cluster_size), and each should have one "
-                "to be checked against; set cluster.taxonomy_floor to false to keep the data's own count"
+                f"cluster.taxonomy_floor raised the clustering's resolution from the data's own, which kept "
+                f"{floor.found} clusters, to one that kept {floor.reached}{short}: the taxonomy has {floor.reasons} "
+                "reasons that enough contacts are read as to fill a cluster each (cluster.min_cluster_size), and each "
+                "should have one to be checked against; set cluster.taxonomy_floor to false to keep the data's own "
+                "count"
             )
         if cfg.cluster.target_reasons and cfg.cluster.granularity != "medium":
             report.warnings.append(

@@ -191,6 +191,9 @@ def test_what_is_asked_for_is_named_with_what_it_concerns():
     nlp = phrase_nlp()
     assert "pet insurance quote" in candidate_phrases(nlp("I want a quote for pet insurance")).values()
     assert "account balance" in candidate_phrases(nlp("what is the balance of my account")).values()
+    # no compound says a quantity or a span of time: 'issue number', 'year loan'
+    assert set(candidate_phrases(nlp("I have a number of issues")).values()) == {"number", "issue"}
+    assert "year loan" not in candidate_phrases(nlp("I took a loan for 5 years")).values()
     names = name_clusters(
         {
             0: [

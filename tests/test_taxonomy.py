@@ -523,7 +523,7 @@ def test_a_taxonomy_of_more_reasons_than_clusters_gets_a_cluster_for_each(tmp_pa
     # the run says why it found more clusters than the data alone gave, in its summary and in run.json
     assert said[False] == []
     assert len(said[True]) == 1
-    raised = re.match(r"cluster.taxonomy_floor raised the number of clusters from (\d+) .* to (\d+)", said[True][0])
+    raised = re.match(r"cluster.taxonomy_floor raised .* kept (\d+) clusters, to one that kept (\d+)", said[True][0])
     assert raised and int(raised[1]) < 6 <= int(raised[2]), said[True]
     assert "the taxonomy has 6 reasons" in said[True][0] and "cluster.taxonomy_floor to false" in said[True][0]
     assert said[True][0] in json.loads((out / "run.json").read_text())["report"]["warnings"]

@@ -233,7 +233,7 @@ def _new_reason(
                 f"cluster a reason holds ({apart.neighbour}, '{clusters.labels.get(apart.neighbour, '')}'){inside}"
             )
         unfit = f"; {unassigned:.0%} of them fit no reason" if f"{unassigned:.0%}" != "0%" else ""
-        if fragment and not apart.born:
+        if fragment and not apart.born and apart.neighbour is not None:
             unfit += (
                 " (so many that it is no fragment of that cluster's reason, however linked to it: a reason the "
                 "taxonomy lacks, or one whose examples miss how these contacts ask)"
@@ -275,7 +275,7 @@ def _new_reason_confidence(fit: float, apart: Separation, cfg: ProposalsConfig) 
     """How sure a cluster is a missing reason: apart from every claimed cluster (few links), not a sliver (the size
     of a typical reason's cluster) and not very like a reason's texts. Each margin is scaled to 0 at its limit and
     1 at a clear distance; the weakest counts."""
-    links = 1.0 - apart.attach / apart.limit if apart.limit > 0 else 1.0
+    links = 0.0 if apart.attach >= apart.limit else 1.0 - apart.attach / apart.limit  # 0 at the limit, or past it
     whole = (
         1.0 if apart.young else (apart.relative - cfg.new_reason_min_size) / max(1.0 - cfg.new_reason_min_size, 1e-6)
     )
