@@ -83,8 +83,9 @@ EMPTY_NOUNS = {
 _PARTICLES = {"up", "in", "out", "off", "back", "over", "down", "on"}
 _PAST = {"VBD", "VBN"}  # past tense and past participle
 _ABOUT = {"for", "on", "of", "about"}  # prepositions that say what a noun concerns ('a claim on my car insurance')
-_QUANTITIES = {"number", "couple", "pair", "rest", "end", "part", "half", "lot", "bunch", "few"}
+_QUANTITIES = {"number", "couple", "pair", "rest", "end", "part", "half", "bunch", "few"}  # ('lot' is empty)
 _TIMES = {"second", "minute", "hour", "day", "night", "week", "weekend", "month", "year", "time"}
+_NO_TOPIC = EMPTY_NOUNS | _TIMES  # what a noun never concerns in a name: an empty noun, a span of time
 _PROPER_PENALTY = 0.2  # a phrase holding a proper name scores this much of what it would
 _MAX_WORDS = 5
 
@@ -240,7 +241,7 @@ def _of_what(noun: Token) -> list[Token]:
         for c in noun.children
         if c.dep_ == "prep" and c.lower_ in _ABOUT
         for g in c.children
-        if g.dep_ == "pobj" and g.pos_ in _NOUNISH and g.is_alpha and g.lemma_.lower() not in EMPTY_NOUNS | _TIMES
+        if g.dep_ == "pobj" and g.pos_ in _NOUNISH and g.is_alpha and g.lemma_.lower() not in _NO_TOPIC
     ]
 
 
