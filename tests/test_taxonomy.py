@@ -483,6 +483,45 @@ def test_evidence_cites_reasons_by_name_and_says_no_empty_shares(test_config):
     assert not re.search(r"(?<![\d.])0(\.0)?% of", new.evidence), new.evidence
 
 
+def test_a_process_step_is_proposed_as_secondary_with_a_margin_for_its_confidence(test_config):
+    """A cluster of customers asking for a person is a step in handling a contact, not a reason: proposed as
+    `secondary`, sure in proportion to how far past `secondary_min_similarity` it lies (0 there, 1 at 0.2 past),
+    as every other kind's confidence is a margin; the reasons' clusters are not (real model, real BANKING77 texts
+    beside written ones)."""
+
+    from pipeline.taxonomy.proposals import propose
+    from pipeline.taxonomy.reasons import reason_model
+
+    cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config)
+    rules = cfg.taxonomy.proposals
+    asking = [
+        "I want to speak to a human",
+        "can I talk to a real person",
+        "put me through to an agent please",
+        "is there a person I can talk to",
+        "let me speak to someone from your team",
+        "I need to talk to a real human being",
+        "transfer me to a human agent",
+        "connect me with customer service staff",
+        "can a real person help me",
+        "I would like to talk to an actual person",
+        "get me a human please",
+        "speak with an advisor",
+    ]
+    groups = {**_intent_texts("card_arrival", "exchange_rate"), "speak human": asking}
+    facts, contacts, embed = _clusters_of(cfg, groups)
+    contacts["reason_id"] = contacts["cluster_id"].map({0: "card_arrival", 1: "exchange_rate", 2: None})
+    steps = embed(list(rules.secondary_examples))
+    found = propose(contacts, facts, taxonomy, reason_model(taxonomy, embed), steps, rules)
+    [step] = [p for p in found if p.kind == "secondary"]
+    assert step.cluster_ids == [2]
+    alike = float((facts.centres[2] @ steps.T).max())
+    assert alike >= rules.secondary_min_similarity
+    assert step.confidence == round(min(1.0, (alike - rules.secondary_min_similarity) / 0.2), 3)
+    assert f"is {alike:.2f} alike to process steps" in step.evidence
+    assert f"(one from {rules.secondary_min_similarity:.2f} is proposed)" in step.evidence
+
+
 def test_keywords_hold_no_pieces_of_contractions():
     """spaCy cuts "won't" into "wo" + "n't" and "can't" into "ca" + "n't": keywords such as 'atm wo' told a
     person nothing."""

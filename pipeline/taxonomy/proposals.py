@@ -282,9 +282,12 @@ def _new_reason_confidence(fit: float, apart: Separation, cfg: ProposalsConfig) 
     return float(np.clip(min(links, whole, _unlike(fit, cfg)), 0.0, 1.0))
 
 
+_CLEAR = 0.2  # a cosine this far past its limit is a clear case: a margin of 1
+
+
 def _unlike(fit: float, cfg: ProposalsConfig) -> float:
-    """How far a cluster's centre is below `new_reason_max_fit` (0 there, 1 at 0.2 below): 0-1."""
-    return float(np.clip((cfg.new_reason_max_fit - fit) / 0.2, 0.0, 1.0))
+    """How far a cluster's centre is below `new_reason_max_fit` (0 there, 1 at `_CLEAR` below): 0-1."""
+    return float(np.clip((cfg.new_reason_max_fit - fit) / _CLEAR, 0.0, 1.0))
 
 
 _NEAR_MISS = 0.1  # cosine below a cluster's threshold at which a reason's text still counts as lying there
@@ -633,6 +636,9 @@ def _secondary_clusters(
 
 
 def _secondary(c: int, clusters: ClusterFacts, sizes: pd.Series, similarity: float, cfg: ProposalsConfig) -> Proposal:
+    """A cluster alike to the process steps. Its confidence is a margin, as every other kind's: 0 at
+    `secondary_min_similarity`, 1 at `_CLEAR` past it (it was the cosine itself, so a cluster barely past the limit
+    read as 0.6 sure; in `benchmarks.taxonomy` such proposals were the wrong ones of the 0.6-0.8 band)."""
     label = clusters.labels[c]
     return _about_cluster(
         "secondary",
@@ -640,6 +646,7 @@ def _secondary(c: int, clusters: ClusterFacts, sizes: pd.Series, similarity: flo
         clusters,
         sizes,
         f"'{label}' is a step in handling a contact, not why the customer came: exclude it from reasons.",
-        similarity,
-        f"cluster {c} ('{label}') is {similarity:.2f} alike to process steps such as '{cfg.secondary_examples[0]}'",
+        float(np.clip((similarity - cfg.secondary_min_similarity) / _CLEAR, 0.0, 1.0)),
+        f"cluster {c} ('{label}') is {similarity:.2f} alike to process steps such as '{cfg.secondary_examples[0]}' "
+        f"(one from {cfg.secondary_min_similarity:.2f} is proposed)",
     )
