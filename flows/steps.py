@@ -32,6 +32,7 @@ from pipeline.run.contacts import join_contacts, lost_reasons, with_reasons
 from pipeline.run.folder import Manifest, Run, check_output_folder, local_copy, output_lock, read_manifest
 from pipeline.run.manifests import taxonomy_changed
 from pipeline.run.refresh import Context, Refreshed, refresh
+from pipeline.taxonomy.proposals import ProcessSteps
 from pipeline.taxonomy.reasons import Reading, ReasonModel, fewest_clusters, read_reasons, reason_model
 from pipeline.text.duplicates import duplicate_groups
 from pipeline.text.prepare import read_and_prepare
@@ -174,14 +175,16 @@ def join(contacts: pd.DataFrame, placement: Clustering, duplicates: pd.Series, r
 
 
 @step
-def reason_models(context: Context, cfg: Config) -> tuple[ReasonModel | None, np.ndarray]:
+def reason_models(context: Context, cfg: Config) -> tuple[ReasonModel | None, ProcessSteps]:
     """The taxonomy's reasons as vectors, and the process steps that are not reasons (for `secondary` proposals)."""
     model = embedder(cfg.embedding)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return model.embed(texts).vectors
+
     taxonomy = context.taxonomy
-    secondary = [r for r in (taxonomy.reasons if taxonomy else []) if r.kind == "secondary"]
-    process = [*cfg.taxonomy.proposals.secondary_examples, *(e for r in secondary for e in [r.name, *r.examples])]
-    reasons = reason_model(taxonomy, lambda texts: model.embed(texts).vectors) if taxonomy else None
-    return reasons, model.embed(process).vectors
+    reasons = reason_model(taxonomy, embed) if taxonomy else None
+    return reasons, ProcessSteps.of(taxonomy, cfg.taxonomy.proposals, embed)
 
 
 @step
@@ -228,7 +231,7 @@ def refresh_run(
     contacts: pd.DataFrame,
     descriptions: pd.DataFrame,
     model: ClusterModel,
-    models: tuple[ReasonModel | None, np.ndarray],
+    models: tuple[ReasonModel | None, ProcessSteps],
     context: Context,
     cfg: Config,
 ) -> Refreshed:

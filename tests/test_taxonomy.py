@@ -272,6 +272,15 @@ def _clusters_of(cfg, groups: dict[str, list[str]], reason_id: str | None = None
     return facts, contacts, embed
 
 
+def _no_steps(facts):
+    """No process steps: no cluster is proposed as `secondary`."""
+    import numpy as np
+
+    from pipeline.taxonomy.proposals import ProcessSteps
+
+    return ProcessSteps([], np.zeros((0, facts.centres.shape[1])))
+
+
 def _intent_texts(*intents: str) -> dict[str, list[str]]:
     six = pd.read_csv(SIX_INTENTS)
     return {i: six.loc[six["intent"] == i, "text"].tolist() for i in intents}
@@ -281,7 +290,6 @@ def test_a_stray_example_does_not_hold_a_cluster_that_just_grew(test_config):
     """A reason whose texts mostly lie in its own cluster, with one example that happens to lie in a cluster of
     another topic, holds that cluster while it is old news; once the cluster's rate steps up (a new topic), the
     stray example no longer hides it, and it is proposed as a missing reason (real model, real BANKING77 texts)."""
-    import numpy as np
 
     from pipeline.config import load_config
     from pipeline.taxonomy.proposals import propose
@@ -305,7 +313,7 @@ def test_a_stray_example_does_not_hold_a_cluster_that_just_grew(test_config):
         "taxonomy.yaml",
     )
     facts, contacts, embed = _clusters_of(cfg, texts, reason_id="card_arrival")
-    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), np.zeros((0, facts.centres.shape[1])))
+    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), _no_steps(facts))
     rules = cfg.taxonomy.proposals
 
     old_news = propose(*args, rules, read_at=0.45)
@@ -342,13 +350,12 @@ def test_a_young_cluster_is_not_too_small_to_be_a_missing_reason(test_config):
     """A cluster a fifth the size of those the reasons hold is a sliver of old news, even when its contacts fit no
     reason; the same cluster whose rate just stepped up is small because it is young, and is proposed (real model,
     real BANKING77 texts)."""
-    import numpy as np
 
     from pipeline.taxonomy.proposals import propose
     from pipeline.taxonomy.reasons import reason_model
 
     cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config, pin_contacts=10)
-    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), np.zeros((0, facts.centres.shape[1])))
+    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), _no_steps(facts))
     rules = cfg.taxonomy.proposals
 
     assert not [p for p in propose(*args, rules) if p.kind == "new_reason"]
@@ -373,7 +380,7 @@ def test_a_linked_cluster_whose_contacts_fit_no_reason_is_no_fragment(test_confi
         cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config, None, read_as)
         links = np.diag([0.8, 0.8, 0.8])
         links[2, 0] = links[0, 2] = 0.15
-        process = np.zeros((0, facts.centres.shape[1]))
+        process = _no_steps(facts)
         found = propose(
             contacts,
             replace(facts, links=links),
@@ -410,7 +417,7 @@ def test_a_tight_cluster_bears_more_links_to_a_reason_than_a_loose_one_before_it
     def proposed(cohesion: float) -> list:
         links = np.diag([0.9, 0.9, cohesion])
         links[2, 0] = links[0, 2] = 0.1
-        process = np.zeros((0, facts.centres.shape[1]))
+        process = _no_steps(facts)
         found = propose(contacts, replace(facts, links=links), taxonomy, model, process, cfg.taxonomy.proposals)
         return [p for p in found if p.kind == "new_reason"]
 
@@ -437,7 +444,7 @@ def test_a_cluster_whose_links_mostly_leave_it_is_no_missing_reason(test_config)
 
     def proposed(cohesion: float) -> list[list[int]]:
         links = np.diag([0.9, 0.9, cohesion])  # no link above fragment_min_links between any two clusters
-        process = np.zeros((0, facts.centres.shape[1]))
+        process = _no_steps(facts)
         found = propose(contacts, replace(facts, links=links), taxonomy, model, process, cfg.taxonomy.proposals)
         return [p.cluster_ids for p in found if p.kind == "new_reason"]
 
@@ -471,13 +478,11 @@ def test_evidence_cites_reasons_by_name_and_says_no_empty_shares(test_config):
     0% is left out, not written as '0% of them fit no reason' (real model, real BANKING77 texts)."""
     import re
 
-    import numpy as np
-
     from pipeline.taxonomy.proposals import propose
     from pipeline.taxonomy.reasons import reason_model
 
     cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config)
-    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), np.zeros((0, facts.centres.shape[1])))
+    args = (contacts, facts, taxonomy, reason_model(taxonomy, embed), _no_steps(facts))
     [new] = [p for p in propose(*args, cfg.taxonomy.proposals) if p.kind == "new_reason"]
     assert re.search(r"the closest, '(Card arrival' \(card_arrival|Exchange rate' \(exchange_rate)\), at", new.evidence)
     assert not re.search(r"(?<![\d.])0(\.0)?% of", new.evidence), new.evidence
@@ -489,7 +494,7 @@ def test_a_process_step_is_proposed_as_secondary_with_a_margin_for_its_confidenc
     as every other kind's confidence is a margin; the reasons' clusters are not (real model, real BANKING77 texts
     beside written ones)."""
 
-    from pipeline.taxonomy.proposals import propose
+    from pipeline.taxonomy.proposals import ProcessSteps, propose
     from pipeline.taxonomy.reasons import reason_model
 
     cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config)
@@ -511,15 +516,15 @@ def test_a_process_step_is_proposed_as_secondary_with_a_margin_for_its_confidenc
     groups = {**_intent_texts("card_arrival", "exchange_rate"), "speak human": asking}
     facts, contacts, embed = _clusters_of(cfg, groups)
     contacts["reason_id"] = contacts["cluster_id"].map({0: "card_arrival", 1: "exchange_rate", 2: None})
-    steps = embed(list(rules.secondary_examples))
+    steps = ProcessSteps.of(taxonomy, rules, embed)
     found = propose(contacts, facts, taxonomy, reason_model(taxonomy, embed), steps, rules)
     [step] = [p for p in found if p.kind == "secondary"]
     assert step.cluster_ids == [2]
-    alike = float((facts.centres[2] @ steps.T).max())
-    assert alike >= rules.secondary_min_similarity
-    assert step.confidence == round(min(1.0, (alike - rules.secondary_min_similarity) / 0.2), 3)
-    assert f"is {alike:.2f} alike to process steps" in step.evidence
-    assert f"(one from {rules.secondary_min_similarity:.2f} is proposed)" in step.evidence
+    alike = facts.centres[2] @ steps.vectors.T
+    assert alike.max() >= rules.secondary_min_similarity
+    assert step.confidence == round(min(1.0, (alike.max() - rules.secondary_min_similarity) / 0.2), 3)
+    nearest = steps.texts[int(alike.argmax())]  # the evidence names the step it is most alike to
+    assert f"is {alike.max():.2f} alike to the process step '{nearest}' (one from 0.60 is proposed)" in step.evidence
 
 
 def test_keywords_hold_no_pieces_of_contractions():

@@ -10,7 +10,6 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
@@ -26,7 +25,7 @@ from pipeline.run.report import report_page
 from pipeline.run.review import review_page
 from pipeline.run.tables import run_tables
 from pipeline.taxonomy.decisions import Decision, load_decisions, mark_status
-from pipeline.taxonomy.proposals import Proposal, cluster_facts, propose
+from pipeline.taxonomy.proposals import ProcessSteps, Proposal, cluster_facts, propose
 from pipeline.taxonomy.reasons import ReasonModel, agent_reasons
 from pipeline.taxonomy.tree import Taxonomy, load_taxonomy
 
@@ -115,13 +114,13 @@ def refresh(
     descriptions: pd.DataFrame,
     model: ClusterModel,
     reasons: ReasonModel | None,
-    process: np.ndarray,
+    process: ProcessSteps,
     context: Context,
     cfg: Config,
 ) -> Refreshed:
     """Touches, trends, ranking, touch index and proposals over every contact. `descriptions`: cluster_id, label,
-    keywords, examples; `reasons`: the taxonomy's texts as vectors; `process`: vectors of the process steps
-    that are not reasons (`taxonomy.proposals.secondary_examples` and the taxonomy's secondary reasons)."""
+    keywords, examples; `reasons`: the taxonomy's texts as vectors; `process`: the process steps that are
+    not reasons (`taxonomy.proposals.secondary_examples` and the taxonomy's secondary reasons)."""
     taxonomy = context.taxonomy
     agent = (
         agent_reasons(contacts["reason"], taxonomy)[0]

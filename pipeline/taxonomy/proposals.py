@@ -66,6 +66,24 @@ class Proposal(BaseModel):
 
 
 @dataclass(frozen=True)
+class ProcessSteps:
+    """Steps in handling a contact that are no reason to contact us ("speak to a human"), as texts and their unit
+    vectors (row per text): a cluster alike to one is proposed as `secondary`, and its evidence names the step."""
+
+    texts: list[str]
+    vectors: np.ndarray
+
+    @classmethod
+    def of(
+        cls, taxonomy: Taxonomy | None, cfg: ProposalsConfig, embed: Callable[[list[str]], np.ndarray]
+    ) -> ProcessSteps:
+        """`secondary_examples`, and the name and examples of each reason of kind `secondary` in the taxonomy."""
+        secondary = [r for r in (taxonomy.reasons if taxonomy else []) if r.kind == "secondary"]
+        texts = [*cfg.secondary_examples, *(e for r in secondary for e in [r.name, *r.examples])]
+        return cls(texts, embed(texts))
+
+
+@dataclass(frozen=True)
 class ClusterFacts:
     """What proposals need to know of the run's clusters, indexed by cluster id."""
 
@@ -97,7 +115,7 @@ def propose(
     clusters: ClusterFacts,
     taxonomy: Taxonomy | None,
     model: ReasonModel | None,
-    secondary: np.ndarray,
+    secondary: ProcessSteps,
     cfg: ProposalsConfig,
     embed: Callable[[list[str]], np.ndarray] | None = None,
     new_clusters: set[int] | frozenset[int] = frozenset(),
@@ -116,8 +134,8 @@ def propose(
     sizes = contacts.loc[contacts["cluster_id"] >= 0, "cluster_id"].value_counts()
     trending = set(new_clusters) | set(growing_clusters)
     big = [int(c) for c in clusters.ids if sizes.get(c, 0) >= cfg.min_cluster_contacts]
-    process = _secondary_clusters(clusters, big, secondary, cfg)
-    out = [_secondary(c, clusters, sizes, sim, cfg) for c, sim in process.items()]
+    process = _secondary_clusters(clusters, big, secondary.vectors, cfg)
+    out = [_secondary(c, clusters, sizes, sim, secondary.texts[step], cfg) for c, (sim, step) in process.items()]
     candidates = [c for c in big if c not in process]
     if model is None:
         out += [_new_reason(c, clusters, sizes, None, None, Separation(), 0.0, cfg) for c in candidates]
@@ -626,16 +644,20 @@ def _mislabels(contacts: pd.DataFrame, taxonomy: Taxonomy, cfg: ProposalsConfig)
 
 def _secondary_clusters(
     clusters: ClusterFacts, big: list[int], secondary: np.ndarray, cfg: ProposalsConfig
-) -> dict[int, float]:
+) -> dict[int, tuple[float, int]]:
+    """The clusters at least `secondary_min_similarity` alike to a process step: their likeness and which step."""
     if not len(secondary) or not big:
         return {}
     position = {int(c): i for i, c in enumerate(clusters.ids)}
     sims = clusters.centres[[position[c] for c in big]] @ secondary.T
-    best = sims.max(axis=1)
-    return {c: float(s) for c, s in zip(big, best) if s >= cfg.secondary_min_similarity}
+    nearest = sims.argmax(axis=1)
+    best = sims[np.arange(len(big)), nearest]
+    return {c: (float(s), int(n)) for c, s, n in zip(big, best, nearest) if s >= cfg.secondary_min_similarity}
 
 
-def _secondary(c: int, clusters: ClusterFacts, sizes: pd.Series, similarity: float, cfg: ProposalsConfig) -> Proposal:
+def _secondary(
+    c: int, clusters: ClusterFacts, sizes: pd.Series, similarity: float, step: str, cfg: ProposalsConfig
+) -> Proposal:
     """A cluster alike to the process steps. Its confidence is a margin, as every other kind's: 0 at
     `secondary_min_similarity`, 1 at `_CLEAR` past it (it was the cosine itself, so a cluster barely past the limit
     read as 0.6 sure; in `benchmarks.taxonomy` such proposals were the wrong ones of the 0.6-0.8 band)."""
@@ -647,6 +669,6 @@ def _secondary(c: int, clusters: ClusterFacts, sizes: pd.Series, similarity: flo
         sizes,
         f"'{label}' is a step in handling a contact, not why the customer came: exclude it from reasons.",
         float(np.clip((similarity - cfg.secondary_min_similarity) / _CLEAR, 0.0, 1.0)),
-        f"cluster {c} ('{label}') is {similarity:.2f} alike to process steps such as '{cfg.secondary_examples[0]}' "
-        f"(one from {cfg.secondary_min_similarity:.2f} is proposed)",
+        f"cluster {c} ('{label}') is {similarity:.2f} alike to the process step '{step}' (one from "
+        f"{cfg.secondary_min_similarity:.2f} is proposed)",
     )
