@@ -278,7 +278,7 @@ def _no_steps(facts):
 
     from pipeline.taxonomy.proposals import ProcessSteps
 
-    return ProcessSteps([], np.zeros((0, facts.centres.shape[1])))
+    return ProcessSteps([], np.zeros((0, facts.centres.shape[1])), [])
 
 
 def _intent_texts(*intents: str) -> dict[str, list[str]]:
@@ -488,43 +488,73 @@ def test_evidence_cites_reasons_by_name_and_says_no_empty_shares(test_config):
     assert not re.search(r"(?<![\d.])0(\.0)?% of", new.evidence), new.evidence
 
 
-def test_a_process_step_is_proposed_as_secondary_with_a_margin_for_its_confidence(test_config):
-    """A cluster of customers asking for a person is a step in handling a contact, not a reason: proposed as
-    `secondary`, sure in proportion to how far past `secondary_min_similarity` it lies (0 there, 1 at 0.2 past),
-    as every other kind's confidence is a margin; the reasons' clusters are not (real model, real BANKING77 texts
-    beside written ones)."""
+# customers asking to be verified, none of them a configured process step word for word
+_VERIFY_ME = [
+    "do you need my date of birth to confirm it is me",
+    "what security questions do I have to answer",
+    "how do you check that I am the account holder",
+    "I can give you my postcode to prove who I am",
+    "which details do you need to confirm my identity",
+    "do you want the last four digits of my card to verify me",
+    "I forgot my security answer, how else can you verify me",
+    "can you confirm my identity with my phone number",
+    "what do you need from me to pass security",
+    "I am happy to answer the security questions",
+    "do you need my mother's maiden name to check it is me",
+    "how can I prove I am who I say I am",
+]
 
-    from pipeline.taxonomy.proposals import ProcessSteps, propose
+
+def _steps_case(test_config, secondary: list[dict]):
+    """Clusters of card_arrival, exchange_rate and `_VERIFY_ME`; a taxonomy of the first two and `secondary`
+    (reasons of kind secondary); what `propose` needs, with the process steps of config and taxonomy."""
+    from pipeline.config import load_config
+    from pipeline.taxonomy.proposals import ProcessSteps
     from pipeline.taxonomy.reasons import reason_model
 
-    cfg, taxonomy, facts, contacts, embed = _two_reasons_and_a_third_topic(test_config)
-    rules = cfg.taxonomy.proposals
-    asking = [
-        "I want to speak to a human",
-        "can I talk to a real person",
-        "put me through to an agent please",
-        "is there a person I can talk to",
-        "let me speak to someone from your team",
-        "I need to talk to a real human being",
-        "transfer me to a human agent",
-        "connect me with customer service staff",
-        "can a real person help me",
-        "I would like to talk to an actual person",
-        "get me a human please",
-        "speak with an advisor",
-    ]
-    groups = {**_intent_texts("card_arrival", "exchange_rate"), "speak human": asking}
+    cfg = load_config(test_config)
+    groups = {**_intent_texts("card_arrival", "exchange_rate"), "verify me": _VERIFY_ME}
+    reasons = [{"id": i, "name": i.replace("_", " ").capitalize(), "examples": groups[i][:3]} for i in list(groups)[:2]]
+    taxonomy = parse_taxonomy({"version": 1, "reasons": reasons + secondary}, "taxonomy.yaml")
     facts, contacts, embed = _clusters_of(cfg, groups)
     contacts["reason_id"] = contacts["cluster_id"].map({0: "card_arrival", 1: "exchange_rate", 2: None})
-    steps = ProcessSteps.of(taxonomy, rules, embed)
-    found = propose(contacts, facts, taxonomy, reason_model(taxonomy, embed), steps, rules)
+    steps = ProcessSteps.of(taxonomy, cfg.taxonomy.proposals, embed)
+    return (contacts, facts, taxonomy, reason_model(taxonomy, embed), steps, cfg.taxonomy.proposals), steps
+
+
+def test_a_process_step_is_proposed_as_secondary_with_a_margin_for_its_confidence(test_config):
+    """A cluster of customers asking to be verified is a step in handling a contact, not a reason: proposed as
+    `secondary`, sure in proportion to how far past `secondary_min_similarity` it lies (0 there, 1 at 0.2 past), as
+    every other kind's confidence is a margin; the evidence names the configured step it reads most like, not the
+    first one (real model, real BANKING77 texts beside written ones)."""
+    import pytest
+
+    from pipeline.taxonomy.proposals import propose
+
+    args, steps = _steps_case(test_config, [])
+    rules = args[-1]
+    found = propose(*args)
     [step] = [p for p in found if p.kind == "secondary"]
-    assert step.cluster_ids == [2]
-    alike = facts.centres[2] @ steps.vectors.T
-    assert alike.max() >= rules.secondary_min_similarity
-    assert step.confidence == round(min(1.0, (alike.max() - rules.secondary_min_similarity) / 0.2), 3)
-    nearest = steps.texts[int(alike.argmax())]  # the evidence names the step it is most alike to
-    assert f"is {alike.max():.2f} alike to the process step '{nearest}' (one from 0.60 is proposed)" in step.evidence
+    assert step.cluster_ids == [2] and not [p for p in found if p.kind == "new_reason"]
+    alike = args[1].centres[2] @ steps.vectors.T
+    nearest = steps.texts[int(alike.argmax())]
+    assert nearest != rules.secondary_examples[0]  # 'here are my security details...', not 'speak to a human'
+    assert 0 < step.confidence < 1
+    assert step.confidence == pytest.approx((alike.max() - rules.secondary_min_similarity) / 0.2, abs=1e-3)
+    assert (
+        f"reads like the process step '{nearest}', at a likeness of {alike.max():.2f} (1 is the same" in step.evidence
+    )
+
+
+def test_a_cluster_like_a_step_the_taxonomy_has_is_proposed_as_nothing(test_config):
+    """Where the taxonomy already holds the step as a reason of kind secondary, its cluster is that reason: neither
+    proposed for exclusion again on every run nor as a missing reason."""
+    from pipeline.taxonomy.proposals import propose
+
+    verify = {"id": "verify_identity", "name": "Verify identity", "kind": "secondary", "examples": _VERIFY_ME[:3]}
+    args, steps = _steps_case(test_config, [verify])
+    assert steps.reasons[-1] == "verify_identity"
+    assert [p for p in propose(*args) if p.kind in ("secondary", "new_reason")] == []
 
 
 def test_keywords_hold_no_pieces_of_contractions():

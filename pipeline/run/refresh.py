@@ -114,12 +114,12 @@ def refresh(
     descriptions: pd.DataFrame,
     model: ClusterModel,
     reasons: ReasonModel | None,
-    process: ProcessSteps,
+    steps: ProcessSteps,
     context: Context,
     cfg: Config,
 ) -> Refreshed:
     """Touches, trends, ranking, touch index and proposals over every contact. `descriptions`: cluster_id, label,
-    keywords, examples; `reasons`: the taxonomy's texts as vectors; `process`: the process steps that are
+    keywords, examples; `reasons`: the taxonomy's texts as vectors; `steps`: the process steps that are
     not reasons (`taxonomy.proposals.secondary_examples` and the taxonomy's secondary reasons)."""
     taxonomy = context.taxonomy
     agent = (
@@ -140,7 +140,7 @@ def refresh(
         cluster_facts(model, descriptions),
         taxonomy,
         reasons,
-        process,
+        steps,
         cfg.taxonomy.proposals,
         embed=lambda texts: embedder(cfg.embedding).embed(texts).vectors,
         new_clusters={int(c) for c, t in cluster_trends["trend"].items() if t == "new"},

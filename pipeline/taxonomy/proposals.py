@@ -20,7 +20,8 @@ Kinds:
   their contacts does little better than chance (`merge_max_accuracy`), so a coarse clustering alone never merges;
 - `retire`: an active reason with (almost) no contacts in the run, whose texts are not the main claim of any cluster;
 - `mislabel`: contacts an agent gave one reason that read like another, often enough to matter;
-- `secondary`: a cluster that is a process step (authentication, "speak to a human"), proposed for exclusion.
+- `secondary`: a cluster that is a process step (authentication, "speak to a human"), proposed for exclusion; one
+  like a step the taxonomy already has as a reason of kind `secondary` is that reason, proposed as nothing.
 
 A proposal's id hashes its kind, reasons and the keywords of its clusters, so the same evidence gives the same id
 in every run of one version (a version that spells keywords differently gives the proposals it touches new ids once;
@@ -68,19 +69,23 @@ class Proposal(BaseModel):
 @dataclass(frozen=True)
 class ProcessSteps:
     """Steps in handling a contact that are no reason to contact us ("speak to a human"), as texts and their unit
-    vectors (row per text): a cluster alike to one is proposed as `secondary`, and its evidence names the step."""
+    vectors (row per text), each with the taxonomy's `secondary` reason it belongs to (None: one of the config's
+    `secondary_examples`). A cluster alike to a configured step is proposed as `secondary`, its evidence naming the
+    step; one alike to a step the taxonomy has is that reason already, and no `new_reason` either."""
 
     texts: list[str]
     vectors: np.ndarray
+    reasons: list[str | None]
 
     @classmethod
     def of(
         cls, taxonomy: Taxonomy | None, cfg: ProposalsConfig, embed: Callable[[list[str]], np.ndarray]
     ) -> ProcessSteps:
-        """`secondary_examples`, and the name and examples of each reason of kind `secondary` in the taxonomy."""
-        secondary = [r for r in (taxonomy.reasons if taxonomy else []) if r.kind == "secondary"]
-        texts = [*cfg.secondary_examples, *(e for r in secondary for e in [r.name, *r.examples])]
-        return cls(texts, embed(texts))
+        """`secondary_examples`, and the name and examples of each active reason of kind `secondary`."""
+        held = [r for r in (taxonomy.assignable() if taxonomy else []) if r.kind == "secondary"]
+        owned = [(text, r.id) for r in held for text in [r.name, *r.examples]]
+        texts = [*cfg.secondary_examples, *(text for text, _ in owned)]
+        return cls(texts, embed(texts), [None] * len(cfg.secondary_examples) + [r for _, r in owned])
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ def propose(
     clusters: ClusterFacts,
     taxonomy: Taxonomy | None,
     model: ReasonModel | None,
-    secondary: ProcessSteps,
+    steps: ProcessSteps,
     cfg: ProposalsConfig,
     embed: Callable[[list[str]], np.ndarray] | None = None,
     new_clusters: set[int] | frozenset[int] = frozenset(),
@@ -134,8 +139,8 @@ def propose(
     sizes = contacts.loc[contacts["cluster_id"] >= 0, "cluster_id"].value_counts()
     trending = set(new_clusters) | set(growing_clusters)
     big = [int(c) for c in clusters.ids if sizes.get(c, 0) >= cfg.min_cluster_contacts]
-    process = _secondary_clusters(clusters, big, secondary.vectors, cfg)
-    out = [_secondary(c, clusters, sizes, sim, secondary.texts[step], cfg) for c, (sim, step) in process.items()]
+    process = _secondary_clusters(clusters, big, steps, cfg)
+    out = [_secondary(c, clusters, sizes, *nearest, cfg) for c, nearest in process.items() if nearest is not None]
     candidates = [c for c in big if c not in process]
     if model is None:
         out += [_new_reason(c, clusters, sizes, None, None, Separation(), 0.0, cfg) for c in candidates]
@@ -303,9 +308,14 @@ def _new_reason_confidence(fit: float, apart: Separation, cfg: ProposalsConfig) 
 _CLEAR = 0.2  # a cosine this far past its limit is a clear case: a margin of 1
 
 
+def _margin(past: float) -> float:
+    """How far a cosine is past its limit (`past`), 0 at the limit (or short of it) to 1 at `_CLEAR` past it."""
+    return float(np.clip(past / _CLEAR, 0.0, 1.0))
+
+
 def _unlike(fit: float, cfg: ProposalsConfig) -> float:
-    """How far a cluster's centre is below `new_reason_max_fit` (0 there, 1 at `_CLEAR` below): 0-1."""
-    return float(np.clip((cfg.new_reason_max_fit - fit) / _CLEAR, 0.0, 1.0))
+    """How far a cluster's centre is below `new_reason_max_fit`: a margin (`_margin`)."""
+    return _margin(cfg.new_reason_max_fit - fit)
 
 
 _NEAR_MISS = 0.1  # cosine below a cluster's threshold at which a reason's text still counts as lying there
@@ -643,24 +653,32 @@ def _mislabels(contacts: pd.DataFrame, taxonomy: Taxonomy, cfg: ProposalsConfig)
 
 
 def _secondary_clusters(
-    clusters: ClusterFacts, big: list[int], secondary: np.ndarray, cfg: ProposalsConfig
-) -> dict[int, tuple[float, int]]:
-    """The clusters at least `secondary_min_similarity` alike to a process step: their likeness and which step."""
-    if not len(secondary) or not big:
+    clusters: ClusterFacts, big: list[int], steps: ProcessSteps, cfg: ProposalsConfig
+) -> dict[int, tuple[float, str] | None]:
+    """The clusters at least `secondary_min_similarity` alike to a process step: each with its likeness to the
+    configured step it reads most like, to propose it; None where a step the taxonomy holds is that alike too (the
+    cluster is that reason of kind secondary already)."""
+    if not len(steps.texts) or not big:
         return {}
     position = {int(c): i for i, c in enumerate(clusters.ids)}
-    sims = clusters.centres[[position[c] for c in big]] @ secondary.T
-    nearest = sims.argmax(axis=1)
-    best = sims[np.arange(len(big)), nearest]
-    return {c: (float(s), int(n)) for c, s, n in zip(big, best, nearest) if s >= cfg.secondary_min_similarity}
+    sims = clusters.centres[[position[c] for c in big]] @ steps.vectors.T
+    held = np.array([r is not None for r in steps.reasons])
+    out: dict[int, tuple[float, str] | None] = {}
+    for c, row in zip(big, sims):
+        if row.max() < cfg.secondary_min_similarity:
+            continue
+        configured = np.where(held, -np.inf, row)
+        nearest = int(configured.argmax())
+        alike_held = held.any() and row[held].max() >= cfg.secondary_min_similarity
+        out[c] = None if alike_held else (float(row[nearest]), steps.texts[nearest])
+    return out
 
 
 def _secondary(
     c: int, clusters: ClusterFacts, sizes: pd.Series, similarity: float, step: str, cfg: ProposalsConfig
 ) -> Proposal:
-    """A cluster alike to the process steps. Its confidence is a margin, as every other kind's: 0 at
-    `secondary_min_similarity`, 1 at `_CLEAR` past it (it was the cosine itself, so a cluster barely past the limit
-    read as 0.6 sure; in `benchmarks.taxonomy` such proposals were the wrong ones of the 0.6-0.8 band)."""
+    """A cluster alike to a process step (`step`, the one it is most alike to). Its confidence is a margin, as
+    every other kind's: 0 at `secondary_min_similarity`, 1 at `_CLEAR` past it."""
     label = clusters.labels[c]
     return _about_cluster(
         "secondary",
@@ -668,7 +686,7 @@ def _secondary(
         clusters,
         sizes,
         f"'{label}' is a step in handling a contact, not why the customer came: exclude it from reasons.",
-        float(np.clip((similarity - cfg.secondary_min_similarity) / _CLEAR, 0.0, 1.0)),
-        f"cluster {c} ('{label}') is {similarity:.2f} alike to the process step '{step}' (one from "
-        f"{cfg.secondary_min_similarity:.2f} is proposed)",
+        _margin(similarity - cfg.secondary_min_similarity),
+        f"cluster {c} ('{label}') reads like the process step '{step}', at a likeness of {similarity:.2f} (1 is "
+        f"the same; from {cfg.secondary_min_similarity:.2f} a cluster is proposed as a step)",
     )
