@@ -222,3 +222,17 @@ def test_a_value_past_the_header_is_named_by_its_row_past_a_line_of_spaces(tmp_p
     (tmp_path / "a.csv").write_text("contact_id,text,intent\n1,a,x\n   \n2,b, c,y\n")
     with pytest.raises(InputError, match="row 2: holds more values than the header names columns"):
         read_table(tmp_path / "a.csv", columns={"contact_id", "intent"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['id,text\r\n1,"two\nlines"\r\n\r\n2,x', "a\nb\n", "no line end", "\n\n", "a\rb\nc", "é,😀\nx,y\n"],
+)
+def test_csv_lines_are_read_one_at_a_time_as_a_stringio_gives_them(text):
+    """The CSV reader walks the text a line at a time instead of through a StringIO, which copies a whole export at
+    4 bytes a character first: the lines, and so every row and error location, are the same."""
+    import io
+
+    from pipeline.read.files import _lines
+
+    assert list(_lines(text)) == list(io.StringIO(text))

@@ -156,7 +156,18 @@ def _place(before: str, sep: str | None) -> tuple[int | None, str | None]:
 def _records(text: str, sep: str) -> Iterator[list[str]]:
     """The header and rows of a CSV or TSV text as pandas reads them: a line that is blank, or spaces only, is no
     row."""
-    return (row for row in csv.reader(io.StringIO(text), delimiter=sep) if row and (len(row) > 1 or row[0].strip()))
+    return (row for row in csv.reader(_lines(text), delimiter=sep) if row and (len(row) > 1 or row[0].strip()))
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text`, each with its line end, as `io.StringIO(text)` gives them, one at a time: a StringIO
+    copies the whole text at 4 bytes a character first (a 125 MB export of a million contacts took 0.5 GB more)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
 
 
 def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None = None) -> pd.DataFrame:
@@ -167,7 +178,8 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
             frame = pd.read_csv(
-                io.StringIO(text),
+                io.BytesIO(text.encode("utf-8")),  # as UTF-8, not a StringIO: a quarter of the memory (`_lines`)
+                encoding="utf-8",
                 sep=sep,
                 dtype=str,
                 keep_default_na=False,
