@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import pytest
 
@@ -111,6 +113,27 @@ def test_windows_characters_read_as_latin_1_are_warned_about(tmp_path):
     assert contacts["text"][0] == "I can\u2019t pay \u2013 it says \u201cdeclined\u201d" and not report.warnings
     (tmp_path / "b.csv").write_text("contact_id,text\n1,I can\u0092t log in\n", encoding="utf-8")
     assert not load_contacts(tmp_path / "b.csv", CFG)[1].warnings  # UTF-8 said what it holds: cp1252 is no cure
+
+
+def test_a_byte_order_mark_the_codec_keeps_is_no_part_of_the_first_column(tmp_path):
+    """'utf-16-le' keeps the mark a UTF-16 export starts with. pandas dropped it, but the header touchless checks
+    read '\ufeffcontact_id', so a file naming the first column twice was read without a word."""
+    cfg = CFG.model_copy(update={"encoding": "utf-16-le"})
+    (tmp_path / "a.csv").write_bytes("\ufeffcontact_id,text\n1,card lost\n".encode("utf-16-le"))
+    contacts, _ = load_contacts(tmp_path / "a.csv", cfg)
+    assert contacts["contact_id"].tolist() == ["1"] and contacts["text"].tolist() == ["card lost"]
+    (tmp_path / "b.csv").write_bytes("\ufeffcontact_id,text,contact_id\n1,card lost,2\n".encode("utf-16-le"))
+    with pytest.raises(InputError, match=r"names column 'contact_id' more than once \(columns 1, 3\)"):
+        load_contacts(tmp_path / "b.csv", cfg)
+
+
+def test_bytes_that_decode_to_half_a_character_are_named_not_a_traceback(tmp_path):
+    """utf-7 decodes '+2AA-' to a lone surrogate, half of a character pair no text holds: one message naming the
+    line, not a UnicodeEncodeError from deep inside the reader."""
+    (tmp_path / "a.csv").write_bytes(b"contact_id,text\n1,card lost\n2,pin +2AA- blocked\n")
+    with pytest.raises(InputError, match=r"at line 3 the bytes read as utf-7 give half of a character") as raised:
+        load_contacts(tmp_path / "a.csv", CFG.model_copy(update={"encoding": "utf-7"}))
+    assert raised.value.row == 2 and raised.value.column == "text"
 
 
 def test_dates_that_do_not_tell_their_order_are_shown_by_two_distinct_examples(tmp_path):
@@ -226,13 +249,20 @@ def test_a_value_past_the_header_is_named_by_its_row_past_a_line_of_spaces(tmp_p
 
 @pytest.mark.parametrize(
     "text",
-    ['id,text\r\n1,"two\nlines"\r\n\r\n2,x', "a\nb\n", "no line end", "\n\n", "a\rb\nc", "é,😀\nx,y\n"],
+    [
+        'id,text\r\n1,"two\nlines"\r\n\r\n2,x',
+        "a\nb\n",
+        "no line end",
+        "",
+        "\n\n",
+        "a\rb\nc",
+        "a\x85b\u2028c\x0bd\n",  # only "\n" ends a line, as in a StringIO (str.splitlines would cut at each)
+        "é,😀\nx,y\n",
+    ],
 )
 def test_csv_lines_are_read_one_at_a_time_as_a_stringio_gives_them(text):
     """The CSV reader walks the text a line at a time instead of through a StringIO, which copies a whole export at
     4 bytes a character first: the lines, and so every row and error location, are the same."""
-    import io
-
     from pipeline.read.files import _lines
 
     assert list(_lines(text)) == list(io.StringIO(text))
