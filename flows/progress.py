@@ -1,5 +1,6 @@
 """Progress for long steps: a bar or a spinner on a terminal (stderr, so it never mixes with tables on stdout), and
-each step's time in the run's log wherever it runs (a worker has no terminal)."""
+each step's time, and the process's peak memory by its end, in the run's log wherever it runs (a worker has no
+terminal; `--verbose` shows the log)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callab
 
 def timed(fn: Callable | None = None, *, spinner: bool = True) -> Callable:
     """`fn` with a spinner naming it while it runs (on a terminal; `spinner=False` where it draws its own bar) and
-    its time logged when it ends."""
+    its time logged when it ends, with the process's peak memory so far: the step after which it rose is the one
+    that raised it (how a million contacts' peak was traced to its step)."""
     if fn is None:
         return functools.partial(timed, spinner=spinner)
     what = fn.__name__.replace("_", " ")
@@ -44,9 +46,19 @@ def timed(fn: Callable | None = None, *, spinner: bool = True) -> Callable:
         finally:
             if status:
                 status.stop()
-            _logger().info("%s: %.1f s", what, time.perf_counter() - start)
+            _logger().info("%s: %.1f s%s", what, time.perf_counter() - start, _peak_so_far())
 
     return run
+
+
+def _peak_so_far() -> str:
+    """'; peak memory so far 1,234 MB': the process's high-water resident set (empty where the system keeps none)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return ""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB on Linux, bytes on macOS
+    return f"; peak memory so far {peak / (2**20 if sys.platform == 'darwin' else 2**10):,.0f} MB"
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:

@@ -180,3 +180,22 @@ def test_the_demo_says_what_to_review_for_none_one_and_many_proposals():
     assert review_hint(0, Path("d")).startswith("The run proposes no change to the taxonomy")
     assert review_hint(1, Path("d")).startswith("Review the proposal to refine")
     assert review_hint(7, Path("d")).startswith("Review the 7 proposals to refine")
+
+
+def test_each_step_logs_its_time_and_the_process_s_peak_memory_so_far(caplog):
+    """`--verbose` shows each step's time and the peak memory by its end: the step after which the peak rose is the
+    one that raised it."""
+    import logging
+    import re
+
+    from flows.progress import timed
+
+    @timed(spinner=False)
+    def hold_memory():
+        return len(bytearray(64 * 2**20))  # 64 MB, touched
+
+    with caplog.at_level(logging.INFO, logger="touchless"):
+        hold_memory()
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("hold memory:")]
+    found = re.fullmatch(r"hold memory: \d+\.\d s; peak memory so far ([\d,]+) MB", line)
+    assert found and int(found.group(1).replace(",", "")) >= 64, line
