@@ -29,8 +29,9 @@ def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callab
 
 def timed(fn: Callable | None = None, *, spinner: bool = True) -> Callable:
     """`fn` with a spinner naming it while it runs (on a terminal; `spinner=False` where it draws its own bar) and
-    its time logged when it ends, with the process's peak memory so far: the step after which it rose is the one
-    that raised it (how a million contacts' peak was traced to its step)."""
+    its time logged when it ends, with the peak memory of the process it ran in so far: the step after which it
+    rose is the one that raised it. Steps run in the flow's process; on a Dask runner the embedding's partitions do
+    not, and their memory is the workers' (the line says whose it counts)."""
     if fn is None:
         return functools.partial(timed, spinner=spinner)
     what = fn.__name__.replace("_", " ")
@@ -52,13 +53,14 @@ def timed(fn: Callable | None = None, *, spinner: bool = True) -> Callable:
 
 
 def _peak_so_far() -> str:
-    """'; peak memory so far 1,234 MB': the process's high-water resident set (empty where the system keeps none)."""
+    """'; this process's peak memory so far 1,234 MB' (MB of 2**20 bytes): its high-water resident set; empty
+    where the system keeps none."""
     try:
         import resource
     except ImportError:  # Windows
         return ""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB on Linux, bytes on macOS
-    return f"; peak memory so far {peak / (2**20 if sys.platform == 'darwin' else 2**10):,.0f} MB"
+    return f"; this process's peak memory so far {peak / (2**20 if sys.platform == 'darwin' else 2**10):,.0f} MB"
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:
