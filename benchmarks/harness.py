@@ -152,9 +152,7 @@ def prepare_base(
     (with times, recent topics are split out of older clusters as discover does: `trends.split_new_topics`; with
     a `taxonomy`, at least as many clusters as the reasons its reading finds: `cluster.taxonomy_floor`)."""
     from flows import steps
-    from pipeline.model.describe import describe_clusters
     from pipeline.model.embed import embedder
-    from pipeline.model.groups import describe_groups
 
     path = work / "contacts.csv"
     frame.drop(columns=["label", "domain", "intent"], errors="ignore").to_csv(path, index=False)
@@ -164,7 +162,7 @@ def prepare_base(
         volume.to_csv(volume_path, index=False)
     contacts, report = steps.prepare.fn(str(path), cfg)
     usable = steps.usable_rows(contacts, report, at_least=MIN_CONTACTS)
-    texts, terms = contacts["text"].iloc[usable].tolist(), contacts["terms"].iloc[usable].tolist()
+    texts = contacts["text"].iloc[usable].tolist()
     vectors = embedder(cfg.embedding).embed(texts).vectors
     reading = None
     if taxonomy is not None:
@@ -172,11 +170,8 @@ def prepare_base(
         reading = steps.give_reasons.fn(vectors, contacts, usable, context, models[0], with_file)
     found = steps.cluster.fn(vectors, texts, cfg, steps.contact_times(contacts, usable), reading)
     found, _, _, model = steps.keep_ids.fn(found, vectors, contacts["contact_id"].to_numpy()[usable], None, cfg)
-    described = describe_clusters(texts, terms, vectors, found.labels, cfg.describe, embedder(cfg.embedding).encode)
-    groups = describe_groups(texts, terms, vectors, found.labels, model.ids, model.centres, cfg.describe)
-    return Base(
-        contacts, usable, vectors, found, model, described.merge(groups, on="cluster_id", how="left"), volume_path
-    )
+    described, _ = steps.describe.fn(contacts, usable, vectors, found.labels, model, None, cfg)
+    return Base(contacts, usable, vectors, found, model, described, volume_path)
 
 
 def with_taxonomy(base: Base, taxonomy: dict | None, cfg: Config, work: Path):

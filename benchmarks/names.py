@@ -28,14 +28,14 @@ SHORTLISTS = (5, 10)
 
 def names_with(base, contrast: float, shortlist: int) -> pd.DataFrame:
     """cluster_id, label: the base's clusters described (describe.py) with these name settings."""
-    from pipeline.model.describe import describe_clusters
+    from pipeline.model.describe import TermCounts, describe_clusters
     from pipeline.model.embed import embedder
 
     cfg = config({"describe": {"name_contrast": contrast, "name_shortlist": shortlist}})
     contacts = base.contacts.iloc[base.usable]
     return describe_clusters(
         contacts["text"].tolist(),
-        contacts["terms"].tolist(),
+        TermCounts.of(contacts["terms"].tolist(), base.clustering.labels),
         base.vectors,
         base.clustering.labels,
         cfg.describe,

@@ -22,7 +22,7 @@ from pipeline.config import Config
 from pipeline.errors import InputError, ModelError
 from pipeline.model.centres import ClusterModel, fit_cluster_model
 from pipeline.model.cluster import Clustering, cluster_contacts, relabel
-from pipeline.model.describe import describe_clusters, reason_keywords
+from pipeline.model.describe import TermCounts, describe_clusters, reason_keywords
 from pipeline.model.embed import embedder
 from pipeline.model.groups import describe_groups
 from pipeline.model.lineage import stable_ids
@@ -219,9 +219,11 @@ def describe(
     cfg: Config,
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Each cluster's keywords, name, examples and reason group; each reason's distinctive keywords."""
-    texts, terms = contacts["text"].iloc[usable].tolist(), contacts["terms"].iloc[usable].tolist()
-    clusters = describe_clusters(texts, terms, vectors, labels, cfg.describe, embedder(cfg.embedding).encode)
-    groups = describe_groups(texts, terms, vectors, labels, model.ids, model.centres, cfg.describe)
+    # as stored (Arrow-backed at a million contacts): only the strings a step reads become Python strings
+    texts, terms = contacts["text"].iloc[usable].array, contacts["terms"].iloc[usable].array
+    counts = TermCounts.of(terms, labels)
+    clusters = describe_clusters(texts, counts, vectors, labels, cfg.describe, embedder(cfg.embedding).encode)
+    groups = describe_groups(texts, counts, vectors, labels, model.ids, model.centres, cfg.describe)
     keywords = reason_keywords(terms, reading.assignment.reason_id, cfg.describe.n_keywords) if reading else {}
     return clusters.merge(groups, on="cluster_id", how="left"), keywords
 

@@ -241,6 +241,30 @@ def test_no_keyword_spans_two_contacts():
     assert "auto top" in keywords[0] and "card arrive" in keywords[1], keywords
 
 
+def test_keywords_of_classes_summed_from_their_parts_are_those_counted_again():
+    """A run's reason groups are sums of its clusters: their keywords come from the clusters' term counts (a million
+    contacts' vocabulary built once, not twice) and are the same as counting every contact again by group."""
+    import numpy as np
+
+    from pipeline.model.describe import TermCounts, class_tfidf_keywords
+
+    terms = ["card arrive late", "card arrive", "card lost", "lost card stolen", "top up fail", "top up pending"]
+    terms += ["exchange rate", "rate exchange fee", "weather rain", "rain tomorrow", "alarm set", "set alarm wake"]
+    clusters = np.array([0, 0, 1, 1, 4, 4, 5, 5, 7, 7, 8, -1])
+    into = {0: 10, 1: 10, 4: 11, 5: 11, 7: 12}  # cluster 8 is in no group; the contact at -1 in no cluster
+    by_group = np.array([into.get(int(c), -1) for c in clusters])
+    summed = TermCounts.of(terms, clusters).merged(into)
+    counted = TermCounts.of(terms, by_group)
+    assert summed.ids.tolist() == [10, 11, 12]
+
+    def used(counts: TermCounts) -> list[dict[str, float]]:  # each class's terms and their counts
+        return [dict(zip(counts.vocab[row.indices], row.data)) for row in counts.counts]
+
+    assert used(summed) == used(counted)
+    assert summed.keywords(5) == class_tfidf_keywords(terms, by_group, 5)
+    assert "card arrive" in summed.keywords(5)[10], summed.keywords(5)
+
+
 def test_keywords_give_the_same_words_once():
     """'payment pending' and 'pending payment' side by side in a cluster's keywords tell a person nothing more than
     one of them, and take the place of a word that would."""

@@ -44,6 +44,28 @@ def test_mapped_vectors_leave_no_file_and_hand_their_pages_back(tmp_path, monkey
 
 
 @needs_proc
+def test_likeness_of_many_rows_is_gathered_a_block_at_a_time(tmp_path, monkeypatch):
+    """A reason group of a million contacts' run holds most of them: their likeness to the group's centre is read a
+    block of rows at a time (not ~0.6 GB gathered at once), and is `take(vectors, rows) @ centre` (a product split in
+    blocks may differ in a value's last bit)."""
+    monkeypatch.setattr(vector_file, "MAP_FROM_BYTES", 0)
+    monkeypatch.setattr(vector_file, "BLOCK", 2_048)  # 3 MB of a 48 MB file
+    vectors = vector_file.allocate(32_768, 384, tmp_path)
+    rng = np.random.default_rng(3)
+    values = rng.random((32_768, 384), dtype=np.float32)
+    vectors[:] = values
+    vector_file.release(vectors)
+    centre = rng.random(384, dtype=np.float32)
+    mask = rng.random(32_768) < 0.9  # most rows: gathered whole, 43 MB
+    before = _resident_file_mb()
+    np.testing.assert_allclose(vector_file.likeness(vectors, mask, centre), values[mask] @ centre, rtol=1e-6)
+    assert _resident_file_mb() - before < 8
+    by_index = vector_file.likeness(vectors, np.flatnonzero(mask), centre)
+    assert np.array_equal(by_index, vector_file.likeness(vectors, mask, centre))
+    assert vector_file.likeness(vectors, np.array([], dtype=int), centre).shape == (0,)
+
+
+@needs_proc
 def test_take_gathers_scattered_rows_a_block_of_the_file_at_a_time(tmp_path, monkeypatch):
     """A cluster's rows lie all over the file, and reading one maps the pages around it: `take` gathers a block
     of the file at a time and leaves nothing resident, and gives exactly `vectors[rows]` (any order, repeats, a

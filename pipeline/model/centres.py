@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.model.cluster import Clustering, centroids, nearest_centre
-from pipeline.model.vector_file import take
+from pipeline.model.vector_file import likeness
 
 _PERCENTILE = 5  # a new contact joins a cluster when at least as alike as the least alike 5% of its members
 
@@ -69,7 +69,7 @@ def fit_cluster_model(vectors: np.ndarray, clustering: Clustering, floor: float,
     ids, centres = centroids(vectors, labels)
     thresholds = np.array(
         [
-            max(floor, float(np.percentile(take(vectors, labels == c) @ centre, _PERCENTILE)))
+            max(floor, float(np.percentile(likeness(vectors, labels == c, centre), _PERCENTILE)))
             for c, centre in zip(ids, centres)
         ],
         dtype=np.float32,

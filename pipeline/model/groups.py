@@ -9,13 +9,15 @@ set. On HWU64, whose 64 intents sit in 18 scenarios, the contacts' groups score 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from scipy.cluster.hierarchy import fcluster, linkage
 from sklearn.metrics import silhouette_score
 
 from pipeline.config import DescribeConfig
-from pipeline.model.describe import describe_clusters
+from pipeline.model.describe import TermCounts, describe_clusters
 
 
 def group_clusters(centres: np.ndarray, sizes: np.ndarray, max_groups: int) -> np.ndarray:
@@ -41,8 +43,8 @@ def group_clusters(centres: np.ndarray, sizes: np.ndarray, max_groups: int) -> n
 
 
 def describe_groups(
-    texts: list[str],
-    terms: list[str],
+    texts: Sequence[str],
+    counts: TermCounts,
     vectors: np.ndarray,
     labels: np.ndarray,
     ids: np.ndarray,
@@ -50,12 +52,15 @@ def describe_groups(
     cfg: DescribeConfig,
 ) -> pd.DataFrame:
     """`cluster_id`, `group_id`, `group_label` of each cluster (`ids`, one per row of `centres`); a group is named
-    like a cluster, from the key phrases of its most typical contacts."""
+    like a cluster, from the key phrases of its most typical contacts. `counts`: the terms' counts per cluster,
+    summed per group."""
     sizes = np.array([(labels == c).sum() for c in ids])
     group = group_clusters(centres, sizes, cfg.max_groups)
     lookup = np.full(int(ids.max(initial=-1)) + 2, -1)
     lookup[ids] = group
-    named = describe_clusters(texts, terms, vectors, lookup[labels], cfg)
+    named = describe_clusters(
+        texts, counts.merged(dict(zip(ids.tolist(), group.tolist()))), vectors, lookup[labels], cfg
+    )
     return pd.DataFrame(
         {
             "cluster_id": ids,

@@ -102,6 +102,15 @@ def take(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def likeness(vectors: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """`take(vectors, rows) @ vector`, the rows gathered a `BLOCK` at a time: a reason group of a million contacts'
+    run gathered whole was ~0.6 GB at once. A product split so may differ in the last bit of a value (as one over
+    more or fewer rows does)."""
+    rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
+    parts = [take(vectors, rows[start : start + BLOCK]) @ vector for start in range(0, len(rows), BLOCK)]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.result_type(vectors, vector))
+
+
 def _mapping(array: np.ndarray) -> _VectorMap | None:
     base = array
     while isinstance(base, np.ndarray):
