@@ -32,21 +32,26 @@ class TermCounts:
     def of(cls, terms: Sequence[str], labels: np.ndarray) -> TermCounts:
         """The counts of `terms` (one string per contact) in each class of `labels` (-1: in none, not counted).
         `terms` may be an Arrow-backed pandas array: only one class's strings are made Python strings at a time."""
-        clustered = labels >= 0
-        ids = np.unique(labels[clustered]).astype(int)
+        order = np.argsort(labels, kind="stable")
+        order = order[labels[order] >= 0]
+        ids, starts = np.unique(labels[order], return_index=True)
+        ids = ids.astype(int)
         if not len(ids):
             return cls(ids, sparse.csr_matrix((0, 0)), np.array([], dtype=object))
-        # each class's terms joined in one pass, with a separator token between contacts, so that no two-word term
-        # spans the end of one contact and the start of the next ('limit limit' out of "... a limit?" and "limit
-        # for ..."); terms holding it are dropped
-        joined = pd.Series(terms)[clustered].groupby(labels[clustered], sort=True).agg(f" {_BETWEEN} ".join)
+        # each class's terms joined, in their order, with a separator token between contacts, so that no two-word
+        # term spans the end of one contact and the start of the next ('limit limit' out of "... a limit?" and
+        # "limit for ..."); terms holding it are dropped. Joined from slices of the sorted array: pandas' groupby
+        # made every contact's terms Python strings at once (0.21 GB at a million contacts)
+        column = pd.Series(terms).array.take(order)
+        ends = np.append(starts[1:], len(order))
+        joined = [f" {_BETWEEN} ".join(column[start:end]) for start, end in zip(starts, ends)]
         from sklearn.feature_extraction.text import (
             CountVectorizer,  # here: `assign` never describes, and saves the import
         )
 
         vectorizer = CountVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), lowercase=False)
         try:
-            counts = vectorizer.fit_transform(joined.tolist()).astype(np.float64)
+            counts = vectorizer.fit_transform(joined).astype(np.float64)
         except ValueError:  # no terms at all (e.g. every text was a number)
             return cls(ids, sparse.csr_matrix((len(ids), 0)), np.array([], dtype=object))
         vocab = vectorizer.get_feature_names_out()
