@@ -7,6 +7,7 @@ Prefect's storage) and no hashing of large inputs for cache keys.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,6 +105,17 @@ def embed_partition(texts: list[str], cfg: Config) -> list[np.ndarray]:
     return [embedder(cfg.embedding).encode(texts)]
 
 
+def hand_back_freed_memory() -> None:
+    """Give the system back what the encoder's threads freed. glibc keeps memory a thread frees in that thread's
+    arena for its next use; the partitions' threads are done, and after a cold million contacts 377 MB of it stayed
+    held through the rest of the run (92 MB at 100,000). Elsewhere than glibc (macOS, musl): nothing to do."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the C library the process runs on
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 @timed(spinner=False)  # it draws its own bar
 def embed(texts: list[str], cfg: Config, show_progress: bool) -> Embedded:
     """Vectors for `texts`: the texts not cached yet are embedded in partitions mapped over the flow's task runner
@@ -117,6 +129,8 @@ def embed(texts: list[str], cfg: Config, show_progress: bool) -> Embedded:
         for partition, future in zip(partitions, futures):
             model.store(partition, future.result().pop())  # emptied: Prefect holds the list, not the vectors
             advance(len(partition))
+    if partitions:
+        hand_back_freed_memory()
     result = model.embed(texts)
     return Embedded(result.vectors, len(todo), result.cached - len(todo))
 

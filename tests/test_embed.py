@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,8 @@ import torch
 from pipeline.model.embed import alike_together, registered_models, resolve_model
 from pipeline.model.encoders import MeanPoolingEncoder
 from tests.conftest import SIX_INTENTS
+
+STATM = Path("/proc/self/statm")
 
 PLAIN_TORCH = [name for name, entry in registered_models().items() if entry.get("encoder") == "mean_pooling"]
 assert PLAIN_TORCH, "the registry serves no model with touchless's own encoder: these tests would test nothing"
@@ -114,3 +119,27 @@ def test_bf16_encoder_keeps_fp32_vectors(name):
     cosine = np.sum(vectors * exact, axis=1)
     assert cosine.min() >= 0.999, cosine.min()
     assert not np.array_equal(vectors, exact)  # computed in bf16, not fp32 under another name
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or not STATM.exists(), reason="glibc's arenas, Linux's /proc")
+def test_memory_a_finished_thread_freed_is_handed_back():
+    """glibc keeps what a thread frees in that thread's arena: after a cold million contacts' embedding 377 MB of it
+    stayed held through the rest of the run. The embed step hands it back once its partitions are done."""
+    from flows.steps import hand_back_freed_memory
+
+    def resident_mb() -> float:
+        return int(STATM.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    kept = []
+
+    def work() -> None:
+        blocks = [bytearray(4000) for _ in range(50_000)]  # 200 MB in this thread's arena
+        kept.append(blocks[-1])  # the last stays: the arena cannot shrink from its top by itself
+        del blocks
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    held = resident_mb()
+    hand_back_freed_memory()
+    assert held - resident_mb() > 150
