@@ -124,7 +124,8 @@ def test_bf16_encoder_keeps_fp32_vectors(name):
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or not STATM.exists(), reason="glibc's arenas, Linux's /proc")
 def test_memory_a_finished_thread_freed_is_handed_back():
     """glibc keeps what a thread frees in that thread's arena: after a cold million contacts' embedding 377 MB of it
-    stayed held through the rest of the run. The embed step hands it back once its partitions are done."""
+    stayed held through the rest of the run. `hand_back_freed_memory` (which the embed step calls once its
+    partitions ran) gives it back."""
     from flows.steps import hand_back_freed_memory
 
     def resident_mb() -> float:

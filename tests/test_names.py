@@ -258,11 +258,33 @@ def test_keywords_of_classes_summed_from_their_parts_are_those_counted_again():
     assert summed.ids.tolist() == [10, 11, 12]
 
     def used(counts: TermCounts) -> list[dict[str, float]]:  # each class's terms and their counts
-        return [dict(zip(counts.vocab[row.indices], row.data)) for row in counts.counts]
+        return [dict(zip(counts.vocab[row.indices], row.data)) for row in counts.matrix]
 
     assert used(summed) == used(counted)
     assert summed.keywords(5) == class_tfidf_keywords(terms, by_group, 5)
     assert "card arrive" in summed.keywords(5)[10], summed.keywords(5)
+
+
+def test_keywords_are_those_of_classes_in_any_order_and_terms_stored_either_way():
+    """Contacts of a class need not sit together, and a run's terms are Arrow-backed: the keywords are those counted
+    from a plain list, as the code before `TermCounts` gave them (recorded from it, commit 1ba1afc)."""
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.model.describe import class_tfidf_keywords
+
+    terms = ["card arrive late", "top up fail", "card arrive", "exchange rate", "top up pending", "card lost"]
+    terms += ["rate exchange fee", "lost card stolen", "weather rain"]
+    labels = np.array([3, 1, 3, -1, 1, 0, 7, 0, 7])
+    before = {
+        0: ["card lost", "card stolen"],
+        1: ["top up", "up fail", "up pending"],
+        3: ["card arrive", "arrive late"],
+        7: ["exchange fee", "rate exchange", "weather rain"],
+    }
+    assert class_tfidf_keywords(terms, labels, 4) == before
+    assert class_tfidf_keywords(pd.array(terms, dtype="str"), labels, 4) == before
+    assert class_tfidf_keywords(pd.Series(terms).array, labels, 4) == before
 
 
 def test_keywords_give_the_same_words_once():

@@ -25,13 +25,16 @@ class TermCounts:
     at a million contacts builds a vocabulary of ~1.2 million terms each time."""
 
     ids: np.ndarray  # (classes,) class ids, ascending
-    counts: sparse.csr_matrix  # (classes, terms)
+    matrix: sparse.csr_matrix  # (classes, terms): how often each term is used in each class
     vocab: np.ndarray  # (terms,) the terms
 
     @classmethod
     def of(cls, terms: Sequence[str], labels: np.ndarray) -> TermCounts:
         """The counts of `terms` (one string per contact) in each class of `labels` (-1: in none, not counted).
-        `terms` may be an Arrow-backed pandas array: only one class's strings are made Python strings at a time."""
+        `terms` may be an Arrow-backed pandas array: a contact's terms become a Python string only while its class
+        is joined."""
+        if len(terms) != len(labels):
+            raise ValueError(f"{len(terms)} contacts' terms for {len(labels)} labels")
         order = np.argsort(labels, kind="stable")
         order = order[labels[order] >= 0]
         ids, starts = np.unique(labels[order], return_index=True)
@@ -42,9 +45,9 @@ class TermCounts:
         # term spans the end of one contact and the start of the next ('limit limit' out of "... a limit?" and
         # "limit for ..."); terms holding it are dropped. Joined from slices of the sorted array: pandas' groupby
         # made every contact's terms Python strings at once (0.21 GB at a million contacts)
-        column = pd.Series(terms).array.take(order)
+        column = pd.Series(terms).array
         ends = np.append(starts[1:], len(order))
-        joined = [f" {_BETWEEN} ".join(column[start:end]) for start, end in zip(starts, ends)]
+        joined = [f" {_BETWEEN} ".join(column.take(order[start:end])) for start, end in zip(starts, ends)]
         from sklearn.feature_extraction.text import (
             CountVectorizer,  # here: `assign` never describes, and saves the import
         )
@@ -67,14 +70,14 @@ class TermCounts:
         join = sparse.csr_matrix(
             (np.ones(len(joins)), (np.searchsorted(ids, joins), np.flatnonzero(kept))), shape=(len(ids), len(self.ids))
         )
-        return TermCounts(ids, (join @ self.counts).tocsr(), self.vocab)
+        return TermCounts(ids, (join @ self.matrix).tocsr(), self.vocab)
 
     def keywords(self, n_keywords: int) -> dict[int, list[str]]:
         """Top terms per class by class-based TF-IDF: a term scores high when frequent in one class and rare in
         the others (the weighting BERTopic uses: tf per class x log(1 + mean words per class / term frequency))."""
-        if not len(self.vocab):
+        if not len(self.vocab) or not len(self.ids):
             return {int(c): [] for c in self.ids}
-        counts = self.counts
+        counts = self.matrix
         tf = sparse.diags(1.0 / np.maximum(counts.sum(axis=1).A1, 1.0)) @ counts
         words_per_class = counts.sum() / len(self.ids)
         idf = np.log(1.0 + words_per_class / np.maximum(counts.sum(axis=0).A1, 1.0))

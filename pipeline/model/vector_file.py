@@ -83,14 +83,7 @@ def take(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     MADV_RANDOM), so a cluster's contacts would otherwise make the whole file resident at once."""
     if _mapping(vectors) is None:
         return vectors[rows]
-    rows = np.asarray(rows)
-    if rows.dtype == bool:
-        if len(rows) != len(vectors):
-            raise IndexError(f"a mask of {len(rows)} rows for {len(vectors)} vectors")
-        rows = np.flatnonzero(rows)
-    if len(rows) and (rows.min() < -len(vectors) or rows.max() >= len(vectors)):
-        raise IndexError(f"rows {rows.min()}..{rows.max()} outside {len(vectors)} vectors")
-    rows = np.where(rows < 0, rows + len(vectors), rows)
+    rows = _positions(vectors, rows)
     order = np.argsort(rows, kind="stable")
     ordered = rows[order]
     out = np.empty((len(rows), *vectors.shape[1:]), dtype=vectors.dtype)
@@ -103,12 +96,27 @@ def take(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def likeness(vectors: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """`take(vectors, rows) @ vector`, the rows gathered a `BLOCK` at a time: a reason group of a million contacts'
-    run gathered whole was ~0.6 GB at once. A product split so may differ in the last bit of a value (as one over
-    more or fewer rows does)."""
-    rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
+    """`take(vectors, rows) @ vector`. From a mapped file the rows are gathered a `BLOCK` at a time: a reason group
+    of a million contacts' run gathered whole was ~0.6 GB at once (a product split so may differ in the last bit
+    of a value). Vectors in memory get one product, as `blockwise` gives them."""
+    if _mapping(vectors) is None:
+        return vectors[rows] @ vector
+    rows = _positions(vectors, rows)
     parts = [take(vectors, rows[start : start + BLOCK]) @ vector for start in range(0, len(rows), BLOCK)]
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.result_type(vectors, vector))
+
+
+def _positions(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`rows` (indices, negative ones too, or a mask) as positions in `vectors`; an index outside or a mask of
+    another length is an error, as in `vectors[rows]`."""
+    rows = np.asarray(rows)
+    if rows.dtype == bool:
+        if len(rows) != len(vectors):
+            raise IndexError(f"a mask of {len(rows)} rows for {len(vectors)} vectors")
+        return np.flatnonzero(rows)
+    if len(rows) and (rows.min() < -len(vectors) or rows.max() >= len(vectors)):
+        raise IndexError(f"rows {rows.min()}..{rows.max()} outside {len(vectors)} vectors")
+    return np.where(rows < 0, rows + len(vectors), rows)
 
 
 def _mapping(array: np.ndarray) -> _VectorMap | None:
