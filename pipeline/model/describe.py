@@ -43,8 +43,8 @@ class TermCounts:
             return cls(ids, sparse.csr_matrix((0, 0)), np.array([], dtype=object))
         # each class's terms joined, in their order, with a separator token between contacts, so that no two-word
         # term spans the end of one contact and the start of the next ('limit limit' out of "... a limit?" and
-        # "limit for ..."); terms holding it are dropped. Joined from slices of the sorted array: pandas' groupby
-        # made every contact's terms Python strings at once (0.21 GB at a million contacts)
+        # "limit for ..."); terms holding it are dropped. Each class's terms are taken alone: pandas' groupby made
+        # every contact's terms Python strings at once (0.21 GB at a million contacts)
         column = pd.Series(terms).array
         ends = np.append(starts[1:], len(order))
         joined = [f" {_BETWEEN} ".join(column.take(order[start:end])) for start, end in zip(starts, ends)]
