@@ -267,7 +267,7 @@ def test_keywords_of_classes_summed_from_their_parts_are_those_counted_again():
 
 def test_keywords_are_those_of_classes_in_any_order_and_terms_stored_either_way():
     """Contacts of a class need not sit together, and a run's terms are Arrow-backed: the keywords are those counted
-    from a plain list, as the code before `TermCounts` gave them (recorded from it, commit 1ba1afc)."""
+    from a plain list or a NumPy array, as the code before `TermCounts` gave them (recorded from it, commit 1ba1afc)."""
     import numpy as np
     import pandas as pd
 
@@ -283,7 +283,7 @@ def test_keywords_are_those_of_classes_in_any_order_and_terms_stored_either_way(
         7: ["exchange fee", "rate exchange", "weather rain"],
     }
     assert class_tfidf_keywords(terms, labels, 4) == before
-    assert class_tfidf_keywords(pd.array(terms, dtype="str"), labels, 4) == before
+    assert class_tfidf_keywords(np.array(terms, dtype=object), labels, 4) == before
     assert class_tfidf_keywords(pd.Series(terms).array, labels, 4) == before
 
 

@@ -44,8 +44,8 @@ def test_mapped_vectors_leave_no_file_and_hand_their_pages_back(tmp_path, monkey
 
 
 def test_likeness_of_many_rows_is_gathered_a_block_at_a_time(tmp_path, monkeypatch):
-    """A reason group of a million contacts' run holds most of them: from a mapped file their likeness to the
-    group's centre is read a block of rows at a time (not the ~0.6 GB of them gathered at once), and is `take(vectors,
+    """A reason group of a million contacts' run can hold over half of them: from a mapped file their likeness to
+    the group's centre is read a block of rows at a time (not 834 MB of them gathered at once), and is `take(vectors,
     rows) @ centre` (a product split in blocks may differ in a value's last bit); vectors in memory get one product,
     the values such runs always had. A mask of another length is an error, as in `vectors[mask]`."""
     import tracemalloc

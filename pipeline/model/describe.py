@@ -142,7 +142,7 @@ def describe_clusters(
 ) -> pd.DataFrame:
     """One row per cluster: `cluster_id`, `label` (a readable name), `keywords`, `examples` (typical contacts).
     `texts` must already be redacted; only the typical contacts' are read (an Arrow-backed array serves: a million
-    texts made Python strings at once were ~0.23 GB). `counts`: the terms' counts in the clusters of `labels`.
+    texts made Python strings at once were 130 MB). `counts`: the terms' counts in the clusters of `labels`.
     `embed` (texts -> unit vectors with the contacts' model): a name is chosen among a cluster's candidate phrases by
     its meaning (`names.Meaning`)."""
     keywords = counts.keywords(cfg.n_keywords)
