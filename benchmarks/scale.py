@@ -5,12 +5,12 @@
 Sets are built from the shared real texts (BANKING77 and HWU64, their intents as labels), sampled with
 replacement and lightly perturbed (case, punctuation, a filler word: seeded) so that texts are not identical; the
 texts are real, the perturbation simulated. Each method runs in a fresh process with a cold embedding cache; both
-are scored on every contact. The encoder part
-measures matrix-product throughput here (the ceiling) in fp32 and, where the CPU has bf16 units (what
-`embedding.precision: auto` picks then), in bf16; then embeds 4,000 texts with touchless's encoder in each and
-reports texts/s, the useful GFLOP/s (2 x non-embedding parameters per real token, plus attention), its share of the
-ceiling of its own precision, and how close bf16's vectors are to fp32's (least cosine). One line then times the
-large-set vote's product and its pick of each contact's nearest sampled points (argpartition against top-k).
+are scored on every contact. The encoder part measures matrix-product throughput here (the ceiling: the faster of
+torch's matmul and the oneDNN product the encoder's dense layers run) in fp32 and, where the CPU has bf16 units
+(what `embedding.precision: auto` picks then), in bf16; then embeds 4,000 texts with touchless's encoder in each
+and reports texts/s, the useful GFLOP/s (2 x non-embedding parameters per real token, plus attention), its share of
+the ceiling of its own precision, and how close bf16's vectors are to fp32's (least cosine). One line then times
+the large-set vote's product and its pick of each contact's nearest sampled points (argpartition against top-k).
 
 The light perturbation leaves many texts alike: a million contacts hold ~205,000 distinct texts. `--distinct`
 appends two seeded words of the texts' own vocabulary to each, so that nearly every text differs, and fills the
@@ -95,17 +95,24 @@ def prefill_cache(data: pd.DataFrame, csv: Path, cache: Path, seed: int = 7) -> 
 
 
 def gemm_ceiling(precision: str = "fp32", n: int = 2048, repeats: int = 5) -> float:
-    """This machine's matrix-product throughput now (GFLOP/s), in `precision` (fp32 or bf16)."""
+    """This machine's matrix-product throughput now (GFLOP/s), in `precision` (fp32 or bf16): the faster of torch's
+    matmul and the product the encoder's dense layers run (`fused_dense`: oneDNN's, where torch has it). They differ:
+    on a 2-core AMD EPYC, matmul's fp32 product ran at 173 GFLOP/s and oneDNN's at 210."""
     import torch
+
+    from pipeline.model.encoders import fused_dense
 
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    a @ b
+    dense = fused_dense(dtype)
     best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
+    with torch.inference_mode():
+        for product in (lambda: a @ b, lambda: dense(a, b, None)):
+            product()
+            for _ in range(repeats):
+                start = time.perf_counter()
+                product()
+                best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e9
 
 

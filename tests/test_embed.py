@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from pipeline.model.embed import alike_together, registered_models, resolve_model
-from pipeline.model.encoders import MeanPoolingEncoder
+from pipeline.model.encoders import MeanPoolingEncoder, plain_dense
 from tests.conftest import SIX_INTENTS
 
 STATM = Path("/proc/self/statm")
@@ -119,6 +119,25 @@ def test_bf16_encoder_keeps_fp32_vectors(name):
     cosine = np.sum(vectors * exact, axis=1)
     assert cosine.min() >= 0.999, cosine.min()
     assert not np.array_equal(vectors, exact)  # computed in bf16, not fp32 under another name
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_fused_dense_layers_give_the_plain_layers_vectors(precision):
+    """Where torch has oneDNN (its x86 builds), the encoder's dense layers are single products with the bias and
+    GELU inside (`fused_dense`); its vectors are those of torch's plain `linear` and `gelu`, the fallback elsewhere."""
+    path = Path(resolve_model(PLAIN_TORCH[0]).path)
+    texts = pd.read_csv(SIX_INTENTS)["text"].head(40).tolist() + ["", "ok", "card " * 600, "I lost my card"]
+    encoder = MeanPoolingEncoder(path, precision)
+    if precision == "fp32" and torch.backends.mkldnn.is_available():
+        assert encoder.dense is not plain_dense  # else this test would compare the plain layers with themselves
+    with torch.inference_mode():
+        fused = encoder.encode(texts, batch_size=16)
+        encoder.dense = plain_dense
+        plain = encoder.encode(texts, batch_size=16)
+    if precision == "fp32":
+        assert np.abs(fused - plain).max() < 1e-5
+    else:  # bf16 rounds the product before a plain GELU, not before the fused one
+        assert np.sum(fused * plain, axis=1).min() >= 0.999
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or not STATM.exists(), reason="glibc's arenas, Linux's /proc")

@@ -7,6 +7,7 @@ import json
 import os
 from contextlib import nullcontext
 from functools import lru_cache
+from math import inf
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ class MeanPoolingEncoder:
         max_length = json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.tokenizer.enable_truncation(max_length=min(max_length, config["max_position_embeddings"]))
         self.tokenizer.no_padding()  # batches are padded here, to their own longest text
+        self.dense = fused_dense(dtype)
 
     @staticmethod
     def fits(path: Path) -> bool:
@@ -103,51 +105,92 @@ class MeanPoolingEncoder:
     def _forward(self, ids, mask):
         """BERT's encoder (absolute positions, one segment, GELU), as transformers' BertModel computes it.
 
-        In bf16, attention is written out (two products and a softmax): for the short texts of support contacts,
-        torch's fused attention kernel took 27% of the time in bf16 (torch's profiler), and the written-out form
-        was 15% faster in all (1,580 -> 1,822 texts/s). In fp32 the fused kernel was as fast or a little faster
-        (1.5% on the mean of four alternating runs each), and stays."""
+        Each dense layer is one oneDNN product with its bias and GELU computed inside it, where torch has that
+        kernel (`fused_dense`): a plain `linear` copies the bias into its output before the product and GELU reads
+        the product back (7% and 7% of a bf16 pass under torch's profiler). Attention is written out (two products
+        and a softmax): for the short texts of support contacts, torch's fused attention kernel took 27% of the
+        time in bf16, and beside the fused dense layers it was slower in fp32 too (436 against 457 texts/s, a
+        scratch comparison of three alternating runs each)."""
         import torch
-        from torch.nn.functional import gelu, layer_norm, linear, scaled_dot_product_attention
+        from torch.nn.functional import layer_norm
 
-        w, p = self.weights, self.prefix
+        w, p, dense = self.weights, self.prefix, self.dense
 
         def norm(x, name):
             return layer_norm(x, (x.shape[-1],), w[f"{name}.weight"], w[f"{name}.bias"], self.eps)
-
-        def dense(x, name):
-            return linear(x, w[f"{name}.weight"], w[f"{name}.bias"])
 
         x = (
             w[f"{p}embeddings.word_embeddings.weight"][ids]
             + w[f"{p}embeddings.position_embeddings.weight"][torch.arange(ids.shape[1])]
             + w[f"{p}embeddings.token_type_embeddings.weight"][0]
         )
-        x = norm(x, f"{p}embeddings.LayerNorm")
         batch, length, width = x.shape
-        attend = mask.bool()[:, None, None, :]  # (batch, 1, 1, length): padding is never attended to
-        fused = x.dtype == torch.float32
-        padding = None if fused else torch.zeros(attend.shape, dtype=x.dtype).masked_fill(~attend, float("-inf"))
+        x = norm(x, f"{p}embeddings.LayerNorm").view(batch * length, width)  # rows are tokens
+        padding = torch.zeros((batch, 1, 1, length), dtype=x.dtype).masked_fill(~mask.bool()[:, None, None, :], -inf)
         scale = (width // self.heads) ** -0.5
-
-        def attention(q, k, v):
-            if fused:
-                return scaled_dot_product_attention(q, k, v, attn_mask=attend)
-            return torch.softmax((q * scale) @ k.transpose(-1, -2) + padding, dim=-1) @ v
 
         def heads(t):
             return t.view(batch, length, self.heads, width // self.heads).transpose(1, 2)
 
         for layer in range(self.layers):
             name = f"{p}encoder.layer.{layer}"
-            q, k, v = (heads(dense(x, f"{name}.attention.self.{part}")) for part in ("query", "key", "value"))
-            context = attention(q, k, v).transpose(1, 2).reshape(batch, length, width)
-            x = norm(dense(context, f"{name}.attention.output.dense") + x, f"{name}.attention.output.LayerNorm")
+            q, k, v = (
+                heads(dense(x, w[f"{name}.attention.self.{part}.weight"], w[f"{name}.attention.self.{part}.bias"]))
+                for part in ("query", "key", "value")
+            )
+            attended = torch.softmax((q * scale) @ k.transpose(-1, -2) + padding, dim=-1) @ v
+            context = attended.transpose(1, 2).reshape(batch * length, width)
             x = norm(
-                dense(gelu(dense(x, f"{name}.intermediate.dense")), f"{name}.output.dense") + x,
+                dense(context, w[f"{name}.attention.output.dense.weight"], w[f"{name}.attention.output.dense.bias"])
+                + x,
+                f"{name}.attention.output.LayerNorm",
+            )
+            inner = dense(x, w[f"{name}.intermediate.dense.weight"], w[f"{name}.intermediate.dense.bias"], "gelu")
+            x = norm(
+                dense(inner, w[f"{name}.output.dense.weight"], w[f"{name}.output.dense.bias"]) + x,
                 f"{name}.output.LayerNorm",
             )
-        return x
+        return x.view(batch, length, width)
+
+
+def plain_dense(x, weight, bias, activation: str = "none"):
+    """`x @ weight.T + bias`, then GELU where `activation` is "gelu": torch's own `linear` and `gelu`."""
+    from torch.nn.functional import gelu, linear
+
+    out = linear(x, weight, bias)
+    return gelu(out) if activation == "gelu" else out
+
+
+def fused_dense(dtype):
+    """A dense layer in `dtype` as one oneDNN product with the bias and GELU inside it (the kernel torch's own
+    compiler calls on CPUs, `torch.ops.mkldnn._linear_pointwise`), or `plain_dense` where this torch lacks it, or
+    it cannot run in `dtype` on this CPU, or it does not give plain_dense's values on a small probe. Measured on a 2-core AMD EPYC with AVX-512 (benchmarks/scale.py's encoder
+    lines): fp32 395 -> 457 texts/s (oneDNN's fp32 product is faster here than the one `linear` calls), bf16 ~4%."""
+    import torch
+
+    try:
+        kernel = torch.ops.mkldnn._linear_pointwise
+        generator = torch.Generator().manual_seed(0)
+        x, weight, bias = (torch.randn(shape, generator=generator).to(dtype) for shape in ((4, 8), (6, 8), (6,)))
+        tolerance = 1e-5 if dtype == torch.float32 else 2e-2  # bf16 keeps 8 bits of mantissa
+        same = all(
+            torch.allclose(
+                kernel(x, weight, bias, act, [], "none").float(),
+                plain_dense(x, weight, bias, act).float(),
+                rtol=tolerance,
+                atol=tolerance,
+            )
+            for act in ("none", "gelu")
+        )
+    except (AttributeError, RuntimeError):  # no such operator in this build, or it cannot run here
+        return plain_dense
+    if not same:
+        return plain_dense
+
+    def dense(x, weight, bias, activation: str = "none"):
+        return kernel(x, weight, bias, activation, [], "none")
+
+    return dense
 
 
 class SentenceTransformersEncoder:
