@@ -207,6 +207,44 @@ def test_texts_the_model_reads_alike_are_one_duplicate_group():
     assert pd.isna(groups.iloc[6])
 
 
+def test_duplicate_groups_compare_every_pair_of_a_cluster_across_blocks(monkeypatch):
+    """A cluster is compared a block of members at a time, each block against the members from its own first on:
+    with blocks of a few members, the groups are those of comparing every pair at once, and each group's contact is
+    its earliest (unknown times last, then the input's order), whatever the frame's index."""
+    import numpy as np
+    from scipy.sparse.csgraph import connected_components
+
+    from pipeline.text import duplicates
+
+    rng = np.random.default_rng(3)
+    originals = rng.standard_normal((12, 16)).astype(np.float32)
+    vectors = originals[rng.integers(0, 12, 60)] + rng.normal(0, 0.03, (60, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    labels = rng.integers(0, 3, 60)
+    times = pd.Series(pd.date_range("2026-01-01", periods=60, freq="h", tz="UTC")).sample(frac=1, random_state=1)
+    times.iloc[::7] = pd.NaT
+    contacts = pd.DataFrame(
+        {
+            "contact_id": [f"c{i}" for i in range(60)],
+            "text": [f"text {i}" for i in range(60)],  # no two alike: every group comes from the vectors
+            "created_at": times.to_numpy(),
+            "row": range(60),
+        },
+        index=range(100, 160),
+    )
+    monkeypatch.setattr(duplicates, "_BLOCK_VALUES", 40)  # blocks of 1 to 3 members
+    groups = duplicates.duplicate_groups(contacts, vectors, np.arange(60), labels, 0.98)
+
+    linked = (vectors @ vectors.T >= 0.98) & (labels[:, None] == labels[None, :])
+    _, roots = connected_components(linked, directed=False)
+    first = contacts.reset_index(drop=True).assign(root=roots).sort_values(["created_at", "row"], na_position="last")
+    expected = first.groupby("root")["contact_id"].first()[roots].to_numpy()
+    expected[np.bincount(roots)[roots] == 1] = None
+    assert groups.index.equals(contacts.index)
+    assert groups.notna().sum() >= 20  # the test plants groups
+    assert [g if pd.notna(g) else None for g in groups] == expected.tolist()
+
+
 def test_messages_input_kind_can_be_forced(tmp_path, test_config, capsys):
     from flows.cli import main
 
