@@ -123,12 +123,14 @@ def test_bf16_encoder_keeps_fp32_vectors(name):
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_fused_dense_layers_give_the_plain_layers_vectors(precision):
-    """Where torch has oneDNN (its x86 builds), the encoder's dense layers are single products with the bias and
-    GELU inside (`fused_dense`); its vectors are those of torch's plain `linear` and `gelu`, the fallback elsewhere."""
+    """On x86 (torch's builds there carry oneDNN) the encoder's fp32 dense layers are single products with the bias
+    and GELU inside (`fused_dense`); its vectors are those of torch's plain `linear` and `gelu`, the fallback
+    elsewhere: to 1e-5 in fp32 (a tanh GELU or a lost bias would be far off), and in bf16, which rounds the product
+    before a plain GELU but not inside the fused one, to the cosine of bf16's own rounding (0.99983 measured)."""
     path = Path(resolve_model(PLAIN_TORCH[0]).path)
     texts = pd.read_csv(SIX_INTENTS)["text"].head(40).tolist() + ["", "ok", "card " * 600, "I lost my card"]
     encoder = MeanPoolingEncoder(path, precision)
-    if precision == "fp32" and torch.backends.mkldnn.is_available():
+    if precision == "fp32" and platform.machine().lower() in ("x86_64", "amd64"):
         assert encoder.dense is not plain_dense  # else this test would compare the plain layers with themselves
     with torch.inference_mode():
         fused = encoder.encode(texts, batch_size=16)
@@ -136,8 +138,8 @@ def test_fused_dense_layers_give_the_plain_layers_vectors(precision):
         plain = encoder.encode(texts, batch_size=16)
     if precision == "fp32":
         assert np.abs(fused - plain).max() < 1e-5
-    else:  # bf16 rounds the product before a plain GELU, not before the fused one
-        assert np.sum(fused * plain, axis=1).min() >= 0.999
+    else:
+        assert np.sum(fused * plain, axis=1).min() >= 0.9995
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or not STATM.exists(), reason="glibc's arenas, Linux's /proc")

@@ -232,7 +232,7 @@ def test_duplicate_groups_compare_every_pair_of_a_cluster_across_blocks(monkeypa
         },
         index=range(100, 160),
     )
-    monkeypatch.setattr(duplicates, "_BLOCK_VALUES", 40)  # blocks of 1 to 3 members
+    monkeypatch.setattr(duplicates, "_BLOCK_SIMILARITIES", 40)  # blocks of 1 or 2 members
     groups = duplicates.duplicate_groups(contacts, vectors, np.arange(60), labels, 0.98)
 
     linked = (vectors @ vectors.T >= 0.98) & (labels[:, None] == labels[None, :])

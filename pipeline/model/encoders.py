@@ -109,8 +109,8 @@ class MeanPoolingEncoder:
         kernel (`fused_dense`): a plain `linear` copies the bias into its output before the product and GELU reads
         the product back (7% and 7% of a bf16 pass under torch's profiler). Attention is written out (two products
         and a softmax): for the short texts of support contacts, torch's fused attention kernel took 27% of the
-        time in bf16, and beside the fused dense layers it was slower in fp32 too (436 against 457 texts/s, a
-        scratch comparison of three alternating runs each)."""
+        time in bf16, and beside the fused dense layers it was slower in fp32 too (a scratch comparison, three
+        alternating runs: 436 texts/s with it, 457 without)."""
         import torch
         from torch.nn.functional import layer_norm
 
@@ -164,8 +164,12 @@ def plain_dense(x, weight, bias, activation: str = "none"):
 def fused_dense(dtype):
     """A dense layer in `dtype` as one oneDNN product with the bias and GELU inside it (the kernel torch's own
     compiler calls on CPUs, `torch.ops.mkldnn._linear_pointwise`), or `plain_dense` where this torch lacks it, or
-    it cannot run in `dtype` on this CPU, or it does not give plain_dense's values on a small probe. Measured on a 2-core AMD EPYC with AVX-512 (benchmarks/scale.py's encoder
-    lines): fp32 395 -> 457 texts/s (oneDNN's fp32 product is faster here than the one `linear` calls), bf16 ~4%."""
+    it cannot run in `dtype` on this CPU, or it does not give plain_dense's values on a small probe.
+
+    On a 2-core AMD EPYC with AVX-512 and bf16, the encoder with the plain layers and with these, alternating four
+    times (benchmarks/scale.py's `encoder_share`, batch 8): fp32 435 -> 482 texts/s, bf16 795 -> 827. The fp32 gain
+    is oneDNN's product, faster there than the one `linear` calls (MKL's); with both held to AVX2
+    (ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS) the two encoders ran alike (428 and 426 texts/s)."""
     import torch
 
     try:

@@ -18,9 +18,10 @@ from pipeline.model.cluster import distinct_rows
 from pipeline.model.vector_file import take
 
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
-# similarities computed at once (a block of members against the whole cluster): 128 MB, whatever the cluster's size;
-# a block of 2,048 members against a million's largest cluster (42,011 contacts) was 344 MB
-_BLOCK_VALUES = 2**25
+# similarities computed at once (a block of a cluster's members against the members from the block's first on):
+# 2**25 float32 values, 128 MiB, whatever the cluster's size; blocks of 2,048 members against a million's largest
+# cluster (42,011 contacts) held 2,048 x 42,011 of them, 328 MiB
+_BLOCK_SIMILARITIES = 2**25
 
 
 def duplicate_groups(
@@ -48,7 +49,7 @@ def duplicate_groups(
         copies = copy_of != members
         edges.append((rows[copy_of[copies]], rows[members[copies]]))
         members, mine = members[first], mine[first]
-        step = max(1, _BLOCK_VALUES // len(members))
+        step = max(1, _BLOCK_SIMILARITIES // len(members))
         for start in range(0, len(members), step):  # a block of rows at a time: memory stays bounded
             block = members[start : start + step]
             # against the members from the block's first on: the pairs before it were compared by earlier blocks
