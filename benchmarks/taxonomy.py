@@ -22,8 +22,9 @@ two of one, one of the other) -- the proportions of a 150-reason taxonomy missin
 Prints, per set, the mean and the worst over the seeds, the reliability of the proposals' confidence, and writes every
 judged proposal to benchmarks/out/taxonomy-proposals.parquet. The scores move when nothing but the vectors' rounding
 does (bf16 against fp32: up to 0.10 in a set's new-reason recall, 0.05 in its names, over 5 seeds); `--jitter N`
-clusters and scores every scenario again on N seeded jitters of the vectors (`harness.jittered`) and prints each
-metric's band over the runs: a change that moves a metric less than its band is not shown to help.
+clusters and scores every scenario again on N seeded jitters of the contacts' vectors (`harness.jittered`; the
+reasons' vectors, and those the refresh embeds again for its merge and retire tests, stay as computed) and prints
+each metric's band over the runs: a change that moves a metric less than its band is not shown to help.
 
     python -m benchmarks.taxonomy                       # all sets
     python -m benchmarks.taxonomy --sets banking77,dstc11 --seeds 3
