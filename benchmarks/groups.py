@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.cluster.hierarchy import fcluster, linkage
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from benchmarks.datasets import data_dir, multidogo_conversations
+from benchmarks.datasets import hwu64, multidogo_conversations
 from pipeline.config import load_config
 from pipeline.model.cluster import centroids, cluster_contacts
 from pipeline.model.embed import embedder
@@ -23,11 +23,11 @@ from pipeline.model.groups import group_clusters
 
 def sets() -> dict[str, tuple[list[str], np.ndarray, np.ndarray]]:
     """name -> (texts, intents, upper level)."""
-    hwu = pd.read_csv(data_dir() / "hwu64" / "hwu64.csv")
+    hwu = hwu64()
     parts = [multidogo_conversations(d).assign(domain=d) for d in ("airline", "finance", "media")]
     chats = pd.concat(parts, ignore_index=True)
     return {
-        "hwu64 (18 scenarios)": (hwu["text"].tolist(), hwu["intent"].to_numpy(), hwu["scenario"].to_numpy()),
+        "hwu64 (18 scenarios)": (hwu["text"].tolist(), hwu["label"].to_numpy(), hwu["scenario"].to_numpy()),
         "multidogo (3 domains)": (chats["text"].tolist(), chats["label"].to_numpy(), chats["domain"].to_numpy()),
     }
 

@@ -22,7 +22,7 @@ from types import ModuleType
 
 import pandas as pd
 
-from benchmarks.datasets import banking77, data_dir, dstc11
+from benchmarks.datasets import banking77, data_dir, dstc11, hwu64
 from tests.redaction_corpus import cases
 
 TOP = 15
@@ -45,7 +45,7 @@ def real_sets() -> dict[str, list[str]]:
     splits)."""
     sets = {
         "banking77": banking77("all")["text"].tolist(),
-        "hwu64": pd.read_csv(data_dir() / "hwu64" / "hwu64.csv")["text"].tolist(),
+        "hwu64": hwu64()["text"].tolist(),
         "dstc11": dstc11()["text"].tolist(),
     }
     for domain in ("airline", "finance", "media"):

@@ -1,10 +1,12 @@
 """Scale: touchless against BERTopic defaults at growing sizes, and the encoder against this machine's GEMM ceiling.
 
-    python -m benchmarks.scale --sizes 10000,100000 [--no-bertopic] [--dask WORKERS] [--distinct [--cold]] [--work DIR]
+    python -m benchmarks.scale --sizes 10000,100000 [--no-bertopic] [--dask WORKERS] [--distinct [--cold]]
+        [--precision auto|fp32|bf16] [--work DIR]
 
-Sets are built from the shared real texts (BANKING77 and HWU64, their intents as labels), sampled with
-replacement and lightly perturbed (case, punctuation, a filler word: seeded) so that texts are not identical; the
-texts are real, the perturbation simulated. Each method runs in a fresh process with a cold embedding cache; both
+Sets are built from the shared real texts (BANKING77 and HWU64, their intents as labels; HWU64's slot marks,
+'[date : today]', replaced by their values as everywhere else in benchmarks/), sampled with replacement and lightly
+perturbed (case, punctuation, a filler word: seeded) so that texts are not identical; the texts are real, the
+perturbation simulated. Each method runs in a fresh process with a cold embedding cache; both
 are scored on every contact. The encoder part measures matrix-product throughput here (the ceiling: the faster of
 torch's matmul and the oneDNN product the encoder's dense layers run) in fp32 and, where the CPU has bf16 units
 (what `embedding.precision: auto` picks then), in bf16; then embeds 4,000 texts with touchless's encoder in each
@@ -19,6 +21,9 @@ the text it was made from, turned by seeded noise to cosine ~0.95 of it): every 
 works at the full distinct size, in minutes instead of the hour the encoder would take on a machine without bf16
 units. With `--cold` nothing is cached before: the encoder embeds every distinct text (the whole cold run). BERTopic
 is not run with `--distinct`.
+
+`--precision fp32` runs touchless's encoder in fp32 whatever the CPU has (`embedding.precision`): how a machine
+without bf16 units runs, measured on one that has them. BERTopic computes in fp32 either way.
 """
 
 from __future__ import annotations
@@ -42,13 +47,7 @@ FILLERS = ["", "", "", " please", " thanks", " asap", " !", " ?"]
 def build(size: int, seed: int = 7, distinct: bool = False) -> pd.DataFrame:
     """`size` contacts of real texts with light, seeded perturbations; `label` is the text's intent, `base` the
     text it was made from. `distinct`: two words of the texts' vocabulary appended, so nearly all texts differ."""
-    pool = pd.concat(
-        [
-            ds.banking77("all"),
-            pd.read_csv(ds.data_dir() / "hwu64" / "hwu64.csv").rename(columns={"intent": "label"})[["text", "label"]],
-        ],
-        ignore_index=True,
-    )
+    pool = pd.concat([ds.banking77("all"), ds.hwu64()[["text", "label"]]], ignore_index=True)
     rng = np.random.default_rng(seed)
     pick = pool.iloc[rng.integers(0, len(pool), size)].reset_index(drop=True)
     lower = rng.random(size) < 0.3
@@ -230,6 +229,9 @@ def main() -> None:
         "--distinct", action="store_true", help="nearly all texts distinct, their vectors cached before (simulated)"
     )
     parser.add_argument("--cold", action="store_true", help="with --distinct: no vectors cached before, all embedded")
+    parser.add_argument(
+        "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="touchless's embedding.precision"
+    )
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     if args.cold and not args.distinct:
@@ -240,9 +242,11 @@ def main() -> None:
     print(
         f"reproduce: python -m benchmarks.scale --sizes {args.sizes}{' --no-bertopic' if args.no_bertopic else ''}"
         f"{f' --dask {args.dask}' if args.dask else ''}{' --distinct' if args.distinct else ''}"
-        f"{' --cold' if args.cold else ''}",
+        f"{' --cold' if args.cold else ''}{f' --precision {args.precision}' if args.precision != 'auto' else ''}",
         flush=True,
     )
+    # continues the `embedding:` section touchless_run's config opens
+    precision = f"  precision: {args.precision}\n" if args.precision != "auto" else ""
     encoder_lines(build(4000, seed=1)["text"].tolist())
     selection_line()
     rows = []
@@ -252,11 +256,11 @@ def main() -> None:
         data.drop(columns="base").to_csv(csv, index=False)
         if args.distinct and not args.cold:
             print(f"{prefill_cache(data, csv, work / f'cache-t-{size}'):,} distinct texts, vectors cached", flush=True)
-        metrics, wall, peak = touchless_run(csv, work / f"touchless-{size}", work / f"cache-t-{size}")
+        metrics, wall, peak = touchless_run(csv, work / f"touchless-{size}", work / f"cache-t-{size}", precision)
         rows.append(("touchless", size, metrics, wall, peak))
         print(_line(*rows[-1]), flush=True)
         if args.dask:  # the same run with the embedding partitions as Dask work on worker processes
-            more = f"runner:\n  kind: dask\n  workers: {args.dask}\n"
+            more = f"{precision}runner:\n  kind: dask\n  workers: {args.dask}\n"
             metrics, dask_wall, dask_peak = touchless_run(
                 csv,
                 work / f"touchless-dask-{size}",
