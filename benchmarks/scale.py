@@ -22,8 +22,9 @@ works at the full distinct size, in minutes instead of the hour the encoder woul
 units. With `--cold` nothing is cached before: the encoder embeds every distinct text (the whole cold run). BERTopic
 is not run with `--distinct`.
 
-`--precision fp32` runs touchless's encoder in fp32 whatever the CPU has (`embedding.precision`): how a machine
-without bf16 units runs, measured on one that has them. BERTopic computes in fp32 either way.
+`--precision fp32` runs touchless in fp32 whatever the CPU has (`embedding.precision`; `bf16` forces bf16): how a
+machine without bf16 units runs, measured on one that has them. The encoder lines measure fp32 and what `auto` picks
+whatever the flag says. BERTopic computes in fp32 either way.
 """
 
 from __future__ import annotations
@@ -68,15 +69,16 @@ def build(size: int, seed: int = 7, distinct: bool = False) -> pd.DataFrame:
     )
 
 
-def prefill_cache(data: pd.DataFrame, csv: Path, cache: Path, seed: int = 7) -> int:
+def prefill_cache(data: pd.DataFrame, csv: Path, cache: Path, precision: str, seed: int = 7) -> int:
     """Cache a vector for every contact's prepared text without running the encoder on it (simulated): the model's
-    vector of its `base` text plus seeded noise (cosine ~0.95 to it), unit length. Returns how many were cached."""
+    vector of its `base` text plus seeded noise (cosine ~0.95 to it), unit length. Returns how many were cached.
+    `precision` is the run's `embedding.precision`: the cache keys on it, and a run in another would find none."""
     from pipeline.config import load_config
     from pipeline.model.embed import Embedder
     from pipeline.text.prepare import read_and_prepare
 
     cfg = load_config()
-    embedder = Embedder(cfg.embedding.model_copy(update={"cache_dir": str(cache)}))
+    embedder = Embedder(cfg.embedding.model_copy(update={"cache_dir": str(cache), "precision": precision}))
     prepared, _ = read_and_prepare(csv, cfg)
     ok = prepared[prepared["text_status"] == "ok"]
     base = data.set_index("contact_id")["base"].loc[ok["contact_id"]].to_numpy()
@@ -255,7 +257,10 @@ def main() -> None:
         csv = work / f"set-{size}.csv"
         data.drop(columns="base").to_csv(csv, index=False)
         if args.distinct and not args.cold:
-            print(f"{prefill_cache(data, csv, work / f'cache-t-{size}'):,} distinct texts, vectors cached", flush=True)
+            print(
+                f"{prefill_cache(data, csv, work / f'cache-t-{size}', args.precision):,} distinct texts, vectors cached",
+                flush=True,
+            )
         metrics, wall, peak = touchless_run(csv, work / f"touchless-{size}", work / f"cache-t-{size}", precision)
         rows.append(("touchless", size, metrics, wall, peak))
         print(_line(*rows[-1]), flush=True)
