@@ -16,6 +16,7 @@ Peak memory is the process's own maximum resident set (Prefect's temporary serve
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -102,6 +103,15 @@ def touchless_run(csv: Path, out: Path, cache: Path, more_config: str = "") -> t
     ]
     wall, peak, _ = run_measured(cmd)
     return json.loads((out / "metrics.json").read_text()), wall, peak
+
+
+def require_bertopic(parser: argparse.ArgumentParser) -> None:
+    """Stop before any work when BERTopic, the baseline, is not installed (it is the `bench` extra): the first
+    BERTopic run would otherwise fail minutes in, after touchless's."""
+    if importlib.util.find_spec("bertopic") is None:
+        parser.error(
+            'BERTopic is not installed: pip install -e ".[bench]", or leave the baseline out where a flag allows'
+        )
 
 
 def bertopic_run(csv: Path, result: Path, cache: Path | None) -> tuple[dict, float, float]:
@@ -213,6 +223,7 @@ def main() -> None:
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         parser.error(f"unknown datasets {unknown}; choose from {list(DATASETS)}")
+    require_bertopic(parser)
     if args.work:
         args.work.mkdir(parents=True, exist_ok=True)
         quality(names, args.work)

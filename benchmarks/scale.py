@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import datasets as ds
-from benchmarks.quality import MeasuredFailure, bertopic_run, touchless_run
+from benchmarks.quality import MeasuredFailure, bertopic_run, require_bertopic, touchless_run
 
 FILLERS = ["", "", "", " please", " thanks", " asap", " !", " ?"]
 
@@ -238,6 +238,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.cold and not args.distinct:
         parser.error("--cold goes with --distinct (without it every run is cold)")
+    if not args.no_bertopic and not args.distinct:
+        require_bertopic(parser)
     sizes = [int(s) for s in args.sizes.split(",")]
     work = args.work or Path(tempfile.mkdtemp(prefix="touchless-scale-"))
     work.mkdir(parents=True, exist_ok=True)
