@@ -258,12 +258,10 @@ def main() -> None:
         data = build(size, distinct=args.distinct)
         csv = work / f"set-{size}.csv"
         data.drop(columns="base").to_csv(csv, index=False)
-        if args.distinct and not args.cold:
-            print(
-                f"{prefill_cache(data, csv, work / f'cache-t-{size}', args.precision):,} distinct texts, vectors cached",
-                flush=True,
-            )
-        metrics, wall, peak = touchless_run(csv, work / f"touchless-{size}", work / f"cache-t-{size}", precision)
+        cache, prefilled = work / f"cache-t-{size}", args.distinct and not args.cold
+        if prefilled:
+            print(f"{prefill_cache(data, csv, cache, args.precision):,} distinct texts, vectors cached", flush=True)
+        metrics, wall, peak = touchless_run(csv, work / f"touchless-{size}", cache, precision)
         rows.append(("touchless", size, metrics, wall, peak))
         print(_line(*rows[-1]), flush=True)
         if args.dask:  # the same run with the embedding partitions as Dask work on worker processes
@@ -271,7 +269,7 @@ def main() -> None:
             metrics, dask_wall, dask_peak = touchless_run(
                 csv,
                 work / f"touchless-dask-{size}",
-                work / f"cache-{'t' if args.distinct and not args.cold else 'd'}-{size}",
+                cache if prefilled else work / f"cache-d-{size}",
                 more,
             )
             print(
