@@ -1,7 +1,7 @@
 """Scale: touchless against BERTopic defaults at growing sizes, and the encoder against this machine's GEMM ceiling.
 
     python -m benchmarks.scale --sizes 10000,100000 [--no-bertopic] [--dask WORKERS] [--distinct [--cold]]
-        [--precision auto|fp32|bf16] [--work DIR]
+        [--precision auto|fp32|bf16] [--isa native|avx2] [--work DIR]
 
 Sets are built from the shared real texts (BANKING77 and HWU64, their intents as labels; HWU64's slot marks,
 '[date : today]', replaced by their values as everywhere else in benchmarks/), sampled with replacement and lightly
@@ -25,6 +25,12 @@ is not run with `--distinct`.
 `--precision fp32` runs touchless in fp32 whatever the CPU has (`embedding.precision`; `bf16` forces bf16): how a
 machine without bf16 units runs, measured on one that has them. The encoder lines measure fp32 and what `auto` picks
 whatever the flag says. BERTopic computes in fp32 either way.
+
+`--isa avx2` runs everything (the encoder lines, touchless and BERTopic) as on a machine with AVX2 and no bf16 units,
+on one that has more: each library that picks its kernels by the CPU is held to AVX2 (`AVX2_HOLD`), and touchless
+runs fp32, what `precision: auto` picks on such a machine. An emulation: the held products are not the same chip's,
+so the GEMM ceiling the encoder lines measure under the hold is the figure to compare with (the encoder's share of
+it), not the other machine's. The first line says which kernels torch ran.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -43,6 +50,15 @@ from benchmarks import datasets as ds
 from benchmarks.quality import MeasuredFailure, bertopic_run, require_bertopic, touchless_run
 
 FILLERS = ["", "", "", " please", " thanks", " asap", " !", " ?"]
+
+# each library that chooses its kernels by the CPU, held to AVX2: what a machine with AVX2 and no bf16 units runs
+AVX2_HOLD = {
+    "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN: the encoder's dense layers
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",  # MKL: torch's matmul
+    "ATEN_CPU_CAPABILITY": "avx2",  # torch's own kernels: softmax, layer norm, GELU
+    "OPENBLAS_CORETYPE": "Haswell",  # NumPy's and SciPy's OpenBLAS
+    "NUMBA_CPU_NAME": "haswell",  # numba's compiled code: pynndescent, UMAP
+}
 
 
 def build(size: int, seed: int = 7, distinct: bool = False) -> pd.DataFrame:
@@ -158,13 +174,16 @@ def encoder_share(
     }
 
 
-def encoder_lines(probe: list[str]) -> None:
-    """The encoder in fp32 and, where the CPU has bf16 units (what `precision: auto` picks), in bf16, each against
-    the GEMM ceiling of its own precision measured now."""
+def encoder_lines(probe: list[str], best: str | None = None) -> None:
+    """The encoder in fp32 and in `best` (default: what `precision: auto` picks, bf16 where the CPU has bf16 units),
+    each against the GEMM ceiling of its own precision measured now."""
+    import torch
+
     from pipeline.config import load_config
     from pipeline.model.embed import resolve_precision
 
-    best = resolve_precision(load_config().embedding.precision)
+    print(f"torch's kernels: {torch.backends.cpu.get_cpu_capability()}", flush=True)
+    best = best or resolve_precision(load_config().embedding.precision)
     exact = None  # fp32's vectors, from its first pass (fp32 runs first)
     for precision in dict.fromkeys(["fp32", best]):
         ceiling = gemm_ceiling(precision, repeats=20)
@@ -234,10 +253,24 @@ def main() -> None:
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="touchless's embedding.precision"
     )
+    parser.add_argument(
+        "--isa",
+        choices=("native", "avx2"),
+        default="native",
+        help="avx2: every library held to AVX2 and touchless in fp32, as on a machine without bf16 units (emulated)",
+    )
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     if args.cold and not args.distinct:
         parser.error("--cold goes with --distinct (without it every run is cold)")
+    if args.isa == "avx2":
+        if args.precision == "bf16":
+            parser.error("--isa avx2 runs fp32: a machine with AVX2 alone has no bf16 units")
+        args.precision = "fp32"
+        if any(os.environ.get(name) != value for name, value in AVX2_HOLD.items()):
+            # NumPy's OpenBLAS chose its kernels when this process imported it: start again with the hold in place,
+            # so this process's products are held too; the runs it starts inherit it
+            os.execve(sys.executable, [sys.executable, "-m", "benchmarks.scale", *sys.argv[1:]], os.environ | AVX2_HOLD)
     if not args.no_bertopic and not args.distinct:
         require_bertopic(parser)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -246,12 +279,14 @@ def main() -> None:
     print(
         f"reproduce: python -m benchmarks.scale --sizes {args.sizes}{' --no-bertopic' if args.no_bertopic else ''}"
         f"{f' --dask {args.dask}' if args.dask else ''}{' --distinct' if args.distinct else ''}"
-        f"{' --cold' if args.cold else ''}{f' --precision {args.precision}' if args.precision != 'auto' else ''}",
+        f"{' --cold' if args.cold else ''}"
+        f"{f' --precision {args.precision}' if args.precision != 'auto' and args.isa == 'native' else ''}"
+        f"{f' --isa {args.isa}' if args.isa != 'native' else ''}",
         flush=True,
     )
     # continues the `embedding:` section touchless_run's config opens
     precision = f"  precision: {args.precision}\n" if args.precision != "auto" else ""
-    encoder_lines(build(4000, seed=1)["text"].tolist())
+    encoder_lines(build(4000, seed=1)["text"].tolist(), "fp32" if args.isa == "avx2" else None)
     selection_line()
     rows = []
     for size in sizes:
