@@ -16,13 +16,13 @@ import argparse
 import atexit
 import http.client
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+
+from pipeline.runtime import die_with
 
 HOST = "127.0.0.1"
 # what Prefect's SubprocessASGIServer sets: no UI, a temporary server, settings already final
@@ -205,27 +205,8 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def _die_with(parent: int) -> None:
-    """End this process when `parent` ends, by any means: SIGKILL from the kernel on Linux, and a watchdog for
-    the moment before prctl took effect and for systems without it."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    if os.getppid() != parent:  # died before prctl
-        os._exit(1)
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-
-
 def _serve(parent: int, port: int) -> None:
-    _die_with(parent)
+    die_with(parent)
     import uvicorn
 
     # quiet as the command that started it (Prefect's logs at CRITICAL unless --verbose): stopped while it was still

@@ -99,6 +99,7 @@ class LanguageConfig(Section):
 
 class PrepareConfig(Section):
     batch_size: int = Field(gt=0)
+    processes: int = Field(ge=0)
     clean: bool
     cleaning: CleaningConfig
     redact: RedactConfig

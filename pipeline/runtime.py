@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
+import time
 from pathlib import Path
 
 # Forced, not defaulted: touchless must never reach a model hub, whatever a shell says.
@@ -29,3 +33,24 @@ def cache_home() -> Path:
         return Path(root).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "touchless"
+
+
+def die_with(parent: int) -> None:
+    """End this process when `parent` ends, by any means: SIGKILL from the kernel on Linux, and a watchdog for
+    the moment before prctl took effect and for systems without it. For the children touchless starts (its
+    temporary Prefect server, prepare's worker processes): none may outlive the run, even one killed by SIGKILL.
+    Linux signals the child when the thread that started it ends: start it from one that outlives it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    if os.getppid() != parent:  # died before prctl
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()

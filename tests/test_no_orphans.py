@@ -202,3 +202,48 @@ with server.local_prefect_api() as ready:
         assert left_after(usage.pid, 10) == []
     finally:
         kill_session(usage.pid)
+
+
+PREPARE = """
+import sys
+
+import pandas as pd
+
+from pipeline.config import load_config
+from pipeline.text.prepare import read_and_prepare
+
+texts = [f"card {i} charged twice at shop {i % 97}" for i in range(100_000)]
+pd.DataFrame({"contact_id": range(len(texts)), "text": texts}).to_csv(sys.argv[1], index=False)
+read_and_prepare(sys.argv[1], load_config(overrides={"prepare": {"processes": 2}}))
+"""
+
+
+def test_sigkill_while_worker_processes_prepare_the_texts_leaves_no_process(tmp_path):
+    """A large export is prepared in worker processes; killing the run's process while they work leaves none."""
+    script = tmp_path / "prepare.py"
+    script.write_text(PREPARE)
+    run = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "export.csv")],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        workers: list[psutil.Process] = []
+        deadline = time.monotonic() + 120
+        while run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            try:
+                workers = psutil.Process(run.pid).children()
+                if len(workers) == 2 and min(sum(w.cpu_times()[:2]) for w in workers) > 1:  # both at work
+                    break
+            except psutil.Error:  # a worker just ending
+                pass
+        assert run.poll() is None, run.stderr.read().decode()
+        assert len(workers) == 2, "no workers at work in time"
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        assert left_after(run.pid, 10) == []
+    finally:
+        kill_session(run.pid)

@@ -315,3 +315,31 @@ def test_the_details_digest_does_not_move_between_versions():
         }
     )
     assert with_details(["w1", "w2"], details, ["plan"]).tolist() == ["w1:33aa99e8b7195716", "w2:29fa2e413dd9696a"]
+
+
+def test_worker_processes_prepare_what_the_run_own_process_does(monkeypatch):
+    """A large export is prepared in worker processes (`prepare.processes`). With parts so small that two workers
+    share a small file, an export of contacts and one of messages come out the same as in the run's own process:
+    every column, and the report of what was cleaned, redacted and set aside."""
+    import pipeline.text.prepare as prepare_module
+
+    started = []
+
+    class Started(prepare_module.ProcessPoolExecutor):  # the real pool, counted
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self._max_workers)
+
+    monkeypatch.setattr(prepare_module, "ProcessPoolExecutor", Started)
+    monkeypatch.setattr(prepare_module, "TEXTS_PER_PART", 25)
+    monkeypatch.setattr(prepare_module, "PARTS_PER_WORKER", 1)
+    for path in (DATA / "banking77_six.csv", DATA / "multidogo_finance_messages.csv"):
+        alone, alone_report = read_and_prepare(path, load_config(overrides={"prepare": {"processes": 1}}))
+        assert started == []
+        shared, shared_report = read_and_prepare(path, load_config(overrides={"prepare": {"processes": 2}}))
+        assert started == [2]
+        started.clear()
+        pd.testing.assert_frame_equal(alone, shared)
+        assert alone_report == shared_report
+        assert alone["text"].str.len().gt(0).mean() > 0.9 and alone["terms"].str.len().gt(0).mean() > 0.9
+    assert alone_report.redacted  # the messages export has names and numbers to redact

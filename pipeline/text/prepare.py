@@ -5,15 +5,27 @@ Contacts exports give one text per contact; messages exports are turned into one
 placeholders (`pipeline.text.redact`), its language is detected, and the content lemmas that name clusters are taken
 with one spaCy pipeline (`nlp.pipe`: a blank English pipeline with the lookup lemmatizer, thousands of texts a
 second; the trained pipeline's tagger would cost ~30x more for the same keywords).
+
+That work is a function of each distinct text alone, so it is done in fixed parts of `TEXTS_PER_PART` texts, and
+on large exports in worker processes, one a core (`prepare.processes`, Linux): the parts are the same whatever the
+number of processes, so the output is too.
 """
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
+import os
 import re
+import sys
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from functools import lru_cache
+from itertools import chain, repeat
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,16 +36,18 @@ from spacy.attrs import NORM, ORTH
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 
-from pipeline.config import Config, InputConfig, LanguageConfig
+from pipeline.config import Config, InputConfig, LanguageConfig, PrepareConfig
+from pipeline.errors import TouchlessError
 from pipeline.read.contacts import CONVERSATION, contacts_from_table, truncate_long
 from pipeline.read.digests import same_words, source_digests
 from pipeline.read.files import read_table
 from pipeline.read.messages import conversations, is_messages
 from pipeline.read.report import InputReport, list_rows
+from pipeline.runtime import die_with
 from pipeline.text import REMOVED_KINDS
 from pipeline.text.clean import Cleaner
 from pipeline.text.lemmas import kept_spellings
-from pipeline.text.redact import PLACEHOLDER, IdPattern, Redactor, redact_name_answer
+from pipeline.text.redact import PLACEHOLDER, IdPattern, Redactor, ner, redact_name_answer
 
 # control characters, zero-width marks, and lone surrogates (half of a character pair: not valid Unicode)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff\ud800-\udfff]")
@@ -41,6 +55,11 @@ _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _LINES = re.compile(r"\n\s*\n+")
 _MIN_LANGUAGE_CONFIDENCE = 0.9
 T = TypeVar("T")
+TEXTS_PER_PART = 8_192
+_CAN_FORK = sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+# worker processes only where each gets this many parts at least: a small export is read in seconds in the run's
+# own process, and workers cost their fork and the parts' copies to them and back
+PARTS_PER_WORKER = 3
 
 
 def read_and_prepare(
@@ -88,16 +107,94 @@ def read_and_prepare(
     if known is not None and len(known):
         frame, turns = _without_known(frame, turns, known, report)
     had_words = np.bincount(turns["contact"], weights=turns["text"].str.strip().ne(""), minlength=len(frame)) > 0
-    frame["text"] = pd.Series(_customer_words(turns, len(frame), cfg, frame, report), index=frame.index, dtype="str")
-    if frame["continues"].any():
-        had_words |= _continue_held(frame, held)
-    frame = frame.drop(columns="continues")
-    truncate_long(frame, cfg.input.max_text_chars, report)
-    _set_status(frame, had_words, report)
-    frame["language"] = detect_languages(frame["text"].tolist(), cfg.prepare.language)
+    with text_parts(cfg.prepare) as in_parts:
+        words = _customer_words(turns, len(frame), cfg, frame, report, in_parts)
+        frame["text"] = pd.Series(words, index=frame.index, dtype="str")
+        del words
+        if frame["continues"].any():
+            had_words |= _continue_held(frame, held)
+        frame = frame.drop(columns="continues")
+        truncate_long(frame, cfg.input.max_text_chars, report)
+        _set_status(frame, had_words, report)
+        codes, distinct = pd.factorize(pd.Series(frame["text"].tolist(), dtype=object), use_na_sentinel=False)
+        languages, terms = in_parts(_language_and_terms, list(distinct), cfg.prepare)
+    frame["language"] = [languages[code] for code in codes]
     _mark_other_language(frame, cfg.prepare.language, report)
-    frame["terms"] = content_terms(frame["text"].tolist(), cfg.prepare.batch_size)
+    frame["terms"] = [terms[code] for code in codes]
     return frame, report
+
+
+@contextmanager
+def text_parts(cfg: PrepareConfig) -> Iterator[Callable]:
+    """Yields `in_parts(work, texts, *args)`: `work(part, *args)` over `texts` in parts of `TEXTS_PER_PART`, its
+    results (tuples of lists, arrays or dicts of arrays, one entry a text) joined in order. Where there are enough
+    parts, they run in worker processes (`cfg.processes`; 0: one a core), started on first need and stopped on
+    leaving; each ends with the run's process however that ends (`die_with`).
+
+    The workers are forked, on Linux only: they start at once with the models the run's process loaded and share
+    its memory (Python's collector is kept off the shared objects, `gc.freeze`, or a collection in a worker would
+    copy every page it touches); spawned workers would start a fresh interpreter each (seconds) and run the
+    caller's script again where it lacks `if __name__ == "__main__"`. A forked worker runs only this module's pure
+    steps (regular expressions, spaCy, the language model, NumPy), none of the locks of the caller's threads.
+    Elsewhere, and in a daemonic process (which may not start any), the parts run in the run's own process."""
+    pool: ProcessPoolExecutor | None = None
+
+    def in_parts(work: Callable, texts: list[str], *args):
+        nonlocal pool
+        parts = [texts[at : at + TEXTS_PER_PART] for at in range(0, len(texts), TEXTS_PER_PART)] or [[]]
+        workers = min(cfg.processes or _cores(), len(parts) // PARTS_PER_WORKER)
+        if pool is None and workers > 1 and _CAN_FORK and not multiprocessing.current_process().daemon:
+            lemma_nlp()  # loaded here once, and shared by the workers
+            _language_identifier()
+            if cfg.redact.names:
+                ner()
+            gc.freeze()
+            try:
+                pool = ProcessPoolExecutor(
+                    workers, multiprocessing.get_context("fork"), initializer=die_with, initargs=(os.getpid(),)
+                )
+                done = pool.map(work, parts, *(repeat(a) for a in args))  # forks the workers
+            finally:
+                gc.unfreeze()
+        elif pool is not None:
+            done = pool.map(work, parts, *(repeat(a) for a in args))
+        else:
+            return _joined([work(part, *args) for part in parts])
+        try:
+            return _joined(list(done))
+        except BrokenProcessPool:
+            raise TouchlessError(
+                "a process preparing the texts stopped before its end (killed, perhaps for lack of memory): set "
+                "prepare.processes to 1 to prepare them in the run's own process, or give the machine more memory"
+            ) from None
+
+    try:
+        yield in_parts
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _joined(parts: list[tuple]) -> tuple:
+    """The parts' results, column by column, in order."""
+
+    def join(column: list):
+        if isinstance(column[0], np.ndarray):
+            return np.concatenate(column)
+        if isinstance(column[0], dict):
+            return {key: np.concatenate([c[key] for c in column]) for key in column[0]}
+        return list(chain.from_iterable(column))
+
+    return tuple(join(list(column)) for column in zip(*parts))
+
+
+def _language_and_terms(texts: list[str], cfg: PrepareConfig) -> tuple[list[str], list[str]]:
+    return detect_languages(texts, cfg.language), content_terms(texts, cfg.batch_size)
 
 
 def _mapped(cfg: InputConfig) -> set[str]:
@@ -147,31 +244,17 @@ def _without_known(
     return frame[keep].reset_index(drop=True), turns.reset_index(drop=True)
 
 
-def _customer_words(turns: pd.DataFrame, n: int, cfg: Config, frame: pd.DataFrame, report: InputReport) -> list[str]:
+def _customer_words(
+    turns: pd.DataFrame, n: int, cfg: Config, frame: pd.DataFrame, report: InputReport, in_parts: Callable
+) -> list[str]:
     """Clean, redact, filter and join the turns of each contact; count what cleaning removed into `frame`.
 
     Each distinct turn text is cleaned and redacted once (exports repeat "where is my order?" and pasted
     templates); a text's result does not depend on the others, so this changes no output, only the time."""
     codes, distinct = pd.factorize(turns["text"], use_na_sentinel=False)
     cleaner = Cleaner(cfg.prepare.cleaning) if cfg.prepare.clean else None
-    texts = [normalise(t) for t in distinct]
-    removed_once = {kind: np.zeros(len(texts), dtype=np.int64) for kind in REMOVED_KINDS}
-    if cleaner is not None:
-        for i, text in enumerate(texts):
-            cleaned = cleaner.clean(text)
-            for kind, count in cleaned.removed.items():
-                removed_once[kind][i] = count
-            texts[i] = normalise(cleaned.text)
-    redactor = Redactor(
-        [IdPattern(name, pattern) for name, pattern in cfg.prepare.redact.id_patterns.items()],
-        names=cfg.prepare.redact.names,
-    )
-    texts, counts = redactor.redact_many(texts, batch_size=cfg.prepare.batch_size)
+    texts, removed_once, counts, carries_once = in_parts(_clean_and_redact, list(distinct), cfg.prepare)
 
-    def carries(text: str) -> bool:
-        return bool(text) and (cleaner is None or cleaner.carries_reason(text))
-
-    carries_once = [carries(t) for t in texts]
     contact = turns["contact"].to_numpy()
     removed = {
         kind: np.bincount(contact, weights=once[codes], minlength=n).astype(np.int64)
@@ -188,7 +271,7 @@ def _customer_words(turns: pd.DataFrame, n: int, cfg: Config, frame: pd.DataFram
         if answers:  # a bare name answering "your name?" (chats): too often no name without that context
             text, named = redact_name_answer(text)
             redacted["NAME"] += named
-            carries_reason = carries(text)
+            carries_reason = _carries(text, cleaner)
         if not text:
             continue
         if cleaner is not None and (echo or not carries_reason):
@@ -199,6 +282,29 @@ def _customer_words(turns: pd.DataFrame, n: int, cfg: Config, frame: pd.DataFram
     for kind, per_contact in removed.items():
         frame[f"removed_{kind}"] = per_contact
     return ["\n".join(p) for p in parts]
+
+
+def _clean_and_redact(
+    texts: list[str], cfg: PrepareConfig
+) -> tuple[list[str], dict[str, np.ndarray], list[Counter], list[bool]]:
+    """Each text normalised, cleaned (what went, counted by kind) and redacted (what was found, by label), and
+    whether it still carries a reason."""
+    cleaner = Cleaner(cfg.cleaning) if cfg.clean else None
+    texts = [normalise(t) for t in texts]
+    removed = {kind: np.zeros(len(texts), dtype=np.int64) for kind in REMOVED_KINDS}
+    if cleaner is not None:
+        for i, text in enumerate(texts):
+            cleaned = cleaner.clean(text)
+            for kind, count in cleaned.removed.items():
+                removed[kind][i] = count
+            texts[i] = normalise(cleaned.text)
+    patterns = [IdPattern(name, pattern) for name, pattern in cfg.redact.id_patterns.items()]
+    texts, counts = Redactor(patterns, names=cfg.redact.names).redact_many(texts, batch_size=cfg.batch_size)
+    return texts, removed, counts, [_carries(t, cleaner) for t in texts]
+
+
+def _carries(text: str, cleaner: Cleaner | None) -> bool:
+    return bool(text) and (cleaner is None or cleaner.carries_reason(text))
 
 
 def _set_status(frame: pd.DataFrame, had_words: np.ndarray, report: InputReport) -> None:
