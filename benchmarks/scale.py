@@ -48,6 +48,7 @@ import pandas as pd
 
 from benchmarks import datasets as ds
 from benchmarks.quality import MeasuredFailure, bertopic_run, require_bertopic, touchless_run
+from pipeline.runtime import cores
 
 FILLERS = ["", "", "", " please", " thanks", " asap", " !", " ?"]
 
@@ -146,7 +147,7 @@ def encoder_share(
     from pipeline.model.encoders import MeanPoolingEncoder
 
     cfg = load_config().embedding
-    torch.set_num_threads(cfg.threads or os.cpu_count())
+    torch.set_num_threads(cfg.threads or cores())
     encoder = MeanPoolingEncoder(resolve_model(cfg.model).path, precision)
     params = sum(v.numel() for k, v in encoder.weights.items() if "embeddings" not in k)
     # texts the tokenizer reads alike are computed once by the encoder: keep one of each, so texts/s is work done
@@ -270,7 +271,7 @@ def main() -> None:
         if any(os.environ.get(name) != value for name, value in AVX2_HOLD.items()):
             # NumPy's OpenBLAS chose its kernels when this process imported it: start again with the hold in place,
             # so this process's products are held too; the runs it starts inherit it
-            os.execve(sys.executable, [sys.executable, "-m", "benchmarks.scale", *sys.argv[1:]], os.environ | AVX2_HOLD)
+            os.execve(sys.executable, sys.orig_argv, os.environ | AVX2_HOLD)
     if not args.no_bertopic and not args.distinct:
         require_bertopic(parser)
     sizes = [int(s) for s in args.sizes.split(",")]

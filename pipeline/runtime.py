@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -33,6 +34,27 @@ def cache_home() -> Path:
         return Path(root).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "touchless"
+
+
+def cores() -> int:
+    """The cores this process may use: those it may run on, fewer where its container's CPU quota says so (a
+    2-CPU container on a 64-core host sees 64 in `os.cpu_count()`; threads or processes sized by that would
+    crowd its 2)."""
+    found = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    for quota_file, period_file in (
+        ("/sys/fs/cgroup/cpu.max", None),  # cgroup v2: "<quota> <period>" or "max <period>"
+        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"),  # v1: -1 is no quota
+    ):
+        try:
+            fields = Path(quota_file).read_text().split()
+            if period_file:
+                fields.append(Path(period_file).read_text().strip())
+            quota, period = float(fields[0]), float(fields[1])
+        except (OSError, ValueError, IndexError):  # no such file, or "max": no quota there
+            continue
+        if quota > 0 and period > 0:
+            return max(1, min(found, math.ceil(quota / period)))
+    return found
 
 
 def die_with(parent: int) -> None:

@@ -218,8 +218,11 @@ read_and_prepare(sys.argv[1], load_config(overrides={"prepare": {"processes": 2}
 """
 
 
-def test_sigkill_while_worker_processes_prepare_the_texts_leaves_no_process(tmp_path):
-    """A large export is prepared in worker processes; killing the run's process while they work leaves none."""
+@pytest.mark.parametrize("how", ["SIGKILL of the run", "Ctrl-C"])
+def test_a_run_stopped_while_worker_processes_prepare_the_texts_leaves_no_process(tmp_path, how):
+    """A large export is prepared in worker processes. Killing the run's process while they work leaves none of
+    them; Ctrl-C (SIGINT to the whole process group, as a terminal sends it) stops the run, and the workers leave
+    it to the run: none prints a traceback of its own."""
     script = tmp_path / "prepare.py"
     script.write_text(PREPARE)
     run = subprocess.Popen(
@@ -242,8 +245,14 @@ def test_sigkill_while_worker_processes_prepare_the_texts_leaves_no_process(tmp_
                 pass
         assert run.poll() is None, run.stderr.read().decode()
         assert len(workers) == 2, "no workers at work in time"
-        os.kill(run.pid, signal.SIGKILL)
-        run.wait()
+        if how == "Ctrl-C":
+            os.killpg(run.pid, signal.SIGINT)
+            _, stderr = run.communicate(timeout=60)
+            assert "KeyboardInterrupt" in stderr.decode()
+            assert "ForkProcess" not in stderr.decode()  # a worker's own traceback starts "Process ForkProcess-1:"
+        else:
+            os.kill(run.pid, signal.SIGKILL)  # the run only: its workers are not signalled
+            run.wait()
         assert left_after(run.pid, 10) == []
     finally:
         kill_session(run.pid)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import ModelError
+from pipeline.runtime import cores
 
 
 class MeanPoolingEncoder:
@@ -222,7 +223,7 @@ def load_encoder(path: str, threads: int, plain_torch: bool, precision: str = "f
     of its machine: Dask sets it), else every core."""
     import torch
 
-    torch.set_num_threads(threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1)
+    torch.set_num_threads(threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or cores())
     folder = Path(path)
     try:
         if plain_torch and MeanPoolingEncoder.fits(folder):

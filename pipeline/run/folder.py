@@ -49,7 +49,7 @@ from pipeline.model.lineage import PreviousClusters
 from pipeline.read.digests import DETAILS, with_details
 from pipeline.run.schemas import TABLES
 from pipeline.run.views import create_views
-from pipeline.runtime import cache_home
+from pipeline.runtime import cache_home, cores
 
 MANIFEST = "run.json"
 DATABASE = "touchless.duckdb"
@@ -271,9 +271,8 @@ def _write_database(staging: Path, tables: dict[str, pa.Table]) -> None:
     out as it goes instead of holding them all (with 200 MB, 130 MB more instead of 250 in the same time), spilling,
     if ever, into a folder beside the staging folder (on the run's disk, not in a temporary folder that may be
     memory; named so that a killed run's is removed with its staging folder by the next run)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
     with tempfile.TemporaryDirectory(prefix=f"{staging.name}-spill-", dir=staging.parent) as spill:
-        config = {"threads": max(1, cores - 1), "memory_limit": "256MB", "temp_directory": spill}
+        config = {"threads": max(1, cores() - 1), "memory_limit": "256MB", "temp_directory": spill}
         with duckdb.connect(str(staging / DATABASE), config=config) as db:
             for name, table in tables.items():
                 db.register("written", table)

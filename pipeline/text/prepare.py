@@ -17,6 +17,7 @@ import gc
 import multiprocessing
 import os
 import re
+import signal
 import sys
 import unicodedata
 from collections import Counter
@@ -27,7 +28,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from itertools import chain, repeat
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ from pipeline.read.digests import same_words, source_digests
 from pipeline.read.files import read_table
 from pipeline.read.messages import conversations, is_messages
 from pipeline.read.report import InputReport, list_rows
-from pipeline.runtime import die_with
+from pipeline.runtime import cores, die_with
 from pipeline.text import REMOVED_KINDS
 from pipeline.text.clean import Cleaner
 from pipeline.text.lemmas import kept_spellings
@@ -54,7 +55,6 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _LINES = re.compile(r"\n\s*\n+")
 _MIN_LANGUAGE_CONFIDENCE = 0.9
-T = TypeVar("T")
 TEXTS_PER_PART = 8_192
 _CAN_FORK = sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 # worker processes only where each gets this many parts at least: a small export is read in seconds in the run's
@@ -116,11 +116,12 @@ def read_and_prepare(
         frame = frame.drop(columns="continues")
         truncate_long(frame, cfg.input.max_text_chars, report)
         _set_status(frame, had_words, report)
-        codes, distinct = pd.factorize(pd.Series(frame["text"].tolist(), dtype=object), use_na_sentinel=False)
-        languages, terms = in_parts(_language_and_terms, list(distinct), cfg.prepare)
-    frame["language"] = [languages[code] for code in codes]
+        languages, terms = once_per_distinct(
+            frame["text"].tolist(), lambda distinct: in_parts(_language_and_terms, distinct, cfg.prepare)
+        )
+    frame["language"] = languages
     _mark_other_language(frame, cfg.prepare.language, report)
-    frame["terms"] = [terms[code] for code in codes]
+    frame["terms"] = terms
     return frame, report
 
 
@@ -129,7 +130,7 @@ def text_parts(cfg: PrepareConfig) -> Iterator[Callable]:
     """Yields `in_parts(work, texts, *args)`: `work(part, *args)` over `texts` in parts of `TEXTS_PER_PART`, its
     results (tuples of lists, arrays or dicts of arrays, one entry a text) joined in order. Where there are enough
     parts, they run in worker processes (`cfg.processes`; 0: one a core), started on first need and stopped on
-    leaving; each ends with the run's process however that ends (`die_with`).
+    leaving; each ends with the run's process however that ends (`die_with`), and leaves Ctrl-C to it.
 
     The workers are forked, on Linux only: they start at once with the models the run's process loaded and share
     its memory (Python's collector is kept off the shared objects, `gc.freeze`, or a collection in a worker would
@@ -142,7 +143,7 @@ def text_parts(cfg: PrepareConfig) -> Iterator[Callable]:
     def in_parts(work: Callable, texts: list[str], *args):
         nonlocal pool
         parts = [texts[at : at + TEXTS_PER_PART] for at in range(0, len(texts), TEXTS_PER_PART)] or [[]]
-        workers = min(cfg.processes or _cores(), len(parts) // PARTS_PER_WORKER)
+        workers = min(cfg.processes or cores(), len(parts) // PARTS_PER_WORKER)
         if pool is None and workers > 1 and _CAN_FORK and not multiprocessing.current_process().daemon:
             lemma_nlp()  # loaded here once, and shared by the workers
             _language_identifier()
@@ -151,9 +152,11 @@ def text_parts(cfg: PrepareConfig) -> Iterator[Callable]:
             gc.freeze()
             try:
                 pool = ProcessPoolExecutor(
-                    workers, multiprocessing.get_context("fork"), initializer=die_with, initargs=(os.getpid(),)
+                    workers, multiprocessing.get_context("fork"), initializer=_worker_start, initargs=(os.getpid(),)
                 )
                 done = pool.map(work, parts, *(repeat(a) for a in args))  # forks the workers
+            except OSError as exc:  # no memory or process left to fork
+                raise TouchlessError(_NO_WORKERS.format(why=f"could not start ({exc.strerror or exc})")) from None
             finally:
                 gc.unfreeze()
         elif pool is not None:
@@ -163,21 +166,29 @@ def text_parts(cfg: PrepareConfig) -> Iterator[Callable]:
         try:
             return _joined(list(done))
         except BrokenProcessPool:
-            raise TouchlessError(
-                "a process preparing the texts stopped before its end (killed, perhaps for lack of memory): set "
-                "prepare.processes to 1 to prepare them in the run's own process, or give the machine more memory"
-            ) from None
+            why = "stopped before its end (killed, perhaps for lack of memory)"
+            raise TouchlessError(_NO_WORKERS.format(why=why)) from None
 
     try:
         yield in_parts
-    finally:
+    except BaseException:  # Ctrl-C or an error: the workers end with this process, or after the part in hand
         if pool is not None:
-            pool.shutdown(cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    if pool is not None:
+        pool.shutdown()
 
 
-def _cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_NO_WORKERS = (
+    "a process preparing the texts {why}: set prepare.processes to 1 to prepare them in the run's own process, "
+    "or give the machine more memory"
+)
+
+
+def _worker_start(parent: int) -> None:
+    """A worker leaves Ctrl-C to the run's process (which stops the pool) and ends when that process ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with(parent)
 
 
 def _joined(parts: list[tuple]) -> tuple:
@@ -193,8 +204,8 @@ def _joined(parts: list[tuple]) -> tuple:
     return tuple(join(list(column)) for column in zip(*parts))
 
 
-def _language_and_terms(texts: list[str], cfg: PrepareConfig) -> tuple[list[str], list[str]]:
-    return detect_languages(texts, cfg.language), content_terms(texts, cfg.batch_size)
+def _language_and_terms(distinct: list[str], cfg: PrepareConfig) -> tuple[list[str], list[str]]:
+    return _languages(distinct, cfg.language), _terms(distinct, cfg.batch_size)
 
 
 def _mapped(cfg: InputConfig) -> set[str]:
@@ -348,6 +359,10 @@ def _mark_other_language(frame: pd.DataFrame, cfg: LanguageConfig, report: Input
 def detect_languages(texts: list[str], cfg: LanguageConfig) -> list[str]:
     """ISO 639-1 code per text. Short or unsure texts count as the first expected language: a two-word English
     message is often scored as something else, and setting it aside would lose a real contact."""
+    return once_per_distinct(texts, lambda distinct: _languages(distinct, cfg))
+
+
+def _languages(distinct: list[str], cfg: LanguageConfig) -> list[str]:
     identifier = _language_identifier()
 
     def language(text: str) -> str:
@@ -357,7 +372,7 @@ def detect_languages(texts: list[str], cfg: LanguageConfig) -> list[str]:
         found, confidence = identifier.classify(words)
         return found if confidence >= _MIN_LANGUAGE_CONFIDENCE else cfg.expected[0]
 
-    return once_per_distinct(texts, lambda distinct: [language(t) for t in distinct])
+    return [language(t) for t in distinct]
 
 
 @lru_cache(maxsize=1)
@@ -397,6 +412,10 @@ def content_terms(texts: list[str], batch_size: int) -> list[str]:
     once per spelling (the tokenizer's ids) instead of once per token: the same words, ~4x faster. A piece the
     tokenizer cuts from a contraction ("wo" and "n't" of "won't", "ca" of "can't") is decided by the word it stands
     for (its norm: "will", "not", "can"), so no such fragment becomes a keyword ("atm wo")."""
+    return once_per_distinct(texts, lambda distinct: _terms(distinct, batch_size))
+
+
+def _terms(distinct: list[str], batch_size: int) -> list[str]:
     nlp = lemma_nlp()
     table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup", {})
     decided: dict[tuple[int, int], str | None] = {}
@@ -410,23 +429,23 @@ def content_terms(texts: list[str], batch_size: int) -> list[str]:
         lemma = table.get(word.orth_, word.orth_).lower()
         return lemma if len(lemma) > 1 and lemma not in STOP_WORDS else None
 
-    def terms(distinct: list[str]) -> list[str]:
-        out = []
-        for doc in nlp.tokenizer.pipe((PLACEHOLDER.sub(" ", t) for t in distinct), batch_size=batch_size):
-            lemmas = []
-            for orth, norm in doc.to_array([ORTH, NORM]).tolist():
-                if (orth, norm) not in decided:
-                    decided[orth, norm] = content_lemma(orth, norm)
-                if decided[orth, norm] is not None:
-                    lemmas.append(decided[orth, norm])
-            out.append(" ".join(lemmas))
-        return out
-
-    return once_per_distinct(texts, terms)
+    out = []
+    for doc in nlp.tokenizer.pipe((PLACEHOLDER.sub(" ", t) for t in distinct), batch_size=batch_size):
+        lemmas = []
+        for orth, norm in doc.to_array([ORTH, NORM]).tolist():
+            if (orth, norm) not in decided:
+                decided[orth, norm] = content_lemma(orth, norm)
+            if decided[orth, norm] is not None:
+                lemmas.append(decided[orth, norm])
+        out.append(" ".join(lemmas))
+    return out
 
 
-def once_per_distinct(texts: list[str], read: Callable[[list[str]], list[T]]) -> list[T]:
-    """`read` over each distinct text once, its results given back in the order of `texts` (exports repeat texts)."""
+def once_per_distinct(texts: list[str], read: Callable[[list[str]], Any]) -> Any:
+    """`read` over each distinct text once, its results given back in the order of `texts` (exports repeat texts):
+    one list, or a tuple of lists where `read` gives a tuple."""
     codes, distinct = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
     done = read(list(distinct))
+    if isinstance(done, tuple):
+        return tuple([column[code] for code in codes] for column in done)
     return [done[code] for code in codes]
