@@ -62,7 +62,7 @@ _CAN_FORK = sys.platform.startswith("linux") and "fork" in multiprocessing.get_a
 # scale benchmark's distinct texts read in one process and in two workers (fresh processes, summed PSS at its peak):
 # 50,000 in 11.3 / 10.7 s and 6.8 / 8.2 s (551 and 1,484 MB: RSS, shared pages counted twice); 100,000 in
 # 20.7 s, 628 MB and 14.3 s, 880 MB; 1,000,000 in 220.6 s, 1,699 MB and 149.2 s, 2,224 MB (under the run's later
-# peak in clustering, ~2.6 GB); 20,000 (3 parts) stay in one process: 5.1-5.2 s
+# peak in clustering, ~2.6 GB); 20,000 (3 parts) stay in one process: 5.1-6.0 s
 PARTS_PER_WORKER = 3
 
 
@@ -132,7 +132,7 @@ def read_and_prepare(
 @contextmanager
 def text_parts(cfg: PrepareConfig) -> Iterator[Callable]:
     """Yields `in_parts(work, texts, *args)`: `work(part, *args)` over `texts` in parts of `TEXTS_PER_PART`, its
-    results (tuples of lists, arrays or dicts of arrays, one entry a text) joined in order. Where there are enough
+    results (tuples of lists and of dicts of arrays, one entry a text) joined in order. Where there are enough
     parts, they run in worker processes (`cfg.processes`; 0: one a core), started on first need and stopped on
     leaving; each ends with the run's process however that ends (`die_with`), and leaves Ctrl-C to it.
 
@@ -148,25 +148,25 @@ def text_parts(cfg: PrepareConfig) -> Iterator[Callable]:
         nonlocal pool
         parts = [texts[at : at + TEXTS_PER_PART] for at in range(0, len(texts), TEXTS_PER_PART)] or [[]]
         workers = min(cfg.processes or cores(), len(parts) // PARTS_PER_WORKER)
-        if pool is None and workers > 1 and _CAN_FORK and not multiprocessing.current_process().daemon:
+        starting = pool is None and workers > 1 and _CAN_FORK and not multiprocessing.current_process().daemon
+        if starting:
             lemma_nlp()  # loaded here once, and shared by the workers
             _language_identifier()
             if cfg.redact.names:
                 ner()
             gc.freeze()
-            try:
-                pool = ProcessPoolExecutor(
-                    workers, multiprocessing.get_context("fork"), initializer=_worker_start, initargs=(os.getpid(),)
-                )
-                done = pool.map(work, parts, *(repeat(a) for a in args))  # forks the workers
-            except OSError as exc:  # no memory or process left to fork
-                raise TouchlessError(_NO_WORKERS.format(why=f"could not start ({exc.strerror or exc})")) from None
-            finally:
-                gc.unfreeze()
-        elif pool is not None:
-            done = pool.map(work, parts, *(repeat(a) for a in args))
-        else:
+            pool = ProcessPoolExecutor(
+                workers, multiprocessing.get_context("fork"), initializer=_worker_start, initargs=(os.getpid(),)
+            )
+        if pool is None:
             return _joined([work(part, *args) for part in parts])
+        try:
+            done = pool.map(work, parts, *(repeat(a) for a in args))  # the first call forks the workers
+        except OSError as exc:  # no memory or process left to fork
+            raise TouchlessError(_NO_WORKERS.format(why=f"could not start ({exc.strerror or exc})")) from None
+        finally:
+            if starting:
+                gc.unfreeze()
         try:
             return _joined(list(done))
         except BrokenProcessPool:
@@ -199,8 +199,6 @@ def _joined(parts: list[tuple]) -> tuple:
     """The parts' results, column by column, in order."""
 
     def join(column: list):
-        if isinstance(column[0], np.ndarray):
-            return np.concatenate(column)
         if isinstance(column[0], dict):
             return {key: np.concatenate([c[key] for c in column]) for key in column[0]}
         return list(chain.from_iterable(column))
