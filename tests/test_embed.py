@@ -142,6 +142,37 @@ def test_fused_dense_layers_give_the_plain_layers_vectors(precision):
         assert np.sum(fused * plain, axis=1).min() >= 0.9995
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_batches_side_by_side_give_the_vectors_of_one_after_the_other(precision):
+    """With torch on two threads the encoder runs its batches on two threads of one core each: every text keeps the
+    vector it gets from the batches run in turn on one thread, both threads do batches, and the caller's own thread
+    count is left as it was."""
+    path = Path(resolve_model(PLAIN_TORCH[0]).path)
+    texts = pd.read_csv(SIX_INTENTS)["text"].head(60).tolist() + ["", "ok", "card " * 600, "I lost my card"]
+    encoder = MeanPoolingEncoder(path, precision)
+    forward, threads_seen = encoder._forward, set()
+
+    def seen(ids, mask):  # the encoder's own forward pass, noting the thread that runs it
+        threads_seen.add((threading.get_ident(), torch.get_num_threads()))
+        return forward(ids, mask)
+
+    encoder._forward = seen
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        in_turn = encoder.encode(texts, batch_size=1)  # 128 tokens a batch: many batches
+        assert {n for _, n in threads_seen} == {1} and len(threads_seen) == 1
+        threads_seen.clear()
+        torch.set_num_threads(2)
+        side_by_side = encoder.encode(texts, batch_size=1)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert len(threads_seen) == 2 and {n for _, n in threads_seen} == {1}
+    assert threading.get_ident() not in {t for t, _ in threads_seen}
+    assert np.abs(side_by_side - in_turn).max() < 1e-6
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or not STATM.exists(), reason="glibc's arenas, Linux's /proc")
 def test_memory_a_finished_thread_freed_is_handed_back():
     """glibc keeps what a thread frees in that thread's arena: after a cold million contacts' embedding 377 MB of it
