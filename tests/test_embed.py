@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import threading
+from math import inf
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from pipeline.model.embed import alike_together, registered_models, resolve_model
-from pipeline.model.encoders import MeanPoolingEncoder, plain_dense
+from pipeline.model.encoders import MeanPoolingEncoder, _softmax_over_keys, plain_dense
 from tests.conftest import SIX_INTENTS
 
 STATM = Path("/proc/self/statm")
@@ -140,6 +141,24 @@ def test_fused_dense_layers_give_the_plain_layers_vectors(precision):
         assert np.abs(fused - plain).max() < 1e-5
     else:
         assert np.sum(fused * plain, axis=1).min() >= 0.9995
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_attention_weights_are_torchs_softmax_over_the_keys(dtype):
+    """The encoder's softmax (one shift for the whole batch) gives torch's, with padded keys at -inf, and where one
+    text's scores all lie far below another's, so far that one shift would leave it nothing (its own, then)."""
+    generator = torch.Generator().manual_seed(0)
+    scores = (torch.randn((3, 2, 5, 4), generator=generator) * 4).to(dtype)  # batch, heads, keys, queries
+    scores[0, :, 3:, :] = -inf  # the first text's last two keys are padding
+    ours, theirs = _softmax_over_keys(scores.clone()), torch.softmax(scores.float(), dim=-2).to(dtype)
+    assert ours.dtype == dtype and torch.allclose(
+        ours.float(), theirs.float(), atol=1e-6 if dtype == torch.float32 else 8e-3
+    )
+    assert (ours[0, :, 3:, :] == 0).all()
+    scores[2] -= 200  # e^-200 of the batch's largest: one shift would give this text zeros
+    ours, theirs = _softmax_over_keys(scores.clone()), torch.softmax(scores.float(), dim=-2).to(dtype)
+    assert torch.isfinite(ours).all() and torch.allclose(ours[2].sum(dim=-2).float(), torch.ones(2, 4), atol=2e-2)
+    assert torch.allclose(ours.float(), theirs.float(), atol=1e-6 if dtype == torch.float32 else 8e-3)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
