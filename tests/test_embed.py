@@ -145,27 +145,27 @@ def test_fused_dense_layers_give_the_plain_layers_vectors(precision):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_attention_weights_are_torchs_softmax_over_the_keys(dtype):
-    """The encoder's softmax (one shift for the whole batch) gives torch's, with padded keys at -inf, and where one
-    text's scores all lie far below another's, so far that one shift would leave it nothing (its own, then)."""
+    """The encoder's softmax (one shift for the whole batch) gives torch's: with padded keys at -inf, with a text
+    whose scores lie 45 below another's (still one shift), and with one so far below (200) that one shift would
+    leave it nothing (torch's softmax for the batch, then)."""
     generator = torch.Generator().manual_seed(0)
     scores = (torch.randn((3, 2, 5, 4), generator=generator) * 4).to(dtype)  # batch, heads, keys, queries
     scores[0, :, 3:, :] = -inf  # the first text's last two keys are padding
-    ours, theirs = _softmax_over_keys(scores.clone()), torch.softmax(scores.float(), dim=-2).to(dtype)
-    assert ours.dtype == dtype and torch.allclose(
-        ours.float(), theirs.float(), atol=1e-6 if dtype == torch.float32 else 8e-3
-    )
-    assert (ours[0, :, 3:, :] == 0).all()
-    scores[2] -= 200  # e^-200 of the batch's largest: one shift would give this text zeros
-    ours, theirs = _softmax_over_keys(scores.clone()), torch.softmax(scores.float(), dim=-2).to(dtype)
-    assert torch.isfinite(ours).all() and torch.allclose(ours[2].sum(dim=-2).float(), torch.ones(2, 4), atol=2e-2)
-    assert torch.allclose(ours.float(), theirs.float(), atol=1e-6 if dtype == torch.float32 else 8e-3)
+    tolerance = 1e-5 if dtype == torch.float32 else 8e-3
+    for far_below in (0, 45, 200):
+        scores[2] -= far_below
+        ours = _softmax_over_keys(scores, 0.5)
+        theirs = torch.softmax(scores.float() * 0.5, dim=-2).to(dtype)
+        assert ours.dtype == dtype and torch.isfinite(ours).all() and (ours[0, :, 3:, :] == 0).all()
+        assert torch.allclose(ours.float(), theirs.float(), atol=tolerance), far_below
+        assert torch.allclose(ours.sum(dim=-2).float(), torch.ones(3, 2, 4), atol=2e-2)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_batches_side_by_side_give_the_vectors_of_one_after_the_other(precision):
-    """With torch on two threads the encoder runs its batches on two threads of one core each: every text keeps the
-    vector it gets from the batches run in turn on one thread, both threads do batches, and the caller's own thread
-    count is left as it was."""
+    """With torch on two threads the encoder runs its batches on two threads of one torch thread each: every text
+    keeps the vector it gets from the batches run in turn on one thread, both threads do batches, and the caller's
+    thread count and the process's (which a thread started later takes) are left as they were."""
     path = Path(resolve_model(PLAIN_TORCH[0]).path)
     texts = pd.read_csv(SIX_INTENTS)["text"].head(60).tolist() + ["", "ok", "card " * 600, "I lost my card"]
     encoder = MeanPoolingEncoder(path, precision)
@@ -185,6 +185,11 @@ def test_batches_side_by_side_give_the_vectors_of_one_after_the_other(precision)
         torch.set_num_threads(2)
         side_by_side = encoder.encode(texts, batch_size=1)
         assert torch.get_num_threads() == 2
+        started_later = []  # a thread started after the streams takes the process's count, not theirs
+        thread = threading.Thread(target=lambda: started_later.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        assert started_later == [2]
     finally:
         torch.set_num_threads(before)
     assert len(threads_seen) == 2 and {n for _, n in threads_seen} == {1}

@@ -23,10 +23,10 @@ class MeanPoolingEncoder:
     sentence-transformers (max abs difference 3e-7; tests/test_embed.py) without importing it or transformers:
     loading the model in a fresh process takes 1.7 s instead of 4.5 s, which a daily run pays for a few contacts.
 
-    `precision` bf16 keeps the weights in bf16 and computes in it throughout, for CPUs with bf16 units (AMX): 1.3x
+    `precision` bf16 keeps the weights in bf16 and computes in it (the attention weights in fp32), for CPUs with bf16 units (AMX): 1.3x
     the texts/s of running the fp32 weights under autocast, which casts every weight on every batch (1,107-1,201
     against 1,433-1,498 through the embedder, alternating runs on a 2-core AMX machine); least cosine to fp32's
-    vectors 0.9998 (benchmarks/scale.py)."""
+    vectors 0.9997 (benchmarks/scale.py)."""
 
     def __init__(self, path: Path, precision: str = "fp32") -> None:
         import torch
@@ -76,7 +76,7 @@ class MeanPoolingEncoder:
         between the matrix products stay in its cache. Texts the tokenizer reads alike (it lower-cases, drops accents
         and spacing: "Card lost" and "card  lost") are one input to the model, so they are computed once.
 
-        With torch on several threads, the batches run side by side, one a thread, each on one core (`_streams`)."""
+        With torch on several threads, the batches run side by side, each with one torch thread (`_streams`)."""
         import torch
 
         first: dict[tuple[int, ...], int] = {}
@@ -122,11 +122,12 @@ class MeanPoolingEncoder:
         time in bf16, and beside the fused dense layers it was slower in fp32 too (a scratch comparison, three
         alternating runs: 436 texts/s with it, 457 without).
 
-        The attention weights are laid out keys by queries, and the softmax runs over the keys, the outer of the
-        two: torch's softmax over the last dimension of a short text's scores (14 keys) was the slowest step
-        outside the products, 1.6 ms a layer for 73 texts in bf16 on one core, and over the outer dimension it
-        reads whole rows of queries at once. A batch whose texts are all of one length (most of them: the texts
-        are sorted by length) has no padding to mask."""
+        The attention weights are laid out keys by queries and normalised over the keys (`_softmax_over_keys`).
+        For a batch of 73 texts of 14 tokens on one core (a scratch timing, best of five), torch's softmax over the
+        last dimension, the keys in the usual layout, took 1.7 ms in bf16 and 2.8 ms in fp32 a layer: the slowest
+        step outside the products. Over the keys as the outer dimension it took 1.1 and 0.8 ms, and with one shift
+        for the whole batch 0.8 and 0.3 ms. A batch whose texts are all of one length (most of them: the texts are
+        sorted by length) has no padding to mask."""
         import torch
         from torch.nn.functional import layer_norm
 
@@ -159,10 +160,10 @@ class MeanPoolingEncoder:
                 heads(dense(x, w[f"{name}.attention.self.{part}.weight"], w[f"{name}.attention.self.{part}.bias"]))
                 for part in ("query", "key", "value")
             )
-            scores = (k @ q.transpose(-1, -2)).mul_(scale)  # batch, heads, keys, queries
+            scores = k @ q.transpose(-1, -2)  # batch, heads, keys, queries
             if padding is not None:
                 scores += padding
-            attended = _softmax_over_keys(scores).transpose(-1, -2) @ v
+            attended = _softmax_over_keys(scores, scale).transpose(-1, -2) @ v
             context = attended.transpose(1, 2).reshape(batch * length, width)
             x = norm(
                 dense(context, w[f"{name}.attention.output.dense.weight"], w[f"{name}.attention.output.dense.bias"])
@@ -177,19 +178,21 @@ class MeanPoolingEncoder:
         return x.view(batch, length, width)
 
 
-def _softmax_over_keys(scores):
-    """The softmax of attention scores laid out batch, heads, keys, queries, over the keys. It shifts the scores by
-    the batch's one largest, not each query's: one reduction over the whole tensor, where torch's softmax takes
-    each query's largest along a dimension of a dozen keys (1.1 ms of its 1.1 ms for 73 texts of 14 tokens in bf16
-    on one core, against about 0.3 ms this way, scratch timings). The same result unless a query's scores all lie
-    far below the batch's largest (e^-60 of it): then torch's own softmax."""
+def _softmax_over_keys(scores, scale: float):
+    """The softmax of `scale` x attention scores laid out batch, heads, keys, queries, over the keys, computed in
+    fp32 and given back in the scores' precision. It shifts the scores by the batch's one largest, not each query's:
+    one reduction over the whole tensor, where torch's softmax finds each query's largest along a dimension of a
+    dozen keys (see `_forward` for the times). The same result unless some query's scores all lie far below the
+    batch's largest (e^-60 of it): then the whole batch takes torch's own softmax."""
     import torch
 
-    exact = scores.float()  # bf16 would round a score's distance from the largest: 0.06 at 20, 6% of its weight
+    # a new tensor: bf16 would round a score's distance from the largest (0.06 at 20: 6% of its weight), and
+    # `scores` must stay whole for the fallback
+    exact = scores.float() * scale
     weights = (exact - exact.amax()).exp_()
     total = weights.sum(dim=-2, keepdim=True)
     if total.amin() < _LEAST_TOTAL:
-        return torch.softmax(scores, dim=-2)
+        return torch.softmax(exact, dim=-2).to(scores.dtype)
     return weights.div_(total).to(scores.dtype)
 
 
@@ -197,22 +200,29 @@ _LEAST_TOTAL = 1e-26  # about e^-60: bf16 and fp32 hold numbers down to ~1e-38 a
 
 
 def _streams(work, batches: list, threads: int) -> None:
-    """`work` on every batch: on `threads` threads side by side, each running torch on its own core, where there are
-    several threads and batches; else one after the other on the caller's thread. Where the matrix products are
-    fast, splitting each small operation (a layer norm, a softmax over 14 tokens) across cores costs more than it
-    saves: on a 2-core Xeon with AMX, bf16 ran 1,857-1,983 texts/s on one stream of two threads and 2,206-2,264 on
-    two of one (batch 8, three alternating passes each); fp32 ran alike both ways there (639-643 and 630-634), and
-    held to AVX2 (441-450 and 445-451)."""
-    if threads < 2 or len(batches) < 2:
+    """`work` on every batch: in as many streams side by side as there are `threads` (and batches), each running
+    torch on one thread of its own, where there are several of both; else one after the other on the caller's
+    thread. Where the matrix products are fast, splitting each small operation (a layer norm, a softmax over 14
+    tokens) across cores costs more than it saves: on a 2-core Xeon with AMX, bf16 ran 1,857-1,983 texts/s on one
+    stream of two threads and 2,206-2,264 on two of one (batch 8, three alternating passes each); fp32 ran alike
+    both ways there (639-643 and 630-634), and held to AVX2 (441-450 and 445-451)."""
+    streams = min(threads, len(batches))
+    if streams < 2:
         for batch in batches:
             work(batch)
         return
     import torch
 
-    # torch's thread count is each thread's own: set here, it leaves the caller's alone
-    with ThreadPoolExecutor(threads, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-        for _ in pool.map(work, batches):  # results are written in place; this re-raises a batch's error
-            pass
+    def own_threads() -> None:
+        torch.get_num_threads()  # torch's per-thread set-up first: it reads the process's count, which the next line sets
+        torch.set_num_threads(threads // streams)
+
+    try:
+        with ThreadPoolExecutor(streams, initializer=own_threads) as pool:
+            for _ in pool.map(work, batches):  # results are written in place; this re-raises a batch's error
+                pass
+    finally:
+        torch.set_num_threads(threads)  # back to the process's count, which threads started later take
 
 
 def plain_dense(x, weight, bias, activation: str = "none"):
