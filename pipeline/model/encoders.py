@@ -214,7 +214,7 @@ def _streams(work, batches: list, threads: int) -> None:
     import torch
 
     def own_threads() -> None:
-        torch.get_num_threads()  # torch's per-thread set-up first: it reads the process's count, which the next line sets
+        torch.get_num_threads()  # torch's per-thread set-up first: it reads the process's count, set by the next line
         torch.set_num_threads(threads // streams)
 
     try:
