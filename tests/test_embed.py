@@ -144,20 +144,25 @@ def test_fused_dense_layers_give_the_plain_layers_vectors(precision):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_attention_weights_are_torchs_softmax_over_the_keys(dtype):
+def test_attention_weights_are_torchs_softmax_over_the_keys(dtype, monkeypatch):
     """The encoder's softmax (one shift for the whole batch) gives torch's: with padded keys at -inf, with a text
-    whose scores lie 45 below another's (still one shift), and with one so far below (200) that one shift would
-    leave it nothing (torch's softmax for the batch, then)."""
+    whose scaled scores lie 45 below another's (still one shift: torch's softmax is not called), and with one 100
+    below (e^-100: one shift would leave it nothing, so the batch takes torch's softmax)."""
     generator = torch.Generator().manual_seed(0)
-    scores = (torch.randn((3, 2, 5, 4), generator=generator) * 4).to(dtype)  # batch, heads, keys, queries
-    scores[0, :, 3:, :] = -inf  # the first text's last two keys are padding
+    base = (torch.randn((3, 2, 5, 4), generator=generator) * 4).to(dtype)  # batch, heads, keys, queries
+    base[0, :, 3:, :] = -inf  # the first text's last two keys are padding
     tolerance = 1e-5 if dtype == torch.float32 else 8e-3
-    for far_below in (0, 45, 200):
-        scores[2] -= far_below
-        ours = _softmax_over_keys(scores, 0.5)
-        theirs = torch.softmax(scores.float() * 0.5, dim=-2).to(dtype)
+    softmax = torch.softmax
+    for below, one_shift in ((0, True), (90, True), (200, False)):  # scale 0.5: 0, 45 and 100 below
+        scores = base.clone()
+        scores[2] -= below
+        theirs = softmax(scores.float() * 0.5, dim=-2).to(dtype)
+        with monkeypatch.context() as patched:
+            if one_shift:
+                patched.setattr(torch, "softmax", lambda *args, **kwargs: pytest.fail("torch's softmax was called"))
+            ours = _softmax_over_keys(scores, 0.5)
         assert ours.dtype == dtype and torch.isfinite(ours).all() and (ours[0, :, 3:, :] == 0).all()
-        assert torch.allclose(ours.float(), theirs.float(), atol=tolerance), far_below
+        assert torch.allclose(ours.float(), theirs.float(), atol=tolerance), below
         assert torch.allclose(ours.sum(dim=-2).float(), torch.ones(3, 2, 4), atol=2e-2)
 
 

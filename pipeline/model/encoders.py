@@ -25,7 +25,8 @@ class MeanPoolingEncoder:
 
     `precision` bf16 keeps the weights in bf16 and computes in it (the attention weights in fp32), for CPUs with
     bf16 units (AMX): 1.3x the texts/s of running the fp32 weights under autocast, which casts every weight on every
-    batch (1,107-1,201 against 1,433-1,498 through the embedder, alternating runs on a 2-core AMX machine); least
+    batch (1,107-1,201 against 1,433-1,498 through the embedder, alternating runs on a 2-core AMX machine, before
+    the fused dense layers and the streams); least
     cosine to fp32's vectors 0.9997 (benchmarks/scale.py)."""
 
     def __init__(self, path: Path, precision: str = "fp32") -> None:
@@ -182,12 +183,12 @@ def _softmax_over_keys(scores, scale: float):
     """The softmax of `scale` x attention scores laid out batch, heads, keys, queries, over the keys, computed in
     fp32 and given back in the scores' precision. It shifts the scores by the batch's one largest, not each query's:
     one reduction over the whole tensor, where torch's softmax finds each query's largest along a dimension of a
-    dozen keys (see `_forward` for the times). The same result unless some query's scores all lie far below the
-    batch's largest (e^-60 of it): then the whole batch takes torch's own softmax."""
+    dozen keys (see `_forward` for the times). The same result unless some query's scaled scores all lie far below
+    the batch's largest (e^-60 of it): then the whole batch takes torch's own softmax."""
     import torch
 
-    # a new tensor: bf16 would round a score's distance from the largest (0.06 at 20: 6% of its weight), and
-    # `scores` must stay whole for the fallback
+    # in fp32: bf16 would round a score's distance from the largest (0.06 at 20: 6% of its weight); out of place:
+    # in fp32 `.float()` is `scores` itself, which the caller holds
     exact = scores.float() * scale
     weights = (exact - exact.amax()).exp_()
     total = weights.sum(dim=-2, keepdim=True)
@@ -201,11 +202,15 @@ _LEAST_TOTAL = 1e-26  # about e^-60: bf16 and fp32 hold numbers down to ~1e-38 a
 
 def _streams(work, batches: list, threads: int) -> None:
     """`work` on every batch: in as many streams side by side as there are `threads` (and batches), each running
-    torch on one thread of its own, where there are several of both; else one after the other on the caller's
-    thread. Where the matrix products are fast, splitting each small operation (a layer norm, a softmax over 14
-    tokens) across cores costs more than it saves: on a 2-core Xeon with AMX, bf16 ran 1,857-1,983 texts/s on one
+    torch on `threads // streams` threads of its own (one, where there are at least as many batches as threads),
+    where there are several of both; else one after the other on the caller's thread. Where the matrix products are
+    fast, splitting each small operation (a layer norm, a softmax over 14 tokens) across cores costs more than it
+    saves: on a 2-core Xeon with AMX, before the attention's softmax changed, bf16 ran 1,857-1,983 texts/s on one
     stream of two threads and 2,206-2,264 on two of one (batch 8, three alternating passes each); fp32 ran alike
-    both ways there (639-643 and 630-634), and held to AVX2 (441-450 and 445-451)."""
+    both ways there (639-643 and 630-634), and held to AVX2 (441-450 and 445-451).
+
+    While the streams run, torch's count for threads that first use it is theirs; touchless runs one embedding task
+    at a time (the thread runner's single worker), and no other thread starts torch work meanwhile."""
     streams = min(threads, len(batches))
     if streams < 2:
         for batch in batches:
@@ -222,7 +227,8 @@ def _streams(work, batches: list, threads: int) -> None:
             for _ in pool.map(work, batches):  # results are written in place; this re-raises a batch's error
                 pass
     finally:
-        torch.set_num_threads(threads)  # back to the process's count, which threads started later take
+        # back to the process's count, which threads started later take: the caller's own (`load_encoder` set both)
+        torch.set_num_threads(threads)
 
 
 def plain_dense(x, weight, bias, activation: str = "none"):
