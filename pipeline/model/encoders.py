@@ -26,8 +26,7 @@ class MeanPoolingEncoder:
     `precision` bf16 keeps the weights in bf16 and computes in it (the attention weights in fp32), for CPUs with
     bf16 units (AMX): 1.3x the texts/s of running the fp32 weights under autocast, which casts every weight on every
     batch (1,107-1,201 against 1,433-1,498 through the embedder, alternating runs on a 2-core AMX machine, before
-    the fused dense layers and the streams); least
-    cosine to fp32's vectors 0.9997 (benchmarks/scale.py)."""
+    the fused dense layers and the streams); least cosine to fp32's vectors 0.9997 (benchmarks/scale.py)."""
 
     def __init__(self, path: Path, precision: str = "fp32") -> None:
         import torch
