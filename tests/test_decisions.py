@@ -313,6 +313,19 @@ def test_names_that_would_make_two_reasons_alike_or_a_broken_one_are_refused_whe
     assert [d.proposal_id for d in load_decisions(taxonomy)] == ["a1b2c3d4e5"]
 
 
+def test_a_name_taken_in_the_file_after_accepting_is_refused_when_applying(taxonomy):
+    """Accepting checks names against the file as it is then; a reason of the same name added by hand before apply
+    would make two reasons nobody can tell apart."""
+    record(taxonomy, proposal("a1b2c3d4e5", "Card stolen"), "accepted", parent="cards")
+    by_hand = {**TAXONOMY, "reasons": [*TAXONOMY["reasons"], {"id": "stolen", "name": "card Stolen", "parent": "cards"}]}
+    taxonomy.write_text(yaml.safe_dump(by_hand, sort_keys=False))
+    before = taxonomy.read_text()
+    with pytest.raises(TaxonomyError, match="'Card stolen', the name proposal a1b2c3d4e5 gives .* name of 'stolen'"):
+        apply_decisions(taxonomy)
+    assert taxonomy.read_text() == before
+    assert load_decisions(taxonomy)[0].applied_in is None
+
+
 def test_nothing_is_merged_into_a_reason_that_is_retired_or_a_decision_that_stops_adding_one(taxonomy):
     split = proposal("5p1175p117", "Exchange rates / fees", kind="split", reasons=["exchange_rate"])
     split = split.model_copy(update={"cluster_ids": [3, 4]})
@@ -403,6 +416,24 @@ def test_undoing_an_applied_decision_says_when_it_was_applied_and_what_to_do(
     )
     assert f"kept as {tmp_path / 'taxonomy.v1.yaml'}" in said
     assert load_decisions(taxonomy)[0].applied_in == 2
+
+
+def test_a_merge_adds_examples_and_keeps_the_comments_and_quoting_of_those_there(taxonomy):
+    """Merging a new reason into one of the file's adds its examples at the end of the list; the examples already
+    there keep their owners' comments and quotes (the whole list used to be written anew, dropping them)."""
+    mine = """\
+version: 1
+reasons:
+  - id: exchange_rate
+    name: Exchange rates
+    examples:
+      - "what rate do you use"   # most common wording
+      - 'is the rate fair'
+"""
+    taxonomy.write_text(mine)
+    record(taxonomy, proposal("abababab01", "Rates"), "accepted", into="exchange_rate")
+    apply_decisions(taxonomy)
+    assert taxonomy.read_text() == mine.replace("version: 1", "version: 2") + "      - how do I rates?\n"
 
 
 def test_applying_keeps_the_owners_comments_and_layout_where_nothing_changed(taxonomy):

@@ -638,10 +638,35 @@ def next_taxonomy(taxonomy_path: Path) -> Preview:
     changes: list[str] = []
     for d in sorted(pending, key=lambda d: d.into is not None):  # merges last, once what they join exists
         changes += _apply(d, reasons, added, taken)
+    _refuse_names_taken_since(taxonomy_path, pending, added, reasons)
     version = current.version + 1 if current else 1
     updated = Taxonomy.model_validate({"version": version, "reasons": [r.model_dump() for r in reasons.values()]})
     parse_taxonomy(updated.model_dump(), str(taxonomy_path))  # the same structural checks as on load
     return Preview(current, updated, changes, pending, added)
+
+
+def _refuse_names_taken_since(
+    taxonomy_path: Path, pending: list[Decision], added: dict[str, list[str]], reasons: dict[str, Reason]
+) -> None:
+    """Each name a pending decision gives is still its reason's alone: accepting checked it against the file then,
+    but the file may have been edited since, and two active reasons of one name cannot be told apart."""
+    for d in pending:
+        named = list(added.get(d.proposal_id, []))
+        if d.proposal.kind == "merge" and d.name:
+            named.append(d.proposal.reason_ids[0])
+        for rid in named:
+            twins = [
+                r.id
+                for r in reasons.values()
+                if r.status == "active" and r.id != rid and _plain(r.name) == _plain(reasons[rid].name)
+            ]
+            if twins:
+                raise TaxonomyError(
+                    f"'{reasons[rid].name}', the name proposal {d.proposal_id} gives (accepted by {d.by}), is also the "
+                    f"name of '{twins[0]}' in {taxonomy_path} now: rename one of them in the file, or undo the decision "
+                    f"(touchless proposals undo {d.proposal_id}) and accept it again under another name or merged "
+                    f"into '{twins[0]}'"
+                )
 
 
 def apply_decisions(taxonomy_path: Path, seen: str | None = NOT_CHECKED) -> tuple[Taxonomy, list[str]]:

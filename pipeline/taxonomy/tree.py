@@ -202,8 +202,24 @@ def _edit(entry: dict, data: dict, reason: Reason) -> None:
     for key in [k for k in entry if k not in data and entry[k] != full.get(k)]:
         del entry[key]
     for key, value in data.items():
-        if entry.get(key) != value:
+        if entry.get(key) != value and not _edited_in_place(entry.get(key), value):
             entry[key] = _as_read(value)
+
+
+def _edited_in_place(items, wanted) -> bool:
+    """Make the list `items` (as the file holds it) into `wanted` in place, when `wanted` keeps the items that stay
+    in their order and adds any new ones at the end (a merge adds examples): the items kept keep their comments and
+    quoting. False, and `items` untouched, where the list changed otherwise."""
+    if not isinstance(items, list) or not isinstance(wanted, list):
+        return False
+    kept = [item for item in items if item in wanted]
+    if kept != wanted[: len(kept)]:
+        return False
+    for i in reversed(range(len(items))):
+        if items[i] not in wanted:
+            del items[i]
+    items.extend(_as_read(value) for value in wanted[len(kept) :])
+    return True
 
 
 def from_clusters(clusters: pd.DataFrame) -> Taxonomy:
