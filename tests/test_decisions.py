@@ -317,7 +317,10 @@ def test_a_name_taken_in_the_file_after_accepting_is_refused_when_applying(taxon
     """Accepting checks names against the file as it is then; a reason of the same name added by hand before apply
     would make two reasons nobody can tell apart."""
     record(taxonomy, proposal("a1b2c3d4e5", "Card stolen"), "accepted", parent="cards")
-    by_hand = {**TAXONOMY, "reasons": [*TAXONOMY["reasons"], {"id": "stolen", "name": "card Stolen", "parent": "cards"}]}
+    by_hand = {
+        **TAXONOMY,
+        "reasons": [*TAXONOMY["reasons"], {"id": "stolen", "name": "card Stolen", "parent": "cards"}],
+    }
     taxonomy.write_text(yaml.safe_dump(by_hand, sort_keys=False))
     before = taxonomy.read_text()
     with pytest.raises(TaxonomyError, match="'Card stolen', the name proposal a1b2c3d4e5 gives .* name of 'stolen'"):
