@@ -225,6 +225,8 @@ def _said(done: Recorded) -> None:
             markup=False,
             soft_wrap=True,
         )
+    if done.also:
+        out.print(f"note: applying it, {done.also}", style="yellow", highlight=False, markup=False, soft_wrap=True)
 
 
 @taxonomy_app.command("apply")
@@ -333,7 +335,7 @@ def _current(folder: Path) -> list[tuple[Proposal, Decision | None]]:
     except TaxonomyError as exc:  # its taxonomy moved: the list can still be read, as the run wrote it
         err.print(f"warning: {exc}; the statuses shown are those the run wrote", highlight=False, markup=False)
         return [(p, None) for p in _as_written(folder)]
-    proposals = decided(_as_written(folder), decisions, evidence_growth(manifest.config))
+    proposals = decided(_as_written(folder), decisions, evidence_growth(manifest.config), manifest.taxonomy_version)
     return [(p, standing_decision(p, decisions)) for p in proposals]
 
 

@@ -206,11 +206,13 @@ def test_a_rejection_holds_for_the_same_cluster_after_its_keywords_are_spelt_as_
         update={"keywords": ["pending payment", "pending card"]}  # other words for the same pairs
     )
     decided = before.model_copy(update={"keywords": ["pend payment", "card pend"]})
-    mark_status([now], load_decisions(taxonomy), growth=0.5)
+    mark_status([now], load_decisions(taxonomy), growth=0.5, taxonomy_version=1)
     assert now.status == "rejected"
     # compared as word pairs in any order: the old 'pend payment' and 'card pend' are the new ones reordered
     record(taxonomy, decided.model_copy(update={"proposal_id": "1a2b3c4d5e"}), "rejected", why="the same symptom")
-    mark_status([reordered], [d for d in load_decisions(taxonomy) if d.proposal_id == "1a2b3c4d5e"], growth=0.5)
+    mark_status(
+        [reordered], [d for d in load_decisions(taxonomy) if d.proposal_id == "1a2b3c4d5e"], 0.5, taxonomy_version=1
+    )
     assert reordered.status == "rejected"
 
 
@@ -311,6 +313,24 @@ def test_names_that_would_make_two_reasons_alike_or_a_broken_one_are_refused_whe
     with pytest.raises(TaxonomyError, match="a name is empty"):
         record(taxonomy, split, "accepted", name="Rates;", parts=parts)
     assert [d.proposal_id for d in load_decisions(taxonomy)] == ["a1b2c3d4e5"]
+
+
+def test_putting_a_reason_under_one_that_holds_none_says_its_contacts_lose_it(taxonomy):
+    """A top-level reason that holds no reasons is one contacts are given; a reason put under it makes it a group,
+    which contacts are no longer given. That was silent: its contacts lost their reason with no word anywhere."""
+    first = record(taxonomy, proposal("a1b2c3d4e5", "Rate too high"), "accepted", parent="exchange_rate")
+    assert first.also == (
+        "'exchange_rate' (Exchange rates) becomes a reason group: contacts are no longer given it, only the reasons "
+        "under it"
+    )
+    assert record(taxonomy, proposal("f0f0f0f0f0", "Rate unclear"), "accepted", parent="exchange_rate").also == ""
+    assert record(taxonomy, proposal("abababab01", "Card PIN"), "accepted", parent="cards").also == ""  # a group
+    changes = next_taxonomy(taxonomy).changes
+    assert sum("becomes a reason group" in c for c in changes) == 1
+    apply_decisions(taxonomy)
+    assert first.also in (taxonomy.parent / "taxonomy.changelog.md").read_text()
+    assignable = {r.id for r in load_taxonomy(taxonomy).assignable()}
+    assert "exchange_rate" not in assignable and {"rate_too_high", "rate_unclear"} <= assignable
 
 
 def test_a_name_taken_in_the_file_after_accepting_is_refused_when_applying(taxonomy):

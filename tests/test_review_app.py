@@ -341,3 +341,8 @@ def test_the_next_taxonomy_is_shown_as_a_diff_and_applied_by_clicking(browser, r
     while "Wrote version 2" not in page.content() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "Wrote version 2" in page.content()
+    # the run was made with version 1: what version 2 settled reads as accepted, not open with buttons to decide
+    page.goto(browser.origin + "/")
+    for d in load_decisions(reviewed.taxonomy):
+        if d.decision == "accepted":
+            assert card(page, d.proposal_id).get_attribute("data-status") == "accepted"

@@ -92,7 +92,9 @@ class ReviewState:
         taxonomy = load_taxonomy(self.taxonomy_path) if self.taxonomy_path.is_file() else None
         decisions = load_decisions(self.taxonomy_path)
         loaded = self.loaded()
-        return Decided(taxonomy, decisions, decided(loaded.proposals, decisions, loaded.growth))
+        return Decided(
+            taxonomy, decisions, decided(loaded.proposals, decisions, loaded.growth, loaded.manifest.taxonomy_version)
+        )
 
     def proposal(self, proposal_id: str) -> Proposal | None:
         """The run's proposal with exactly this id (the app never guesses from a prefix)."""

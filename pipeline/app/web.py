@@ -32,6 +32,7 @@ from pipeline.runtime import cache_home
 from pipeline.taxonomy.decisions import (
     DecisionConflict,
     apply_decisions,
+    groups,
     merge_choices,
     next_taxonomy,
     parent_choices,
@@ -40,6 +41,7 @@ from pipeline.taxonomy.decisions import (
     undo,
 )
 from pipeline.taxonomy.proposals import Proposal
+from pipeline.taxonomy.tree import Reason, Taxonomy
 
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
@@ -371,7 +373,7 @@ def _item(state: ReviewState, now, proposal, rank: int) -> dict:
         "decision": now.decision(proposal.proposal_id),
         "sizes": sizes,
         "labels": labels,
-        "parents": parent_choices(now.taxonomy),
+        "parents": _parents(now.taxonomy),
         "merge_into": merge_choices(now.taxonomy, now.decisions, proposal) if proposal.kind == "new_reason" else [],
         "reason_names": {r.id: r.name for r in now.taxonomy.reasons} if now.taxonomy else {},
         "old_parent": (
@@ -464,6 +466,19 @@ def _back(back: str, proposal_id: str) -> str:
     """Where to go after an action: a page of this app only (never another site), at the proposal's card."""
     path = back if back.startswith("/") and not back.startswith("//") else "/"
     return path if path.startswith("/proposals/") else f"{path}#p-{proposal_id}"
+
+
+def _parents(taxonomy: Taxonomy | None) -> dict[str, list[Reason]]:
+    """The parent choices as the form shows them: groups, and reasons that putting one under would make groups (their
+    contacts are no longer given them: `becomes_group`)."""
+    choices = parent_choices(taxonomy)
+    held = groups(taxonomy.reasons) if taxonomy else set()
+    return {
+        "reason groups": [r for r in choices if r.id in held],
+        "reasons contacts are given: one put under it becomes a group, and contacts are no longer given it": [
+            r for r in choices if r.id not in held
+        ],
+    }
 
 
 def _after(back: str, proposal_id: str, what: str) -> RedirectResponse:

@@ -147,7 +147,12 @@ def refresh(
         read_at=cfg.taxonomy.min_similarity,
         growing_clusters={int(c) for c, t in cluster_trends["trend"].items() if t == "growing"},
     )
-    mark_status(proposals, context.decisions, cfg.taxonomy.proposals.evidence_growth)
+    mark_status(
+        proposals,
+        context.decisions,
+        cfg.taxonomy.proposals.evidence_growth,
+        context.taxonomy.version if context.taxonomy else None,
+    )
     missing = [
         p.cluster_ids[0]
         for p in proposals

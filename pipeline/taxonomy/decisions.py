@@ -24,7 +24,7 @@ import re
 import shutil
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,6 +103,7 @@ class DecisionConflict(TaxonomyError):
 class Recorded:
     decision: Decision
     replaced: Decision | None  # the earlier decision on the same proposal it took the place of
+    also: str = ""  # what else applying it changes (`becomes_group`), '' where nothing
 
 
 @dataclass(frozen=True)
@@ -248,12 +249,30 @@ def split_parts(proposal: Proposal, clusters: pd.DataFrame, names: Sequence[str 
 
 def parent_choices(taxonomy: Taxonomy | None) -> list[Reason]:
     """The reasons a new reason may be put under (two levels: an active reason that has no parent itself),
-    groups that already hold reasons first."""
+    groups that already hold reasons first (`groups`); the others are reasons contacts are given until one is put
+    under them (`becomes_group`)."""
     if taxonomy is None:
         return []
-    groups = {r.parent for r in taxonomy.reasons if r.parent}
+    held = groups(taxonomy.reasons)
     top = [r for r in taxonomy.reasons if r.status == "active" and r.parent is None and r.kind == "reason"]
-    return sorted(top, key=lambda r: (r.id not in groups, r.name.lower()))
+    return sorted(top, key=lambda r: (r.id not in held, r.name.lower()))
+
+
+def groups(reasons: Iterable[Reason]) -> set[str]:
+    """The ids of reason groups: those active reasons sit under (`Taxonomy.assignable` gives contacts the others)."""
+    return {r.parent for r in reasons if r.parent and r.status == "active"}
+
+
+def becomes_group(reasons: dict[str, Reason], parent: str | None) -> str:
+    """What putting a reason under `parent` changes beyond adding it: where `parent` holds no reason yet, contacts
+    are given it now, and once it holds one they no longer are (a group only adds up its reasons), so its contacts
+    move to the reasons under it or to none. '' where nothing else changes."""
+    if parent is None or parent not in reasons or parent in groups(reasons.values()):
+        return ""
+    return (
+        f"'{parent}' ({reasons[parent].name}) becomes a reason group: contacts are no longer given it, only the "
+        "reasons under it"
+    )
 
 
 def merge_choices(taxonomy: Taxonomy | None, decisions: list[Decision], proposal: Proposal) -> list[tuple[str, str]]:
@@ -369,9 +388,13 @@ def record(
             )
         if not (decision == "accepted" and into is None):  # its new reason is what others merge into
             _refuse_if_merged_into(decisions, proposal.proposal_id, "the new reason of this proposal")
+        also = ""
         if decision == "accepted":
             taxonomy = load_taxonomy(taxonomy_path) if taxonomy_path.is_file() else None
             _check_accept(taxonomy_path, taxonomy, decisions, proposal, name, parent, into, parts)
+            others = [d for d in decisions if d.decision == "accepted" and d.applied_in is None and d is not current]
+            if taxonomy is not None and not any(d.parent == parent for d in others):  # else said when that was
+                also = becomes_group(taxonomy.by_id(), parent)
         accepted = {"name": name, "description": description, "parent": parent, "into": into, "parts": parts or None}
         entry = Decision(
             proposal_id=proposal.proposal_id,
@@ -383,7 +406,7 @@ def record(
             proposal=proposal.model_copy(update={"status": "open"}),
         )
         save_decisions(taxonomy_path, [d for d in decisions if d is not current] + [entry])
-    return Recorded(entry, current)
+    return Recorded(entry, current, also)
 
 
 def undo(taxonomy_path: Path, proposal_id: str, seen: str | None = NOT_CHECKED) -> Decision:
@@ -581,11 +604,13 @@ def _check_names(taxonomy: Taxonomy | None, decisions: list[Decision], proposal:
             )
 
 
-def decided(proposals: list[Proposal], decisions: list[Decision], growth: float) -> list[Proposal]:
-    """A run's proposals with the status the decisions on file give them now (a run's own table says what they
-    were when it was written)."""
+def decided(
+    proposals: list[Proposal], decisions: list[Decision], growth: float, taxonomy_version: int | None
+) -> list[Proposal]:
+    """A run's proposals, made with `taxonomy_version` (None: none), with the status the decisions on file give
+    them now (a run's own table says what they were when it was written)."""
     fresh = [p.model_copy(update={"status": "open"}) for p in proposals]
-    mark_status(fresh, decisions, growth)
+    mark_status(fresh, decisions, growth, taxonomy_version)
     return fresh
 
 
@@ -594,14 +619,19 @@ def evidence_growth(config: dict) -> float:
     return load_config(base=config).taxonomy.proposals.evidence_growth
 
 
-def mark_status(proposals: list[Proposal], decisions: list[Decision], growth: float) -> None:
-    """accepted / rejected / open, from earlier decisions. A rejection also covers a proposal of the same kind and
-    reasons whose keywords mostly overlap; it lapses once the evidence has grown by `growth`."""
+def mark_status(
+    proposals: list[Proposal], decisions: list[Decision], growth: float, taxonomy_version: int | None
+) -> None:
+    """accepted / rejected / open, from earlier decisions, for proposals made with `taxonomy_version` of the
+    taxonomy (None: none). An acceptance holds until it is applied, and for proposals made before the version it was
+    applied in; one made since proposes again what that version did not settle, and is open. A rejection also
+    covers a proposal of the same kind and reasons whose keywords mostly overlap; it lapses once the evidence has
+    grown by `growth`."""
     for p in proposals:
         d = decision_for(p, decisions)
         if d is None:
             continue
-        if d.decision == "accepted" and d.applied_in is None:
+        if d.decision == "accepted" and (d.applied_in is None or d.applied_in > (taxonomy_version or 0)):
             p.status = "accepted"
         elif d.decision == "rejected":
             before = d.proposal.contacts
@@ -777,21 +807,27 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, list[str]],
         return [f"merged '{p.name}' into '{target}', adding its examples ({who})"]
     if p.kind in ("new_reason", "secondary"):
         rid = _unique(slug(d.name or p.name), reasons, taken)
+        parent = _parent(d.parent, reasons)
+        also = becomes_group(reasons, parent)
         reasons[rid] = Reason(
             id=rid,
             name=d.name or p.name,
             description=p.description if d.description is None else d.description,
             examples=p.examples[:5],
-            parent=_parent(d.parent, reasons),
+            parent=parent,
             kind="secondary" if p.kind == "secondary" else "reason",
         )
         added[d.proposal_id] = [rid]
-        return [f"added {'secondary step' if p.kind == 'secondary' else 'reason'} '{rid}' ({who})"]
+        return [f"added {'secondary step' if p.kind == 'secondary' else 'reason'} '{rid}' ({who})"] + (
+            [also] if also else []
+        )
     if p.kind == "split":
         old = _existing(p.reason_ids[0], reasons, d)
         parts = d.parts or []
         names = [n.strip() for n in d.name.split(";")] if d.name else [part.name for part in parts]
         new_ids = []
+        parent = _parent(d.parent, reasons) or old.parent
+        also = becomes_group(reasons, parent)
         for part, name in zip(parts, names):
             rid = _unique(slug(name), reasons, taken)
             reasons[rid] = Reason(
@@ -799,12 +835,12 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, list[str]],
                 name=name,
                 description=part.description,
                 examples=part.examples[:5],
-                parent=_parent(d.parent, reasons) or old.parent,
+                parent=parent,
             )
             new_ids.append(rid)
         added[d.proposal_id] = new_ids
         reasons[old.id] = old.model_copy(update={"status": "retired", "replaced_by": new_ids})
-        return [f"split '{old.id}' into {', '.join(repr(i) for i in new_ids)} ({who})"]
+        return [f"split '{old.id}' into {', '.join(repr(i) for i in new_ids)} ({who})"] + ([also] if also else [])
     if p.kind == "merge":
         keep, gone = (_existing(r, reasons, d) for r in p.reason_ids)
         reasons[keep.id] = keep.model_copy(
