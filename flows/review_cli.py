@@ -144,6 +144,8 @@ def accept(
     by: ByOpt = None,
 ) -> None:
     """Accept a proposal (optionally renamed); `touchless taxonomy apply` writes it into the taxonomy."""
+    if name is not None and not name.strip():
+        raise TaxonomyError("--name is empty: give the reason a name, or leave --name out to keep the suggested one")
     folder, proposal, path = _to_decide(run, proposal_id, taxonomy)
     parts = split_parts(proposal, Run.load(folder).frame("clusters")) if proposal.kind == "split" else None
     done = record(

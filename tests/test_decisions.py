@@ -166,6 +166,8 @@ def test_the_command_line_shows_the_whole_id_and_what_a_decision_replaces(
             return end.code, capsys.readouterr()
         return 0, capsys.readouterr()
 
+    code, said = cli("proposals", "accept", pid[:5], "--run", str(run), "--name", "  ")  # not "keep the suggested"
+    assert code == 2 and "--name is empty" in said.err and not load_decisions(own)
     code, said = cli("proposals", "accept", pid[:5], "--run", str(run), "--name", "Card PIN", "--by", "ana")
     assert code == 0 and pid in said.out and "Card PIN" in said.out
     today = load_decisions(own)[0].at[:10]
