@@ -80,7 +80,7 @@ def list_proposals(
             str(rank),
             p.proposal_id,
             KIND_NAMES.get(p.kind, p.kind),
-            p.status if d is None else _decided(d),
+            _decided(p, d),
             Text(_name(p, d)[:60]),
             f"{p.contacts:,}",
             f"{p.touches:,}",
@@ -195,15 +195,20 @@ def undo_decision(proposal_id: str, run: RunOpt = None, taxonomy: TaxonomyOpt = 
     )
 
 
-def _decided(d: Decision) -> str:
-    """'accepted by ana on 2026-12-05', and the taxonomy version it went into."""
-    applied = f", applied in version {d.applied_in}" if d.applied_in is not None else ""
-    return decided_by(d) + applied
+def _decided(p: Proposal, d: Decision | None) -> str:
+    """The status with the decision behind it: 'accepted by ana on 2026-12-05, applied in version 3'; 'open (...)'
+    where a run made with that version proposes it again, or a rejection lapsed."""
+    if d is None:
+        return p.status
+    said = decided_by(d) + (f", applied in version {d.applied_in}" if d.applied_in is not None else "")
+    return f"open ({said})" if p.status == "open" else said
 
 
 def _status(p: Proposal, d: Decision | None) -> str:
-    """open / accepted / rejected, or the taxonomy version an accepted proposal went into."""
-    return p.status if d is None or d.applied_in is None else f"applied in version {d.applied_in}"
+    """open / accepted / rejected (`decided`: as the web page shows it), or the taxonomy version an accepted
+    proposal went into."""
+    applied = d is not None and d.applied_in is not None and p.status != "open"
+    return f"applied in version {d.applied_in}" if applied else p.status
 
 
 def _name(p: Proposal, d: Decision | None) -> str:

@@ -20,6 +20,7 @@ from pipeline.taxonomy.decisions import (
     DecisionConflict,
     SplitPart,
     apply_decisions,
+    decided,
     decisions_path,
     find_proposal,
     load_decisions,
@@ -333,6 +334,18 @@ def test_putting_a_reason_under_one_that_holds_none_says_its_contacts_lose_it(ta
     assert first.also in (taxonomy.parent / "taxonomy.changelog.md").read_text()
     assignable = {r.id for r in load_taxonomy(taxonomy).assignable()}
     assert "exchange_rate" not in assignable and {"rate_too_high", "rate_unclear"} <= assignable
+
+
+def test_an_applied_acceptance_holds_for_runs_before_its_version_and_is_open_again_in_one_after(taxonomy):
+    """A run made before the version a proposal was applied in shows it accepted (settled since); a run made with
+    that version that proposes it again shows it open: that version did not settle it."""
+    pin = proposal("a1b2c3d4e5", "Change PIN")
+    record(taxonomy, pin, "accepted", parent="cards")
+    apply_decisions(taxonomy)
+    decisions = load_decisions(taxonomy)
+    assert [p.status for p in decided([pin], decisions, 0.5, taxonomy_version=1)] == ["accepted"]
+    assert [p.status for p in decided([pin], decisions, 0.5, taxonomy_version=2)] == ["open"]
+    assert [p.status for p in decided([pin], decisions, 0.5, taxonomy_version=None)] == ["accepted"]
 
 
 def test_a_name_taken_in_the_file_after_accepting_is_refused_when_applying(taxonomy):
