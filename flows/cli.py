@@ -552,11 +552,9 @@ def main(argv: list[str] | None = None) -> None:
     error (2), a file system error such as a full disk (2), an interruption (130); anything else is a bug, told in
     one line with the traceback saved to a file."""
     try:
-        app(args=_queries_as_arguments(sys.argv[1:] if argv is None else argv), standalone_mode=False)
+        code = app(args=_queries_as_arguments(sys.argv[1:] if argv is None else argv), standalone_mode=False)
     except TouchlessError as exc:
         _fail(str(exc), 2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         _fail("aborted", 130)
     except typer.TyperException as exc:  # usage: an unknown command or option, a missing or malformed value
@@ -585,6 +583,12 @@ def main(argv: list[str] | None = None) -> None:
             "report it with that file",
             3,
         )
+    # outside standalone mode typer returns the code of an exit instead of raising it, Ctrl-C's (130) included:
+    # read as a return value, an interrupted run ended 0, a success to a scheduler
+    if code == 130:
+        _fail("aborted", 130)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 def _prefect_unreachable(exc: BaseException) -> str | None:

@@ -13,7 +13,16 @@ FLOW_COMMANDS = {"discover", "assign", "evaluate", "demo"}  # the commands that 
 
 
 def main() -> None:
-    args = sys.argv[1:]
+    try:
+        cli = _started(sys.argv[1:])
+    except KeyboardInterrupt:  # Ctrl-C in the seconds before the command's own handling of it is in place
+        sys.stderr.write("error: aborted\n")
+        sys.exit(130)
+    cli()
+
+
+def _started(args: list[str]):
+    """The command's entry, imported (torch, spaCy, Prefect: seconds), after the early server where one is wanted."""
     if args and args[0] in FLOW_COMMANDS and not {"--help", "-h"} & set(args):
         from flows.server import launch_early
 
@@ -23,4 +32,4 @@ def main() -> None:
             pass
     from flows.cli import main as cli
 
-    cli()
+    return cli

@@ -74,3 +74,48 @@ def test_killed_while_embedding_then_run_again(tmp_path, six_intents_run):
         pd.testing.assert_frame_equal(a, b)
     contacts = pd.read_parquet(out / "contacts.parquet")
     assert contacts["contact_id"].is_unique and len(contacts) == len(pd.read_csv(DEMO))  # nothing double-counted
+
+
+def test_ctrl_c_while_embedding_ends_130_saying_aborted_and_leaves_the_last_output(tmp_path, six_intents_run):
+    """A scheduler reads the exit status: an interrupted run must not end 0 (typer hands Ctrl-C's 130 back as a
+    return value outside its standalone mode, and the command ended 0 with nothing said)."""
+    import shutil
+
+    cache = tmp_path / "cache"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"embedding:\n  cache_dir: {cache}\n  partition_size: 100\n")
+    out = tmp_path / "out"
+    shutil.copytree(six_intents_run[0], out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "flows", "discover", str(DEMO), "--out", str(out), "--config", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    while cached(cache) < 300 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole process group
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, stderr.decode()
+    assert "error: aborted" in stderr.decode() and "Traceback" not in stderr.decode()
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_ctrl_c_while_the_command_starts_ends_130_without_a_traceback(tmp_path):
+    """The command's imports (torch, spaCy, Prefect) take seconds before its own error handling is in place."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "flows", "discover", str(DEMO), "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    time.sleep(0.5)
+    os.killpg(run.pid, signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, stderr.decode()
+    assert "aborted" in stderr.decode() and "Traceback" not in stderr.decode()
+    assert not (tmp_path / "out").exists()
