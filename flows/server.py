@@ -69,7 +69,9 @@ def local_prefect_api() -> Iterator[Callable[[], str | None]]:
             yield ready
         finally:
             pointed.close()  # logs and events sent while the server is still up
-            _stop(server[0])
+            # one never used (the command failed first, on a config error say) may still be starting: stopped
+            # then, it prints a shutdown traceback into the terminal, above the command's one-line error
+            (_stop if url is not None else _discard)(server[0])
 
 
 def quiet_prefect(verbose: bool) -> None:
