@@ -209,6 +209,16 @@ class ProposalsConfig(Section):
 class TaxonomyConfig(Section):
     path: str | None
     min_similarity: float = Field(ge=-1, le=1)
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, path: str | None) -> str | None:
+        """Read from where the command runs, as given, then kept whole: a run stores its config, and a later
+        `assign` from another folder read a relative path there, another taxonomy or none."""
+        if path is None or "://" in path:
+            return path
+        return str(Path(path).expanduser().absolute())
+
     self_training: float = Field(ge=0, lt=1)
     min_probability: float = Field(ge=0, le=1)
     holdout_share: float = Field(gt=0, lt=1)

@@ -160,6 +160,37 @@ def test_a_daily_file_whose_dates_do_not_tell_is_read_as_the_run_read_its_first(
     assert (added.dt.month == 9).all() and sorted(added.dt.day.unique()) == list(range(1, 10))
 
 
+def test_assign_from_another_folder_reads_the_taxonomy_the_run_read(tmp_path, test_config, monkeypatch):
+    """`--taxonomy tax.yaml` is read where the command runs; the run stored it as given, so an `assign` run from a
+    folder holding another tax.yaml read every contact's reason again against that one (without one: an error)."""
+    import yaml
+
+    team, elsewhere = tmp_path / "team", tmp_path / "elsewhere"
+    team.mkdir()
+    elsewhere.mkdir()
+    reasons = [{"id": "pin", "name": "Change PIN", "examples": ["how do I change my PIN?"]}]
+    (team / "tax.yaml").write_text(yaml.safe_dump({"version": 1, "reasons": reasons}))
+    other = [{"id": "refund", "name": "Refund", "examples": ["I want my money back"]}]
+    (elsewhere / "tax.yaml").write_text(yaml.safe_dump({"version": 7, "reasons": other}))
+    data = pd.read_csv(SIX_INTENTS)
+    data.iloc[:250].to_csv(tmp_path / "export.csv", index=False)
+    data.iloc[250:].to_csv(tmp_path / "daily.csv", index=False)
+    out = tmp_path / "out"
+    monkeypatch.chdir(team)
+    discover = ["discover", str(tmp_path / "export.csv"), "--out", str(out), "--config", str(test_config)]
+    assert run_cli(*discover, "--taxonomy", "tax.yaml") == 0
+    stored = json.loads((out / "run.json").read_text())
+    assert stored["config"]["taxonomy"]["path"] == str(team / "tax.yaml")
+    stored["config"]["taxonomy"]["path"] = "tax.yaml"  # as a run made before paths were kept absolute has it
+    (out / "run.json").write_text(json.dumps(stored))
+    monkeypatch.chdir(elsewhere)
+    assert run_cli("assign", str(tmp_path / "daily.csv"), "--out", str(out), "--config", str(test_config)) == 0
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["taxonomy"] == str(team / "tax.yaml") and manifest["taxonomy_version"] == 1
+    assert manifest["config"]["taxonomy"]["path"] == str(team / "tax.yaml")
+    assert set(pd.read_parquet(out / "contacts.parquet")["reason_id"].dropna()) <= {"pin"}
+
+
 def test_a_prefect_server_that_does_not_answer_is_named_not_reported_as_a_bug(tmp_path):
     """PREFECT_API_URL naming a server that is down read 'touchless failed unexpectedly ... please report it'."""
     import os

@@ -529,6 +529,11 @@ def stored_config(location: str | Path) -> dict[str, Any]:
     else:
         manifest = read_manifest(Path(location))
         config = manifest.config if manifest else None
+        # a run made before taxonomy paths were kept absolute stored the path as given; its manifest names the file
+        # it read, absolute: that one, not whatever the same relative path names where assign runs
+        given = (config or {}).get("taxonomy", {}).get("path") if isinstance(config, dict) else None
+        if isinstance(given, str) and "://" not in given and not Path(given).is_absolute() and manifest.taxonomy:
+            config = {**config, "taxonomy": {**config["taxonomy"], "path": manifest.taxonomy}}
     if not isinstance(config, dict):
         raise no_run(location, f"run `touchless discover ... --out {location}` first")
     return config
