@@ -56,7 +56,9 @@ def assign(
         context = read_context(cfg, volume_path)
         sources = run.sources_by_contact(cfg.input.dimensions)
         held = run.conversations(cfg.input.dimensions)
-        fresh, report = prepare(input_path, cfg, sources, run.manifest.report.get("date_orders"), held)
+        fresh, report = prepare(
+            input_path, cfg, sources, run.manifest.report.get("date_orders"), held, held_details=run.details
+        )
         usable = usable_rows(fresh)
         embedded = embed(fresh["text"].iloc[usable].tolist(), cfg, show_progress)
         placement = model.place(embedded.vectors, usable, len(fresh))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,12 +78,14 @@ def prepare(
     date_orders: dict[str, str] | None = None,
     held: pd.DataFrame | None = None,
     scored: str | None = None,
+    held_details: Callable[[np.ndarray, list[str]], pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, InputReport]:
     """Read, clean and redact in one step: the raw text never leaves it. `known`: source digests by contact id of
     contacts a run holds already (left out unless their text or details changed); `date_orders`: how its dates
     were read; `held`: the run's conversations, which a messages export may continue; `scored`: evaluate's column
-    of known reasons, set aside."""
-    return read_and_prepare(input_path, cfg, known, date_orders, held, scored)
+    of known reasons, set aside; `held_details`: the run's fields of its contacts, kept where the export lacks
+    the field (`Run.details`)."""
+    return read_and_prepare(input_path, cfg, known, date_orders, held, scored, held_details)
 
 
 @dataclass(frozen=True)

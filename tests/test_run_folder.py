@@ -414,6 +414,33 @@ def test_assign_reads_again_a_contact_whose_details_changed(existing, tmp_path, 
     )
 
 
+def test_a_daily_file_without_some_fields_keeps_what_the_run_holds_of_them(existing, tmp_path, test_config):
+    """A daily export of ids and texts says nothing of customers, channels or handle times: the contacts it carries
+    again had theirs emptied (and their issues and costs with them), each counted as changed in its details."""
+    from flows.assign import assign
+
+    full = pd.read_csv(SIX_INTENTS)
+    full["channel"], full["handle_time_s"] = "email", 120.0
+    full["customer_id"] = [f"K{i % 40:03d}" for i in range(len(full))]
+    full.to_csv(tmp_path / "full.csv", index=False)
+    assign(input_path=str(tmp_path / "full.csv"), out_dir=str(existing), config_path=str(test_config))
+    details = ["channel", "handle_time_s", "customer_id"]
+    held = pd.read_parquet(existing / "contacts.parquet").set_index("contact_id")[details]
+    bare = full[["contact_id", "text"]].copy()
+    bare.to_csv(tmp_path / "bare.csv", index=False)
+    result = assign(input_path=str(tmp_path / "bare.csv"), out_dir=str(existing), config_path=str(test_config))
+    assert result.changed == 0 and result.skipped == len(bare), result
+    after = pd.read_parquet(existing / "contacts.parquet").set_index("contact_id")
+    pd.testing.assert_frame_equal(after[details], held)
+    bare.loc[0, "text"] = "I was charged twice for one purchase"  # read again for its words: keeps its details
+    bare.to_csv(tmp_path / "bare.csv", index=False)
+    result = assign(input_path=str(tmp_path / "bare.csv"), out_dir=str(existing), config_path=str(test_config))
+    assert result.changed == 1 and result.details_changed == 0
+    after = pd.read_parquet(existing / "contacts.parquet").set_index("contact_id")
+    pd.testing.assert_frame_equal(after.loc[held.index, details], held)
+    assert "Not in this file, kept as the run holds them" in result.columns
+
+
 def test_an_assigns_config_is_the_runs_from_then_on_and_what_it_cannot_apply_is_said(existing, tmp_path, test_config):
     """An assign's --config was used once and not recorded: the next assign went back to the run's old settings and
     counted the whole history again, without a word; clustering settings were taken and did nothing."""

@@ -441,6 +441,14 @@ class Run:
             return {}
         return {r: list(k) for r, k in zip(reasons["reason_id"], reasons["keywords"])}
 
+    def details(self, ids: np.ndarray, fields: list[str]) -> pd.DataFrame:
+        """The `fields` the run holds of the contacts with these `ids`, by contact id (fields its table lacks left
+        out): what a daily export without them keeps of contacts it carries again."""
+        held = self.column_names("contacts")
+        table = self.arrow("contacts", ["contact_id", *[f for f in fields if f in held]])
+        wanted = pa.array([str(i) for i in ids], type=table.schema.field("contact_id").type)
+        return table.filter(pc.is_in(table["contact_id"], value_set=wanted)).to_pandas().set_index("contact_id")
+
     def sources_by_contact(self, dimensions: Sequence[str]) -> pd.Series:
         """Source digest by contact id for every contact the run holds (null where a run made before digests were
         kept does not know it): what `assign` leaves out, unless a contact's text or details changed. A digest of

@@ -39,7 +39,7 @@ from spacy.language import Language
 
 from pipeline.config import Config, InputConfig, LanguageConfig, PrepareConfig
 from pipeline.errors import TouchlessError
-from pipeline.read.contacts import CONVERSATION, contacts_from_table, truncate_long
+from pipeline.read.contacts import CONVERSATION, OPTIONAL, contacts_from_table, truncate_long
 from pipeline.read.digests import same_words, source_digests
 from pipeline.read.files import read_table
 from pipeline.read.messages import conversations, is_messages
@@ -73,6 +73,7 @@ def read_and_prepare(
     date_orders: dict[str, str] | None = None,
     held: pd.DataFrame | None = None,
     scored: str | None = None,
+    held_details: Callable[[np.ndarray, list[str]], pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, InputReport]:
     """Every contact once: `text` cleaned and redacted, `terms` (content lemmas), `language`, `text_status`
     (ok | empty | no_reason | other_language), `removed_*` counts, and the canonical input columns.
@@ -87,6 +88,8 @@ def read_and_prepare(
     so that a later export whose dates do not tell (1-12 September) is read the same way.
     `held`: the conversations the run holds (`text`, `created_at`, `last_at`, `turns`, `customer_turns` by id): a
     messages export that continues one adds its new messages to it (`pipeline.read.messages.conversations`).
+    `held_details(ids, fields)`: the fields the run holds of its contacts (`Run.details`); a contacts export
+    without some optional field carries nothing of it for the contacts in `known`, which keep the run's values.
     `scored`: the column of known reasons `evaluate` scores against: not read, nor offered as a field to map (as
     the agents' reason it would hand the answers to the run), unless the config maps it itself.
     """
@@ -98,6 +101,8 @@ def read_and_prepare(
         frame, turns, report = conversations(raw, cfg.input, path, date_orders, held)
     else:
         frame, report = contacts_from_table(raw, cfg.input, path, date_orders)
+        if known is not None and len(known) and held_details is not None:
+            _keep_held_details(frame, known, held_details, report)
         turns = pd.DataFrame(
             {"contact": np.arange(len(frame)), "text": frame["text"].to_numpy(), "echo": False, "answers_name": False}
         )
@@ -234,6 +239,30 @@ def _continue_held(frame: pd.DataFrame, held: pd.DataFrame) -> np.ndarray:
     words = np.zeros(len(frame), dtype=bool)
     words[at] = [bool(t.strip()) for t in frame.loc[at, "text"]]
     return words
+
+
+def _keep_held_details(
+    frame: pd.DataFrame,
+    known: pd.Series,
+    held_details: Callable[[np.ndarray, list[str]], pd.DataFrame],
+    report: InputReport,
+) -> None:
+    """An optional field the export does not have (a daily file of ids, texts and times) says nothing of the
+    contacts the run holds already: they keep the run's values of it, and are not read again for lacking it (their
+    customer, ticket, channel and handle time were emptied, and their issues and costs with them)."""
+    absent = [f for f in OPTIONAL if f not in report.optional_columns]
+    in_run = known.index.get_indexer(frame["contact_id"].astype(object)) >= 0
+    if not absent or not in_run.any():
+        return
+    held = held_details(frame.loc[in_run, "contact_id"].to_numpy(), absent)
+    kept = [f for f in absent if f in held]
+    for field in kept:
+        frame[field] = frame["contact_id"].map(held[field])  # the run's type: its digest reads the same
+    if kept:
+        report.columns += (
+            f". Not in this file, kept as the run holds them for the {int(in_run.sum())} contact(s) it has already: "
+            + ", ".join(kept)
+        )
 
 
 def _without_known(
