@@ -75,7 +75,12 @@ STOPS = {
         ["row 2: bytes at line 3", "not valid utf-8"],
     ),
     "windows_1252": ("c.csv", b"contact_id,text\n1,I can\x92t pay\n", [], ["not valid utf-8", "Windows", "cp1252"]),
-    "utf16": ("c.csv", "contact_id,text\n1,my card\n".encode("utf-16"), [], ["header at line 1", "not valid utf-8"]),
+    "utf16": (
+        "c.csv",
+        "contact_id,text\n1,my card\n".encode("utf-16"),
+        [],
+        ["header at line 1", "not valid utf-8", "byte-order mark: utf-16"],
+    ),
     "unbalanced_quotes": (
         "c.csv",
         csv('contact_id,text\n1,"my card never came\n2,refund\n'),
@@ -436,3 +441,11 @@ def test_a_volume_row_without_a_usable_volume_is_named(rows, bad_row, column, tm
     with pytest.raises(InputError) as raised:
         load_volume(volume)
     assert raised.value.row == bad_row and raised.value.column == column, str(raised.value)
+
+
+def test_a_volume_with_a_thousands_separator_is_named_as_such(tmp_path):
+    """'1,000' was said to be no volume at all: the person looked for an empty cell."""
+    volume = tmp_path / "volume.csv"
+    volume.write_text('date,volume\n2026-01-05,"1,000"\n2026-01-12,"1,250"\n')
+    with pytest.raises(InputError, match="such as '1,000': write volumes as plain numbers, without a thousands"):
+        load_volume(volume)

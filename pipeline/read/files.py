@@ -123,13 +123,21 @@ def _decode(location: str, encoding: str, sep: str | None) -> str:
         bad = data[exc.start : exc.end]
         # bytes 0x80-0x9f are Windows' quotes, dashes and euro sign in cp1252; latin-1 reads them as control codes
         windows = any(0x80 <= b <= 0x9F for b in bad)
+        # a UTF-16 file (Excel's "Unicode text") starts with its byte-order mark: cp1252 would read it as noise
+        wide = data[:2] in (b"\xff\xfe", b"\xfe\xff")
         raise InputError(
             f"bytes {line} (byte {exc.start}) are not valid {encoding}: {bad!r}",
             file=location,
             row=row or None,
             column=column,
             hint="re-export the file as UTF-8, or set input.encoding in your config"
-            + (" (this byte reads as a Windows character: cp1252)" if windows else " (e.g. cp1252 or latin-1)"),
+            + (
+                " (it starts with UTF-16's byte-order mark: utf-16)"
+                if wide
+                else " (this byte reads as a Windows character: cp1252)"
+                if windows
+                else " (e.g. cp1252 or latin-1)"
+            ),
         ) from None
     except LookupError:
         raise InputError(f"unknown encoding '{encoding}' (input.encoding)", file=location) from None

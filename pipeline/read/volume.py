@@ -40,6 +40,13 @@ def load_volume(path: str | Path, date_format: str | None = None) -> tuple[pd.Da
     bad = ~np.isfinite(volume.to_numpy(dtype=float)) | (volume < 0).to_numpy()
     if bad.any():
         what = "row(s) have no volume, or one that is negative or infinite"
+        given = raw["volume"][bad].dropna().astype(str).str.strip()
+        grouped = given[given.str.fullmatch(r"\d{1,3}([,.' ]\d{3})+")]  # '1,000': read neither way in silence
+        if len(grouped):
+            what += (
+                f" (such as '{grouped.iloc[0]}': write volumes as plain numbers, without a thousands separator; a "
+                "comma or point in a number is not read, since either may be a decimal mark)"
+            )
         raise rows_error(what, rows[bad].tolist(), path, "volume")
     weeks = week_start(dates)
     warnings = []
