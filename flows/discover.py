@@ -84,6 +84,14 @@ def discover(
                 "should have one to be checked against; set cluster.taxonomy_floor to false to keep the data's own "
                 "count"
             )
+        kept = len(model.centres)
+        if cfg.cluster.target_reasons and not cfg.cluster.target_reasons[0] <= kept <= cfg.cluster.target_reasons[1]:
+            low, high = cfg.cluster.target_reasons
+            report.warnings.append(
+                f"cluster.target_reasons (--reasons) asked for {low}-{high} clusters; the run has {kept}: the "
+                "nearest the data hold (groups under cluster.min_cluster_size contacts are not clusters), then "
+                "near-duplicate clusters merged and new topics split out of older clusters"
+            )
         if cfg.cluster.target_reasons and cfg.cluster.granularity != "medium":
             report.warnings.append(
                 f"cluster.granularity ({cfg.cluster.granularity}) had no effect: cluster.target_reasons "

@@ -117,10 +117,19 @@ def test_granularity_orders_the_number_of_clusters(six_vectors):
     assert counts["coarse"] < counts["fine"]
 
 
-def test_a_target_range_of_reasons_is_met(six_vectors):
-    cfg = load_config(overrides={"cluster": {"target_reasons": [9, 12]}})
+@pytest.mark.parametrize("low, high", [(9, 12), (3, 4), (12, 16)])
+def test_a_target_range_of_reasons_is_met(six_vectors, low, high):
+    cfg = load_config(overrides={"cluster": {"target_reasons": [low, high]}})
     found = cluster_contacts(six_vectors, cfg.cluster, cfg.reduce, cfg.seed)
-    assert 9 <= int(found.labels.max()) + 1 <= 12
+    assert low <= int(found.labels.max()) + 1 <= high
+
+
+def test_a_target_range_the_data_cannot_meet_gives_the_nearest_partition_not_an_empty_one(six_vectors):
+    """The clusters kept rise with the resolution, then fall: these 300 contacts keep at most 26 (at a resolution
+    below the size-scaled one; finer, every group is a sliver). Asked for 40-50, the search took the count to grow
+    with the resolution and ended on a partition of no cluster, every contact noise, without a word."""
+    cfg = load_config(overrides={"cluster": {"target_reasons": [40, 50]}})
+    assert int(cluster_contacts(six_vectors, cfg.cluster, cfg.reduce, cfg.seed).labels.max()) + 1 >= 20
 
 
 def test_the_fewest_clusters_asked_for_are_found_and_a_floor_already_met_changes_nothing(six_vectors):

@@ -35,6 +35,7 @@ RESOLUTION_STEPS = range(-7, 2)  # choose_resolution weighs resolutions base x 2
 WORD_CANDIDATES = 3  # words re-rank each contact's 3 x k nearest by meaning (as good as an exact search on both)
 WORD_CHARS = 1500  # about what the embedding model reads (256 tokens)
 MAX_DOUBLINGS = 10  # a taxonomy's floor raises the resolution at most 2^10 times (`_at_least`)
+WALK_STEP = 2**0.5  # target_reasons walks the resolution by this factor (`_in_range`)
 
 
 @dataclass(frozen=True)
@@ -287,21 +288,49 @@ def _in_range(
     graph: sparse.csr_matrix, cfg: ClusterConfig, seed: int, resolution: float, weights: np.ndarray | None
 ) -> np.ndarray:
     """The partition whose clusters, once small ones are dropped (counting each text for all its contacts, as the
-    clean-up after does), number within `target_reasons`."""
+    clean-up after does), number within `target_reasons`; where none does, the one nearest the range.
+
+    The clusters kept rise with the resolution, then fall (every group a sliver below `min_cluster_size`): a small
+    set's size-scaled resolution may already be past that peak. So the side is read first (one step), the
+    resolution walked by steps of WALK_STEP towards the range until the count crosses into or past it, and the
+    last step bisected on a log scale; the count is not smooth (21, 26, 20 clusters at three steps of 2^0.5), so
+    the walk stops only where the count fell back below the one a step before. (A plain bisection that took the count to grow with the resolution walked
+    past the peak to a partition of no cluster at all, every contact noise, without a word.)"""
     low, high = cfg.target_reasons
-    lo, hi = 1e-3, 1e3
-    labels = leiden(graph, resolution, seed)
-    for _ in range(30):  # bisect on a log scale; the count grows with the resolution
-        count = _kept(labels, cfg, weights)
-        if low <= count <= high:
-            break
-        if count < low:
-            lo = resolution
-        else:
-            hi = resolution
-        resolution = float(np.sqrt(lo * hi))
-        labels = leiden(graph, resolution, seed)
-    return labels
+    tried: dict[float, tuple[np.ndarray, int]] = {}
+
+    def at(r: float) -> int:
+        if r not in tried:
+            labels = leiden(graph, r, seed)
+            tried[r] = (labels, _kept(labels, cfg, weights))
+        return tried[r][1]
+
+    def off(r: float) -> tuple[int, int]:  # how far from the range; on a tie, more clusters
+        return max(low - tried[r][1], tried[r][1] - high, 0), -tried[r][1]
+
+    count = at(resolution)
+    if not low <= count <= high:
+        more = count < low
+        rising = at(resolution * WALK_STEP) >= count
+        step = WALK_STEP if more == rising else 1 / WALK_STEP
+        near, far = resolution, resolution * step
+        for _ in range(2 * MAX_DOUBLINGS):
+            found = at(far)
+            if low <= found <= high or (found > high if more else found < low):
+                for _ in range(8):  # the walk crossed the range between `near` and `far`
+                    middle = float(np.sqrt(near * far))
+                    found = at(middle)
+                    if low <= found <= high:
+                        break
+                    if (found < low) == more:
+                        near = middle
+                    else:
+                        far = middle
+                break
+            if (found < tried[near][1]) == more and found != tried[near][1]:
+                break  # past the peak (or the trough): the nearest the data hold was before
+            near, far = far, far * step
+    return tried[min(tried, key=off)][0]
 
 
 def _at_least(
