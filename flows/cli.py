@@ -236,8 +236,10 @@ def demo(
     """Run discover on bundled demo data (real BANKING77 queries) against an example taxonomy, and show how to
     query the results and review the proposals."""
     demo = resources.files("pipeline") / "demo"
-    taxonomy = out_dir.with_name(f"{out_dir.name}-taxonomy.yaml")
     check_output_folder(out_dir)  # a folder the run will refuse gets no taxonomy copy beside it either
+    out_dir = out_dir.absolute()  # '.' has no name to put the taxonomy's beside
+    taxonomy = out_dir.with_name(f"{out_dir.name}-taxonomy.yaml")
+    taxonomy.parent.mkdir(parents=True, exist_ok=True)  # as discover makes the output folder's
     if not taxonomy.exists():  # the demo's own copy: accepting proposals evolves it, never the shipped example
         shutil.copyfile(EXAMPLE_TAXONOMY, taxonomy)
     with resources.as_file(demo / "banking77_demo.csv") as data, resources.as_file(demo / "demo_volume.csv") as volume:

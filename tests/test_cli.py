@@ -191,6 +191,19 @@ def test_assign_from_another_folder_reads_the_taxonomy_the_run_read(tmp_path, te
     assert set(pd.read_parquet(out / "contacts.parquet")["reason_id"].dropna()) <= {"pin"}
 
 
+@pytest.mark.parametrize("command", ["discover", "demo"])
+def test_the_folder_the_command_runs_in_is_refused_as_its_output(command, tmp_path, test_config, capsys, monkeypatch):
+    """A run replaces its output folder whole: `--out .` wrote the run, pulled the folder from under the shell,
+    then failed on the missing working folder and said nothing was changed (the demo failed on '.' having no name)."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    given = [str(SIX_INTENTS), "--config", str(test_config)] if command == "discover" else []
+    assert run_cli(command, *given, "--out", ".") == 2
+    assert "is the folder this command runs in" in capsys.readouterr().err
+    assert here.is_dir() and not any(here.iterdir()) and sorted(p.name for p in tmp_path.iterdir()) == ["here"]
+
+
 def test_a_prefect_server_that_does_not_answer_is_named_not_reported_as_a_bug(tmp_path):
     """PREFECT_API_URL naming a server that is down read 'touchless failed unexpectedly ... please report it'."""
     import os

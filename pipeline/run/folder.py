@@ -186,6 +186,16 @@ def check_output_folder(out_dir: Path, user_files: Iterable[str | Path | None] =
     _recover(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"--out {out_dir} is a file; give a folder")
+    try:
+        here: Path | None = Path.cwd()
+    except FileNotFoundError:  # the folder the command runs in is gone already
+        here = None
+    if here is not None and _is_within(here, out_dir):
+        raise OutputError(
+            f"--out {out_dir} is the folder this command runs in, or holds it: touchless replaces the output folder "
+            "whole on each run, which would take it from under you (and your shell); run from another folder (cd "
+            "..) and give --out its path"
+        )
     inside = [str(f) for f in user_files if f is not None and _is_within(f, out_dir)]
     if inside:
         raise OutputError(
