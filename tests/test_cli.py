@@ -93,6 +93,24 @@ def test_unknown_config_key_is_named_in_one_message(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("seed: -5\n", "'seed'"),  # passed, then failed after the embedding with a bug's exit
+        ("prepare:\n  language:\n    expected: [english]\n", "two-letter ISO 639-1 codes"),  # 81% set aside
+        ("ranking:\n  weights: {touches: -1}\n", "'ranking.weights.touches'"),  # the ranking upside down
+    ],
+)
+def test_a_setting_that_would_fail_late_or_mislead_is_refused_at_once(setting, message, tmp_path):
+    from pipeline.config import load_config
+    from pipeline.errors import ConfigError
+
+    config = tmp_path / "config.yaml"
+    config.write_text(setting)
+    with pytest.raises(ConfigError, match=message):
+        load_config(config)
+
+
 def test_a_run_made_before_a_setting_existed_still_loads():
     """`assign` reads the config a run was made with; settings added since then take their defaults."""
     from pipeline.config import load_config
