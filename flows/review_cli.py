@@ -197,7 +197,7 @@ def undo_decision(proposal_id: str, run: RunOpt = None, taxonomy: TaxonomyOpt = 
 
 def _decided(p: Proposal, d: Decision | None) -> str:
     """The status with the decision behind it: 'accepted by ana on 2026-12-05, applied in version 3'; 'open (...)'
-    where a run made with that version proposes it again, or a rejection lapsed."""
+    where a run made with that version proposes it again."""
     if d is None:
         return p.status
     said = decided_by(d) + (f", applied in version {d.applied_in}" if d.applied_in is not None else "")

@@ -224,9 +224,11 @@ class TaxonomyConfig(Section):
     def _absolute(cls, path: str | None) -> str | None:
         """Read from where the command runs, as given, then kept whole: a run stores its config, and a later
         `assign` from another folder read a relative path there, another taxonomy or none."""
-        if path is None or "://" in path:
+        if path is None or not path.strip():
+            return None  # blank: no taxonomy, as before
+        if "://" in path:
             return path
-        return str(Path(path).expanduser().absolute())
+        return str(Path(path).expanduser().resolve())  # as run.json names the file (`manifests.where`)
 
     self_training: float = Field(ge=0, lt=1)
     min_probability: float = Field(ge=0, le=1)

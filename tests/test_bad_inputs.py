@@ -449,3 +449,6 @@ def test_a_volume_with_a_thousands_separator_is_named_as_such(tmp_path):
     volume.write_text('date,volume\n2026-01-05,"1,000"\n2026-01-12,"1,250"\n')
     with pytest.raises(InputError, match="such as '1,000': write volumes as plain numbers, without a thousands"):
         load_volume(volume)
+    volume.write_text("date,volume\n2026-01-05,1.000\n2026-01-12,1.250\n")  # read as 1 and 1.25: said so
+    _, warnings = load_volume(volume)
+    assert any("every volume is written like '1.000', read as 1:" in w for w in warnings), warnings

@@ -111,6 +111,14 @@ def test_a_setting_that_would_fail_late_or_mislead_is_refused_at_once(setting, m
         load_config(config)
 
 
+def test_a_taxonomy_path_is_kept_whole_and_a_blank_one_is_none(tmp_path, monkeypatch):
+    from pipeline.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    assert load_config(overrides={"taxonomy": {"path": "t.yaml"}}).taxonomy.path == str(tmp_path.resolve() / "t.yaml")
+    assert load_config(overrides={"taxonomy": {"path": " "}}).taxonomy.path is None  # no taxonomy, not this folder
+
+
 def test_a_run_made_before_a_setting_existed_still_loads():
     """`assign` reads the config a run was made with; settings added since then take their defaults."""
     from pipeline.config import load_config

@@ -438,7 +438,9 @@ def test_a_daily_file_without_some_fields_keeps_what_the_run_holds_of_them(exist
     assert result.changed == 1 and result.details_changed == 0
     after = pd.read_parquet(existing / "contacts.parquet").set_index("contact_id")
     pd.testing.assert_frame_equal(after.loc[held.index, details], held)
-    assert "Not in this file, kept as the run holds them" in result.columns
+    assert (
+        "The 300 contact(s) the run has already keep its" in result.columns and "off for new contacts" in result.columns
+    )
 
 
 def test_an_assigns_config_is_the_runs_from_then_on_and_what_it_cannot_apply_is_said(existing, tmp_path, test_config):

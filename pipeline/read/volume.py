@@ -41,12 +41,9 @@ def load_volume(path: str | Path, date_format: str | None = None) -> tuple[pd.Da
     if bad.any():
         what = "row(s) have no volume, or one that is negative or infinite"
         given = raw["volume"][bad].dropna().astype(str).str.strip()
-        grouped = given[given.str.fullmatch(r"\d{1,3}([,.' ]\d{3})+")]  # '1,000': read neither way in silence
+        grouped = given[given.str.fullmatch(r"\d{1,3}([,' ]\d{3})+")]  # '1,000': a comma is not read either way
         if len(grouped):
-            what += (
-                f" (such as '{grouped.iloc[0]}': write volumes as plain numbers, without a thousands separator; a "
-                "comma or point in a number is not read, since either may be a decimal mark)"
-            )
+            what += f" (such as '{grouped.iloc[0]}': write volumes as plain numbers, without a thousands separator)"
         raise rows_error(what, rows[bad].tolist(), path, "volume")
     weeks = week_start(dates)
     warnings = []
@@ -57,6 +54,12 @@ def load_volume(path: str | Path, date_format: str | None = None) -> tuple[pd.Da
         warnings.append(
             f"{path}: {dates[repeated].nunique()} date(s) are on more than one row (the first, {_day(first)}, "
             f"on rows {list_rows(at)}): their volumes are added together"
+        )
+    written = raw["volume"].astype(str).str.strip()
+    if len(written) > 1 and written.str.fullmatch(r"\d{1,3}(\.\d{3})+").all():  # '1.250', '2.000': every row
+        warnings.append(
+            f"{path}: every volume is written like '{written.iloc[0]}', read as {float(written.iloc[0]):g}: if the "
+            "point separates thousands, write the volumes as plain numbers"
         )
     unused = [str(c) for c in raw.columns if c not in ("date", "volume")]
     if unused:

@@ -260,8 +260,8 @@ def _keep_held_details(
         frame[field] = frame["contact_id"].map(held[field])  # the run's type: its digest reads the same
     if kept:
         report.columns += (
-            f". Not in this file, kept as the run holds them for the {int(in_run.sum())} contact(s) it has already: "
-            + ", ".join(kept)
+            f". The {int(in_run.sum())} contact(s) the run has already keep its {', '.join(kept)} (not in this file: "
+            "off for new contacts only)"
         )
 
 
