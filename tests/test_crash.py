@@ -113,7 +113,11 @@ def test_ctrl_c_while_the_command_starts_ends_130_without_a_traceback(tmp_path):
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    time.sleep(0.5)
+    deadline = time.monotonic() + 60
+    while run.poll() is None and time.monotonic() < deadline:  # torch loading: inside the command's imports
+        if "libtorch" in Path(f"/proc/{run.pid}/maps").read_text():
+            break
+        time.sleep(0.02)
     os.killpg(run.pid, signal.SIGINT)
     _, stderr = run.communicate(timeout=60)
     assert run.returncode == 130, stderr.decode()
