@@ -467,11 +467,15 @@ reasons:
     examples:
       - "what rate do you use"   # most common wording
       - 'is the rate fair'
+    # owner below: ana
+    owner: fx
 """
     taxonomy.write_text(mine)
     record(taxonomy, proposal("abababab01", "Rates"), "accepted", into="exchange_rate")
     apply_decisions(taxonomy)
-    assert taxonomy.read_text() == mine.replace("version: 1", "version: 2") + "      - how do I rates?\n"
+    # the new example goes into the list, above the comment that was below it
+    added = mine.replace("version: 1", "version: 2").replace("fair'\n", "fair'\n      - how do I rates?\n")
+    assert taxonomy.read_text() == added
 
 
 def test_applying_keeps_the_owners_comments_and_layout_where_nothing_changed(taxonomy):

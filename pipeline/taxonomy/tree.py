@@ -218,8 +218,31 @@ def _edited_in_place(items, wanted) -> bool:
     for i in reversed(range(len(items))):
         if items[i] not in wanted:
             del items[i]
+    below = _lines_below(items)
     items.extend(_as_read(value) for value in wanted[len(kept) :])
+    if below is not None:
+        items.ca.items[len(items) - 1] = [below, None, None, None]
     return True
+
+
+def _lines_below(items):
+    """ruamel keeps comment lines that follow a list (`# owner below: ana` before the next key) on its last item:
+    items added after it would land below them, inside the list. Those lines, taken off the last item (its own
+    same-line comment stays) to be put on the new last one; None where there are none."""
+    from ruamel.yaml.tokens import CommentToken
+
+    comments = getattr(items, "ca", None)
+    tokens = comments.items.get(len(items) - 1) if comments is not None and items else None
+    if not tokens or tokens[0] is None:
+        return None
+    same_line, _, below = tokens[0].value.partition("\n")
+    if not below:
+        return None
+    if same_line.strip():
+        tokens[0].value = same_line + "\n"
+    else:
+        del comments.items[len(items) - 1]
+    return CommentToken("\n" + below, tokens[0].start_mark, None)
 
 
 def from_clusters(clusters: pd.DataFrame) -> Taxonomy:
