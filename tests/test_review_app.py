@@ -245,6 +245,25 @@ def test_accepting_by_clicking_lands_in_the_decisions_file(browser, reviewed):
     assert "PIN change" in card(page, renamed).inner_text()
 
 
+def test_a_parent_that_would_become_a_group_is_offered_apart_and_its_card_says_so(browser, reviewed):
+    """Putting a reason under one that holds none makes it a group, which contacts are no longer given: the form
+    offers such reasons apart from the groups, and the accepted card says what applying it does."""
+    page = browser.window()
+    pid = take(reviewed, "new_reason")
+    target = card(page, pid)
+    target.locator("summary", has_text="rename").click()
+    groups = target.locator('select[name="parent"] optgroup[label="reason groups"] option')
+    assert "cards" in [o.get_attribute("value") for o in groups.all()]
+    leaves = target.locator('select[name="parent"] optgroup[label^="reasons contacts are given"] option')
+    assert "exchange_rate" in [o.get_attribute("value") for o in leaves.all()]
+    target.locator('select[name="parent"]').select_option("exchange_rate")
+    target.locator('button[data-action="accept"]').click()
+    page.wait_for_url(re.compile(f"done={pid}"))
+    note = card(page, pid).locator('[data-note="also"]').inner_text()
+    assert "'exchange_rate' (Exchange rates) becomes a reason group" in note
+    release(reviewed, pid)
+
+
 def test_a_contact_holding_script_renders_as_text(browser, reviewed):
     contacts = pd.read_parquet(reviewed.run / "contacts.parquet").set_index("contact_id")
     mine = contacts.loc[SCRIPT_ID]

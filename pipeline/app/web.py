@@ -32,6 +32,7 @@ from pipeline.runtime import cache_home
 from pipeline.taxonomy.decisions import (
     DecisionConflict,
     apply_decisions,
+    becomes_group,
     groups,
     merge_choices,
     next_taxonomy,
@@ -370,7 +371,10 @@ def _item(state: ReviewState, now, proposal, rank: int) -> dict:
     return {
         "p": proposal,
         "rank": rank,
-        "decision": now.decision(proposal.proposal_id),
+        "decision": (decision := now.decision(proposal.proposal_id)),
+        "also": becomes_group(now.taxonomy.by_id(), decision.parent)
+        if now.taxonomy and decision and decision.decision == "accepted" and decision.applied_in is None
+        else "",
         "sizes": sizes,
         "labels": labels,
         "parents": _parents(now.taxonomy),
