@@ -93,6 +93,7 @@ def test_ctrl_c_while_embedding_ends_130_saying_aborted_and_leaves_the_last_outp
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=_ctrl_c_heard,
     )
     deadline = time.monotonic() + 180
     while cached(cache) < 300 and run.poll() is None and time.monotonic() < deadline:
@@ -112,6 +113,7 @@ def test_ctrl_c_while_the_command_starts_ends_130_without_a_traceback(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=_ctrl_c_heard,
     )
     deadline = time.monotonic() + 60
     while run.poll() is None and time.monotonic() < deadline:  # torch loading: inside the command's imports
@@ -123,3 +125,9 @@ def test_ctrl_c_while_the_command_starts_ends_130_without_a_traceback(tmp_path):
     assert run.returncode == 130, stderr.decode()
     assert "aborted" in stderr.decode() and "Traceback" not in stderr.decode()
     assert not (tmp_path / "out").exists()
+
+
+def _ctrl_c_heard() -> None:
+    """A command started in the background of a shell without job control inherits SIGINT ignored, and Python then
+    never turns it into KeyboardInterrupt: the command is given a terminal's default, as a person's has."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
