@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -151,6 +152,12 @@ STOPS = {
         ["row 1", "the header is split by semicolons"],
     ),
     "a_folder": ("folder", lambda p: p.mkdir(), [], ["is a folder, not a file"]),
+    "a_named_pipe": (
+        "pipe.csv",
+        lambda p: os.mkfifo(p),
+        [],
+        ["is not a regular file (a named pipe"],
+    ),  # "does not exist"
     "a_link_loop": (
         "loop.csv",
         lambda p: (p.symlink_to(p.with_name("loop2.csv")), p.with_name("loop2.csv").symlink_to(p)),

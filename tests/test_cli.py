@@ -230,6 +230,20 @@ def test_the_folder_the_command_runs_in_is_refused_as_its_output(command, tmp_pa
     assert here.is_dir() and not any(here.iterdir()) and sorted(p.name for p in tmp_path.iterdir()) == ["here"]
 
 
+def test_a_range_of_reasons_the_data_cannot_give_is_said(tmp_path, test_config):
+    """--reasons 40-50 on 300 contacts of six intents: no partition keeps that many clusters (finer, every group
+    is a sliver). The run keeps the nearest and says so; it kept none and said nothing."""
+    out = tmp_path / "out"
+    assert (
+        run_cli("discover", str(SIX_INTENTS), "--out", str(out), "--config", str(test_config), "--reasons", "40-50")
+        == 0
+    )
+    clusters = pd.read_parquet(out / "clusters.parquet")
+    assert len(clusters) >= 15
+    warnings = json.loads((out / "run.json").read_text())["report"]["warnings"]
+    assert any(f"asked for 40-50 clusters; the run has {len(clusters)}" in w for w in warnings), warnings
+
+
 def test_a_prefect_server_that_does_not_answer_is_named_not_reported_as_a_bug(tmp_path):
     """PREFECT_API_URL naming a server that is down read 'touchless failed unexpectedly ... please report it'."""
     import os

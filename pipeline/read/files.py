@@ -88,6 +88,12 @@ def check_readable(location: str) -> None:
             raise InputError(f"is a symbolic link to {os.readlink(local)}, which does not exist", file=location)
         if local.is_file() and not os.access(local, os.R_OK):
             raise InputError("cannot be read: permission denied", file=location)
+        if local.exists() and not local.is_file():  # a named pipe, a socket, a device: read once, or never ends
+            raise InputError(
+                "is not a regular file (a named pipe, socket or device)",
+                file=location,
+                hint="save the export as a file",
+            )
     fs, inner = fsspec.core.url_to_fs(location)
     if not fs.isfile(inner):
         raise InputError("file does not exist", file=location)
