@@ -443,6 +443,24 @@ def test_a_daily_file_without_some_fields_keeps_what_the_run_holds_of_them(exist
     )
 
 
+def test_a_messages_export_without_customer_or_channel_keeps_what_the_run_holds(tmp_path, test_config):
+    """The same for chats: a conversation exported again by a tool that leaves out the customer and channel
+    keeps the run's."""
+    messages = pd.read_csv(DATA / "multidogo_finance_messages.csv").drop(columns="label")
+    codes = messages["conversation_id"].factorize()[0]
+    messages["customer_id"], messages["channel"] = [f"K{c % 30:03d}" for c in codes], "chat"
+    messages.to_csv(tmp_path / "full.csv", index=False)
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--config", str(test_config)]
+    assert run_cli("discover", str(tmp_path / "full.csv"), *args) == 0
+    held = pd.read_parquet(out / "contacts.parquet").set_index("contact_id")[["customer_id", "channel"]]
+    assert held["channel"].eq("chat").all()
+    messages.drop(columns=["customer_id", "channel"]).to_csv(tmp_path / "bare.csv", index=False)
+    assert run_cli("assign", str(tmp_path / "bare.csv"), *args) == 0
+    after = pd.read_parquet(out / "contacts.parquet").set_index("contact_id")[["customer_id", "channel"]]
+    pd.testing.assert_frame_equal(after.loc[held.index], held)
+
+
 def test_an_assigns_config_is_the_runs_from_then_on_and_what_it_cannot_apply_is_said(existing, tmp_path, test_config):
     """An assign's --config was used once and not recorded: the next assign went back to the run's old settings and
     counted the whole history again, without a word; clustering settings were taken and did nothing."""

@@ -21,7 +21,7 @@ import signal
 import sys
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -64,6 +64,7 @@ _CAN_FORK = sys.platform.startswith("linux") and "fork" in multiprocessing.get_a
 # 20.7 s, 628 MB and 14.3 s, 880 MB; 1,000,000 in 220.6 s, 1,699 MB and 149.2 s, 2,224 MB (under the run's later
 # peak in clustering, ~2.6 GB); 20,000 (3 parts) stay in one process: 5.1-6.0 s
 PARTS_PER_WORKER = 3
+MESSAGE_DETAILS = ("customer_id", "channel")  # the optional fields of a messages export (`MessageColumnMap`)
 
 
 def read_and_prepare(
@@ -97,18 +98,20 @@ def read_and_prepare(
     aside = scored is not None and scored in raw.columns and scored not in _mapped(cfg.input)
     if aside:
         raw = raw.drop(columns=scored)
-    if is_messages(raw, cfg.input):
+    messages = is_messages(raw, cfg.input)
+    if messages:
         frame, turns, report = conversations(raw, cfg.input, path, date_orders, held)
     else:
         frame, report = contacts_from_table(raw, cfg.input, path, date_orders)
-        if known is not None and len(known) and held_details is not None:
-            _keep_held_details(frame, known, held_details, report)
         turns = pd.DataFrame(
             {"contact": np.arange(len(frame)), "text": frame["text"].to_numpy(), "echo": False, "answers_name": False}
         )
         for column in CONVERSATION:
             frame[column] = None
         frame["continues"] = False
+    if known is not None and len(known) and held_details is not None:
+        # a messages export carries a conversation's customer and channel only; its times come from its messages
+        _keep_held_details(frame, known, held_details, report, MESSAGE_DETAILS if messages else OPTIONAL)
     del raw
     if aside:
         report.columns += f". '{scored}': the known reasons, kept for scoring only"
@@ -246,11 +249,12 @@ def _keep_held_details(
     known: pd.Series,
     held_details: Callable[[np.ndarray, list[str]], pd.DataFrame],
     report: InputReport,
+    fields: Sequence[str],
 ) -> None:
-    """An optional field the export does not have (a daily file of ids, texts and times) says nothing of the
-    contacts the run holds already: they keep the run's values of it, and are not read again for lacking it (their
-    customer, ticket, channel and handle time were emptied, and their issues and costs with them)."""
-    absent = [f for f in OPTIONAL if f not in report.optional_columns]
+    """One of the optional `fields` the export does not have (a daily file of ids, texts and times) says nothing of
+    the contacts the run holds already: they keep the run's values of it, and are not read again for lacking it
+    (their customer, ticket, channel and handle time were emptied, and their issues and costs with them)."""
+    absent = [f for f in fields if f not in report.optional_columns]
     in_run = known.index.get_indexer(frame["contact_id"].astype(object)) >= 0
     if not absent or not in_run.any():
         return
