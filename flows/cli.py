@@ -28,7 +28,7 @@ from configs import CONFIG_DIR
 from flows.review_cli import proposals_app, taxonomy_app
 from pipeline.config import ColumnMap, MessageColumnMap
 from pipeline.errors import QueryError, TouchlessError
-from pipeline.run.folder import DATABASE, Run, check_output_folder, locate_run, no_run, read_manifest
+from pipeline.run.folder import DATABASE, Run, check_output_folder, is_remote, locate_run, no_run, read_manifest
 from pipeline.run.views import QueryResult, run_query
 from pipeline.runtime import cache_home
 
@@ -45,8 +45,9 @@ app.add_typer(taxonomy_app, name="taxonomy")
 out = Console()
 err = Console(stderr=True)
 
-InputArg = Annotated[Path, typer.Argument(help="contacts file: .csv, .tsv, .jsonl or .parquet")]
-OutOpt = Annotated[Path, typer.Option("--out", help="output folder (replaced as a whole on each run)")]
+# text, not Path: a URL (s3://bucket/x.csv, memory://...) is a path to fsspec, and Path folds its '//' into '/'
+InputArg = Annotated[str, typer.Argument(help="contacts file: .csv, .tsv, .jsonl or .parquet, or its URL")]
+OutOpt = Annotated[str, typer.Option("--out", help="output folder or its URL (replaced as a whole on each run)")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML config overriding configs/default.yaml")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="show Prefect's run logs")]
 
@@ -59,7 +60,7 @@ TaxonomyOpt = Annotated[
     Optional[Path], typer.Option("--taxonomy", help="your reason taxonomy (YAML): assign reasons, propose changes")
 ]
 VolumeOpt = Annotated[
-    Optional[Path], typer.Option("--volume", help="business volume (date, volume): for the touch index")
+    Optional[str], typer.Option("--volume", help="business volume (date, volume), or its URL: for the touch index")
 ]
 TextColumnOpt = Annotated[Optional[str], typer.Option(help="column holding the text (of a contact or a message)")]
 InputKindOpt = Annotated[
@@ -132,7 +133,7 @@ def discover(
     if result.proposals:
         out.print(
             f"{result.proposals} proposal(s) to refine the taxonomy: `touchless proposals` or "
-            f"{Path(result.out_dir) / 'review.html'}",
+            f"{_within(result.out_dir, 'review.html')}",
             soft_wrap=True,
             highlight=False,
         )
@@ -141,7 +142,7 @@ def discover(
 @app.command()
 def assign(
     input: InputArg,
-    out_dir: Annotated[Path, typer.Option("--out", help="the folder of an earlier discover run")],
+    out_dir: Annotated[str, typer.Option("--out", help="the folder (or URL) of an earlier discover run")],
     column: ColumnOpt = None,
     date_format: DateFormatOpt = None,
     config: ConfigOpt = None,
@@ -171,7 +172,7 @@ def assign(
 def evaluate(
     input: InputArg,
     label_column: Annotated[str, typer.Option(help="column holding each contact's known reason")],
-    out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("touchless-evaluate"),
+    out_dir: Annotated[str, typer.Option("--out", help="output folder or its URL")] = "touchless-evaluate",
     text_column: TextColumnOpt = None,
     id_column: IdColumnOpt = None,
     column: ColumnOpt = None,
@@ -225,7 +226,7 @@ def evaluate(
             f"[yellow]'{label_column}' holds {what}: NMI, ARI and ACC cannot tell a good clustering from a bad "
             "one against it; is it the column of known reasons?[/yellow]"
         )
-    out.print(f"metrics written to {Path(result.out_dir) / 'metrics.json'}")
+    out.print(f"metrics written to {_within(result.out_dir, 'metrics.json')}")
 
 
 @app.command()
@@ -470,7 +471,7 @@ def _overrides(
     return overrides
 
 
-def _run(kind: str, input: Path, out_dir: Path, config: Path | None, overrides: dict, verbose: bool, **params):
+def _run(kind: str, input: str, out_dir: str, config: Path | None, overrides: dict, verbose: bool, **params):
     """Call the `discover` or `assign` flow the one way the CLI and `serve` share: the config loaded once (for
     assign over the run's stored config), on the task runner it names; then print what reading found."""
     from flows.server import local_prefect_api, quiet_prefect
@@ -505,7 +506,7 @@ def _run(kind: str, input: Path, out_dir: Path, config: Path | None, overrides: 
     return result
 
 
-def _path(location: Path | None) -> str | None:
+def _path(location: Path | str | None) -> str | None:
     return str(location) if location else None
 
 
@@ -514,8 +515,18 @@ def _print_emerging(emerging: list[str]) -> None:
         out.print("[bold]emerging:[/bold]", escape("; ".join(emerging[:10])), highlight=False, soft_wrap=True)
 
 
+def _within(location: str, name: str) -> str:
+    """A file of the run at `location`, a folder or a URL (a Path would fold its '//')."""
+    return f"{location.rstrip('/')}/{name}" if is_remote(location) else str(Path(location) / name)
+
+
 def _print_clusters(result) -> None:
-    clusters = Run.load(Path(result.out_dir)).frame("clusters")
+    if is_remote(result.out_dir):
+        import pandas as pd
+
+        clusters = pd.read_parquet(_within(result.out_dir, "clusters.parquet"))
+    else:
+        clusters = Run.load(Path(result.out_dir)).frame("clusters")
     table = Table(title=f"{result.clusters} clusters in {result.contacts} contacts", title_justify="left")
     for name, justify in (
         ("id", "right"),

@@ -87,14 +87,7 @@ def test_ctrl_c_while_embedding_ends_130_saying_aborted_and_leaves_the_last_outp
     out = tmp_path / "out"
     shutil.copytree(six_intents_run[0], out)
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    run = subprocess.Popen(
-        [sys.executable, "-m", "flows", "discover", str(DEMO), "--out", str(out), "--config", str(config)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=_ctrl_c_heard,
-    )
+    run = _discover_to_interrupt("--out", str(out), "--config", str(config))
     deadline = time.monotonic() + 180
     while cached(cache) < 300 and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -107,14 +100,7 @@ def test_ctrl_c_while_embedding_ends_130_saying_aborted_and_leaves_the_last_outp
 
 def test_ctrl_c_while_the_command_starts_ends_130_without_a_traceback(tmp_path):
     """The command's imports (torch, spaCy, Prefect) take seconds before its own error handling is in place."""
-    run = subprocess.Popen(
-        [sys.executable, "-m", "flows", "discover", str(DEMO), "--out", str(tmp_path / "out")],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=_ctrl_c_heard,
-    )
+    run = _discover_to_interrupt("--out", str(tmp_path / "out"))
     deadline = time.monotonic() + 60
     while run.poll() is None and time.monotonic() < deadline:  # torch loading: inside the command's imports
         if "libtorch" in Path(f"/proc/{run.pid}/maps").read_text():
@@ -127,7 +113,15 @@ def test_ctrl_c_while_the_command_starts_ends_130_without_a_traceback(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def _ctrl_c_heard() -> None:
-    """A command started in the background of a shell without job control inherits SIGINT ignored, and Python then
-    never turns it into KeyboardInterrupt: the command is given a terminal's default, as a person's has."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def _discover_to_interrupt(*args: str) -> subprocess.Popen:
+    """`touchless discover` of the demo data in a process group of its own, its errors kept, as a terminal starts it:
+    a command started in the background of a shell without job control inherits SIGINT ignored, and Python then
+    never turns it into KeyboardInterrupt, so the child gets SIGINT's default back."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows", "discover", str(DEMO), *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )

@@ -54,3 +54,17 @@ def test_a_remote_folder_that_is_not_a_run_is_refused_and_kept(test_config):
         raise AssertionError("a folder holding someone's files was taken as an output folder")
     assert fs.cat("/lake/notes/important.txt") == b"the user's own notes"
     assert fs.find("/lake/notes") == ["/lake/notes/important.txt"]
+
+
+def test_the_command_line_keeps_a_url_a_url(test_config):
+    """The command typed its input and --out as paths, which fold 'memory://lake/x' into 'memory:/lake/x': the run
+    went to a local folder named 'memory:' and said it was done."""
+    from tests.conftest import run_cli
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/cli/exports/contacts.csv", SIX_INTENTS.read_bytes())
+    code = run_cli(
+        "discover", "memory://cli/exports/contacts.csv", "--out", "memory://cli/run", "--config", str(test_config)
+    )
+    assert code == 0
+    assert fs.exists("/cli/run/run.json") and fs.exists("/cli/run/contacts.parquet")
