@@ -276,6 +276,12 @@ def init(
         raise TouchlessError(f"{folder} was made before reason groups existed: run discover again first")
     if taxonomy_out.exists():
         raise TouchlessError(f"{taxonomy_out} already exists: give --out a new file (touchless never overwrites one)")
+    holder = next((p for p in taxonomy_out.absolute().parents if read_manifest(p) is not None), None)
+    if holder is not None:  # the next run there would refuse the folder, or replace it with the file inside
+        raise TouchlessError(
+            f"{taxonomy_out} lies inside the run folder {holder}, which touchless replaces as a whole on each run: "
+            "give --out a file outside it"
+        )
     taxonomy = from_clusters(clusters)
     write_yaml(taxonomy_out, taxonomy_data(taxonomy))
     groups = sum(r.parent is None for r in taxonomy.reasons)

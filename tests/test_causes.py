@@ -78,6 +78,8 @@ def test_clusters_are_gathered_into_a_few_named_groups_and_a_first_taxonomy(caus
     assert all(r["parent"] in parents and r["examples"] for r in children)
     assert run_cli("taxonomy", "check", str(taxonomy)) == 0
     assert run_cli("taxonomy", "init", str(out), "--out", str(taxonomy)) == 2  # never overwrites
+    inside = out / "taxonomy.yaml"  # the next run there refused the folder: a file touchless did not write
+    assert run_cli("taxonomy", "init", str(out), "--out", str(inside)) == 2 and not inside.exists()
 
 
 def test_the_planted_driver_is_found_and_the_random_dimension_gives_none(causes):
