@@ -232,6 +232,8 @@ def test_a_run_stopped_while_worker_processes_prepare_the_texts_leaves_no_proces
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        # a terminal's SIGINT: started in the background of a shell without job control it is inherited ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         workers: list[psutil.Process] = []
