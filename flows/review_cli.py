@@ -276,7 +276,7 @@ def init(
         raise TouchlessError(f"{folder} was made before reason groups existed: run discover again first")
     if taxonomy_out.exists():
         raise TouchlessError(f"{taxonomy_out} already exists: give --out a new file (touchless never overwrites one)")
-    holder = next((p for p in taxonomy_out.absolute().parents if read_manifest(p) is not None), None)
+    holder = next((p for p in taxonomy_out.resolve().parents if read_manifest(p) is not None), None)
     if holder is not None:  # the next run there would refuse the folder, or replace it with the file inside
         raise TouchlessError(
             f"{taxonomy_out} lies inside the run folder {holder}, which touchless replaces as a whole on each run: "

@@ -101,11 +101,11 @@ def test_ctrl_c_while_embedding_ends_130_saying_aborted_and_leaves_the_last_outp
 def test_ctrl_c_while_the_command_starts_ends_130_without_a_traceback(tmp_path):
     """The command's imports (torch, spaCy, Prefect) take seconds before its own error handling is in place."""
     run = _discover_to_interrupt("--out", str(tmp_path / "out"))
-    deadline = time.monotonic() + 60
-    while run.poll() is None and time.monotonic() < deadline:  # torch loading: inside the command's imports
-        if "libtorch" in Path(f"/proc/{run.pid}/maps").read_text():
-            break
+    deadline, loading = time.monotonic() + 60, False
+    while not loading and run.poll() is None and time.monotonic() < deadline:  # inside the command's imports
+        loading = "libtorch" in Path(f"/proc/{run.pid}/maps").read_text()
         time.sleep(0.02)
+    assert loading, "the command never loaded torch"
     os.killpg(run.pid, signal.SIGINT)
     _, stderr = run.communicate(timeout=60)
     assert run.returncode == 130, stderr.decode()

@@ -476,6 +476,16 @@ reasons:
     # the new example goes into the list, above the comment that was below it
     added = mine.replace("version: 1", "version: 2").replace("fair'\n", "fair'\n      - how do I rates?\n")
     assert taxonomy.read_text() == added
+    # a list only cut keeps its last item's same-line comment, and the lines below it, where they were
+    from pipeline.taxonomy.tree import edited_text
+
+    mine = mine.replace("      - 'is the rate fair'\n", "      - 'is the rate fair'   # fair\n")
+    current = load_taxonomy(taxonomy)
+    rate = current.by_id()["exchange_rate"]
+    cut = current.model_copy(
+        update={"version": 1, "reasons": [rate.model_copy(update={"examples": rate.examples[1:2]})]}
+    )
+    assert edited_text(mine, cut) == mine.replace('      - "what rate do you use"   # most common wording\n', "")
 
 
 def test_applying_keeps_the_owners_comments_and_layout_where_nothing_changed(taxonomy):

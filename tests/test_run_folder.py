@@ -443,7 +443,7 @@ def test_a_daily_file_without_some_fields_keeps_what_the_run_holds_of_them(exist
     )
 
 
-def test_a_messages_export_without_customer_or_channel_keeps_what_the_run_holds(tmp_path, test_config):
+def test_a_messages_export_without_customer_or_channel_keeps_what_the_run_holds(tmp_path, test_config, capsys):
     """The same for chats: a conversation exported again by a tool that leaves out the customer and channel
     keeps the run's."""
     messages = pd.read_csv(DATA / "multidogo_finance_messages.csv").drop(columns="label")
@@ -455,8 +455,10 @@ def test_a_messages_export_without_customer_or_channel_keeps_what_the_run_holds(
     assert run_cli("discover", str(tmp_path / "full.csv"), *args) == 0
     held = pd.read_parquet(out / "contacts.parquet").set_index("contact_id")[["customer_id", "channel"]]
     assert held["channel"].eq("chat").all()
-    messages.drop(columns=["customer_id", "channel"]).to_csv(tmp_path / "bare.csv", index=False)
+    bare = messages.drop(columns="customer_id").assign(channel=" ")  # one left out, one exported blank
+    bare.to_csv(tmp_path / "bare.csv", index=False)
     assert run_cli("assign", str(tmp_path / "bare.csv"), *args) == 0
+    assert f"0 new contacts ({len(held)} already in the run, unchanged)" in " ".join(capsys.readouterr().out.split())
     after = pd.read_parquet(out / "contacts.parquet").set_index("contact_id")[["customer_id", "channel"]]
     pd.testing.assert_frame_equal(after.loc[held.index], held)
 

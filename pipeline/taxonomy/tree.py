@@ -218,7 +218,7 @@ def _edited_in_place(items, wanted) -> bool:
     for i in reversed(range(len(items))):
         if items[i] not in wanted:
             del items[i]
-    below = _lines_below(items)
+    below = _lines_below(items) if len(wanted) > len(kept) else None  # only what is added goes above them
     items.extend(_as_read(value) for value in wanted[len(kept) :])
     if below is not None:
         items.ca.items[len(items) - 1] = [below, None, None, None]

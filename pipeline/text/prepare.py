@@ -254,7 +254,7 @@ def _keep_held_details(
     """One of the optional `fields` the export does not have (a daily file of ids, texts and times) says nothing of
     the contacts the run holds already: they keep the run's values of it, and are not read again for lacking it
     (their customer, ticket, channel and handle time were emptied, and their issues and costs with them)."""
-    absent = [f for f in fields if f not in report.optional_columns]
+    absent = [f for f in fields if f not in report.optional_columns or _blank(frame[f])]
     in_run = known.index.get_indexer(frame["contact_id"].astype(object)) >= 0
     if not absent or not in_run.any():
         return
@@ -267,6 +267,11 @@ def _keep_held_details(
             f". The {int(in_run.sum())} contact(s) the run has already keep its {', '.join(kept)} (not in this file: "
             "off for new contacts only)"
         )
+
+
+def _blank(values: pd.Series) -> bool:
+    """Whether a field holds nothing but empty text or spaces (a column exported empty, read as present)."""
+    return bool(values.isna().all() or values.astype(str).str.strip().eq("").where(values.notna(), True).all())
 
 
 def _without_known(
