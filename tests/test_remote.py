@@ -68,3 +68,14 @@ def test_the_command_line_keeps_a_url_a_url(test_config):
     )
     assert code == 0
     assert fs.exists("/cli/run/run.json") and fs.exists("/cli/run/contacts.parquet")
+
+
+def test_a_file_url_as_output_is_that_folder(tmp_path, test_config, monkeypatch):
+    """`--out file:///x` wrote to a folder named 'file:' under the working folder."""
+    from tests.conftest import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "runs" / "one"
+    assert run_cli("discover", str(SIX_INTENTS), "--out", f"file://{out}", "--config", str(test_config)) == 0
+    assert (out / "run.json").is_file() and not (tmp_path / "file:").exists()
+    assert run_cli("assign", str(SIX_INTENTS), "--out", f"file://{out}", "--config", str(test_config)) == 0

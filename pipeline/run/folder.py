@@ -545,7 +545,7 @@ def stored_config(location: str | Path) -> dict[str, Any]:
         data = json.loads(fs.cat_file(path)) if fs.exists(path) else {}
         config = data.get("config") if isinstance(data, dict) else None
     else:
-        manifest = read_manifest(Path(location))
+        manifest = read_manifest(Path(str(location).removeprefix("file://")))
         config = manifest.config if manifest else None
         # a run made before taxonomy paths were kept absolute stored the path as given; its manifest names the file
         # it read, absolute: that one, not whatever the same relative path names where assign runs
@@ -568,7 +568,7 @@ def local_copy(out_dir: str | Path) -> Iterator[Path]:
     pushed after the run succeeds, into a staging prefix first and then over the old folder. Object stores cannot
     rename atomically, so the push is a copy; the lock guards this machine only."""
     if not is_remote(out_dir):
-        yield Path(out_dir)
+        yield Path(str(out_dir).removeprefix("file://"))  # a file:// URL is its path ('file:/x' as a Path)
         return
     import fsspec
 
