@@ -218,6 +218,11 @@ class ProposalsConfig(Section):
 class TaxonomyConfig(Section):
     path: str | None
     min_similarity: float = Field(ge=-1, le=1)
+    self_training: float = Field(ge=0, lt=1)
+    min_probability: float = Field(ge=0, le=1)
+    holdout_share: float = Field(gt=0, lt=1)
+    classifier_c: float = Field(gt=0)
+    proposals: ProposalsConfig
 
     @field_validator("path")
     @classmethod
@@ -229,12 +234,6 @@ class TaxonomyConfig(Section):
         if "://" in path:
             return path
         return str(Path(path).expanduser().resolve())  # as run.json names the file (`manifests.where`)
-
-    self_training: float = Field(ge=0, lt=1)
-    min_probability: float = Field(ge=0, le=1)
-    holdout_share: float = Field(gt=0, lt=1)
-    classifier_c: float = Field(gt=0)
-    proposals: ProposalsConfig
 
 
 class TouchesConfig(Section):

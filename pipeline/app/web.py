@@ -33,7 +33,6 @@ from pipeline.taxonomy.decisions import (
     DecisionConflict,
     apply_decisions,
     becomes_group,
-    groups,
     merge_choices,
     next_taxonomy,
     parent_choices,
@@ -42,7 +41,7 @@ from pipeline.taxonomy.decisions import (
     undo,
 )
 from pipeline.taxonomy.proposals import Proposal
-from pipeline.taxonomy.tree import Reason, Taxonomy
+from pipeline.taxonomy.tree import Reason, Taxonomy, groups
 
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "

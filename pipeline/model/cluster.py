@@ -294,8 +294,9 @@ def _in_range(
     set's size-scaled resolution may already be past that peak. So the side is read first (one step), the
     resolution walked by steps of WALK_STEP towards the range until the count crosses into or past it, and the
     last step bisected on a log scale; the count is not smooth (21, 26, 20 clusters at three steps of 2^0.5), so
-    the walk stops only where the count fell back below the one a step before. (A plain bisection that took the count to grow with the resolution walked
-    past the peak to a partition of no cluster at all, every contact noise, without a word.)"""
+    the walk stops only where the count fell back below the one a step before. (A plain bisection that took the
+    count to grow with the resolution walked past the peak to a partition of no cluster at all, every contact
+    noise, without a word.)"""
     low, high = cfg.target_reasons
     tried: dict[float, tuple[np.ndarray, int]] = {}
 

@@ -545,7 +545,7 @@ def stored_config(location: str | Path) -> dict[str, Any]:
         data = json.loads(fs.cat_file(path)) if fs.exists(path) else {}
         config = data.get("config") if isinstance(data, dict) else None
     else:
-        manifest = read_manifest(Path(str(location).removeprefix("file://")))
+        manifest = read_manifest(local_path(location))
         config = manifest.config if manifest else None
         # a run made before taxonomy paths were kept absolute stored the path as given; its manifest names the file
         # it read, absolute: that one, not whatever the same relative path names where assign runs
@@ -561,6 +561,11 @@ def is_remote(location: str | Path) -> bool:
     return "://" in str(location) and not str(location).startswith("file://")
 
 
+def local_path(location: str | Path) -> Path:
+    """A location that is not remote as a path: a file:// URL is its path (as a Path, 'file:///x' is 'file:/x')."""
+    return Path(str(location).removeprefix("file://"))
+
+
 @contextmanager
 def local_copy(out_dir: str | Path) -> Iterator[Path]:
     """The folder a run works in. A local folder is itself. For a URL (s3://, gcs://, az:// ... with the matching
@@ -568,7 +573,7 @@ def local_copy(out_dir: str | Path) -> Iterator[Path]:
     pushed after the run succeeds, into a staging prefix first and then over the old folder. Object stores cannot
     rename atomically, so the push is a copy; the lock guards this machine only."""
     if not is_remote(out_dir):
-        yield Path(str(out_dir).removeprefix("file://"))  # a file:// URL is its path ('file:/x' as a Path)
+        yield local_path(out_dir)
         return
     import fsspec
 

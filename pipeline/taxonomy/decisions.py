@@ -24,7 +24,7 @@ import re
 import shutil
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +41,7 @@ from pipeline.taxonomy.tree import (
     Reason,
     Taxonomy,
     edited_text,
+    groups,
     load_taxonomy,
     parse_taxonomy,
     slug,
@@ -256,11 +257,6 @@ def parent_choices(taxonomy: Taxonomy | None) -> list[Reason]:
     held = groups(taxonomy.reasons)
     top = [r for r in taxonomy.reasons if r.status == "active" and r.parent is None and r.kind == "reason"]
     return sorted(top, key=lambda r: (r.id not in held, r.name.lower()))
-
-
-def groups(reasons: Iterable[Reason]) -> set[str]:
-    """The ids of reason groups: those active reasons sit under (`Taxonomy.assignable` gives contacts the others)."""
-    return {r.parent for r in reasons if r.parent and r.status == "active"}
 
 
 def becomes_group(reasons: dict[str, Reason], parent: str | None) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -57,8 +58,13 @@ class Taxonomy(BaseModel):
 
     def assignable(self) -> list[Reason]:
         """Active reasons without active children: the ones a contact can be given (groups only aggregate)."""
-        parents = {r.parent for r in self.reasons if r.parent and r.status == "active"}
-        return [r for r in self.reasons if r.status == "active" and r.id not in parents]
+        held = groups(self.reasons)
+        return [r for r in self.reasons if r.status == "active" and r.id not in held]
+
+
+def groups(reasons: Iterable[Reason]) -> set[str]:
+    """The ids of reason groups: those active reasons sit under (contacts are given the other active reasons)."""
+    return {r.parent for r in reasons if r.parent and r.status == "active"}
 
 
 def load_taxonomy(path: str | Path) -> Taxonomy:
