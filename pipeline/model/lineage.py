@@ -4,6 +4,11 @@ A run's clusters are matched to the previous run's by the contacts they share (J
 both runs) or, when they share none, by the similarity of their centres; a match keeps the old id. Between runs a
 cluster is `continued`, `split` (an old cluster's contacts went to several new ones), `merged` (a new cluster took
 contacts of several old ones), `born` or `died`. New clusters get ids never used before.
+
+Each relation is read from the old cluster's side, so one old cluster has one relation: where did the contacts it
+held, and this run holds too, go? A new cluster is its successor when it took at least `MIN_PART` of them, or took
+its id. No successor: it `died` (its contacts went to noise or were spread thin). Several: it `split`, on every row.
+One, which took no other old cluster's contacts: `continued`; one shared with other old clusters: `merged`.
 """
 
 from __future__ import annotations
@@ -49,7 +54,8 @@ def stable_ids(
     old_ids = previous.ids
     # contacts per (old, new) pair, over contacts in both runs
     now = pd.DataFrame({"contact_id": contact_ids, "new": labels})
-    both = previous.members.merge(now[now["new"] >= 0], on="contact_id")
+    held = previous.members.merge(now, on="contact_id")
+    both = held[held["new"] >= 0]
     shared = np.zeros((len(old_ids), k))
     if len(both):
         position = {int(c): i for i, c in enumerate(old_ids)}
@@ -59,6 +65,8 @@ def stable_ids(
                 shared[position[old], new] = n
     old_size = shared.sum(axis=1)
     new_size = shared.sum(axis=0)
+    # an old cluster's contacts this run holds, noise included: those that went to noise count against a successor
+    old_held = held.groupby("cluster_id").size().reindex(old_ids, fill_value=0).to_numpy()
     union = old_size[:, None] + new_size[None, :] - shared
     jaccard = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
     similarity = previous.centres @ centres.T if k else np.zeros((len(old_ids), 0))
@@ -75,29 +83,26 @@ def stable_ids(
     for c in sorted(set(range(k)) - set(mapping), key=lambda c: (-sizes[c], c)):
         mapping[c] = next_id
         next_id += 1
-    return mapping, _lineage(old_ids, mapping, shared, similarity, old_size, new_size), next_id
+    return mapping, _lineage(old_ids, mapping, shared, similarity, old_held), next_id
 
 
-def _lineage(old_ids, mapping, shared, similarity, old_size, new_size) -> pd.DataFrame:
+def _lineage(old_ids, mapping, shared, similarity, old_held) -> pd.DataFrame:
+    part_of_old = np.divide(shared, old_held[:, None], out=np.zeros_like(shared), where=old_held[:, None] > 0)
+    keeps_id = {c: i for c, stable in mapping.items() for i in np.flatnonzero(old_ids == stable)}
+    successors = {
+        i: [c for c in sorted(mapping) if part_of_old[i, c] >= MIN_PART or keeps_id.get(c) == i]
+        for i in range(len(old_ids))
+    }
+    sources = {c: [i for i in successors if c in successors[i]] for c in mapping}
     rows = []
-    part_of_old = np.divide(shared, old_size[:, None], out=np.zeros_like(shared), where=old_size[:, None] > 0)
-    part_of_new = np.divide(shared, new_size[None, :], out=np.zeros_like(shared), where=new_size[None, :] > 0)
-    successors = {i: [c for c in mapping if part_of_old[i, c] >= MIN_PART] for i in range(len(old_ids))}
-    for c, stable in mapping.items():
-        sources = [i for i in range(len(old_ids)) if part_of_new[i, c] >= MIN_PART]
-        if stable in set(old_ids.tolist()) and len(sources) <= 1:
-            i = int(np.flatnonzero(old_ids == stable)[0])
-            relation = "split" if len(successors[i]) > 1 else "continued"
-            rows.append((int(old_ids[i]), stable, relation, int(shared[i, c]), float(similarity[i, c])))
-        elif len(sources) > 1:
-            rows += [(int(old_ids[i]), stable, "merged", int(shared[i, c]), float(similarity[i, c])) for i in sources]
-        elif sources:
-            i = sources[0]
-            rows.append((int(old_ids[i]), stable, "split", int(shared[i, c]), float(similarity[i, c])))
-        else:
-            rows.append((None, stable, "born", 0, np.nan))
-    kept = {r[0] for r in rows if r[0] is not None}
-    rows += [(int(old_ids[i]), None, "died", 0, np.nan) for i in range(len(old_ids)) if int(old_ids[i]) not in kept]
+    for i, after in successors.items():
+        if not after:
+            rows.append((int(old_ids[i]), None, "died", 0, np.nan))
+            continue
+        for c in after:
+            relation = "split" if len(after) > 1 else "merged" if len(sources[c]) > 1 else "continued"
+            rows.append((int(old_ids[i]), mapping[c], relation, int(shared[i, c]), float(similarity[i, c])))
+    rows += [(None, mapping[c], "born", 0, np.nan) for c in sorted(mapping) if not sources[c]]
     frame = pd.DataFrame(
         rows, columns=["previous_cluster_id", "cluster_id", "relation", "shared_contacts", "similarity"]
     )
