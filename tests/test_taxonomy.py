@@ -71,6 +71,14 @@ TAXONOMY = {
         (lambda t: t["reasons"][3].update(parent="card_arrival"), "levels deep"),
         (lambda t: t["reasons"][2].update(colour="red"), "reason #3 ('lost_card'), field 'colour': unknown key"),
         (lambda t: t["reasons"][2].update(status="paused"), "reason #3 ('lost_card'), field 'status'"),
+        (
+            lambda t: t["reasons"][2].update(status="retired", replaced_by=["lost_card"]),
+            "reason #3 ('lost_card'): replaced_by names the reason itself",
+        ),
+        (
+            lambda t: t["reasons"][0].update(status="retired"),
+            "reason #2 ('card_arrival') is active under the retired group 'cards'",
+        ),
     ],
 )
 def test_a_broken_taxonomy_is_named_precisely(change, message):

@@ -110,6 +110,15 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
         for target in reason.replaced_by:
             if target not in ids:
                 problems.append(f"reason #{i} ('{reason.id}'): replaced_by '{target}' is not a reason in this file")
+            elif target == reason.id:
+                problems.append(f"reason #{i} ('{reason.id}'): replaced_by names the reason itself")
+        group = ids.get(reason.parent) if reason.parent else None
+        if reason.status == "active" and group is not None and group.status == "retired":
+            problems.append(
+                f"reason #{i} ('{reason.id}') is active under the retired group '{group.id}', so contacts would "
+                f"still be given it: retire it too, move it under an active group (parent), or make '{group.id}' "
+                "active again"
+            )
     for reason in taxonomy.reasons:
         chain, current = [reason.id], reason
         while current.parent in ids:
