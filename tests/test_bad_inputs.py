@@ -86,7 +86,20 @@ STOPS = {
         "c.csv",
         csv('contact_id,text\n1,"my card never came\n2,refund\n'),
         [],
-        ["cannot be parsed as CSV"],
+        ["row 1: cannot be parsed as CSV", "never closed", 'written twice ("")'],
+    ),
+    # pandas said 'row 5' (blank lines counted) and 'line 4' (the header counted): rows are the data's
+    "unbalanced_quotes_after_a_text_over_lines": (
+        "c.csv",
+        csv('contact_id,text\n1,"my card\nnever came"\n\n2,refund\n\n3,"open\n4,fine\n'),
+        [],
+        ["row 3: cannot be parsed as CSV", "never closed"],
+    ),
+    "too_many_values_after_a_text_over_lines": (
+        "c.csv",
+        csv('contact_id,text\n1,"my card\nnever came"\n2,refund\n3,a,b,c\n'),
+        [],
+        ["row 3: holds more values than the header names columns"],
     ),
     "duplicate_ids": (
         "c.csv",

@@ -220,11 +220,7 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
         dropped = len(others) < len(caught)  # pandas dropped values past the header's columns
         extra = _first_extra_value(text, sep) if dropped or columns is not None else None
     except pd.errors.ParserError as exc:
-        raise InputError(
-            f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'}: {str(exc).strip()}",
-            file=location,
-            hint=_other_delimiter(text, sep),
-        ) from None
+        raise _parse_error(str(exc), text, location, sep) from None
     except pd.errors.EmptyDataError:
         raise InputError("file is empty", file=location) from None
     header = next(_records(text, sep), [])
@@ -236,17 +232,41 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
         if count > 1 and name.strip()
     }
     if extra is not None:
-        raise InputError(
-            "holds more values than the header names columns",
-            file=location,
-            row=extra,
-            hint=_other_delimiter(text, sep)
-            or "a text holding a delimiter must be quoted; or the header lacks a column name",
-        )
+        raise _too_many_values(text, location, sep, extra)
     if frame.empty and len(frame.columns):  # none of `columns` in the file: the caller names what is missing
         raise InputError("file has a header but no rows", file=location)
     frame.attrs["twice"] = twice
     return frame
+
+
+def _parse_error(message: str, text: str, location: str, sep: str) -> InputError:
+    """pandas' parse error as an InputError naming the data row (1 = the first after the header, blank lines not
+    counted), found by reading the rows again: pandas counts differently in each message ('line 4' is the fourth
+    record, header included; 'row 3' counts blank lines, from 0), and neither is the file's line where a quoted text
+    holds line breaks."""
+    kind = "TSV" if sep == "\t" else "CSV"
+    extra = _first_extra_value(text, sep)
+    if extra is not None:
+        return _too_many_values(text, location, sep, extra)
+    if "EOF inside string" in message:  # the unclosed quote's row holds the rest of the file: it is the last
+        return InputError(
+            f"cannot be parsed as {kind}: a quote opened in this row is never closed, so the rest of the file would "
+            "be one text",
+            file=location,
+            row=sum(1 for _ in _records(text, sep)) - 1,
+            hint='a quote inside a quoted text is written twice ("")',
+        )
+    return InputError(f"cannot be parsed as {kind}: {message.strip()}", file=location, hint=_other_delimiter(text, sep))
+
+
+def _too_many_values(text: str, location: str, sep: str, row: int) -> InputError:
+    return InputError(
+        "holds more values than the header names columns",
+        file=location,
+        row=row,
+        hint=_other_delimiter(text, sep)
+        or "a text holding a delimiter must be quoted; or the header lacks a column name",
+    )
 
 
 def _other_delimiter(text: str, sep: str) -> str | None:
