@@ -9,6 +9,7 @@ import logging
 import math
 import shutil
 import sys
+import textwrap
 import traceback
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -538,7 +539,9 @@ def _print_clusters(result) -> None:
         table.add_column(name, justify=justify, overflow="fold")
     for row in clusters.sort_values("size", ascending=False).head(15).itertuples():
         example = row.examples[0] if len(row.examples) else ""
-        table.add_row(str(row.cluster_id), str(row.size), f"{row.share:.1%}", Text(row.label), Text(example[:70]))
+        table.add_row(
+            str(row.cluster_id), str(row.size), f"{row.share:.1%}", Text(row.label), Text(_shortened(example, 70))
+        )
     out.print(table)
     if len(clusters) > 15:
         out.print(f"… and {len(clusters) - 15} more clusters")
@@ -618,6 +621,12 @@ def _prefect_unreachable(exc: BaseException) -> str | None:
             return PREFECT_API_URL.value() or None
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _shortened(text: str, width: int) -> str:
+    """`text` cut to `width` at a word's end (a cut mid-word or mid-placeholder reads as another word)."""
+    short = textwrap.shorten(text, width, placeholder=" …")
+    return short if short != "…" else text[: width - 1] + "…"
 
 
 def _fail(message: str, code: int) -> None:

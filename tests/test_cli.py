@@ -302,3 +302,12 @@ def test_each_step_logs_its_time_and_the_process_s_peak_memory_so_far(caplog):
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("hold memory:")]
     found = re.fullmatch(r"hold memory: \d+\.\d s; this process's peak memory so far ([\d,]+) MB", line)
     assert found and abs(int(found.group(1).replace(",", "")) - peak) <= 1, (line, peak)
+
+
+def test_the_console_cuts_a_typical_contact_at_a_word_s_end():
+    from flows.cli import _shortened
+
+    text = "I have been charged twice for the same [CARD_NUMBER] transaction at the shop yesterday"
+    assert _shortened(text, 70) == "I have been charged twice for the same [CARD_NUMBER] transaction at …"
+    assert _shortened("a" * 100, 70) == "a" * 69 + "…"  # one word longer than the width is cut inside it
+    assert _shortened("short", 70) == "short"
