@@ -490,3 +490,28 @@ def test_the_binomial_test_for_many_counts_equals_scipys_to_the_last_bit():
         expected = [binomtest(int(a), int(b), p).pvalue for a, b in zip(k, n)]
         assert two_sided_binomial(k, n, p).tolist() == expected, p
     assert two_sided_binomial(np.array([0, 3]), np.array([0, 3]), 0.4).tolist() == [1.0, binomtest(3, 3, 0.4).pvalue]
+
+
+def test_a_cluster_cause_s_trend_cost_and_index_are_of_the_contacts_it_counts():
+    """A cluster no reason holds is ranked by its contacts with no reason: its cost and touch index line counted the
+    whole cluster, those given a reason (already under their reason's row) included."""
+    from pipeline.overtime.measures import over_time
+    from pipeline.taxonomy.tree import Reason, Taxonomy
+
+    start = pd.Timestamp("2026-01-05")
+    rows = [(f"r{d}", start + pd.Timedelta(days=d), f"c{d}", None, "refund", 0) for d in range(0, 56, 2)]
+    rows += [(f"o{d}", start + pd.Timedelta(days=d), f"o{d}", None, "refund", 1) for d in range(0, 56, 4)]
+    rows += [(f"n{d}", start + pd.Timedelta(days=49 + d % 7), f"n{d}", None, None, 1) for d in range(20)]
+    contacts = frame([(c, str(t), cu, ti, r, k) for c, t, cu, ti, r, k in rows])
+    contacts = contacts.join(issues(contacts, window_days=7))
+    taxonomy = Taxonomy(version=1, reasons=[Reason(id="refund", name="Refund", examples=["refund please"])])
+    cfg = CFG.model_copy(update={"cost": CFG.cost.model_copy(update={"per_contact": 2.0})})
+    days = pd.Series([start + pd.Timedelta(weeks=w) for w in range(8)])
+    volume = pd.DataFrame({"week": week_start(pd.to_datetime(days, utc=True)), "volume": 1000.0})
+    found = over_time(contacts, volume, taxonomy, {0: "refunds", 1: "new thing"}, cfg)
+    cause = found.ranking.set_index("name").loc["new thing"]
+    assert cause["contacts"] == 20 and cause["cost"] == 40.0  # 14 given 'refund' sit in the cluster too
+    line = found.touch_index[found.touch_index["cluster_id"] == 1]
+    assert line["contacts"].sum() == 20
+    assert cause["trend"] == "new"  # its contacts all came in the last week
+    assert found.ranking.set_index("name").loc["Refund", "contacts"] == 28 + 14

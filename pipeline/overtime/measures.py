@@ -10,7 +10,7 @@ import pandas as pd
 from pipeline.config import Config
 from pipeline.overtime.costs import contact_costs, owner_index, owners_of
 from pipeline.overtime.drivers import drivers, strongest
-from pipeline.overtime.ranking import rank_causes
+from pipeline.overtime.ranking import cluster_cause_contacts, rank_causes
 from pipeline.overtime.touch_index import touch_index
 from pipeline.overtime.touches import touch_stats
 from pipeline.overtime.trends import trends
@@ -55,9 +55,14 @@ def over_time(
         _with_cost(touch_stats(part, key), part, key, costs)
         for part, key in ((clustered, "cluster_id"), (contacts, "reason_id"))
     )
+    # a cluster's row counts its contacts with no reason: its trend, cost and touch index are theirs too
+    loose = cluster_cause_contacts(contacts, taxonomy is not None)
     if len(ranking):
+        causes = contacts.assign(cluster_id=contacts["cluster_id"].where(loose).astype("Int64"))  # the run's span
+        cause_trends = trends(causes, "cluster_id", volume, cfg.trends) if taxonomy else cluster_trends
+        cause_costs = costs[loose].groupby(contacts.loc[loose, "cluster_id"]).sum() if costs is not None else None
         ranking = _describe_causes(
-            ranking, taxonomy, reason_trends, cluster_trends, reason_stats, cluster_stats, strongest(found)
+            ranking, taxonomy, reason_trends, cause_trends, reason_stats, cause_costs, strongest(found)
         )
     index = pd.DataFrame()
     if volume is not None:
@@ -65,7 +70,7 @@ def over_time(
         groups = {
             _scope(r): (contacts["reason_id"] == r.reason_id)
             if r.reason_id is not None
-            else (contacts["cluster_id"] == r.cluster_id)
+            else (loose & (contacts["cluster_id"] == r.cluster_id))
             for r in top.itertuples()
         }
         index = touch_index(contacts, volume, groups, costs)
@@ -96,19 +101,20 @@ def _describe_causes(
     ranking: pd.DataFrame,
     taxonomy: Taxonomy | None,
     reason_trends: pd.DataFrame,
-    cluster_trends: pd.DataFrame,
+    cause_trends: pd.DataFrame,
     reason_stats: pd.DataFrame,
-    cluster_stats: pd.DataFrame,
+    cause_costs: pd.Series | None,
     notes: dict[tuple[str, object], str],
 ) -> pd.DataFrame:
-    """Each ranked cause's trend, owner, action and cost, and its strongest driver in its `why`."""
+    """Each ranked cause's trend, owner, action and cost, and its strongest driver in its `why`. `cause_trends`,
+    `cause_costs`: by cluster, over the contacts a cluster's row counts."""
     reasons = taxonomy.by_id() if taxonomy else {}
     is_reason = ranking["reason_id"].notna()
     ranking = ranking.assign(
         trend=[
             reason_trends["trend"].get(r.reason_id)
             if r.reason_id is not None
-            else cluster_trends["trend"].get(r.cluster_id)
+            else cause_trends["trend"].get(r.cluster_id)
             for r in ranking.itertuples()
         ],
         owner=[taxonomy.owner_of(r) if reason else None for r, reason in zip(ranking["reason_id"], is_reason)],
@@ -118,7 +124,7 @@ def _describe_causes(
         cost=[
             reason_stats["cost"].get(r.reason_id)
             if r.reason_id is not None
-            else cluster_stats["cost"].get(r.cluster_id)
+            else (cause_costs.get(r.cluster_id) if cause_costs is not None else float("nan"))
             for r in ranking.itertuples()
         ],
     )

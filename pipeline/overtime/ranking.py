@@ -24,6 +24,13 @@ def unmatched_clusters(contacts: pd.DataFrame, has_taxonomy: bool, min_share: fl
     return sorted(int(c) for c in without.index[without >= min_share])
 
 
+def cluster_cause_contacts(contacts: pd.DataFrame, has_taxonomy: bool) -> pd.Series:
+    """Which contacts a cluster's row counts: those with no reason, in the clusters whose contacts mostly have none
+    (every clustered contact without a taxonomy). A contact with a reason counts under its reason only."""
+    unmatched = contacts["cluster_id"].isin(unmatched_clusters(contacts, has_taxonomy))
+    return unmatched & (contacts["reason_id"].isna() | (not has_taxonomy))
+
+
 def rank_causes(
     contacts: pd.DataFrame,
     names: dict[str, str],
@@ -34,9 +41,7 @@ def rank_causes(
 ) -> pd.DataFrame:
     """`contacts` needs `reason_id`, `cluster_id`, `issue_id`, `handle_time_s`; `ranked_reasons`: reason ids to rank."""
     by_reason = touch_stats(contacts[contacts["reason_id"].isin(ranked_reasons)], "reason_id")
-    unmatched = unmatched_clusters(contacts, has_taxonomy)
-    loose = contacts[contacts["cluster_id"].isin(unmatched) & (contacts["reason_id"].isna() | (not has_taxonomy))]
-    by_cluster = touch_stats(loose, "cluster_id")
+    by_cluster = touch_stats(contacts[cluster_cause_contacts(contacts, has_taxonomy)], "cluster_id")
     rows = [
         by_reason.assign(
             reason_id=by_reason.index.astype(str), cluster_id=pd.NA, name=[names.get(r, r) for r in by_reason.index]
