@@ -69,4 +69,4 @@ def test_the_report_is_one_page_without_scripts_and_shows_owners_costs_and_drive
     page = report_page(richer)
     assert "Cost by owner" in page and "Cards team" in page and f"{120 * ranking.num_rows:,}" in page
     assert "cost (EUR)" in page  # the currency of the config the run was made with
-    assert "62% on plan &lt;b&gt;Basic&lt;/b&gt; (5% of other contacts)" in page
+    assert "62% on plan &lt;b&gt;Basic&lt;/b&gt; against 5% of other clusters&#39; contacts" in page

@@ -2,7 +2,8 @@
 
 Exports carry more than text: product, plan, app version, region, channel, team (`input.dimensions`). For each
 reason and each cluster, and each value of each dimension, the share of its contacts with that value is held
-against the share among all other contacts; a value is a driver when it is over-represented there beyond chance.
+against the share among the other reasons' contacts (for a cluster, the other clusters'), of those that hold a value
+of the dimension; a value is a driver when it is over-represented there beyond chance.
 The test is exact (one-sided Fisher, as a hypergeometric tail), and the false discovery rate is held across every
 test of the run (Benjamini-Hochberg), so a hundred clusters times a dozen values do not produce false causes.
 """
@@ -31,7 +32,7 @@ def drivers(
     contacts: pd.DataFrame, dimensions: list[str], false_discovery_rate: float, min_contacts: int
 ) -> pd.DataFrame:
     """One row per over-represented (scope, column, value): `scope` is `reason` or `cluster`; `contacts` holds the
-    value inside the scope; `share_in` / `share_out` its share inside and among all other contacts; `lift` their
+    value inside the scope; `share_in` / `share_out` its share inside and among the other reasons' (clusters') contacts; `lift` their
     ratio; `q_value` the adjusted p-value. Values held by fewer than `min_contacts` of the scope are not tested."""
     tests = [
         _tests(contacts, scope, key, column, min_contacts)
@@ -87,11 +88,15 @@ def _tests(contacts: pd.DataFrame, scope: str, key: str, column: str, min_contac
 
 
 def strongest(drivers: pd.DataFrame) -> dict[tuple[str, object], str]:
-    """For each (scope, id), its strongest driver in words: "62% on app 5.2 against 5% of all other contacts"."""
+    """For each (scope, id), its strongest driver in words: "62% on app 5.2 against 5% of other reasons' contacts"."""
     out = {}
     for row in drivers.sort_values(["q_value", "lift"], ascending=[True, False]).itertuples():
         key = (row.scope, row.reason_id if row.scope == "reason" else int(row.cluster_id))
-        out.setdefault(
-            key, f"{row.share_in:.0%} on {row.column} {row.value} against {row.share_out:.0%} of all other contacts"
-        )
+        out.setdefault(key, in_words(row))
     return out
+
+
+def in_words(row) -> str:
+    """A driver row as a sentence: "62% on app 5.2 against 5% of other reasons' contacts"."""
+    others = "other reasons'" if row.scope == "reason" else "other clusters'"
+    return f"{row.share_in:.0%} on {row.column} {row.value} against {row.share_out:.0%} of {others} contacts"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from pipeline.overtime.drivers import in_words
 from pipeline.read.volume import week_start
 from pipeline.run.charts import Line
 
@@ -155,7 +156,7 @@ def weekly_counts(contacts: pd.DataFrame, weeks: int = SPARK_WEEKS) -> tuple[lis
 
 
 def drivers_in_words(drivers: pd.DataFrame | None) -> dict[Key, list[str]]:
-    """The strongest drivers of each reason and cluster, in words: "62% on plan Basic (5% of other contacts)"."""
+    """The strongest drivers of each reason and cluster, in words (`drivers.in_words`)."""
     if drivers is None or drivers.empty:
         return {}
     out: dict[Key, list[str]] = {}
@@ -163,7 +164,7 @@ def drivers_in_words(drivers: pd.DataFrame | None) -> dict[Key, list[str]]:
         key: Key = ("reason", str(row.reason_id)) if row.scope == "reason" else ("cluster", str(int(row.cluster_id)))
         said = out.setdefault(key, [])
         if len(said) < DRIVERS_SHOWN:
-            said.append(f"{row.share_in:.0%} on {row.column} {row.value} ({row.share_out:.0%} of other contacts)")
+            said.append(in_words(row))
     return out
 
 

@@ -164,7 +164,7 @@ DRIVERS = pa.schema(
         pa.field("value", pa.string()),
         pa.field("contacts", pa.int64()),  # of the reason or cluster, holding the value
         pa.field("share_in", pa.float64()),  # of the reason's or cluster's contacts
-        pa.field("share_out", pa.float64()),  # of all other contacts
+        pa.field("share_out", pa.float64()),  # of the other reasons' (clusters') contacts
         pa.field("lift", pa.float64()),  # share_in / share_out
         pa.field("q_value", pa.float64()),  # exact test, false discovery rate held across every test of the run
     ]
