@@ -24,6 +24,7 @@ from pipeline.taxonomy.decisions import (
     evidence_growth,
     find_proposal,
     load_decisions,
+    next_taxonomy,
     proposals_from_table,
     record,
     split_parts,
@@ -258,6 +259,17 @@ def check(taxonomy: Annotated[Path, typer.Argument(help="the taxonomy file")]) -
         table.add_row(r.id, Text(r.name), r.parent or "", r.kind, r.status, str(len(r.examples)))
     out.print(table)
     out.print(f"valid; {len(pending)} accepted proposal(s) wait for `touchless taxonomy apply`")
+    if not loaded.assignable():
+        out.print(
+            "note: no reason here can be given to contacts (none yet, or every one retired or a group): a run "
+            "gives none, and proposes every cluster as a new reason",
+            markup=False,
+        )
+    if pending:
+        try:
+            next_taxonomy(taxonomy)
+        except TaxonomyError as exc:  # what apply would say now, before someone runs it
+            raise TaxonomyError(f"the file is valid, but `touchless taxonomy apply` would refuse: {exc}") from None
 
 
 @taxonomy_app.command("init")

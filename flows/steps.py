@@ -203,7 +203,7 @@ def reason_models(context: Context, cfg: Config) -> tuple[ReasonModel | None, Pr
         return model.embed(texts).vectors
 
     taxonomy = context.taxonomy
-    reasons = reason_model(taxonomy, embed) if taxonomy else None
+    reasons = reason_model(taxonomy, embed) if taxonomy and taxonomy.assignable() else None  # none to give
     return reasons, ProcessSteps.of(taxonomy, cfg.taxonomy.proposals, embed)
 
 
@@ -216,8 +216,9 @@ def give_reasons(
     reasons: ReasonModel | None,
     cfg: Config,
 ) -> Reading | None:
-    """The reasons of the contacts at `rows` (whose vectors these are); None without a taxonomy."""
-    if context.taxonomy is None or not len(rows):
+    """The reasons of the contacts at `rows` (whose vectors these are); None without a taxonomy or a reason in it
+    that contacts can be given."""
+    if reasons is None or not len(rows):
         return None
     return read_reasons(vectors, contacts["reason"], rows, context.taxonomy, reasons, cfg.taxonomy, cfg.seed)
 

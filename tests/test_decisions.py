@@ -348,6 +348,25 @@ def test_an_applied_acceptance_holds_for_runs_before_its_version_and_is_open_aga
     assert [p.status for p in decided([pin], decisions, 0.5, taxonomy_version=None)] == ["accepted"]
 
 
+def test_a_proposal_made_again_after_its_version_is_decided_anew_and_the_applied_decision_kept(taxonomy):
+    """It is open in a run made with the version that took it in: rejecting or accepting it again was refused ('was
+    written into version 2'), as was discovering again, which proposes it under the same id."""
+    pin = proposal("a1b2c3d4e5", "Change PIN")
+    record(taxonomy, pin, "accepted", parent="cards", by="ana")
+    apply_decisions(taxonomy)
+    again = decided([pin], load_decisions(taxonomy), 0.5, taxonomy_version=2)[0]
+    assert again.status == "open"
+    with pytest.raises(TaxonomyError, match="was written into version 2"):  # a run made before version 2
+        record(taxonomy, pin.model_copy(update={"status": "accepted"}), "rejected", why="settled")
+    done = record(taxonomy, again, "rejected", why="version 2 settled it; the rest are other questions", by="bo")
+    assert done.replaced is None
+    kept = load_decisions(taxonomy)
+    assert [(d.decision, d.applied_in) for d in kept] == [("accepted", 2), ("rejected", None)]
+    assert decided([pin], kept, 0.5, taxonomy_version=2)[0].status == "rejected"
+    assert undo(taxonomy, pin.proposal_id).decision == "rejected"  # only the new decision is taken back
+    assert [(d.decision, d.applied_in) for d in load_decisions(taxonomy)] == [("accepted", 2)]
+
+
 def test_a_name_taken_in_the_file_after_accepting_is_refused_when_applying(taxonomy):
     """Accepting checks names against the file as it is then; a reason of the same name added by hand before apply
     would make two reasons nobody can tell apart."""
@@ -527,3 +546,13 @@ reasons:
     apply_decisions(taxonomy)
     assert taxonomy.read_text().startswith("# Our reasons.")
     assert load_taxonomy(taxonomy).by_id()["declined"].examples == ["no", "On", "1:30", "2026-02-30"]
+
+
+def test_taxonomy_check_names_an_accepted_decision_that_apply_would_refuse(taxonomy, capsys):
+    """The reason a pending retire concerns was renamed by hand: check said 'valid', and only apply refused."""
+    record(taxonomy, proposal("a1b2c3d4e5", "Card not arrived", "retire", ["card_arrival"]), "accepted")
+    taxonomy.write_text(taxonomy.read_text().replace("card_arrival", "card_late"))
+    code = run_cli("taxonomy", "check", str(taxonomy))
+    said = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert "the file is valid, but `touchless taxonomy apply` would refuse" in said and "card_arrival" in said

@@ -13,7 +13,7 @@ from flows.cli import main
 from pipeline.errors import TaxonomyError
 from pipeline.taxonomy.decisions import load_decisions
 from pipeline.taxonomy.tree import load_taxonomy, parse_taxonomy
-from tests.conftest import SIX_INTENTS
+from tests.conftest import SIX_INTENTS, run_cli
 
 # Six intents in the data; the taxonomy misses one (change_pin), lumps two into one reason (top-up failed and
 # cash withdrawal fee), and holds one nobody asks about (mortgages).
@@ -612,3 +612,30 @@ def test_a_taxonomy_of_more_reasons_than_clusters_gets_a_cluster_for_each(tmp_pa
     clustered = contacts[contacts["cluster_id"] >= 0]
     majority = clustered.groupby("cluster_id")["intent"].agg(lambda v: v.value_counts().index[0])
     assert set(majority) == set(names)
+
+
+def test_a_taxonomy_with_no_reason_to_give_runs_as_a_first_one(tmp_path, test_config, capsys):
+    """Every reason retired (or none yet): discover and assign crashed on an empty matrix of reason texts, and
+    `taxonomy check` called the file valid without a word. Now no contact gets a reason, every cluster is a
+    candidate, and both say so."""
+    from flows.discover import discover
+
+    retired = yaml.safe_load(yaml.safe_dump(TAXONOMY))
+    for reason in retired["reasons"]:
+        reason["status"] = "retired"
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text(yaml.safe_dump(retired, sort_keys=False))
+    assert run_cli("taxonomy", "check", str(taxonomy)) == 0
+    assert "no reason here can be given to contacts" in " ".join(capsys.readouterr().out.split())
+    result = discover(
+        input_path=str(SIX_INTENTS),
+        out_dir=str(tmp_path / "run"),
+        config_path=str(test_config),
+        overrides={"taxonomy": {"path": str(taxonomy)}},
+    )
+    assert any("holds no reason a contact can be given" in w for w in result.warnings)
+    contacts = pd.read_parquet(tmp_path / "run" / "contacts.parquet")
+    assert contacts["reason_id"].isna().all()
+    assert pd.read_parquet(tmp_path / "run" / "reasons.parquet").empty
+    proposals = pd.read_parquet(tmp_path / "run" / "proposals.parquet")
+    assert len(proposals) >= 3 and set(proposals["kind"]) <= {"new_reason", "secondary"}

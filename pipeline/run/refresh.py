@@ -166,6 +166,11 @@ def refresh(
     names = dict(zip(descriptions["cluster_id"], descriptions["label"]))
     time = over_time(_facts(contacts, cfg.input.dimensions), context.volume, taxonomy, names, cfg, cluster_trends)
     warnings += _volume_warnings(time.touch_index, context) + _past_volume(contacts["created_at"], context.volume)
+    if taxonomy is not None and reasons is None:
+        warnings.append(
+            f"the taxonomy {cfg.taxonomy.path} holds no reason a contact can be given (none yet, or every one retired "
+            "or a group): no contact has a reason, and every cluster is proposed as a new reason"
+        )
     return Refreshed(contacts, time, proposals, warnings)
 
 

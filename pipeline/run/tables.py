@@ -64,7 +64,7 @@ def reasons_table(
 ) -> pa.Table:
     """One row per assignable reason: how many contacts it got, where they clustered, touches, trend, its
     distinctive `keywords`, owner, action and cost."""
-    if taxonomy is None:
+    if taxonomy is None or not taxonomy.assignable():
         return REASONS.empty_table()
     assigned = contacts.loc[contacts["reason_id"].notna(), ["reason_id", "reason_score", "cluster_id"]]
     by_reason = dict(tuple(assigned.groupby("reason_id", sort=False)))  # one pass, not one per reason

@@ -345,7 +345,15 @@ def standing_decision(proposal: Proposal, decisions: list[Decision]) -> Decision
     proposal that a taxonomy version took in (its status is open again: nothing is left to decide)."""
     if proposal.status != "open":
         return decision_for(proposal, decisions)
-    return next((d for d in decisions if d.proposal_id == proposal.proposal_id and d.applied_in is not None), None)
+    applied = [d for d in decisions if d.proposal_id == proposal.proposal_id and d.applied_in is not None]
+    return applied[-1] if applied else None
+
+
+def _latest(decisions: list[Decision], proposal_id: str) -> Decision | None:
+    """The newest decision on a proposal: one applied in a version may be followed by one on the same proposal
+    made again by a run of that version, which that version did not settle."""
+    mine = [d for d in decisions if d.proposal_id == proposal_id]
+    return mine[-1] if mine else None
 
 
 def record(
@@ -364,7 +372,9 @@ def record(
 ) -> Recorded:
     """Check and store an accept or reject. `seen`: the revision of the decision the person saw on this proposal
     (None: none); when it differs from the one on file, someone decided meanwhile and nothing is written. A new
-    name clears the proposal's machine-written description unless one is given."""
+    name clears the proposal's machine-written description unless one is given. A proposal whose accept a version
+    took in is decided anew when a run made since proposes it again (its status is open): the applied decision is
+    kept, as history, beside the new one."""
     taxonomy_path = Path(taxonomy_path)
     name, parent, into = ((v or "").strip() or None for v in (name, parent, into))
     if name == proposal.name:
@@ -375,9 +385,9 @@ def record(
         raise TaxonomyError("say why the proposal is rejected: the reason is kept with the decision")
     with decisions_lock(taxonomy_path):
         decisions = load_decisions(taxonomy_path)
-        current = next((d for d in decisions if d.proposal_id == proposal.proposal_id), None)
+        current = _latest(decisions, proposal.proposal_id)
         _check_seen(current, seen, proposal)
-        if current is not None and current.applied_in is not None:
+        if current is not None and current.applied_in is not None and proposal.status != "open":
             raise TaxonomyError(
                 f"proposal {proposal.proposal_id} was written into version {current.applied_in} of {taxonomy_path}; "
                 "run discover again to see what is left to decide"
@@ -401,8 +411,9 @@ def record(
             **({k: v for k, v in accepted.items() if v is not None} if decision == "accepted" else {}),
             proposal=proposal.model_copy(update={"status": "open"}),
         )
-        save_decisions(taxonomy_path, [d for d in decisions if d is not current] + [entry])
-    return Recorded(entry, current, also)
+        replaced = current if current is not None and current.applied_in is None else None
+        save_decisions(taxonomy_path, [d for d in decisions if d is not replaced] + [entry])
+    return Recorded(entry, replaced, also)
 
 
 def undo(taxonomy_path: Path, proposal_id: str, seen: str | None = NOT_CHECKED) -> Decision:
@@ -410,7 +421,7 @@ def undo(taxonomy_path: Path, proposal_id: str, seen: str | None = NOT_CHECKED) 
     taxonomy_path = Path(taxonomy_path)
     with decisions_lock(taxonomy_path):
         decisions = load_decisions(taxonomy_path)
-        current = next((d for d in decisions if d.proposal_id == proposal_id), None)
+        current = _latest(decisions, proposal_id)
         if current is None:
             raise DecisionConflict(f"proposal {proposal_id} has no decision to undo (someone may have undone it)")
         _check_seen(current, seen, current.proposal)
