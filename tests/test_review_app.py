@@ -244,6 +244,18 @@ def test_accepting_by_clicking_lands_in_the_decisions_file(browser, reviewed):
     assert (decision.name, decision.parent, decision.description) == ("PIN change", "cards", "")
     assert "PIN change" in card(page, renamed).inner_text()
 
+    # changing it to add a note starts from what it says: the form was blank, and the note alone lost name and place
+    change = card(page, renamed).locator("details.change")
+    change.locator("summary").first.click()
+    change.locator("summary", has_text="rename").click()
+    assert change.locator('input[name="name"]').input_value() == "PIN change"
+    assert change.locator('select[name="parent"]').input_value() == "cards"
+    change.locator('input[name="note"]').fill("customers ask for it weekly")
+    change.locator('button[data-action="accept"]').click()
+    page.wait_for_url(re.compile(f"done={renamed}"))
+    decision = decided(reviewed)[renamed]
+    assert (decision.name, decision.parent, decision.why) == ("PIN change", "cards", "customers ask for it weekly")
+
 
 def test_a_parent_that_would_become_a_group_is_offered_apart_and_its_card_says_so(browser, reviewed):
     """Putting a reason under one that holds none makes it a group, which contacts are no longer given: the form
