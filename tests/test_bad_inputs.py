@@ -95,6 +95,20 @@ STOPS = {
         [],
         ["row 3: cannot be parsed as CSV", "never closed"],
     ),
+    # pandas pads a short row: the line after an unquoted line break became a contact, its text an id, exit 0
+    "a_text_broken_over_lines_without_quotes": (
+        "c.csv",
+        csv("contact_id,text,channel\n1,my card never came,email\n2,my top up failed.\nplease help me,chat\n"),
+        [],
+        ["row 2: holds 2 value(s) where the header names 3 columns", "not quoted"],
+    ),
+    # a quote left open takes the rows after it into its text until another quote closes it
+    "a_quote_left_open_inside_a_text": (
+        "c.csv",
+        csv('contact_id,text,channel\n1,"my card, it never came,email\n2,"refund me, now",chat\n3,where is it,chat\n'),
+        [],
+        ["row 1: holds more values than the header names columns"],
+    ),
     "too_many_values_after_a_text_over_lines": (
         "c.csv",
         csv('contact_id,text\n1,"my card\nnever came"\n2,refund\n3,a,b,c\n'),

@@ -201,7 +201,7 @@ def test_unsupported_type_and_bad_json_are_named(tmp_path):
 # CRLF endings, quoted delimiters, a last line without its line end
 BAD_BYTE_FILES = {
     "csv": 'contact_id,te@xt,channel\r\n1,"my card@\r\nnever came",email\n\n   \n2,@refund,@chat\n'
-    '3,"a, b and ""c""@",\n\n4,,phone@\n5,last@',
+    '3,"a, b and ""c""@",\n\n4,,phone@\n5,last@,',
     "jsonl": '{"contact_id": "1", "text": "my\u2028card@"}\n\n   \n{"contact_id": "2", "text": "@refund"}\r\n'
     '{"contact_id": "3", "text": "x@"}',
 }

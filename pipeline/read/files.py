@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import sys
 import warnings
 import zlib
 from collections import Counter, deque
@@ -182,6 +183,8 @@ def _place(before: str, sep: str | None) -> tuple[int | None, str | None]:
 def _records(text: str, sep: str) -> Iterator[list[str]]:
     """The header and rows of a CSV or TSV text as pandas reads them: a line that is blank, or spaces only, is no
     row."""
+    if csv.field_size_limit() < len(text):  # the csv module refuses a text over 128 KiB by default; pandas reads it
+        csv.field_size_limit(min(len(text), sys.maxsize))
     return (row for row in csv.reader(_lines(text), delimiter=sep) if row and (len(row) > 1 or row[0].strip()))
 
 
@@ -217,8 +220,6 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
         others = [w for w in caught if not issubclass(w.category, pd.errors.ParserWarning)]
         for w in others:  # what else pandas warned of is passed on
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        dropped = len(others) < len(caught)  # pandas dropped values past the header's columns
-        extra = _first_extra_value(text, sep) if dropped or columns is not None else None
     except pd.errors.ParserError as exc:
         raise _parse_error(str(exc), text, location, sep) from None
     except pd.errors.EmptyDataError:
@@ -231,8 +232,9 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
         for name, count in Counter(header).items()
         if count > 1 and name.strip()
     }
-    if extra is not None:
-        raise _too_many_values(text, location, sep, extra)
+    misshapen = _misshapen_row(text, sep)  # one pass, ~1 s a million rows: pandas pads a short row without a word
+    if misshapen is not None:
+        raise _misshapen_error(text, location, sep, *misshapen)
     if frame.empty and len(frame.columns):  # none of `columns` in the file: the caller names what is missing
         raise InputError("file has a header but no rows", file=location)
     frame.attrs["twice"] = twice
@@ -245,9 +247,9 @@ def _parse_error(message: str, text: str, location: str, sep: str) -> InputError
     record, header included; 'row 3' counts blank lines, from 0), and neither is the file's line where a quoted text
     holds line breaks."""
     kind = "TSV" if sep == "\t" else "CSV"
-    extra = _first_extra_value(text, sep)
-    if extra is not None:
-        return _too_many_values(text, location, sep, extra)
+    misshapen = _misshapen_row(text, sep)
+    if misshapen is not None:
+        return _misshapen_error(text, location, sep, *misshapen)
     if "EOF inside string" in message:  # the unclosed quote's row holds the rest of the file: it is the last
         return InputError(
             f"cannot be parsed as {kind}: a quote opened in this row is never closed, so the rest of the file would "
@@ -259,13 +261,23 @@ def _parse_error(message: str, text: str, location: str, sep: str) -> InputError
     return InputError(f"cannot be parsed as {kind}: {message.strip()}", file=location, hint=_other_delimiter(text, sep))
 
 
-def _too_many_values(text: str, location: str, sep: str, row: int) -> InputError:
+def _misshapen_error(text: str, location: str, sep: str, row: int, values: int, width: int) -> InputError:
+    if values > width:
+        return InputError(
+            "holds more values than the header names columns",
+            file=location,
+            row=row,
+            hint=_other_delimiter(text, sep)
+            or "a text holding a delimiter must be quoted; or the header lacks a column name",
+        )
     return InputError(
-        "holds more values than the header names columns",
+        f"holds {values} value(s) where the header names {width} columns, so its values would fall under other "
+        "columns: most likely a text holding a line break or a delimiter that is not quoted, or a quote left open "
+        "in it or a row before",
         file=location,
         row=row,
         hint=_other_delimiter(text, sep)
-        or "a text holding a delimiter must be quoted; or the header lacks a column name",
+        or 'export the file with texts in quotes ("..."), a quote inside a text written twice ("")',
     )
 
 
@@ -280,12 +292,16 @@ def _other_delimiter(text: str, sep: str) -> str | None:
     return f"the header is split by {names[found]}: save the file with commas (a .csv) or tabs (a .tsv)"
 
 
-def _first_extra_value(text: str, sep: str) -> int | None:
-    """The first row (1 = the first after the header) holding a value past the header's columns; an empty one (a
-    row ending in a delimiter) does not count."""
+def _misshapen_row(text: str, sep: str) -> tuple[int, int, int] | None:
+    """(row, values, header's columns) of the first row (1 = the first after the header) with fewer values than
+    the header names columns, or a value past them; an empty one past them (a row ending in a delimiter) does not
+    count."""
     rows = _records(text, sep)
     width = len(next(rows, []))
-    return next((number for number, row in enumerate(rows, start=1) if any(v.strip() for v in row[width:])), None)
+    for number, row in enumerate(rows, start=1):
+        if len(row) < width or any(v.strip() for v in row[width:]):
+            return number, len(row), width
+    return None
 
 
 def _read_jsonl(text: str, location: str) -> pd.DataFrame:
