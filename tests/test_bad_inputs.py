@@ -109,6 +109,13 @@ STOPS = {
         [],
         ["row 1: holds more values than the header names columns"],
     ),
+    # only the text is redacted: read as the customer id too, an email address in it was stored raw
+    "the_text_column_mapped_to_another_field": (
+        "c.csv",
+        csv("contact_id,text\n1,my email is ann@example.com\n2,refund please\n"),
+        ["--column", "customer_id=text"],
+        ["column 'text': customer_id is mapped to column 'text', the column read as the text", "unredacted"],
+    ),
     "too_many_values_after_a_text_over_lines": (
         "c.csv",
         csv('contact_id,text\n1,"my card\nnever came"\n2,refund\n3,a,b,c\n'),

@@ -110,6 +110,7 @@ def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> pd.Da
             f"name the column that holds the {name} with --column {name}=COLUMN or input.columns.{name} in your config"
         ),
     )
+    refuse_text_twice(mapping, path)
     name = next((n for n in OPTIONAL if mapping[n] != n and mapping[n] not in raw.columns), None)
     if name is not None:  # asked for by name, as a dimension is: not quietly off
         raise InputError(
@@ -125,6 +126,20 @@ def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> pd.Da
         source = mapping[name]
         frame[name] = raw[source] if source in raw.columns else None
     return frame
+
+
+def refuse_text_twice(mapping: dict[str, str], path: str | Path) -> None:
+    """`mapping`: field -> column. Only the text is redacted: the column read as the text, read as another field
+    too, would be stored raw there."""
+    also = next((field for field, column in mapping.items() if field != "text" and column == mapping["text"]), None)
+    if also is not None:
+        raise InputError(
+            f"{also} is mapped to column '{mapping['text']}', the column read as the text: the text would also be "
+            f"stored as the {also}, unredacted",
+            file=str(path),
+            column=mapping["text"],
+            hint=f"map {also} to another column (--column {also}=COLUMN, or in your config), or leave it out",
+        )
 
 
 def refuse_repeated(raw: pd.DataFrame, used: Iterable[str], path: str | Path) -> None:

@@ -21,6 +21,7 @@ from pipeline.read.contacts import (
     dimension_columns,
     parse_times,
     refuse_repeated,
+    refuse_text_twice,
     require_columns,
 )
 from pipeline.read.report import InputReport, list_rows, rows_error
@@ -69,6 +70,7 @@ def conversations(
     is left out as already read. A conversation whose first message is not later is a whole one: read again."""
     columns = cfg.messages.columns
     refuse_repeated(raw, [*columns.model_dump().values(), *cfg.dimensions], path)
+    refuse_text_twice(columns.model_dump(), path)
     require_columns(
         raw,
         {name: getattr(columns, name) for name in REQUIRED},
