@@ -410,9 +410,17 @@ def _languages(distinct: list[str], cfg: LanguageConfig) -> list[str]:
         if len(words.strip()) < cfg.min_chars:
             return cfg.expected[0]
         found, confidence = identifier.classify(words)
-        return found if confidence >= _MIN_LANGUAGE_CONFIDENCE else cfg.expected[0]
+        # Arabic or Cyrillic is never read as the expected English for want of confidence (langid gave 0.81, 0.57)
+        return found if confidence >= _MIN_LANGUAGE_CONFIDENCE or not _mostly_latin(words) else cfg.expected[0]
 
     return [language(t) for t in distinct]
+
+
+def _mostly_latin(text: str) -> bool:
+    """Whether most of the letters are Latin (ASCII, the accented ranges up to IPA, and Latin Extended Additional)."""
+    letters = [c for c in text if c.isalpha()]
+    latin = sum(1 for c in letters if c < "\u0250" or "\u1e00" <= c <= "\u1eff")
+    return 2 * latin >= len(letters)
 
 
 @lru_cache(maxsize=1)
