@@ -154,6 +154,15 @@ ADDRESSES = [  # house number and street, with or without unit, town and postcod
     "K1A 0B1",
     "NW1 6XE",
 ]
+IDENTITY_NUMBERS = [  # (text, the number): passport, ID card, licence, tax and National Insurance numbers
+    ("my passport number is A1234567", "A1234567"),
+    ("passport no. C01X00T47 expires soon", "C01X00T47"),
+    ("ID card number T22000129", "T22000129"),
+    ("driving licence MORGA753116SM9IJ", "MORGA753116SM9IJ"),
+    ("tax id DE123456789 on the invoice is wrong", "DE123456789"),
+    ("my NI number is AB 12 34 56 C", "AB 12 34 56 C"),
+    ("iban gb82west12345698765432 please", "gb82west12345698765432"),  # in lower case: no IBAN check reads it
+]
 POSTCODES = ["73301", "94105-1234", "nw1 6xe", "K1A 0B1", "1012 AB", "560001"]  # only known by the word before them
 NEGATIVES = [  # look-alikes of names and addresses that must come back unchanged
     "my card is broken",
@@ -203,6 +212,9 @@ NEGATIVES = [  # look-alikes of names and addresses that must come back unchange
     "this is of no use to me",
     "How can it be that my Card is not functioning anymore?",
     "I prefer Mastecard.",
+    "my iPhone 15 and Galaxy S23 both broke",
+    "flight BA2490 was moved, and my covid19 test too",
+    "the a320neo seat had no mp3 jack and 4G was off",
 ]
 KEEP = [  # amounts, dates, times and plain numbers that must not be taken for personal data
     "$1,234.56",
@@ -311,6 +323,7 @@ def cases() -> list[tuple[str, dict[str, list[str]], list[str]]]:
             out += [(next(templates).format(item), {kind: [item]}, []) for _ in range(2)]
     for text, name in NAMES:
         out.append((text, {"NAME": [name]}, []))
+    out += [(text, {"NUMBER": [number]}, []) for text, number in IDENTITY_NUMBERS]
     templates = itertools.cycle(POSTCODE_TEMPLATES)
     out += [(next(templates).format(code), {"ADDRESS": [code]}, []) for code in POSTCODES for _ in range(2)]
     out += [(text, {}, []) for text in NEGATIVES]

@@ -21,7 +21,7 @@ from pipeline.text.redact import (
 from tests.redaction_corpus import cases, luhn_complete
 
 CASES = cases()
-KINDS = ["EMAIL", "PHONE", "CARD", "IBAN", "ADDRESS", "NAME"]
+KINDS = ["EMAIL", "PHONE", "CARD", "IBAN", "ADDRESS", "NAME", "NUMBER"]
 
 
 @pytest.fixture(scope="module")
