@@ -103,6 +103,21 @@ def test_given_format_reads_every_value_and_reports_the_others():
     assert len(warnings) == 1
 
 
+def test_a_format_with_day_and_month_the_wrong_way_round_is_refused_not_half_read():
+    """Given month-first for a day-first column, the dates past the 12th were left empty with a warning and the
+    others read with day and month swapped (1 September as 9 January)."""
+    with pytest.raises(InputError) as caught:
+        parse(["01/09/2026", "13/09/2026", "28/09/2026", "05/10/2026"], date_format="%m/%d/%Y")
+    error = caught.value
+    assert error.row == 2 and error.column == "created_at"
+    assert "2 of the 4 values of 'created_at' are not dates in the format given (%m/%d/%Y)" in error.problem
+    assert "the other 2 would be read with day and month swapped" in error.problem
+    assert error.hint == "give --date-format '%d/%m/%Y' (or input.date_format in your config)"
+    # a value that fits neither way is only a bad value: the format stands
+    parsed, warnings = parse(["09/01/2026", "yesterday"], date_format="%m/%d/%Y")
+    assert parsed.tolist() == utc("2026-09-01", None) and len(warnings) == 1
+
+
 def test_a_format_that_is_not_one_is_a_config_error():
     with pytest.raises(ConfigError, match="input.date_format '%Q' is not a date format"):
         parse(["28/08/2026"], date_format="%Q")
@@ -351,8 +366,10 @@ def test_a_given_format_still_reads_the_dates_that_can_be_read_only_one_way():
     )
     assert parsed.tolist() == utc("2026-04-03", "2026-04-03", "2026-08-31 09:36:16", "2026-08-05", "2026-03-04")
     assert warnings == []
-    parsed, warnings = parse(["2026-05-04", "2026-05-28"], date_format="%Y-%d-%m")
-    assert parsed.tolist() == utc("2026-04-05", None) and len(warnings) == 1
+    parsed, warnings = parse(["2026-05-04", "2026-07-06"], date_format="%Y-%d-%m")
+    assert parsed.tolist() == utc("2026-04-05", "2026-06-07") and warnings == []
+    with pytest.raises(InputError, match="day and month the other way round"):  # 28 is no month: ISO after all
+        parse(["2026-05-04", "2026-05-28"], date_format="%Y-%d-%m")
 
 
 def test_two_digit_years_that_read_year_first_as_well_stop_the_run():

@@ -142,6 +142,19 @@ def parse_dates(
             hint="a format given (input.date_format or --date-format) is for the dates of every file a run reads; "
             "give the format these dates are written in, or leave it out if they are written year first",
         )
+    swapped = _day_month_swapped(date_format) if date_format is not None and bad.any() else None
+    if swapped is not None and not (present & (_given(texts, groups, swapped, as_written) == _NAT)).any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{int(bad.sum()):,} of the {int(present.sum()):,} values of '{column}' are not dates in the format "
+            f"given ({date_format}), such as '{texts[first].as_py()}' (row {int(rows[first])}), and every value is "
+            f"one with day and month the other way round ({swapped}): the other {int((present & ~bad).sum()):,} "
+            "would be read with day and month swapped",
+            file=file,
+            row=int(rows[first]),
+            column=column,
+            hint=f"give --date-format '{swapped}' (or input.date_format in your config)",
+        )
     if bad.any():
         where = f"in the column's format ({described})" if described else "in any format touchless reads"
         hint = "" if described else ": if they are dates, set input.date_format in your config or pass --date-format"
@@ -150,6 +163,13 @@ def parse_dates(
             f"(rows {list_rows(rows[bad].tolist())}){hint}"
         )
     return parsed, warnings + _future(parsed, rows, column, now), order
+
+
+def _day_month_swapped(date_format: str) -> str | None:
+    """The format with its day (%d) and month (%m) changing places, or None where it lacks either."""
+    if date_format.count("%d") != 1 or date_format.count("%m") != 1:
+        return None
+    return date_format.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
 
 
 def _texts(values: pd.Series) -> pa.StringArray:
