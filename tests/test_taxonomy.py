@@ -79,6 +79,13 @@ TAXONOMY = {
             lambda t: t["reasons"][0].update(status="retired"),
             "reason #2 ('card_arrival') is active under the retired group 'cards'",
         ),
+        # in the words of the person editing the file, not pydantic's
+        (lambda t: t["reasons"][2].update(name="   "), "field 'name': a name needs a word, not only spaces"),
+        (lambda t: t["reasons"][2].update(name=None), "field 'name': is empty: give it a value"),
+        (lambda t: t["reasons"][2].update(id="Lost_Card"), "'Lost_Card' is not an id: ids are lower-case letters"),
+        (lambda t: t.update(reason=t.pop("reasons")), "reason: unknown key: did you mean 'reasons'?"),
+        (lambda t: t["reasons"][2].update(exemples=["a"]), "field 'exemples': unknown key: did you mean 'examples'?"),
+        (lambda t: t.clear(), "is empty: a taxonomy holds a 'version' and its 'reasons'"),
     ],
 )
 def test_a_broken_taxonomy_is_named_precisely(change, message):
@@ -639,3 +646,10 @@ def test_a_taxonomy_with_no_reason_to_give_runs_as_a_first_one(tmp_path, test_co
     assert pd.read_parquet(tmp_path / "run" / "reasons.parquet").empty
     proposals = pd.read_parquet(tmp_path / "run" / "proposals.parquet")
     assert len(proposals) >= 3 and set(proposals["kind"]) <= {"new_reason", "secondary"}
+
+
+def test_a_taxonomy_indented_with_tabs_says_so(tmp_path):
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text("version: 1\nreasons:\n  - id: cards\n\tname: Cards\n")
+    with pytest.raises(TaxonomyError, match=r"\(line 4, column 1\): indent with spaces, not tabs"):
+        load_taxonomy(path)

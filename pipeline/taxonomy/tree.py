@@ -10,6 +10,7 @@ simplify, keep). Validation names what is wrong and where (duplicate ids, unknow
 
 from __future__ import annotations
 
+import difflib
 import io
 import re
 from collections.abc import Iterable
@@ -18,7 +19,7 @@ from typing import Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.config import read_yaml, yaml_text
 from pipeline.errors import TaxonomyError
@@ -29,6 +30,15 @@ class Reason(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     name: str = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        """A name of spaces passed, and ranked as a blank cause."""
+        if not name.strip():
+            raise ValueError("a name needs a word, not only spaces")
+        return name
+
     description: str = ""
     examples: list[str] = []
     parent: str | None = None
@@ -74,17 +84,39 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
 def parse_taxonomy(data: object, source: str) -> Taxonomy:
     if not isinstance(data, dict):
         raise TaxonomyError(f"{source}: a taxonomy is a mapping with 'version' and 'reasons'")
+    if not data:
+        raise TaxonomyError(
+            f"{source} is empty: a taxonomy holds a 'version' and its 'reasons' (configs/taxonomy.yaml in touchless's "
+            "repository is an example; `touchless taxonomy init` writes a first one from a run)"
+        )
     try:
         taxonomy = Taxonomy.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = _where(err["loc"], data)
-            what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            lines.append(f"  - {where}: {what}")
+        lines = [f"  - {_where(err['loc'], data)}: {_problem(err)}" for err in exc.errors()]
         raise TaxonomyError(f"{source} is not a valid taxonomy:\n" + "\n".join(lines)) from None
     _check_structure(taxonomy, source)
     return taxonomy
+
+
+def _problem(err: dict) -> str:
+    """pydantic's complaint in the words of a person editing the file."""
+    key = err["loc"][-1] if err["loc"] else ""
+    if err["type"] == "extra_forbidden":
+        known = Reason.model_fields if len(err["loc"]) > 1 else Taxonomy.model_fields
+        close = difflib.get_close_matches(str(key), list(known), n=1)
+        return "unknown key" + (f": did you mean '{close[0]}'?" if close else f" (the keys: {', '.join(known)})")
+    if err["type"] in ("string_type", "list_type") and err.get("input") is None:
+        return "is empty: give it a value"
+    if err["type"] == "missing":
+        return "is missing"
+    if err["type"] == "value_error":
+        return err["msg"].removeprefix("Value error, ")
+    if key == "id" and err["type"] == "string_pattern_mismatch":
+        return (
+            f"'{err['input']}' is not an id: ids are lower-case letters, digits, '_', '.' and '-', starting with a "
+            "letter or digit"
+        )
+    return err["msg"]
 
 
 def _where(loc: tuple, data: dict) -> str:
