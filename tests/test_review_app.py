@@ -297,6 +297,7 @@ def test_no_request_leaves_127_0_0_1(browser, reviewed):
         page.goto(browser.origin + path)
         assert page.locator("main").count() == 1, path
         assert page.locator("script").count() == 0, path
+        assert page.locator('link[rel="icon"]').count() == 1, path  # else a browser asks for /favicon.ico: a 404
     assert seen and all(url.startswith(browser.origin + "/") for url in seen)
     assert browser.left == []
 

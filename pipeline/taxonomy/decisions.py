@@ -271,6 +271,21 @@ def becomes_group(reasons: dict[str, Reason], parent: str | None) -> str:
     )
 
 
+def _whole_proposal_id(
+    into: str | None, taxonomy: Taxonomy | None, decisions: list[Decision], proposal: Proposal
+) -> str | None:
+    """`into` as given, or the whole id of the one accepted new reason's proposal whose id it starts (at least
+    `MIN_PREFIX` characters), as proposal ids may be given everywhere else."""
+    if into is None or len(into) < MIN_PREFIX:
+        return into
+    choices = merge_choices(taxonomy, decisions, proposal)
+    if into in {target for target, _ in choices}:
+        return into
+    reason_ids = {r.id for r in taxonomy.reasons} if taxonomy else set()
+    starting = [target for target, _ in choices if target.startswith(into) and target not in reason_ids]
+    return starting[0] if len(starting) == 1 else into
+
+
 def merge_choices(taxonomy: Taxonomy | None, decisions: list[Decision], proposal: Proposal) -> list[tuple[str, str]]:
     """(id, name) of what a new-reason proposal can be merged into: the taxonomy's reasons that contacts are
     given, and the new reasons accepted but not yet applied (by proposal id); not a reason an accepted split, merge
@@ -397,6 +412,7 @@ def record(
         also = ""
         if decision == "accepted":
             taxonomy = load_taxonomy(taxonomy_path) if taxonomy_path.is_file() else None
+            into = _whole_proposal_id(into, taxonomy, decisions, proposal)
             _check_accept(taxonomy_path, taxonomy, decisions, proposal, name, parent, into, parts)
             others = [d for d in decisions if d.decision == "accepted" and d.applied_in is None and d is not current]
             if taxonomy is not None and not any(d.parent == parent for d in others):  # else said when that was
