@@ -556,3 +556,10 @@ def test_taxonomy_check_names_an_accepted_decision_that_apply_would_refuse(taxon
     said = " ".join(capsys.readouterr().err.split())
     assert code == 2
     assert "the file is valid, but `touchless taxonomy apply` would refuse" in said and "card_arrival" in said
+
+
+def test_a_name_in_other_letters_gives_an_id_in_latin_ones(taxonomy):
+    """Ids are ASCII: a German or Chinese name gave 'geldautomat_rger' or 'reason', 'reason_2', ids kept for ever."""
+    record(taxonomy, proposal("a1b2c3d4e5"), "accepted", name="Geldautomat hat Karte eingezogen – Ärger")
+    record(taxonomy, proposal("f0f0f0f0f0", "Refund"), "accepted", name="退款")
+    assert {"geldautomat_hat_karte_eingezogen_arger", "tui_kuan"} <= set(next_taxonomy(taxonomy).updated.by_id())

@@ -172,7 +172,12 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
 
 
 def slug(name: str) -> str:
-    """A reason id made from a name: 'Card not arrived' -> 'card_not_arrived'."""
+    """A reason id made from a name: 'Card not arrived' -> 'card_not_arrived'; a name in other letters is written
+    in Latin ones first ('Ärger' -> 'arger', '退款' -> 'tui_kuan'): ids are ASCII, and were 'reason', 'reason_2'."""
+    if not name.isascii():
+        from slugify import slugify
+
+        name = slugify(name, separator=" ")
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:60] or "reason"
 
 
