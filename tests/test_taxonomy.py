@@ -653,3 +653,23 @@ def test_a_taxonomy_indented_with_tabs_says_so(tmp_path):
     path.write_text("version: 1\nreasons:\n  - id: cards\n\tname: Cards\n")
     with pytest.raises(TaxonomyError, match=r"\(line 4, column 1\): indent with spaces, not tabs"):
         load_taxonomy(path)
+
+
+def test_a_reason_named_in_an_error_names_its_line(tmp_path):
+    broken = yaml.safe_load(yaml.safe_dump(TAXONOMY))
+    broken["reasons"][2]["name"] = "   "
+    broken["reasons"].append(dict(broken["reasons"][1]))
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(yaml.safe_dump(broken, sort_keys=False))
+    lines = path.read_text().splitlines()
+    starts = [n for n, line in enumerate(lines, start=1) if line.startswith("- ")]
+    with pytest.raises(TaxonomyError) as caught:
+        load_taxonomy(path)
+    assert f"reason #3 ('lost_card', line {starts[2]}), field 'name'" in str(caught.value)
+    with pytest.raises(TaxonomyError) as caught:
+        path.write_text(path.read_text().replace("'   '", "Lost card"))
+        load_taxonomy(path)
+    assert (
+        f"reason #{len(starts)} (line {starts[-1]}): id 'card_arrival' is already used by reason #2 (line {starts[1]})"
+        in str(caught.value)
+    )

@@ -78,7 +78,31 @@ def groups(reasons: Iterable[Reason]) -> set[str]:
 
 
 def load_taxonomy(path: str | Path) -> Taxonomy:
-    return parse_taxonomy(read_yaml(Path(path), "taxonomy file", TaxonomyError), str(path))
+    data = read_yaml(Path(path), "taxonomy file", TaxonomyError)
+    try:
+        return parse_taxonomy(data, str(path))
+    except TaxonomyError as exc:  # "reason #27" names its line too: a long file is read in an editor
+        lines = _reason_lines(Path(path).read_text(encoding="utf-8"))
+
+        def with_line(m: re.Match) -> str:
+            number, named = int(m.group(1)), m.group(2)
+            if number > len(lines):
+                return m.group(0)
+            return f"reason #{number} ({named + ', ' if named else ''}line {lines[number - 1]})"
+
+        raise TaxonomyError(re.sub(r"reason #(\d+)(?: \(('[^']*')\))?", with_line, str(exc))) from None
+
+
+def _reason_lines(text: str) -> list[int]:
+    """The line each item of the file's `reasons` list starts on (none where the file does not read so)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    items = next((v for k, v in root.value if getattr(k, "value", None) == "reasons"), None)
+    return [item.start_mark.line + 1 for item in items.value] if isinstance(items, yaml.SequenceNode) else []
 
 
 def parse_taxonomy(data: object, source: str) -> Taxonomy:
