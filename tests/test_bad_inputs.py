@@ -116,6 +116,18 @@ STOPS = {
         ["--column", "customer_id=text"],
         ["column 'text': customer_id is mapped to column 'text', the column read as the text", "unredacted"],
     ),
+    "a_text_broken_over_three_lines": (
+        "c.csv",
+        csv("contact_id,text,channel\n1,my card never came,email\n2,first\nsecond\nthird,chat\n3,refund,chat\n"),
+        [],
+        ["row 2: holds 2 value(s)"],
+    ),
+    "a_quote_left_open_in_a_middle_column": (
+        "c.csv",
+        csv('contact_id,text,channel\n1,"my card never came,email\n2,refund me,chat\n'),
+        [],
+        ["row 1: cannot be parsed as CSV: a quote opened in this row is never closed"],
+    ),
     "too_many_values_after_a_text_over_lines": (
         "c.csv",
         csv('contact_id,text\n1,"my card\nnever came"\n2,refund\n3,a,b,c\n'),

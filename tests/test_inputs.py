@@ -188,6 +188,17 @@ def test_a_jsonl_text_holding_a_line_separator_is_read_whole(tmp_path):
     assert read_table(tmp_path / "mac.jsonl")["text"].tolist() == ["a", "b"]
 
 
+def test_rows_short_of_trailing_values_are_read_as_written(tmp_path):
+    """Some exports leave out a row's empty last values, or name one column more than they write: those rows are
+    read padded. A short row followed by rows that make it whole is a broken text (tests/test_bad_inputs.py)."""
+    from pipeline.read.files import read_table
+
+    (tmp_path / "ragged.csv").write_text("contact_id,text,channel\n1,my card,email\n2,card lost\n")
+    assert read_table(tmp_path / "ragged.csv")["channel"].isna().tolist() == [False, True]
+    (tmp_path / "comma.csv").write_text("contact_id,text,\n1,my card\n2,card lost\n3,refund\n")
+    assert read_table(tmp_path / "comma.csv")["text"].tolist() == ["my card", "card lost", "refund"]
+
+
 def test_unsupported_type_and_bad_json_are_named(tmp_path):
     (tmp_path / "a.xlsx").write_bytes(b"PK")
     with pytest.raises(InputError, match="unsupported file type"):
@@ -201,7 +212,7 @@ def test_unsupported_type_and_bad_json_are_named(tmp_path):
 # CRLF endings, quoted delimiters, a last line without its line end
 BAD_BYTE_FILES = {
     "csv": 'contact_id,te@xt,channel\r\n1,"my card@\r\nnever came",email\n\n   \n2,@refund,@chat\n'
-    '3,"a, b and ""c""@",\n\n4,,phone@\n5,last@,',
+    '3,"a, b and ""c""@",\n\n4,,phone@\n5,last@',
     "jsonl": '{"contact_id": "1", "text": "my\u2028card@"}\n\n   \n{"contact_id": "2", "text": "@refund"}\r\n'
     '{"contact_id": "3", "text": "x@"}',
 }

@@ -247,9 +247,6 @@ def _parse_error(message: str, text: str, location: str, sep: str) -> InputError
     record, header included; 'row 3' counts blank lines, from 0), and neither is the file's line where a quoted text
     holds line breaks."""
     kind = "TSV" if sep == "\t" else "CSV"
-    misshapen = _misshapen_row(text, sep)
-    if misshapen is not None:
-        return _misshapen_error(text, location, sep, *misshapen)
     if "EOF inside string" in message:  # the unclosed quote's row holds the rest of the file: it is the last
         return InputError(
             f"cannot be parsed as {kind}: a quote opened in this row is never closed, so the rest of the file would "
@@ -258,6 +255,9 @@ def _parse_error(message: str, text: str, location: str, sep: str) -> InputError
             row=sum(1 for _ in _records(text, sep)) - 1,
             hint='a quote inside a quoted text is written twice ("")',
         )
+    misshapen = _misshapen_row(text, sep)
+    if misshapen is not None:
+        return _misshapen_error(text, location, sep, *misshapen)
     return InputError(f"cannot be parsed as {kind}: {message.strip()}", file=location, hint=_other_delimiter(text, sep))
 
 
@@ -293,15 +293,47 @@ def _other_delimiter(text: str, sep: str) -> str | None:
 
 
 def _misshapen_row(text: str, sep: str) -> tuple[int, int, int] | None:
-    """(row, values, header's columns) of the first row (1 = the first after the header) with fewer values than
-    the header names columns, or a value past them; an empty one past them (a row ending in a delimiter) does not
-    count."""
+    """(row, values, header's columns) of the first row (1 = the first after the header) that holds a value past
+    the header's columns (an empty one, a row ending in a delimiter, does not count), or that is a piece of a broken
+    row: shorter than the file's longest rows, and either followed by rows that together make one row (a text cut by
+    an unquoted line break: 'id,text' then 'more text,date,...'; or a break between two values), or holding in a text what reads as whole rows (a
+    quote left open). A row short for want of trailing values, as some exports write them, is read as written."""
     rows = _records(text, sep)
     width = len(next(rows, []))
+    counts: list[int] = []
+    swallowing: set[int] = set()
     for number, row in enumerate(rows, start=1):
-        if len(row) < width or any(v.strip() for v in row[width:]):
+        if any(v.strip() for v in row[width:]):
             return number, len(row), width
+        counts.append(min(len(row), width))
+        if len(row) < width and any("\n" in v and _holds_rows(v, sep, width) for v in row):
+            swallowing.add(number)
+    if not counts:
+        return None
+    usual = max(counts)  # a whole row: the header may name a column no row fills
+    for i, count in enumerate(counts):
+        if count >= usual:
+            continue
+        if i + 1 in swallowing:
+            return i + 1, count, width
+        # this row and the next ones read as one row broken at its line ends: inside a value (whose pieces then
+        # count once) or between two
+        split = between = count
+        for following in counts[i + 1 : i + 1 + _MAX_PIECES]:
+            split, between = split + following - 1, between + following
+            if usual in (split, between):
+                return i + 1, count, width
+            if split > usual or following >= usual:
+                break
     return None
+
+
+_MAX_PIECES = 10  # lines one unquoted text may be broken into, as the rows after it are read
+
+
+def _holds_rows(value: str, sep: str, width: int) -> bool:
+    """Whether a text holds, after a line break, a line with as many delimiters as a whole row."""
+    return any(line.count(sep) >= width - 1 for line in value.split("\n")[1:])
 
 
 def _read_jsonl(text: str, location: str) -> pd.DataFrame:
