@@ -156,6 +156,7 @@ ADDRESSES = [  # house number and street, with or without unit, town and postcod
 ]
 IDENTITY_NUMBERS = [  # (text, the number): passport, ID card, licence, tax and National Insurance numbers
     ("my passport number is A1234567", "A1234567"),
+    ("my account number is AB12345678", "AB12345678"),
     ("passport no. C01X00T47 expires soon", "C01X00T47"),
     ("ID card number T22000129", "T22000129"),
     ("driving licence MORGA753116SM9IJ", "MORGA753116SM9IJ"),
@@ -215,6 +216,9 @@ NEGATIVES = [  # look-alikes of names and addresses that must come back unchange
     "my iPhone 15 and Galaxy S23 both broke",
     "flight BA2490 was moved, and my covid19 test too",
     "the a320neo seat had no mp3 jack and 4G was off",
+    "update KB5034441 failed and my 10000mAh battery died",  # codes of letters and digits, named as no identity
+    "error id 0x80070005 after build 20240115a",
+    "我的订单12345还没到，请帮忙",
 ]
 KEEP = [  # amounts, dates, times and plain numbers that must not be taken for personal data
     "$1,234.56",

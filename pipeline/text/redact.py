@@ -1,6 +1,6 @@
 """Replace personal data with typed placeholders before any text is stored: [EMAIL], [PHONE], [CARD], [IBAN],
-[IP], [URL], [ADDRESS], [NAME], [NUMBER] (long account-like digit runs, and words of letters and 5 or more digits:
-passport, ID and licence numbers), and configurable ids such as [ORDER].
+[IP], [URL], [ADDRESS], [NAME], [NUMBER] (long account-like digit runs, and passport, ID, licence and tax numbers
+named as such), and configurable ids such as [ORDER].
 
 Patterns find candidates; checks keep false alarms out: card numbers must pass the Luhn check, IBANs the mod-97
 check, a digit run is a phone number only if it is not a date, a time, an amount or a year, and an address needs a
@@ -40,9 +40,16 @@ _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{5,22}\d(?![\w])")
 # "INV-2026-000123456", "Zählernummer-12345678"): one word, an account-like number, never a phone number, and never
 # cut ("ORD-[PHONE]"); a part after the digits belongs to it only with a digit in it ("ORD-1234567-B2", not "-refund")
 _IDENTIFIER = re.compile(r"\b[A-Z][^\W_]*(?:-\d+)+(?:-[^\W_]*\d[^\W_]*)*\b")
-# a word of letters and at least 5 digits: passport, ID card, licence and tax numbers ("A1234567", "DE123456789",
-# "MORGA753116SM9IJ"), and an IBAN written in lower case; a UK National Insurance number ("QQ 12 34 56 C")
-_MIXED_ID = re.compile(r"\b(?=[^\W_]*[^\W\d_])(?:[^\W\d_]*\d){5}[^\W_]*\b")
+# a passport, ID card, licence, tax or bank number: a word of Latin letters and at least 5 digits ("A1234567",
+# "DE123456789", "MORGA753116SM9IJ", an IBAN in lower case), named as one by a word up to three words before it
+# ("passport no. C01X00T47"); alone, such a word is as likely a product, error or update code ("KB5034441",
+# "0x80070005", "10000mAh"), which the contacts are about. A UK National Insurance number has its own shape.
+_LABELLED_ID = re.compile(
+    r"\b(?:passport|id|identity|licen[cs]e|tax|vat|ssn|social security|insurance|nin?|document|iban|account)\b"
+    r"(?:\W+[^\W\d]+){0,3}?\W+"  # words between, with no digit: "passport no.", not "id 0x80070005 after build"
+    r"(?P<code>(?<![A-Za-z0-9])(?!0[xX])(?=[A-Za-z0-9]*[A-Za-z])(?:[A-Za-z]*\d){5}[A-Za-z0-9]*(?![A-Za-z0-9]))",
+    re.IGNORECASE,
+)
 _NATIONAL_INSURANCE = re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
 # Dates, times and amounts are set aside before the number patterns run, so none of them is taken for a phone.
 _CURRENCY = r"(?:[$€£¥₹]|\b(?:usd|eur|gbp|chf|aud|cad|inr|jpy|rs)\.?)"
@@ -573,7 +580,7 @@ class Redactor:
         text = sub(_CARD, "CARD", text, lambda m: luhn_ok(re.sub(r"\D", "", m.group(0))))
         text = sub(_IDENTIFIER, "NUMBER", text, lambda m: len(re.sub(r"\D", "", m.group(0))) >= 7)
         text = sub(_NATIONAL_INSURANCE, "NUMBER", text)
-        text = sub(_MIXED_ID, "NUMBER", text)
+        text = sub(_LABELLED_ID, "NUMBER", text, group="code")
         text = sub(_PHONE, "PHONE", text, lambda m: _looks_like_phone(m.group(0)))
         text = sub(_LONG_NUMBER, "NUMBER", text)
         return re.sub("\ue000(\\d+)\ue001", lambda m: protected[int(m.group(1))], text), count
