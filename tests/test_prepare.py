@@ -156,6 +156,9 @@ def test_other_languages_are_flagged_and_set_aside_or_kept(tmp_path):
     assert report.other_language == 4 and any("es 1" in w for w in report.warnings)
     kept, _ = prepare(tmp_path, frame, prepare={"language": {"other": "keep"}})
     assert (kept["text_status"] == "ok").all()
+    # where Russian is expected, an unsure Cyrillic text is Russian, as before (the identifier said 'bg' at 0.28)
+    russian, _ = prepare(tmp_path, frame[frame["contact_id"] == "ru"], prepare={"language": {"expected": ["ru"]}})
+    assert russian["text_status"].tolist() == ["ok"] and russian["language"].tolist() == ["ru"]
 
 
 @pytest.mark.parametrize(

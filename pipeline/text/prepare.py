@@ -55,6 +55,11 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _LINES = re.compile(r"\n\s*\n+")
 _MIN_LANGUAGE_CONFIDENCE = 0.9
+# ISO 639-1 codes of languages written in another script than the Latin one (those py3langid names)
+_NOT_LATIN_SCRIPT = set(
+    "am ar as be bg bn bo dz el fa gu he hi hy ja ka kk km kn ko ky lo mk ml mn mr my ne or pa ps ru si sr ta te th ug "
+    "uk ur yi zh".split()
+)
 TEXTS_PER_PART = 8_192
 _CAN_FORK = sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 # worker processes only where each gets this many parts at least: a small export is read in seconds in the run's
@@ -398,12 +403,15 @@ def _mark_other_language(frame: pd.DataFrame, cfg: LanguageConfig, report: Input
 
 def detect_languages(texts: list[str], cfg: LanguageConfig) -> list[str]:
     """ISO 639-1 code per text. Short or unsure texts count as the first expected language: a two-word English
-    message is often scored as something else, and setting it aside would lose a real contact."""
+    message is often scored as something else, and setting it aside would lose a real contact. An unsure text in
+    another script than the expected languages' (Arabic where only Latin-script languages are expected) is not
+    theirs, whatever the identifier's doubt."""
     return once_per_distinct(texts, lambda distinct: _languages(distinct, cfg))
 
 
 def _languages(distinct: list[str], cfg: LanguageConfig) -> list[str]:
     identifier = _language_identifier()
+    latin_only = not set(cfg.expected) & _NOT_LATIN_SCRIPT
 
     def language(text: str) -> str:
         words = PLACEHOLDER.sub(" ", text)
@@ -411,7 +419,8 @@ def _languages(distinct: list[str], cfg: LanguageConfig) -> list[str]:
             return cfg.expected[0]
         found, confidence = identifier.classify(words)
         # Arabic or Cyrillic is never read as the expected English for want of confidence (langid gave 0.81, 0.57)
-        return found if confidence >= _MIN_LANGUAGE_CONFIDENCE or not _mostly_latin(words) else cfg.expected[0]
+        sure = confidence >= _MIN_LANGUAGE_CONFIDENCE or (latin_only and not _mostly_latin(words))
+        return found if sure else cfg.expected[0]
 
     return [language(t) for t in distinct]
 
