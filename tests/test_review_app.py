@@ -331,6 +331,8 @@ def test_a_decision_made_with_the_command_line_shows_on_reload(browser, reviewed
     page.reload()
     assert card(page, pid).get_attribute("data-status") == "rejected"
     assert "made in the terminal" in card(page, pid).inner_text()
+    # accepting it instead starts with no note: the rejection's reason is not the acceptance's
+    assert card(page, pid).locator('details.change input[name="note"]').first.input_value() == ""
     release(reviewed, pid)
 
 
@@ -341,6 +343,7 @@ def test_merge_and_undo_by_clicking(browser, reviewed):
     card(page, pid).locator('button[data-action="merge"]').click()
     page.wait_for_url(re.compile(f"done={pid}"))
     assert decided(reviewed)[pid].into == "card_arrival"
+    assert card(page, pid).locator('details.change select[name="into"]').input_value() == "card_arrival"
     card(page, pid).locator('button[data-action="undo"]').click()
     page.wait_for_url(re.compile(f"undone={pid}"))
     assert pid not in decided(reviewed) and card(page, pid).get_attribute("data-status") == "open"
