@@ -116,6 +116,12 @@ STOPS = {
         ["--column", "customer_id=text"],
         ["column 'text': customer_id is mapped to column 'text', the column read as the text", "unredacted"],
     ),
+    "the_text_column_as_a_dimension": (
+        "c.csv",
+        csv("contact_id,message\n1,my email is ann@example.com\n2,refund please\n"),
+        ["--column", "text=message", "--dimension", "message"],
+        ["the dimension 'message' is the column read as the text", "unredacted"],
+    ),
     "a_text_broken_over_three_lines": (
         "c.csv",
         csv("contact_id,text,channel\n1,my card never came,email\n2,first\nsecond\nthird,chat\n3,refund,chat\n"),

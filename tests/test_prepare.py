@@ -350,3 +350,12 @@ def test_worker_processes_prepare_what_the_run_own_process_does(monkeypatch):
         assert alone_report == shared_report
         assert alone["text"].str.len().gt(0).mean() > 0.9 and alone["terms"].str.len().gt(0).mean() > 0.9
     assert alone_report.redacted  # the messages export has names and numbers to redact
+
+
+def test_a_text_column_named_as_another_field_is_the_text_only(tmp_path):
+    """--column text=reason: the field `reason`, left at its own name, would read the same column: it was refused as
+    mapped to the text (no way out but renaming the export); it is absent instead."""
+    frame = pd.DataFrame({"contact_id": ["a", "b"], "reason": ["my card never came", "where is my refund"]})
+    contacts, _ = prepare(tmp_path, frame, input={"columns": {"text": "reason"}})
+    assert contacts["text"].tolist() == ["my card never came", "where is my refund"]
+    assert contacts["reason"].isna().all()

@@ -110,7 +110,7 @@ def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> pd.Da
             f"name the column that holds the {name} with --column {name}=COLUMN or input.columns.{name} in your config"
         ),
     )
-    refuse_text_twice(mapping, path)
+    absent = fields_on_the_text(mapping, cfg.dimensions, path)
     name = next((n for n in OPTIONAL if mapping[n] != n and mapping[n] not in raw.columns), None)
     if name is not None:  # asked for by name, as a dimension is: not quietly off
         raise InputError(
@@ -124,22 +124,25 @@ def _map_columns(raw: pd.DataFrame, cfg: InputConfig, path: str | Path) -> pd.Da
     frame = pd.DataFrame(index=raw.index)
     for name in REQUIRED + OPTIONAL:
         source = mapping[name]
-        frame[name] = raw[source] if source in raw.columns else None
+        frame[name] = raw[source] if source in raw.columns and name not in absent else None
     return frame
 
 
-def refuse_text_twice(mapping: dict[str, str], path: str | Path) -> None:
-    """`mapping`: field -> column. Only the text is redacted: the column read as the text, read as another field
-    too, would be stored raw there."""
-    also = next((field for field, column in mapping.items() if field != "text" and column == mapping["text"]), None)
-    if also is not None:
+def fields_on_the_text(mapping: dict[str, str], dimensions: list[str], path: str | Path) -> set[str]:
+    """`mapping`: field -> column. The fields left at their own name where that is the text's column (a text
+    column called `reason`): they are absent, not a copy of the text. A field mapped to the text's column by name,
+    or a dimension that is it, is refused: only the text is redacted, its words would be stored raw there."""
+    text = mapping["text"]
+    named = next((f for f, column in mapping.items() if f != "text" and column == text and column != f), None)
+    if named is not None or text in dimensions:
+        what = f"{named} is mapped to column '{text}'," if named is not None else f"the dimension '{text}' is"
         raise InputError(
-            f"{also} is mapped to column '{mapping['text']}', the column read as the text: the text would also be "
-            f"stored as the {also}, unredacted",
+            f"{what} the column read as the text: the text would also be stored there, unredacted",
             file=str(path),
-            column=mapping["text"],
-            hint=f"map {also} to another column (--column {also}=COLUMN, or in your config), or leave it out",
+            column=text,
+            hint="map it to another column (--column FIELD=COLUMN or --dimension, or in your config), or leave it out",
         )
+    return {f for f, column in mapping.items() if f != "text" and column == text}
 
 
 def refuse_repeated(raw: pd.DataFrame, used: Iterable[str], path: str | Path) -> None:

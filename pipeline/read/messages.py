@@ -19,9 +19,9 @@ from pipeline.read.contacts import (
     as_id_text,
     describe_columns,
     dimension_columns,
+    fields_on_the_text,
     parse_times,
     refuse_repeated,
-    refuse_text_twice,
     require_columns,
 )
 from pipeline.read.report import InputReport, list_rows, rows_error
@@ -70,7 +70,7 @@ def conversations(
     is left out as already read. A conversation whose first message is not later is a whole one: read again."""
     columns = cfg.messages.columns
     refuse_repeated(raw, [*columns.model_dump().values(), *cfg.dimensions], path)
-    refuse_text_twice(columns.model_dump(), path)
+    absent = fields_on_the_text(columns.model_dump(), cfg.dimensions, path)
     require_columns(
         raw,
         {name: getattr(columns, name) for name in REQUIRED},
@@ -87,7 +87,7 @@ def conversations(
     frame = pd.DataFrame({"row": np.arange(1, len(raw) + 1)})
     for name in ("conversation_id", "role", "text", "sent_at", "customer_id", "channel"):
         source = getattr(columns, name)
-        frame[name] = raw[source].to_numpy() if source in raw.columns else None
+        frame[name] = raw[source].to_numpy() if source in raw.columns and name not in absent else None
     dimensions = dimension_columns(raw, cfg, path)
     for column in dimensions:
         frame[column] = raw[column].to_numpy()
