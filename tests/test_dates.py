@@ -111,11 +111,17 @@ def test_a_format_with_day_and_month_the_wrong_way_round_is_refused_not_half_rea
     error = caught.value
     assert error.row == 2 and error.column == "created_at"
     assert "2 of the 4 values of 'created_at' are not dates in the format given (%m/%d/%Y)" in error.problem
-    assert "the other 2 would be read with day and month swapped" in error.problem
+    assert error.problem.endswith(": 2 would be read with day and month swapped")
     assert error.hint == "give --date-format '%d/%m/%Y' (or input.date_format in your config)"
+    with pytest.raises(InputError, match="give --date-format '%d/%m/%Y'"):  # none fits: it says which would
+        parse(["13/09/2026", "28/09/2026"], date_format="%m/%d/%Y")
     # a value that fits neither way is only a bad value: the format stands
     parsed, warnings = parse(["09/01/2026", "yesterday"], date_format="%m/%d/%Y")
     assert parsed.tolist() == utc("2026-09-01", None) and len(warnings) == 1
+    # one stray value (10% or less) that reads only the other way is a typo in a column the format reads
+    days = [f"{d:02d}/0{m}/2026" for m in (1, 2) for d in range(1, 6)]
+    parsed, warnings = parse([*days, "02/13/2026"], date_format="%d/%m/%Y")
+    assert parsed.notna().sum() == 10 and len(warnings) == 1
 
 
 def test_a_format_that_is_not_one_is_a_config_error():
