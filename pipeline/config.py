@@ -376,8 +376,8 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     for text, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)):
         if text:
             said.append(f"{text}{f' (line {mark.line + 1}, column {mark.column + 1})' if mark else ''}")
-    tabs = "\\t" in (exc.problem or "")  # a tab where YAML wants spaces, as editors insert them
-    return ("; ".join(said) or " ".join(str(exc).split())) + (": indent with spaces, not tabs" if tabs else "")
+    tabs = "\\t" in (exc.problem or "")  # a tab where YAML wants spaces (to indent, or after a colon)
+    return ("; ".join(said) or " ".join(str(exc).split())) + (": write spaces, not tabs" if tabs else "")
 
 
 def yaml_text(data: dict[str, Any]) -> str:

@@ -117,6 +117,10 @@ def test_a_merge_folds_a_new_reason_into_a_reason_or_another_new_one(taxonomy):
         record(taxonomy, other, "accepted", into="a1b2c3d4e5")  # not accepted yet
     record(taxonomy, pin, "accepted", name="Change PIN", description="The customer wants a new PIN.")
     assert record(taxonomy, other, "accepted", into="a1b2").decision.into == "a1b2c3d4e5"  # short, as ids may be
+    record(taxonomy, proposal("a1b2ffffff", "PIN reset"), "accepted")
+    with pytest.raises(TaxonomyError, match="'a1b2' starts 2 accepted proposal ids"):
+        record(taxonomy, rate, "accepted", into="a1b2")
+    undo(taxonomy, "a1b2ffffff")
     record(taxonomy, rate, "accepted", into="exchange_rate")
     with pytest.raises(TaxonomyError, match="merged into the new reason"):
         undo(taxonomy, "a1b2c3d4e5")

@@ -82,6 +82,9 @@ TAXONOMY = {
         # in the words of the person editing the file, not pydantic's
         (lambda t: t["reasons"][2].update(name="   "), "field 'name': a name needs a word, not only spaces"),
         (lambda t: t["reasons"][2].update(name=None), "field 'name': is empty: give it a value"),
+        (lambda t: t["reasons"][2].update(name=""), "field 'name': is empty: give it a value"),
+        (lambda t: t["reasons"][2].update(description=None), "'description': is empty: give it a value, or leave"),
+        (lambda t: t.update(reasons=None), "reasons: is empty: list the reasons under it, or write 'reasons: "),
         (lambda t: t["reasons"][2].update(id="Lost_Card"), "'Lost_Card' is not an id: ids are lower-case letters"),
         (lambda t: t.update(reason=t.pop("reasons")), "reason: unknown key: did you mean 'reasons'?"),
         (lambda t: t["reasons"][2].update(exemples=["a"]), "field 'exemples': unknown key: did you mean 'examples'?"),
@@ -651,7 +654,7 @@ def test_a_taxonomy_with_no_reason_to_give_runs_as_a_first_one(tmp_path, test_co
 def test_a_taxonomy_indented_with_tabs_says_so(tmp_path):
     path = tmp_path / "taxonomy.yaml"
     path.write_text("version: 1\nreasons:\n  - id: cards\n\tname: Cards\n")
-    with pytest.raises(TaxonomyError, match=r"\(line 4, column 1\): indent with spaces, not tabs"):
+    with pytest.raises(TaxonomyError, match=r"\(line 4, column 1\): write spaces, not tabs"):
         load_taxonomy(path)
 
 

@@ -282,8 +282,11 @@ def _whole_proposal_id(
     if into in {target for target, _ in choices}:
         return into
     reason_ids = {r.id for r in taxonomy.reasons} if taxonomy else set()
-    starting = [target for target, _ in choices if target.startswith(into) and target not in reason_ids]
-    return starting[0] if len(starting) == 1 else into
+    starting = [(t, name) for t, name in choices if t.startswith(into) and t not in reason_ids]
+    if len(starting) > 1:
+        shown = ", ".join(f"{t} ({name})" for t, name in starting[:5])
+        raise TaxonomyError(f"'{into}' starts {len(starting)} accepted proposal ids ({shown}): give more of the id")
+    return starting[0][0] if starting else into
 
 
 def merge_choices(taxonomy: Taxonomy | None, decisions: list[Decision], proposal: Proposal) -> list[tuple[str, str]]:

@@ -31,14 +31,6 @@ class Reason(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     name: str = Field(min_length=1)
 
-    @field_validator("name")
-    @classmethod
-    def _named(cls, name: str) -> str:
-        """A name of spaces passed, and ranked as a blank cause."""
-        if not name.strip():
-            raise ValueError("a name needs a word, not only spaces")
-        return name
-
     description: str = ""
     examples: list[str] = []
     parent: str | None = None
@@ -47,6 +39,14 @@ class Reason(BaseModel):
     replaced_by: list[str] = []  # set when a split or merge retired it
     owner: str | None = None  # the department whose process creates these contacts (a group passes it down)
     action: Literal["eliminate", "automate", "simplify", "keep"] | None = None  # what to do about the cause
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        """A name of spaces passed, and ranked as a blank cause."""
+        if not name.strip():
+            raise ValueError("a name needs a word, not only spaces")
+        return name
 
 
 class Taxonomy(BaseModel):
@@ -129,8 +129,13 @@ def _problem(err: dict) -> str:
         known = Reason.model_fields if len(err["loc"]) > 1 else Taxonomy.model_fields
         close = difflib.get_close_matches(str(key), list(known), n=1)
         return "unknown key" + (f": did you mean '{close[0]}'?" if close else f" (the keys: {', '.join(known)})")
-    if err["type"] in ("string_type", "list_type") and err.get("input") is None:
-        return "is empty: give it a value"
+    if key == "reasons" and err.get("input") is None:
+        return "is empty: list the reasons under it, or write 'reasons: []' for none yet"
+    empty = err["type"] in ("string_type", "list_type") and err.get("input") is None
+    if empty or err["type"] == "string_too_short":
+        model = Reason if len(err["loc"]) > 1 else Taxonomy
+        field = model.model_fields.get(str(key))
+        return "is empty: give it a value" + ("" if field is None or field.is_required() else ", or leave the key out")
     if err["type"] == "missing":
         return "is missing"
     if err["type"] == "value_error":
