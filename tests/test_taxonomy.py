@@ -649,6 +649,13 @@ def test_a_taxonomy_with_no_reason_to_give_runs_as_a_first_one(tmp_path, test_co
     assert pd.read_parquet(tmp_path / "run" / "reasons.parquet").empty
     proposals = pd.read_parquet(tmp_path / "run" / "proposals.parquet")
     assert len(proposals) >= 3 and set(proposals["kind"]) <= {"new_reason", "secondary"}
+    from flows.assign import assign
+
+    day = pd.read_csv(SIX_INTENTS).head(5).assign(contact_id=lambda f: "new-" + f["contact_id"].astype(str))
+    day.to_csv(tmp_path / "day.csv", index=False)
+    added = assign(input_path=str(tmp_path / "day.csv"), out_dir=str(tmp_path / "run"))
+    assert added.new_contacts == 5 and any("holds no reason a contact can be given" in w for w in added.warnings)
+    assert pd.read_parquet(tmp_path / "run" / "contacts.parquet")["reason_id"].isna().all()
 
 
 def test_a_taxonomy_indented_with_tabs_says_so(tmp_path):

@@ -690,7 +690,15 @@ def next_taxonomy(taxonomy_path: Path) -> Preview:
     added: dict[str, list[str]] = {}  # proposal id -> the reason ids it adds
     taken = _kept_versions_ids(taxonomy_path) | {rid for d in decisions for rid in d.added or []}
     # applied before decisions recorded their ids: the id each new name was most likely given
-    taken |= {slug(n) for d in decisions if d.applied_in is not None and d.added is None for n in _new_names(d) if n}
+    # (both ways of making it: a name in other letters was not written in Latin ones before)
+    taken |= {
+        slug(n, transliterate)
+        for d in decisions
+        if d.applied_in is not None and d.added is None
+        for n in _new_names(d)
+        if n
+        for transliterate in (True, False)
+    }
     changes: list[str] = []
     for d in sorted(pending, key=lambda d: d.into is not None):  # merges last, once what they join exists
         changes += _apply(d, reasons, added, taken)

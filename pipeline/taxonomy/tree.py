@@ -200,10 +200,11 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
         )
 
 
-def slug(name: str) -> str:
+def slug(name: str, transliterate: bool = True) -> str:
     """A reason id made from a name: 'Card not arrived' -> 'card_not_arrived'; a name in other letters is written
-    in Latin ones first ('Ärger' -> 'arger', '退款' -> 'tui_kuan'): ids are ASCII, and were 'reason', 'reason_2'."""
-    if not name.isascii():
+    in Latin ones first ('Ärger' -> 'arger', '退款' -> 'tui_kuan'): ids are ASCII, and were 'reason', 'reason_2'
+    (`transliterate=False`: as they were, the id an earlier version gave)."""
+    if transliterate and not name.isascii():
         from slugify import slugify
 
         name = slugify(name, separator=" ")
