@@ -356,6 +356,8 @@ def test_a_text_column_named_as_another_field_is_the_text_only(tmp_path):
     """--column text=reason: the field `reason`, left at its own name, would read the same column: it was refused as
     mapped to the text (no way out but renaming the export); it is absent instead."""
     frame = pd.DataFrame({"contact_id": ["a", "b"], "reason": ["my card never came", "where is my refund"]})
-    contacts, _ = prepare(tmp_path, frame, input={"columns": {"text": "reason"}})
+    contacts, report = prepare(tmp_path, frame, input={"columns": {"text": "reason"}})
     assert contacts["text"].tolist() == ["my card never came", "where is my refund"]
     assert contacts["reason"].isna().all()
+    assert report.columns.startswith("columns read: contact_id, text <- 'reason'. not found:")  # not 'reason (empty)'
+    assert "reason (off:" in report.columns

@@ -281,7 +281,8 @@ def describe_columns(found: Iterable[str], mapping: dict[str, str], report: Inpu
     off, and which columns were not used; a column that looks like a missing field is suggested with the
     `--column FIELD=COLUMN` that would map it (a warning: likely a naming mismatch, not a missing field)."""
     found = [str(c) for c in found]
-    used = {field: mapping[field] for field in mapping if mapping[field] in found}
+    text = mapping.get("text")  # a field left at its own name that is the text's column is absent (fields_on_the_text)
+    used = {f: column for f, column in mapping.items() if column in found and (f == "text" or column != text)}
     optional = [f for f in mapping if f in OPTIONAL_USES]
     missing = [f for f in optional if f not in used or f not in report.optional_columns]
     unused = [c for c in found if c not in used.values()]
