@@ -32,8 +32,9 @@ def drivers(
     contacts: pd.DataFrame, dimensions: list[str], false_discovery_rate: float, min_contacts: int
 ) -> pd.DataFrame:
     """One row per over-represented (scope, column, value): `scope` is `reason` or `cluster`; `contacts` holds the
-    value inside the scope; `share_in` / `share_out` its share inside and among the other reasons' (clusters') contacts; `lift` their
-    ratio; `q_value` the adjusted p-value. Values held by fewer than `min_contacts` of the scope are not tested."""
+    value inside the scope; `share_in` / `share_out` its share inside and among the other reasons' (clusters')
+    contacts; `lift` their ratio; `q_value` the adjusted p-value. Values held by fewer than `min_contacts` of the
+    scope are not tested."""
     tests = [
         _tests(contacts, scope, key, column, min_contacts)
         for scope, key in (("reason", "reason_id"), ("cluster", "cluster_id"))

@@ -295,9 +295,10 @@ def _other_delimiter(text: str, sep: str) -> str | None:
 def _misshapen_row(text: str, sep: str) -> tuple[int, int, int] | None:
     """(row, values, header's columns) of the first row (1 = the first after the header) that holds a value past
     the header's columns (an empty one, a row ending in a delimiter, does not count), or that is a piece of a broken
-    row: shorter than the file's longest rows, and either followed by rows that together make one row (a text cut by
-    an unquoted line break: 'id,text' then 'more text,date,...'; or a break between two values), or holding in a text what reads as whole rows (a
-    quote left open). A row short for want of trailing values, as some exports write them, is read as written."""
+    row: shorter than the file's longest rows, and either followed by rows that together make one row (a text cut
+    by an unquoted line break: 'id,text' then 'more text,date,...'; or a break between two values), or holding in a
+    text what reads as whole rows (a quote left open). A row short of its last values, as some exports write them,
+    is read as written."""
     rows = _records(text, sep)
     width = len(next(rows, []))
     counts: list[int] = []
