@@ -100,7 +100,7 @@ STOPS = {
         "c.csv",
         csv("contact_id,text,channel\n1,my card never came,email\n2,my top up failed.\nplease help me,chat\n"),
         [],
-        ["row 2: holds 2 value(s) where the header names 3 columns", "not quoted"],
+        ["row 2: the line after this row starts with text where the rows start with an id", "not quoted"],
     ),
     # a quote left open takes the rows after it into its text until another quote closes it
     "a_quote_left_open_inside_a_text": (
@@ -124,9 +124,22 @@ STOPS = {
     ),
     "a_text_broken_over_three_lines": (
         "c.csv",
-        csv("contact_id,text,channel\n1,my card never came,email\n2,first\nsecond\nthird,chat\n3,refund,chat\n"),
+        csv("contact_id,text,channel\n1,my card never came,email\n2,my top up\nfailed again\nplease help,chat\n"),
         [],
-        ["row 2: holds 2 value(s)"],
+        ["row 2: the line after this row starts with text"],
+    ),
+    # the second line holds a delimiter: it reads as a whole row, whose id was a name
+    "a_text_broken_before_a_line_with_a_comma": (
+        "c.csv",
+        csv("contact_id,text,channel\n1,my card never came,email\n2,please call me\nJane Doe, 07700 900123,phone\n"),
+        [],
+        ["row 2: the line after this row starts with text"],
+    ),
+    "a_last_column_text_broken_over_lines": (
+        "c.csv",
+        csv("contact_id,channel,text\n1,email,my card never came\n2,chat,refund still missing\nJane Doe, Acme Ltd\n"),
+        [],
+        ["row 2: the line after this row starts with text"],
     ),
     "a_quote_left_open_in_a_middle_column": (
         "c.csv",

@@ -193,8 +193,12 @@ def test_rows_short_of_trailing_values_are_read_as_written(tmp_path):
     read padded. A short row followed by rows that make it whole is a broken text (tests/test_bad_inputs.py)."""
     from pipeline.read.files import read_table
 
-    (tmp_path / "ragged.csv").write_text("contact_id,text,channel\n1,my card,email\n2,card lost\n")
-    assert read_table(tmp_path / "ragged.csv")["channel"].isna().tolist() == [False, True]
+    rows = "contact_id,text,channel\n1,my card,email\n2,card lost\n3,refund\n4\n5,pin,chat\n"
+    (tmp_path / "ragged.csv").write_text(rows)  # short rows one after another, as spreadsheets write them
+    assert read_table(tmp_path / "ragged.csv")["channel"].isna().tolist() == [False, True, True, True, False]
+    texts = 'contact_id,text,channel\n1,"Can I have a virtual card?\n\nBest,\nJane Doe, Support, Acme Ltd"\n2,ok,chat\n'
+    (tmp_path / "signed.csv").write_text(texts)  # a quoted text over lines, its row short of the channel
+    assert read_table(tmp_path / "signed.csv")["text"].str.contains("Acme").tolist() == [True, False]
     (tmp_path / "comma.csv").write_text("contact_id,text,\n1,my card\n2,card lost\n3,refund\n")
     assert read_table(tmp_path / "comma.csv")["text"].tolist() == ["my card", "card lost", "refund"]
 

@@ -261,23 +261,21 @@ def _parse_error(message: str, text: str, location: str, sep: str) -> InputError
     return InputError(f"cannot be parsed as {kind}: {message.strip()}", file=location, hint=_other_delimiter(text, sep))
 
 
-def _misshapen_error(text: str, location: str, sep: str, row: int, values: int, width: int) -> InputError:
-    if values > width:
+def _misshapen_error(text: str, location: str, sep: str, row: int, broken: bool) -> InputError:
+    if broken:  # the line's text is not shown: it is the customer's, and not yet redacted
         return InputError(
-            "holds more values than the header names columns",
+            "the line after this row starts with text where the rows start with an id: most likely a text in this "
+            "row holds a line break that is not quoted, and its second line would become a contact of its own",
             file=location,
             row=row,
-            hint=_other_delimiter(text, sep)
-            or "a text holding a delimiter must be quoted; or the header lacks a column name",
+            hint='export the file with texts in quotes ("..."), a quote inside a text written twice ("")',
         )
     return InputError(
-        f"holds {values} value(s) where the header names {width} columns, so its values would fall under other "
-        "columns: most likely a text holding a line break or a delimiter that is not quoted, or a quote left open "
-        "in it or a row before",
+        "holds more values than the header names columns",
         file=location,
         row=row,
         hint=_other_delimiter(text, sep)
-        or 'export the file with texts in quotes ("..."), a quote inside a text written twice ("")',
+        or "a text holding a delimiter must be quoted; or the header lacks a column name",
     )
 
 
@@ -292,49 +290,31 @@ def _other_delimiter(text: str, sep: str) -> str | None:
     return f"the header is split by {names[found]}: save the file with commas (a .csv) or tabs (a .tsv)"
 
 
-def _misshapen_row(text: str, sep: str) -> tuple[int, int, int] | None:
-    """(row, values, header's columns) of the first row (1 = the first after the header) that holds a value past
-    the header's columns (an empty one, a row ending in a delimiter, does not count), or that is a piece of a broken
-    row: shorter than the file's longest rows, and either followed by rows that together make one row (a text cut
-    by an unquoted line break: 'id,text' then 'more text,date,...'; or a break between two values), or holding in a
-    text what reads as whole rows (a quote left open). A row short of its last values, as some exports write them,
-    is read as written."""
+def _misshapen_row(text: str, sep: str) -> tuple[int, bool] | None:
+    """(row, False) for the first row (1 = the first after the header) that holds a value past the header's columns
+    (an empty one, a row ending in a delimiter, does not count); (row, True) for the first piece of a row broken by
+    an unquoted line break: the line after it starts with text ('Jane Doe, ...', an email address) where the other
+    rows start with ids, and one of the two is short of values. A row short of its last values, as spreadsheets
+    write them, is read as written."""
     rows = _records(text, sep)
     width = len(next(rows, []))
     counts: list[int] = []
-    swallowing: set[int] = set()
+    starts_with_text: list[int] = []  # rows whose first value holds a space or an @: no id does
     for number, row in enumerate(rows, start=1):
         if any(v.strip() for v in row[width:]):
-            return number, len(row), width
-        counts.append(min(len(row), width))
-        if len(row) < width and any("\n" in v and _holds_rows(v, sep, width) for v in row):
-            swallowing.add(number)
-    if not counts:
-        return None
-    usual = max(counts)  # a whole row: the header may name a column no row fills
-    for i, count in enumerate(counts):
-        if count >= usual:
-            continue
-        if i + 1 in swallowing:
-            return i + 1, count, width
-        # this row and the next ones read as one row broken at its line ends: inside a value (whose pieces then
-        # count once) or between two
-        split = between = count
-        for following in counts[i + 1 : i + 1 + _MAX_PIECES]:
-            split, between = split + following - 1, between + following
-            if usual in (split, between):
-                return i + 1, count, width
-            if split > usual or following >= usual:
-                break
+            return number, False
+        counts.append(len(row))
+        if _TEXT_LIKE.search(row[0].strip()):
+            starts_with_text.append(number)
+    # where the first column is ids, a row starting with text is the rest of the row before it: when each such row
+    # is short or follows a short one (in a first column of texts, whole rows start with text after whole rows)
+    pieces = [n for n in starts_with_text if n >= 2 and min(counts[n - 2], counts[n - 1]) < width]
+    if pieces and len(pieces) == len(starts_with_text):
+        return pieces[0] - 1, True
     return None
 
 
-_MAX_PIECES = 10  # lines one unquoted text may be broken into, as the rows after it are read
-
-
-def _holds_rows(value: str, sep: str, width: int) -> bool:
-    """Whether a text holds, after a line break, a line with as many delimiters as a whole row."""
-    return any(line.count(sep) >= width - 1 for line in value.split("\n")[1:])
+_TEXT_LIKE = re.compile(r"\s|@")
 
 
 def _read_jsonl(text: str, location: str) -> pd.DataFrame:
