@@ -157,6 +157,10 @@ ADDRESSES = [  # house number and street, with or without unit, town and postcod
 IDENTITY_NUMBERS = [  # (text, the number): passport, ID card, licence, tax and National Insurance numbers
     ("my passport number is A1234567", "A1234567"),
     ("my account number is AB12345678", "AB12345678"),
+    ("Hola, mi DNI es 12345678Z y no puedo entrar", "12345678Z"),
+    ("Mi número de pasaporte es AB1234567", "AB1234567"),
+    ("meine Personalausweisnummer ist L01X00T47", "L01X00T47"),
+    ("ID: A7654321", "A7654321"),
     ("passport no. C01X00T47 expires soon", "C01X00T47"),
     ("ID card number T22000129", "T22000129"),
     ("driving licence MORGA753116SM9IJ", "MORGA753116SM9IJ"),
@@ -219,6 +223,9 @@ NEGATIVES = [  # look-alikes of names and addresses that must come back unchange
     "update KB5034441 failed and my 10000mAh battery died",  # codes of letters and digits, named as no identity
     "error id 0x80070005 after build 20240115a",
     "我的订单12345还没到，请帮忙",
+    "my account shows error E12345X when I log in",  # a name, then other words: an error code
+    "app id com.acme12345 keeps crashing",
+    "the tax invoice lists item PRD123456",
 ]
 KEEP = [  # amounts, dates, times and plain numbers that must not be taken for personal data
     "$1,234.56",

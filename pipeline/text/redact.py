@@ -41,13 +41,23 @@ _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{5,22}\d(?![\w])")
 # cut ("ORD-[PHONE]"); a part after the digits belongs to it only with a digit in it ("ORD-1234567-B2", not "-refund")
 _IDENTIFIER = re.compile(r"\b[A-Z][^\W_]*(?:-\d+)+(?:-[^\W_]*\d[^\W_]*)*\b")
 # a passport, ID card, licence, tax or bank number: a word of Latin letters and at least 5 digits ("A1234567",
-# "DE123456789", "MORGA753116SM9IJ", an IBAN in lower case), named as one by a word up to three words before it
-# ("passport no. C01X00T47"); alone, such a word is as likely a product, error or update code ("KB5034441",
-# "0x80070005", "10000mAh"), which the contacts are about. A UK National Insurance number has its own shape.
+# "DE123456789", "MORGA753116SM9IJ", an IBAN in lower case), named as one (in English, Spanish, French, German,
+# Italian, Portuguese or Dutch) right before it or joined to it by words such as "no.", "number", "is", "my"
+# ("passport no. C01X00T47", "mi DNI es 12345678Z"). Alone, or after other words ("account shows error E12345X"),
+# such a word is as likely a product, error or update code, which the contacts are about.
+_ID_NAMES = (
+    r"\w*pas+(?:port|eport|aport[eo]|poort)\w*|reisepass\w*|\w*ausweis\w*|dni|nie|nif|cpf|bsn|ssn|id|identi\w*|licen[cs]e|"
+    r"führerschein\w*|permis|tax|vat|steuer\w*|social security|insurance|nin?|document\w*|iban|account|konto\w*|"
+    r"cuenta|compte|conta|rekening"
+)
+_ID_JOINERS = (  # the words between a name and its number
+    r"no|nr|num|number|nummer|n[uú]mero|num[ée]ro|is|es|ist|est|è|é|was|my|mi|mon|ma|mein|meine|the|de|del|du|la|el|"
+    r"le|der|die|das|of|card|code|details"
+)
 _LABELLED_ID = re.compile(
-    r"\b(?:passport|id|identity|licen[cs]e|tax|vat|ssn|social security|insurance|nin?|document|iban|account)\b"
-    r"(?:\W+[^\W\d]+){0,3}?\W+"  # words between, with no digit: "passport no.", not "id 0x80070005 after build"
-    r"(?P<code>(?<![A-Za-z0-9])(?!0[xX])(?=[A-Za-z0-9]*[A-Za-z])(?:[A-Za-z]*\d){5}[A-Za-z0-9]*(?![A-Za-z0-9]))",
+    rf"\b(?:{_ID_NAMES})\b(?:\W+(?:{_ID_JOINERS})\b){{0,3}}[\s.:#-]+"
+    # a word on its own, not part of a dotted or dashed name ("com.acme12345"), never hex ("0x80070005")
+    r"(?P<code>(?<![^\s:#(])(?!0[xX])(?=[A-Za-z0-9]*[A-Za-z])(?:[A-Za-z]*\d){5}[A-Za-z0-9]*(?![A-Za-z0-9]|[.-]\w))",
     re.IGNORECASE,
 )
 _NATIONAL_INSURANCE = re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
