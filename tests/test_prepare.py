@@ -136,7 +136,7 @@ def test_multidogo_chats_are_read_as_messages(tmp_path):
 def test_other_languages_are_flagged_and_set_aside_or_kept(tmp_path):
     frame = pd.DataFrame(
         {
-            "contact_id": ["en", "es", "de", "short", "ar", "ru"],
+            "contact_id": ["en", "es", "de", "short", "ar", "ru", "shop"],
             "text": [
                 "my card was charged twice for the same coffee yesterday",
                 "mi tarjeta no ha llegado todavía y ya pasaron dos semanas",
@@ -145,13 +145,14 @@ def test_other_languages_are_flagged_and_set_aside_or_kept(tmp_path):
                 # the identifier is less than 0.9 sure of these (0.81, 0.57): they were read as English and clustered
                 "لم تصل بطاقتي بعد، أرجو المساعدة",
                 "моя карта до сих пор не пришла, помогите",
+                "charged twice by ООО Яндекс Маркет Москва",  # English, naming a shop in its own letters
             ],
         }
     )
     contacts, report = prepare(tmp_path, frame)
     status = dict(zip(contacts["contact_id"], contacts["text_status"]))
     other = "other_language"
-    assert status == {"en": "ok", "es": other, "de": other, "short": "ok", "ar": other, "ru": other}
+    assert status == {"en": "ok", "es": other, "de": other, "short": "ok", "ar": other, "ru": other, "shop": "ok"}
     assert dict(zip(contacts["contact_id"], contacts["language"]))["es"] == "es"
     assert report.other_language == 4 and any("es 1" in w for w in report.warnings)
     kept, _ = prepare(tmp_path, frame, prepare={"language": {"other": "keep"}})

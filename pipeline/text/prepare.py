@@ -403,9 +403,9 @@ def _mark_other_language(frame: pd.DataFrame, cfg: LanguageConfig, report: Input
 
 def detect_languages(texts: list[str], cfg: LanguageConfig) -> list[str]:
     """ISO 639-1 code per text. Short or unsure texts count as the first expected language: a two-word English
-    message is often scored as something else, and setting it aside would lose a real contact. An unsure text in
-    another script than the expected languages' (Arabic where only Latin-script languages are expected) is not
-    theirs, whatever the identifier's doubt."""
+    message is often scored as something else, and setting it aside would lose a real contact. An unsure text with
+    no word in Latin letters (Arabic, where only Latin-script languages are expected) is not theirs, whatever the
+    identifier's doubt."""
     return once_per_distinct(texts, lambda distinct: _languages(distinct, cfg))
 
 
@@ -419,17 +419,19 @@ def _languages(distinct: list[str], cfg: LanguageConfig) -> list[str]:
             return cfg.expected[0]
         found, confidence = identifier.classify(words)
         # Arabic or Cyrillic is never read as the expected English for want of confidence (langid gave 0.81, 0.57)
-        sure = confidence >= _MIN_LANGUAGE_CONFIDENCE or (latin_only and not _mostly_latin(words))
+        sure = confidence >= _MIN_LANGUAGE_CONFIDENCE or (latin_only and _no_latin_word(words))
         return found if sure else cfg.expected[0]
 
     return [language(t) for t in distinct]
 
 
-def _mostly_latin(text: str) -> bool:
-    """Whether most of the letters are Latin (ASCII, the accented ranges up to IPA, and Latin Extended Additional)."""
-    letters = [c for c in text if c.isalpha()]
-    latin = sum(1 for c in letters if c < "\u0250" or "\u1e00" <= c <= "\u1eff")
-    return 2 * latin >= len(letters)
+def _no_latin_word(text: str) -> bool:
+    """Whether the text holds no word in Latin letters: a customer who writes 'charged by ООО Яндекс Маркет' or
+    'declined at 北京市...' writes English, naming a shop in its own letters."""
+    return _LATIN_WORD.search(text) is None
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]{2,}")
 
 
 @lru_cache(maxsize=1)
