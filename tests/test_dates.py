@@ -112,7 +112,10 @@ def test_a_format_with_day_and_month_the_wrong_way_round_is_refused_not_half_rea
     assert error.row == 2 and error.column == "created_at"
     assert "2 of the 4 values of 'created_at' are not dates in the format given (%m/%d/%Y)" in error.problem
     assert error.problem.endswith(": 2 would be read with day and month swapped")
-    assert error.hint == "give --date-format '%d/%m/%Y' (or input.date_format in your config)"
+    assert error.hint == (
+        "look at a few dates of the file: if they are written day first, give --date-format '%d/%m/%Y' (or "
+        "input.date_format in your config); if only a few values are wrong, mend them"
+    )
     with pytest.raises(InputError, match="give --date-format '%d/%m/%Y'"):  # none fits: it says which would
         parse(["13/09/2026", "28/09/2026"], date_format="%m/%d/%Y")
     # a value that fits neither way is only a bad value: the format stands

@@ -178,8 +178,13 @@ def _refuse_swapped(texts, groups, ns, bad, present, rows, date_format, as_writt
         file=file,
         row=int(rows[first]),
         column=column,
-        hint=f"give --date-format '{swapped}' (or input.date_format in your config)",
+        hint=f"look at a few dates of the file: if they are written {_order_of(swapped)}, give --date-format "
+        f"'{swapped}' (or input.date_format in your config); if only a few values are wrong, mend them",
     )
+
+
+def _order_of(date_format: str) -> str:
+    return "day first" if date_format.index("%d") < date_format.index("%m") else "month first"
 
 
 def _day_month_swapped(date_format: str) -> str | None:
