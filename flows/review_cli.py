@@ -20,6 +20,7 @@ from pipeline.taxonomy.decisions import (
     apply_decisions,
     decided,
     decided_by,
+    decision_for,
     decision_text,
     evidence_growth,
     find_proposal,
@@ -184,12 +185,18 @@ def undo_decision(proposal_id: str, run: RunOpt = None, taxonomy: TaxonomyOpt = 
     folder = run_folder(run)
     path = taxonomy_for_run(folder, read_manifest(folder).taxonomy, taxonomy)
     # a proposal decided from an earlier run is found in the decisions (a later run may no longer propose it)
-    known = {p.proposal_id: p for p in [*(d.proposal for d in load_decisions(path)), *_as_written(folder)]}
+    decisions = load_decisions(path)
+    known = {p.proposal_id: p for p in [*(d.proposal for d in decisions), *_as_written(folder)]}
     proposal = find_proposal(list(known.values()), proposal_id)
-    gone = undo(path, proposal.proposal_id)
+    # a proposal this run shows as decided may owe it to an earlier run's proposal on the same evidence
+    covering = decision_for(proposal, decisions)
+    earlier = covering is not None and covering.proposal_id != proposal.proposal_id and covering.applied_in is None
+    gone = undo(path, covering.proposal_id if earlier else proposal.proposal_id)
     out.print(
         f"Took back the {'acceptance' if gone.decision == 'accepted' else 'rejection'} of proposal "
-        f"{proposal.proposal_id} '{proposal.name}' (made by {gone.by} on {gone.at[:10]}); it is open again",
+        f"{proposal.proposal_id} '{proposal.name}' (made by {gone.by} on {gone.at[:10]}"
+        + (f", on proposal {gone.proposal_id} of an earlier run, the same evidence" if earlier else "")
+        + "); it is open again",
         highlight=False,
         markup=False,
         soft_wrap=True,

@@ -567,3 +567,16 @@ def test_a_name_in_other_letters_gives_an_id_in_latin_ones(taxonomy):
     record(taxonomy, proposal("a1b2c3d4e5"), "accepted", name="Geldautomat hat Karte eingezogen – Ärger")
     record(taxonomy, proposal("f0f0f0f0f0", "Refund"), "accepted", name="退款")
     assert {"geldautomat_hat_karte_eingezogen_arger", "tui_kuan"} <= set(next_taxonomy(taxonomy).updated.by_id())
+
+
+def test_rejecting_a_proposal_an_earlier_run_s_acceptance_covers_takes_that_acceptance_back(taxonomy):
+    """The next run proposed an accepted change again under another id, shown accepted; rejecting it left the old
+    acceptance waiting, and apply carried it out."""
+    before = proposal("0a1b2c3d4e", "Card late", "retire", ["card_arrival"])
+    record(taxonomy, before, "accepted", by="ana")
+    again = before.model_copy(update={"proposal_id": "9f8e7d6c5b"})
+    assert decided([again], load_decisions(taxonomy), 0.5, taxonomy_version=1)[0].status == "accepted"
+    done = record(taxonomy, again, "rejected", why="keep it after all", by="bo")
+    assert done.replaced is not None and done.replaced.proposal_id == "0a1b2c3d4e"
+    assert [(d.proposal_id, d.decision) for d in load_decisions(taxonomy)] == [("9f8e7d6c5b", "rejected")]
+    assert next_taxonomy(taxonomy).changes == []  # nothing left for apply to carry out

@@ -71,6 +71,7 @@ TAXONOMY = {
         (lambda t: t["reasons"][3].update(parent="card_arrival"), "levels deep"),
         (lambda t: t["reasons"][2].update(colour="red"), "reason #3 ('lost_card'), field 'colour': unknown key"),
         (lambda t: t["reasons"][2].update(status="paused"), "reason #3 ('lost_card'), field 'status'"),
+        (lambda t: t["reasons"][2].update(status="retird"), "'retird' is not one of active, retired: did you mean"),
         (
             lambda t: t["reasons"][2].update(status="retired", replaced_by=["lost_card"]),
             "reason #3 ('lost_card'): replaced_by names the reason itself",

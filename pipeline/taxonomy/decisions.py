@@ -340,7 +340,7 @@ def decision_for(proposal: Proposal, decisions: list[Decision]) -> Decision | No
     """The decision that covers a proposal: the one made on its id, else one made on the same evidence in an
     earlier run (same kind and reasons, mostly the same keywords)."""
     exact = [d for d in decisions if d.proposal_id == proposal.proposal_id]
-    return exact[-1] if exact else next((d for d in decisions if _same(proposal, d)), None)
+    return exact[-1] if exact else next((d for d in reversed(decisions) if _same(proposal, d)), None)
 
 
 def decided_by(d: Decision) -> str:
@@ -401,6 +401,8 @@ def record(
         description = ""  # the suggested description was written for the suggested name
     if decision == "rejected" and not (why or "").strip():
         raise TaxonomyError("say why the proposal is rejected: the reason is kept with the decision")
+    if proposal.kind == "split" and description:  # each part keeps its cluster's description
+        raise TaxonomyError("a split's new reasons take their clusters' descriptions: give no description")
     with decisions_lock(taxonomy_path):
         decisions = load_decisions(taxonomy_path)
         current = _latest(decisions, proposal.proposal_id)
@@ -430,6 +432,11 @@ def record(
             **({k: v for k, v in accepted.items() if v is not None} if decision == "accepted" else {}),
             proposal=proposal.model_copy(update={"status": "open"}),
         )
+        # a decision not yet applied on this proposal gives way to this one; so does an acceptance not yet applied
+        # of the same evidence in an earlier run, which apply would carry out after this run's was rejected
+        covering = decision_for(proposal, decisions) if current is None else None
+        if covering is not None and covering.decision == "accepted" and covering.applied_in is None:
+            current = covering
         replaced = current if current is not None and current.applied_in is None else None
         save_decisions(taxonomy_path, [d for d in decisions if d is not replaced] + [entry])
     return Recorded(entry, replaced, also)

@@ -140,6 +140,12 @@ def _problem(err: dict) -> str:
         return "is missing"
     if err["type"] == "value_error":
         return err["msg"].removeprefix("Value error, ")
+    if err["type"] == "literal_error":  # status: retird
+        allowed = re.findall(r"'([^']*)'", err["ctx"]["expected"])
+        close = difflib.get_close_matches(str(err["input"]), allowed, n=1)
+        return f"'{err['input']}' is not one of {', '.join(allowed)}" + (
+            f": did you mean '{close[0]}'?" if close else ""
+        )
     if key == "id" and err["type"] == "string_pattern_mismatch":
         return (
             f"'{err['input']}' is not an id: ids are lower-case letters, digits, '_', '.' and '-', starting with a "
