@@ -72,6 +72,10 @@ TAXONOMY = {
         (lambda t: t["reasons"][2].update(colour="red"), "reason #3 ('lost_card'), field 'colour': unknown key"),
         (lambda t: t["reasons"][2].update(status="paused"), "reason #3 ('lost_card'), field 'status'"),
         (lambda t: t["reasons"][2].update(status="retird"), "'retird' is not one of active, retired: did you mean"),
+        (  # accept refused such a name, a file edited by hand did not
+            lambda t: t["reasons"][2].update(name="card NOT  arrived"),
+            "reason #3 ('lost_card') has the name of reason #2 ('card_arrival'), 'card NOT  arrived'",
+        ),
         (
             lambda t: t["reasons"][2].update(status="retired", replaced_by=["lost_card"]),
             "reason #3 ('lost_card'): replaced_by names the reason itself",

@@ -170,6 +170,17 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
         if reason.id in seen:
             problems.append(f"reason #{i}: id '{reason.id}' is already used by reason #{seen[reason.id]}")
         seen.setdefault(reason.id, i)
+    named: dict[str, tuple[int, str]] = {}  # an active reason's name, case and spaces aside -> (#, id)
+    for i, reason in enumerate(taxonomy.reasons, start=1):
+        plain = " ".join(reason.name.casefold().split())
+        if reason.status == "active" and plain in named:
+            first, first_id = named[plain]
+            problems.append(
+                f"reason #{i} ('{reason.id}') has the name of reason #{first} ('{first_id}'), '{reason.name}' (case "
+                "and spaces aside): people could not tell them apart; rename one"
+            )
+        if reason.status == "active":
+            named.setdefault(plain, (i, reason.id))
     ids = taxonomy.by_id()
     for i, reason in enumerate(taxonomy.reasons, start=1):
         if reason.parent is not None and reason.parent not in ids:
