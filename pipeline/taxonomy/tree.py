@@ -170,16 +170,18 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
         if reason.id in seen:
             problems.append(f"reason #{i}: id '{reason.id}' is already used by reason #{seen[reason.id]}")
         seen.setdefault(reason.id, i)
-    named: dict[str, tuple[int, str]] = {}  # an active reason's name, case and spaces aside -> (#, id)
+    # two reasons contacts are given, of one name: a group may share its only reason's name (taxonomy init)
+    given = {r.id for r in taxonomy.assignable()}
+    named: dict[str, tuple[int, str]] = {}  # the name, case and spaces aside -> (#, id)
     for i, reason in enumerate(taxonomy.reasons, start=1):
         plain = " ".join(reason.name.casefold().split())
-        if reason.status == "active" and plain in named:
+        if reason.id in given and plain in named:
             first, first_id = named[plain]
             problems.append(
                 f"reason #{i} ('{reason.id}') has the name of reason #{first} ('{first_id}'), '{reason.name}' (case "
                 "and spaces aside): people could not tell them apart; rename one"
             )
-        if reason.status == "active":
+        if reason.id in given:
             named.setdefault(plain, (i, reason.id))
     ids = taxonomy.by_id()
     for i, reason in enumerate(taxonomy.reasons, start=1):
