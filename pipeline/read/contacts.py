@@ -142,7 +142,12 @@ def fields_on_the_text(mapping: dict[str, str], dimensions: list[str], path: str
             column=text,
             hint="map it to another column (--column FIELD=COLUMN or --dimension, or in your config), or leave it out",
         )
-    return {f for f, column in mapping.items() if f != "text" and column == text}
+    return on_the_text(mapping)
+
+
+def on_the_text(mapping: dict[str, str]) -> set[str]:
+    """The fields other than the text mapped to the text's column (`mapping`: field -> column)."""
+    return {f for f, column in mapping.items() if f != "text" and column == mapping.get("text")}
 
 
 def refuse_repeated(raw: pd.DataFrame, used: Iterable[str], path: str | Path) -> None:
@@ -281,8 +286,8 @@ def describe_columns(found: Iterable[str], mapping: dict[str, str], report: Inpu
     off, and which columns were not used; a column that looks like a missing field is suggested with the
     `--column FIELD=COLUMN` that would map it (a warning: likely a naming mismatch, not a missing field)."""
     found = [str(c) for c in found]
-    text = mapping.get("text")  # a field left at its own name that is the text's column is absent (fields_on_the_text)
-    used = {f: column for f, column in mapping.items() if column in found and (f == "text" or column != text)}
+    shared = on_the_text(mapping)  # absent: their column is the text's (fields_on_the_text)
+    used = {f: column for f, column in mapping.items() if column in found and f not in shared}
     optional = [f for f in mapping if f in OPTIONAL_USES]
     missing = [f for f in optional if f not in used or f not in report.optional_columns]
     unused = [c for c in found if c not in used.values()]

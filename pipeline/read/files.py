@@ -232,7 +232,7 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
         for name, count in Counter(header).items()
         if count > 1 and name.strip()
     }
-    misshapen = _misshapen_row(text, sep)  # one pass, ~1 s a million rows: pandas pads a short row without a word
+    misshapen = _misshapen_row(text, sep)  # one more pass over the rows: pandas pads a short row without a word
     if misshapen is not None:
         raise _misshapen_error(text, location, sep, *misshapen)
     if frame.empty and len(frame.columns):  # none of `columns` in the file: the caller names what is missing

@@ -44,6 +44,7 @@ from pipeline.taxonomy.tree import (
     groups,
     load_taxonomy,
     parse_taxonomy,
+    plain_name,
     slug,
     taxonomy_data,
 )
@@ -513,7 +514,7 @@ def _check_seen(current: Decision | None, seen: str | None, proposal: Proposal) 
 def _not_a_group(path: Path, reason: Reason | None, parent: str, choices: list[Reason]) -> str:
     """Why `parent` cannot hold a new reason, and the groups that can (or how to make one)."""
     if reason is None:
-        named = [r.id for r in choices if _plain(r.name) == _plain(parent)]
+        named = [r.id for r in choices if plain_name(r.name) == plain_name(parent)]
         why = f"parent '{parent}' is not a reason id of {path}" + (
             f" ('{parent}' is the name of '{named[0]}': give its id)" if named else ""
         )
@@ -534,11 +535,6 @@ def _not_a_group(path: Path, reason: Reason | None, parent: str, choices: list[R
         if listed
         else f"{why}; {path} has no groups yet: leave --parent out, or {make}"
     )
-
-
-def _plain(name: str) -> str:
-    """A name as people read it: case and spacing aside."""
-    return " ".join(name.casefold().split())
 
 
 def _check_accept(
@@ -611,20 +607,20 @@ def _check_names(taxonomy: Taxonomy | None, decisions: list[Decision], proposal:
             raise TaxonomyError(f"the name {name!r} holds a line break or tab: a reason's name is one line")
     seen: dict[str, str] = {}
     for name in names:
-        if _plain(name) in seen:
+        if plain_name(name) in seen:
             raise TaxonomyError(f"'{name}' is given twice: give each new reason its own name")
-        seen[_plain(name)] = name
+        seen[plain_name(name)] = name
     changed = set(proposal.reason_ids) if proposal.kind in ("split", "merge") else set()
     for r in taxonomy.reasons if taxonomy else []:
-        if r.status == "active" and r.id not in changed and _plain(r.name) in seen:
+        if r.status == "active" and r.id not in changed and plain_name(r.name) in seen:
             raise TaxonomyError(
-                f"'{seen[_plain(r.name)]}' is already the name of '{r.id}': give another name, or merge the "
+                f"'{seen[plain_name(r.name)]}' is already the name of '{r.id}': give another name, or merge the "
                 "proposal into that reason"
             )
     for d in decisions:
         if d.decision != "accepted" or d.applied_in is not None or d.proposal_id == proposal.proposal_id:
             continue
-        taken = [n for n in _new_names(d) if _plain(n) in seen]
+        taken = [n for n in _new_names(d) if plain_name(n) in seen]
         if taken and _same(proposal, d):
             raise TaxonomyError(
                 f"proposal {d.proposal_id} of an earlier run, on the same evidence, is accepted already as "
@@ -729,7 +725,7 @@ def _refuse_names_taken_since(
             twins = [
                 r.id
                 for r in reasons.values()
-                if r.status == "active" and r.id != rid and _plain(r.name) == _plain(reasons[rid].name)
+                if r.status == "active" and r.id != rid and plain_name(r.name) == plain_name(reasons[rid].name)
             ]
             if twins:
                 raise TaxonomyError(

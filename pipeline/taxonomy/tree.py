@@ -174,7 +174,7 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
     given = {r.id for r in taxonomy.assignable()}
     named: dict[str, tuple[int, str]] = {}  # the name, case and spaces aside -> (#, id)
     for i, reason in enumerate(taxonomy.reasons, start=1):
-        plain = " ".join(reason.name.casefold().split())
+        plain = plain_name(reason.name)
         if reason.id in given and plain in named:
             first, first_id = named[plain]
             problems.append(
@@ -217,6 +217,11 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
         raise TaxonomyError(
             f"{source} is not a valid taxonomy:\n" + "\n".join(f"  - {p}" for p in sorted(set(problems)))
         )
+
+
+def plain_name(name: str) -> str:
+    """A name as people read it: case and spacing aside."""
+    return " ".join(name.casefold().split())
 
 
 def slug(name: str, transliterate: bool = True) -> str:
