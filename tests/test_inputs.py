@@ -58,6 +58,22 @@ def test_missing_ids_name_the_row(tmp_path):
         load_contacts(tmp_path / "a.csv", CFG)
 
 
+def test_rows_with_no_value_at_all_are_skipped_and_named(tmp_path):
+    """A spreadsheet exports the empty rows it once formatted (`,,`): they hold no contact, so they are skipped
+    with a warning, not refused as rows without an id; a row with a text but no id still stops the run."""
+    (tmp_path / "a.csv").write_text("contact_id,text,channel\n1,card lost,email\n, ,\n2,refund,chat\n,,\n,,\n")
+    contacts, report = load_contacts(tmp_path / "a.csv", CFG)
+    assert contacts["contact_id"].tolist() == ["1", "2"] and contacts["row"].tolist() == [1, 3]
+    assert any("skipped 3 empty row(s)" in w and "rows 2, 4, 5" in w for w in report.warnings)
+    (tmp_path / "m.csv").write_text("conversation_id,role,text\nc1,customer,my card was lost\n,,\nc1,agent,ok\n")
+    contacts, report = load_contacts(tmp_path / "m.csv", CFG)
+    assert report.kind == "messages" and contacts["contact_id"].tolist() == ["c1"]
+    assert any("skipped 1 empty row(s)" in w and "rows 2" in w for w in report.warnings)
+    (tmp_path / "b.csv").write_text("contact_id,text\n1,a\n,,\n,b\n")
+    with pytest.raises(InputError, match=r"row 3, column 'contact_id': 1 row\(s\) have no contact id: rows 3$"):
+        load_contacts(tmp_path / "b.csv", CFG)
+
+
 def test_a_column_named_twice_stops_the_run_and_a_name_off_by_case_or_spaces_is_pointed_at(tmp_path):
     """pandas reads a second 'text' as 'text.1', a name not in the file, and the first was used without a word."""
     (tmp_path / "a.csv").write_text("contact_id,text,created_at,text\n1,card lost,2026-01-01,refund\n")
@@ -151,6 +167,11 @@ def test_rows_ending_in_a_delimiter_are_read_as_written(tmp_path):
     (tmp_path / "a.csv").write_text("contact_id,text,channel\n7,card lost,chat,\n8,refund please,email, \n")
     contacts, _ = load_contacts(tmp_path / "a.csv", CFG)
     assert contacts["contact_id"].tolist() == ["7", "8"]
+    assert contacts["text"].tolist() == ["card lost", "refund please"]
+    assert contacts["channel"].tolist() == ["chat", "email"]
+    # only a later row ends in delimiters: pandas, which takes the first row's width as every row's, refused it
+    (tmp_path / "b.csv").write_text("contact_id,text,channel\n7,card lost,chat\n8,refund please,email,,\n")
+    contacts, _ = load_contacts(tmp_path / "b.csv", CFG)
     assert contacts["text"].tolist() == ["card lost", "refund please"]
     assert contacts["channel"].tolist() == ["chat", "email"]
 

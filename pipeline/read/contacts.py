@@ -36,7 +36,7 @@ def contacts_from_table(
     )
     frame = _map_columns(raw, cfg, path)
     frame.insert(0, "row", pd.RangeIndex(1, len(frame) + 1))
-    _check_ids(frame, cfg, path, report)
+    _check_ids(frame, raw, cfg, path, report)
     frame["text"] = frame["text"].astype(object).where(frame["text"].notna(), "").astype(str)
     _coerce_optional(frame, cfg, report, date_orders or {})
     dimensions = dimension_columns(raw, cfg, path)
@@ -203,13 +203,33 @@ def _check_column(raw: pd.DataFrame, column: str, path: str | Path, text: bool) 
         )
 
 
-def _check_ids(frame: pd.DataFrame, cfg: InputConfig, path: str | Path, report: InputReport) -> None:
-    ids = frame["contact_id"]
+def without_id(frame: pd.DataFrame, raw: pd.DataFrame, id_field: str, report: InputReport) -> pd.Series:
+    """The rows of `frame` that lack an id (`id_field`), less the rows with no value in any column of `raw`: a
+    spreadsheet exports the empty rows it once formatted as `,,,`. Those hold no contact, so they are dropped, with a
+    warning that names them, instead of stopping the run as rows without an id."""
+    ids = frame[id_field]
     missing = ids.isna() | (ids.astype(str).str.strip() == "")
+    if not missing.any():
+        return missing
+    values = raw.loc[missing.to_numpy()]
+    blank = (values.isna() | values.astype(str).apply(lambda column: column.str.strip() == "")).all(axis=1)
+    if blank.any():
+        rows = frame.loc[missing.to_numpy()].loc[blank.to_numpy(), "row"].tolist()
+        report.warnings.append(
+            f"skipped {len(rows)} empty row(s), with no value in any column (as spreadsheets export them): "
+            f"rows {list_rows(rows)}"
+        )
+        frame.drop(index=frame.index[frame["row"].isin(rows)], inplace=True)
+        missing = missing.loc[frame.index]
+    return missing
+
+
+def _check_ids(frame: pd.DataFrame, raw: pd.DataFrame, cfg: InputConfig, path: str | Path, report: InputReport) -> None:
+    missing = without_id(frame, raw, "contact_id", report)
     if missing.any():
         rows = frame.loc[missing, "row"].tolist()
         raise rows_error("row(s) have no contact id", rows, path, cfg.columns.contact_id)
-    frame["contact_id"] = as_id_text(ids).astype(str).str.strip()
+    frame["contact_id"] = as_id_text(frame["contact_id"]).astype(str).str.strip()
     dup = frame["contact_id"].duplicated(keep="first")
     if not dup.any():
         return

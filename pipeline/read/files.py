@@ -205,21 +205,16 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
     than the header names for an index and shift every column by one; a value past the header's columns (that pandas
     drops with a warning, or does not see when reading some columns) stops the read, naming its row."""
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                io.BytesIO(text.encode("utf-8")),  # UTF-8 bytes: a StringIO copies the text at 4 bytes a character
-                encoding="utf-8",
-                sep=sep,
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-                index_col=False,
-                usecols=None if columns is None else lambda name: name in columns,
-            )
-        others = [w for w in caught if not issubclass(w.category, pd.errors.ParserWarning)]
-        for w in others:  # what else pandas warned of is passed on
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        try:
+            frame = _pandas_csv(text, sep, None if columns is None else lambda name: name in columns)
+        except pd.errors.ParserError:
+            # pandas takes the first row's width as every row's: a later row ending in a delimiter ('2,b,') stops it.
+            # Read the header's columns by position; a value past them is found below (`_misshapen_row`)
+            if _misshapen_row(text, sep) is not None:
+                raise
+            frame = _pandas_csv(text, sep, range(len(next(_records(text, sep), []))))
+            if columns is not None:
+                frame = frame[[name for name in frame.columns if name in columns]]
     except pd.errors.ParserError as exc:
         raise _parse_error(str(exc), text, location, sep) from None
     except pd.errors.EmptyDataError:
@@ -238,6 +233,25 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
     if frame.empty and len(frame.columns):  # none of `columns` in the file: the caller names what is missing
         raise InputError("file has a header but no rows", file=location)
     frame.attrs["twice"] = twice
+    return frame
+
+
+def _pandas_csv(text: str, sep: str, usecols) -> pd.DataFrame:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        frame = pd.read_csv(
+            io.BytesIO(text.encode("utf-8")),  # UTF-8 bytes: a StringIO copies the text at 4 bytes a character
+            encoding="utf-8",
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            index_col=False,
+            usecols=usecols,
+        )
+    others = [w for w in caught if not issubclass(w.category, pd.errors.ParserWarning)]
+    for w in others:  # what else pandas warned of is passed on
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return frame
 
 

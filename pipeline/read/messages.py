@@ -23,6 +23,7 @@ from pipeline.read.contacts import (
     parse_times,
     refuse_repeated,
     require_columns,
+    without_id,
 )
 from pipeline.read.report import InputReport, list_rows, rows_error
 from pipeline.text.redact import asks_for_name
@@ -91,7 +92,7 @@ def conversations(
     dimensions = dimension_columns(raw, cfg, path)
     for column in dimensions:
         frame[column] = raw[column].to_numpy()
-    missing = frame["conversation_id"].isna()
+    missing = without_id(frame, raw, "conversation_id", report)
     if missing.any():
         rows = frame.loc[missing, "row"].tolist()
         raise rows_error("message(s) have no conversation id", rows, path, columns.conversation_id)
