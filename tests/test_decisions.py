@@ -69,7 +69,9 @@ def taxonomy(tmp_path):
 
 
 def test_a_parent_given_by_name_is_refused_when_accepting_with_the_choices(taxonomy):
-    with pytest.raises(TaxonomyError, match=r"'Cards' is the name of 'cards': give its id.*cards \(Cards\)"):
+    with pytest.raises(
+        TaxonomyError, match=r"not a reason id of .*: did you mean 'cards' \(Cards\)\?.*cards \(Cards\)"
+    ):
         record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="Cards")
     with pytest.raises(TaxonomyError) as refused:
         record(taxonomy, proposal("a1b2c3d4e5"), "accepted", parent="card_arrival")  # a reason, not a group
@@ -121,6 +123,8 @@ def test_a_merge_folds_a_new_reason_into_a_reason_or_another_new_one(taxonomy):
     with pytest.raises(TaxonomyError, match="'a1b2' starts 2 accepted proposal ids"):
         record(taxonomy, rate, "accepted", into="a1b2")
     undo(taxonomy, "a1b2ffffff")
+    with pytest.raises(TaxonomyError, match=r"did you mean 'exchange_rate' \(Exchange rates\)\?"):
+        record(taxonomy, rate, "accepted", into="exchange_rates")
     record(taxonomy, rate, "accepted", into="exchange_rate")
     with pytest.raises(TaxonomyError, match="merged into the new reason"):
         undo(taxonomy, "a1b2c3d4e5")

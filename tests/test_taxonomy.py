@@ -68,7 +68,20 @@ TAXONOMY = {
         (lambda t: t["reasons"].append(dict(t["reasons"][1])), "id 'card_arrival' is already used by reason #2"),
         (lambda t: t["reasons"][1].update(parent="nowhere"), "parent 'nowhere' is not a reason"),
         (lambda t: t["reasons"][0].update(parent="card_arrival"), "form a cycle"),
-        (lambda t: t["reasons"][3].update(parent="card_arrival"), "levels deep"),
+        (
+            lambda t: t["reasons"][3].update(parent="card_arrival"),
+            "put it under 'cards' (parent: cards), or make 'card_arrival' a group of its own (no parent)",
+        ),
+        # a typed id, or a name given for an id, is pointed at
+        (lambda t: t["reasons"][1].update(parent="crads"), "parent 'crads' is not a reason in this file: did you mean"),
+        (
+            lambda t: t["reasons"][2].update(parent="Cards"),
+            "parent 'Cards' is not a reason in this file: did you mean 'cards' (Cards)",
+        ),
+        (
+            lambda t: t["reasons"][2].update(status="retired", replaced_by=["card_arival"]),
+            "replaced_by 'card_arival' is not a reason in this file: did you mean 'card_arrival' (Card not arrived)",
+        ),
         (lambda t: t["reasons"][2].update(colour="red"), "reason #3 ('lost_card'), field 'colour': unknown key"),
         (lambda t: t["reasons"][2].update(status="paused"), "reason #3 ('lost_card'), field 'status'"),
         (lambda t: t["reasons"][2].update(status="retird"), "'retird' is not one of active, retired: did you mean"),

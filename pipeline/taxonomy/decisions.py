@@ -40,6 +40,7 @@ from pipeline.taxonomy.proposals import Proposal, sentence_case
 from pipeline.taxonomy.tree import (
     Reason,
     Taxonomy,
+    did_you_mean,
     edited_text,
     groups,
     load_taxonomy,
@@ -514,10 +515,7 @@ def _check_seen(current: Decision | None, seen: str | None, proposal: Proposal) 
 def _not_a_group(path: Path, reason: Reason | None, parent: str, choices: list[Reason]) -> str:
     """Why `parent` cannot hold a new reason, and the groups that can (or how to make one)."""
     if reason is None:
-        named = [r.id for r in choices if plain_name(r.name) == plain_name(parent)]
-        why = f"parent '{parent}' is not a reason id of {path}" + (
-            f" ('{parent}' is the name of '{named[0]}': give its id)" if named else ""
-        )
+        why = f"parent '{parent}' is not a reason id of {path}" + did_you_mean(parent, {r.id: r.name for r in choices})
     else:
         why = f"'{parent}' ({reason.name}) is a reason of {path} but not a reason group: " + (
             f"it is itself under '{reason.parent}' (reasons go two levels deep)"
@@ -584,7 +582,9 @@ def _check_accept(
             elif reason is not None:
                 why = f"'{into}' is {reason.status} in {path}"
             else:
-                why = f"'{into}' is neither a reason of {path} nor a new reason accepted from this run"
+                why = f"'{into}' is neither a reason of {path} nor a new reason accepted from this run" + did_you_mean(
+                    into, targets
+                )
             shown = list(targets.items())
             listed = ", ".join(f"{k} ({v})" for k, v in shown[:12]) + (
                 f" and {len(shown) - 12} more" if len(shown) > 12 else ""
@@ -908,7 +908,10 @@ def _existing(rid: str, reasons: dict[str, Reason], d: Decision) -> Reason:
 
 def _parent(parent: str | None, reasons: dict[str, Reason]) -> str | None:
     if parent and parent not in reasons:
-        raise TaxonomyError(f"parent '{parent}' is not a reason in the taxonomy")
+        raise TaxonomyError(
+            f"parent '{parent}' is not a reason in the taxonomy"
+            + did_you_mean(parent, {k: r.name for k, r in reasons.items()})
+        )
     return parent
 
 

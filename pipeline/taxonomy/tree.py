@@ -184,12 +184,19 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
         if reason.id in given:
             named.setdefault(plain, (i, reason.id))
     ids = taxonomy.by_id()
+    names = {r.id: r.name for r in taxonomy.reasons}
     for i, reason in enumerate(taxonomy.reasons, start=1):
         if reason.parent is not None and reason.parent not in ids:
-            problems.append(f"reason #{i} ('{reason.id}'): parent '{reason.parent}' is not a reason in this file")
+            problems.append(
+                f"reason #{i} ('{reason.id}'): parent '{reason.parent}' is not a reason in this file"
+                + did_you_mean(reason.parent, names)
+            )
         for target in reason.replaced_by:
             if target not in ids:
-                problems.append(f"reason #{i} ('{reason.id}'): replaced_by '{target}' is not a reason in this file")
+                problems.append(
+                    f"reason #{i} ('{reason.id}'): replaced_by '{target}' is not a reason in this file"
+                    + did_you_mean(target, names)
+                )
             elif target == reason.id:
                 problems.append(f"reason #{i} ('{reason.id}'): replaced_by names the reason itself")
         group = ids.get(reason.parent) if reason.parent else None
@@ -211,7 +218,8 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
             if len(chain) > 2:
                 problems.append(
                     f"reason '{reason.id}' is {len(chain)} levels deep ({' -> '.join(chain)}); "
-                    "use two levels: reason groups and reasons"
+                    f"use two levels, reason groups and reasons: put it under '{chain[-1]}' (parent: {chain[-1]}), "
+                    f"or make '{chain[1]}' a group of its own (no parent)"
                 )
     if problems:
         raise TaxonomyError(
@@ -222,6 +230,14 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
 def plain_name(name: str) -> str:
     """A name as people read it: case and spacing aside."""
     return " ".join(name.casefold().split())
+
+
+def did_you_mean(value: str, reasons: dict[str, str]) -> str:
+    """': did you mean 'id' (Name)?' for the reason (`reasons`: id -> name) a mistyped id most likely meant: the one
+    it names (people give names where ids are asked for), else the closest id; '' when none is close."""
+    named = [rid for rid, name in reasons.items() if plain_name(name) == plain_name(value)]
+    close = named or difflib.get_close_matches(value, list(reasons), n=1, cutoff=0.75)
+    return f": did you mean '{close[0]}' ({reasons[close[0]]})?" if close else ""
 
 
 def slug(name: str, transliterate: bool = True) -> str:
