@@ -32,7 +32,7 @@ from flows.steps import (
     warnings_of,
 )
 from pipeline.config import Config
-from pipeline.run.contacts import add_to_history
+from pipeline.run.contacts import add_to_history, clusters_of_texts
 from pipeline.run.manifests import assign_manifest, discover_only_changes
 from pipeline.run.refresh import assemble, read_context
 
@@ -61,7 +61,8 @@ def assign(
         )
         usable = usable_rows(fresh)
         embedded = embed(fresh["text"].iloc[usable].tolist(), cfg, show_progress)
-        placement = model.place(embedded.vectors, usable, len(fresh))
+        twins = clusters_of_texts(run.frame("contacts", ["text", "cluster_id"]), fresh["text"].iloc[usable])
+        placement = model.place(embedded.vectors, usable, len(fresh), twins)
         models = reason_models(context, cfg)
         reading = give_reasons(embedded.vectors, fresh, usable, context, models[0], cfg)
         duplicates = find_duplicates(fresh, embedded.vectors, usable, placement.labels[usable], cfg)

@@ -34,10 +34,18 @@ class ClusterModel:
         labels = np.where(score >= self.thresholds[best], self.ids[best], -1).astype(np.int32)
         return labels, score
 
-    def place(self, vectors: np.ndarray, rows: np.ndarray, n: int) -> Clustering:
+    def place(self, vectors: np.ndarray, rows: np.ndarray, n: int, twins: np.ndarray | None = None) -> Clustering:
         """New contacts in these clusters: the contacts at `rows` (whose vectors these are) of `n`; the others, and
-        those not alike enough to any cluster, are noise until the next `discover`."""
+        those not alike enough to any cluster, are noise until the next `discover`. `twins`: for each vector, the
+        cluster the run holds the same text in, or -1 (`pipeline.run.contacts.clusters_of_texts`): a copy of a text
+        joins its twin's cluster, whatever the centres say, so that one text is never in two places."""
         labels, similarity = self.assign(vectors)
+        known = np.isin(twins, self.ids) if twins is not None else np.zeros(len(labels), dtype=bool)
+        if known.any():
+            order = np.argsort(self.ids)
+            at = order[np.searchsorted(self.ids, twins[known], sorter=order)]
+            labels[known] = twins[known]
+            similarity[known] = np.einsum("ij,ij->i", vectors[known], self.centres[at])
         placed = Clustering(labels, np.where(labels >= 0, similarity, 0).astype(np.float32), labels < 0)
         return placed.expand(rows, n)
 

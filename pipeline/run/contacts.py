@@ -54,6 +54,19 @@ def with_reasons(contacts: pd.DataFrame, reading: Reading) -> pd.DataFrame:
 _PLACEMENT = ("cluster_id", "probability", "was_noise", "duplicate_group")  # where the run put a contact
 
 
+def clusters_of_texts(history: pd.DataFrame, texts: pd.Series) -> np.ndarray:
+    """For each of `texts`, the cluster the run holds contacts of that very text in (`history`: its `text` and
+    `cluster_id`; where copies sit in several, the one holding most of them), or -1. discover puts the copies of a
+    text in one cluster, but a cluster's centre takes only the texts at least as alike as its least alike 5% of
+    members: a new copy of one of those would wait for the next discover while its twin is placed."""
+    placed = history.loc[(history["cluster_id"] >= 0).to_numpy() & history["text"].isin(texts).to_numpy()]
+    if placed.empty:
+        return np.full(len(texts), -1, dtype=np.int32)
+    most = placed.value_counts(["text", "cluster_id"], sort=True).reset_index().drop_duplicates("text")
+    found = texts.map(most.set_index("text")["cluster_id"])
+    return found.fillna(-1).astype(np.int32).to_numpy()
+
+
 def add_to_history(history: pd.DataFrame, sources: pd.Series | None, fresh: pd.DataFrame) -> pd.DataFrame:
     """The contacts a run holds (`history`, as its table has them; `sources`: their source digests by contact id)
     with the day's contacts added last; a contact read again because its text or details changed replaces its old
