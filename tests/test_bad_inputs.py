@@ -483,6 +483,18 @@ def test_a_volume_file_of_other_weeks_is_said_not_left_as_an_empty_touch_index(t
     assert code == 0 and "the volume file covers none of the weeks that have contacts" in message, message
 
 
+def test_a_volume_file_for_contacts_without_times_is_said_and_makes_no_touch_index(tmp_path, test_config, capsys):
+    """The volume's weeks read 0 contacts per 1,000 (the contacts' weeks are unknown), a touch index of zeros."""
+    path, volume = tmp_path / "c.csv", tmp_path / "volume.csv"
+    contacts(60).to_csv(path, index=False)
+    volume.write_text("date,volume\n2026-03-02,1000\n2026-03-09,1200\n")
+    out = tmp_path / "out"
+    code = run_cli("discover", str(path), "--out", str(out), "--config", str(test_config), "--volume", str(volume))
+    message = " ".join(capsys.readouterr().err.split())
+    assert code == 0 and "the volume file is not used: no contact has a time (created_at)" in message, message
+    assert pd.read_parquet(out / "touch_index.parquet").empty
+
+
 def test_a_volume_file_that_misses_some_weeks_is_said(tmp_path, test_config, capsys):
     path, volume = tmp_path / "c.csv", tmp_path / "volume.csv"
     contacts(60, created_at=["2026-03-02"] * 20 + ["2026-03-09"] * 20 + ["2026-03-16 23:00"] * 20).to_csv(
@@ -494,7 +506,7 @@ def test_a_volume_file_that_misses_some_weeks_is_said(tmp_path, test_config, cap
     )
     message = " ".join(capsys.readouterr().err.split())
     assert code == 0, message
-    assert "gives no volume for 1 of the 2 whole weeks that have contacts (weeks of 2026-03-09)" in message, message
+    assert "gives no volume (or 0) for 1 of the 2 whole weeks that have contacts (weeks of 2026-03-09)" in message
     assert "1 date(s) are on more than one row (the first, 2026-03-02, on rows 1, 2)" in message, message
     assert "columns not used: segment" in message, message
 

@@ -82,6 +82,15 @@ def test_touch_index_matches_a_hand_computation():
     assert partial["complete"].tolist() == [True] * 7 + [False]
     assert partial["rolling_6w"].iloc[-1] != partial["rolling_6w"].iloc[-1]  # NaN: not part of the index
     assert partial["per_1000"].iloc[-1] == 2.0  # still shown
+    # a week of no volume is a week whose volume is unknown, in its own figure and in the 6-week ones holding it
+    # (its contacts were counted in the rolling sum while its per_1000 was null)
+    zero = touch_index(contacts, volume.assign(volume=[1000.0] * 6 + [0.0, 2000.0]), {})
+    assert zero["per_1000"].isna().tolist() == [False] * 6 + [True, False]
+    assert zero["rolling_6w"].isna().tolist() == [True] * 5 + [False, True, True]
+    # contacts without times: no week is known, so no index (the volume's weeks read 0 contacts per 1,000)
+    assert touch_index(
+        contacts.assign(created_at=pd.Series(pd.NaT, index=contacts.index, dtype="datetime64[ns, UTC]")), volume, {}
+    ).empty
 
 
 def test_the_index_direction_compares_with_six_weeks_before_not_the_last_known_figure():

@@ -33,7 +33,7 @@ def touch_index(
     timed = contacts.dropna(subset=["created_at"])
     weeks = week_start(timed["created_at"])
     span = sorted(set(weeks) | (set(volume["week"]) if volume is not None else set()))
-    if not span:
+    if timed.empty:  # no contact has a time: a week of volume would read 0 contacts per 1,000, which is not known
         return pd.DataFrame(
             columns=["week", "scope", "contacts", "cost", "volume", "per_1000", "rolling_6w", "trend", "complete"]
         )
@@ -69,7 +69,7 @@ def touch_index(
             else float("nan")
         )
         frame["per_1000"] = 1000 * frame["contacts"] / frame["volume"].where(frame["volume"] > 0)
-        counted = frame["volume"].notna() & frame["complete"]
+        counted = frame["volume"].gt(0) & frame["complete"]  # a week of no volume is one whose volume is not known
         rolling_contacts = frame["contacts"].where(counted).rolling(ROLLING_WEEKS, min_periods=ROLLING_WEEKS).sum()
         rolling_volume = frame["volume"].where(counted).rolling(ROLLING_WEEKS, min_periods=ROLLING_WEEKS).sum()
         frame["rolling_6w"] = 1000 * rolling_contacts / rolling_volume.where(rolling_volume > 0)

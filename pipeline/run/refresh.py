@@ -194,6 +194,12 @@ def _volume_warnings(index: pd.DataFrame, context: Context) -> list[str]:
     """The volume file's own warnings, and the whole weeks with contacts it gives no volume for: the touch index
     has no value there, nor 6-week figures that hold them (they were left without a word)."""
     volume = context.volume
+    if volume is not None and not volume.empty and index.empty:
+        return [
+            *context.volume_warnings,
+            "the volume file is not used: no contact has a time (created_at), so there is no touch index; map the "
+            "column that holds the contacts' times",
+        ]
     if volume is None or volume.empty or index.empty or "volume" not in index:
         return list(context.volume_warnings)
     overall = index[(index["scope"] == "overall") & (index["contacts"] > 0)]
@@ -204,13 +210,13 @@ def _volume_warnings(index: pd.DataFrame, context: Context) -> list[str]:
             f"{volume['week'].max()}; contacts: {overall['week'].min()} to {overall['week'].max()}): "
             "the touch index has no values; give the volume of the same weeks",
         ]
-    lacking = overall.loc[overall["complete"] & overall["volume"].isna(), "week"]
+    lacking = overall.loc[overall["complete"] & ~overall["volume"].gt(0), "week"]
     if lacking.empty:
         return list(context.volume_warnings)
     weeks = ", ".join(str(w) for w in lacking.head(5)) + (", ..." if len(lacking) > 5 else "")
     return [
         *context.volume_warnings,
-        f"the volume file gives no volume for {len(lacking)} of the {int(overall['complete'].sum())} whole weeks "
+        f"the volume file gives no volume (or 0) for {len(lacking)} of the {int(overall['complete'].sum())} whole weeks "
         f"that have contacts (weeks of {weeks}): the touch index has no value for them, nor a 6-week figure "
         "that holds them",
     ]
