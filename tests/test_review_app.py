@@ -208,6 +208,20 @@ def test_the_command_prints_one_url_and_without_its_token_everything_answers_403
     assert decided(reviewed) == {}
 
 
+def test_a_cluster_cause_s_contacts_are_those_it_counts(app_url, reviewed):
+    """The contacts page of a cluster ranked as a cause listed the whole cluster, its contacts ranked under a reason
+    too; the cause counts those without a reason, and the page says so (this run's cluster causes hold none with a
+    reason: tests/test_views_report.py has such a cluster for the weekly counts)."""
+    origin = app_url.split("/?token=")[0]
+    contacts = pd.read_parquet(reviewed.run / "contacts.parquet")
+    cluster = int(pd.read_parquet(reviewed.run / "ranking.parquet")["cluster_id"].dropna().iloc[0])
+    with httpx.Client() as person:
+        person.get(app_url)
+        page = person.get(f"{origin}/contacts?cluster={cluster}").text
+    counted = int(((contacts["cluster_id"] == cluster) & contacts["reason_id"].isna()).sum())
+    assert f"{counted:,} contact(s)" in page and "its contacts without a reason" in page, page
+
+
 def test_a_broken_taxonomy_leaves_the_pages_that_do_not_need_it(app_url, reviewed):
     """A taxonomy file someone broke took every page down, causes and report included."""
     origin = app_url.split("/?token=")[0]

@@ -70,3 +70,40 @@ def test_the_report_is_one_page_without_scripts_and_shows_owners_costs_and_drive
     assert "Cost by owner" in page and "Cards team" in page and f"{120 * ranking.num_rows:,}" in page
     assert "cost (EUR)" in page  # the currency of the config the run was made with
     assert "62% on plan &lt;b&gt;Basic&lt;/b&gt; against 5% of other clusters&#39; contacts" in page
+
+
+def test_a_cluster_cause_s_weekly_counts_are_of_its_contacts_without_a_reason():
+    """The report's sparkline of a cluster ranked as a cause counted the whole cluster (its contacts with a reason
+    are ranked under that reason): '6 last, 17 most' where the cause had '3 last, 11 most'."""
+    import pandas as pd
+
+    from pipeline.run.insights import Cause, count_lines, weekly_counts
+
+    contacts = pd.DataFrame(
+        {
+            "created_at": pd.to_datetime(
+                ["2026-03-02", "2026-03-03", "2026-03-09", "2026-03-10", "2026-03-11"], utc=True
+            ),
+            "reason_id": [None, "card_arrival", None, None, "card_arrival"],
+            "cluster_id": [6, 6, 6, 6, 6],
+        }
+    )
+    _, weekly = weekly_counts(contacts, weeks=2)
+    assert weekly[("cluster", "6")] == [1, 2] and weekly[("reason", "card_arrival")] == [1, 1]
+    cause = Cause(
+        rank=1,
+        key=("cluster", "6"),
+        name="card stolen",
+        reason_id=None,
+        cluster_id=6,
+        touches=3,
+        issues=3,
+        contacts=3,
+        touches_per_issue=1.0,
+        repeat_contact_rate=0.0,
+        handle_hours=None,
+        trend=None,
+        why="",
+    )
+    lines = count_lines(contacts, [cause])
+    assert [value for _, value in lines[1].points] == [1.0, 2.0] and lines[0].points[-1][1] == 3.0

@@ -462,7 +462,7 @@ def _cause_name(state: ReviewState, reason: str | None, cluster: int | None) -> 
         names = loaded.overview.reasons.set_index("reason_id")["name"]
         return f"reason '{names.get(reason, reason)}'"
     label = loaded.clusters["label"].get(cluster, "") if cluster is not None else ""
-    return f"cluster {cluster} ('{label}')"
+    return f"cluster {cluster} ('{label}'), its contacts without a reason"
 
 
 def _back(back: str, proposal_id: str) -> str:

@@ -138,7 +138,9 @@ def _links_repeats(run: Run) -> bool:
 
 
 def weekly_counts(contacts: pd.DataFrame, weeks: int = SPARK_WEEKS) -> tuple[list[date], dict[Key, list[int]]]:
-    """Contacts per week over the run's last `weeks` weeks, of every reason and every cluster."""
+    """Contacts per week over the run's last `weeks` weeks, of every reason, and of every cluster as a cause: its
+    contacts without a reason (`pipeline.overtime.ranking.cluster_cause_contacts`; a contact with a reason counts
+    under its reason only)."""
     timed = contacts.dropna(subset=["created_at"])
     if timed.empty:
         return [], {}
@@ -148,7 +150,7 @@ def weekly_counts(contacts: pd.DataFrame, weeks: int = SPARK_WEEKS) -> tuple[lis
     out: dict[Key, list[int]] = {}
     for scope, column in (("reason", "reason_id"), ("cluster", "cluster_id")):
         keyed = timed[column]
-        keep = keyed.notna() if column == "reason_id" else keyed >= 0  # cluster -1: in no cluster
+        keep = keyed.notna() if column == "reason_id" else (keyed >= 0) & timed["reason_id"].isna()
         table = pd.crosstab(week[keep], keyed[keep]).reindex(span, fill_value=0)
         for name in table.columns:
             out[(scope, str(name))] = [int(v) for v in table[name]]
@@ -195,9 +197,11 @@ def count_lines(contacts: pd.DataFrame, causes: list[Cause]) -> list[Line]:
     span = [d.date() for d in pd.date_range(min(week), max(week), freq="7D")]
     lines = [Line("all contacts", _points(week.value_counts(), span), bold=True)]
     for cause in causes[:INDEX_LINES]:
-        column = "reason_id" if cause.reason_id is not None else "cluster_id"
-        value = cause.reason_id if cause.reason_id is not None else cause.cluster_id
-        lines.append(Line(cause.name, _points(week[timed[column] == value].value_counts(), span)))
+        if cause.reason_id is not None:
+            counted = timed["reason_id"] == cause.reason_id
+        else:  # a cluster as a cause: its contacts without a reason, as `weekly_counts`
+            counted = (timed["cluster_id"] == cause.cluster_id) & timed["reason_id"].isna()
+        lines.append(Line(cause.name, _points(week[counted].value_counts(), span)))
     return lines
 
 
