@@ -29,6 +29,10 @@ def test_every_view_answers_with_numbers_rounded_for_reading(six_intents_run, tm
         assert (top["touches_per_issue"].round(2) == top["touches_per_issue"]).all()
         owners = con.sql("SELECT owner, touches FROM cost_by_owner").fetchall()
         assert owners == [("(no owner)", int(top["touches"].sum()))]  # no owners yet: one row, nothing lost
+        # per owner, the exact hours are summed, then rounded: 150 s a cause reads 0.0 h in top_causes
+        con.execute("UPDATE ranking SET handle_time_s = 150")
+        hours = con.execute("SELECT handle_hours FROM cost_by_owner").fetchone()[0]
+        assert hours == round(len(top) * 150 / 3600, 1) > 0
         contacts = con.execute("SELECT count(*) FROM cause_contacts").fetchone()[0]
         assert contacts == con.execute("SELECT count(*) FROM contacts").fetchone()[0]
     with open_run_views(source) as con:  # the same views straight over the Parquet files
