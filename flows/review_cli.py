@@ -61,6 +61,7 @@ def list_proposals(
 ) -> None:
     """List a run's proposals, the ones affecting the most touches first."""
     if ctx.invoked_subcommand:
+        ctx.obj = run  # `proposals --run DIR accept ...`: the subcommand's run (`_run`)
         return
     folder = run_folder(run)
     proposals = _current(folder)
@@ -93,9 +94,9 @@ def list_proposals(
 
 
 @proposals_app.command("show")
-def show(proposal_id: str, run: RunOpt = None) -> None:
+def show(ctx: typer.Context, proposal_id: str, run: RunOpt = None) -> None:
     """Show the evidence for one proposal."""
-    folder = run_folder(run)
+    folder = run_folder(_run(ctx, run))
     current = {p.proposal_id: (p, d) for p, d in _current(folder)}
     p = find_proposal([p for p, _ in current.values()], proposal_id)  # people type the first characters of an id
     d = current[p.proposal_id][1]
@@ -128,6 +129,7 @@ def show(proposal_id: str, run: RunOpt = None) -> None:
 
 @proposals_app.command("accept")
 def accept(
+    ctx: typer.Context,
     proposal_id: str,
     name: Annotated[Optional[str], typer.Option(help="the reason's name (a split: names separated by ';')")] = None,
     description: Annotated[
@@ -148,7 +150,7 @@ def accept(
     """Accept a proposal (optionally renamed); `touchless taxonomy apply` writes it into the taxonomy."""
     if name is not None and not name.strip():
         raise TaxonomyError("--name is empty: give the reason a name, or leave --name out to keep the suggested one")
-    folder, proposal, path = _to_decide(run, proposal_id, taxonomy)
+    folder, proposal, path = _to_decide(_run(ctx, run), proposal_id, taxonomy)
     parts = split_parts(proposal, Run.load(folder).frame("clusters")) if proposal.kind == "split" else None
     done = record(
         path,
@@ -168,6 +170,7 @@ def accept(
 
 @proposals_app.command("reject")
 def reject(
+    ctx: typer.Context,
     proposal_id: str,
     reason: Annotated[str, typer.Option("--reason", help="why: it is kept with the decision")],
     run: RunOpt = None,
@@ -175,14 +178,14 @@ def reject(
     by: ByOpt = None,
 ) -> None:
     """Reject a proposal; it stays hidden in later runs unless its evidence grows materially."""
-    _, proposal, path = _to_decide(run, proposal_id, taxonomy)
+    _, proposal, path = _to_decide(_run(ctx, run), proposal_id, taxonomy)
     _said(record(path, proposal, "rejected", why=reason, by=by))
 
 
 @proposals_app.command("undo")
-def undo_decision(proposal_id: str, run: RunOpt = None, taxonomy: TaxonomyOpt = None) -> None:
+def undo_decision(ctx: typer.Context, proposal_id: str, run: RunOpt = None, taxonomy: TaxonomyOpt = None) -> None:
     """Take back the decision on a proposal that is not applied yet; it is open again."""
-    folder = run_folder(run)
+    folder = run_folder(_run(ctx, run))
     path = taxonomy_for_run(folder, read_manifest(folder).taxonomy, taxonomy)
     # a proposal decided from an earlier run is found in the decisions (a later run may no longer propose it)
     decisions = load_decisions(path)
@@ -309,6 +312,15 @@ def init(
         f"{folder.resolve()}; edit it, then run discover with --taxonomy {taxonomy_out}",
         markup=False,
     )
+
+
+def _run(ctx: typer.Context, run: Path | None) -> Path | None:
+    """The run a `proposals` subcommand is for: its own --run, or one given before it (`proposals --run DIR
+    accept ...`), which was left unread, so the decision went beside the latest run's taxonomy."""
+    before = ctx.parent.obj if ctx.parent is not None else None
+    if run is not None and before is not None and Path(run).resolve() != Path(before).resolve():
+        raise TouchlessError(f"two runs are given, --run {before} and --run {run}: give one")
+    return run if run is not None else before
 
 
 def run_folder(run: Path | None, given_as: str = "--run DIR") -> Path:

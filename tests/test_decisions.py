@@ -196,7 +196,10 @@ def test_the_command_line_shows_the_whole_id_and_what_a_decision_replaces(
     assert f"decision: rejected by ben on {today}: not now" in said.out
     code, said = cli("proposals", "--run", str(run), "--all")
     assert code == 0 and pid in said.out and "rejected" in said.out
-    code, said = cli("proposals", "undo", pid[:6], "--run", str(run))
+    code, said = cli("proposals", "--run", str(tmp_path), "undo", pid[:6], "--run", str(run))
+    assert code == 2 and "two runs are given" in said.err
+    # --run before the subcommand is the subcommand's: it was left unread, and the latest run's taxonomy decided for
+    code, said = cli("proposals", "--run", str(run), "undo", pid[:6])
     assert code == 0 and load_decisions(own) == []
     assert f"Took back the rejection of proposal {pid} '" in said.out and f"(made by ben on {today})" in said.out
     assert sorted(p.name for p in run.parent.iterdir()) == sorted([*first, "run.taxonomy.decisions.yaml"])
