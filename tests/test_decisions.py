@@ -139,6 +139,19 @@ def test_a_merge_folds_a_new_reason_into_a_reason_or_another_new_one(taxonomy):
     assert apply_decisions(taxonomy, seen=preview.revision)[0].version == 2
 
 
+def test_a_merge_into_a_reason_of_ten_examples_adds_its_own_and_says_how_many(taxonomy):
+    """Examples were capped at ten: a reason that had ten took none, the changelog said 'adding its examples', and
+    the next run proposed the merged cluster again."""
+    data = yaml.safe_load(taxonomy.read_text())
+    data["reasons"][2]["examples"] = [f"what is the rate number {i}?" for i in range(10)]
+    taxonomy.write_text(yaml.safe_dump(data, sort_keys=False))
+    rates = proposal("abababab01", "Rates")
+    record(taxonomy, rates, "accepted", into="exchange_rate")
+    preview = next_taxonomy(taxonomy)
+    assert preview.updated.by_id()["exchange_rate"].examples[-1] == "how do I rates?"
+    assert any("into 'exchange_rate', adding 1 of its examples" in line for line in preview.changes), preview.changes
+
+
 def test_a_proposal_about_a_reason_that_is_gone_is_refused_when_accepting(taxonomy):
     with pytest.raises(TaxonomyError, match="'mortgages'.* no longer holds"):
         record(taxonomy, proposal("9999999999", "Mortgages", "retire", ["mortgages"]), "accepted")

@@ -839,9 +839,13 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, list[str]],
                 f"taxonomy now: undo that decision (touchless proposals undo {d.proposal_id}) and merge the proposal "
                 "into an active reason"
             )
-        examples = list(dict.fromkeys(reason.examples + p.examples[:5]))[:10]
+        # every example the merge brings is added: capped at ten, a reason that had ten took none and the merge
+        # changed nothing (its contacts stayed apart, and the next run proposed it again)
+        examples = list(dict.fromkeys(reason.examples + p.examples[:5]))
         reasons[target] = reason.model_copy(update={"examples": examples})
-        return [f"merged '{p.name}' into '{target}', adding its examples ({who})"]
+        new = len(examples) - len(reason.examples)
+        adding = f"adding {new} of its examples" if new else "whose examples it holds already"
+        return [f"merged '{p.name}' into '{target}', {adding} ({who})"]
     if p.kind in ("new_reason", "secondary"):
         rid = _unique(slug(d.name or p.name), reasons, taken)
         parent = _parent(d.parent, reasons)
@@ -884,7 +888,7 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, list[str]],
             update={
                 "name": d.name or keep.name,
                 "description": d.description or keep.description,
-                "examples": (keep.examples + gone.examples)[:10],
+                "examples": list(dict.fromkeys(keep.examples + gone.examples)),  # all: the merged one's contacts
             }
         )
         reasons[gone.id] = gone.model_copy(update={"status": "retired", "replaced_by": [keep.id]})
