@@ -11,7 +11,7 @@ import ctypes
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from pipeline.model.cluster import Clustering, cluster_contacts, relabel
 from pipeline.model.describe import TermCounts, describe_clusters, reason_keywords
 from pipeline.model.embed import embedder
 from pipeline.model.groups import describe_groups
-from pipeline.model.lineage import stable_ids
+from pipeline.model.lineage import chain_id, stable_ids
 from pipeline.overtime.emerging import split_emerging
 from pipeline.read.report import InputReport
 from pipeline.run.contacts import join_contacts, lost_reasons, with_reasons
@@ -178,6 +178,8 @@ def keep_ids(
     model = fit_cluster_model(vectors, found, cfg.cluster.reassign_similarity, fingerprint)
     before = previous.previous_clusters(fingerprint) if previous else None
     mapping, lineage, next_id = stable_ids(before, contact_ids, found.labels, model.centres)
+    chain = previous.cluster_model.lineage if before is not None else None
+    model = replace(model, lineage=chain or chain_id(contact_ids, found.labels))
     return relabel(found, mapping), lineage, next_id, model.relabelled(mapping)
 
 

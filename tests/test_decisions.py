@@ -243,6 +243,24 @@ def test_a_rejection_holds_for_the_same_cluster_after_its_keywords_are_spelt_as_
     assert reordered.status == "rejected"
 
 
+def test_a_rejection_holds_for_the_same_clusters_of_a_chain_of_runs_whatever_their_keywords(taxonomy):
+    """A cluster that came back in a later run of the same folder with other keywords (5 of 11 shared) was proposed
+    again, its rejection forgotten, and its contacts' reasons withheld as a missing reason's."""
+    before = proposal("0a1b2c3d4e", "Top up cheque").model_copy(
+        update={"cluster_ids": [46], "cluster_lineage": "chain-a", "contacts": 31}
+    )
+    record(taxonomy, before, "rejected", why="part of top up by cash or cheque")
+    moved = {"keywords": ["deposit cheque", "cheque clear"], "contacts": 26, "proposal_id": "9f8e7d6c5b"}
+    later = before.model_copy(update=moved)
+    elsewhere = before.model_copy(update={**moved, "cluster_lineage": "chain-b"})  # cluster 46 of another folder
+    other = before.model_copy(update={**moved, "cluster_ids": [9]})
+    mark_status([later, elsewhere, other], load_decisions(taxonomy), growth=0.5, taxonomy_version=1)
+    assert [p.status for p in (later, elsewhere, other)] == ["rejected", "open", "open"]
+    grown = later.model_copy(update={"contacts": 47, "status": "open"})  # the evidence grew by half: shown again
+    mark_status([grown], load_decisions(taxonomy), growth=0.5, taxonomy_version=1)
+    assert grown.status == "open" and "rejected on" in grown.evidence
+
+
 def test_applying_never_overwrites_a_file_where_the_current_version_would_be_kept(taxonomy):
     """The current taxonomy is kept as `<stem>.v<version>.yaml` before the next is written; a file of that name the
     person wrote is refused, not replaced."""

@@ -211,6 +211,12 @@ def test_a_second_discover_keeps_cluster_ids(first_run, tmp_path, test_config, s
     assert kept >= 0.9, kept
     lineage = pd.read_parquet(run / "lineage.parquet")
     assert "continued" in set(lineage["relation"])
+    # the proposals name the chain of runs whose cluster ids these are: the first run's, kept by the second
+    chains = {
+        name: set(pd.read_parquet(folder / "proposals.parquet")["cluster_lineage"])
+        for name, folder in (("first", out), ("second", run))
+    }
+    assert chains["first"] == chains["second"] and len(chains["first"]) == 1 and None not in chains["first"]
 
 
 def test_a_reason_born_weeks_ago_is_new_though_its_first_days_fill_the_last_week_s_baseline():

@@ -25,6 +25,9 @@ class ClusterModel:
     thresholds: np.ndarray  # (k,) cosine a new contact needs to join
     fingerprint: str  # the embedding model's weights hash: centres mean nothing in another model's space
     links: np.ndarray | None = None  # (k, k) neighbour-graph links between clusters (see Clustering.links)
+    # names the chain of runs in which these ids mean the same clusters (a discover into the folder keeps the ids it
+    # can, `pipeline.model.lineage`): a decision on cluster 9 of this chain holds for cluster 9 of a later run of it
+    lineage: str | None = None
 
     def assign(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(cluster id or -1, similarity to that cluster's centre) for each vector."""
@@ -54,7 +57,9 @@ class ClusterModel:
         ids = np.array([mapping[int(c)] for c in self.ids], dtype=np.int32)
         order = np.argsort(ids, kind="stable")
         links = None if self.links is None else self.links[np.ix_(order, order)]
-        return ClusterModel(ids[order], self.centres[order], self.thresholds[order], self.fingerprint, links)
+        return ClusterModel(
+            ids[order], self.centres[order], self.thresholds[order], self.fingerprint, links, self.lineage
+        )
 
     def arrays(self) -> dict[str, np.ndarray]:
         arrays = {
@@ -63,12 +68,15 @@ class ClusterModel:
             "thresholds": self.thresholds,
             "fingerprint": np.array(self.fingerprint),
         }
+        if self.lineage is not None:
+            arrays["lineage"] = np.array(self.lineage)
         return arrays if self.links is None else {**arrays, "links": self.links}
 
     @classmethod
     def from_arrays(cls, arrays) -> ClusterModel:
         links = arrays["links"] if "links" in arrays else None  # runs before links were kept have none
-        return cls(arrays["ids"], arrays["centres"], arrays["thresholds"], str(arrays["fingerprint"]), links)
+        lineage = str(arrays["lineage"]) if "lineage" in arrays else None  # nor a lineage
+        return cls(arrays["ids"], arrays["centres"], arrays["thresholds"], str(arrays["fingerprint"]), links, lineage)
 
 
 def fit_cluster_model(vectors: np.ndarray, clustering: Clustering, floor: float, fingerprint: str) -> ClusterModel:

@@ -13,6 +13,7 @@ One, which took no other old cluster's contacts: `continued`; one shared with ot
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,15 @@ from scipy.optimize import linear_sum_assignment
 MIN_JACCARD = 0.3  # shared contacts needed to call a new cluster the same as an old one
 MIN_CENTRE_SIMILARITY = 0.9  # without shared contacts: centres this alike are the same cluster
 MIN_PART = 0.2  # a share of an old cluster's contacts that makes a new cluster its successor
+
+
+def chain_id(contact_ids: np.ndarray, labels: np.ndarray) -> str:
+    """The id of a chain of runs that starts here (`ClusterModel.lineage`): a digest of which contacts the first
+    run put in which cluster, so that the same clustering of the same contacts, in another folder, is the same
+    chain, and any other is not."""
+    digest = hashlib.blake2b("\x1e".join(map(str, contact_ids)).encode("utf-8", "surrogatepass"), digest_size=8)
+    digest.update(np.asarray(labels, dtype=np.int64).tobytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,7 @@ PROPOSALS = pa.schema(
         pa.field("status", pa.string()),  # open | accepted | rejected (hidden until its evidence grows)
         pa.field("reason_ids", pa.list_(pa.string())),
         pa.field("cluster_ids", pa.list_(pa.int32())),
+        pa.field("cluster_lineage", pa.string()),  # the chain of runs in which its cluster ids name these clusters
         pa.field("name", pa.string()),  # suggested
         pa.field("description", pa.string()),  # suggested
         pa.field("confidence", pa.float64()),

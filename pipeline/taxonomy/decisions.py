@@ -340,7 +340,8 @@ def _names_given(proposal: Proposal, name: str | None, parts: Sequence[SplitPart
 
 def decision_for(proposal: Proposal, decisions: list[Decision]) -> Decision | None:
     """The decision that covers a proposal: the one made on its id, else one made on the same evidence in an
-    earlier run (same kind and reasons, mostly the same keywords)."""
+    earlier run (same kind and reasons, and the same clusters of the same chain of runs or mostly the same
+    keywords)."""
     exact = [d for d in decisions if d.proposal_id == proposal.proposal_id]
     return exact[-1] if exact else next((d for d in reversed(decisions) if _same(proposal, d)), None)
 
@@ -654,8 +655,8 @@ def mark_status(
     """accepted / rejected / open, from earlier decisions, for proposals made with `taxonomy_version` of the
     taxonomy (None: none). An acceptance holds until it is applied, and for proposals made before the version it was
     applied in; one made since proposes again what that version did not settle, and is open. A rejection also
-    covers a proposal of the same kind and reasons whose keywords mostly overlap; it lapses once the evidence has
-    grown by `growth`."""
+    covers a proposal of the same kind and reasons on the same clusters (cluster ids of the same chain of runs) or
+    whose keywords mostly overlap; it lapses once the evidence has grown by `growth`."""
     for p in proposals:
         d = decision_for(p, decisions)
         if d is None:
@@ -676,6 +677,12 @@ def _same(p: Proposal, d: Decision) -> bool:
     old = d.proposal
     if old.kind != p.kind or sorted(old.reason_ids) != sorted(p.reason_ids):
         return False
+    if p.cluster_lineage is not None and p.cluster_lineage == old.cluster_lineage:  # the same clusters, by id
+        return sorted(p.cluster_ids) == sorted(old.cluster_ids) or _alike_keywords(p, old)
+    return _alike_keywords(p, old)
+
+
+def _alike_keywords(p: Proposal, old: Proposal) -> bool:
     # keywords compared as the lookup table spells them and in any order, so a decision of a version that wrote
     # "pin numb" and "numb pin" holds for the proposal now keyed "pin number" (pipeline.text.lemmas, describe.py)
     a, b = ({frozenset(as_looked_up(k).split()) for k in keywords[:8]} for keywords in (old.keywords, p.keywords))

@@ -64,6 +64,9 @@ class Proposal(BaseModel):
     evidence: str  # one sentence a person can check: why this was proposed
     proposal_id: str = ""
     status: Literal["open", "accepted", "rejected"] = "open"
+    # the chain of runs its cluster ids belong to (`ClusterModel.lineage`): a later run of the chain proposing the
+    # same change of the same clusters meets the decision taken on this one, however its keywords moved
+    cluster_lineage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class ClusterFacts:
     examples: dict[int, list[str]]
     links: np.ndarray | None = None  # (k, k) graph links between clusters, indexed like `ids` (see Clustering)
     thresholds: np.ndarray | None = None  # (k,) cosine a contact needs to join each cluster (see ClusterModel)
+    lineage: str | None = None  # the chain of runs in which these ids name the same clusters (see ClusterModel)
 
 
 def cluster_facts(model: ClusterModel, descriptions: pd.DataFrame) -> ClusterFacts:
@@ -112,6 +116,7 @@ def cluster_facts(model: ClusterModel, descriptions: pd.DataFrame) -> ClusterFac
         examples={c: list(e) for c, e in by_id["examples"].items()},
         links=model.links,
         thresholds=model.thresholds,
+        lineage=model.lineage,
     )
 
 
@@ -199,6 +204,7 @@ def propose(
             out += _mislabels(contacts, taxonomy, cfg)
     for p in out:
         p.proposal_id = proposal_id(p, clusters)
+        p.cluster_lineage = clusters.lineage
     return sorted(out, key=lambda p: (-p.touches, -p.confidence, p.proposal_id))
 
 
