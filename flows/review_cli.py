@@ -263,10 +263,12 @@ def check(taxonomy: Annotated[Path, typer.Argument(help="the taxonomy file")]) -
     loaded = load_taxonomy(taxonomy)
     pending = [d for d in load_decisions(taxonomy) if d.decision == "accepted" and d.applied_in is None]
     table = Table(title=f"{taxonomy}: version {loaded.version}", title_justify="left")
-    for name in ("id", "name", "parent", "kind", "status", "examples"):
+    for name in ("id", "name", "parent", "kind", "status", "examples", "owner", "action"):
         table.add_column(name)
-    for r in loaded.reasons:
-        table.add_row(r.id, Text(r.name), r.parent or "", r.kind, r.status, str(len(r.examples)))
+    for r in loaded.reasons:  # a reason's owner as the ranking charges it: its group's where it names none
+        owner = r.owner or (f"{loaded.owner_of(r.id)} (group's)" if loaded.owner_of(r.id) else "")
+        row = (r.id, r.name, r.parent or "", r.kind, r.status, str(len(r.examples)), owner, r.action or "")
+        table.add_row(*(Text(value) for value in row))
     out.print(table)
     out.print(f"valid; {len(pending)} accepted proposal(s) wait for `touchless taxonomy apply`")
     if not loaded.assignable():

@@ -289,10 +289,15 @@ def reread_reasons(
     vectors = embed(contacts["text"].iloc[usable].tolist(), cfg, show_progress).vectors
     reading = give_reasons(vectors, contacts, usable, context, reasons, cfg)
     lost = lost_reasons(contacts, context.taxonomy)
+    now = context.taxonomy.version
+    change = (
+        f"version {manifest.taxonomy_version} -> {now}"
+        if manifest.taxonomy_version != now
+        else f"edited, still version {now}"
+    )
     report.warnings.append(
-        f"the taxonomy changed since this run read its reasons (version {manifest.taxonomy_version} -> "
-        f"{context.taxonomy.version}): every contact's reason was read again ({lost:,} had a reason it no longer "
-        "offers)"
+        f"the taxonomy changed since this run read its reasons ({change}): every contact's reason was read again "
+        f"({lost:,} had a reason it no longer offers)"
     )
     return (contacts if reading is None else with_reasons(contacts, reading)), reading
 

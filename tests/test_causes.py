@@ -96,8 +96,16 @@ def test_the_planted_driver_is_found_and_the_random_dimension_gives_none(causes)
     assert {"app_version", "plan"} <= set(kept.columns) and kept["app_version"].notna().all()
 
 
-def test_owners_and_costs_follow_the_reasons(causes):
-    _, out, contacts = causes
+def test_owners_and_costs_follow_the_reasons(causes, capsys, monkeypatch):
+    from flows.review_cli import out as console
+
+    folder, out, contacts = causes
+    monkeypatch.setattr(console, "width", 220)  # one reason a line
+    assert run_cli("taxonomy", "check", str(folder / "taxonomy.yaml")) == 0  # owners and actions, to check an edit
+    rows = [line.replace("│", " ") for line in capsys.readouterr().out.splitlines()]
+    lines = {row.split()[0]: row for row in rows if row.split()}
+    assert "Logistics (group's)" in lines["card_arrival"] and "Treasury" in lines["exchange_rate"]
+    assert "automate" in lines["exchange_rate"]
     reasons = pd.read_parquet(out / "reasons.parquet").set_index("reason_id")
     assert reasons.loc["card_arrival", "owner"] == "Logistics" and reasons.loc["lost_card", "owner"] == "Logistics"
     assert reasons.loc["exchange_rate", "owner"] == "Treasury" and reasons.loc["exchange_rate", "action"] == "automate"

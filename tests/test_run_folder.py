@@ -368,8 +368,12 @@ def test_assign_reads_again_what_changed(existing, tmp_path, test_config, capsys
     assert result.changed == 1 and result.skipped == len(data) - 1 and len(after) == len(data)
     assert after.loc[str(data.loc[0, "contact_id"]), "text"] == "I was charged twice for one purchase"
     assert not (after["reason_id"] == "exchange_rate").any()
-    assert any("taxonomy changed" in w and "no longer offers" in w for w in result.warnings)
+    assert any("(version 1 -> 2)" in w and "no longer offers" in w for w in result.warnings), result.warnings
     assert read_manifest(out).taxonomy_version == 2
+    # edited by hand without a new version: said so, not "version 2 -> 2"
+    taxonomy.write_text(yaml.safe_dump(dict(smaller, reasons=smaller["reasons"][:-1])))
+    edited = assign(input_path=str(tmp_path / "export.csv"), out_dir=str(out), config_path=str(test_config))
+    assert any("(edited, still version 2)" in w for w in edited.warnings), edited.warnings
 
 
 def test_assign_reads_again_a_contact_whose_details_changed(existing, tmp_path, test_config):
