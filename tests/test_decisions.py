@@ -21,6 +21,7 @@ from pipeline.taxonomy.decisions import (
     SplitPart,
     apply_decisions,
     decided,
+    decision_text,
     decisions_path,
     find_proposal,
     load_decisions,
@@ -118,7 +119,9 @@ def test_a_merge_folds_a_new_reason_into_a_reason_or_another_new_one(taxonomy):
     with pytest.raises(TaxonomyError, match="neither a reason"):
         record(taxonomy, other, "accepted", into="a1b2c3d4e5")  # not accepted yet
     record(taxonomy, pin, "accepted", name="Change PIN", description="The customer wants a new PIN.")
-    assert record(taxonomy, other, "accepted", into="a1b2").decision.into == "a1b2c3d4e5"  # short, as ids may be
+    merged = record(taxonomy, other, "accepted", into="a1b2").decision
+    assert merged.into == "a1b2c3d4e5"  # short, as ids may be
+    assert "into 'Change PIN' (a1b2c3d4e5)" in decision_text(merged)  # its name, not only an id people cannot read
     record(taxonomy, proposal("a1b2ffffff", "PIN reset"), "accepted")
     with pytest.raises(TaxonomyError, match="'a1b2' starts 2 accepted proposal ids"):
         record(taxonomy, rate, "accepted", into="a1b2")

@@ -80,6 +80,7 @@ class Decision(BaseModel):
     description: str | None = None  # None: the proposal's own; '' (after a rename): none
     parent: str | None = None
     into: str | None = None  # merged into this reason id, or into the new reason of this accepted proposal id
+    into_name: str | None = None  # what `into` was called when decided: people read names, not ids
     parts: list[SplitPart] | None = None  # a split's new reasons
     applied_in: int | None = None  # the taxonomy version that took it in
     applied_at: str | None = None  # when (decisions applied before this was kept: the changelog says)
@@ -356,7 +357,7 @@ def decision_text(d: Decision) -> str:
     text = decided_by(d)
     text += f" as '{d.name}'" if d.name else ""
     text += f" under '{d.parent}'" if d.parent else ""
-    text += f" into '{d.into}'" if d.into else ""
+    text += (f" into '{d.into_name}' ({d.into})" if d.into_name else f" into '{d.into}'") if d.into else ""
     text += f": {d.why}" if d.why else ""
     return text + (f"; applied in taxonomy version {d.applied_in}" if d.applied_in is not None else "")
 
@@ -417,15 +418,23 @@ def record(
             )
         if not (decision == "accepted" and into is None):  # its new reason is what others merge into
             _refuse_if_merged_into(decisions, proposal.proposal_id, "the new reason of this proposal")
-        also = ""
+        also, into_name = "", None
         if decision == "accepted":
             taxonomy = load_taxonomy(taxonomy_path) if taxonomy_path.is_file() else None
             into = _whole_proposal_id(into, taxonomy, decisions, proposal)
             _check_accept(taxonomy_path, taxonomy, decisions, proposal, name, parent, into, parts)
+            into_name = dict(merge_choices(taxonomy, decisions, proposal)).get(into) if into else None
             others = [d for d in decisions if d.decision == "accepted" and d.applied_in is None and d is not current]
             if taxonomy is not None and not any(d.parent == parent for d in others):  # else said when that was
                 also = becomes_group(taxonomy.by_id(), parent)
-        accepted = {"name": name, "description": description, "parent": parent, "into": into, "parts": parts or None}
+        accepted = {
+            "name": name,
+            "description": description,
+            "parent": parent,
+            "into": into,
+            "into_name": into_name,
+            "parts": parts or None,
+        }
         entry = Decision(
             proposal_id=proposal.proposal_id,
             decision=decision,
