@@ -327,6 +327,7 @@ def review(
             "DIR.taxonomy.yaml beside the run DIR)",
         ),
     ] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="who decides in the page (default: your user name)")] = None,
 ) -> None:
     """Review a run in the browser: proposals with their evidence and contacts (accept, reject, merge, undo), the
     next taxonomy and apply, the causes, the touch index and the reason tree. Listens on 127.0.0.1; the URL it
@@ -335,7 +336,7 @@ def review(
     from pipeline.app.server import serve as serve_review
 
     serve_review(
-        run_folder(run, "the run's folder (touchless review DIR)"), taxonomy, port, open_browser=not no_browser
+        run_folder(run, "the run's folder (touchless review DIR)"), taxonomy, port, open_browser=not no_browser, by=by
     )
 
 

@@ -104,9 +104,9 @@ def take(reviewed, kind: str | None = None) -> str:
 
 @pytest.fixture(scope="module")
 def app_url(reviewed):
-    """`touchless review RUN --no-browser`, as a person starts it; its one line holding the URL."""
+    """`touchless review RUN --no-browser --by NAME`, as a person starts it; its one line holding the URL."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "flows", "review", str(reviewed.run), "--no-browser"],
+        [sys.executable, "-m", "flows", "review", str(reviewed.run), "--no-browser", "--by", "Maria Lopez"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -247,6 +247,7 @@ def test_accepting_by_clicking_lands_in_the_decisions_file(browser, reviewed):
     page.wait_for_url(re.compile(r"done="))
     assert card(page, first).get_attribute("data-status") == "accepted"
     assert decided(reviewed)[first].decision == "accepted"
+    assert decided(reviewed)[first].by == "Maria Lopez" and "deciding as Maria Lopez" in page.inner_text("body")
 
     target = card(page, renamed)
     target.locator("summary", has_text="rename").click()

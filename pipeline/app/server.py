@@ -28,17 +28,22 @@ def serve(
     port: int = 0,
     open_browser: bool = True,
     say: Callable[[str], None] | None = None,
+    by: str | None = None,
 ) -> None:
     """Serve the app for the run in `folder` (decisions beside `taxonomy`, else the run's) on `port` (0: a free
-    one); `say` prints the lines for the person who started it, the URL on a line of its own."""
+    one); `say` prints the lines for the person who started it, the URL on a line of its own. `by`: who decides
+    (default: the user name of this process)."""
     say = say or (lambda line: print(line, flush=True))
-    state = ReviewState(folder, taxonomy)
+    state = ReviewState(folder, taxonomy, by)
     state.loaded()
     sock = listen(port)
     port = sock.getsockname()[1]
     token = secrets.token_urlsafe(24)
     url = f"http://{HOST}:{port}/?token={token}"
-    say(f"reviewing the run {Path(folder).resolve()}; decisions go beside {state.taxonomy_path}")
+    say(
+        f"reviewing the run {Path(folder).resolve()}; decisions go beside {state.taxonomy_path}, made by {state.by} "
+        "(--by NAME to say who decides)"
+    )
     say(f"open {url}   (Ctrl-C stops)")
     if open_browser:
         webbrowser.open(url)

@@ -3,6 +3,7 @@ beside the taxonomy (read on every page, so a decision made with the command lin
 
 from __future__ import annotations
 
+import getpass
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,8 +59,9 @@ class Decided:
 
 
 class ReviewState:
-    def __init__(self, folder: Path, taxonomy: Path | None = None) -> None:
+    def __init__(self, folder: Path, taxonomy: Path | None = None, by: str | None = None) -> None:
         self.folder = Path(folder)
+        self.by = (by or "").strip() or getpass.getuser()  # who decides in this page: the decisions say so
         manifest = read_manifest(self.folder)
         if manifest is None:
             raise OutputError(f"{folder} holds no touchless run: run `touchless discover ... --out {folder}` first")

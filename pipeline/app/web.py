@@ -112,6 +112,7 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
                 counts=counts,
                 pending=sum(d.decision == "accepted" and d.applied_in is None for d in now.decisions),
                 taxonomy_path=state.taxonomy_path,
+                deciding_as=state.by,
                 form_key=form_key,
                 kinds=KIND_NAMES,
                 colours=COLOURS,
@@ -238,6 +239,7 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
                 parent=parent,
                 parts=parts,
                 seen=seen or None,
+                by=state.by,
             )
 
         return decide(request, key, proposal_id, back, act)
@@ -256,7 +258,7 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
             key,
             proposal_id,
             back,
-            lambda proposal: record(state.taxonomy_path, proposal, "rejected", why=why, seen=seen or None),
+            lambda proposal: record(state.taxonomy_path, proposal, "rejected", why=why, seen=seen or None, by=state.by),
         )
 
     @app.post("/proposals/{proposal_id}/merge")
@@ -272,7 +274,7 @@ def create_app(state: ReviewState, token: str, port: int) -> FastAPI:
         def act(proposal: Proposal) -> None:
             if not into:
                 raise TouchlessError("choose the reason to merge it into")
-            record(state.taxonomy_path, proposal, "accepted", why=note, into=into, seen=seen or None)
+            record(state.taxonomy_path, proposal, "accepted", why=note, into=into, seen=seen or None, by=state.by)
 
         return decide(request, key, proposal_id, back, act)
 
