@@ -111,3 +111,34 @@ def test_a_cluster_cause_s_weekly_counts_are_of_its_contacts_without_a_reason():
     )
     lines = count_lines(contacts, [cause])
     assert [value for _, value in lines[1].points] == [1.0, 2.0] and lines[0].points[-1][1] == 3.0
+
+
+def test_a_split_s_contacts_are_its_reason_s_with_those_held_back_from_it(six_intents_run):
+    """A split counts its reason's contacts, those held back while a new reason is proposed too (99); its list
+    showed only the others (74)."""
+    from pipeline.app.state import proposal_scope
+    from pipeline.taxonomy.proposals import Proposal
+
+    split = Proposal(
+        kind="split",
+        reason_ids=["r1"],
+        cluster_ids=[1, 2],
+        name="Split",
+        description="",
+        confidence=0.5,
+        contacts=2,
+        touches=2,
+        keywords=[],
+        examples=[],
+        evidence="",
+    )
+    where, params = proposal_scope(split, None)
+    with duckdb.connect() as con:
+        con.execute(
+            "CREATE TABLE cause_contacts AS SELECT * FROM (VALUES ('a', 'r1', NULL), ('b', NULL, 'r1'), "
+            "('c', 'r2', NULL), ('d', NULL, NULL)) t(contact_id, reason_id, withheld_reason_id)"
+        )
+        found = con.execute(f"SELECT contact_id FROM cause_contacts WHERE {where} ORDER BY 1", params).fetchall()
+    assert found == [("a",), ("b",)]
+    with open_run_views(six_intents_run[0]) as con:  # the view holds the column the app filters on
+        assert "withheld_reason_id" in [c[0] for c in con.execute("DESCRIBE cause_contacts").fetchall()]

@@ -125,9 +125,11 @@ class ReviewState:
 
 def proposal_scope(proposal: Proposal, taxonomy: Taxonomy | None) -> tuple[str, list]:
     """Which contacts a proposal is about, as SQL over `cause_contacts`: a split, merge or retire its reasons'
-    contacts; agents' labels its contacts filed under one reason that read like the other; else its clusters."""
-    if proposal.kind in ("split", "merge", "retire"):
-        return _within("reason_id", proposal.reason_ids)
+    contacts (those held back from them while a new reason is proposed too); agents' labels its contacts filed under one reason that read like the other; else its clusters."""
+    if proposal.kind in ("split", "merge", "retire"):  # with those held back from them, as the proposal counts
+        given, params = _within("reason_id", proposal.reason_ids)
+        withheld, more = _within("withheld_reason_id", proposal.reason_ids)
+        return f"({given} OR {withheld})", params + more
     if proposal.kind == "mislabel":
         agent, read_as = proposal.reason_ids
         named = taxonomy.by_id().get(agent) if taxonomy else None

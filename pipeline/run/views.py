@@ -55,7 +55,8 @@ FROM (
 ORDER BY reason_id, contacts DESC, cluster_id""",
     "cause_contacts": """
 SELECT c.contact_id, c.created_at, c.reason_id, r.name AS reason_name, c.cluster_id, k.label AS cluster_label,
-       c.issue_id, c.touch, c.channel, c.customer_id, c.reason AS agent_reason, c.text_reason_id, c.text
+       c.issue_id, c.touch, c.channel, c.customer_id, c.reason AS agent_reason, c.text_reason_id,
+       {withheld} AS withheld_reason_id, c.text
 FROM contacts c
 LEFT JOIN reasons r ON r.reason_id = c.reason_id
 LEFT JOIN clusters k ON k.cluster_id = c.cluster_id""",
@@ -79,6 +80,7 @@ ORDER BY cost DESC NULLS LAST, touches DESC, owner""",
 def create_views(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create (or replace) every view on a connection that holds the run's tables; returns their names."""
     ranking, reasons, index = _columns(con, "ranking"), _columns(con, "reasons"), _columns(con, "touch_index")
+    contacts = _columns(con, "contacts")
     if "owner" in ranking:
         owner, owner_join = "r.owner", ""
     elif "owner" in reasons:
@@ -93,6 +95,7 @@ def create_views(con: duckdb.DuckDBPyConnection) -> list[str]:
         "reason_owner": "owner" if "owner" in reasons else "CAST(NULL AS VARCHAR)",
         "index_cost": "round(cost, 2)" if "cost" in index else "CAST(NULL AS DOUBLE)",
         "index_complete": "complete" if "complete" in index else "CAST(NULL AS BOOLEAN)",
+        "withheld": "c.withheld_reason_id" if "withheld_reason_id" in contacts else "CAST(NULL AS VARCHAR)",
     }
     for name, sql in VIEWS.items():
         con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql.format(**fill)}')
