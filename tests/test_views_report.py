@@ -92,7 +92,7 @@ def test_a_cluster_cause_s_weekly_counts_are_of_its_contacts_without_a_reason():
             "cluster_id": [6, 6, 6, 6, 6],
         }
     )
-    _, weekly = weekly_counts(contacts, weeks=2)
+    _, weekly = weekly_counts(contacts, has_taxonomy=True, weeks=2)
     assert weekly[("cluster", "6")] == [1, 2] and weekly[("reason", "card_arrival")] == [1, 1]
     cause = Cause(
         rank=1,
@@ -109,7 +109,7 @@ def test_a_cluster_cause_s_weekly_counts_are_of_its_contacts_without_a_reason():
         trend=None,
         why="",
     )
-    lines = count_lines(contacts, [cause])
+    lines = count_lines(contacts, [cause], has_taxonomy=True)
     assert [value for _, value in lines[1].points] == [1.0, 2.0] and lines[0].points[-1][1] == 3.0
 
 
@@ -142,3 +142,17 @@ def test_a_split_s_contacts_are_its_reason_s_with_those_held_back_from_it(six_in
     assert found == [("a",), ("b",)]
     with open_run_views(six_intents_run[0]) as con:  # the view holds the column the app filters on
         assert "withheld_reason_id" in [c[0] for c in con.execute("DESCRIBE cause_contacts").fetchall()]
+
+
+def test_a_cluster_cause_s_contacts_page_lists_the_contacts_it_counts():
+    """The review app's contacts of a cluster ranked as a cause listed its contacts with a reason too."""
+    from pipeline.app.state import cause_scope
+
+    where, params = cause_scope(None, 6)
+    with duckdb.connect() as con:
+        con.execute(
+            "CREATE TABLE cause_contacts AS SELECT * FROM (VALUES ('a', NULL, 6), ('b', 'card_arrival', 6), "
+            "('c', NULL, 7)) t(contact_id, reason_id, cluster_id)"
+        )
+        found = con.execute(f"SELECT contact_id FROM cause_contacts WHERE {where}", params).fetchall()
+    assert found == [("a",)]

@@ -140,7 +140,8 @@ def proposal_scope(proposal: Proposal, taxonomy: Taxonomy | None) -> tuple[str, 
 
 
 def cause_scope(reason: str | None, cluster: int | None) -> tuple[str, list]:
-    """The contacts of a cause: a reason's, or a cluster's without a reason (a contact with one counts under it)."""
+    """The contacts of a cause: a reason's, or a cluster's without a reason (a contact with one counts under it): a
+    cluster ranked as a cause counts these (`pipeline.overtime.ranking.cluster_cause_contacts`)."""
     if reason is not None:
         return "reason_id = ?", [reason]
     return "cluster_id = ? AND reason_id IS NULL", [cluster]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from pipeline.overtime.drivers import in_words
+from pipeline.overtime.ranking import cluster_cause_contacts
 from pipeline.read.volume import week_start
 from pipeline.run.charts import Line
 
@@ -58,7 +59,7 @@ class Overview:
     causes: list[Cause]
     weeks: list[date]  # what the sparklines cover
     reasons: pd.DataFrame  # the reasons table with `touches`, and `owner` when the run has owners
-    weekly: dict[Key, list[int]]  # contacts per week of every reason and cluster
+    weekly: dict[Key, list[int]]  # contacts per week of every reason, and of every cluster as a cause counts them
     index_lines: list[Line]  # touch index (rolling 6 weeks), overall first; empty without volume
     owner_lines: list[Line]  # touch index per owner; empty without owners or volume
     count_lines: list[Line]  # contacts per week, overall and top causes; empty without dates
@@ -86,7 +87,8 @@ def overview(run: Run) -> Overview:
         reasons["touches"] = (reasons["issues"] * reasons["touches_per_issue"]).fillna(0).round().astype("int64")
     owners = _by_reason(ranking, reasons, "owner")
     costs = _by_reason(ranking, reasons, "cost")
-    weeks, weekly = weekly_counts(contacts)
+    has_taxonomy = run.manifest.taxonomy is not None
+    weeks, weekly = weekly_counts(contacts, has_taxonomy)
     said = drivers_in_words(drivers)
     causes = []
     for row in ranking.itertuples():
@@ -121,7 +123,7 @@ def overview(run: Run) -> Overview:
         weekly=weekly,
         index_lines=index_lines(index),
         owner_lines=owner_lines(owner_weeks.to_pandas() if owner_weeks is not None else None),
-        count_lines=count_lines(contacts, causes),
+        count_lines=count_lines(contacts, causes, has_taxonomy),
         has_owner=bool(owners),
         has_cost=bool(costs),
         has_drivers=drivers is not None and not drivers.empty,
@@ -137,10 +139,12 @@ def _links_repeats(run: Run) -> bool:
     return any(column.null_count < table.num_rows for column in table.columns)
 
 
-def weekly_counts(contacts: pd.DataFrame, weeks: int = SPARK_WEEKS) -> tuple[list[date], dict[Key, list[int]]]:
-    """Contacts per week over the run's last `weeks` weeks, of every reason, and of every cluster as a cause: its
-    contacts without a reason (`pipeline.overtime.ranking.cluster_cause_contacts`; a contact with a reason counts
-    under its reason only)."""
+def weekly_counts(
+    contacts: pd.DataFrame, has_taxonomy: bool, weeks: int = SPARK_WEEKS
+) -> tuple[list[date], dict[Key, list[int]]]:
+    """Contacts per week over the run's last `weeks` weeks, of every reason, and of every cluster ranked as a cause:
+    the contacts it counts (`cluster_cause_contacts`: those without a reason; one with a reason counts under it)."""
+    loose = cluster_cause_contacts(contacts, has_taxonomy)
     timed = contacts.dropna(subset=["created_at"])
     if timed.empty:
         return [], {}
@@ -150,7 +154,7 @@ def weekly_counts(contacts: pd.DataFrame, weeks: int = SPARK_WEEKS) -> tuple[lis
     out: dict[Key, list[int]] = {}
     for scope, column in (("reason", "reason_id"), ("cluster", "cluster_id")):
         keyed = timed[column]
-        keep = keyed.notna() if column == "reason_id" else (keyed >= 0) & timed["reason_id"].isna()
+        keep = keyed.notna() if column == "reason_id" else loose.loc[timed.index]
         table = pd.crosstab(week[keep], keyed[keep]).reindex(span, fill_value=0)
         for name in table.columns:
             out[(scope, str(name))] = [int(v) for v in table[name]]
@@ -188,8 +192,9 @@ def owner_lines(owners: pd.DataFrame | None) -> list[Line]:
     return [_line(str(owner), frame) for owner, frame in _complete(owners).groupby("owner", sort=True)]
 
 
-def count_lines(contacts: pd.DataFrame, causes: list[Cause]) -> list[Line]:
+def count_lines(contacts: pd.DataFrame, causes: list[Cause], has_taxonomy: bool) -> list[Line]:
     """Contacts per week, overall (bold) and of the top causes: what a run without volume can chart."""
+    loose = cluster_cause_contacts(contacts, has_taxonomy)
     timed = contacts.dropna(subset=["created_at"])
     if timed.empty:
         return []
@@ -199,8 +204,8 @@ def count_lines(contacts: pd.DataFrame, causes: list[Cause]) -> list[Line]:
     for cause in causes[:INDEX_LINES]:
         if cause.reason_id is not None:
             counted = timed["reason_id"] == cause.reason_id
-        else:  # a cluster as a cause: its contacts without a reason, as `weekly_counts`
-            counted = (timed["cluster_id"] == cause.cluster_id) & timed["reason_id"].isna()
+        else:  # a cluster as a cause: the contacts it counts, as `weekly_counts`
+            counted = (timed["cluster_id"] == cause.cluster_id) & loose.loc[timed.index]
         lines.append(Line(cause.name, _points(week[counted].value_counts(), span)))
     return lines
 
