@@ -179,7 +179,7 @@ def keep_ids(
     before = previous.previous_clusters(fingerprint) if previous else None
     mapping, lineage, next_id = stable_ids(before, contact_ids, found.labels, model.centres)
     chain = previous.cluster_model.lineage if before is not None else None
-    model = replace(model, lineage=chain or chain_id(contact_ids, found.labels))
+    model = replace(model, lineage=chain or chain_id())
     return relabel(found, mapping), lineage, next_id, model.relabelled(mapping)
 
 

@@ -153,6 +153,11 @@ def test_a_merge_into_a_reason_of_ten_examples_adds_its_own_and_says_how_many(ta
     preview = next_taxonomy(taxonomy)
     assert preview.updated.by_id()["exchange_rate"].examples[-1] == "how do I rates?"
     assert any("into 'exchange_rate', adding 1 of its examples" in line for line in preview.changes), preview.changes
+    data["reasons"][2]["examples"] = ["what rate?", "what rate?"]  # a repeat already there is not counted as added
+    taxonomy.write_text(yaml.safe_dump(data, sort_keys=False))
+    preview = next_taxonomy(taxonomy)
+    assert preview.updated.by_id()["exchange_rate"].examples == ["what rate?", "what rate?", "how do I rates?"]
+    assert any("adding 1 of its examples" in line for line in preview.changes), preview.changes
 
 
 def test_a_proposal_about_a_reason_that_is_gone_is_refused_when_accepting(taxonomy):
@@ -250,15 +255,24 @@ def test_a_rejection_holds_for_the_same_clusters_of_a_chain_of_runs_whatever_the
     """A cluster that came back in a later run of the same folder with other keywords (5 of 11 shared) was proposed
     again, its rejection forgotten, and its contacts' reasons withheld as a missing reason's."""
     before = proposal("0a1b2c3d4e", "Top up cheque").model_copy(
-        update={"cluster_ids": [46], "cluster_lineage": "chain-a", "contacts": 31}
+        update={
+            "cluster_ids": [46],
+            "cluster_lineage": "chain-a",
+            "contacts": 31,
+            "keywords": ["top up cheque", "deposit cheque", "cheque"],
+        }
     )
     record(taxonomy, before, "rejected", why="part of top up by cash or cheque")
-    moved = {"keywords": ["deposit cheque", "cheque clear"], "contacts": 26, "proposal_id": "9f8e7d6c5b"}
+    moved = {"keywords": ["deposit cheque", "cheque clear", "cheque when"], "contacts": 26, "proposal_id": "9f8e7d6c5b"}
     later = before.model_copy(update=moved)
     elsewhere = before.model_copy(update={**moved, "cluster_lineage": "chain-b"})  # cluster 46 of another folder
     other = before.model_copy(update={**moved, "cluster_ids": [9]})
     mark_status([later, elsewhere, other], load_decisions(taxonomy), growth=0.5, taxonomy_version=1)
     assert [p.status for p in (later, elsewhere, other)] == ["rejected", "open", "open"]
+    # an id the chain gave anew to other contacts (no keyword in common) is another cluster
+    reused = later.model_copy(update={"keywords": ["pin reset", "change pin"], "status": "open"})
+    mark_status([reused], load_decisions(taxonomy), growth=0.5, taxonomy_version=1)
+    assert reused.status == "open"
     grown = later.model_copy(update={"contacts": 47, "status": "open"})  # the evidence grew by half: shown again
     mark_status([grown], load_decisions(taxonomy), growth=0.5, taxonomy_version=1)
     assert grown.status == "open" and "rejected on" in grown.evidence

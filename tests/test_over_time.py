@@ -87,6 +87,9 @@ def test_touch_index_matches_a_hand_computation():
     zero = touch_index(contacts, volume.assign(volume=[1000.0] * 6 + [0.0, 2000.0]), {})
     assert zero["per_1000"].isna().tolist() == [False] * 6 + [True, False]
     assert zero["rolling_6w"].isna().tolist() == [True] * 5 + [False, True, True]
+    closed = contacts[~contacts["created_at"].dt.strftime("%Y-%m-%d").eq(days[6] + "")]  # no contacts that week
+    shut = touch_index(closed, volume.assign(volume=[1000.0] * 6 + [0.0, 2000.0]), {})
+    assert shut["rolling_6w"].notna().tolist() == [False] * 5 + [True] * 3  # 0 of 0 adds nothing: the sums hold
     # contacts without times: no week is known, so no index (the volume's weeks read 0 contacts per 1,000)
     assert touch_index(
         contacts.assign(created_at=pd.Series(pd.NaT, index=contacts.index, dtype="datetime64[ns, UTC]")), volume, {}

@@ -3,7 +3,6 @@ beside the taxonomy (read on every page, so a decision made with the command lin
 
 from __future__ import annotations
 
-import getpass
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pipeline.taxonomy.decisions import (
     load_decisions,
     proposals_from_table,
     taxonomy_for_run,
+    user_name,
 )
 from pipeline.taxonomy.proposals import Proposal
 from pipeline.taxonomy.tree import Taxonomy, load_taxonomy
@@ -61,7 +61,7 @@ class Decided:
 class ReviewState:
     def __init__(self, folder: Path, taxonomy: Path | None = None, by: str | None = None) -> None:
         self.folder = Path(folder)
-        self.by = (by or "").strip() or getpass.getuser()  # who decides in this page: the decisions say so
+        self.by = (by or "").strip() or user_name()  # who decides in this page: the decisions say so
         manifest = read_manifest(self.folder)
         if manifest is None:
             raise OutputError(f"{folder} holds no touchless run: run `touchless discover ... --out {folder}` first")

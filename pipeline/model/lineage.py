@@ -13,7 +13,7 @@ One, which took no other old cluster's contacts: `continued`; one shared with ot
 
 from __future__ import annotations
 
-import hashlib
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,13 +25,10 @@ MIN_CENTRE_SIMILARITY = 0.9  # without shared contacts: centres this alike are t
 MIN_PART = 0.2  # a share of an old cluster's contacts that makes a new cluster its successor
 
 
-def chain_id(contact_ids: np.ndarray, labels: np.ndarray) -> str:
-    """The id of a chain of runs that starts here (`ClusterModel.lineage`): a digest of which contacts the first
-    run put in which cluster, so that the same clustering of the same contacts, in another folder, is the same
-    chain, and any other is not."""
-    digest = hashlib.blake2b("\x1e".join(map(str, contact_ids)).encode("utf-8", "surrogatepass"), digest_size=8)
-    digest.update(np.asarray(labels, dtype=np.int64).tobytes())
-    return digest.hexdigest()
+def chain_id() -> str:
+    """The id of a chain of runs that starts here (`ClusterModel.lineage`): random, so that no other folder's
+    clusters, made from the same export or not, share it (a copy of a run folder does: its decisions are the same)."""
+    return uuid.uuid4().hex[:16]
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ def touch_index(
     complete = _complete(index, timed["created_at"])
     if volume is not None and "complete" in volume:  # a partial week of a daily volume file (`load_volume`)
         complete = complete & volume.set_index("week")["complete"].reindex(index, fill_value=True).to_numpy(dtype=bool)
+    # a week's volume is known when given, and above 0 where the week has contacts (0 with contacts is a gap in the
+    # file, not a perfect week; 0 without any is a closed week, which adds nothing to the 6-week sums)
+    busy = weeks.value_counts().reindex(index, fill_value=0).to_numpy() > 0
+    known = pd.Series(vol.notna().to_numpy() & ~(busy & (vol.to_numpy() <= 0)))
     out = []
     for scope, mask in {"overall": pd.Series(True, index=contacts.index), **groups}.items():
         inside = mask.reindex(timed.index, fill_value=False).to_numpy()
@@ -69,7 +73,7 @@ def touch_index(
             else float("nan")
         )
         frame["per_1000"] = 1000 * frame["contacts"] / frame["volume"].where(frame["volume"] > 0)
-        counted = frame["volume"].gt(0) & frame["complete"]  # a week of no volume is one whose volume is not known
+        counted = known & frame["complete"]
         rolling_contacts = frame["contacts"].where(counted).rolling(ROLLING_WEEKS, min_periods=ROLLING_WEEKS).sum()
         rolling_volume = frame["volume"].where(counted).rolling(ROLLING_WEEKS, min_periods=ROLLING_WEEKS).sum()
         frame["rolling_6w"] = 1000 * rolling_contacts / rolling_volume.where(rolling_volume > 0)

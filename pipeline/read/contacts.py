@@ -216,8 +216,8 @@ def without_id(frame: pd.DataFrame, raw: pd.DataFrame, id_field: str, report: In
     if blank.any():
         rows = frame.loc[missing.to_numpy()].loc[blank.to_numpy(), "row"].tolist()
         report.warnings.append(
-            f"skipped {len(rows)} empty row(s), with no value in any column (as spreadsheets export them): "
-            f"rows {list_rows(rows)}"
+            f"skipped {len(rows)} empty row(s), with no value in any column (spreadsheets export the rows they once "
+            f"formatted so): rows {list_rows(rows)}"
         )
         frame.drop(index=frame.index[frame["row"].isin(rows)], inplace=True)
         missing = missing.loc[frame.index]

@@ -347,6 +347,15 @@ def decision_for(proposal: Proposal, decisions: list[Decision]) -> Decision | No
     return exact[-1] if exact else next((d for d in reversed(decisions) if _same(proposal, d)), None)
 
 
+def user_name() -> str:
+    """Who decides when no name is given: this login's user name ('unknown' where the system names none, as in
+    some containers)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def decided_by(d: Decision) -> str:
     """'accepted by ana on 2026-12-05'."""
     return f"{d.decision} by {d.by} on {d.at[:10]}"
@@ -438,7 +447,7 @@ def record(
         entry = Decision(
             proposal_id=proposal.proposal_id,
             decision=decision,
-            by=by or getpass.getuser(),
+            by=(by or "").strip() or user_name(),
             at=datetime.now(UTC).isoformat(timespec="seconds"),
             why=(why or "").strip() or None,
             **({k: v for k, v in accepted.items() if v is not None} if decision == "accepted" else {}),
@@ -686,16 +695,21 @@ def _same(p: Proposal, d: Decision) -> bool:
     old = d.proposal
     if old.kind != p.kind or sorted(old.reason_ids) != sorted(p.reason_ids):
         return False
-    if p.cluster_lineage is not None and p.cluster_lineage == old.cluster_lineage:  # the same clusters, by id
-        return sorted(p.cluster_ids) == sorted(old.cluster_ids) or _alike_keywords(p, old)
-    return _alike_keywords(p, old)
+    shared = _shared_keywords(p, old)
+    # the same clusters of one chain of runs (ids kept from run to run) that still share a keyword: their keywords
+    # drift as contacts come and go (5 of 11 shared); an id a chain gave anew to other contacts shares none
+    same_clusters = p.cluster_lineage is not None and p.cluster_lineage == old.cluster_lineage
+    if same_clusters and p.cluster_ids and sorted(p.cluster_ids) == sorted(old.cluster_ids) and shared > 0:
+        return True
+    return shared >= 0.5
 
 
-def _alike_keywords(p: Proposal, old: Proposal) -> bool:
-    # keywords compared as the lookup table spells them and in any order, so a decision of a version that wrote
-    # "pin numb" and "numb pin" holds for the proposal now keyed "pin number" (pipeline.text.lemmas, describe.py)
+def _shared_keywords(p: Proposal, old: Proposal) -> float:
+    """The share of two proposals' top keywords they have in common (Jaccard). Keywords are compared as the lookup
+    table spells them and in any order, so a decision of a version that wrote "pin numb" and "numb pin" holds for
+    the proposal now keyed "pin number" (pipeline.text.lemmas, describe.py)."""
     a, b = ({frozenset(as_looked_up(k).split()) for k in keywords[:8]} for keywords in (old.keywords, p.keywords))
-    return bool(a or b) and len(a & b) / max(len(a | b), 1) >= 0.5
+    return len(a & b) / max(len(a | b), 1)
 
 
 def next_taxonomy(taxonomy_path: Path) -> Preview:
@@ -857,10 +871,9 @@ def _apply(d: Decision, reasons: dict[str, Reason], added: dict[str, list[str]],
             )
         # every example the merge brings is added: capped at ten, a reason that had ten took none and the merge
         # changed nothing (its contacts stayed apart, and the next run proposed it again)
-        examples = list(dict.fromkeys(reason.examples + p.examples[:5]))
-        reasons[target] = reason.model_copy(update={"examples": examples})
-        new = len(examples) - len(reason.examples)
-        adding = f"adding {new} of its examples" if new else "whose examples it holds already"
+        new = list(dict.fromkeys(e for e in p.examples[:5] if e not in reason.examples))
+        reasons[target] = reason.model_copy(update={"examples": reason.examples + new})
+        adding = f"adding {len(new)} of its examples" if new else "whose examples it holds already"
         return [f"merged '{p.name}' into '{target}', {adding} ({who})"]
     if p.kind in ("new_reason", "secondary"):
         rid = _unique(slug(d.name or p.name), reasons, taken)

@@ -186,16 +186,17 @@ def _check_structure(taxonomy: Taxonomy, source: str) -> None:
     ids = taxonomy.by_id()
     names = {r.id: r.name for r in taxonomy.reasons}
     for i, reason in enumerate(taxonomy.reasons, start=1):
+        others = {k: v for k, v in names.items() if k != reason.id}  # never itself: that is a cycle
         if reason.parent is not None and reason.parent not in ids:
             problems.append(
                 f"reason #{i} ('{reason.id}'): parent '{reason.parent}' is not a reason in this file"
-                + did_you_mean(reason.parent, names)
+                + did_you_mean(reason.parent, others)
             )
         for target in reason.replaced_by:
             if target not in ids:
                 problems.append(
                     f"reason #{i} ('{reason.id}'): replaced_by '{target}' is not a reason in this file"
-                    + did_you_mean(target, names)
+                    + did_you_mean(target, others)
                 )
             elif target == reason.id:
                 problems.append(f"reason #{i} ('{reason.id}'): replaced_by names the reason itself")
