@@ -33,7 +33,7 @@ from flows.steps import (
 )
 from pipeline.config import Config
 from pipeline.run.contacts import add_to_history, clusters_of_texts
-from pipeline.run.manifests import assign_manifest, discover_only_changes
+from pipeline.run.manifests import assign_manifest, discover_only_changes, taxonomy_changed
 from pipeline.run.refresh import assemble, read_context
 
 
@@ -64,7 +64,10 @@ def assign(
         twins = clusters_of_texts(run.frame("contacts", ["text", "cluster_id"]), fresh["text"].iloc[usable])
         placement = model.place(embedded.vectors, usable, len(fresh), twins)
         models = reason_models(context, cfg)
-        reading = give_reasons(embedded.vectors, fresh, usable, context, models[0], cfg)
+        # the run's readers, while the taxonomy is theirs: a day's contacts are read as the run's were (a changed
+        # taxonomy has every contact read again below, and new readers learned from them all)
+        readers = None if taxonomy_changed(run.manifest, context) else run.readers
+        reading = give_reasons(embedded.vectors, fresh, usable, context, models[0], cfg, readers)
         duplicates = find_duplicates(fresh, embedded.vectors, usable, placement.labels[usable], cfg)
         contacts = add_to_history(run.frame("contacts"), sources, join(fresh, placement, duplicates, reading))
         contacts, reread = reread_reasons(contacts, run.manifest, context, models[0], report, cfg, show_progress)
@@ -78,8 +81,17 @@ def assign(
                 "from your config have no effect here; give them to discover"
             )
         manifest = assign_manifest(run.manifest, input_path, volume_path, cfg, context, report, reread, contacts)
+        learned = reread.assignment.readers if reread is not None else readers
         saved = assemble(
-            refreshed, descriptions, run.frame("lineage"), model, context, manifest, cfg, run.reason_keywords()
+            refreshed,
+            descriptions,
+            run.frame("lineage"),
+            model,
+            context,
+            manifest,
+            cfg,
+            run.reason_keywords(),
+            readers=learned,
         )
         before = flagged(run)  # read before the save replaces it
         saved.save(out)

@@ -101,7 +101,8 @@ def discover(
             input_path, volume_path, cfg, context, report, reading, model.fingerprint, next_id, joined
         )
         metrics = score_run(input_path, cfg, label_column, joined) if label_column else None
-        run = assemble(refreshed, descriptions, lineage, model, context, manifest, cfg, keywords, metrics)
+        readers = reading.assignment.readers if reading is not None else None
+        run = assemble(refreshed, descriptions, lineage, model, context, manifest, cfg, keywords, metrics, readers)
         before = flagged(previous)  # read before the save replaces it
         run.save(out)
     return finish("discover", out_dir, out, run, report, embedded, before, remember=label_column is None)

@@ -35,7 +35,14 @@ from pipeline.run.folder import Manifest, Run, check_output_folder, local_copy, 
 from pipeline.run.manifests import taxonomy_changed
 from pipeline.run.refresh import Context, Refreshed, refresh
 from pipeline.taxonomy.proposals import ProcessSteps
-from pipeline.taxonomy.reasons import Reading, ReasonModel, fewest_clusters, read_reasons, reason_model
+from pipeline.taxonomy.reasons import (
+    Readers,
+    Reading,
+    ReasonModel,
+    fewest_clusters,
+    read_reasons,
+    reason_model,
+)
 from pipeline.text.duplicates import duplicate_groups
 from pipeline.text.prepare import read_and_prepare
 
@@ -217,12 +224,13 @@ def give_reasons(
     context: Context,
     reasons: ReasonModel | None,
     cfg: Config,
+    readers: Readers | None = None,
 ) -> Reading | None:
     """The reasons of the contacts at `rows` (whose vectors these are); None without a taxonomy or a reason in it
-    that contacts can be given."""
+    that contacts can be given. `readers`: the run's, to read with (`assign`, the taxonomy unchanged)."""
     if reasons is None or not len(rows):
         return None
-    return read_reasons(vectors, contacts["reason"], rows, context.taxonomy, reasons, cfg.taxonomy, cfg.seed)
+    return read_reasons(vectors, contacts["reason"], rows, context.taxonomy, reasons, cfg.taxonomy, cfg.seed, readers)
 
 
 def warnings_of(*parts: Reading | Refreshed | None) -> list[str]:

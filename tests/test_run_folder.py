@@ -376,6 +376,39 @@ def test_assign_reads_again_what_changed(existing, tmp_path, test_config, capsys
     assert any("(edited, still version 2)" in w for w in edited.warnings), edited.warnings
 
 
+def test_a_contact_s_reason_does_not_depend_on_what_else_its_daily_file_holds(tmp_path, test_config):
+    """assign learned the self-training classifier from each day's file alone: the same text read otherwise in a file
+    of 10 contacts than in one of 80 (3 of 10 in a helper's run). It now reads with the run's readers."""
+    import yaml
+
+    from flows.assign import assign
+    from pipeline.run.folder import Run
+    from tests.test_taxonomy import TAXONOMY
+
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text(yaml.safe_dump(TAXONOMY))
+    out = tmp_path / "run"
+    assert (
+        run_cli(
+            "discover", str(SIX_INTENTS), "--out", str(out), "--config", str(test_config), "--taxonomy", str(taxonomy)
+        )
+        == 0
+    )
+    readers = Run.load(out).readers
+    assert readers is not None and readers.texts is not None  # learned from the run's 300 contacts, and kept
+    day = pd.read_csv(ROOT / "pipeline" / "demo" / "banking77_demo.csv").head(80)[["contact_id", "text"]]
+    day["contact_id"] = "day-" + day["contact_id"].astype(str)
+    day.to_csv(tmp_path / "80.csv", index=False)
+    day.head(10).to_csv(tmp_path / "10.csv", index=False)
+    shutil.copytree(out, tmp_path / "other")
+    assign(input_path=str(tmp_path / "80.csv"), out_dir=str(out), config_path=str(test_config))
+    assign(input_path=str(tmp_path / "10.csv"), out_dir=str(tmp_path / "other"), config_path=str(test_config))
+    columns = ["reason_id", "text_reason_id", "reason_score"]
+    big = pd.read_parquet(out / "contacts.parquet").set_index("contact_id").loc[day["contact_id"].head(10), columns]
+    small = pd.read_parquet(tmp_path / "other" / "contacts.parquet").set_index("contact_id").loc[big.index, columns]
+    pd.testing.assert_frame_equal(big, small)
+
+
 def test_assign_reads_again_a_contact_whose_details_changed(existing, tmp_path, test_config):
     """A contact the run holds with the same words but a new channel (an agent's reason or handle time filled in
     after the first export, a corrected date) was skipped: the run kept the old value without a word. A run made

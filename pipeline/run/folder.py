@@ -50,6 +50,7 @@ from pipeline.read.digests import DETAILS, with_details
 from pipeline.run.schemas import TABLES
 from pipeline.run.views import create_views
 from pipeline.runtime import cache_home, cores
+from pipeline.taxonomy.reasons import Readers
 
 MANIFEST = "run.json"
 DATABASE = "touchless.duckdb"
@@ -60,6 +61,7 @@ OWNERS_CHART = "owners.png"
 METRICS = "metrics.json"
 MODEL = "models/clusters.npz"
 SOURCES = "models/sources.parquet"  # contact id -> digest of its words and details as read: a change is read again
+READERS = "models/readers.npz"  # the classifiers that read the run's reasons: `assign` reads a day's contacts with them
 FORMAT = "touchless-run"
 FORMAT_VERSION = 2  # 1: touchless 0.1's run.json, which had no marker and no list of files
 # what touchless 0.1 wrote into a run folder: such a folder is recognised (and upgraded on its next write)
@@ -395,6 +397,7 @@ class Run:
     report: str | None = None  # the run's report with its charts (HTML, for e-mail)
     charts: dict[str, Callable[[Path], None]] | None = None  # file name -> draws that chart into the file
     metrics: dict[str, Any] | None = None  # scores against known reasons (evaluate)
+    readers: Readers | None = None  # what read the contacts' reasons (`pipeline.taxonomy.reasons.Readers`)
 
     @classmethod
     def load(cls, out_dir: Path) -> Run:
@@ -406,12 +409,16 @@ class Run:
         if (folder / MODEL).is_file():
             with np.load(folder / MODEL) as arrays:
                 model = ClusterModel.from_arrays(arrays)
+        readers = None  # a run made without a taxonomy, or before readers were kept, has none
+        if (folder / READERS).is_file():
+            with np.load(folder / READERS) as arrays:
+                readers = Readers.from_arrays(arrays)
         sources = None
         if (folder / SOURCES).is_file():
             table = pq.read_table(folder / SOURCES)
             # as Arrow-backed text, not a million Python strings (0.8 s at a million contacts)
             sources = table.to_pandas().set_index("contact_id")["source_hash"].rename_axis(None)
-        return cls(manifest, _Tables(folder), model, sources)
+        return cls(manifest, _Tables(folder), model, sources, readers=readers)
 
     def frame(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         """One table as a pandas frame (only `columns`, when given: none for an empty list, its rows kept)."""
@@ -512,6 +519,9 @@ class Run:
             if self.cluster_model is not None:
                 (folder / MODEL).parent.mkdir(parents=True, exist_ok=True)
                 np.savez(folder / MODEL, **self.cluster_model.arrays())
+            if self.readers is not None:
+                (folder / READERS).parent.mkdir(parents=True, exist_ok=True)
+                np.savez(folder / READERS, **self.readers.arrays())
             if self.sources is not None:
                 (folder / SOURCES).parent.mkdir(parents=True, exist_ok=True)
                 pq.write_table(

@@ -26,7 +26,7 @@ from pipeline.run.review import review_page
 from pipeline.run.tables import run_tables
 from pipeline.taxonomy.decisions import Decision, load_decisions, mark_status
 from pipeline.taxonomy.proposals import ProcessSteps, Proposal, cluster_facts, propose
-from pipeline.taxonomy.reasons import ReasonModel, agent_reasons
+from pipeline.taxonomy.reasons import Readers, ReasonModel, agent_reasons
 from pipeline.taxonomy.tree import Taxonomy, load_taxonomy
 
 
@@ -232,8 +232,10 @@ def assemble(
     cfg: Config,
     reason_keywords: dict[str, list[str]],
     metrics: dict | None = None,
+    readers: Readers | None = None,
 ) -> Run:
-    """The whole run, ready to save: its tables, the review page, the charts and the cluster model."""
+    """The whole run, ready to save: its tables, the review page, the charts, the cluster model and what read the
+    reasons (`readers`)."""
     tables = run_tables(refreshed, descriptions, lineage, context.taxonomy, reason_keywords, cfg.input.dimensions)
     time = refreshed.time
     rising = (
@@ -252,5 +254,6 @@ def assemble(
         review=review_page(tables["proposals"].to_pandas(), tables["clusters"].to_pandas(), manifest),
         charts=charts,
         metrics=metrics,
+        readers=readers,
     )
     return replace(run, report=report_page(run))

@@ -11,8 +11,10 @@ beats the text-only reading on a held-out part of those contacts; it then needs 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,9 @@ import pandas as pd
 from pipeline.config import ClusterConfig, TaxonomyConfig
 from pipeline.model.vector_file import blockwise, releasing, take
 from pipeline.taxonomy.tree import Taxonomy
+
+if TYPE_CHECKING:  # scikit-learn is imported only where a classifier is made: commands that read no reasons skip it
+    from sklearn.linear_model import LogisticRegression
 
 _MIN_LABELLED = 50  # agent-labelled contacts needed to try a classifier
 _MIN_PER_REASON = 5
@@ -49,6 +54,44 @@ class ReasonModel:
         return out
 
 
+@dataclass(frozen=True)
+class Readers:
+    """The classifiers a reading learned from its contacts: `texts` re-reads the zero-shot picks (learned from the
+    most confident of them, `self_training`), `agents` reads what agents would choose (learned from their reasons,
+    where it beat the texts on held-out contacts: `held_out`). A run keeps them, and `assign` reads a day's contacts
+    with them while the taxonomy is the one they were learned for: learned anew from each day's file, a contact's
+    reason depended on what else that file held (3 of 10 contacts read otherwise in a file of 10 than in one of 80)."""
+
+    texts: LogisticRegression | None = None
+    agents: LogisticRegression | None = None
+    held_out: dict[str, float] = field(default_factory=dict)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"held_out": np.array(json.dumps(self.held_out))}
+        for name, classifier in (("texts", self.texts), ("agents", self.agents)):
+            if classifier is not None:
+                arrays |= {
+                    f"{name}_classes": classifier.classes_,
+                    f"{name}_coef": classifier.coef_,
+                    f"{name}_intercept": classifier.intercept_,
+                }
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> Readers:
+        from sklearn.linear_model import LogisticRegression
+
+        def classifier(name: str) -> LogisticRegression | None:
+            if f"{name}_coef" not in arrays:
+                return None
+            found = LogisticRegression()
+            found.classes_, found.coef_ = arrays[f"{name}_classes"], arrays[f"{name}_coef"]
+            found.intercept_, found.n_features_in_ = arrays[f"{name}_intercept"], arrays[f"{name}_coef"].shape[1]
+            return found
+
+        return cls(classifier("texts"), classifier("agents"), json.loads(str(arrays["held_out"])))
+
+
 @dataclass
 class Assignment:
     reason_id: list[str | None]
@@ -56,6 +99,7 @@ class Assignment:
     method: str  # zero_shot | classifier
     held_out: dict[str, float] = field(default_factory=dict)  # accuracy of each method on agent-labelled contacts
     text_reason: list[str | None] = field(default_factory=list)  # zero-shot pick: what the text alone says
+    readers: Readers = field(default_factory=Readers)  # what it learned, or the run's readers it applied
 
 
 @dataclass(frozen=True)
@@ -96,12 +140,14 @@ def read_reasons(
     model: ReasonModel,
     cfg: TaxonomyConfig,
     seed: int,
+    readers: Readers | None = None,
 ) -> Reading:
     """The reason of each contact at `rows` (whose vectors these are): from its text, or from a classifier trained
-    on agents' reasons where that is better. `agent_values`: the input's `reason` column, for every contact."""
+    on agents' reasons where that is better. `agent_values`: the input's `reason` column, for every contact.
+    `readers`: a run's, learned for this taxonomy, to read with instead of learning from these contacts."""
     agent, warnings = agent_reasons(agent_values, taxonomy)
     labelled = agent.iloc[rows] if agent.notna().any() else None
-    return Reading(rows, assign_reasons(vectors, model, labelled, cfg, seed), warnings)
+    return Reading(rows, assign_reasons(vectors, model, labelled, cfg, seed, readers), warnings)
 
 
 def reason_texts(taxonomy: Taxonomy) -> tuple[list[str], list[str], list[int]]:
@@ -145,22 +191,36 @@ def agent_reasons(values: pd.Series, taxonomy: Taxonomy) -> tuple[pd.Series, lis
 
 
 def assign_reasons(
-    vectors: np.ndarray, model: ReasonModel, labelled: pd.Series | None, cfg: TaxonomyConfig, seed: int
+    vectors: np.ndarray,
+    model: ReasonModel,
+    labelled: pd.Series | None,
+    cfg: TaxonomyConfig,
+    seed: int,
+    readers: Readers | None = None,
 ) -> Assignment:
-    """`labelled`: agent-chosen taxonomy ids per contact (None where absent), or None when no contact has one."""
+    """`labelled`: agent-chosen taxonomy ids per contact (None where absent), or None when no contact has one.
+    `readers`: the run's (`Readers`): applied as they are, nothing is learned from these contacts."""
     sims = model.similarity(vectors)
-    reading = _read_texts(vectors, sims, model, cfg, seed)
+    texts = readers.texts if readers is not None else _self_trained(vectors, sims, model, cfg, seed)
+    reading = sims.argmax(axis=1) if texts is None else blockwise(texts.predict, vectors)
     fits = sims.max(axis=1)
     zero = (
         [model.ids[r] if f >= cfg.min_similarity else None for r, f in zip(reading, fits)],
         sims[np.arange(len(sims)), reading].astype(np.float32),
     )
+    if readers is not None:
+        if readers.agents is None:
+            return Assignment(
+                *zero, method="zero_shot", held_out=readers.held_out, text_reason=zero[0], readers=readers
+            )
+        return _by_agents(readers.agents, vectors, zero[0], readers, cfg)
+    learned = Readers(texts=texts)
     if labelled is None:
-        return Assignment(*zero, method="zero_shot", text_reason=zero[0])
+        return Assignment(*zero, method="zero_shot", text_reason=zero[0], readers=learned)
     known = np.flatnonzero(labelled.notna().to_numpy() & labelled.isin(model.ids).to_numpy())
     counts = labelled.iloc[known].value_counts()
     if len(known) < _MIN_LABELLED or (counts >= _MIN_PER_REASON).sum() < 2:
-        return Assignment(*zero, method="zero_shot", text_reason=zero[0])
+        return Assignment(*zero, method="zero_shot", text_reason=zero[0], readers=learned)
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
 
@@ -176,34 +236,40 @@ def assign_reasons(
         "contacts": int(len(test)),
     }
     if held_out["classifier"] <= held_out["zero_shot"]:
-        return Assignment(*zero, method="zero_shot", held_out=held_out, text_reason=zero[0])
+        return Assignment(*zero, method="zero_shot", held_out=held_out, text_reason=zero[0], readers=learned)
     every = _at_most(np.arange(len(known)), seed, y)
     classifier.fit(take(vectors, known[every]), y[every])
+    return _by_agents(classifier, vectors, zero[0], Readers(texts, classifier, held_out), cfg)
+
+
+def _by_agents(
+    classifier: LogisticRegression, vectors: np.ndarray, text_reason: list, readers: Readers, cfg: TaxonomyConfig
+) -> Assignment:
+    """Reasons as the classifier learned from agents' reasons reads them (none below `min_probability`)."""
     probabilities = blockwise(classifier.predict_proba, vectors)
     best = probabilities.argmax(axis=1)
     chosen = _pick(list(classifier.classes_), best, probabilities.max(axis=1), cfg.min_probability)
-    return Assignment(*chosen, method="classifier", held_out=held_out, text_reason=zero[0])
+    return Assignment(*chosen, method="classifier", held_out=readers.held_out, text_reason=text_reason, readers=readers)
 
 
-def _read_texts(
+def _self_trained(
     vectors: np.ndarray, sims: np.ndarray, model: ReasonModel, cfg: TaxonomyConfig, seed: int
-) -> np.ndarray:
-    """Each contact's reason (an index into `model.ids`) from its text alone: the most alike reason, re-read by a
-    classifier trained on the most confident `self_training` share of those picks (by the margin over the runner-up;
-    a seeded sample of `_MAX_TRAINING` of them in a larger run) and on the reasons' own texts, so that every reason
-    keeps examples."""
-    best = sims.argmax(axis=1)
+) -> LogisticRegression | None:
+    """The classifier that re-reads each contact's most alike reason from its text: trained on the most confident
+    `self_training` share of those picks (by the margin over the runner-up; a seeded sample of `_MAX_TRAINING` of
+    them in a larger run) and on the reasons' own texts, so that every reason keeps examples; its classes are
+    indices into `model.ids`. None where there is too little to learn from."""
     if cfg.self_training <= 0 or len(vectors) < _MIN_LABELLED or len(model.ids) < 2:
-        return best
+        return None
     from sklearn.linear_model import LogisticRegression
 
+    best = sims.argmax(axis=1)
     top_two = np.partition(sims, -2, axis=1)[:, -2:]
     margin = top_two[:, 1] - top_two[:, 0]
     confident = _at_most(np.flatnonzero(margin >= np.quantile(margin, 1 - cfg.self_training)), seed)
-    classifier = LogisticRegression(C=cfg.classifier_c, max_iter=1000).fit(
+    return LogisticRegression(C=cfg.classifier_c, max_iter=1000).fit(
         np.vstack([take(vectors, confident), model.vectors]), np.concatenate([best[confident], model.owner])
     )
-    return blockwise(classifier.predict, vectors)
 
 
 def _at_most(rows: np.ndarray, seed: int, classes: np.ndarray | None = None) -> np.ndarray:
