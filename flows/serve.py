@@ -124,13 +124,22 @@ def main(
     folder's deployments under these names, the config) is checked before `announce` says it serves. What prefect's
     `serve` does, with one thing more: a run still going when serving stops is marked Crashed (`crash_unfinished`)."""
     import asyncio
+    import os
+    import signal
 
     from prefect.exceptions import TerminationSignal
     from prefect.runner import Runner
 
+    class _Runner(Runner):
+        def handle_sigterm(self, *args, **kwargs) -> None:
+            """SIGTERM stops serving as Ctrl-C does. Prefect's own answer (a stop it does not await, then
+            `sys.exit` inside the event loop) left the weekly schedule running when a run was going, and printed a
+            traceback; Ctrl-C's path pauses both schedules."""
+            os.kill(os.getpid(), signal.SIGINT)
+
     spec = load_deployments(path)
     refuse_taking_over(spec)
-    runner = Runner(pause_on_shutdown=True)
+    runner = _Runner(pause_on_shutdown=True)
     for deployment in deployments(path):
         runner.add_deployment(deployment)
     if announce is not None:

@@ -177,10 +177,14 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
             return state if state and state["type"] != "SCHEDULED" and state["type"] != "PENDING" else None
 
         assert wait(running, 120, "the weekly run to start", every=0.2)["type"] == "RUNNING"
-        os.killpg(served.pid, signal.SIGINT)  # what Ctrl-C sends: serve and the run it started
+        # what a service manager sends (systemd: to every process of the service): serve and the run it started.
+        # serve answers it as Ctrl-C (SIGINT); Prefect's own answer left the weekly schedule running
+        os.killpg(served.pid, signal.SIGTERM)
         served.wait(timeout=120)
         state = httpx.get(f"{api}/flow_runs/{stopped['id']}").json()["state"]
         assert state["type"] == "CRASHED", state
+        for deployment in found.values():  # both schedules paused until serve starts again, as README says
+            assert httpx.get(f"{api}/deployments/{deployment['id']}").json()["paused"], deployment["name"]
     finally:
         served.terminate()
         served.wait(timeout=60)
