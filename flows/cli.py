@@ -573,7 +573,7 @@ def main(argv: list[str] | None = None) -> None:
     except TouchlessError as exc:
         _fail(str(exc), 2)
     except (typer.Abort, KeyboardInterrupt):
-        _fail("aborted", 130)
+        _fail(_aborted(), 130)
     except typer.TyperException as exc:  # usage: an unknown command or option, a missing or malformed value
         exc.show()
         sys.exit(getattr(exc, "exit_code", 2))
@@ -603,7 +603,7 @@ def main(argv: list[str] | None = None) -> None:
     # outside standalone mode typer returns the code of an exit instead of raising it, Ctrl-C's (130) included:
     # read as a return value, an interrupted run ended 0, a success to a scheduler
     if code == 130:
-        _fail("aborted", 130)
+        _fail(_aborted(), 130)
     if isinstance(code, int) and code:
         sys.exit(code)
 
@@ -628,6 +628,20 @@ def _shortened(text: str, width: int) -> str:
     """`text` cut to `width` at a word's end (a cut mid-word or mid-placeholder reads as another word)."""
     short = textwrap.shorten(text, width, placeholder=" …")
     return short if short != "…" else text[: width - 1] + "…"
+
+
+def _aborted() -> str:
+    """What an interruption left: nothing changed, or a run already written in full (Ctrl-C after the new run was
+    in place, while its summary, artifacts and events were made: it read as if nothing had been written)."""
+    from pipeline.run.folder import WRITTEN
+
+    if not WRITTEN:
+        return "aborted"
+    folders = ", ".join(str(folder) for folder in WRITTEN)
+    return (
+        f"aborted after the new run was written: {folders} holds it, complete; only what follows a run (its summary "
+        "here, Prefect's artifacts and events) was not done"
+    )
 
 
 def _fail(message: str, code: int) -> None:

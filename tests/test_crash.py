@@ -125,3 +125,26 @@ def _discover_to_interrupt(*args: str) -> subprocess.Popen:
         start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+
+
+def test_ctrl_c_after_the_new_run_is_in_place_says_it_was_written(tmp_path, six_intents_run, test_config):
+    """Ctrl-C while the summary, artifacts and events were made said only 'aborted', though the new run was in place
+    (a scheduler or a person took the day for lost)."""
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(six_intents_run[0], out)
+    env = {**os.environ, "TOUCHLESS_INTERRUPT_AT": "written"}
+    day = tmp_path / "day.csv"
+    day.write_text("contact_id,text\nnew-1,my card has still not arrived\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "flows", "assign", str(day), "--out", str(out), "--config", str(test_config)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 130 and f"aborted after the new run was written: {out.resolve()} holds it" in said, said
+    assert "new-1" in set(pd.read_parquet(out / "contacts.parquet")["contact_id"])

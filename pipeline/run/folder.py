@@ -69,6 +69,9 @@ _LEGACY_FILES = {f"{name}.parquet" for name in TABLES} | {DATABASE, MANIFEST, RE
 _CHARTS = (CHART, OWNERS_CHART)
 _LOCK_TEXT = re.compile(rb"(pid \d+ since \S+)?\Z")  # what a run writes in its lock file
 _SHOWN = 8  # foreign files named in a refusal before "and N more"
+# the run folders this process replaced with a new run: an interruption after that (while the summary, artifacts and
+# events are made) must not read as "nothing was written"
+WRITTEN: list[Path] = []
 
 
 class EmbeddingInfo(BaseModel):
@@ -264,6 +267,8 @@ def write_run(
         checkpoint("manifest")
         _sync_tree(staging)
         _swap(staging, out_dir)
+        WRITTEN.append(out_dir)
+        checkpoint("written")
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise OutputError(
