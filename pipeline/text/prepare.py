@@ -264,9 +264,9 @@ def _keep_held_details(
     if not absent or not in_run.any():
         return
     held = held_details(frame.loc[in_run, "contact_id"].to_numpy(), absent)
-    kept = [f for f in absent if f in held]
-    for field in kept:
+    for field in [f for f in absent if f in held]:
         frame[field] = frame["contact_id"].map(held[field])  # the run's type: its digest reads the same
+    kept = [f for f in absent if f in held and held[f].notna().any()]  # said only of fields the run has values of
     if kept:
         report.columns += (
             f". The {int(in_run.sum())} contact(s) the run has already keep its {', '.join(kept)} (not in this file: "
