@@ -61,7 +61,9 @@ def assign(
         )
         usable = usable_rows(fresh)
         embedded = embed(fresh["text"].iloc[usable].tolist(), cfg, show_progress)
-        twins = clusters_of_texts(run.frame("contacts", ["text", "cluster_id"]), fresh["text"].iloc[usable])
+        held_texts = run.frame("contacts", ["contact_id", "text", "cluster_id"])
+        held_texts = held_texts[~held_texts["contact_id"].isin(fresh["contact_id"])]  # not the texts changed today
+        twins = clusters_of_texts(held_texts, fresh["text"].iloc[usable])
         placement = model.place(embedded.vectors, usable, len(fresh), twins)
         models = reason_models(context, cfg)
         # the run's readers, while the taxonomy is theirs: a day's contacts are read as the run's were (a changed
