@@ -339,6 +339,20 @@ def test_the_latest_run_is_this_directorys_and_is_named(existing, tmp_path, test
     assert "no run was made from" in capsys.readouterr().err
 
 
+def _discovered_with_taxonomy(tmp_path: Path, test_config: Path) -> tuple[Path, Path]:
+    """(run folder, taxonomy file): discover over the six intents with tests/test_taxonomy.py's taxonomy."""
+    import yaml
+
+    from tests.test_taxonomy import TAXONOMY
+
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text(yaml.safe_dump(TAXONOMY))
+    out = tmp_path / "with-reasons"
+    args = ["--out", str(out), "--config", str(test_config), "--taxonomy", str(taxonomy)]
+    assert run_cli("discover", str(SIX_INTENTS), *args) == 0
+    return out, taxonomy
+
+
 def test_assign_reads_again_what_changed(existing, tmp_path, test_config, capsys):
     """A contact whose text changed is read again; a taxonomy changed since the run read its reasons has every
     reason read again, so none of a removed reason is left."""
@@ -347,15 +361,7 @@ def test_assign_reads_again_what_changed(existing, tmp_path, test_config, capsys
     from flows.assign import assign
     from tests.test_taxonomy import TAXONOMY
 
-    taxonomy = tmp_path / "taxonomy.yaml"
-    taxonomy.write_text(yaml.safe_dump(TAXONOMY))
-    out = tmp_path / "with-reasons"
-    assert (
-        run_cli(
-            "discover", str(SIX_INTENTS), "--out", str(out), "--config", str(test_config), "--taxonomy", str(taxonomy)
-        )
-        == 0
-    )
+    out, taxonomy = _discovered_with_taxonomy(tmp_path, test_config)
     before = pd.read_parquet(out / "contacts.parquet")
     assert (before["reason_id"] == "exchange_rate").sum() > 10
     smaller = dict(TAXONOMY, version=2, reasons=[r for r in TAXONOMY["reasons"] if r["id"] != "exchange_rate"])
@@ -379,21 +385,10 @@ def test_assign_reads_again_what_changed(existing, tmp_path, test_config, capsys
 def test_a_contact_s_reason_does_not_depend_on_what_else_its_daily_file_holds(tmp_path, test_config):
     """assign learned the self-training classifier from each day's file alone: the same text read otherwise in a file
     of 10 contacts than in one of 80 (3 of 10 in a helper's run). It now reads with the run's readers."""
-    import yaml
-
     from flows.assign import assign
     from pipeline.run.folder import Run
-    from tests.test_taxonomy import TAXONOMY
 
-    taxonomy = tmp_path / "taxonomy.yaml"
-    taxonomy.write_text(yaml.safe_dump(TAXONOMY))
-    out = tmp_path / "run"
-    assert (
-        run_cli(
-            "discover", str(SIX_INTENTS), "--out", str(out), "--config", str(test_config), "--taxonomy", str(taxonomy)
-        )
-        == 0
-    )
+    out, _ = _discovered_with_taxonomy(tmp_path, test_config)
     readers = Run.load(out).readers
     assert readers is not None and readers.texts is not None  # learned from the run's 300 contacts, and kept
     day = pd.read_csv(ROOT / "pipeline" / "demo" / "banking77_demo.csv").head(80)[["contact_id", "text"]]
