@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,18 +123,20 @@ def main(
     folder's deployments under these names, the config) is checked before `announce` says it serves. What prefect's
     `serve` does, with one thing more: a run still going when serving stops is marked Crashed (`crash_unfinished`)."""
     import asyncio
-    import os
-    import signal
 
     from prefect.exceptions import TerminationSignal
     from prefect.runner import Runner
 
     class _Runner(Runner):
+        serving: asyncio.Task | None = None
+
         def handle_sigterm(self, *args, **kwargs) -> None:
-            """SIGTERM stops serving as Ctrl-C does. Prefect's own answer (a stop it does not await, then
-            `sys.exit` inside the event loop) left the weekly schedule running when a run was going, and printed a
-            traceback; Ctrl-C's path pauses both schedules."""
-            os.kill(os.getpid(), signal.SIGINT)
+            """SIGTERM stops serving as Ctrl-C does: the serving task is cancelled, and the runner pauses both
+            schedules as it stops. Prefect's own answer (a stop it does not await, then `sys.exit` inside the event
+            loop) left a schedule running when a run was going, and printed a traceback. Cancelling the task, not
+            sending SIGINT, also works where serve was started with SIGINT ignored (a background job, nohup)."""
+            if self.serving is not None:
+                self.serving.get_loop().call_soon_threadsafe(self.serving.cancel)
 
     spec = load_deployments(path)
     refuse_taking_over(spec)
@@ -144,11 +145,14 @@ def main(
         runner.add_deployment(deployment)
     if announce is not None:
         announce(spec)
-    # prefect 3.8's runner answers SIGTERM with a stop it never awaits, and warns about it: noise in a data team's log
-    warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited", category=RuntimeWarning)
+
+    async def serve() -> None:
+        runner.serving = asyncio.current_task()
+        await runner.start()
+
     try:
-        asyncio.run(runner.start())
-    except (KeyboardInterrupt, TerminationSignal):
+        asyncio.run(serve())
+    except (KeyboardInterrupt, TerminationSignal, asyncio.CancelledError):
         pass
     finally:
         crash_unfinished(spec)

@@ -105,10 +105,10 @@ def test_the_daily_deployment_runs_from_the_api(prefect_server, tmp_path, test_c
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, to be stopped as Ctrl-C stops it
-        # Ctrl-C's signal as a terminal delivers it: a shell running the tests in the background ignores it, and so
-        # would every process it starts
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        start_new_session=True,  # its own process group, to be stopped as a service manager stops it
+        # started as a background job is (nohup, `... &` in a script): with SIGINT ignored, which a SIGTERM answered
+        # by sending SIGINT would not stop
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
 
