@@ -568,6 +568,9 @@ def main(argv: list[str] | None = None) -> None:
     """Every way a command can end, as one clear message and an exit code: a usage mistake (2), touchless's own
     error (2), a file system error such as a full disk (2), an interruption (130); anything else is a bug, told in
     one line with the traceback saved to a file."""
+    from pipeline.run.folder import WRITTEN
+
+    WRITTEN.clear()  # what this command writes (a process may run several: tests, a notebook)
     try:
         code = app(args=_queries_as_arguments(sys.argv[1:] if argv is None else argv), standalone_mode=False)
     except TouchlessError as exc:
@@ -580,8 +583,8 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
         _fail(
-            f"{'the disk is full' if full else exc.strerror or exc}"
-            f"{f' ({exc.filename})' if exc.filename else ''}: nothing was changed in the output folder",
+            f"{'the disk is full' if full else exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}: "
+            + (_after_written() or "nothing was changed in the output folder"),
             2,
         )
     except Exception as exc:  # a bug: one line here, the whole story in a file
@@ -633,14 +636,20 @@ def _shortened(text: str, width: int) -> str:
 def _aborted() -> str:
     """What an interruption left: nothing changed, or a run already written in full (Ctrl-C after the new run was
     in place, while its summary, artifacts and events were made: it read as if nothing had been written)."""
+    written = _after_written()
+    return f"aborted {written}" if written else "aborted"
+
+
+def _after_written() -> str:
+    """'after the new run was written: ...' when this command replaced a run folder before it stopped, else ''."""
     from pipeline.run.folder import WRITTEN
 
     if not WRITTEN:
-        return "aborted"
+        return ""
     folders = ", ".join(str(folder) for folder in WRITTEN)
     return (
-        f"aborted after the new run was written: {folders} holds it, complete; only what follows a run (its summary "
-        "here, Prefect's artifacts and events) was not done"
+        f"after the new run was written: {folders} holds it, complete; what follows a run (its summary here, Prefect's "
+        "artifacts and events) may not have been done"
     )
 
 

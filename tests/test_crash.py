@@ -137,14 +137,14 @@ def test_ctrl_c_after_the_new_run_is_in_place_says_it_was_written(tmp_path, six_
     env = {**os.environ, "TOUCHLESS_INTERRUPT_AT": "written"}
     day = tmp_path / "day.csv"
     day.write_text("contact_id,text\nnew-1,my card has still not arrived\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "flows", "assign", str(day), "--out", str(out), "--config", str(test_config)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    command = [sys.executable, "-m", "flows", "assign", str(day), "--out", str(out), "--config", str(test_config)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     said = " ".join(done.stderr.split())
     assert done.returncode == 130 and f"aborted after the new run was written: {out.resolve()} holds it" in said, said
     assert "new-1" in set(pd.read_parquet(out / "contacts.parquet")["contact_id"])
+    # an error there (a full disk as the old run is removed) said "nothing was changed in the output folder"
+    day.write_text("contact_id,text\nnew-2,where is my new card\n")
+    env = {**os.environ, "TOUCHLESS_FAIL_AT": "written"}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 2 and "after the new run was written" in said and "nothing was changed" not in said, said

@@ -69,9 +69,9 @@ _LEGACY_FILES = {f"{name}.parquet" for name in TABLES} | {DATABASE, MANIFEST, RE
 _CHARTS = (CHART, OWNERS_CHART)
 _LOCK_TEXT = re.compile(rb"(pid \d+ since \S+)?\Z")  # what a run writes in its lock file
 _SHOWN = 8  # foreign files named in a refusal before "and N more"
-# the run folders this process replaced with a new run: an interruption after that (while the summary, artifacts and
-# events are made) must not read as "nothing was written"
-WRITTEN: list[Path] = []
+# the run folders (or URLs) this command replaced with a new run: an interruption or an error after that (while the
+# summary, artifacts and events are made) must not read as "nothing was written". A URL's local mirror is not one
+WRITTEN: list[Path | str] = []
 
 
 class EmbeddingInfo(BaseModel):
@@ -267,14 +267,13 @@ def write_run(
         checkpoint("manifest")
         _sync_tree(staging)
         _swap(staging, out_dir)
-        WRITTEN.append(out_dir)
         checkpoint("written")
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT) and out_dir not in WRITTEN:
             raise OutputError(
                 f"the disk is full while writing {out_dir}: nothing was changed there; free some space and run again"
             ) from None
-        raise
+        raise  # after the swap the new run is in place: the command says so (flows.cli)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -606,7 +605,11 @@ def local_copy(out_dir: str | Path) -> Iterator[Path]:
             target = mirror / path[len(remote) + 1 :]
             target.parent.mkdir(parents=True, exist_ok=True)
             fs.get_file(path, str(target))
-    yield mirror
+    try:
+        yield mirror
+    finally:
+        if mirror in WRITTEN:  # the mirror is no output: the URL is, once pushed
+            WRITTEN.remove(mirror)
     staging = f"{remote}.staging-{uuid.uuid4().hex[:8]}"
     for path in mirror.rglob("*"):
         if path.is_file():
@@ -614,6 +617,7 @@ def local_copy(out_dir: str | Path) -> Iterator[Path]:
     if fs.exists(remote):
         fs.rm(remote, recursive=True)
     fs.mv(staging, remote, recursive=True)
+    WRITTEN.append(str(out_dir))
 
 
 def remember_last_run(out_dir: Path) -> None:
@@ -731,13 +735,16 @@ def _swap(staging: Path, out_dir: Path) -> None:
     checkpoint("swap:start")
     if not out_dir.exists():
         os.rename(staging, out_dir)
+        WRITTEN.append(out_dir)
     elif _exchange(staging, out_dir):
+        WRITTEN.append(out_dir)
         checkpoint("swap:exchanged")  # the new run is in place; the old one lies in the staging folder
     else:
         previous = _previous(out_dir)
         os.rename(out_dir, previous)
         checkpoint("swap:moved-old")
         os.rename(staging, out_dir)
+        WRITTEN.append(out_dir)
         checkpoint("swap:moved-new")
         shutil.rmtree(previous, ignore_errors=True)
     _sync_dir(out_dir.parent)
