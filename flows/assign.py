@@ -76,10 +76,11 @@ def assign(
         descriptions = run.descriptions()
         refreshed = refresh_run(contacts, descriptions, model, models, context, cfg)
         report.warnings += warnings_of(reread or reading, refreshed)
-        unapplied = discover_only_changes(run.manifest.config, cfg)
+        unapplied = discover_only_changes(run.manifest.config, cfg, readers is not None)
         if unapplied:
             report.warnings.append(
-                f"assign places contacts in the run's clusters and keeps their names: {', '.join(unapplied)} "
+                f"assign places contacts in the run's clusters, keeps their names and reads reasons as the run learned to: "
+                f"{', '.join(unapplied)} "
                 "from your config have no effect here; give them to discover"
             )
         manifest = assign_manifest(run.manifest, input_path, volume_path, cfg, context, report, reread, contacts)

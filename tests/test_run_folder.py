@@ -402,6 +402,12 @@ def test_a_contact_s_reason_does_not_depend_on_what_else_its_daily_file_holds(tm
     big = pd.read_parquet(out / "contacts.parquet").set_index("contact_id").loc[day["contact_id"].head(10), columns]
     small = pd.read_parquet(tmp_path / "other" / "contacts.parquet").set_index("contact_id").loc[big.index, columns]
     pd.testing.assert_frame_equal(big, small)
+    # the settings the readers were learned with cannot change in an assign: said, and the run keeps its own
+    config = tmp_path / "no-self-training.yaml"
+    config.write_text(test_config.read_text() + "taxonomy:\n  self_training: 0\n")
+    result = assign(input_path=str(tmp_path / "10.csv"), out_dir=str(out), config_path=str(config))
+    assert any("taxonomy.self_training" in w and "no effect" in w for w in result.warnings), result.warnings
+    assert read_manifest(out).config["taxonomy"]["self_training"] == 0.5
 
 
 def test_assign_reads_again_a_contact_whose_details_changed(existing, tmp_path, test_config):

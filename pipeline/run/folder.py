@@ -416,7 +416,7 @@ class Run:
         readers = None  # a run made without a taxonomy, or before readers were kept, has none
         if (folder / READERS).is_file():
             with np.load(folder / READERS) as arrays:
-                readers = Readers.from_arrays(arrays)
+                readers = Readers.from_saved(arrays)
         sources = None
         if (folder / SOURCES).is_file():
             table = pq.read_table(folder / SOURCES)
@@ -525,7 +525,7 @@ class Run:
                 np.savez(folder / MODEL, **self.cluster_model.arrays())
             if self.readers is not None:
                 (folder / READERS).parent.mkdir(parents=True, exist_ok=True)
-                np.savez(folder / READERS, **self.readers.arrays())
+                np.savez(folder / READERS, **self.readers.saved())
             if self.sources is not None:
                 (folder / SOURCES).parent.mkdir(parents=True, exist_ok=True)
                 pq.write_table(

@@ -14,6 +14,9 @@ from pipeline.run.refresh import Context
 from pipeline.taxonomy.reasons import Reading
 
 _DISCOVER_ONLY = ("reduce", "cluster", "describe")  # assign places contacts in the run's clusters, named as they are
+# what the run's readers were learned with (`pipeline.taxonomy.reasons.Readers`): an assign that reads with them keeps
+# them, until a changed taxonomy has every contact read again
+_LEARNED = ("self_training", "classifier_c", "holdout_share")
 
 
 def discover_manifest(
@@ -63,6 +66,8 @@ def assign_manifest(
     config |= {
         section: previous.config[section] for section in ("input", *_DISCOVER_ONLY) if section in previous.config
     }
+    if reread is None and "taxonomy" in previous.config:  # the run's readers read the day: they keep their settings
+        config["taxonomy"] |= {k: previous.config["taxonomy"][k] for k in _LEARNED if k in previous.config["taxonomy"]}
     return previous.model_copy(
         update={
             "kind": "assign",
@@ -78,15 +83,17 @@ def assign_manifest(
     )
 
 
-def discover_only_changes(stored: dict, cfg: Config) -> list[str]:
-    """The settings of `cfg` that differ from the run's stored config in sections only discover uses: an assign
-    cannot apply them, so the person is told to give them to a discover."""
+def discover_only_changes(stored: dict, cfg: Config, readers_kept: bool = False) -> list[str]:
+    """The settings of `cfg` that differ from the run's stored config in sections only discover uses, and, where
+    the run's readers read the day (`readers_kept`), those they were learned with: an assign cannot apply them, so
+    the person is told to give them to a discover."""
     now = cfg.model_dump(mode="json")
+    keys = [(section, key) for section in _DISCOVER_ONLY for key in now[section]]
+    keys += [("taxonomy", key) for key in _LEARNED] if readers_kept else []
     return [
         f"{section}.{key}"
-        for section in _DISCOVER_ONLY
-        for key, value in now[section].items()
-        if key in stored.get(section, {}) and stored[section][key] != value
+        for section, key in keys
+        if key in stored.get(section, {}) and stored[section][key] != now[section][key]
     ]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,36 +61,55 @@ class Readers:
     most confident of them, `self_training`), `agents` reads what agents would choose (learned from their reasons,
     where it beat the texts on held-out contacts: `held_out`). A run keeps them, and `assign` reads a day's contacts
     with them while the taxonomy is the one they were learned for: learned anew from each day's file, a contact's
-    reason depended on what else that file held (3 of 10 contacts read otherwise in a file of 10 than in one of 80)."""
+    reason depended on what else that file held (3 of 10 contacts read otherwise in a file of 10 than in one of 80).
+    Kept as arrays (`<name>_classes`, `_coef`, `_intercept`), made classifiers again when first used: a command that
+    loads a run without reading reasons does not import scikit-learn."""
 
-    texts: LogisticRegression | None = None
-    agents: LogisticRegression | None = None
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
     held_out: dict[str, float] = field(default_factory=dict)
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        arrays = {"held_out": np.array(json.dumps(self.held_out))}
-        for name, classifier in (("texts", self.texts), ("agents", self.agents)):
+    @classmethod
+    def of(
+        cls,
+        texts: LogisticRegression | None = None,
+        agents: LogisticRegression | None = None,
+        held_out: dict[str, float] | None = None,
+    ) -> Readers:
+        arrays = {}
+        for name, classifier in (("texts", texts), ("agents", agents)):
             if classifier is not None:
                 arrays |= {
                     f"{name}_classes": classifier.classes_,
                     f"{name}_coef": classifier.coef_,
                     f"{name}_intercept": classifier.intercept_,
                 }
-        return arrays
+        return cls(arrays, dict(held_out or {}))
 
-    @classmethod
-    def from_arrays(cls, arrays) -> Readers:
+    @cached_property
+    def texts(self) -> LogisticRegression | None:
+        return self._classifier("texts")
+
+    @cached_property
+    def agents(self) -> LogisticRegression | None:
+        return self._classifier("agents")
+
+    def _classifier(self, name: str) -> LogisticRegression | None:
+        if f"{name}_coef" not in self.arrays:
+            return None
         from sklearn.linear_model import LogisticRegression
 
-        def classifier(name: str) -> LogisticRegression | None:
-            if f"{name}_coef" not in arrays:
-                return None
-            found = LogisticRegression()
-            found.classes_, found.coef_ = arrays[f"{name}_classes"], arrays[f"{name}_coef"]
-            found.intercept_, found.n_features_in_ = arrays[f"{name}_intercept"], arrays[f"{name}_coef"].shape[1]
-            return found
+        found = LogisticRegression()
+        found.classes_, found.coef_ = self.arrays[f"{name}_classes"], self.arrays[f"{name}_coef"]
+        found.intercept_, found.n_features_in_ = self.arrays[f"{name}_intercept"], found.coef_.shape[1]
+        return found
 
-        return cls(classifier("texts"), classifier("agents"), json.loads(str(arrays["held_out"])))
+    def saved(self) -> dict[str, np.ndarray]:
+        return {**self.arrays, "held_out": np.array(json.dumps(self.held_out))}
+
+    @classmethod
+    def from_saved(cls, saved) -> Readers:
+        """From `saved()`'s arrays (an `np.load` of them: read whole here, the file is closed after)."""
+        return cls({k: saved[k] for k in saved.files if k != "held_out"}, json.loads(str(saved["held_out"])))
 
 
 @dataclass
@@ -214,7 +234,7 @@ def assign_reasons(
                 *zero, method="zero_shot", held_out=readers.held_out, text_reason=zero[0], readers=readers
             )
         return _by_agents(readers.agents, vectors, zero[0], readers, cfg)
-    learned = Readers(texts=texts)
+    learned = Readers.of(texts)
     if labelled is None:
         return Assignment(*zero, method="zero_shot", text_reason=zero[0], readers=learned)
     known = np.flatnonzero(labelled.notna().to_numpy() & labelled.isin(model.ids).to_numpy())
@@ -236,10 +256,11 @@ def assign_reasons(
         "contacts": int(len(test)),
     }
     if held_out["classifier"] <= held_out["zero_shot"]:
+        learned = Readers.of(texts, held_out=held_out)  # the held-out scores, for the run's record
         return Assignment(*zero, method="zero_shot", held_out=held_out, text_reason=zero[0], readers=learned)
     every = _at_most(np.arange(len(known)), seed, y)
     classifier.fit(take(vectors, known[every]), y[every])
-    return _by_agents(classifier, vectors, zero[0], Readers(texts, classifier, held_out), cfg)
+    return _by_agents(classifier, vectors, zero[0], Readers.of(texts, classifier, held_out), cfg)
 
 
 def _by_agents(
