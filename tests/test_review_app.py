@@ -359,6 +359,7 @@ def test_merge_and_undo_by_clicking(browser, reviewed):
     page.wait_for_url(re.compile(f"done={pid}"))
     assert decided(reviewed)[pid].into == "card_arrival"
     assert card(page, pid).locator('details.change select[name="into"]').input_value() == "card_arrival"
+    assert "merged into “Card not arrived” card_arrival" in card(page, pid).inner_text()  # a name, not an id alone
     card(page, pid).locator('button[data-action="undo"]').click()
     page.wait_for_url(re.compile(f"undone={pid}"))
     assert pid not in decided(reviewed) and card(page, pid).get_attribute("data-status") == "open"

@@ -379,7 +379,11 @@ def _item(state: ReviewState, now, proposal, rank: int) -> dict:
         "sizes": sizes,
         "labels": labels,
         "parents": _parents(now.taxonomy),
-        "merge_into": merge_choices(now.taxonomy, now.decisions, proposal) if proposal.kind == "new_reason" else [],
+        "merge_into": (choices := merge_choices(now.taxonomy, now.decisions, proposal))
+        if proposal.kind == "new_reason"
+        else [],
+        # what the reason merged into is called now (renamed since, it read under its old name), else when decided
+        "into_name": dict(choices).get(decision.into) or decision.into_name if decision and decision.into else None,
         "reason_names": {r.id: r.name for r in now.taxonomy.reasons} if now.taxonomy else {},
         "old_parent": (
             now.taxonomy.by_id()[proposal.reason_ids[0]].parent
