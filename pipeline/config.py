@@ -12,17 +12,32 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from configs import DEFAULT_CONFIG_PATH
 from pipeline.errors import ConfigError, TouchlessError
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no infinity: '.inf' in YAML reads as a float, gave infinite costs and scores, and was stored as null
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_yes_or_no_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """`true` where a number is asked for was read as 1 (`min_cluster_size: true` ran as 1)."""
+        if isinstance(value, bool) and _numeric(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"takes a number, not {str(value).lower()}")
+        return value
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field takes a number (int or float, or either or none)."""
+    kinds = set(get_args(annotation)) - {type(None)} if get_args(annotation) else {annotation}
+    return bool(kinds) and kinds <= {int, float}
 
 
 class ColumnMap(Section):

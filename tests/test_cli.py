@@ -99,6 +99,10 @@ def test_unknown_config_key_is_named_in_one_message(tmp_path):
         ("seed: -5\n", "'seed'"),  # passed, then failed after the embedding with a bug's exit
         ("prepare:\n  language:\n    expected: [english]\n", "two-letter ISO 639-1 codes"),  # 81% set aside
         ("ranking:\n  weights: {touches: -1}\n", "'ranking.weights.touches'"),  # the ranking upside down
+        # infinite costs and scores, stored as null in run.json, where a later assign then failed
+        ("cost:\n  per_contact: .inf\n", "'cost.per_contact' .*finite number"),
+        ("cluster:\n  resolution: .inf\n", "'cluster.resolution' .*finite number"),  # every contact in no cluster
+        ("cluster:\n  min_cluster_size: true\n", "'cluster.min_cluster_size' .*takes a number, not true"),  # as 1
     ],
 )
 def test_a_setting_that_would_fail_late_or_mislead_is_refused_at_once(setting, message, tmp_path):
