@@ -7,6 +7,7 @@ import errno
 import json
 import logging
 import math
+import shlex
 import shutil
 import sys
 import textwrap
@@ -256,7 +257,7 @@ def demo(
     ]
     out.print(f"\nOutputs are in [bold]{out_dir.resolve()}[/bold]. Query them with SQL, e.g.:")
     for query in queries:
-        out.print(f'\n  touchless sql {out_dir} "{query}"', soft_wrap=True, highlight=False)
+        out.print(f"\n  {sql_command(out_dir, query)}", soft_wrap=True, highlight=False)
         for found in run_query(db, query):
             _print_table(found)
     out.print(
@@ -265,6 +266,12 @@ def demo(
         soft_wrap=True,
         highlight=False,
     )
+
+
+def sql_command(out_dir: Path, query: str) -> str:
+    """The command that runs `query` on the run in `out_dir`, to paste into a shell (a folder with a space in its
+    name was printed bare, and the pasted command failed)."""
+    return f'touchless sql {shlex.quote(str(out_dir))} "{query}"'
 
 
 def review_hint(proposals: int, out_dir: Path) -> str:

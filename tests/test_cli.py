@@ -315,3 +315,13 @@ def test_the_console_cuts_a_typical_contact_at_a_word_s_end():
     assert _shortened(text, 70) == "I have been charged twice for the same [CARD_NUMBER] transaction at …"
     assert _shortened("a" * 100, 70) == "a" * 69 + "…"  # one word longer than the width is cut inside it
     assert _shortened("short", 70) == "short"
+
+
+def test_the_sql_the_demo_prints_can_be_pasted_whatever_the_folder_is_called(tmp_path):
+    import shlex
+
+    from flows.cli import sql_command
+
+    out = tmp_path / "demo sp" / "run 1"
+    words = shlex.split(sql_command(out, "SELECT 1"))
+    assert words == ["touchless", "sql", str(out), "SELECT 1"]

@@ -318,3 +318,8 @@ def test_contacts_without_a_label_are_counted_as_not_scored(tmp_path):
     contacts = pd.DataFrame({"contact_id": ["1", "2", "3", "4", "5"], "cluster_id": [0, 0, 1, 1, 1]})
     metrics = score_run(tmp_path / "in.csv", load_config(), "intent", contacts)
     assert metrics["unlabelled"] == 2 and metrics["contacts"] == 3
+    (tmp_path / "blank.csv").write_text("contact_id,text,intent\n1,a,\n2,b, \n")
+    from pipeline.errors import InputError
+
+    with pytest.raises(InputError, match="'intent' holds no label: every row is empty"):  # it scored 0 contacts as 0.0
+        score_run(tmp_path / "blank.csv", load_config(), "intent", contacts.head(2))

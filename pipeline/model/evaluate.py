@@ -120,6 +120,13 @@ def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
     labels = labels.dropna(subset=[column]).astype({column: str})
     labels[column] = labels[column].str.strip()  # " Card lost" and "Card lost " are one reason; "   " is none
     labels = labels[labels[column] != ""]
+    if labels.empty:  # scored as 0 contacts with 0.000 everywhere, and said to hold "one label for every contact"
+        raise InputError(
+            f"the label column '{column}' holds no label: every row is empty",
+            file=str(path),
+            column=column,
+            hint="give the column that holds each contact's known reason (--label-column)",
+        )
     if messages:
         return labels.groupby(id_column, sort=False)[column].agg(lambda v: v.value_counts().index[0])
     return labels.set_index(id_column)[column]
