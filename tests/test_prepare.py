@@ -136,7 +136,7 @@ def test_multidogo_chats_are_read_as_messages(tmp_path):
 def test_other_languages_are_flagged_and_set_aside_or_kept(tmp_path):
     frame = pd.DataFrame(
         {
-            "contact_id": ["en", "es", "de", "short", "ar", "ru", "shop"],
+            "contact_id": ["en", "es", "de", "short", "ar", "ru", "shop", "es2", "it"],
             "text": [
                 "my card was charged twice for the same coffee yesterday",
                 "mi tarjeta no ha llegado todavía y ya pasaron dos semanas",
@@ -146,15 +146,28 @@ def test_other_languages_are_flagged_and_set_aside_or_kept(tmp_path):
                 "لم تصل بطاقتي بعد، أرجو المساعدة",
                 "моя карта до сих пор не пришла, помогите",
                 "charged twice by ООО Яндекс Маркет Москва",  # English, naming a shop in its own letters
+                # 0.89 and 0.88 sure: under the old 0.9 they were read as English
+                "He perdido mi tarjeta y necesito bloquearla inmediatamente por favor",
+                "Ho perso la mia carta, potete bloccarla subito?",
             ],
         }
     )
     contacts, report = prepare(tmp_path, frame)
     status = dict(zip(contacts["contact_id"], contacts["text_status"]))
     other = "other_language"
-    assert status == {"en": "ok", "es": other, "de": other, "short": "ok", "ar": other, "ru": other, "shop": "ok"}
+    assert status == {
+        "en": "ok",
+        "es": other,
+        "de": other,
+        "short": "ok",
+        "ar": other,
+        "ru": other,
+        "shop": "ok",
+        "es2": other,
+        "it": other,
+    }
     assert dict(zip(contacts["contact_id"], contacts["language"]))["es"] == "es"
-    assert report.other_language == 4 and any("es 1" in w for w in report.warnings)
+    assert report.other_language == 6 and any("es 2" in w for w in report.warnings)
     kept, _ = prepare(tmp_path, frame, prepare={"language": {"other": "keep"}})
     assert (kept["text_status"] == "ok").all()
     # where Russian is expected, an unsure Cyrillic text is Russian, as before (the identifier said 'bg' at 0.28)
