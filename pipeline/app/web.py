@@ -369,21 +369,23 @@ def _item(state: ReviewState, now, proposal, rank: int) -> dict:
     clusters = loaded.clusters
     sizes = {c: int(clusters.loc[c, "size"]) if c in clusters.index else 0 for c in proposal.cluster_ids}
     labels = {c: str(clusters.loc[c, "label"]) if c in clusters.index else "" for c in proposal.cluster_ids}
+    decision = now.decision(proposal.proposal_id)
+    choices = merge_choices(now.taxonomy, now.decisions, proposal) if proposal.kind == "new_reason" else []
+    into_name = None
+    if decision is not None and decision.into:  # as it is called now (renamed since, it read under its old name)
+        into_name = dict(choices).get(decision.into) or decision.into_name
     return {
         "p": proposal,
         "rank": rank,
-        "decision": (decision := now.decision(proposal.proposal_id)),
+        "decision": decision,
         "also": becomes_group(now.taxonomy.by_id(), decision.parent)
         if now.taxonomy and decision and decision.decision == "accepted" and decision.applied_in is None
         else "",
         "sizes": sizes,
         "labels": labels,
         "parents": _parents(now.taxonomy),
-        "merge_into": (choices := merge_choices(now.taxonomy, now.decisions, proposal))
-        if proposal.kind == "new_reason"
-        else [],
-        # what the reason merged into is called now (renamed since, it read under its old name), else when decided
-        "into_name": dict(choices).get(decision.into) or decision.into_name if decision and decision.into else None,
+        "merge_into": choices,
+        "into_name": into_name,
         "reason_names": {r.id: r.name for r in now.taxonomy.reasons} if now.taxonomy else {},
         "old_parent": (
             now.taxonomy.by_id()[proposal.reason_ids[0]].parent
