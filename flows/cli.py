@@ -255,9 +255,9 @@ def demo(
         "SELECT cluster_id, label, size, round(100 * share, 1) AS pct FROM clusters ORDER BY size DESC LIMIT 5",
         "SELECT rank, name, touches, round(touches_per_issue, 2) AS per_issue, trend FROM ranking ORDER BY rank LIMIT 5",
     ]
-    out.print(f"\nOutputs are in [bold]{out_dir.resolve()}[/bold]. Query them with SQL, e.g.:")
+    out.print(f"\nOutputs are in [bold]{escape(str(out_dir.resolve()))}[/bold]. Query them with SQL, e.g.:")
     for query in queries:
-        out.print(f"\n  {sql_command(out_dir, query)}", soft_wrap=True, highlight=False)
+        out.print(f"\n  {sql_command(out_dir, query)}", soft_wrap=True, highlight=False, markup=False)
         for found in run_query(db, query):
             _print_table(found)
     out.print(

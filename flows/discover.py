@@ -32,7 +32,7 @@ from flows.steps import (
 )
 from pipeline.config import Config
 from pipeline.model.cluster import MIN_CONTACTS
-from pipeline.model.evaluate import score_run
+from pipeline.model.evaluate import load_labels, score_run
 from pipeline.run.manifests import discover_manifest
 from pipeline.run.refresh import assemble, read_context
 
@@ -55,6 +55,8 @@ def discover(
     cfg = cfg or settings(config_path, overrides)
     with run_folder(out_dir, [input_path, volume_path, config_path, cfg.taxonomy.path]) as (out, previous):
         context = read_context(cfg, volume_path)
+        # the known reasons, read first: a column without one stops the run before the work, not after
+        known = load_labels(input_path, cfg.input, label_column) if label_column else None
         contacts, report = prepare(input_path, cfg, scored=label_column)
         usable = usable_rows(contacts, report, at_least=MIN_CONTACTS)
         texts = contacts["text"].iloc[usable].tolist()
@@ -100,7 +102,7 @@ def discover(
         manifest = discover_manifest(
             input_path, volume_path, cfg, context, report, reading, model.fingerprint, next_id, joined
         )
-        metrics = score_run(input_path, cfg, label_column, joined) if label_column else None
+        metrics = score_run(input_path, cfg, label_column, joined, known) if label_column else None
         readers = reading.assignment.readers if reading is not None else None
         run = assemble(refreshed, descriptions, lineage, model, context, manifest, cfg, keywords, metrics, readers)
         before = flagged(previous)  # read before the save replaces it

@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -28,16 +28,23 @@ class Section(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_yes_or_no_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        """`true` where a number is asked for was read as 1 (`min_cluster_size: true` ran as 1)."""
-        if isinstance(value, bool) and _numeric(cls.model_fields[info.field_name].annotation):
-            raise ValueError(f"takes a number, not {str(value).lower()}")
+        """`true` where a number is asked for was read as 1 (`min_cluster_size: true` ran as 1), in a list or a
+        mapping of numbers too (`target_reasons: [true, 5]`, `weights: {touches: true}`)."""
+        given = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, bool) for v in given) and _takes_numbers(cls.model_fields[info.field_name].annotation):
+            raise ValueError("takes numbers, not true or false")
         return value
 
 
-def _numeric(annotation: Any) -> bool:
-    """Whether a field takes a number (int or float, or either or none)."""
-    kinds = set(get_args(annotation)) - {type(None)} if get_args(annotation) else {annotation}
-    return bool(kinds) and kinds <= {int, float}
+def _takes_numbers(annotation: Any) -> bool:
+    """Whether a field's values are numbers: a number, or a list, tuple or mapping of them, or none."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _takes_numbers(args[0])
+    if origin is dict:
+        return _takes_numbers(args[1])
+    kinds = [a for a in args if a is not type(None) and a is not Ellipsis]
+    return all(_takes_numbers(k) for k in kinds) if kinds else annotation in (int, float)
 
 
 class ColumnMap(Section):

@@ -102,7 +102,9 @@ def test_unknown_config_key_is_named_in_one_message(tmp_path):
         # infinite costs and scores, stored as null in run.json, where a later assign then failed
         ("cost:\n  per_contact: .inf\n", "'cost.per_contact' .*finite number"),
         ("cluster:\n  resolution: .inf\n", "'cluster.resolution' .*finite number"),  # every contact in no cluster
-        ("cluster:\n  min_cluster_size: true\n", "'cluster.min_cluster_size' .*takes a number, not true"),  # as 1
+        ("cluster:\n  min_cluster_size: true\n", "'cluster.min_cluster_size' .*takes numbers, not true"),  # as 1
+        ("cluster:\n  target_reasons: [true, 5]\n", "'cluster.target_reasons' .*takes numbers"),  # as (1, 5)
+        ("ranking:\n  weights: {touches: true}\n", "'ranking.weights' .*takes numbers"),  # as 1.0
     ],
 )
 def test_a_setting_that_would_fail_late_or_mislead_is_refused_at_once(setting, message, tmp_path):

@@ -132,8 +132,10 @@ def load_labels(path: str | Path, cfg: InputConfig, column: str) -> pd.Series:
     return labels.set_index(id_column)[column]
 
 
-def score_run(path: str | Path, cfg: Config, column: str, contacts: pd.DataFrame) -> dict:
+def score_run(
+    path: str | Path, cfg: Config, column: str, contacts: pd.DataFrame, known: pd.Series | None = None
+) -> dict:
     """The run's clusters (`contacts`: contact_id, cluster_id) scored against the known reasons in `column` of the
-    input, as `metrics.json` holds them."""
-    known = load_labels(path, cfg.input, column)
+    input (`known`: as `load_labels` read them, else read here), as `metrics.json` holds them."""
+    known = load_labels(path, cfg.input, column) if known is None else known
     return {"label_column": column, **evaluate_run(contacts[["contact_id", "cluster_id"]], known).as_dict()}

@@ -421,7 +421,7 @@ def _languages(distinct: list[str], cfg: LanguageConfig) -> list[str]:
         if len(words.strip()) < cfg.min_chars:
             return cfg.expected[0]
         found, confidence = identifier.classify(words)
-        # Arabic or Cyrillic is never read as the expected English for want of confidence (langid gave 0.81, 0.57)
+        # Arabic or Cyrillic is never read as the expected English for want of confidence (langid gave Russian 0.57)
         sure = confidence >= _MIN_LANGUAGE_CONFIDENCE or (latin_only and _no_latin_word(words))
         return found if sure else cfg.expected[0]
 
