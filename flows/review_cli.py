@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -165,7 +166,7 @@ def accept(
         by=by,
     )
     _said(done)
-    out.print(f"run [bold]touchless taxonomy apply --taxonomy {escape(str(path))}[/bold] to write it")
+    out.print(f"run [bold]touchless taxonomy apply --taxonomy {escape(shlex.quote(str(path)))}[/bold] to write it")
 
 
 @proposals_app.command("reject")

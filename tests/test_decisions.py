@@ -635,3 +635,17 @@ def test_rejecting_a_proposal_an_earlier_run_s_acceptance_covers_takes_that_acce
     assert done.replaced is not None and done.replaced.proposal_id == "0a1b2c3d4e"
     assert [(d.proposal_id, d.decision) for d in load_decisions(taxonomy)] == [("9f8e7d6c5b", "rejected")]
     assert next_taxonomy(taxonomy).changes == []  # nothing left for apply to carry out
+
+
+def test_the_apply_command_accept_prints_can_be_pasted(six_intents_run, tmp_path, capsys, monkeypatch):
+    """A taxonomy in a folder with a space was printed bare: the pasted command failed."""
+    import shlex
+
+    monkeypatch.setattr(out, "width", 300)
+    run = tmp_path / "my runs" / "run"
+    shutil.copytree(six_intents_run[0], run)
+    pid = pd.read_parquet(run / "proposals.parquet").sort_values("rank")["proposal_id"].iloc[0]
+    assert run_cli("proposals", "accept", pid, "--run", str(run), "--by", "ana") == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if "taxonomy apply" in line)
+    words = shlex.split(line[line.index("touchless") : line.index(" to write it")])
+    assert words == ["touchless", "taxonomy", "apply", "--taxonomy", str(taxonomy_for_run(run, None))]
