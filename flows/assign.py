@@ -28,12 +28,13 @@ from flows.steps import (
     refresh_run,
     reread_reasons,
     run_folder,
+    run_readers,
     usable_rows,
     warnings_of,
 )
 from pipeline.config import Config
 from pipeline.run.contacts import add_to_history, clusters_of_texts
-from pipeline.run.manifests import assign_manifest, discover_only_changes, taxonomy_changed
+from pipeline.run.manifests import assign_manifest, discover_only_changes
 from pipeline.run.refresh import assemble, read_context
 
 
@@ -66,9 +67,7 @@ def assign(
         twins = clusters_of_texts(held_texts, fresh["text"].iloc[usable])
         placement = model.place(embedded.vectors, usable, len(fresh), twins)
         models = reason_models(context, cfg)
-        # the run's readers, while the taxonomy is theirs: a day's contacts are read as the run's were (a changed
-        # taxonomy has every contact read again below, and new readers learned from them all)
-        readers = None if taxonomy_changed(run.manifest, context) else run.readers
+        readers = run_readers(run, context, report)
         reading = give_reasons(embedded.vectors, fresh, usable, context, models[0], cfg, readers)
         duplicates = find_duplicates(fresh, embedded.vectors, usable, placement.labels[usable], cfg)
         contacts = add_to_history(run.frame("contacts"), sources, join(fresh, placement, duplicates, reading))

@@ -271,6 +271,21 @@ def refresh_run(
     return refresh(contacts, descriptions, model, models[0], models[1], context, cfg)
 
 
+def run_readers(run: Run, context: Context, report: InputReport) -> Readers | None:
+    """The classifiers the run read its reasons with, to read a day's contacts as the run's were. None where the
+    taxonomy changed (every contact is read again, and new ones are learned from them all), or where the run keeps
+    none: made before they were kept, which `report` is told."""
+    if taxonomy_changed(run.manifest, context):
+        return None
+    if run.readers is None and context.taxonomy is not None:
+        report.warnings.append(
+            "this run was made before the classifiers that read its reasons were kept: the day's contacts are read "
+            "with classifiers learned from this file alone, so a contact's reason can depend on what else the file "
+            "holds; run discover again to keep them"
+        )
+    return run.readers
+
+
 def cluster_model(run: Run | None, out: Path, cfg: Config) -> ClusterModel:
     """The clusters of the run in `out`, to put new contacts into."""
     if run is None or run.cluster_model is None:

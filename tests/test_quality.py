@@ -323,3 +323,6 @@ def test_contacts_without_a_label_are_counted_as_not_scored(tmp_path):
 
     with pytest.raises(InputError, match="'intent' holds no label: every row is empty"):  # it scored 0 contacts as 0.0
         score_run(tmp_path / "blank.csv", load_config(), "intent", contacts.head(2))
+    (tmp_path / "other.csv").write_text("contact_id,text,intent\n8,a,card\n9,b,refund\n")  # labels of other ids
+    with pytest.raises(InputError, match="no contact of the run has a label in 'intent': its 2 labels are of other"):
+        score_run(tmp_path / "other.csv", load_config(), "intent", contacts)

@@ -402,6 +402,10 @@ def test_a_contact_s_reason_does_not_depend_on_what_else_its_daily_file_holds(tm
     big = pd.read_parquet(out / "contacts.parquet").set_index("contact_id").loc[day["contact_id"].head(10), columns]
     small = pd.read_parquet(tmp_path / "other" / "contacts.parquet").set_index("contact_id").loc[big.index, columns]
     pd.testing.assert_frame_equal(big, small)
+    # a run made before readers were kept learns them from each file, and says so
+    (tmp_path / "other" / "models" / "readers.npz").unlink()
+    older = assign(input_path=str(tmp_path / "80.csv"), out_dir=str(tmp_path / "other"), config_path=str(test_config))
+    assert any("made before the classifiers that read its reasons were kept" in w for w in older.warnings)
     # the settings the readers were learned with cannot change in an assign: said, and the run keeps its own
     config = tmp_path / "no-self-training.yaml"
     config.write_text(test_config.read_text() + "taxonomy:\n  self_training: 0\n")

@@ -138,4 +138,12 @@ def score_run(
     """The run's clusters (`contacts`: contact_id, cluster_id) scored against the known reasons in `column` of the
     input (`known`: as `load_labels` read them, else read here), as `metrics.json` holds them."""
     known = load_labels(path, cfg.input, column) if known is None else known
-    return {"label_column": column, **evaluate_run(contacts[["contact_id", "cluster_id"]], known).as_dict()}
+    scored = evaluate_run(contacts[["contact_id", "cluster_id"]], known)
+    if scored.contacts == 0:  # scored as 0 contacts, 0.000 everywhere
+        raise InputError(
+            f"no contact of the run has a label in '{column}': its {len(known):,} labels are of other ids",
+            file=str(path),
+            column=column,
+            hint="the labels must be on the contacts' own rows (in a messages export, on the conversations' rows)",
+        )
+    return {"label_column": column, **scored.as_dict()}
