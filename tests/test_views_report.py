@@ -81,6 +81,7 @@ def test_a_cluster_cause_s_weekly_counts_are_of_its_contacts_without_a_reason():
     are ranked under that reason): '6 last, 17 most' where the cause had '3 last, 11 most'."""
     import pandas as pd
 
+    from pipeline.overtime.ranking import cluster_cause_contacts
     from pipeline.run.insights import Cause, count_lines, weekly_counts
 
     contacts = pd.DataFrame(
@@ -92,7 +93,8 @@ def test_a_cluster_cause_s_weekly_counts_are_of_its_contacts_without_a_reason():
             "cluster_id": [6, 6, 6, 6, 6],
         }
     )
-    _, weekly = weekly_counts(contacts, has_taxonomy=True, weeks=2)
+    loose = cluster_cause_contacts(contacts, has_taxonomy=True)
+    _, weekly = weekly_counts(contacts, loose, weeks=2)
     assert weekly[("cluster", "6")] == [1, 2] and weekly[("reason", "card_arrival")] == [1, 1]
     cause = Cause(
         rank=1,
@@ -109,7 +111,7 @@ def test_a_cluster_cause_s_weekly_counts_are_of_its_contacts_without_a_reason():
         trend=None,
         why="",
     )
-    lines = count_lines(contacts, [cause], has_taxonomy=True)
+    lines = count_lines(contacts, [cause], loose)
     assert [value for _, value in lines[1].points] == [1.0, 2.0] and lines[0].points[-1][1] == 3.0
 
 

@@ -209,9 +209,8 @@ def _read_delimited(text: str, location: str, sep: str, columns: set[str] | None
             frame = _pandas_csv(text, sep, None if columns is None else lambda name: name in columns)
         except pd.errors.ParserError:
             # pandas takes the first row's width as every row's: a later row ending in a delimiter ('2,b,') stops it.
-            # Read the header's columns by position; a value past them is found below (`_misshapen_row`)
-            if _misshapen_row(text, sep) is not None:
-                raise
+            # Read the header's columns by position; a value past them is found below (`_misshapen_row`), and what
+            # else stopped pandas stops it again (an unclosed quote)
             frame = _pandas_csv(text, sep, range(len(next(_records(text, sep), []))))
             if columns is not None:
                 frame = frame[[name for name in frame.columns if name in columns]]

@@ -87,8 +87,8 @@ def overview(run: Run) -> Overview:
         reasons["touches"] = (reasons["issues"] * reasons["touches_per_issue"]).fillna(0).round().astype("int64")
     owners = _by_reason(ranking, reasons, "owner")
     costs = _by_reason(ranking, reasons, "cost")
-    has_taxonomy = run.manifest.taxonomy is not None
-    weeks, weekly = weekly_counts(contacts, has_taxonomy)
+    loose = cluster_cause_contacts(contacts, run.manifest.taxonomy is not None)
+    weeks, weekly = weekly_counts(contacts, loose)
     said = drivers_in_words(drivers)
     causes = []
     for row in ranking.itertuples():
@@ -123,7 +123,7 @@ def overview(run: Run) -> Overview:
         weekly=weekly,
         index_lines=index_lines(index),
         owner_lines=owner_lines(owner_weeks.to_pandas() if owner_weeks is not None else None),
-        count_lines=count_lines(contacts, causes, has_taxonomy),
+        count_lines=count_lines(contacts, causes, loose),
         has_owner=bool(owners),
         has_cost=bool(costs),
         has_drivers=drivers is not None and not drivers.empty,
@@ -140,11 +140,11 @@ def _links_repeats(run: Run) -> bool:
 
 
 def weekly_counts(
-    contacts: pd.DataFrame, has_taxonomy: bool, weeks: int = SPARK_WEEKS
+    contacts: pd.DataFrame, loose: pd.Series, weeks: int = SPARK_WEEKS
 ) -> tuple[list[date], dict[Key, list[int]]]:
     """Contacts per week over the run's last `weeks` weeks, of every reason, and of every cluster ranked as a cause:
-    the contacts it counts (`cluster_cause_contacts`: those without a reason; one with a reason counts under it)."""
-    loose = cluster_cause_contacts(contacts, has_taxonomy)
+    the contacts it counts (`loose`: `cluster_cause_contacts`, those without a reason; one with a reason counts
+    under it)."""
     timed = contacts.dropna(subset=["created_at"])
     if timed.empty:
         return [], {}
@@ -192,9 +192,9 @@ def owner_lines(owners: pd.DataFrame | None) -> list[Line]:
     return [_line(str(owner), frame) for owner, frame in _complete(owners).groupby("owner", sort=True)]
 
 
-def count_lines(contacts: pd.DataFrame, causes: list[Cause], has_taxonomy: bool) -> list[Line]:
-    """Contacts per week, overall (bold) and of the top causes: what a run without volume can chart."""
-    loose = cluster_cause_contacts(contacts, has_taxonomy)
+def count_lines(contacts: pd.DataFrame, causes: list[Cause], loose: pd.Series) -> list[Line]:
+    """Contacts per week, overall (bold) and of the top causes (`loose`: the contacts a cluster ranked as a cause
+    counts, as `weekly_counts`): what a run without volume can chart."""
     timed = contacts.dropna(subset=["created_at"])
     if timed.empty:
         return []
